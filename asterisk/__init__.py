@@ -1,0 +1,1 @@
+"""Asterisk edge: the AMI adapter and a PBX simulator that speaks AMI over TCP."""

@@ -1,0 +1,1 @@
+"""Campaigns, records, statuses: the domain model, its storage and the status engine."""

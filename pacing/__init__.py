@@ -1,0 +1,1 @@
+"""Pacing: pure estimators and pacers that decide how many calls to place now."""
