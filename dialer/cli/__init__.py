@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from dialer.cli import ami_cmds, campaign_cmds, pacing_cmds
+from dialer.cli import ami_cmds, campaign_cmds, import_cmds, pacing_cmds
 
 app = typer.Typer(
     name="dialer",
@@ -23,6 +23,7 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 campaign_cmds.register(app, bench_app)
+import_cmds.register(app, bench_app)
 pacing_cmds.register(app, bench_app)
 ami_cmds.register(app, bench_app)
 

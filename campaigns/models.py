@@ -1,0 +1,252 @@
+"""Storage model (SQLModel): the tables every part of the engine shares.
+
+Times are stored as naive UTC and come back as timezone-aware UTC (``UTCDateTime``), so the
+same code runs on SQLite and PostgreSQL. Phone numbers are E.164 strings. A record's
+``tz`` is a *zone key*: one IANA zone, or several separated by spaces when the number does
+not pin one down (a calling window is open for such a key only when it is open in every
+zone of it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from campaigns.enums import CampaignState, OwnerAbsentPolicy, SystemStatus
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC (the only clock read helper in storage code)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A datetime stored as naive UTC and returned as aware UTC, on any database."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        del dialect
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            msg = f"naive datetime {value!r}: pass timezone-aware times to storage"
+            raise ValueError(msg)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+        del dialect
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            msg = f"expected a datetime from the database, got {value!r}"
+            raise TypeError(msg)
+        return value.replace(tzinfo=dt.UTC)
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
+
+
+class StatusDef(SQLModel, table=True):
+    """A status agents (or the system) give a record: the status dictionary.
+
+    ``campaign_id`` is NULL for dictionary statuses and set for campaign-only ones.
+    """
+
+    __tablename__: ClassVar[str] = "status_def"
+    __table_args__ = (sa.UniqueConstraint("name", "campaign_id", name="uq_status_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    system_status: SystemStatus = Field(sa_type=sa.String(20))
+    auto_outcome: str | None = Field(default=None, max_length=20)
+    add_to_new_campaigns: bool = False
+    hidden: bool = False
+    active: bool = True
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    created_at: dt.datetime = _created()
+
+
+class Campaign(SQLModel, table=True):
+    """An outbound campaign: its rules for dialing and redialing its records."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    description: str = ""
+    state: CampaignState = Field(default=CampaignState.DRAFT, sa_type=sa.String(12))
+    pacing_profile: str = Field(default="predictive", max_length=120)
+    max_attempts: int = 5
+    #: Seconds before a redial, per telephony outcome (keys: Outcome values, "default").
+    retry_delays_s: dict[str, int] = _json(dict)
+    #: Calling window in the called person's local time, "HH:MM".
+    window_start: str = "09:00"
+    window_end: str = "20:00"
+    #: ISO weekdays (1 = Monday … 7 = Sunday) on which calls may be placed.
+    window_days: list[int] = _json(lambda: [1, 2, 3, 4, 5, 6])
+    default_region: str = Field(default="PL", max_length=2)
+    default_tz: str | None = None
+    owner_absent_policy: OwnerAbsentPolicy = Field(
+        default=OwnerAbsentPolicy.KEEP_WAITING, sa_type=sa.String(16)
+    )
+    owner_absent_release_min: int = 30
+    max_wait_s: float = 2.0
+    wrapup_timeout_s: int = 120
+    wrapup_default_status_id: int | None = Field(default=None, foreign_key="status_def.id")
+    caller_id: str | None = None
+    created_at: dt.datetime = _created()
+    updated_at: dt.datetime = _created()
+
+
+class CampaignStatus(SQLModel, table=True):
+    """A status offered to agents in one campaign."""
+
+    __tablename__: ClassVar[str] = "campaign_status"
+
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    status_id: int = Field(foreign_key="status_def.id", primary_key=True)
+    position: int = 0
+
+
+class ContactList(SQLModel, table=True):
+    """One imported file of records."""
+
+    __tablename__: ClassVar[str] = "contact_list"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    name: str
+    source: str = ""
+    default_tz: str | None = None
+    rows_imported: int = 0
+    rows_rejected: int = 0
+    created_at: dt.datetime = _created()
+
+
+class Record(SQLModel, table=True):
+    """A person to call in a campaign, with the state the status engine keeps."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "phone", name="uq_record_campaign_phone"),
+        sa.Index("ix_record_pick", "campaign_id", "system_status", "next_call_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    list_id: int | None = Field(default=None, foreign_key="contact_list.id")
+    phone: str = Field(max_length=20)
+    name: str = ""
+    tz: str = Field(default="UTC", max_length=1024)
+    fields: dict[str, Any] = _json(dict)
+    system_status: SystemStatus = Field(default=SystemStatus.TO_CALL, sa_type=sa.String(20))
+    status_id: int | None = Field(default=None, foreign_key="status_def.id")
+    attempts: int = 0
+    #: Not callable before this time (retry delay, NOT_BEFORE, MY_RECORD due); NULL = now.
+    next_call_at: dt.datetime | None = _ts()
+    owner_agent_id: int | None = Field(default=None, foreign_key="agent.id", index=True)
+    last_outcome: str | None = None
+    last_call_at: dt.datetime | None = _ts()
+    #: Lease: who is dialing the record and until when (NULL when free).
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: dt.datetime | None = _ts(index=True)
+    created_at: dt.datetime = _created()
+
+
+class DncEntry(SQLModel, table=True):
+    """A do-not-call number: global (``campaign_id`` NULL) or for one campaign."""
+
+    __tablename__: ClassVar[str] = "dnc_entry"
+    __table_args__ = (sa.UniqueConstraint("phone", "campaign_id", name="uq_dnc_phone_campaign"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=20, index=True)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
+    reason: str = ""
+    added_by: str = ""
+    expires_at: dt.datetime | None = _ts()
+    created_at: dt.datetime = _created()
+
+
+class AgentGroup(SQLModel, table=True):
+    """A team of agents (a group leader sees its group's agents and calls)."""
+
+    __tablename__: ClassVar[str] = "agent_group"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+
+
+class Agent(SQLModel, table=True):
+    """A person who takes calls."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=64, unique=True)
+    name: str = ""
+    extension: str | None = Field(default=None, max_length=32)
+    group_id: int | None = Field(default=None, foreign_key="agent_group.id")
+    active: bool = True
+    created_at: dt.datetime = _created()
+
+
+class AuditLog(SQLModel, table=True):
+    """Every change made by a person (or by the system on a person's behalf)."""
+
+    __tablename__: ClassVar[str] = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = _created()
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | None = None
+    details: dict[str, Any] = _json(dict)
+
+
+class CallLog(SQLModel, table=True):
+    """One row per dial attempt: what the call lists show and what compliance needs."""
+
+    __tablename__: ClassVar[str] = "call_log"
+    __table_args__ = (
+        sa.Index("ix_call_log_campaign_dial", "campaign_id", "dial_at"),
+        sa.Index("ix_call_log_agent_dial", "agent_id", "dial_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    record_id: int | None = Field(default=None, foreign_key="record.id", index=True)
+    phone: str = Field(max_length=20, index=True)
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    attempt: int = 1
+    dial_at: dt.datetime = _created()
+    answer_at: dt.datetime | None = _ts()
+    connect_at: dt.datetime | None = _ts()
+    end_at: dt.datetime | None = _ts()
+    ring_s: float | None = None
+    wait_s: float | None = None
+    talk_s: float | None = None
+    wrapup_s: float | None = None
+    outcome: str | None = Field(default=None, max_length=20)
+    hangup_cause: int | None = None
+    hangup_cause_txt: str | None = None
+    amd_result: str | None = Field(default=None, max_length=20)
+    amd_cause: str | None = None
+    status_id: int | None = Field(default=None, foreign_key="status_def.id")
+    system_status: str | None = Field(default=None, max_length=20)
+    note: str = ""
+    recording_ref: str | None = None
+    server: str | None = Field(default=None, max_length=64)
+    channel_id: str | None = Field(default=None, max_length=64, index=True)
+    action_id: str | None = Field(default=None, max_length=64)
