@@ -1,0 +1,894 @@
+"""The engine core: campaigns, agents and calls in memory, driven by events and ticks.
+
+The core does no I/O of its own. It reads time from a :class:`~dialer.clock.Clock`, asks a
+:class:`LeadSource` for records to dial, tells a :class:`CallJournal` what happened to each
+attempt (call log and status engine), publishes live state to an
+:class:`~dialer.mqtt.EventSink`, and returns telephony *commands* for an adapter to carry
+out (the AMI pool in ``dialer run``, the world model in ``dialer simulate``).
+
+Per running campaign, every tick: build the pacer's view from live agent and call state,
+ask the pacer, claim that many records, originate. Callbacks (MY_RECORD) and progressive
+redials are dialed only with their agent reserved first. An answered person is connected
+to the longest-idle ready agent (a reserved call only to its agent) or waits in a FIFO
+queue; a person still waiting at the deadline is dropped to the legal message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+import structlog
+
+from asterisk import events as ev
+from campaigns.enums import Outcome
+from dialer import agents as ag
+from dialer.clock import Clock
+from dialer.errors import DialerError
+from dialer.mqtt import (
+    EventSink,
+    agent_state_topic,
+    call_topic,
+    campaign_stats_topic,
+    screenpop_topic,
+)
+from pacing import types as pt
+
+log = structlog.get_logger(__name__)
+
+
+class EngineError(DialerError):
+    """An engine request that names something unknown or not possible now."""
+
+    error_id = "engine_error"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+
+
+# ---- what the core needs from the outside ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """A claimed record, ready to dial."""
+
+    record_id: int
+    campaign_id: int
+    phone: str
+    name: str = ""
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    system_status: str = "TO_CALL"
+    owner_agent_id: int | None = None
+    attempt: int = 1
+
+
+class LeadSource(Protocol):
+    """Records to dial (the campaign store's record selection)."""
+
+    def claim(self, campaign_id: int, n: int, now: dt.datetime) -> list[Lead]:
+        """Up to ``n`` records any agent may take (due NOT_BEFORE, retries, fresh)."""
+
+    def claim_reserved(self, campaign_id: int, agent_id: int, now: dt.datetime) -> Lead | None:
+        """A record to dial with ``agent_id`` reserved: its due callback, else a progressive
+        redial; ``None`` when there is none."""
+
+    def release(self, record_ids: Sequence[int]) -> None:
+        """Give back records claimed and not dialed."""
+
+
+class CallJournal(Protocol):
+    """Where attempts are written: the call log and the status engine."""
+
+    def dialed(self, call: Call) -> None:
+        """A call was placed (first call-log write)."""
+
+    def finished(self, call: Call) -> None:
+        """The attempt ended; ``call.outcome`` says how. Answered calls wait for a status."""
+
+    def status_set(
+        self,
+        call: Call,
+        agent_id: int,
+        status_id: int,
+        date: dt.datetime | None,
+        note: str,
+    ) -> None:
+        """The agent set a status; raises a DialerError when it is not valid."""
+
+    def default_status(self, call: Call) -> None:
+        """Wrap-up timed out: apply the campaign's default status."""
+
+
+# ---- commands for the telephony adapter --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Originate:
+    """Place a call to ``phone``; its events carry ``call_id``."""
+
+    call_id: str
+    campaign_id: int
+    phone: str
+    variables: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectCall:
+    """Move the answered leg into ``seat`` (the agent's conference)."""
+
+    call_id: str
+    seat: str
+
+
+@dataclass(frozen=True, slots=True)
+class DropCall:
+    """Send the answered leg to the drop context (legal message, hang-up)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class HangupCall:
+    """Hang up a call."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartSeat:
+    """Originate an agent's seat."""
+
+    agent_id: int
+    seat: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopSeat:
+    """Hang up an agent's seat."""
+
+    agent_id: int
+    seat: str
+
+
+Command = Originate | ConnectCall | DropCall | HangupCall | StartSeat | StopSeat
+
+
+# ---- state ------------------------------------------------------------------------------
+
+
+class CallPhase(StrEnum):
+    """Where a call is."""
+
+    DIALING = "dialing"
+    SCREENING = "screening"
+    """Answered; answering-machine detection is still listening."""
+    WAITING = "waiting"
+    """Answered by a person, waiting for an agent (FIFO, until the drop deadline)."""
+    TALKING = "talking"
+    DROPPED = "dropped"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+@dataclass(eq=False)
+class Call:
+    """One attempt, from Originate to its terminal event."""
+
+    call_id: str
+    index: int
+    """Dial index within the campaign (the pacer's call id)."""
+    campaign_id: int
+    lead: Lead
+    reserved_agent: int | None
+    dial_t: float
+    dial_at: dt.datetime
+    phase: CallPhase = CallPhase.DIALING
+    answer_t: float | None = None
+    answer_at: dt.datetime | None = None
+    connect_t: float | None = None
+    connect_at: dt.datetime | None = None
+    end_t: float | None = None
+    end_at: dt.datetime | None = None
+    agent_id: int | None = None
+    outcome: Outcome | None = None
+    cause: int | None = None
+    cause_txt: str = ""
+    amd_status: str | None = None
+    amd_cause: str | None = None
+    server: str = ""
+    cancelled: bool = False
+
+    @property
+    def up(self) -> bool:
+        """True while the call holds a line."""
+        return self.phase in {
+            CallPhase.DIALING,
+            CallPhase.SCREENING,
+            CallPhase.WAITING,
+            CallPhase.TALKING,
+            CallPhase.DROPPED,
+        }
+
+
+class RunState(StrEnum):
+    """A campaign's state in the engine."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    """No new calls; calls up finish normally."""
+    STOPPED = "stopped"
+
+
+@dataclass
+class CampaignRun:
+    """A campaign as the engine runs it."""
+
+    campaign_id: int
+    name: str
+    pacer: pt.Pacer
+    max_wait_s: float = 2.0
+    drop_margin_s: float = 0.2
+    """Drop this much before ``max_wait_s``, for the time the drop itself takes."""
+    wrapup_timeout_s: float = 120.0
+    amd: bool = False
+    caller_id: str | None = None
+    state: RunState = RunState.PAUSED
+    dial_index: itertools.count[int] = field(default_factory=itertools.count)
+    queue: deque[str] = field(default_factory=deque)
+    exhausted: bool = False
+    dials: int = 0
+    answered: int = 0
+    connected: int = 0
+    dropped: int = 0
+    talk_s: float = 0.0
+
+    def abandon_rate(self) -> float:
+        """Drops / (connected + dropped) since the engine started."""
+        settled = self.connected + self.dropped
+        return self.dropped / settled if settled else 0.0
+
+
+@dataclass
+class AgentRun:
+    """An agent as the engine runs it."""
+
+    state: ag.AgentState
+    seat: str
+    campaign_id: int
+    logged_in_t: float = 0.0
+    logged_in_s: float = 0.0
+    reserved_checked_t: float = float("-inf")
+
+
+_FAIL_TO_OUTCOME = {
+    ev.FailOutcome.BUSY: Outcome.BUSY,
+    ev.FailOutcome.NO_ANSWER: Outcome.NO_ANSWER,
+    ev.FailOutcome.CONGESTION: Outcome.CONGESTION,
+    ev.FailOutcome.INVALID: Outcome.INVALID,
+    ev.FailOutcome.FAILED: Outcome.FAILED,
+}
+_PACER_FAIL = {
+    Outcome.BUSY: "busy",
+    Outcome.NO_ANSWER: "no_answer",
+    Outcome.CONGESTION: "congestion",
+    Outcome.MACHINE: "machine",
+}
+
+
+class Engine:
+    """The dialer's core: call :meth:`tick` often, feed it events, carry out its commands."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        leads: LeadSource,
+        journal: CallJournal,
+        sink: EventSink,
+        engine_id: str = "engine",
+        lines: int = 100,
+        reserved_check_s: float = 5.0,
+    ) -> None:
+        self.clock = clock
+        self.leads = leads
+        self.journal = journal
+        self.sink = sink
+        self.engine_id = engine_id
+        self.lines = lines
+        self.reserved_check_s = reserved_check_s
+        self.campaigns: dict[int, CampaignRun] = {}
+        self.agents: dict[int, AgentRun] = {}
+        self.calls: dict[str, Call] = {}
+        self._seq = itertools.count(1)
+        self._seats: dict[str, int] = {}
+
+    # ---- campaigns ----------------------------------------------------------------------
+
+    def add_campaign(self, run: CampaignRun) -> None:
+        """Make a campaign known to the engine (paused until started)."""
+        self.campaigns[run.campaign_id] = run
+
+    def campaign(self, campaign_id: int) -> CampaignRun:
+        """The campaign, or EngineError naming the unknown id."""
+        try:
+            return self.campaigns[campaign_id]
+        except KeyError:
+            raise EngineError(f"campaign {campaign_id} is not loaded in the engine") from None
+
+    def set_state(self, campaign_id: int, state: RunState) -> list[Command]:
+        """Start, pause or stop a campaign. Stopping hangs up calls not yet answered."""
+        run = self.campaign(campaign_id)
+        run.state = state
+        log.info("campaign_state", campaign=campaign_id, state=state.value)
+        if state is not RunState.STOPPED:
+            return []
+        return [
+            HangupCall(c.call_id)
+            for c in self.calls.values()
+            if c.campaign_id == campaign_id and c.phase is CallPhase.DIALING
+        ]
+
+    def replace_pacer(self, campaign_id: int, pacer: pt.Pacer) -> None:
+        """Swap a campaign's pacer (a changed pacing profile), from the next tick on."""
+        self.campaign(campaign_id).pacer = pacer
+
+    # ---- agents -------------------------------------------------------------------------
+
+    def agent_login(self, agent_id: int, seat: str, campaign_id: int) -> list[Command]:
+        """Log an agent in to a campaign: its seat is started."""
+        self.campaign(campaign_id)
+        current = self.agents.get(agent_id)
+        if current is not None and current.state.phase is not ag.Phase.LOGGED_OUT:
+            raise EngineError(f"agent {agent_id} is already logged in")
+        now = self.clock.now()
+        state = current.state if current else ag.AgentState(agent_id=agent_id)
+        self.agents[agent_id] = AgentRun(state, seat, campaign_id, logged_in_t=now)
+        self._seats[seat] = agent_id
+        self._pacer_event(campaign_id, pt.LOGIN, agent_id=agent_id)
+        return self._agent(agent_id, ag.Login())
+
+    def agent_ready(self, agent_id: int) -> list[Command]:
+        """The agent takes calls again (end of a pause)."""
+        return self._agent(agent_id, ag.GoReady())
+
+    def agent_pause(self, agent_id: int, reason: str) -> list[Command]:
+        """Pause now, or after the current call."""
+        return self._agent(agent_id, ag.Pause(reason))
+
+    def agent_logout(self, agent_id: int) -> list[Command]:
+        """Log out now, or after the current call."""
+        return self._agent(agent_id, ag.Logout())
+
+    def agent_set_status(
+        self,
+        agent_id: int,
+        call_id: str,
+        status_id: int,
+        *,
+        date: dt.datetime | None = None,
+        note: str = "",
+    ) -> list[Command]:
+        """The agent gives the call a status (validated by the journal) and ends wrap-up."""
+        agent = self._agent_run(agent_id)
+        call = self.calls.get(call_id)
+        if call is None or agent.state.call_id != call_id:
+            raise EngineError(f"agent {agent_id} has no call {call_id!r} to set a status for")
+        self.journal.status_set(call, agent_id, status_id, date, note)
+        commands = self._agent(agent_id, ag.StatusSet(call_id))
+        self._forget_if_done(call)
+        return commands
+
+    def _agent_run(self, agent_id: int) -> AgentRun:
+        try:
+            return self.agents[agent_id]
+        except KeyError:
+            raise EngineError(f"agent {agent_id} is not logged in") from None
+
+    def _agent(self, agent_id: int, event: ag.AgentEvent) -> list[Command]:
+        """Apply an agent event, publish the change, and turn its commands into ours."""
+        agent = self._agent_run(agent_id)
+        now = self.clock.now()
+        before = agent.state
+        after, agent_commands = ag.transition(before, event, now)
+        agent.state = after
+        out: list[Command] = []
+        if after.phase is not before.phase:
+            self._on_phase_change(agent, before, now)
+        for cmd in agent_commands:
+            out.extend(self._agent_command(agent, cmd))
+        if after.phase is ag.Phase.READY and before.phase is not ag.Phase.READY:
+            out.extend(self._serve_queue(agent.campaign_id))
+        return out
+
+    def _on_phase_change(self, agent: AgentRun, before: ag.AgentState, now: float) -> None:
+        state = agent.state
+        cid = agent.campaign_id
+        if state.phase is ag.Phase.READY:
+            self._pacer_event(cid, pt.READY, agent_id=state.agent_id)
+        elif before.phase is ag.Phase.READY and state.phase in {
+            ag.Phase.PAUSED,
+            ag.Phase.LOGGED_OUT,
+        }:
+            self._pacer_event(cid, pt.UNREADY, agent_id=state.agent_id)
+        if state.phase is ag.Phase.LOGGED_OUT:
+            agent.logged_in_s += now - agent.logged_in_t
+            self._pacer_event(cid, pt.LOGOUT, agent_id=state.agent_id)
+        self.sink.publish(
+            agent_state_topic(state.agent_id),
+            {
+                "agent": state.agent_id,
+                "campaign": cid,
+                "phase": state.phase.value,
+                "pause_reason": state.pause_reason,
+                "call_id": state.call_id,
+                "pending": state.pending.value if state.pending else None,
+            },
+            retain=True,
+        )
+
+    def _agent_command(self, agent: AgentRun, cmd: ag.AgentCommand) -> list[Command]:
+        match cmd:
+            case ag.StartSeat():
+                return [StartSeat(agent.state.agent_id, agent.seat)]
+            case ag.StopSeat():
+                return [StopSeat(agent.state.agent_id, agent.seat)]
+            case ag.HangupCall(call_id=call_id):
+                return [HangupCall(call_id)]
+            case ag.CancelReservation(call_id=call_id):
+                call = self.calls.get(call_id)
+                if call is None:
+                    return []
+                call.reserved_agent = None
+                call.cancelled = True
+                return [HangupCall(call_id)] if call.phase is CallPhase.DIALING else []
+            case ag.ApplyDefaultStatus(call_id=call_id):
+                call = self.calls.get(call_id)
+                if call is not None:
+                    self.journal.default_status(call)
+                    self._forget_if_done(call)
+                return []
+        return []  # pragma: no cover
+
+    # ---- telephony events ---------------------------------------------------------------
+
+    def on_event(self, event: ev.LifecycleEvent) -> list[Command]:
+        """React to one event from the telephony edge."""
+        match event:
+            case ev.SeatUp(agent_id=seat):
+                agent_id = self._seats.get(seat)
+                return [] if agent_id is None else self._agent(agent_id, ag.SeatUp())
+            case ev.SeatDown(agent_id=seat):
+                agent_id = self._seats.get(seat)
+                return [] if agent_id is None else self._agent(agent_id, ag.SeatDown())
+            case ev.ServerDown() | ev.ServerUp():
+                return []
+        call = self.calls.get(event.call_id)
+        if call is None:
+            log.debug("event_for_unknown_call", call_id=event.call_id, kind=type(event).__name__)
+            return []
+        if event.server:
+            call.server = event.server
+        match event:
+            case ev.CallDialing():
+                return []
+            case ev.CallAnswered():
+                return self._answered(call)
+            case ev.CallMachine():
+                return self._screened(call, event)
+            case ev.CallFailed():
+                return self._failed(call, _FAIL_TO_OUTCOME[event.outcome], event.cause)
+            case ev.CallConnected() | ev.CallDropped():
+                return []
+            case ev.CallHungUp():
+                return self._hung_up(call, event.cause, event.cause_txt)
+        return []  # pragma: no cover
+
+    def _answered(self, call: Call) -> list[Command]:
+        if call.phase is not CallPhase.DIALING:
+            return []
+        run = self.campaigns[call.campaign_id]
+        call.answer_t = self.clock.now()
+        call.answer_at = self.clock.utcnow()
+        if call.cancelled:
+            self._finish(call, Outcome.FAILED, phase=CallPhase.FAILED)
+            return [HangupCall(call.call_id)]
+        if run.amd:
+            call.phase = CallPhase.SCREENING
+            return []
+        return self._person(call)
+
+    def _screened(self, call: Call, event: ev.CallMachine) -> list[Command]:
+        call.amd_status, call.amd_cause = event.status, event.cause
+        if call.phase is not CallPhase.SCREENING:
+            return []
+        if event.machine:
+            self._pacer_event(
+                call.campaign_id,
+                pt.FAIL,
+                call=call,
+                value=self._since_dial(call),
+                outcome="machine",
+            )
+            self._finish(call, Outcome.MACHINE, phase=CallPhase.FAILED)
+            return [HangupCall(call.call_id)]
+        return self._person(call)
+
+    def _person(self, call: Call) -> list[Command]:
+        """A person is on the line: connect, or queue until the drop deadline."""
+        run = self.campaigns[call.campaign_id]
+        run.answered += 1
+        self._pacer_event(call.campaign_id, pt.ANSWER, call=call, value=self._since_dial(call))
+        self._publish_call(call, "answered")
+        call.phase = CallPhase.WAITING
+        if call.reserved_agent is not None:
+            return self._connect(call, call.reserved_agent)
+        agent_id = self._longest_idle(call.campaign_id)
+        if agent_id is not None:
+            return self._connect(call, agent_id)
+        run.queue.append(call.call_id)
+        return []
+
+    def _connect(self, call: Call, agent_id: int) -> list[Command]:
+        run = self.campaigns[call.campaign_id]
+        agent = self.agents[agent_id]
+        call.phase = CallPhase.TALKING
+        call.agent_id = agent_id
+        call.connect_t = self.clock.now()
+        call.connect_at = self.clock.utcnow()
+        run.connected += 1
+        wait = call.connect_t - (call.answer_t or call.connect_t)
+        commands = self._agent(agent_id, ag.Connect(call.call_id))
+        self._pacer_event(call.campaign_id, pt.CONNECT, call=call, agent_id=agent_id, value=wait)
+        self._publish_call(call, "connected")
+        lead = call.lead
+        self.sink.publish(
+            screenpop_topic(agent_id),
+            {
+                "call_id": call.call_id,
+                "campaign": call.campaign_id,
+                "record": {
+                    "id": lead.record_id,
+                    "phone": lead.phone,
+                    "name": lead.name,
+                    "fields": dict(lead.fields),
+                    "system_status": lead.system_status,
+                    "attempt": lead.attempt,
+                },
+            },
+        )
+        log.info("call_connected", call_id=call.call_id, agent=agent_id, wait_s=round(wait, 3))
+        return [ConnectCall(call.call_id, agent.seat), *commands]
+
+    def _longest_idle(self, campaign_id: int) -> int | None:
+        best: AgentRun | None = None
+        for agent in self.agents.values():
+            if (
+                agent.campaign_id == campaign_id
+                and agent.state.phase is ag.Phase.READY
+                and (best is None or agent.state.since < best.state.since)
+            ):
+                best = agent
+        return None if best is None else best.state.agent_id
+
+    def _serve_queue(self, campaign_id: int) -> list[Command]:
+        run = self.campaigns.get(campaign_id)
+        out: list[Command] = []
+        while run is not None and run.queue:
+            agent_id = self._longest_idle(campaign_id)
+            if agent_id is None:
+                break
+            call = self.calls[run.queue.popleft()]
+            if call.phase is CallPhase.WAITING:
+                out.extend(self._connect(call, agent_id))
+        return out
+
+    def _failed(self, call: Call, outcome: Outcome, cause: int) -> list[Command]:
+        if call.phase is not CallPhase.DIALING and call.phase is not CallPhase.SCREENING:
+            return []
+        call.cause = cause
+        self._pacer_event(
+            call.campaign_id,
+            pt.FAIL,
+            call=call,
+            value=self._since_dial(call),
+            outcome=_PACER_FAIL.get(outcome, "congestion"),
+        )
+        out: list[Command] = []
+        if call.reserved_agent is not None:
+            out = self._agent(call.reserved_agent, ag.Unreserve(call.call_id))
+        self._finish(call, outcome, phase=CallPhase.FAILED)
+        return out
+
+    def _hung_up(self, call: Call, cause: int, cause_txt: str) -> list[Command]:
+        call.cause, call.cause_txt = cause, cause_txt
+        if call.phase is CallPhase.TALKING:
+            run = self.campaigns[call.campaign_id]
+            talk = self.clock.now() - (call.connect_t or self.clock.now())
+            run.talk_s += talk
+            self._pacer_event(
+                call.campaign_id, pt.HANGUP, call=call, agent_id=call.agent_id, value=talk
+            )
+            self._finish(call, Outcome.ANSWERED, phase=CallPhase.ENDED)
+            assert call.agent_id is not None  # noqa: S101  (set by _connect)
+            out = self._agent(call.agent_id, ag.CallEnded(call.call_id))
+            self._forget_if_done(call)
+            return out
+        if call.phase is CallPhase.DROPPED:
+            self._finish(call, Outcome.DROPPED, phase=CallPhase.ENDED)
+            return []
+        if call.phase is CallPhase.WAITING:
+            # The person hung up before an agent came and before the drop deadline.
+            self._remove_from_queue(call)
+            self._finish(call, Outcome.FAILED, phase=CallPhase.ENDED)
+            return []
+        if call.phase in {CallPhase.DIALING, CallPhase.SCREENING}:
+            return self._failed(call, Outcome.FAILED, cause)
+        return []
+
+    def _remove_from_queue(self, call: Call) -> None:
+        queue = self.campaigns[call.campaign_id].queue
+        if call.call_id in queue:
+            queue.remove(call.call_id)
+
+    def _finish(self, call: Call, outcome: Outcome, *, phase: CallPhase) -> None:
+        call.phase = phase
+        call.outcome = outcome
+        call.end_t = self.clock.now()
+        call.end_at = self.clock.utcnow()
+        self.journal.finished(call)
+        self._publish_call(call, phase.value)
+        self._forget_if_done(call)
+
+    def _forget_if_done(self, call: Call) -> None:
+        """Drop a call from memory once it is over and no agent still wraps it up."""
+        if call.up:
+            return
+        if call.agent_id is not None:
+            agent = self.agents.get(call.agent_id)
+            if agent is not None and agent.state.call_id == call.call_id:
+                return
+        self.calls.pop(call.call_id, None)
+
+    # ---- time ---------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`on_timer` must run next (a drop deadline or wrap-up timeout)."""
+        times = [
+            self._drop_at(call) for call in self.calls.values() if call.phase is CallPhase.WAITING
+        ]
+        for agent in self.agents.values():
+            if agent.state.phase is ag.Phase.WRAP_UP:
+                run = self.campaigns[agent.campaign_id]
+                times.append(agent.state.since + run.wrapup_timeout_s)
+        return min(times, default=None)
+
+    def _drop_at(self, call: Call) -> float:
+        run = self.campaigns[call.campaign_id]
+        return (call.answer_t or 0.0) + max(0.0, run.max_wait_s - run.drop_margin_s)
+
+    def on_timer(self) -> list[Command]:
+        """Drop persons at their deadline; end wrap-ups that timed out."""
+        now = self.clock.now()
+        out: list[Command] = []
+        for call in list(self.calls.values()):
+            if call.phase is CallPhase.WAITING and self._drop_at(call) <= now:
+                out.extend(self._drop(call))
+        for agent in list(self.agents.values()):
+            state = agent.state
+            if state.phase is ag.Phase.WRAP_UP and state.call_id is not None:
+                run = self.campaigns[agent.campaign_id]
+                if state.since + run.wrapup_timeout_s <= now:
+                    out.extend(self._agent(state.agent_id, ag.WrapupTimeout(state.call_id)))
+        return out
+
+    def _drop(self, call: Call) -> list[Command]:
+        run = self.campaigns[call.campaign_id]
+        self._remove_from_queue(call)
+        call.phase = CallPhase.DROPPED
+        run.dropped += 1
+        wait = self.clock.now() - (call.answer_t or self.clock.now())
+        self._pacer_event(call.campaign_id, pt.DROP, call=call, value=wait)
+        self._publish_call(call, "dropped")
+        log.warning("call_dropped", call_id=call.call_id, campaign=call.campaign_id)
+        return [DropCall(call.call_id)]
+
+    def tick(self) -> list[Command]:
+        """Dial for every running campaign; also runs due timers."""
+        out = self.on_timer()
+        for run in self.campaigns.values():
+            if run.state is RunState.RUNNING:
+                out.extend(self._dial(run))
+            self._publish_stats(run)
+        return out
+
+    def calls_up(self) -> int:
+        """Calls holding a line."""
+        return sum(1 for call in self.calls.values() if call.up)
+
+    def _campaign_agents(self, campaign_id: int) -> list[AgentRun]:
+        return [a for a in self.agents.values() if a.campaign_id == campaign_id]
+
+    def view(self, campaign_id: int) -> pt.View:
+        """The pacer's view of a campaign now (reserved agents and their calls left out)."""
+        now = self.clock.now()
+        ready: list[float] = []
+        talking: list[float] = []
+        wrapup: list[float] = []
+        logged_in = 0
+        for agent in self._campaign_agents(campaign_id):
+            state = agent.state
+            if state.phase in {ag.Phase.LOGGED_OUT, ag.Phase.RESERVED}:
+                continue
+            logged_in += 1
+            if state.phase is ag.Phase.READY:
+                ready.append(now - state.since)
+            elif state.phase is ag.Phase.TALKING:
+                talking.append(now - state.since)
+            elif state.phase is ag.Phase.WRAP_UP:
+                wrapup.append(now - state.since)
+        ringing = [
+            now - call.dial_t
+            for call in self.calls.values()
+            if call.campaign_id == campaign_id
+            and call.phase in {CallPhase.DIALING, CallPhase.SCREENING}
+            and call.reserved_agent is None
+        ]
+        run = self.campaigns[campaign_id]
+        return pt.View(
+            t=now,
+            agents_logged_in=logged_in,
+            agents_ready=len(ready),
+            ready_idle_s=tuple(sorted(ready, reverse=True)),
+            talking_elapsed_s=tuple(sorted(talking, reverse=True)),
+            wrapup_elapsed_s=tuple(sorted(wrapup, reverse=True)),
+            ringing_elapsed_s=tuple(sorted(ringing, reverse=True)),
+            calls_waiting=len(run.queue),
+            lines_free=max(0, self.lines - self.calls_up()),
+        )
+
+    def _dial(self, run: CampaignRun) -> list[Command]:
+        agents = self._campaign_agents(run.campaign_id)
+        if not any(a.state.phase is not ag.Phase.LOGGED_OUT for a in agents):
+            return []
+        now = self.clock.now()
+        wall = self.clock.utcnow()
+        out: list[Command] = []
+        # Callbacks and progressive redials first, each with its agent reserved.
+        for agent in sorted(agents, key=lambda a: a.state.since):
+            if agent.state.phase is not ag.Phase.READY or self.calls_up() >= self.lines:
+                continue
+            if now - agent.reserved_checked_t < self.reserved_check_s:
+                continue
+            agent.reserved_checked_t = now
+            lead = self.leads.claim_reserved(run.campaign_id, agent.state.agent_id, wall)
+            if lead is not None:
+                call = self._new_call(run, lead, reserved=agent.state.agent_id)
+                out.extend(self._agent(agent.state.agent_id, ag.Reserve(call.call_id)))
+                out.append(self._originate(run, call))
+        n = run.pacer.decide(self.view(run.campaign_id))
+        n = max(0, min(int(n), self.lines - self.calls_up()))
+        if n == 0:
+            return out
+        leads = self.leads.claim(run.campaign_id, n, wall)
+        run.exhausted = not leads
+        out.extend(self._originate(run, self._new_call(run, lead, reserved=None)) for lead in leads)
+        return out
+
+    def _new_call(self, run: CampaignRun, lead: Lead, *, reserved: int | None) -> Call:
+        call_id = f"{self.engine_id}-{next(self._seq)}"
+        call = Call(
+            call_id=call_id,
+            index=next(run.dial_index),
+            campaign_id=run.campaign_id,
+            lead=lead,
+            reserved_agent=reserved,
+            dial_t=self.clock.now(),
+            dial_at=self.clock.utcnow(),
+        )
+        self.calls[call_id] = call
+        return call
+
+    def _originate(self, run: CampaignRun, call: Call) -> Originate:
+        run.dials += 1
+        self._pacer_event(run.campaign_id, pt.DIAL, call=call)
+        self.journal.dialed(call)
+        self._publish_call(call, "dialing")
+        variables = {
+            "DIALER_CALL": call.call_id,
+            "DIALER_CAMPAIGN": str(run.campaign_id),
+            "DIALER_RECORD": str(call.lead.record_id),
+        }
+        if run.amd:
+            variables["DIALER_AMD"] = "1"
+        return Originate(call.call_id, run.campaign_id, call.lead.phone, variables)
+
+    # ---- outputs ------------------------------------------------------------------------
+
+    def _since_dial(self, call: Call) -> float:
+        return self.clock.now() - call.dial_t
+
+    def _pacer_event(
+        self,
+        campaign_id: int,
+        kind: str,
+        *,
+        call: Call | None = None,
+        agent_id: int | None = None,
+        value: float | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        run = self.campaigns.get(campaign_id)
+        if run is None:
+            return
+        run.pacer.observe(
+            pt.Event(
+                t=self.clock.now(),
+                kind=kind,
+                call_id=None if call is None else call.index,
+                agent_id=agent_id,
+                value=value,
+                outcome=outcome,
+            )
+        )
+
+    def _publish_call(self, call: Call, state: str) -> None:
+        self.sink.publish(
+            call_topic(call.campaign_id, call.call_id),
+            {
+                "call_id": call.call_id,
+                "campaign": call.campaign_id,
+                "record_id": call.lead.record_id,
+                "phone": call.lead.phone,
+                "state": state,
+                "outcome": call.outcome.value if call.outcome else None,
+                "agent": call.agent_id,
+            },
+        )
+
+    def stats(self, campaign_id: int) -> dict[str, Any]:
+        """Live figures of a campaign (also published, retained, every tick)."""
+        run = self.campaign(campaign_id)
+        now = self.clock.now()
+        by_phase = dict.fromkeys((p.value for p in ag.Phase), 0)
+        logged_in_s = 0.0
+        for agent in self._campaign_agents(campaign_id):
+            by_phase[agent.state.phase.value] += 1
+            logged_in_s += agent.logged_in_s
+            if agent.state.phase is not ag.Phase.LOGGED_OUT:
+                logged_in_s += now - agent.logged_in_t
+        calls = [c for c in self.calls.values() if c.campaign_id == campaign_id]
+        ringing = sum(1 for c in calls if c.phase in {CallPhase.DIALING, CallPhase.SCREENING})
+        active_agents = sum(
+            n for phase, n in by_phase.items() if phase not in {"logged_out", "paused"}
+        )
+        talking_now = sum(now - (c.connect_t or now) for c in calls if c.phase is CallPhase.TALKING)
+        return {
+            "campaign": campaign_id,
+            "name": run.name,
+            "state": run.state.value,
+            "dial_level": round(ringing / active_agents, 3) if active_agents else 0.0,
+            "calls": {
+                "ringing": ringing,
+                "waiting": sum(1 for c in calls if c.phase is CallPhase.WAITING),
+                "talking": sum(1 for c in calls if c.phase is CallPhase.TALKING),
+            },
+            "agents": by_phase,
+            "dials": run.dials,
+            "answered": run.answered,
+            "connected": run.connected,
+            "dropped": run.dropped,
+            "abandon_rate": round(run.abandon_rate(), 5),
+            "occupancy": round((run.talk_s + talking_now) / logged_in_s, 4) if logged_in_s else 0.0,
+            "list_exhausted": run.exhausted,
+        }
+
+    def _publish_stats(self, run: CampaignRun) -> None:
+        self.sink.publish(
+            campaign_stats_topic(run.campaign_id), self.stats(run.campaign_id), retain=True
+        )

@@ -1,0 +1,143 @@
+"""In-memory implementations of the engine's interfaces (tests and quick simulations)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dialer.engine import Call, Lead
+from dialer.errors import DialerError
+
+
+@dataclass
+class MemoryRecord:
+    """A record kept in memory with just what selection needs."""
+
+    record_id: int
+    campaign_id: int
+    phone: str
+    system_status: str = "TO_CALL"
+    owner_agent_id: int | None = None
+    due: dt.datetime | None = None
+    attempts: int = 0
+    leased: bool = False
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class MemoryLeads:
+    """Record selection over a list, with the same priorities as the database store."""
+
+    def __init__(self, records: Sequence[MemoryRecord], *, max_attempts: int = 5) -> None:
+        self.records = {r.record_id: r for r in records}
+        self.max_attempts = max_attempts
+        self.claims: list[int] = []
+
+    def _callable(self, rec: MemoryRecord, campaign_id: int, now: dt.datetime) -> bool:
+        return (
+            rec.campaign_id == campaign_id
+            and not rec.leased
+            and rec.attempts < self.max_attempts
+            and rec.system_status != "DO_NOT_CALL"
+            and (rec.due is None or rec.due <= now)
+        )
+
+    def _lease(self, rec: MemoryRecord) -> Lead:
+        rec.leased = True
+        rec.attempts += 1
+        self.claims.append(rec.record_id)
+        return Lead(
+            record_id=rec.record_id,
+            campaign_id=rec.campaign_id,
+            phone=rec.phone,
+            fields=dict(rec.fields),
+            system_status=rec.system_status,
+            owner_agent_id=rec.owner_agent_id,
+            attempt=rec.attempts,
+        )
+
+    def claim(self, campaign_id: int, n: int, now: dt.datetime) -> list[Lead]:
+        """Up to ``n`` TO_CALL / NOT_BEFORE records that are due (never callbacks or
+        progressive redials, which need a reserved agent)."""
+        out: list[Lead] = []
+        for rec in self.records.values():
+            if len(out) >= n:
+                break
+            if rec.system_status in {"TO_CALL", "NOT_BEFORE"} and self._callable(
+                rec, campaign_id, now
+            ):
+                out.append(self._lease(rec))
+        return out
+
+    def claim_reserved(self, campaign_id: int, agent_id: int, now: dt.datetime) -> Lead | None:
+        """The agent's due callback, else a progressive redial."""
+        for status in ("MY_RECORD", "CALL_PROGRESSIVE"):
+            for rec in self.records.values():
+                if rec.system_status != status or not self._callable(rec, campaign_id, now):
+                    continue
+                if status == "MY_RECORD" and rec.owner_agent_id != agent_id:
+                    continue
+                return self._lease(rec)
+        return None
+
+    def release(self, record_ids: Sequence[int]) -> None:
+        """Give records back."""
+        for rid in record_ids:
+            self.records[rid].leased = False
+
+
+class StatusRefusedError(DialerError):
+    """The in-memory journal refuses a status it does not know."""
+
+    def __init__(self, status_id: int) -> None:
+        super().__init__(f"status {status_id} is not offered by the campaign")
+
+
+@dataclass
+class MemoryJournal:
+    """Keeps call-log rows in memory and applies outcomes to :class:`MemoryLeads`."""
+
+    leads: MemoryLeads | None = None
+    statuses: dict[int, str] = field(
+        default_factory=lambda: {1: "TO_CALL", 2: "DO_NOT_CALL", 3: "MY_RECORD", 4: "NOT_BEFORE"}
+    )
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def dialed(self, call: Call) -> None:
+        """Open the call's row."""
+        self.rows[call.call_id] = {"record_id": call.lead.record_id, "dial_at": call.dial_at}
+
+    def finished(self, call: Call) -> None:
+        """Close the row and apply a telephony outcome to the record."""
+        row = self.rows[call.call_id]
+        row.update(
+            outcome=call.outcome.value if call.outcome else None,
+            agent=call.agent_id,
+            answer_at=call.answer_at,
+            connect_at=call.connect_at,
+            end_at=call.end_at,
+        )
+        if self.leads is None:
+            return
+        rec = self.leads.records[call.lead.record_id]
+        rec.leased = False
+        if call.outcome is not None and call.outcome.value == "dropped":
+            rec.system_status = "CALL_PROGRESSIVE"
+
+    def status_set(
+        self, call: Call, agent_id: int, status_id: int, date: dt.datetime | None, note: str
+    ) -> None:
+        """Record the agent's status (MY_RECORD makes the agent the owner)."""
+        if status_id not in self.statuses:
+            raise StatusRefusedError(status_id)
+        self.rows[call.call_id].update(status=status_id, note=note, status_agent=agent_id)
+        if self.leads is not None:
+            rec = self.leads.records[call.lead.record_id]
+            rec.system_status = self.statuses[status_id]
+            rec.due = date
+            rec.owner_agent_id = agent_id if rec.system_status == "MY_RECORD" else None
+
+    def default_status(self, call: Call) -> None:
+        """Mark the row as closed by the wrap-up timeout."""
+        self.rows[call.call_id]["status"] = "default"

@@ -1,0 +1,239 @@
+"""The engine core: dialing, connecting, dropping, reservations and campaign lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pytest
+
+from asterisk import events as ev
+from dialer.clock import VirtualClock
+from dialer.engine import (
+    CampaignRun,
+    ConnectCall,
+    DropCall,
+    Engine,
+    EngineError,
+    HangupCall,
+    Originate,
+    RunState,
+    StartSeat,
+)
+from dialer.memory import MemoryJournal, MemoryLeads, MemoryRecord, StatusRefusedError
+from dialer.mqtt import MemorySink
+from pacing import types as pt
+
+
+@dataclass
+class FixedPacer:
+    """A pacer that asks for a fixed number of calls per tick and remembers events."""
+
+    n: int = 1
+    events: list[pt.Event] = field(default_factory=list)
+    views: list[pt.View] = field(default_factory=list)
+
+    def observe(self, event: pt.Event) -> None:
+        self.events.append(event)
+
+    def decide(self, view: pt.View) -> int:
+        self.views.append(view)
+        return self.n
+
+
+def make(
+    records: int = 50, *, pacer_n: int = 1, extra: list[MemoryRecord] | None = None
+) -> tuple[Engine, VirtualClock, MemoryLeads, MemoryJournal, FixedPacer, MemorySink]:
+    clock = VirtualClock()
+    recs = [MemoryRecord(i, 1, f"+4822100{i:04d}") for i in range(1, records + 1)]
+    leads = MemoryLeads(recs + (extra or []))
+    journal = MemoryJournal(leads)
+    sink = MemorySink()
+    engine = Engine(clock=clock, leads=leads, journal=journal, sink=sink, lines=30)
+    pacer = FixedPacer(pacer_n)
+    engine.add_campaign(CampaignRun(1, "demo", pacer, max_wait_s=2.0, drop_margin_s=0.2))
+    return engine, clock, leads, journal, pacer, sink
+
+
+def login(engine: Engine, agent_id: int) -> None:
+    commands = engine.agent_login(agent_id, f"{1000 + agent_id}", 1)
+    assert commands == [StartSeat(agent_id, f"{1000 + agent_id}")]
+    engine.on_event(ev.SeatUp(agent_id=f"{1000 + agent_id}", channel="x"))
+
+
+def originates(commands: list[object]) -> list[Originate]:
+    return [c for c in commands if isinstance(c, Originate)]
+
+
+def test_no_calls_without_a_logged_in_agent() -> None:
+    """A running campaign with no agent logged in places no call."""
+    engine, *_ = make(pacer_n=5)
+    engine.set_state(1, RunState.RUNNING)
+    assert engine.tick() == []
+
+
+def test_paused_campaign_places_no_calls() -> None:
+    """A paused campaign does not dial even with ready agents."""
+    engine, *_ = make(pacer_n=5)
+    login(engine, 1)
+    assert originates(engine.tick()) == []
+
+
+def test_answered_call_goes_to_longest_idle_agent() -> None:
+    """An answered person is connected at once to the agent idle the longest."""
+    engine, clock, _, _, pacer, sink = make(pacer_n=1)
+    login(engine, 1)
+    clock.advance(5)
+    login(engine, 2)
+    engine.set_state(1, RunState.RUNNING)
+    call = originates(engine.tick())[0]
+    clock.advance(8)
+    commands = engine.on_event(ev.CallAnswered(call.call_id, "Local/x;1", "1.1"))
+    assert commands[0] == ConnectCall(call.call_id, "1001")
+    assert engine.agents[1].state.phase.value == "talking"
+    kinds = [e.kind for e in pacer.events]
+    assert kinds[-3:] == ["dial", "answer", "connect"]
+    assert sink.on("agents/1/screenpop")[0]["record"]["phone"] == call.phone
+
+
+def test_person_waits_then_is_dropped_before_max_wait() -> None:
+    """With no agent free, the person is dropped before max_wait_s and becomes progressive."""
+    engine, clock, leads, journal, pacer, _ = make(pacer_n=2)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    first, second = originates(engine.tick())[:2]
+    engine.on_event(ev.CallAnswered(first.call_id, "c1", "1"))
+    clock.advance(0.5)
+    engine.on_event(ev.CallAnswered(second.call_id, "c2", "2"))
+    deadline = engine.next_deadline()
+    assert deadline == pytest.approx(0.5 + 1.8)
+    clock.set(deadline)
+    assert engine.on_timer() == [DropCall(second.call_id)]
+    engine.on_event(ev.CallHungUp(second.call_id, 16, "Normal Clearing"))
+    assert journal.rows[second.call_id]["outcome"] == "dropped"
+    record_id = engine_record(journal, second.call_id)
+    assert leads.records[record_id].system_status == "CALL_PROGRESSIVE"
+    assert [e.kind for e in pacer.events].count("drop") == 1
+
+
+def engine_record(journal: MemoryJournal, call_id: str) -> int:
+    record_id = journal.rows[call_id]["record_id"]
+    assert isinstance(record_id, int)
+    return record_id
+
+
+def test_waiting_person_gets_the_agent_who_becomes_ready() -> None:
+    """A queued person is connected as soon as an agent finishes wrap-up."""
+    engine, clock, *_ = make(pacer_n=2)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    first, second = originates(engine.tick())[:2]
+    engine.on_event(ev.CallAnswered(first.call_id, "c1", "1"))
+    engine.on_event(ev.CallHungUp(first.call_id, 16, "Normal Clearing"))
+    engine.on_event(ev.CallAnswered(second.call_id, "c2", "2"))
+    clock.advance(1.0)
+    commands = engine.agent_set_status(1, first.call_id, 1)
+    assert ConnectCall(second.call_id, "1001") in commands
+
+
+def test_failed_call_releases_record_and_informs_pacer() -> None:
+    """A busy call closes its row with outcome busy and tells the pacer."""
+    engine, _, leads, journal, pacer, _ = make(pacer_n=1)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    call = originates(engine.tick())[0]
+    engine.on_event(ev.CallFailed(call.call_id, ev.FailOutcome.BUSY, 5, 17))
+    assert journal.rows[call.call_id]["outcome"] == "busy"
+    assert pacer.events[-1].outcome == "busy"
+    assert not leads.records[engine_record(journal, call.call_id)].leased
+    assert call.call_id not in engine.calls
+
+
+def test_callback_dialed_only_with_its_owner_reserved() -> None:
+    """A due MY_RECORD callback is dialed for its owner, reserved, and connected only to it."""
+    due = dt.datetime(2026, 1, 5, 7, 0, tzinfo=dt.UTC)
+    callback = MemoryRecord(900, 1, "+48221009999", "MY_RECORD", owner_agent_id=2, due=due)
+    engine, clock, *_ = make(records=0, pacer_n=0, extra=[callback])
+    login(engine, 1)
+    clock.advance(1)
+    login(engine, 2)
+    engine.set_state(1, RunState.RUNNING)
+    calls = originates(engine.tick())
+    assert [c.phone for c in calls] == ["+48221009999"]
+    assert engine.agents[2].state.phase.value == "reserved"
+    assert engine.agents[1].state.phase.value == "ready"
+    commands = engine.on_event(ev.CallAnswered(calls[0].call_id, "c", "u"))
+    assert commands[0] == ConnectCall(calls[0].call_id, "1002")
+
+
+def test_reserved_agents_and_their_calls_are_hidden_from_the_pacer() -> None:
+    """The pacer's view leaves out reserved agents and their calls."""
+    due = dt.datetime(2026, 1, 5, 7, 0, tzinfo=dt.UTC)
+    callback = MemoryRecord(900, 1, "+48221009999", "MY_RECORD", owner_agent_id=1, due=due)
+    engine, _, _, _, pacer, _ = make(records=0, pacer_n=0, extra=[callback])
+    login(engine, 1)
+    login(engine, 2)
+    engine.set_state(1, RunState.RUNNING)
+    engine.tick()
+    view = pacer.views[-1]
+    assert (view.agents_logged_in, view.agents_ready, view.ringing_elapsed_s) == (1, 1, ())
+
+
+def test_stop_hangs_up_calls_still_ringing() -> None:
+    """Stopping a campaign hangs up its calls that are not answered yet."""
+    engine, *_ = make(pacer_n=3)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    calls = originates(engine.tick())
+    commands = engine.set_state(1, RunState.STOPPED)
+    assert sorted(commands, key=str) == sorted((HangupCall(c.call_id) for c in calls), key=str)
+    assert originates(engine.tick()) == []
+
+
+def test_dialing_stops_when_every_agent_logs_out() -> None:
+    """Once the last agent logs out, the next tick places no call."""
+    engine, *_ = make(pacer_n=1)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    assert originates(engine.tick())
+    engine.agent_logout(1)
+    assert originates(engine.tick()) == []
+
+
+def test_invalid_status_is_refused_and_agent_stays_in_wrap_up() -> None:
+    """A status the campaign does not offer is refused and changes nothing."""
+    engine, *_ = make(pacer_n=1)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    call = originates(engine.tick())[0]
+    engine.on_event(ev.CallAnswered(call.call_id, "c", "u"))
+    engine.on_event(ev.CallHungUp(call.call_id, 16, "Normal Clearing"))
+    with pytest.raises(StatusRefusedError):
+        engine.agent_set_status(1, call.call_id, 77)
+    assert engine.agents[1].state.phase.value == "wrap_up"
+    with pytest.raises(EngineError, match="no call"):
+        engine.agent_set_status(1, "nope", 1)
+
+
+def test_wrapup_timeout_applies_default_status() -> None:
+    """An agent who never sets a status is made ready after the campaign's wrap-up timeout."""
+    engine, clock, _, journal, *_ = make(pacer_n=1)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    call = originates(engine.tick())[0]
+    engine.on_event(ev.CallAnswered(call.call_id, "c", "u"))
+    engine.on_event(ev.CallHungUp(call.call_id, 16, "Normal Clearing"))
+    clock.advance(121)
+    engine.on_timer()
+    assert journal.rows[call.call_id]["status"] == "default"
+    assert engine.agents[1].state.phase.value == "ready"
+
+
+def test_lines_cap_the_calls_placed() -> None:
+    """The engine never has more calls up than lines, whatever the pacer asks."""
+    engine, *_ = make(records=100, pacer_n=100)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    engine.tick()
+    engine.tick()
+    assert engine.calls_up() == 30
