@@ -259,7 +259,10 @@ def transition(state: AgentState, event: AgentEvent, now: float) -> Result:
             commands: tuple[AgentCommand, ...] = ()
             if phase is Phase.RESERVED and state.call_id is not None:
                 commands = (CancelReservation(state.call_id),)
-            return _to(lost, Phase.PAUSED, now, pause_reason=SEAT_LOST, call_id=None), commands
+            lost = replace(lost, call_id=None, pending=None, pending_reason=None)
+            if state.pending is Phase.LOGGED_OUT:
+                return _to(lost, Phase.LOGGED_OUT, now, pause_reason=None), commands
+            return _to(lost, Phase.PAUSED, now, pause_reason=SEAT_LOST), commands
         case GoReady():
             if phase is Phase.READY:
                 return state, ()
