@@ -1,0 +1,317 @@
+"""Settings: defaults → TOML file → ``DIALER_*`` environment, validated once at start.
+
+The result is a frozen :class:`Settings` object; the rest of the code reads plain values
+from it (``settings.database.url``) and never the raw file. Any problem raises
+:class:`ConfigError`, whose message names where the bad value came from (the file or the
+environment variable), the key path (``database.url``) and what is expected.
+
+Environment variables override the file: ``DIALER_<SECTION>__<KEY>``, upper or lower case,
+with ``__`` between levels, e.g. ``DIALER_DATABASE__URL``, ``DIALER_LOGGING__LEVEL``,
+``DIALER_ENGINE__LEASE_S``. A list of tables is addressed by index:
+``DIALER_ASTERISK__SERVERS__0__SECRET``. A value starting with ``[`` or ``{`` is read as
+JSON. ``DIALER_CONFIG`` names the file when no path is given.
+
+Secrets (AMI secrets, MQTT and database passwords) are ``SecretStr`` or hidden from
+``repr`` and are never logged: use :meth:`DatabaseSettings.safe_url` to show a URL.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from dialer.errors import DialerError
+
+ENV_PREFIX = "DIALER_"
+ENV_CONFIG_FILE = "DIALER_CONFIG"
+DEFAULT_CONFIG_FILE = Path("config/dialer.toml")
+
+
+class ConfigError(DialerError):
+    """A setting is missing, unknown or invalid; the message says where and what is right."""
+
+    error_id = "invalid_config"
+
+    def __init__(self, source: str, key: str | None, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {problem}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    """Where the campaigns, records and call log live."""
+
+    url: str = Field(default="sqlite:///dialer.db", repr=False)
+    """SQLAlchemy URL: ``sqlite:///path.db`` or ``postgresql+psycopg://user:pw@host/db``."""
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            msg = "a database URL such as sqlite:///dialer.db or postgresql+psycopg://host/db"
+            raise ValueError(msg) from exc
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            msg = f"an sqlite or postgresql URL, not {url.get_backend_name()!r}"
+            raise ValueError(msg)
+        return value
+
+    def safe_url(self) -> str:
+        """The URL with any password replaced by ``***`` (safe to log or print)."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+class LoggingSettings(_Section):
+    """Log level and format."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool | None = Field(default=None, alias="json")
+    """JSON lines (true), pretty console (false), or decide by "is stderr a TTY" (unset)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+def _default_engine_id() -> str:
+    return f"dialer@{socket.gethostname()}"[:64]
+
+
+class EngineSettings(_Section):
+    """The campaign engine's identity and rhythm."""
+
+    id: str = Field(default_factory=_default_engine_id, min_length=1, max_length=64)
+    """Names this engine in record leases; unique per engine when several share a database."""
+    tick_s: float = Field(default=1.0, gt=0, le=60)
+    """Seconds between two pacing decisions of a running campaign."""
+    lease_s: int = Field(default=300, ge=10, le=86_400)
+    """Seconds a claimed record stays reserved for this engine unless renewed."""
+
+
+class PacingSettings(_Section):
+    """Where pacing profiles live and which one a new campaign uses."""
+
+    profiles_dir: Path = Path("config/pacing")
+    default_profile: str = Field(default="predictive", min_length=1)
+
+
+class AsteriskServer(_Section):
+    """One Asterisk server reached over AMI (minimal model; see ``asterisk/settings.py``)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    host: str = Field(min_length=1)
+    port: int = Field(default=5038, ge=1, le=65_535)
+    username: str = Field(min_length=1)
+    secret: SecretStr
+    channel_template: str = "PJSIP/{phone}@trunk"
+    """Dial string; ``{phone}`` is replaced by the E.164 number."""
+    caller_id: str | None = None
+    max_channels: int = Field(default=30, ge=1)
+    originates_per_second: float = Field(default=10.0, gt=0)
+
+    @field_validator("channel_template")
+    @classmethod
+    def _has_phone(cls, value: str) -> str:
+        if "{phone}" not in value:
+            msg = "a dial string containing {phone}, e.g. PJSIP/{phone}@trunk"
+            raise ValueError(msg)
+        return value
+
+
+class AsteriskSettings(_Section):
+    """The Asterisk servers calls are placed through (none: the built-in simulator)."""
+
+    servers: tuple[AsteriskServer, ...] = ()
+
+    @field_validator("servers")
+    @classmethod
+    def _unique_names(cls, value: tuple[AsteriskServer, ...]) -> tuple[AsteriskServer, ...]:
+        names = [server.name for server in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            msg = f"unique server names, but {', '.join(duplicates)} appear more than once"
+            raise ValueError(msg)
+        return value
+
+
+class MqttSettings(_Section):
+    """The MQTT broker events are published to."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65_535)
+    topic_prefix: str = Field(default="dialer", min_length=1)
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class Settings(_Section):
+    """Every setting of the engine, validated; built by :func:`load_settings`."""
+
+    database: DatabaseSettings = DatabaseSettings()
+    logging: LoggingSettings = LoggingSettings()
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    pacing: PacingSettings = PacingSettings()
+    asterisk: AsteriskSettings = AsteriskSettings()
+    mqtt: MqttSettings = MqttSettings()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _env_value(raw: str) -> Any:
+    stripped = raw.strip()
+    if stripped[:1] in {"[", "{"}:
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _set_path(tree: dict[str, Any], parts: list[str], value: Any) -> None:
+    """Set ``value`` at ``parts`` in ``tree``; numeric parts index into lists."""
+    node: Any = tree
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        key: int | str = int(part) if isinstance(node, list) else part
+        if isinstance(node, list):
+            while len(node) <= int(part):
+                node.append({})
+        if last:
+            node[key] = value
+            return
+        want_list = parts[depth + 1].isdigit()
+        child = node[int(part)] if isinstance(node, list) else node.get(part)
+        if want_list and not isinstance(child, list):
+            child = []
+        elif not want_list and not isinstance(child, dict):
+            child = {}
+        node[key] = child
+        node = child
+
+
+def _apply_env(
+    data: dict[str, Any], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``data`` with ``DIALER_*`` variables laid over it and, per key path, the variable."""
+    tree = copy.deepcopy(data)
+    origin: dict[str, str] = {}
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper == ENV_CONFIG_FILE:
+            continue
+        parts = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if not all(parts) or parts[0].isdigit():
+            raise ConfigError(
+                f"environment {name}",
+                None,
+                "expected DIALER_<SECTION>__<KEY>, e.g. DIALER_DATABASE__URL",
+            )
+        _set_path(tree, parts, _env_value(environ[name]))
+        origin[".".join(parts)] = name
+    return tree, origin
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a table at ``loc`` (path to the unknown key's parent) accepts."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", ())
+        candidates = [annotation, *inner]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return sorted((f.alias or name) for name, f in model.model_fields.items())
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    loc = tuple(error["loc"])
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        return f"unknown key; expected one of: {', '.join(allowed)}"
+    if kind == "missing":
+        return "missing; this key is required"
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    if "input" in error and kind != "value_error" and not _is_secret_loc(loc):
+        message += f" (got {error['input']!r})"
+    return message
+
+
+def _is_secret_loc(loc: tuple[Any, ...]) -> bool:
+    return bool(loc) and str(loc[-1]) in {"secret", "password", "url"}
+
+
+def _source_of(key: str, file_label: str, env_origin: Mapping[str, str]) -> str:
+    for path, variable in env_origin.items():
+        if key == path or key.startswith(path + "."):
+            return f"environment {variable}"
+    return file_label
+
+
+def load_settings(
+    path: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the file (``path``, else ``$DIALER_CONFIG``, else ``config/dialer.toml`` if it
+    exists), overlay the ``DIALER_*`` environment, validate, and return frozen settings."""
+    env = os.environ if environ is None else environ
+    chosen = path if path is not None else env.get(ENV_CONFIG_FILE)
+    file_path: Path | None = Path(chosen) if chosen else None
+    if file_path is None and DEFAULT_CONFIG_FILE.is_file():
+        file_path = DEFAULT_CONFIG_FILE
+    file_label = str(file_path) if file_path is not None else "defaults"
+
+    data: dict[str, Any] = {}
+    if file_path is not None:
+        try:
+            text = file_path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise ConfigError(str(file_path), None, "file not found") from exc
+        except OSError as exc:
+            raise ConfigError(str(file_path), None, f"cannot read: {exc.strerror}") from exc
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(file_path), None, f"not valid TOML: {exc}") from exc
+
+    data, env_origin = _apply_env(data, env)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        key = ".".join(str(part) for part in first["loc"]) or None
+        problem = _describe(first)
+        if len(errors) > 1:
+            problem += f" (and {len(errors) - 1} more problem(s))"
+        source = _source_of(key or "", file_label, env_origin)
+        raise ConfigError(source, key, problem) from exc

@@ -1,0 +1,200 @@
+"""Each real-Asterisk transcript, replayed byte for byte, yields the right lifecycle events."""
+
+from __future__ import annotations
+
+import pytest
+
+from asterisk.events import (
+    CallAnswered,
+    CallConnected,
+    CallDialing,
+    CallDropped,
+    CallFailed,
+    CallHungUp,
+    CallMachine,
+    FailOutcome,
+    LifecycleEvent,
+    SeatDown,
+    SeatUp,
+)
+from asterisk.mapping import CallMapper
+from asterisk.protocol import NOISY_EVENTS, AmiParser, Garbage, Greeting, Message
+from tests.asterisk.transcripts import load
+
+
+def replay(name: str) -> list[LifecycleEvent]:
+    """Feed the client's actions and the server's bytes, in recorded order, to the mapper."""
+    mapper = CallMapper()
+    server = AmiParser(skip=NOISY_EVENTS)
+    client = AmiParser(expect_greeting=False, direction="client")
+    events: list[LifecycleEvent] = []
+    for chunk in load(name):
+        if chunk.direction == ">>":
+            for msg in client.feed(chunk.data):
+                assert isinstance(msg, Message)
+                mapper.observe_action(msg)
+        elif chunk.direction == "<<":
+            for item in server.feed(chunk.data):
+                assert not isinstance(item, Garbage)
+                if isinstance(item, Greeting):
+                    continue
+                if item.event == "Shutdown":
+                    mapper.connection_lost()
+                events.extend(mapper.feed(item))
+        elif b"TCP connected" in chunk.data:
+            server = AmiParser(skip=NOISY_EVENTS)  # a new session starts with a banner
+    return events
+
+
+def fail(call: str, outcome: FailOutcome, reason: int, cause: int) -> CallFailed:
+    """Shorthand for an expected failure."""
+    return CallFailed(call, outcome, reason, cause)
+
+
+def answered(name: str, call: str) -> CallAnswered:
+    """The CallAnswered of ``call`` as found in the replay (channel/uniqueid from the wire)."""
+    return next(e for e in replay(name) if isinstance(e, CallAnswered) and e.call_id == call)
+
+
+EXPECTED: dict[str, list[object]] = {
+    "a_login_agent_seat": [SeatUp, SeatDown("1001")],
+    "b_answered_to_agent": [
+        SeatUp,
+        CallDialing("b-0001"),
+        CallAnswered,
+        CallConnected("b-0001", "1001"),
+        CallHungUp("b-0001", 16, "Normal Clearing"),
+        SeatDown("1001"),
+    ],
+    "c_no_answer_timeout": [CallDialing("c-0001"), fail("c-0001", FailOutcome.NO_ANSWER, 3, 19)],
+    "d1_busy": [
+        CallDialing("d1-0001"),
+        fail("d1-0001", FailOutcome.BUSY, 5, 17),
+        CallDialing("d1-0002"),
+        fail("d1-0002", FailOutcome.BUSY, 5, 17),
+    ],
+    "d2_congestion": [CallDialing("d2-0001"), fail("d2-0001", FailOutcome.CONGESTION, 8, 34)],
+    "d3_invalid_extension": [
+        CallDialing("d3-0001"),
+        fail("d3-0001", FailOutcome.INVALID, 0, 0),
+        CallDialing,
+        CallFailed,
+    ],
+    "e_no_agent_drop": [
+        CallDialing("e-0001"),
+        CallAnswered("e-0001", "Local/10103000001@customers-0000000a;1", "dialer-e-0001"),
+        CallDropped("e-0001"),
+        CallHungUp("e-0001", 16, "Normal Clearing"),
+    ],
+    "f1_amd_machine": [
+        CallDialing("f1-0001"),
+        CallAnswered,
+        CallMachine("f1-0001", "MACHINE", "LONGGREETING-1500-1500"),
+        CallHungUp("f1-0001", 0, "Unknown"),
+    ],
+    "f2_amd_human": [
+        SeatUp,
+        CallDialing("f2-0001"),
+        CallAnswered,
+        CallMachine("f2-0001", "HUMAN", "HUMAN-800-800"),
+        CallConnected("f2-0001", "1001"),
+        CallHungUp("f2-0001", 16, "Normal Clearing"),
+        SeatDown("1001"),
+    ],
+    "g1_agent_hangs_up_first": [
+        SeatUp,
+        CallDialing("g1-0001"),
+        CallAnswered,
+        CallConnected("g1-0001", "1001"),
+        SeatDown("1001"),
+        CallHungUp("g1-0001", 16, "Normal Clearing"),
+    ],
+    "g2_ami_reconnect": [
+        SeatUp,
+        CallDialing("g2-0001"),
+        fail("g2-0001", FailOutcome.FAILED, 0, 0),
+        SeatDown("1001"),
+        CallDialing("g2-0002"),
+        fail("g2-0002", FailOutcome.BUSY, 5, 17),
+    ],
+    "g3_restart_via_ami_command": [],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_transcript_yields_lifecycle_events(name: str) -> None:
+    """The replayed transcript produces exactly the expected lifecycle events, in order."""
+    got = replay(name)
+    want = EXPECTED[name]
+    assert len(got) == len(want), got
+    for g, w in zip(got, want, strict=True):
+        if isinstance(w, type):
+            assert isinstance(g, w), (g, w)
+        else:
+            assert g == w
+
+
+def test_answered_event_names_the_controlled_leg() -> None:
+    """CallAnswered carries the ;1 channel and its Uniqueid, which Redirect and resync use."""
+    ev = answered("b_answered_to_agent", "b-0001")
+    assert ev.channel == "Local/10201200001@customers-00000004;1"
+    assert ev.uniqueid == "1795446037.8"
+
+
+def test_seat_up_names_the_seat_leg() -> None:
+    """SeatUp names the agent and the channel sitting in the conference."""
+    ev = replay("a_login_agent_seat")[0]
+    assert ev == SeatUp("1001", "Local/1001@agents-00000000;2")
+
+
+def test_resync_settles_unknown_calls() -> None:
+    """After a connection loss, calls absent from CoreShowChannels end; present ones stay."""
+    mapper = CallMapper(server="s1")
+    mapper.register_call(call_id="gone", action_id="A1", channel_id="u-gone")
+    mapper.register_call(call_id="alive", action_id="A2", channel_id="u-alive")
+    mapper.register_call(call_id="talking", action_id="A3", channel_id="u-talk")
+    mapper.feed(Message.of([("Response", "Success"), ("ActionID", "A3")]))
+    mapper.feed(
+        Message.of(
+            [("Event", "UserEvent"), ("UserEvent", "CustomerAnswered"), ("Uniqueid", "u-talk")]
+        )
+    )
+    mapper.connection_lost()
+    out = mapper.resync([Message.of([("Event", "CoreShowChannel"), ("Uniqueid", "u-alive")])])
+    assert out == [
+        CallFailed("gone", FailOutcome.FAILED, -1, 0, "not found after AMI reconnect", "s1"),
+        CallHungUp("talking", 0, "Gone after AMI reconnect", "s1"),
+    ]
+    assert set(mapper.calls) == {"alive"}
+    # the survivor ends on its own Hangup events: its OriginateResponse went to the old session
+    late = mapper.feed_all(
+        [
+            Message.of(
+                [
+                    ("Event", "Hangup"),
+                    ("Uniqueid", "u-alive-2"),
+                    ("Linkedid", "u-alive"),
+                    ("Channel", "Local/1@c-1;2"),
+                    ("Cause", "17"),
+                ]
+            ),
+            Message.of([("Event", "Hangup"), ("Uniqueid", "u-alive"), ("Cause", "0")]),
+        ]
+    )
+    assert late == [
+        CallFailed("alive", FailOutcome.BUSY, -1, 17, "ended while the AMI session was lost", "s1")
+    ]
+
+
+def test_unrelated_and_malformed_messages_give_nothing() -> None:
+    """Events about channels the mapper does not track, or missing fields, are ignored."""
+    mapper = CallMapper()
+    for pairs in (
+        [("Event", "Hangup")],
+        [("Event", "OriginateResponse"), ("ActionID", "nope"), ("Reason", "x")],
+        [("Event", "ConfbridgeJoin"), ("Conference", "other")],
+        [("Event", "UserEvent"), ("UserEvent", "CustomerAnswered")],
+        [("Response", "Error"), ("ActionID", "zzz")],
+        [("Event", "Whatever"), ("Foo", "bar")],
+    ):
+        assert mapper.feed(Message.of(pairs)) == []
