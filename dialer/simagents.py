@@ -1,0 +1,172 @@
+"""Simulated agents for the demo and ``dialer simulate``: they act by themselves.
+
+They follow a scenario's agent model: a head-count schedule (log in, log out), wrap-up
+after each call drawn from a distribution and ended by setting a status, and breaks at a
+rate per agent-hour with a drawn length. They act through the same engine calls a person's
+CLI, MQTT or web actions use, so the engine cannot tell them from people.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from dialer import agents as ag
+from dialer.engine import Command, Engine
+from dialer.errors import DialerError
+
+BREAK = "break"
+
+
+class Sampler(Protocol):
+    """A random duration in seconds."""
+
+    def sample(self, rng: random.Random) -> float:
+        """One draw."""
+
+
+@dataclass(frozen=True, slots=True)
+class Disposition:
+    """A status a simulated agent gives, how often, and for dated statuses how far ahead."""
+
+    status_id: int
+    weight: float
+    date_in_s: float | None = None
+
+
+class SimAgents:
+    """Agents driven by a head-count schedule, wrap-up and pause draws."""
+
+    def __init__(
+        self,
+        *,
+        campaign_id: int,
+        schedule: Sequence[tuple[float, int]],
+        wrapup: Sampler,
+        dispositions: Sequence[Disposition],
+        pause_rate_per_hour: float = 0.0,
+        pause_duration: Sampler | None = None,
+        seed: int = 1,
+        seat_of: Callable[[int], str] = lambda agent_id: str(1000 + agent_id),
+    ) -> None:
+        if not dispositions:
+            msg = "simulated agents need at least one status to give"
+            raise ValueError(msg)
+        self.campaign_id = campaign_id
+        self.wrapup = wrapup
+        self.dispositions = list(dispositions)
+        self.pause_rate = pause_rate_per_hour
+        self.pause_duration = pause_duration
+        self.rng = random.Random(seed)
+        self.seat_of = seat_of
+        self.max_agents = max(n for _, n in schedule)
+        self._heap: list[tuple[float, int, Callable[[Engine, float], list[Command]]]] = []
+        self._seq = itertools.count()
+        self._seen: dict[int, tuple[ag.Phase, str | None, str | None]] = {}
+        self._logged: set[int] = set()
+        for t, n in schedule:
+            self._at(t, self._headcount(n))
+
+    def _at(self, t: float, action: Callable[[Engine, float], list[Command]]) -> None:
+        heapq.heappush(self._heap, (t, next(self._seq), action))
+
+    def next_time(self) -> float | None:
+        """When :meth:`step` has something to do next."""
+        return self._heap[0][0] if self._heap else None
+
+    def step(self, engine: Engine, now: float) -> list[Command]:
+        """Carry out what is due, and notice new wrap-ups and breaks."""
+        out: list[Command] = []
+        while self._heap and self._heap[0][0] <= now:
+            _, _, action = heapq.heappop(self._heap)
+            out.extend(action(engine, now))
+        out.extend(self._observe(engine, now))
+        return out
+
+    # ---- behaviours ---------------------------------------------------------------------
+
+    def _headcount(self, n: int) -> Callable[[Engine, float], list[Command]]:
+        def apply(engine: Engine, now: float) -> list[Command]:
+            out: list[Command] = []
+            wanted = set(range(1, n + 1))
+            for agent_id in sorted(wanted - self._logged):
+                run = engine.agents.get(agent_id)
+                if run is not None and run.state.phase is not ag.Phase.LOGGED_OUT:
+                    continue  # still finishing a call before a logout we now cancel
+                out.extend(engine.agent_login(agent_id, self.seat_of(agent_id), self.campaign_id))
+                self._logged.add(agent_id)
+                self._schedule_break(agent_id, now)
+            for agent_id in sorted(self._logged - wanted, reverse=True):
+                out.extend(engine.agent_logout(agent_id))
+                self._logged.discard(agent_id)
+            return out
+
+        return apply
+
+    def _schedule_break(self, agent_id: int, now: float) -> None:
+        if self.pause_rate <= 0 or self.pause_duration is None:
+            return
+        gap = self.rng.expovariate(self.pause_rate / 3600.0)
+
+        def request(engine: Engine, t: float) -> list[Command]:
+            if agent_id not in self._logged:
+                return []
+            try:
+                return engine.agent_pause(agent_id, BREAK)
+            except DialerError:  # logged out meanwhile, or not pausable now
+                return []
+
+        self._at(now + gap, request)
+
+    def _observe(self, engine: Engine, now: float) -> list[Command]:
+        out: list[Command] = []
+        for agent_id in range(1, self.max_agents + 1):
+            run = engine.agents.get(agent_id)
+            if run is None:
+                continue
+            state = run.state
+            key = (state.phase, state.call_id, state.pause_reason)
+            if self._seen.get(agent_id) == key:
+                continue
+            self._seen[agent_id] = key
+            if state.phase is ag.Phase.WRAP_UP and state.call_id is not None:
+                self._at(now + self.wrapup.sample(self.rng), self._finish(agent_id, state.call_id))
+            elif (
+                state.phase is ag.Phase.PAUSED
+                and state.pause_reason == BREAK
+                and self.pause_duration is not None
+            ):
+                self._at(now + self.pause_duration.sample(self.rng), self._back(agent_id))
+        return out
+
+    def _finish(self, agent_id: int, call_id: str) -> Callable[[Engine, float], list[Command]]:
+        def apply(engine: Engine, now: float) -> list[Command]:
+            run = engine.agents.get(agent_id)
+            if run is None or run.state.call_id != call_id:
+                return []
+            choice = self.rng.choices(
+                self.dispositions, weights=[d.weight for d in self.dispositions]
+            )[0]
+            date = None
+            if choice.date_in_s is not None:
+                date = engine.clock.utcnow() + dt.timedelta(seconds=choice.date_in_s)
+            return engine.agent_set_status(agent_id, call_id, choice.status_id, date=date)
+
+        return apply
+
+    def _back(self, agent_id: int) -> Callable[[Engine, float], list[Command]]:
+        def apply(engine: Engine, now: float) -> list[Command]:
+            run = engine.agents.get(agent_id)
+            if run is None or run.state.phase is not ag.Phase.PAUSED:
+                return []
+            if run.state.pause_reason != BREAK:
+                return []
+            self._schedule_break(agent_id, now)
+            return engine.agent_ready(agent_id)
+
+        return apply
