@@ -1,0 +1,510 @@
+"""The AMI adapter: one logged-in session to one Asterisk server, on panoramisk.
+
+``async with AmiAdapter(settings) as ami:`` owns a supervisor task that connects, logs in,
+resyncs with the server's live channels, pings, and reconnects with backoff. Lifecycle
+events (:mod:`asterisk.events`) arrive through ``on_event`` (called synchronously, in the
+order the wire delivered them) or, when no callback is given, through ``ami.events()``.
+
+Never dial twice. panoramisk 1.4 keeps every action that had no response when the
+socket died and re-sends it after the next login; for an Originate that rings a person
+twice. Here panoramisk's :class:`~panoramisk.ami_protocol.AMIProtocol` is used for
+action ids, futures and response matching, but:
+
+* there is no ``Manager``, hence no ``awaiting_actions`` replay list and no reconnect
+  timer outside our task; ``close()`` fails pending futures instead of queueing them;
+* :meth:`AmiAdapter.originate` writes once, only while logged in, and refuses a call id
+  it has already sent; on connection loss every unfinished call is marked unknown and
+  settled after the next login by ``CoreShowChannels`` (by its preset ``ChannelId``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message as PanoramiskMessage
+
+from asterisk.errors import (
+    AmiCapacityError,
+    AmiDuplicateOriginateError,
+    AmiLoginError,
+    AmiNotConnectedError,
+    AmiUnknownCallError,
+)
+from asterisk.events import LifecycleEvent, ServerDown, ServerUp
+from asterisk.mapping import CallMapper, Phase
+from asterisk.protocol import NOISY_EVENTS, AmiParser, Garbage, Greeting, Message
+from asterisk.settings import AmiServerSettings
+
+log = structlog.get_logger("asterisk.adapter")
+
+EventSink = Callable[[LifecycleEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequest:
+    """One call to place: who to dial and what to hand to the dialplan."""
+
+    call_id: str
+    number: str
+    variables: Mapping[str, str] = field(default_factory=dict)
+    caller_id: str | None = None
+    ring_timeout_s: float | None = None
+    amd: bool | None = None
+
+
+class TokenBucket:
+    """Originates-per-second limiter; time comes from ``clock`` (seconds)."""
+
+    def __init__(
+        self, rate: float, *, burst: float | None = None, clock: Callable[[], float]
+    ) -> None:
+        self.rate = rate
+        self.capacity = burst if burst is not None else 1.0
+        self._tokens = self.capacity
+        self._clock = clock
+        self._t = clock()
+
+    def delay(self) -> float:
+        """Seconds to wait before one token is available (0 when one is)."""
+        now = self._clock()
+        self._tokens = min(self.capacity, self._tokens + (now - self._t) * self.rate)
+        self._t = now
+        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
+
+    def take(self) -> None:
+        """Consume one token (call after ``delay()`` returned 0)."""
+        self._tokens -= 1.0
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol with our pure parser on the read side and no replay on close."""
+
+    closed: bool
+    transport: asyncio.Transport
+
+    def __init__(self, adapter: AmiAdapter) -> None:
+        self._adapter = adapter
+        self._parser = AmiParser(skip=NOISY_EVENTS)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.factory = None
+        self.log = log
+
+    def data_received(self, data: bytes) -> None:
+        on_item = self._adapter._on_item
+        responses = self.responses
+        for item in self._parser.feed(data):
+            if isinstance(item, Message) and responses:
+                aid = item.headers.get("ActionID")
+                if aid is not None and aid in responses:
+                    self._resolve(item)
+            on_item(item)
+
+    def _resolve(self, item: Message) -> None:
+        headers: dict[str, Any] = {}
+        for key, value in item.pairs:
+            old = headers.get(key)
+            if old is None:
+                headers[key] = value
+            elif isinstance(old, list):
+                old.append(value)
+            else:
+                headers[key] = [old, value]
+        AMIProtocol.handle_message(self, PanoramiskMessage(headers))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed:
+            self.close()
+            self._adapter._on_connection_lost(exc)
+
+    def close(self) -> None:
+        # panoramisk would move unanswered actions to Manager.awaiting_actions and send
+        # them again after the next login. We fail them instead: nothing is ever re-sent.
+        for action in list(self.responses.values()):
+            if not action.future.done():
+                action.future.set_exception(AmiNotConnectedError(self._adapter.name))
+                action.future.exception()  # mark retrieved: nobody may be awaiting it
+        self.responses.clear()
+        if not self.closed:
+            try:
+                self.transport.close()
+            finally:
+                self.closed = True
+
+
+class AmiAdapter:
+    """One Asterisk server behind AMI, as an ``async with`` object owning its tasks."""
+
+    def __init__(
+        self,
+        settings: AmiServerSettings,
+        *,
+        on_event: EventSink | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.mapper = CallMapper(
+            server=settings.name, seat_conference_prefix=settings.seat_conference_prefix
+        )
+        self._on_event = on_event
+        self._queue: asyncio.Queue[LifecycleEvent] = asyncio.Queue()
+        self._clock = clock
+        self._bucket = TokenBucket(settings.originates_per_second, clock=clock)
+        self._proto: _Protocol | None = None
+        self._ready = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._seq = itertools.count(1)
+        self._session = 0
+        self._sent_calls: set[str] = set()
+        self._sent_originate_ids: list[str] = []
+        self._list_items: dict[str, list[Message]] = {}
+        self._seat_ids: dict[str, str] = {}
+        self.stats = {"messages": 0, "garbage": 0, "events": 0, "originates": 0, "logins": 0}
+        self._log = log.bind(server=settings.name)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> AmiAdapter:
+        self._task = asyncio.create_task(self._supervise(), name=f"ami-{self.name}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._proto is not None:
+            self._proto.close()
+            self._proto = None
+
+    @property
+    def connected(self) -> bool:
+        """True while logged in and resynced: new calls may go here."""
+        return self._ready.is_set()
+
+    async def wait_ready(self, within_s: float | None = None) -> None:
+        """Wait until the session is logged in and resynced."""
+        await asyncio.wait_for(self._ready.wait(), within_s)
+
+    @property
+    def in_use(self) -> int:
+        """Channels this adapter accounts for: calls in flight and agent seats."""
+        return len(self.mapper.calls) + len(self.mapper.seats)
+
+    @property
+    def free_capacity(self) -> int:
+        """How many more calls ``max_channels`` allows now (0 when disconnected)."""
+        if not self.connected:
+            return 0
+        return max(0, self.settings.max_channels - self.in_use)
+
+    @property
+    def sent_originate_ids(self) -> list[str]:
+        """Every Originate ActionID written to a socket, in order (each exactly once)."""
+        return list(self._sent_originate_ids)
+
+    async def events(self) -> AsyncIterator[LifecycleEvent]:
+        """Lifecycle events, when no ``on_event`` callback was given."""
+        while True:
+            yield await self._queue.get()
+
+    # ------------------------------------------------------------------ actions
+    async def originate(self, req: DialRequest) -> str:
+        """Place one call (Async Originate, preset ChannelId). Returns the ActionID.
+
+        Waits for the per-server originate rate; raises :class:`AmiNotConnectedError` when the
+        session is down (nothing is sent, nothing queued), :class:`AmiCapacityError`
+        at ``max_channels`` and :class:`AmiDuplicateOriginateError` for a call id already sent.
+        """
+        if req.call_id in self._sent_calls:
+            raise AmiDuplicateOriginateError(req.call_id)
+        wait = self._bucket.delay()
+        if wait > 0:
+            await asyncio.sleep(wait)  # tokens may go negative: later callers wait longer
+        return self.originate_now(req)
+
+    def originate_now(self, req: DialRequest) -> str:
+        """Like :meth:`originate` but without waiting for the rate limiter (it still counts)."""
+        s = self.settings
+        if req.call_id in self._sent_calls:
+            raise AmiDuplicateOriginateError(req.call_id)
+        proto = self._live_protocol()
+        if self.in_use >= s.max_channels:
+            raise AmiCapacityError(self.name, s.max_channels)
+        self._bucket.delay()
+        self._bucket.take()
+        action_id = f"{self.name}/{self._session}/orig/{next(self._seq)}"
+        channel_id = f"dialer-{req.call_id}"
+        variables = {"DIALER_CALLID": req.call_id, **req.variables}
+        if req.amd if req.amd is not None else s.amd:
+            variables["DIALER_AMD"] = "1"
+        timeout_s = req.ring_timeout_s if req.ring_timeout_s is not None else s.ring_timeout_s
+        action = {
+            "Action": "Originate",
+            "ActionID": action_id,
+            "Async": "true",
+            "Channel": s.channel_template.format(number=req.number),
+            "ChannelId": channel_id,
+            "OtherChannelId": f"{channel_id}-2",
+            "Context": s.answered_context,
+            "Exten": s.answered_exten.format(number=req.number),
+            "Priority": "1",
+            "Timeout": str(int(timeout_s * 1000)),
+            "CallerID": req.caller_id or s.caller_id,
+            "Variable": [f"{k}={v}" for k, v in variables.items()],
+        }
+        self.mapper.register_call(
+            call_id=req.call_id,
+            action_id=action_id,
+            channel_id=channel_id,
+            other_channel_id=f"{channel_id}-2",
+        )
+        self._sent_calls.add(req.call_id)
+        self._sent_originate_ids.append(action_id)
+        self.stats["originates"] += 1
+        fut = proto.send(action)
+        fut.add_done_callback(_quiet)
+        self._log.debug("ami_originate_sent", call_id=req.call_id, action_id=action_id)
+        return action_id
+
+    def connect(self, call_id: str, agent_id: str) -> None:
+        """Move an answered call's leg into ``agent_id``'s seat (Redirect, sent at once)."""
+        st = self._answered_call(call_id)
+        self._redirect(st.channel, self.settings.agent_bridge_context, agent_id, call_id)
+
+    def drop(self, call_id: str) -> None:
+        """Move an answered call's leg to the drop context (legal message, then hangup)."""
+        st = self._answered_call(call_id)
+        self._redirect(st.channel, self.settings.drop_context, self.settings.drop_exten, call_id)
+
+    def hangup(self, call_id: str, cause: int = 16) -> None:
+        """Hang up a call's controlled leg (e.g. an answering machine)."""
+        st = self.mapper.calls.get(call_id)
+        if st is None:
+            raise AmiUnknownCallError("call", call_id)
+        target = st.channel or st.uniqueid
+        self._send_simple({"Action": "Hangup", "Channel": target, "Cause": str(cause)}, call_id)
+
+    def start_seat(self, agent_id: str) -> str:
+        """Originate the agent's nailed-up seat (ConfBridge ``<prefix><agent>``)."""
+        s = self.settings
+        if agent_id in self.mapper.seats:
+            raise AmiDuplicateOriginateError(f"seat:{agent_id}")
+        proto = self._live_protocol()
+        action_id = f"{self.name}/{self._session}/seat/{next(self._seq)}"
+        channel_id = f"seat-{agent_id}-{self._session}-{next(self._seq)}"
+        self.mapper.register_seat(agent_id=agent_id, action_id=action_id, channel_id=channel_id)
+        self._seat_ids[agent_id] = channel_id
+        action = {
+            "Action": "Originate",
+            "ActionID": action_id,
+            "Async": "true",
+            "Channel": s.agent_seat_channel.format(agent=agent_id),
+            "ChannelId": channel_id,
+            "OtherChannelId": f"{channel_id}-2",
+            "Context": s.agent_seat_context,
+            "Exten": agent_id,
+            "Priority": "1",
+            "Timeout": "30000",
+            "CallerID": f'"Agent {agent_id}" <{agent_id}>',
+            "Variable": f"DIALER_AGENT={agent_id}",
+        }
+        self._sent_originate_ids.append(action_id)
+        proto.send(action).add_done_callback(_quiet)
+        self._log.info("ami_seat_originated", agent_id=agent_id)
+        return action_id
+
+    def stop_seat(self, agent_id: str) -> None:
+        """Hang up an agent's seat (end of shift)."""
+        seat = self.mapper.seats.get(agent_id)
+        if seat is None or not seat.uniqueid:
+            raise AmiUnknownCallError("agent seat", agent_id)
+        self._send_simple({"Action": "Hangup", "Channel": seat.uniqueid}, agent_id)
+
+    async def request(self, action: Mapping[str, Any], within_s: float = 5.0) -> Any:
+        """Send an idempotent action (Ping, Status, CoreShowChannels ...) and await its result."""
+        proto = self._live_protocol()
+        return await asyncio.wait_for(proto.send(dict(action)), within_s)
+
+    # ------------------------------------------------------------------ internals
+    def _answered_call(self, call_id: str) -> Any:
+        st = self.mapper.calls.get(call_id)
+        if st is None:
+            raise AmiUnknownCallError("call", call_id, "ended or never originated here")
+        if st.phase is Phase.SENT or st.phase is Phase.DIALING or not st.channel:
+            raise AmiUnknownCallError("answered call", call_id, "not answered yet")
+        return st
+
+    def _redirect(self, channel: str, context: str, exten: str, call_id: str) -> None:
+        self._send_simple(
+            {
+                "Action": "Redirect",
+                "Channel": channel,
+                "Context": context,
+                "Exten": exten,
+                "Priority": "1",
+            },
+            call_id,
+        )
+
+    def _send_simple(self, action: dict[str, str], ident: str) -> None:
+        proto = self._live_protocol()
+        fut = proto.send(action)
+        bound = self._log.bind(action=action["Action"], ident=ident)
+
+        def done(f: asyncio.Future[Any]) -> None:
+            if f.cancelled() or f.exception() is not None:
+                return
+            res = f.result()
+            if getattr(res, "response", "") not in ("Success", ""):
+                bound.warning("ami_action_failed", message=res.get("Message", ""))
+
+        fut.add_done_callback(done)
+
+    def _live_protocol(self) -> _Protocol:
+        proto = self._proto
+        if not self._ready.is_set() or proto is None or proto.closed:
+            raise AmiNotConnectedError(self.name)
+        if proto.transport.is_closing():
+            raise AmiNotConnectedError(self.name)
+        return proto
+
+    def _emit(self, events: list[LifecycleEvent]) -> None:
+        sink = self._on_event
+        for ev in events:
+            self.stats["events"] += 1
+            if sink is not None:
+                sink(ev)
+            else:
+                self._queue.put_nowait(ev)
+
+    def _on_item(self, item: Message | Greeting | Garbage) -> None:
+        if isinstance(item, Message):
+            self.stats["messages"] += 1
+            name = item.headers.get("Event")
+            if name == "CoreShowChannel":
+                bucket = self._list_items.get(item.headers.get("ActionID", ""))
+                if bucket is not None:
+                    bucket.append(item)
+                return
+            if name == "Shutdown":
+                self._log.warning("ami_server_shutdown", restart=item.get("Restart"))
+                if self._proto is not None:
+                    self._proto.transport.abort()
+                return
+            events = self.mapper.feed(item)
+            if events:
+                self._emit(events)
+        elif isinstance(item, Garbage):
+            self.stats["garbage"] += 1
+            self._log.warning("ami_garbage_received", reason=item.reason, raw=item.raw[:80])
+        else:
+            self._log.info("ami_greeting", version=item.version)
+
+    def _on_connection_lost(self, exc: Exception | None) -> None:
+        self._lost.set()
+
+    async def _supervise(self) -> None:
+        s = self.settings
+        backoff = s.reconnect_min_s
+        loop = asyncio.get_running_loop()
+        while True:
+            self._lost.clear()
+            try:
+                _, proto = await asyncio.wait_for(
+                    loop.create_connection(lambda: _Protocol(self), s.host, s.port),
+                    s.login_timeout_s,
+                )
+            except (OSError, TimeoutError) as exc:
+                self._log.warning("ami_connect_failed", error=str(exc), retry_in_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, s.reconnect_max_s)
+                continue
+            self._proto = proto
+            self._session += 1
+            try:
+                await self._login(proto)
+                await self._resync(proto)
+                self._ready.set()
+                self.stats["logins"] += 1
+                backoff = s.reconnect_min_s
+                self._log.info("ami_ready", session=self._session)
+                self._emit([ServerUp(self.name)])
+                await self._ping_until_lost(proto)
+                reason = "connection lost"
+            except AmiLoginError as exc:
+                reason = str(exc)
+                self._log.error("ami_login_failed", error=reason)
+            except (TimeoutError, AmiNotConnectedError, OSError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                self._log.warning("ami_session_failed", error=reason)
+            finally:
+                was_ready = self._ready.is_set()
+                self._ready.clear()
+                proto.close()
+                self._proto = None
+                self.mapper.connection_lost()
+            if was_ready:
+                self._log.warning("ami_disconnected", reason=reason)
+                self._emit([ServerDown(self.name, reason)])
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, s.reconnect_max_s)
+
+    async def _login(self, proto: _Protocol) -> None:
+        s = self.settings
+        fut = proto.send(
+            {
+                "Action": "Login",
+                "Username": s.username,
+                "Secret": s.secret.get_secret_value(),
+                "Events": "on",
+            }
+        )
+        res = await asyncio.wait_for(fut, s.login_timeout_s)
+        if getattr(res, "response", "") != "Success":
+            raise AmiLoginError(self.name, s.username, str(res.get("Message", "")))
+
+    async def _resync(self, proto: _Protocol) -> None:
+        fut = proto.send({"Action": "CoreShowChannels"})
+        action_id = next(k for k, v in proto.responses.items() if v.future is fut)
+        items: list[Message] = []
+        self._list_items[action_id] = items
+        try:
+            await asyncio.wait_for(fut, self.settings.login_timeout_s)
+        finally:
+            self._list_items.pop(action_id, None)
+        events = self.mapper.resync(items)
+        if events:
+            self._log.info("ami_resynced", live_channels=len(items), settled=len(events))
+            self._emit(events)
+
+    async def _ping_until_lost(self, proto: _Protocol) -> None:
+        s = self.settings
+        while not self._lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), s.ping_interval_s)
+            if self._lost.is_set():
+                return
+            try:
+                await asyncio.wait_for(proto.send({"Action": "Ping"}), s.ping_timeout_s)
+            except TimeoutError:
+                self._log.warning("ami_ping_timeout", timeout_s=s.ping_timeout_s)
+                proto.transport.abort()
+                return
+
+
+def _quiet(fut: asyncio.Future[Any]) -> None:
+    """Retrieve a future's exception so that asyncio does not log it as never retrieved."""
+    if not fut.cancelled():
+        fut.exception()

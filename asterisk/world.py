@@ -1,0 +1,888 @@
+"""The PBX world model behind the simulator. Pure: no asyncio, no wall clock.
+
+A :class:`World` is a heap of timed steps plus the state of channels, bridges and calls.
+Callers pass ``now`` (seconds, any origin) to :meth:`World.action` and
+:meth:`World.advance` and get back :class:`Out` items: AMI messages for one session
+(responses, OriginateResponse, list items) or for every session (events). The same model
+runs under the asyncio simulator (wall clock x time_scale) and in virtual time.
+
+It reproduces what the lab Asterisk of ``shared/ami-transcripts`` emits for the lab
+dialplan (``conf/extensions.conf``): Local channel pairs, customer classes encoded in
+the number (or drawn from a scenario), the ``dialer-answered`` holding context with its
+UserEvents and AMD, ``agent-bridge`` ConfBridges, the ``drop`` context, and agent seats.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from asterisk.protocol import Message
+
+Pairs = list[tuple[str, str]]
+
+STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up", 7: "Busy"}
+CAUSE_TXT = {
+    0: "Unknown",
+    16: "Normal Clearing",
+    17: "User busy",
+    19: "User alerting, no answer",
+    34: "Circuit/channel congestion",
+}
+HELLO_S = 0.8  # Playback(hello) of a human
+MACHINE_GREETING_S = 5.7  # Playback(vm-intro&beep) of an answering machine
+DROP_MESSAGE_S = 2.5  # Playback(queue-thankyou&vm-goodbye)
+AMD_HUMAN_S = 2.0
+AMD_MACHINE_S = 2.2
+STEP_S = 0.001  # dialplan steps that Asterisk runs "at once" are 1 ms apart
+
+
+class Out(NamedTuple):
+    """One message to write: to ``session`` only, or to every session when None."""
+
+    session: int | None
+    pairs: Pairs
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """How the dialed party behaves (classes of the lab's customer-number encoding)."""
+
+    kind: str  # human | machine | busy | congestion | no_answer | invalid
+    ring_s: float = 0.0
+    talk_s: float = 0.0
+    amd_s: float = 0.0  # answer -> AMD verdict (0: the lab's ~2 s)
+
+
+def lab_behaviour(exten: str) -> Behaviour:
+    """Decode the lab's customer number ``D RR TTT N...`` (see conf/extensions.conf)."""
+    if len(exten) < 7 or not exten.isdigit():
+        return Behaviour("invalid")
+    cls, ring, talk = exten[0], float(exten[1:3]), float(exten[3:6])
+    kinds = {"1": "human", "2": "busy", "3": "no_answer", "4": "congestion", "5": "machine"}
+    kind = kinds.get(cls)
+    if kind is None:
+        return Behaviour("invalid")
+    return Behaviour(kind, ring, talk)
+
+
+BehaviourSource = Callable[[str, float], Behaviour]
+
+
+@dataclass(slots=True, eq=False)
+class Bridge:
+    """A ConfBridge conference (``agent-<id>``)."""
+
+    name: str
+    uid: str
+    members: list[Channel] = field(default_factory=list)
+
+    def head(self, count: int) -> Pairs:
+        """The bridge snapshot fields with ``count`` channels (the announcer counts)."""
+        return [
+            ("BridgeUniqueid", self.uid),
+            ("BridgeType", "base"),
+            ("BridgeTechnology", "softmix"),
+            ("BridgeCreator", "ConfBridge"),
+            ("BridgeName", self.name),
+            ("BridgeNumChannels", str(count)),
+            ("BridgeVideoSourceMode", "none"),
+        ]
+
+
+@dataclass(slots=True, eq=False)
+class Channel:
+    """One channel (half of a Local pair) and its snapshot fields."""
+
+    name: str
+    uniqueid: str
+    linkedid: str
+    context: str
+    exten: str
+    created: float
+    state: int = 0
+    priority: int = 1
+    cid_num: str = "<unknown>"
+    cid_name: str = "<unknown>"
+    cl_num: str = "<unknown>"
+    cl_name: str = "<unknown>"
+    app: str = "AppDial2"
+    appdata: str = "(Outgoing Line)"
+    bridge: Bridge | None = None
+    on_hold: bool = False
+    alive: bool = True
+    call: Call | None = None
+
+    def snap(self, prefix: str = "") -> Pairs:
+        """The channel snapshot, as every channel event carries it."""
+        p = prefix
+        return [
+            (f"{p}Channel", self.name),
+            (f"{p}ChannelState", str(self.state)),
+            (f"{p}ChannelStateDesc", STATE_DESC.get(self.state, "Unknown")),
+            (f"{p}CallerIDNum", self.cid_num),
+            (f"{p}CallerIDName", self.cid_name),
+            (f"{p}ConnectedLineNum", self.cl_num),
+            (f"{p}ConnectedLineName", self.cl_name),
+            (f"{p}Language", "en"),
+            (f"{p}AccountCode", ""),
+            (f"{p}Context", self.context),
+            (f"{p}Exten", self.exten),
+            (f"{p}Priority", str(self.priority)),
+            (f"{p}Uniqueid", self.uniqueid),
+            (f"{p}Linkedid", self.linkedid),
+        ]
+
+
+@dataclass(slots=True, eq=False)
+class Call:
+    """An Originate: its session, ActionID, the two legs and the dialed party's behaviour."""
+
+    session: int
+    action_id: str
+    dial: str
+    context: str  # Originate Context/Exten: where ;1 goes after answer
+    exten: str
+    cid_num: str
+    cid_name: str
+    variables: dict[str, str]
+    behaviour: Behaviour
+    one: Channel
+    two: Channel
+    kind: str = "customer"  # customer | seat
+    agent: str = ""
+    answered: bool = False
+    done: bool = False  # OriginateResponse sent
+    generation: int = 0  # bumps when a pending step must be ignored (redirect, hangup)
+    end_talk_at: float = 0.0
+
+
+def _parse_callerid(value: str) -> tuple[str, str]:
+    value = value.strip()
+    if "<" in value and value.endswith(">"):
+        name, _, num = value[:-1].partition("<")
+        return num.strip(), name.strip().strip('"') or num.strip()
+    return value, value
+
+
+class World:
+    """Channels, bridges and calls of one simulated Asterisk, advanced by ``now``."""
+
+    def __init__(
+        self,
+        *,
+        behaviour: BehaviourSource | None = None,
+        seed: int = 1,
+        start_epoch: int = 1795446000,
+        emit_dialplan: bool = True,
+    ) -> None:
+        self._behaviour = behaviour or (lambda exten, now: lab_behaviour(exten))
+        self._rng = random.Random(seed)
+        self.start_epoch = start_epoch
+        self.emit_dialplan = emit_dialplan
+        self.now = 0.0
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._uid_seq = itertools.count()
+        self._local_seq = itertools.count(1)
+        self.channels: dict[str, Channel] = {}  # by name
+        self._by_uid: dict[str, Channel] = {}
+        self.bridges: dict[str, Bridge] = {}
+        self._out: list[Out] = []
+        self.stats = {"originates": 0, "events": 0}
+
+    # ------------------------------------------------------------------ clock
+    def next_time(self) -> float | None:
+        """When the next step is due (None when nothing is scheduled)."""
+        return self._heap[0][0] if self._heap else None
+
+    def advance(self, now: float) -> list[Out]:
+        """Run every step due at or before ``now``; return what they emitted."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            t, _, fn = heapq.heappop(heap)
+            self.now = t
+            fn()
+        self.now = max(self.now, now)
+        return self._flush()
+
+    def _at(self, delay: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(self._heap, (self.now + delay, next(self._seq), fn))
+
+    def _later(self, delay: float, call: Call, fn: Callable[[], None]) -> None:
+        """Run ``fn`` after ``delay`` unless the call moved on meanwhile (generation bump)."""
+        gen = call.generation
+
+        def run() -> None:
+            if call.generation == gen:
+                fn()
+
+        self._at(delay, run)
+
+    def _flush(self) -> list[Out]:
+        out, self._out = self._out, []
+        self.stats["events"] += len(out)
+        return out
+
+    def _emit(self, pairs: Pairs, session: int | None = None) -> None:
+        self._out.append(Out(session, pairs))
+
+    def _ev(self, name: str, ch: Channel, *extra: tuple[str, str], priv: str = "call,all") -> None:
+        self._out.append(Out(None, [("Event", name), ("Privilege", priv), *ch.snap(), *extra]))
+
+    def _newexten(self, ch: Channel, app: str, data: str) -> None:
+        ch.app, ch.appdata = app, data
+        if self.emit_dialplan:
+            self._ev(
+                "Newexten",
+                ch,
+                ("Extension", ch.exten),
+                ("Application", app),
+                ("AppData", data),
+                priv="dialplan,all",
+            )
+
+    def _varset(self, ch: Channel, name: str, value: str) -> None:
+        if self.emit_dialplan:
+            self._ev("VarSet", ch, ("Variable", name), ("Value", value), priv="dialplan,all")
+
+    # ------------------------------------------------------------------ ids
+    def _uid(self, preset: str = "") -> str:
+        n = next(self._uid_seq)
+        return preset or f"{self.start_epoch}.{n}"
+
+    def _bridge_uid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    # ------------------------------------------------------------------ actions
+    def action(self, session: int, msg: Message, now: float) -> list[Out]:
+        """Carry out one client action at ``now``; returns responses and immediate events."""
+        self.advance(now)
+        name = msg.action.lower()
+        aid = msg.action_id
+        handler = {
+            "originate": self._a_originate,
+            "redirect": self._a_redirect,
+            "hangup": self._a_hangup,
+            "coreshowchannels": self._a_core_show_channels,
+            "confbridgelist": self._a_confbridge_list,
+            "status": self._a_status,
+        }.get(name)
+        if handler is None:
+            self._respond(session, aid, "Error", "Invalid/unknown command")
+        else:
+            handler(session, msg)
+        return self._flush()
+
+    def _respond(
+        self, session: int, aid: str, response: str, message: str, *extra: tuple[str, str]
+    ) -> None:
+        pairs: Pairs = [("Response", response)]
+        if aid:
+            pairs.append(("ActionID", aid))
+        pairs.extend(extra)
+        if message:
+            pairs.append(("Message", message))
+        self._emit(pairs, session)
+
+    def _a_originate(self, session: int, msg: Message) -> None:
+        aid = msg.action_id
+        dial = msg.get("Channel")
+        tech, _, rest = dial.partition("/")
+        exten, _, dctx = rest.partition("@")
+        if not tech or not exten:
+            self._respond(session, aid, "Error", "Channel not specified")
+            return
+        if msg.get("Async").lower() not in ("true", "yes", "1"):
+            self._respond(session, aid, "Error", "The simulator only supports Async: true")
+            return
+        self.stats["originates"] += 1
+        self._respond(session, aid, "Success", "Originate successfully queued")
+        variables: dict[str, str] = {}
+        for var in msg.get_all("Variable"):
+            for part in var.split(","):
+                k, _, v = part.partition("=")
+                variables[k] = v
+        cid_num, cid_name = _parse_callerid(msg.get("CallerID"))
+        n = next(self._local_seq)
+        base = f"{dial}-{n:08x}"
+        uid1 = self._uid(msg.get("ChannelId"))
+        uid2 = self._uid(msg.get("OtherChannelId"))
+        dctx = dctx or "default"
+        one = Channel(f"{base};1", uid1, uid1, dctx, exten, self.now, state=0)
+        two = Channel(f"{base};2", uid2, uid1, dctx, exten, self.now, state=4)
+        if dctx == "agents":
+            behaviour = Behaviour("seat")
+        elif dctx == "customers":
+            behaviour = self._behaviour(exten, self.now)
+        else:
+            behaviour = Behaviour("invalid")
+        call = Call(
+            session,
+            aid,
+            dial,
+            msg.get("Context"),
+            msg.get("Exten"),
+            cid_num,
+            cid_name,
+            variables,
+            behaviour,
+            one,
+            two,
+            kind="seat" if behaviour.kind == "seat" else "customer",
+            agent=exten if behaviour.kind == "seat" else "",
+        )
+        one.call = two.call = call
+        for ch in (one, two):
+            self.channels[ch.name] = ch
+            self._by_uid[ch.uniqueid] = ch
+        timeout_ms = msg.get("Timeout") or "30000"
+        try:
+            timeout_s = max(0.001, int(timeout_ms) / 1000)
+        except ValueError:
+            timeout_s = 30.0
+        self._at(0.002, lambda: self._start(call, timeout_s))
+
+    def _start(self, call: Call, timeout_s: float) -> None:
+        one, two = call.one, call.two
+        self._ev("Newchannel", one)
+        self._ev("Newchannel", two)
+        self._newexten(one, "AppDial2", "(Outgoing Line)")
+        for k, v in call.variables.items():
+            self._varset(one, k, v)
+        one.cid_num, one.cid_name = call.cid_num, call.cid_name
+        self._ev("NewCallerid", one, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"))
+        one.cl_num, one.cl_name = call.cid_num, call.cid_name
+        self._ev("NewConnectedLine", one)
+        for k, v in call.variables.items():
+            self._varset(two, k, v)
+        two.cid_num, two.cid_name = call.cid_num, call.cid_name
+        two.cl_num, two.cl_name = call.cid_num, call.cid_name
+        self._ev("NewCallerid", two, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"))
+        self._ev("NewConnectedLine", two)
+        kind = call.behaviour.kind
+        if kind == "invalid":
+            self._hangup_leg(one, 0)
+            self._hangup_leg(two, 0)
+            self._originate_failed(call, 0)
+            return
+        self._emit(
+            [
+                ("Event", "LocalBridge"),
+                ("Privilege", "call,all"),
+                *one.snap("LocalOne"),
+                *two.snap("LocalTwo"),
+                ("Context", one.context),
+                ("Exten", one.exten),
+                ("LocalOptimization", "Yes"),
+            ]
+        )
+        self._ev_dial("DialBegin", one, ("DialString", f"{one.exten}@{one.context}"))
+        self._newexten(two, "NoOp", "")
+        if kind == "seat":
+            self._at(STEP_S, lambda: self._seat_answer(call))
+            return
+        ring_prio = 4 if kind in ("human", "machine") else 2
+        rings = not (kind in ("human", "machine") and call.behaviour.ring_s == 0)
+        if rings:
+            two.priority = ring_prio
+            self._newexten(two, "Ringing", "")
+            self._set_state(one, 5)
+            self._ev_dial("DialState", one, ("DialStatus", "RINGING"))
+            two.priority = ring_prio + 1
+            self._newexten(two, "Wait", str(int(call.behaviour.ring_s)))
+        self._later(timeout_s, call, lambda: self._ring_timeout(call))
+        if kind == "no_answer":
+            return
+        outcomes: dict[str, Callable[[Call], None]] = {
+            "human": self._answer,
+            "machine": self._answer,
+            "busy": lambda c: self._busy(c, 17),
+            "congestion": lambda c: self._busy(c, 34),
+        }
+        outcome = outcomes[kind]
+        self._later(call.behaviour.ring_s, call, lambda: outcome(call))
+
+    def _ev_dial(self, name: str, one: Channel, *extra: tuple[str, str]) -> None:
+        self._out.append(
+            Out(None, [("Event", name), ("Privilege", "call,all"), *one.snap("Dest"), *extra])
+        )
+
+    def _set_state(self, ch: Channel, state: int) -> None:
+        ch.state = state
+        self._ev("Newstate", ch)
+
+    # ------------------------------------------------------------------ outcomes
+    def _ring_timeout(self, call: Call) -> None:
+        if call.answered or not call.one.alive:
+            return
+        call.generation += 1
+        one, two = call.one, call.two
+        self._ev("HangupRequest", two, ("Cause", "19"))
+        self._ev("SoftHangupRequest", two, ("Cause", "16"))
+        self._hangup_leg(two, 19)
+        self._hangup_leg(one, 19)
+        self._originate_failed(call, 3)
+
+    def _busy(self, call: Call, cause: int) -> None:
+        one, two = call.one, call.two
+        call.generation += 1
+        two.priority = 4
+        self._newexten(two, "Busy" if cause == 17 else "Congestion", "")
+        self._ev("HangupRequest", two, ("Cause", "0"))
+        self._set_state(two, 7)
+        self._ev_dial("DialEnd", one, ("DialStatus", "BUSY" if cause == 17 else "CONGESTION"))
+        self._ev("SoftHangupRequest", two, ("Cause", "16"))
+        self._hangup_leg(two, cause)
+        self._hangup_leg(one, 0)
+        self._originate_failed(call, 5 if cause == 17 else 8)
+
+    def _answer(self, call: Call) -> None:
+        one, two = call.one, call.two
+        human = call.behaviour.kind == "human"
+        call.answered = True
+        two.priority = 6
+        self._newexten(two, "Answer", "")
+        self._set_state(two, 6)
+        self._set_state(one, 6)
+        self._ev_dial("DialEnd", one, ("DialStatus", "ANSWER"))
+        two.priority = 7
+        self._newexten(two, "Playback", "hello" if human else "vm-intro&beep")
+        greeting = HELLO_S if human else MACHINE_GREETING_S
+        call.end_talk_at = self.now + greeting + call.behaviour.talk_s
+        self._at(greeting, lambda: self._talk(call))
+        self._at(greeting + call.behaviour.talk_s, lambda: self._customer_hangs_up(call))
+        # ;1 runs the Originate's context (the holding context)
+        one.context, one.exten, one.priority = call.context, call.exten, 1
+        self._newexten(one, "NoOp", f"DIALER: customer {call.exten} answered on {one.name}")
+        one.priority = 2
+        amd = call.variables.get("DIALER_AMD", "")
+        self._ev(
+            "UserEvent",
+            one,
+            ("UserEvent", "CustomerAnswered"),
+            ("Number", call.exten),
+            ("CallID", call.variables.get("DIALER_CALLID", "")),
+            ("AMD", amd),
+            priv="user,all",
+        )
+        self._originate_success(call)
+        one.priority = 3
+        if amd == "1":
+            one.priority = 6
+            self._newexten(one, "AMD", "")
+            delay = call.behaviour.amd_s or (AMD_HUMAN_S if human else AMD_MACHINE_S)
+            self._later(delay, call, lambda: self._amd_result(call))
+        else:
+            self._hold(one)
+
+    def _talk(self, call: Call) -> None:
+        two = call.two
+        if two.alive and two.priority == 7:
+            two.priority = 10
+            self._newexten(two, "Playback", "silence/1")
+
+    def _amd_result(self, call: Call) -> None:
+        one = call.one
+        human = call.behaviour.kind == "human"
+        status, cause = (
+            ("HUMAN", "HUMAN-800-800") if human else ("MACHINE", "LONGGREETING-1500-1500")
+        )
+        self._varset(one, "AMDSTATUS", status)
+        self._varset(one, "AMDCAUSE", cause)
+        one.priority = 7
+        self._ev(
+            "UserEvent",
+            one,
+            ("UserEvent", "AMDResult"),
+            ("Number", call.exten),
+            ("CallID", call.variables.get("DIALER_CALLID", "")),
+            ("AMDSTATUS", status),
+            ("AMDCAUSE", cause),
+            priv="user,all",
+        )
+        self._hold(one)
+
+    def _hold(self, one: Channel) -> None:
+        one.priority = 4
+        self._newexten(one, "MusicOnHold", "default")
+        one.on_hold = True
+        self._ev("MusicOnHoldStart", one, ("Class", "default"))
+
+    def _customer_hangs_up(self, call: Call) -> None:
+        one, two = call.one, call.two
+        if not two.alive:
+            return
+        two.priority = 12
+        self._newexten(two, "Hangup", "16")
+        self._ev("SoftHangupRequest", two, ("Cause", "16"))
+        self._hangup_leg(two, 16)
+        if one.alive:
+            call.generation += 1
+            if one.on_hold:
+                self._moh_stop(one)
+            self._ev("HangupRequest", one, ("Cause", "16"))
+            self._leave_bridge(one)
+            self._ev("SoftHangupRequest", one, ("Cause", "16"))
+            self._hangup_leg(one, 16)
+
+    def _originate_success(self, call: Call) -> None:
+        if call.done:
+            return
+        call.done = True
+        one = call.one
+        self._emit(
+            [
+                ("Event", "OriginateResponse"),
+                ("Privilege", "call,all"),
+                ("ActionID", call.action_id),
+                ("Response", "Success"),
+                ("Channel", one.name),
+                ("Context", call.context),
+                ("Exten", call.exten),
+                ("Reason", "4"),
+                ("Uniqueid", one.uniqueid),
+                ("CallerIDNum", call.cid_num),
+                ("CallerIDName", call.cid_name),
+            ],
+            call.session,
+        )
+
+    def _originate_failed(self, call: Call, reason: int) -> None:
+        if call.done:
+            return
+        call.done = True
+        preset = (
+            call.one.uniqueid if not call.one.uniqueid.startswith(f"{self.start_epoch}.") else ""
+        )
+        self._emit(
+            [
+                ("Event", "OriginateResponse"),
+                ("Privilege", "call,all"),
+                ("ActionID", call.action_id),
+                ("Response", "Failure"),
+                ("Channel", call.dial),
+                ("Context", call.context),
+                ("Exten", call.exten),
+                ("Reason", str(reason)),
+                ("Uniqueid", preset or "<unknown>"),
+                ("CallerIDNum", call.cid_num),
+                ("CallerIDName", call.cid_name),
+            ],
+            call.session,
+        )
+
+    # ------------------------------------------------------------------ seats
+    def _seat_answer(self, call: Call) -> None:
+        one, two = call.one, call.two
+        call.answered = True
+        two.priority = 2
+        self._newexten(two, "Answer", "")
+        self._set_state(two, 6)
+        self._set_state(one, 6)
+        self._ev_dial("DialEnd", one, ("DialStatus", "ANSWER"))
+        self._originate_success(call)
+        one.context, one.exten, one.priority = call.context, call.exten, 1
+        self._newexten(one, "NoOp", f"AGENT {call.agent}: handset off-hook")
+        one.priority = 2
+        self._newexten(one, "Wait", "28800")
+        two.priority = 3
+        self._newexten(two, "UserEvent", f"AgentSeat,Agent: {call.agent},State: joining")
+        self._ev(
+            "UserEvent",
+            two,
+            ("UserEvent", "AgentSeat"),
+            ("Agent", call.agent),
+            ("State", "joining"),
+            priv="user,all",
+        )
+        two.priority = 4
+        self._newexten(two, "ConfBridge", f"agent-{call.agent},dialer_bridge,agent_user")
+        self._join_bridge(two, f"agent-{call.agent}")
+
+    # ------------------------------------------------------------------ bridges
+    def _join_bridge(self, ch: Channel, name: str) -> None:
+        bridge = self.bridges.get(name)
+        if bridge is None:
+            bridge = Bridge(name, self._bridge_uid())
+            self.bridges[name] = bridge
+            next(self._local_seq)  # the CBAnn announcer takes a Local number ...
+            next(self._uid_seq)  # ... and a Uniqueid, without any AMI event
+            self._emit([("Event", "BridgeCreate"), ("Privilege", "call,all"), *bridge.head(0)])
+            self._emit(
+                [
+                    ("Event", "ConfbridgeStart"),
+                    ("Privilege", "call,all"),
+                    ("Conference", name),
+                    *bridge.head(1),
+                ]
+            )
+        bridge.members.append(ch)
+        ch.bridge = bridge
+        ch.app, ch.appdata = "ConfBridge", f"{name},dialer_bridge,agent_user"
+        count = len(bridge.members) + 1
+        self._emit(
+            [("Event", "BridgeEnter"), ("Privilege", "call,all"), *bridge.head(count), *ch.snap()]
+        )
+        self._emit(
+            [
+                ("Event", "ConfbridgeJoin"),
+                ("Privilege", "call,all"),
+                ("Conference", name),
+                *bridge.head(count),
+                *ch.snap(),
+                ("Admin", "No"),
+                ("Muted", "No"),
+            ]
+        )
+
+    def _leave_bridge(self, ch: Channel, *, request_cause: int | None = None) -> None:
+        bridge = ch.bridge
+        if bridge is None:
+            return
+        count = len(bridge.members) + 1
+        self._emit(
+            [
+                ("Event", "ConfbridgeLeave"),
+                ("Privilege", "call,all"),
+                ("Conference", bridge.name),
+                *bridge.head(count),
+                *ch.snap(),
+                ("Admin", "No"),
+            ]
+        )
+        if request_cause is not None:
+            self._ev("HangupRequest", ch, ("Cause", str(request_cause)))
+        bridge.members.remove(ch)
+        ch.bridge = None
+        self._emit(
+            [
+                ("Event", "BridgeLeave"),
+                ("Privilege", "call,all"),
+                *bridge.head(count - 1),
+                *ch.snap(),
+            ]
+        )
+        if not bridge.members:
+            self._emit(
+                [
+                    ("Event", "ConfbridgeEnd"),
+                    ("Privilege", "call,all"),
+                    ("Conference", bridge.name),
+                    *bridge.head(1),
+                ]
+            )
+            self._emit([("Event", "BridgeDestroy"), ("Privilege", "call,all"), *bridge.head(0)])
+            del self.bridges[bridge.name]
+
+    # ------------------------------------------------------------------ hangups
+    def _hangup_leg(self, ch: Channel, cause: int) -> None:
+        if not ch.alive:
+            return
+        ch.alive = False
+        self._ev(
+            "Hangup", ch, ("Cause", str(cause)), ("Cause-txt", CAUSE_TXT.get(cause, "Unknown"))
+        )
+        self.channels.pop(ch.name, None)
+        self._by_uid.pop(ch.uniqueid, None)
+
+    def _moh_stop(self, ch: Channel) -> None:
+        ch.on_hold = False
+        self._ev("MusicOnHoldStop", ch)
+
+    def _find(self, ident: str) -> Channel | None:
+        return self.channels.get(ident) or self._by_uid.get(ident)
+
+    def _a_hangup(self, session: int, msg: Message) -> None:
+        ch = self._find(msg.get("Channel"))
+        if ch is None or ch.call is None:
+            self._respond(session, msg.action_id, "Error", "No such channel")
+            return
+        self._respond(session, msg.action_id, "Success", "Channel Hungup")
+        cause_s = msg.get("Cause")
+        cause = int(cause_s) if cause_s.isdigit() else 0
+        self._kill(ch, cause)
+
+    def _kill(self, ch: Channel, cause: int) -> None:
+        """Hang up ``ch`` from outside (AMI Hangup); its Local partner follows."""
+        call = ch.call
+        assert call is not None  # noqa: S101 - every simulated channel belongs to a call
+        call.generation += 1
+        other = call.two if ch is call.one else call.one
+        if ch.on_hold:
+            self._moh_stop(ch)
+        self._leave_bridge(ch)
+        self._ev("SoftHangupRequest", ch, ("Cause", "16"))
+        self._hangup_leg(ch, cause)
+        if other.alive:
+            if other.bridge is not None:
+                # a seat leg: ConfBridge ends, then its dialplan hangs up normally
+                self._leave_bridge(other, request_cause=cause)
+                self._ev("SoftHangupRequest", other, ("Cause", "16"))
+                self._hangup_leg(other, 16)
+            else:
+                if other.on_hold:
+                    self._moh_stop(other)
+                self._ev("HangupRequest", other, ("Cause", str(cause)))
+                self._ev("SoftHangupRequest", other, ("Cause", "16"))
+                self._hangup_leg(other, cause)
+        if not call.answered:
+            self._originate_failed(call, 1)
+
+    # ------------------------------------------------------------------ redirect
+    def _a_redirect(self, session: int, msg: Message) -> None:
+        ch = self._find(msg.get("Channel"))
+        context, exten = msg.get("Context"), msg.get("Exten")
+        if ch is None or ch.call is None:
+            self._respond(session, msg.action_id, "Error", "No such channel")
+            return
+        if context not in ("agent-bridge", "drop"):
+            self._respond(session, msg.action_id, "Error", "Context or extension does not exist")
+            return
+        self._respond(session, msg.action_id, "Success", "Redirect successful")
+        call = ch.call
+        call.generation += 1  # a pending AMD result is abandoned
+        if ch.on_hold:
+            self._moh_stop(ch)
+        self._leave_bridge(ch)
+        ch.context, ch.exten, ch.priority = context, exten, 1
+        if context == "agent-bridge":
+            self._newexten(ch, "NoOp", f"DIALER: {ch.name} joins agent {exten}")
+            ch.priority = 2
+            self._newexten(ch, "ConfBridge", f"agent-{exten},dialer_bridge,customer_user")
+            self._join_bridge(ch, f"agent-{exten}")
+            return
+        self._newexten(ch, "NoOp", f"DROP: safe-harbor message to {ch.name}")
+        ch.priority = 2
+        self._newexten(ch, "Answer", "")
+        ch.priority = 3
+        self._ev("UserEvent", ch, ("UserEvent", "SafeHarbor"), ("State", "start"), priv="user,all")
+        ch.priority = 4
+        self._newexten(ch, "Playback", "queue-thankyou&vm-goodbye")
+        self._later(DROP_MESSAGE_S, call, lambda: self._drop_done(ch))
+
+    def _drop_done(self, ch: Channel) -> None:
+        if not ch.alive:
+            return
+        ch.priority = 5
+        self._ev("UserEvent", ch, ("UserEvent", "SafeHarbor"), ("State", "done"), priv="user,all")
+        ch.priority = 6
+        self._newexten(ch, "Hangup", "16")
+        call = ch.call
+        assert call is not None  # noqa: S101
+        call.generation += 1
+        self._ev("SoftHangupRequest", ch, ("Cause", "16"))
+        self._hangup_leg(ch, 16)
+        two = call.two
+        if two.alive:
+            self._ev("HangupRequest", two, ("Cause", "16"))
+            self._ev("SoftHangupRequest", two, ("Cause", "16"))
+            self._hangup_leg(two, 16)
+
+    # ------------------------------------------------------------------ lists
+    def _a_core_show_channels(self, session: int, msg: Message) -> None:
+        aid = msg.action_id
+        self._respond(session, aid, "Success", "Channels will follow", ("EventList", "start"))
+        n = 0
+        for ch in list(self.channels.values()):
+            secs = int(self.now - ch.created)
+            head: Pairs = [("Event", "CoreShowChannel")]
+            if aid:
+                head.append(("ActionID", aid))
+            self._emit(
+                [
+                    *head,
+                    *ch.snap(),
+                    ("Application", ch.app),
+                    ("ApplicationData", ch.appdata),
+                    ("Duration", f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"),
+                    ("BridgeId", ch.bridge.uid if ch.bridge else ""),
+                ],
+                session,
+            )
+            n += 1
+        tail: Pairs = [("Event", "CoreShowChannelsComplete")]
+        if aid:
+            tail.append(("ActionID", aid))
+        self._emit([*tail, ("EventList", "Complete"), ("ListItems", str(n))], session)
+
+    def _a_confbridge_list(self, session: int, msg: Message) -> None:
+        aid = msg.action_id
+        bridge = self.bridges.get(msg.get("Conference"))
+        if bridge is None:
+            self._respond(session, aid, "Error", "No active conferences.")
+            return
+        self._respond(
+            session, aid, "Success", "Confbridge user list will follow", ("EventList", "start")
+        )
+        for ch in bridge.members:
+            flags = [(k, "No") for k in ("Admin", "MarkedUser", "WaitMarked", "EndMarked")]
+            flags += [(k, "No") for k in ("EndMarkedAny", "Waiting", "Muted", "Talking")]
+            self._emit(
+                [
+                    ("Event", "ConfbridgeList"),
+                    ("ActionID", aid),
+                    ("Conference", bridge.name),
+                    *flags,
+                    ("AnsweredTime", str(int(self.now - ch.created))),
+                    *ch.snap(),
+                ],
+                session,
+            )
+        self._emit(
+            [
+                ("Event", "ConfbridgeListComplete"),
+                ("ActionID", aid),
+                ("EventList", "Complete"),
+                ("ListItems", str(len(bridge.members))),
+            ],
+            session,
+        )
+
+    def _a_status(self, session: int, msg: Message) -> None:
+        aid = msg.action_id
+        self._respond(session, aid, "Success", "Channel status will follow", ("EventList", "start"))
+        n = 0
+        for ch in self.channels.values():
+            self._emit(
+                [
+                    ("Event", "Status"),
+                    ("ActionID", aid),
+                    *ch.snap(),
+                    ("Application", ch.app),
+                    ("Data", ch.appdata),
+                    ("BridgeID", ch.bridge.uid if ch.bridge else ""),
+                ],
+                session,
+            )
+            n += 1
+        self._emit(
+            [
+                ("Event", "StatusComplete"),
+                ("ActionID", aid),
+                ("EventList", "Complete"),
+                ("ListItems", str(n)),
+            ],
+            session,
+        )
+
+    # ------------------------------------------------------------------ restart
+    def hangup_everything(self) -> list[Out]:
+        """Every channel hangs up (cause 0) as on a restart; pending Originates fail (Reason 0)."""
+        for ch in list(self.channels.values()):
+            if ch.alive and ch.call is not None:
+                call = ch.call
+                call.generation += 1
+                if ch.on_hold:
+                    self._moh_stop(ch)
+                self._leave_bridge(ch)
+                self._ev("SoftHangupRequest", ch, ("Cause", "0"))
+                self._hangup_leg(ch, 0)
+                if not call.done and not call.one.alive and not call.two.alive:
+                    self._originate_failed(call, 0)
+        return self._flush()

@@ -1,0 +1,663 @@
+"""List import: CSV or XLSX rows → validated, normalised records of a campaign.
+
+A bad row never loses the valid ones: each row is checked on its own and either imported
+or reported with its line number and a reason. File-level problems (unreadable file, no
+phone column, a mapping naming a missing column) raise ``ImportFileError`` before anything
+is written. ``dry_run=True`` validates and reports without writing.
+
+Records go in batches with SQLAlchemy Core ``insert`` (executemany), one transaction per
+batch. Duplicates are found against the numbers already in the campaign (loaded once) and
+against earlier lines of the file; DNC hits against the global and the campaign's lists.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.exc import IntegrityError
+
+from campaigns.enums import SystemStatus
+from campaigns.models import Campaign, ContactList, DncEntry, Record, utcnow
+from campaigns.phones import Normalized, PhoneNormalizer, PhoneReason
+from campaigns.windows import WindowError, check_zone
+from dialer.errors import DialerError
+
+log = structlog.get_logger(__name__)
+
+#: Targets a column may be mapped to; any other target name is a custom field.
+PHONE, NAME, FIRST_NAME, LAST_NAME, TZ = "phone", "name", "first_name", "last_name", "tz"
+BUILTIN_TARGETS = (PHONE, NAME, FIRST_NAME, LAST_NAME, TZ)
+
+#: Header names (lower case, no accents, letters and digits only) recognised automatically.
+HEADER_ALIASES: Mapping[str, str] = {
+    **dict.fromkeys(
+        (
+            "phone",
+            "phonenumber",
+            "telephone",
+            "tel",
+            "telefon",
+            "nrtelefonu",
+            "numertelefonu",
+            "numer",
+            "nr",
+            "number",
+            "msisdn",
+            "mobile",
+            "komorka",
+        ),
+        PHONE,
+    ),
+    **dict.fromkeys(
+        ("name", "fullname", "imieinazwisko", "imienazwisko", "nazwa", "klient", "customer"),
+        NAME,
+    ),
+    **dict.fromkeys(("imie", "firstname", "givenname"), FIRST_NAME),
+    **dict.fromkeys(("nazwisko", "lastname", "surname", "familyname"), LAST_NAME),
+    **dict.fromkeys(("tz", "timezone", "zone", "strefa", "strefaczasowa"), TZ),
+}
+
+BATCH_SIZE = 20_000
+
+
+class ImportFileError(DialerError):
+    """The file cannot be imported at all (nothing was written): names the file and the fix."""
+
+    error_id = "import_file_error"
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class CampaignNotFoundError(DialerError):
+    """No campaign has the given name: lists the names that exist."""
+
+    error_id = "campaign_not_found"
+
+    def __init__(self, name: str, existing: Sequence[str]) -> None:
+        self.name = name
+        names = ", ".join(repr(n) for n in existing) if existing else "none yet"
+        super().__init__(f"campaign {name!r} does not exist; existing campaigns: {names}")
+
+
+class RejectReason(StrEnum):
+    """Why one row of a list was not imported."""
+
+    MISSING_PHONE = "missing_phone"
+    INVALID_NUMBER = "invalid_number"
+    BAD_TZ = "bad_tz"
+    DNC_GLOBAL = "dnc_global"
+    DNC_CAMPAIGN = "dnc_campaign"
+    DUPLICATE_IN_CAMPAIGN = "duplicate_in_campaign"
+    DUPLICATE_IN_FILE = "duplicate_in_file"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """One refused row: its line in the file, the reason and a sentence explaining it."""
+
+    line: int
+    reason: RejectReason
+    detail: str
+    phone: str
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMap:
+    """Which header feeds which target; every other column becomes a custom field."""
+
+    headers: tuple[str, ...]
+    targets: Mapping[str, int]
+    """Target (phone, name, first_name, last_name, tz) → column index."""
+    fields: tuple[tuple[str, int], ...]
+    """Custom field key → column index."""
+
+    def describe(self) -> dict[str, str]:
+        """Target → header, for reports."""
+        out = {target: self.headers[i] for target, i in self.targets.items()}
+        out.update({key: self.headers[i] for key, i in self.fields})
+        return out
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did (or would do, in a dry run): rendered by the CLI and the API."""
+
+    source: str
+    campaign: str
+    dry_run: bool
+    mapping: dict[str, str] = field(default_factory=dict)
+    list_id: int | None = None
+    rows_read: int = 0
+    imported: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    rejects: list[Reject] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rejected(self) -> int:
+        """How many rows were refused."""
+        return sum(self.rejected_by_reason.values())
+
+    def as_dict(self, *, max_rejects: int | None = None) -> dict[str, Any]:
+        """A JSON-ready summary (the first ``max_rejects`` rejects when given)."""
+        rejects = self.rejects if max_rejects is None else self.rejects[:max_rejects]
+        return {
+            "source": self.source,
+            "campaign": self.campaign,
+            "dry_run": self.dry_run,
+            "list_id": self.list_id,
+            "mapping": self.mapping,
+            "rows_read": self.rows_read,
+            "imported": self.imported,
+            "rejected": self.rejected,
+            "rejected_by_reason": dict(self.rejected_by_reason),
+            "rejects": [
+                {"line": r.line, "reason": r.reason.value, "detail": r.detail, "phone": r.phone}
+                for r in rejects
+            ],
+            "notes": self.notes,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _norm_header(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.replace("ł", "l").replace("Ł", "L"))
+    return "".join(ch for ch in decomposed.lower() if ch.isalnum() and ord(ch) < 128)
+
+
+def build_column_map(
+    headers: Sequence[str], mapping: Mapping[str, str] | None, path: str | Path
+) -> ColumnMap:
+    """Map headers to targets: explicit ``mapping`` (target → header) first, then aliases.
+
+    Raises ``ImportFileError`` for a mapping naming a missing header or when no column
+    gives the phone number.
+    """
+    clean = tuple(h.strip() for h in headers)
+    index = {h: i for i, h in enumerate(clean)}
+    by_norm = {_norm_header(h): i for i, h in reversed(list(enumerate(clean)))}
+    targets: dict[str, int] = {}
+    fields: dict[str, int] = {}
+    used: set[int] = set()
+    for target, header in (mapping or {}).items():
+        column = index.get(header.strip())
+        if column is None:
+            column = by_norm.get(_norm_header(header))
+        if column is None:
+            raise ImportFileError(
+                path,
+                f"--map {target}={header}: no column {header!r}; the columns are "
+                + ", ".join(repr(h) for h in clean),
+            )
+        (targets if target in BUILTIN_TARGETS else fields)[target] = column
+        used.add(column)
+    for i, header in enumerate(clean):
+        if i in used or not header:
+            continue
+        alias = HEADER_ALIASES.get(_norm_header(header))
+        if alias is not None and alias not in targets:
+            targets[alias] = i
+        else:
+            fields[header] = i
+    if PHONE not in targets:
+        raise ImportFileError(
+            path,
+            "no phone column: name one with --map phone=<header> (the columns are "
+            + ", ".join(repr(h) for h in clean)
+            + ")",
+        )
+    return ColumnMap(clean, targets, tuple(fields.items()))
+
+
+# --- reading files ---------------------------------------------------------------------
+
+
+def _detect_encoding(path: Path) -> str:
+    """``utf-8-sig`` when the whole file decodes as UTF-8, else ``cp1250`` (Polish Windows)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        try:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1250"
+    return "utf-8-sig"
+
+
+def _read_csv(path: Path, notes: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number, cells), the header first; the line is the row's first line."""
+    encoding = _detect_encoding(path)
+    if encoding == "cp1250":
+        notes.append("the file is not UTF-8: read as Windows-1250 (Polish); check the names")
+    with path.open(newline="", encoding=encoding) as fh:
+        sample = fh.read(64 * 1024)
+        fh.seek(0)
+        try:
+            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
+                sample, delimiters=",;\t|"
+            )
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.reader(fh, dialect)
+        line = 1
+        for cells in reader:
+            yield line, cells
+            line = reader.line_num + 1
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield (sheet row number, cells) from the first sheet, the header first."""
+    import openpyxl  # noqa: PLC0415  (only XLSX imports pay for it)
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a bad file
+        raise ImportFileError(path, f"not a readable XLSX workbook ({exc})") from exc
+    try:
+        sheet = book.worksheets[0]
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_cell(v) for v in row]
+    finally:
+        book.close()
+
+
+def read_rows(path: Path, notes: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """Rows of a CSV or XLSX file as (line number, cells), the header first."""
+    if not path.is_file():
+        raise ImportFileError(path, "no such file")
+    suffix = path.suffix.lower()
+    if suffix in {".xlsx", ".xlsm"}:
+        return _read_xlsx(path)
+    if suffix in {".csv", ".txt", ".tsv", ""}:
+        return _read_csv(path, notes)
+    raise ImportFileError(path, f"unsupported file type {suffix!r}: give a .csv or .xlsx file")
+
+
+# --- the database side -----------------------------------------------------------------
+
+
+def find_campaign(engine: sa.Engine, name: str) -> tuple[int, str, str, str | None]:
+    """(id, name, default region, default tz) of the campaign ``name``, or CampaignNotFoundError."""
+    table = Campaign.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(table.c.id, table.c.name, table.c.default_region, table.c.default_tz).where(
+                table.c.name == name
+            )
+        ).first()
+        if row is None:
+            names = conn.execute(sa.select(table.c.name).order_by(table.c.name)).scalars().all()
+            raise CampaignNotFoundError(name, list(names))
+    return int(row.id), str(row.name), str(row.default_region), row.default_tz
+
+
+def _campaign_phones(conn: sa.Connection, campaign_id: int) -> set[str]:
+    table = Record.__table__  # type: ignore[attr-defined]
+    rows = conn.execute(sa.select(table.c.phone).where(table.c.campaign_id == campaign_id))
+    return set(rows.scalars())
+
+
+def dnc_numbers(
+    conn: sa.Connection, campaign_id: int | None, now: dt.datetime
+) -> tuple[set[str], set[str]]:
+    """(global, campaign) sets of numbers on unexpired DNC entries at ``now``."""
+    table = DncEntry.__table__  # type: ignore[attr-defined]
+    live = sa.or_(table.c.expires_at.is_(None), table.c.expires_at > now)
+    glob = set(
+        conn.execute(sa.select(table.c.phone).where(table.c.campaign_id.is_(None), live)).scalars()
+    )
+    camp: set[str] = set()
+    if campaign_id is not None:
+        camp = set(
+            conn.execute(
+                sa.select(table.c.phone).where(table.c.campaign_id == campaign_id, live)
+            ).scalars()
+        )
+    return glob, camp
+
+
+@dataclass(slots=True)
+class _Checker:
+    """Per-row validation state for one file."""
+
+    normalizer: PhoneNormalizer
+    list_tz: str | None
+    existing: set[str]
+    dnc_global: set[str]
+    dnc_campaign: set[str]
+    seen: dict[str, int] = field(default_factory=dict)
+    tz_ok: dict[str, str | None] = field(default_factory=dict)
+
+    def zone(self, text: str) -> str | None:
+        """The zone key ``text`` names (cached), or ``None`` when it is not a zone."""
+        if text not in self.tz_ok:
+            try:
+                self.tz_ok[text] = check_zone(text)
+            except WindowError:
+                self.tz_ok[text] = None
+        return self.tz_ok[text]
+
+
+#: One validated row: (E.164 phone, name, zone key, custom fields).
+Row = tuple[str, str, str, dict[str, str]]
+
+_WRITE_COLUMNS = (
+    "campaign_id",
+    "list_id",
+    "phone",
+    "name",
+    "tz",
+    "fields",
+    "system_status",
+    "attempts",
+    "created_at",
+)
+
+
+class RecordWriter:
+    """Inserts validated rows as ``Record`` rows of one list, a batch per transaction.
+
+    The Core ``insert`` is compiled once for the engine's dialect and executed with
+    executemany on the driver, the column types' bind processors applied here (the JSON
+    fields per row, the constant columns once): per-row statement handling in SQLAlchemy
+    cost about as much as the SQLite insert itself (profiled: 15 µs vs 7 µs CPU per row).
+    """
+
+    def __init__(
+        self, engine: sa.Engine, *, campaign_id: int, list_id: int | None, now: dt.datetime
+    ) -> None:
+        self.engine = engine
+        table = Record.__table__  # type: ignore[attr-defined]
+        dialect = engine.dialect
+        compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(_WRITE_COLUMNS))
+        self.sql = compiled.string
+        positions = compiled.positiontup
+        self.positional = positions is not None and tuple(positions) == _WRITE_COLUMNS
+        if positions is not None and not self.positional:  # pragma: no cover
+            msg = f"unexpected column order for the record insert: {positions}"
+            raise RuntimeError(msg)
+
+        def bind(column: str, value: Any) -> Any:
+            processor = table.c[column].type.bind_processor(dialect)
+            return value if processor is None else processor(value)
+
+        self.fields_bind = table.c.fields.type.bind_processor(dialect) or (lambda v: v)
+        self.head = (campaign_id, list_id)
+        self.tail = (bind("system_status", SystemStatus.TO_CALL.value), 0, bind("created_at", now))
+
+    def params(self, rows: Sequence[Row]) -> list[Any]:
+        """Driver parameters for ``rows``: tuples (positional styles) or dicts (named)."""
+        head, tail, fields_bind = self.head, self.tail, self.fields_bind
+        tuples = [(*head, p, n, z, fields_bind(f), *tail) for p, n, z, f in rows]
+        if self.positional:
+            return tuples
+        return [dict(zip(_WRITE_COLUMNS, t, strict=True)) for t in tuples]
+
+    def insert(self, rows: Sequence[Row], lines: Sequence[int], report: ImportReport) -> None:
+        """Insert one batch in one transaction; on a conflict, row by row (the rest goes in)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(self.sql, self.params(rows))
+            report.imported += len(rows)
+            return
+        except IntegrityError:
+            log.warning("import_batch_conflict", rows=len(rows))
+        for row, line in zip(rows, lines, strict=True):
+            try:
+                with self.engine.begin() as conn:
+                    conn.exec_driver_sql(self.sql, self.params([row]))
+                report.imported += 1
+            except IntegrityError:
+                report.rejected_by_reason[RejectReason.DUPLICATE_IN_CAMPAIGN] += 1
+                report.rejects.append(
+                    Reject(
+                        line,
+                        RejectReason.DUPLICATE_IN_CAMPAIGN,
+                        f"{row[0]} was added to the campaign while importing",
+                        row[0],
+                    )
+                )
+
+
+def import_file(
+    engine: sa.Engine,
+    path: str | Path,
+    *,
+    campaign: str,
+    mapping: Mapping[str, str] | None = None,
+    region: str | None = None,
+    tz: str | None = None,
+    dry_run: bool = False,
+    rejects_path: str | Path | None = None,
+    list_name: str | None = None,
+    batch_size: int = BATCH_SIZE,
+    now: dt.datetime | None = None,
+) -> ImportReport:
+    """Import ``path`` into the campaign named ``campaign``; returns the report.
+
+    ``mapping``: target → header (targets: phone, name, first_name, last_name, tz, or any
+    custom field key); unmapped columns are auto-mapped by header name (English and Polish)
+    or kept as custom fields. ``region``: default region for numbers without +CC (else the
+    campaign's). ``tz``: zone for every row without a tz value (else the number's zone,
+    else the campaign's default zone, else UTC). ``rejects_path``: also write the rejects
+    to this CSV.
+    """
+    started = time.perf_counter()
+    source = Path(path)
+    now = now or utcnow()
+    campaign_id, campaign_name, campaign_region, campaign_tz = find_campaign(engine, campaign)
+    normalizer = PhoneNormalizer(region or campaign_region, fallback_tz=campaign_tz or "UTC")
+    if tz is not None:
+        try:
+            tz = check_zone(tz.strip())
+        except WindowError as exc:
+            raise ImportFileError(source, f"--tz: {exc}") from exc
+    report = ImportReport(source=str(source), campaign=campaign_name, dry_run=dry_run)
+    rows = read_rows(source, report.notes)
+    try:
+        header_line, headers = next(rows)
+    except StopIteration:
+        raise ImportFileError(source, "the file is empty: expected a header row") from None
+    del header_line
+    cmap = build_column_map(headers, mapping, source)
+    report.mapping = cmap.describe()
+    with engine.connect() as conn:
+        existing = _campaign_phones(conn, campaign_id)
+        glob, camp = dnc_numbers(conn, campaign_id, now)
+    checker = _Checker(normalizer, tz, existing, glob, camp)
+
+    list_id: int | None = None
+    if not dry_run:
+        list_table = ContactList.__table__  # type: ignore[attr-defined]
+        with engine.begin() as conn:
+            result = conn.execute(
+                sa.insert(list_table).values(
+                    campaign_id=campaign_id,
+                    name=list_name or source.name,
+                    source=str(source),
+                    default_tz=tz,
+                    rows_imported=0,
+                    rows_rejected=0,
+                    created_at=now,
+                )
+            )
+            list_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        report.list_id = list_id
+
+    writer = (
+        None if dry_run else RecordWriter(engine, campaign_id=campaign_id, list_id=list_id, now=now)
+    )
+    for batch, lines in _validate_rows(
+        rows=rows,
+        cmap=cmap,
+        checker=checker,
+        report=report,
+        batch_size=batch_size,
+    ):
+        if writer is None:
+            report.imported += len(batch)
+        else:
+            writer.insert(batch, lines, report)
+    if not dry_run:
+        list_table = ContactList.__table__  # type: ignore[attr-defined]
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(list_table)
+                .where(list_table.c.id == list_id)
+                .values(rows_imported=report.imported, rows_rejected=report.rejected)
+            )
+    report.rejects.sort(key=lambda r: r.line)
+    if rejects_path is not None:
+        write_rejects(report, cmap.headers, Path(rejects_path))
+    report.seconds = time.perf_counter() - started
+    log.info(
+        "list_imported",
+        campaign=campaign_name,
+        source=str(source),
+        dry_run=dry_run,
+        rows=report.rows_read,
+        imported=report.imported,
+        rejected=report.rejected,
+        seconds=round(report.seconds, 3),
+    )
+    return report
+
+
+def _validate_rows(
+    *,
+    rows: Iterable[tuple[int, list[str]]],
+    cmap: ColumnMap,
+    checker: _Checker,
+    report: ImportReport,
+    batch_size: int,
+) -> Iterator[tuple[list[Row], list[int]]]:
+    """Check every row; yield batches of (records, their lines); rejects go to ``report``."""
+    phone_i = cmap.targets[PHONE]
+    name_i = cmap.targets.get(NAME)
+    first_i = cmap.targets.get(FIRST_NAME)
+    last_i = cmap.targets.get(LAST_NAME)
+    tz_i = cmap.targets.get(TZ)
+    custom = cmap.fields
+    width = len(cmap.headers)
+    normalize = checker.normalizer.normalize
+    region = checker.normalizer.region
+    seen = checker.seen
+    existing, dnc_g, dnc_c = checker.existing, checker.dnc_global, checker.dnc_campaign
+    counts = report.rejected_by_reason
+    rejects = report.rejects
+    read = 0
+    out: list[Row] = []
+    lines: list[int] = []
+
+    def reject(line: int, reason: RejectReason, detail: str, raw: str, cells: list[str]) -> None:
+        counts[reason] += 1
+        rejects.append(Reject(line, reason, detail, raw, tuple(cells)))
+
+    for line, cells in rows:
+        if not any(cells):
+            continue  # blank lines are not rows
+        read += 1
+        if len(cells) < width:
+            cells.extend([""] * (width - len(cells)))
+        raw = cells[phone_i]
+        if not raw.strip():
+            reject(line, RejectReason.MISSING_PHONE, "no phone number", raw, cells)
+            continue
+        zone_override = checker.list_tz
+        if tz_i is not None and (tz_text := cells[tz_i].strip()):
+            zone_override = checker.zone(tz_text)
+            if zone_override is None:
+                reject(
+                    line,
+                    RejectReason.BAD_TZ,
+                    f"time zone {tz_text!r} is not an IANA zone such as Europe/Warsaw",
+                    raw,
+                    cells,
+                )
+                continue
+        result = normalize(raw)
+        if not isinstance(result, Normalized):
+            reason = result if isinstance(result, PhoneReason) else PhoneReason.UNPARSABLE
+            reject(line, RejectReason.INVALID_NUMBER, reason.explain(raw, region), raw, cells)
+            continue
+        e164 = result.e164
+        if e164 in dnc_g:
+            reject(line, RejectReason.DNC_GLOBAL, f"{e164} is on the global DNC list", raw, cells)
+            continue
+        if e164 in dnc_c:
+            reject(
+                line, RejectReason.DNC_CAMPAIGN, f"{e164} is on the campaign's DNC list", raw, cells
+            )
+            continue
+        if e164 in existing:
+            reject(
+                line,
+                RejectReason.DUPLICATE_IN_CAMPAIGN,
+                f"{e164} is already a record of the campaign",
+                raw,
+                cells,
+            )
+            continue
+        first = seen.get(e164)
+        if first is not None:
+            reject(
+                line,
+                RejectReason.DUPLICATE_IN_FILE,
+                f"{e164} duplicates line {first}",
+                raw,
+                cells,
+            )
+            continue
+        seen[e164] = line
+        if name_i is not None:
+            name = cells[name_i].strip()
+        else:
+            parts = [cells[i].strip() for i in (first_i, last_i) if i is not None]
+            name = " ".join(p for p in parts if p)
+        extra = {key: cells[i] for key, i in custom if cells[i] != ""}
+        out.append((e164, name, zone_override or result.zone_key, extra))
+        lines.append(line)
+        if len(out) >= batch_size:
+            report.rows_read = read
+            yield out, lines
+            out, lines = [], []
+    report.rows_read = read
+    if out:
+        yield out, lines
+
+
+def write_rejects(report: ImportReport, headers: Sequence[str], path: Path) -> None:
+    """Write the rejects to a CSV: line, reason, detail, then the row's original cells."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["line", "reason", "detail", *headers])
+        for r in report.rejects:
+            writer.writerow([r.line, r.reason.value, r.detail, *r.values])
