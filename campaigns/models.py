@@ -105,7 +105,17 @@ class Campaign(SQLModel, table=True):
     owner_absent_release_min: int = 30
     max_wait_s: float = 2.0
     wrapup_timeout_s: int = 120
-    wrapup_default_status_id: int | None = Field(default=None, foreign_key="status_def.id")
+    # status_def also refers to campaign: this key is added after both tables exist.
+    wrapup_default_status_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            sa.Integer,
+            sa.ForeignKey(
+                "status_def.id", use_alter=True, name="fk_campaign_wrapup_default_status_id"
+            ),
+            nullable=True,
+        ),
+    )
     caller_id: str | None = None
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
