@@ -13,8 +13,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlmodel import Session
 
 from campaigns.db import make_engine
+from campaigns.statuses import ensure_defaults
 from dialer.errors import DialerError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -68,3 +70,17 @@ def upgrade(url_or_engine: str | sa.Engine, revision: str = "head") -> str | Non
         if isinstance(url_or_engine, str):
             engine.dispose()
     return current_revision(engine)
+
+
+def initialize(url_or_engine: str | sa.Engine, *, actor: str = "system") -> str | None:
+    """Upgrade the schema to head and create the default statuses; returns the revision."""
+    engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        revision = upgrade(engine)
+        with Session(engine) as session:
+            ensure_defaults(session, actor=actor)
+            session.commit()
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()
+    return revision
