@@ -253,3 +253,14 @@ def test_claim_errors(engine: sa.Engine) -> None:
         claim(engine, cid, 1, NOON.replace(tzinfo=None), engine_id="e", lease_s=60)
     with pytest.raises(ValueError, match="n must be"):
         claim(engine, cid, -1, NOON, engine_id="e", lease_s=60)
+
+
+def test_zone_imported_after_caching_is_not_dialed_unchecked(engine: sa.Engine) -> None:
+    """A record in a zone added after the zone keys were cached waits; it is never dialed blind."""
+    cid = add_campaign(engine, window_start="09:00", window_end="20:00")
+    warsaw = add_record(engine, cid, "+48500000001", tz="Europe/Warsaw")
+    assert _claim(engine, cid) == [warsaw]
+    add_record(engine, cid, "+81312345678", tz="Asia/Tokyo")  # closed at NOON (21:00 there)
+    assert _claim(engine, cid) == []
+    forget_zone_keys(cid)
+    assert _claim(engine, cid) == []
