@@ -230,7 +230,7 @@ def _tiers(
             _TierQuery(
                 Tier.RETRY,
                 (_is(SystemStatus.TO_CALL), _c.next_call_at <= now),
-                (_c.next_call_at.asc().nulls_first(), _c.id),
+                (_c.next_call_at, _c.id),  # never NULL here: the index order serves it
                 reserved=False,
             ),
             _TierQuery(
