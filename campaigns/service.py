@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
 
-from campaigns.enums import CampaignState, Outcome, OwnerAbsentPolicy, SystemStatus
+from campaigns.enums import Outcome, OwnerAbsentPolicy, SystemStatus
 from campaigns.models import Campaign, DncEntry, Record, StatusDef
 from campaigns.statuses import attach_new_campaign_statuses, audit, campaign_statuses
 from campaigns.windows import CallingWindow, WindowError, check_zone, open_zone_keys
@@ -193,21 +193,6 @@ def get_campaign(session: Session, key: str | int) -> Campaign:
     if found is None:
         raise CampaignNotFoundError(key, [row.name for row in list_campaigns(session)])
     return found
-
-
-def set_state(session: Session, campaign: Campaign, state: CampaignState, *, actor: str) -> None:
-    """Change a campaign's lifecycle state, audited."""
-    before = campaign.state
-    campaign.state = state
-    session.add(campaign)
-    audit(
-        session,
-        actor=actor,
-        action="campaign.state",
-        entity="campaign",
-        entity_id=campaign.id,
-        details={"from": str(before), "to": str(state)},
-    )
 
 
 @dataclass(frozen=True, slots=True)

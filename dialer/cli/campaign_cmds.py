@@ -47,6 +47,7 @@ from campaigns.statuses import (
 )
 from dialer.config import Settings, load_settings
 from dialer.errors import DialerError
+from dialer.logging import configure_logging
 
 console = Console()
 err_console = Console(stderr=True)
@@ -82,6 +83,9 @@ def get_settings(ctx: typer.Context) -> Settings:
             state.settings = load_settings(state.config)
         except DialerError as exc:
             fail(str(exc))
+        configure_logging(
+            level=state.settings.logging.level, json=state.settings.logging.json_lines
+        )
     return state.settings
 
 
