@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from campaigns.db import create_schema, make_engine
-from campaigns.enums import SystemStatus
 from campaigns.models import Agent, Campaign, DncEntry, Record
 
 #: A Wednesday, 12:00 UTC: 13:00 in Warsaw, 07:00 in New York, 21:00 in Tokyo.
@@ -97,16 +96,3 @@ def record_row(engine: sa.Engine, record_id: int) -> Record:
         assert record is not None
         session.expunge(record)
         return record
-
-
-__all__ = [
-    "NOON",
-    "SystemStatus",
-    "add_agent",
-    "add_campaign",
-    "add_dnc",
-    "add_record",
-    "pg_schema_engine",
-    "record_row",
-    "sqlite_engine",
-]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,37 @@ def test_zone_imported_after_caching_is_not_dialed_unchecked(engine: sa.Engine) 
     assert _claim(engine, cid) == []
     forget_zone_keys(cid)
     assert _claim(engine, cid) == []
+
+
+def test_concurrent_claimers_on_sqlite_never_share(engine: sa.Engine) -> None:
+    """Four threads claiming from one SQLite file at once get disjoint records, all of them."""
+    cid = add_campaign(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO record (campaign_id, phone, name, tz, fields, system_status, "
+                "attempts, created_at) VALUES (:c, :p, '', 'UTC', '{}', 'TO_CALL', 0, :t)"
+            ),
+            [
+                {"c": cid, "p": f"+4860{i:07d}", "t": "2026-03-01 00:00:00.000000"}
+                for i in range(400)
+            ],
+        )
+    results: dict[int, list[int]] = {}
+    barrier = threading.Barrier(4)
+
+    def worker(k: int) -> None:
+        barrier.wait()
+        mine: list[int] = []
+        while got := claim(engine, cid, 10, NOON, engine_id=f"e{k}", lease_s=60):
+            mine.extend(item.id for item in got)
+        results[k] = mine
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    claimed = [rid for ids in results.values() for rid in ids]
+    assert len(results) == 4
+    assert len(claimed) == len(set(claimed)) == 400
