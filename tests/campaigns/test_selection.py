@@ -299,3 +299,15 @@ def test_concurrent_claimers_on_sqlite_never_share(engine: sa.Engine) -> None:
     claimed = [rid for ids in results.values() for rid in ids]
     assert len(results) == 4
     assert len(claimed) == len(set(claimed)) == 400
+
+
+def test_retry_without_date_comes_before_fresh_records(engine: sa.Engine) -> None:
+    """A record dialed before whose lease ended without an outcome beats fresh records."""
+    cid = add_campaign(engine)
+    fresh = [add_record(engine, cid, f"+4850000000{k}") for k in range(3)]
+    returned = add_record(engine, cid, "+48500000009", attempts=1)
+    got = claim(engine, cid, 2, NOON, engine_id="e1", lease_s=60)
+    assert [(item.id, item.tier) for item in got] == [
+        (returned, Tier.RETRY),
+        (fresh[0], Tier.FRESH),
+    ]
