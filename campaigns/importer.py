@@ -97,6 +97,8 @@ class CampaignNotFoundError(DialerError):
 class RejectReason(StrEnum):
     """Why one row of a list was not imported."""
 
+    MALFORMED_ROW = "malformed_row"
+    """The CSV row cannot be read (e.g. a NUL byte) or has more cells than the header."""
     MISSING_PHONE = "missing_phone"
     INVALID_NUMBER = "invalid_number"
     BAD_TZ = "bad_tz"
@@ -242,24 +244,46 @@ def _detect_encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
-def _read_csv(path: Path, notes: list[str]) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line number, cells), the header first; the line is the row's first line."""
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter that splits the header line into the most columns (ties: , ; tab |)."""
+    best, most = ",", 1
+    for candidate in _DELIMITERS:
+        try:
+            count = len(next(csv.reader([header], delimiter=candidate)))
+        except (csv.Error, StopIteration):
+            continue
+        if count > most:
+            best, most = candidate, count
+    return best
+
+
+def _read_csv(
+    path: Path, notes: list[str], malformed: list[tuple[int, str]]
+) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number, cells), the header first; the line is the row's first line.
+
+    A row the csv module cannot read is appended to ``malformed`` and skipped.
+    """
     encoding = _detect_encoding(path)
     if encoding == "cp1250":
         notes.append("the file is not UTF-8: read as Windows-1250 (Polish); check the names")
     with path.open(newline="", encoding=encoding) as fh:
-        sample = fh.read(64 * 1024)
+        delimiter = _delimiter(fh.readline())
         fh.seek(0)
-        try:
-            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-                sample, delimiters=",;\t|"
-            )
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(fh, dialect)
+        reader = csv.reader(fh, delimiter=delimiter)
         line = 1
-        for cells in reader:
-            yield line, cells
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                malformed.append((line, f"unreadable CSV row: {exc}"))
+            else:
+                yield line, cells
             line = reader.line_num + 1
 
 
@@ -283,21 +307,27 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise ImportFileError(path, f"not a readable XLSX workbook ({exc})") from exc
     try:
         sheet = book.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        first = getattr(sheet, "min_row", 1) or 1
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=first):
             yield number, [_cell(v) for v in row]
     finally:
         book.close()
 
 
-def read_rows(path: Path, notes: list[str]) -> Iterator[tuple[int, list[str]]]:
-    """Rows of a CSV or XLSX file as (line number, cells), the header first."""
+def read_rows(
+    path: Path, notes: list[str], malformed: list[tuple[int, str]] | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """Rows of a CSV or XLSX file as (line number, cells), the header first.
+
+    Unreadable CSV rows go to ``malformed`` as (line, problem) and are skipped.
+    """
     if not path.is_file():
         raise ImportFileError(path, "no such file")
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xlsm"}:
         return _read_xlsx(path)
     if suffix in {".csv", ".txt", ".tsv", ""}:
-        return _read_csv(path, notes)
+        return _read_csv(path, notes, [] if malformed is None else malformed)
     raise ImportFileError(path, f"unsupported file type {suffix!r}: give a .csv or .xlsx file")
 
 
@@ -485,7 +515,8 @@ def import_file(
         except WindowError as exc:
             raise ImportFileError(source, f"--tz: {exc}") from exc
     report = ImportReport(source=str(source), campaign=campaign_name, dry_run=dry_run)
-    rows = read_rows(source, report.notes)
+    malformed: list[tuple[int, str]] = []
+    rows = read_rows(source, report.notes, malformed)
     try:
         header_line, headers = next(rows)
     except StopIteration:
@@ -530,6 +561,10 @@ def import_file(
             report.imported += len(batch)
         else:
             writer.insert(batch, lines, report)
+    for line, problem in malformed:
+        report.rows_read += 1
+        report.rejected_by_reason[RejectReason.MALFORMED_ROW] += 1
+        report.rejects.append(Reject(line, RejectReason.MALFORMED_ROW, problem, ""))
     if not dry_run:
         list_table = ContactList.__table__  # type: ignore[attr-defined]
         with engine.begin() as conn:
@@ -591,6 +626,16 @@ def _validate_rows(
         read += 1
         if len(cells) < width:
             cells.extend([""] * (width - len(cells)))
+        elif len(cells) > width and any(cells[width:]):
+            reject(
+                line,
+                RejectReason.MALFORMED_ROW,
+                f"{len(cells)} cells but the header has {width}: a delimiter inside an"
+                " unquoted value?",
+                cells[phone_i],
+                cells,
+            )
+            continue
         raw = cells[phone_i]
         if not raw.strip():
             reject(line, RejectReason.MISSING_PHONE, "no phone number", raw, cells)

@@ -288,3 +288,28 @@ def test_batch_conflict_keeps_the_valid_rows(engine: sa.Engine) -> None:
     assert [(r.line, r.reason) for r in report.rejects] == [(3, RejectReason.DUPLICATE_IN_CAMPAIGN)]
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from record")).scalar() == 3
+
+
+def test_unreadable_and_overfull_rows_are_rejected_not_fatal(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A row the csv module cannot read or with more cells than the header is rejected; the
+    rest imports."""
+    source = tmp_path / "zepsuty.csv"
+    huge = b"x" * (csv.field_size_limit() + 10)
+    source.write_bytes(
+        b"telefon;nazwisko\n601111111;Nowak\n601111112;" + huge + b"\n601111113;Kowal;ski\n"
+        b"601111114;Ostatni;\n"
+    )
+    report = import_file(engine, source, campaign="Sprzedaż", now=NOW)
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (3, RejectReason.MALFORMED_ROW),
+        (4, RejectReason.MALFORMED_ROW),
+    ]
+    assert "field larger than field limit" in report.rejects[0].detail
+    assert "3 cells but the header has 2" in report.rejects[1].detail
+    assert (report.rows_read, report.imported) == (4, 2)
+    with Session(engine) as session:
+        lst = session.get(ContactList, report.list_id)
+    assert lst is not None
+    assert (lst.rows_imported, lst.rows_rejected) == (2, 2)
