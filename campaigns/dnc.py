@@ -186,6 +186,7 @@ def list_dnc(
     everything: bool = False,
     include_expired: bool = False,
     phone: str | None = None,
+    region: str | None = None,
     limit: int | None = None,
     now: dt.datetime | None = None,
 ) -> list[DncView]:
@@ -197,13 +198,14 @@ def list_dnc(
     query = sa.select(_DNC, camp.c.name.label("campaign_name")).outerjoin(
         camp, camp.c.id == _DNC.c.campaign_id
     )
+    campaign_id, campaign_region = _campaign_id(engine, campaign)
     if not everything:
-        campaign_id, _region = _campaign_id(engine, campaign)
         query = query.where(_scope(campaign_id))
     if not include_expired:
         query = query.where(sa.or_(_DNC.c.expires_at.is_(None), _DNC.c.expires_at > now))
     if phone is not None:
-        query = query.where(_DNC.c.phone == PhoneNormalizer("PL").e164(phone))
+        number = PhoneNormalizer(region or campaign_region).e164(phone)
+        query = query.where(_DNC.c.phone == number)
     query = query.order_by(_DNC.c.created_at.desc(), _DNC.c.id.desc())
     if limit is not None:
         query = query.limit(limit)
