@@ -13,12 +13,13 @@ against earlier lines of the file; DNC hits against the global and the campaign'
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -70,6 +71,8 @@ HEADER_ALIASES: Mapping[str, str] = {
 }
 
 BATCH_SIZE = 50_000
+#: Rejected rows an ImportReport keeps (every reject is counted and goes to --rejects).
+KEEP_REJECTS = 10_000
 
 
 class ImportFileError(DialerError):
@@ -151,6 +154,8 @@ class ImportReport:
     rejects: list[Reject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: True when more rows were rejected than ``rejects`` keeps (all are counted).
+    rejects_truncated: bool = False
 
     @property
     def rejected(self) -> int:
@@ -174,6 +179,7 @@ class ImportReport:
                 {"line": r.line, "reason": r.reason.value, "detail": r.detail, "phone": r.phone}
                 for r in rejects
             ],
+            "rejects_truncated": self.rejects_truncated,
             "notes": self.notes,
             "seconds": round(self.seconds, 3),
         }
@@ -451,8 +457,11 @@ class RecordWriter:
             return tuples
         return [dict(zip(_WRITE_COLUMNS, t, strict=True)) for t in tuples]
 
-    def insert(self, rows: Sequence[Row], lines: Sequence[int], report: ImportReport) -> None:
-        """Insert one batch in one transaction; on a conflict, row by row (the rest goes in)."""
+    def insert(self, rows: Sequence[Row], lines: Sequence[int]) -> tuple[int, list[Reject]]:
+        """Insert one batch in one transaction; on a conflict, row by row (the rest goes in).
+
+        Returns (rows inserted, rejects for rows whose number entered the campaign meanwhile).
+        """
         try:
             with self.engine.begin() as conn:
                 if self.engine.dialect.name == "sqlite":
@@ -460,18 +469,17 @@ class RecordWriter:
                     # inserts, and re-reading its pages slowed large imports.
                     conn.exec_driver_sql("PRAGMA cache_size=-65536")
                 conn.exec_driver_sql(self.sql, self.params(rows))
-            report.imported += len(rows)
-            return
+            return len(rows), []
         except IntegrityError:
             log.warning("import_batch_conflict", rows=len(rows))
+        inserted, conflicts = 0, []
         for row, line in zip(rows, lines, strict=True):
             try:
                 with self.engine.begin() as conn:
                     conn.exec_driver_sql(self.sql, self.params([row]))
-                report.imported += 1
+                inserted += 1
             except IntegrityError:
-                report.rejected_by_reason[RejectReason.DUPLICATE_IN_CAMPAIGN] += 1
-                report.rejects.append(
+                conflicts.append(
                     Reject(
                         line,
                         RejectReason.DUPLICATE_IN_CAMPAIGN,
@@ -479,6 +487,26 @@ class RecordWriter:
                         row[0],
                     )
                 )
+        return inserted, conflicts
+
+
+class _RejectSink:
+    """Counts every reject, keeps the first ``keep`` in the report, streams all to a file."""
+
+    def __init__(self, report: ImportReport, keep: int, writer: Any | None) -> None:
+        self.report = report
+        self.keep = keep
+        self.writer = writer
+
+    def __call__(self, reject: Reject) -> None:
+        report = self.report
+        report.rejected_by_reason[reject.reason] += 1
+        if self.writer is not None:
+            self.writer.writerow([reject.line, reject.reason.value, reject.detail, *reject.values])
+        if len(report.rejects) < self.keep:
+            report.rejects.append(reject)
+        else:
+            report.rejects_truncated = True
 
 
 def import_file(
@@ -493,6 +521,7 @@ def import_file(
     rejects_path: str | Path | None = None,
     list_name: str | None = None,
     batch_size: int = BATCH_SIZE,
+    keep_rejects: int = KEEP_REJECTS,
     now: dt.datetime | None = None,
 ) -> ImportReport:
     """Import ``path`` into the campaign named ``campaign``; returns the report.
@@ -502,7 +531,8 @@ def import_file(
     or kept as custom fields. ``region``: default region for numbers without +CC (else the
     campaign's). ``tz``: zone for every row without a tz value (else the number's zone,
     else the campaign's default zone, else UTC). ``rejects_path``: also write the rejects
-    to this CSV.
+    to this CSV (all of them, in the order found); the report keeps the first
+    ``keep_rejects`` (all are counted), so a file of bad rows cannot exhaust memory.
     """
     started = time.perf_counter()
     source = Path(path)
@@ -550,21 +580,26 @@ def import_file(
     writer = (
         None if dry_run else RecordWriter(engine, campaign_id=campaign_id, list_id=list_id, now=now)
     )
-    for batch, lines in _validate_rows(
-        rows=rows,
-        cmap=cmap,
-        checker=checker,
-        report=report,
-        batch_size=batch_size,
-    ):
-        if writer is None:
-            report.imported += len(batch)
-        else:
-            writer.insert(batch, lines, report)
-    for line, problem in malformed:
-        report.rows_read += 1
-        report.rejected_by_reason[RejectReason.MALFORMED_ROW] += 1
-        report.rejects.append(Reject(line, RejectReason.MALFORMED_ROW, problem, ""))
+    with contextlib.ExitStack() as stack:
+        rejects_writer = None
+        if rejects_path is not None:
+            fh = stack.enter_context(Path(rejects_path).open("w", newline="", encoding="utf-8"))
+            rejects_writer = csv.writer(fh)
+            rejects_writer.writerow(["line", "reason", "detail", *cmap.headers])
+        sink = _RejectSink(report, keep_rejects, rejects_writer)
+        for batch, lines in _validate_rows(
+            rows=rows, cmap=cmap, checker=checker, report=report, sink=sink, batch_size=batch_size
+        ):
+            if writer is None:
+                report.imported += len(batch)
+                continue
+            inserted, conflicts = writer.insert(batch, lines)
+            report.imported += inserted
+            for reject in conflicts:
+                sink(reject)
+        for line, problem in malformed:
+            report.rows_read += 1
+            sink(Reject(line, RejectReason.MALFORMED_ROW, problem, ""))
     if not dry_run:
         list_table = ContactList.__table__  # type: ignore[attr-defined]
         with engine.begin() as conn:
@@ -574,8 +609,6 @@ def import_file(
                 .values(rows_imported=report.imported, rows_rejected=report.rejected)
             )
     report.rejects.sort(key=lambda r: r.line)
-    if rejects_path is not None:
-        write_rejects(report, cmap.headers, Path(rejects_path))
     report.seconds = time.perf_counter() - started
     log.info(
         "list_imported",
@@ -596,9 +629,10 @@ def _validate_rows(
     cmap: ColumnMap,
     checker: _Checker,
     report: ImportReport,
+    sink: Callable[[Reject], None],
     batch_size: int,
 ) -> Iterator[tuple[list[Row], list[int]]]:
-    """Check every row; yield batches of (records, their lines); rejects go to ``report``."""
+    """Check every row; yield batches of (records, their lines); rejects go to ``sink``."""
     phone_i = cmap.targets[PHONE]
     name_i = cmap.targets.get(NAME)
     first_i = cmap.targets.get(FIRST_NAME)
@@ -610,15 +644,12 @@ def _validate_rows(
     region = checker.normalizer.region
     seen = checker.seen
     existing, dnc_g, dnc_c = checker.existing, checker.dnc_global, checker.dnc_campaign
-    counts = report.rejected_by_reason
-    rejects = report.rejects
     read = 0
     out: list[Row] = []
     lines: list[int] = []
 
     def reject(line: int, reason: RejectReason, detail: str, raw: str, cells: list[str]) -> None:
-        counts[reason] += 1
-        rejects.append(Reject(line, reason, detail, raw, tuple(cells)))
+        sink(Reject(line, reason, detail, raw, tuple(cells)))
 
     for line, cells in rows:
         if not any(cells):
@@ -701,12 +732,3 @@ def _validate_rows(
     report.rows_read = read
     if out:
         yield out, lines
-
-
-def write_rejects(report: ImportReport, headers: Sequence[str], path: Path) -> None:
-    """Write the rejects to a CSV: line, reason, detail, then the row's original cells."""
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["line", "reason", "detail", *headers])
-        for r in report.rejects:
-            writer.writerow([r.line, r.reason.value, r.detail, *r.values])

@@ -274,20 +274,31 @@ def test_unsupported_or_missing_file_is_refused(engine: sa.Engine, tmp_path: Pat
 
 def test_batch_conflict_keeps_the_valid_rows(engine: sa.Engine) -> None:
     """When a batch hits a number added meanwhile, the other rows of the batch still go in."""
-    from campaigns.importer import ImportReport
-
-    report = ImportReport(source="x", campaign="Sprzedaż", dry_run=False)
     writer = RecordWriter(engine, campaign_id=1, list_id=None, now=NOW)
     rows = [
         ("+48601999001", "A", "Europe/Warsaw", {}),
         ("+48601000001", "Taken", "Europe/Warsaw", {}),
         ("+48601999002", "B", "Europe/Warsaw", {"k": "v"}),
     ]
-    writer.insert(rows, [2, 3, 4], report)
-    assert report.imported == 2
-    assert [(r.line, r.reason) for r in report.rejects] == [(3, RejectReason.DUPLICATE_IN_CAMPAIGN)]
+    inserted, conflicts = writer.insert(rows, [2, 3, 4])
+    assert inserted == 2
+    assert [(r.line, r.reason) for r in conflicts] == [(3, RejectReason.DUPLICATE_IN_CAMPAIGN)]
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from record")).scalar() == 3
+
+
+def test_report_keeps_first_rejects_but_counts_and_writes_all(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Past keep_rejects the report stops keeping rejects but counts them and the file has all."""
+    source = write(tmp_path / "zle.csv", "phone\n" + "abc\n" * 30 + "601234567\n")
+    out = tmp_path / "rej.csv"
+    report = import_file(
+        engine, source, campaign="Sprzedaż", keep_rejects=5, rejects_path=out, now=NOW
+    )
+    assert (report.rejected, len(report.rejects), report.rejects_truncated) == (30, 5, True)
+    assert report.imported == 1
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 31
 
 
 def test_unreadable_and_overfull_rows_are_rejected_not_fatal(
