@@ -235,6 +235,12 @@ def _print_import(report: ImportReport, shown: int) -> None:
         for reject in report.rejects[:shown]:
             table.add_row(str(reject.line), reject.reason.value, reject.detail)
         console.print(table)
+    if report.rejected > shown:
+        console.print(
+            f"{report.rejected - min(shown, len(report.rejects))} more rejected rows not shown:"
+            " use --rejects FILE to get them all",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -324,3 +324,12 @@ def test_unreadable_and_overfull_rows_are_rejected_not_fatal(
         lst = session.get(ContactList, report.list_id)
     assert lst is not None
     assert (lst.rows_imported, lst.rows_rejected) == (2, 2)
+
+
+def test_corrupt_xlsx_is_a_file_error(engine: sa.Engine, tmp_path: Path) -> None:
+    """A .xlsx that is not a workbook is refused naming the file; nothing is written."""
+    bad = write(tmp_path / "lista.xlsx", "to nie jest arkusz")
+    with pytest.raises(ImportFileError, match=r"lista.xlsx: not a readable XLSX workbook"):
+        import_file(engine, bad, campaign="Sprzedaż", now=NOW)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from contact_list")).scalar() == 0
