@@ -15,7 +15,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from campaigns.importer import PHONE, Reject, RejectReason, build_column_map, find_campaign
+from campaigns.importer import (
+    PHONE,
+    ImportFileError,
+    Reject,
+    RejectReason,
+    build_column_map,
+    find_campaign,
+)
 from campaigns.importer import read_rows as _read_rows
 from campaigns.models import AuditLog, DncEntry, utcnow
 from campaigns.phones import Normalized, PhoneError, PhoneNormalizer, PhoneReason
@@ -261,8 +268,6 @@ def import_dnc(
     rows = _read_rows(source, report.notes)
     header = next(rows, None)
     if header is None:
-        from campaigns.importer import ImportFileError  # noqa: PLC0415
-
         raise ImportFileError(source, "the file is empty: expected a header row")
     cmap = build_column_map(header[1], {PHONE: phone_column} if phone_column else None, source)
     phone_i = cmap.targets[PHONE]

@@ -509,6 +509,41 @@ class _RejectSink:
             report.rejects_truncated = True
 
 
+def _create_list(
+    engine: sa.Engine,
+    *,
+    campaign_id: int,
+    name: str,
+    source: Path,
+    tz: str | None,
+    now: dt.datetime,
+) -> int:
+    table = ContactList.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.insert(table).values(
+                campaign_id=campaign_id,
+                name=name,
+                source=str(source),
+                default_tz=tz,
+                rows_imported=0,
+                rows_rejected=0,
+                created_at=now,
+            )
+        )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def _update_list(engine: sa.Engine, list_id: int, imported: int, rejected: int) -> None:
+    table = ContactList.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(table)
+            .where(table.c.id == list_id)
+            .values(rows_imported=imported, rows_rejected=rejected)
+        )
+
+
 def import_file(
     engine: sa.Engine,
     path: str | Path,
@@ -559,55 +594,50 @@ def import_file(
         glob, camp = dnc_numbers(conn, campaign_id, now)
     checker = _Checker(normalizer, tz, existing, glob, camp)
 
-    list_id: int | None = None
-    if not dry_run:
-        list_table = ContactList.__table__  # type: ignore[attr-defined]
-        with engine.begin() as conn:
-            result = conn.execute(
-                sa.insert(list_table).values(
-                    campaign_id=campaign_id,
-                    name=list_name or source.name,
-                    source=str(source),
-                    default_tz=tz,
-                    rows_imported=0,
-                    rows_rejected=0,
-                    created_at=now,
-                )
-            )
-            list_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-        report.list_id = list_id
-
-    writer = (
-        None if dry_run else RecordWriter(engine, campaign_id=campaign_id, list_id=list_id, now=now)
-    )
     with contextlib.ExitStack() as stack:
         rejects_writer = None
         if rejects_path is not None:
-            fh = stack.enter_context(Path(rejects_path).open("w", newline="", encoding="utf-8"))
+            try:
+                fh = stack.enter_context(Path(rejects_path).open("w", newline="", encoding="utf-8"))
+            except OSError as exc:
+                raise ImportFileError(rejects_path, f"--rejects: cannot write ({exc})") from exc
             rejects_writer = csv.writer(fh)
             rejects_writer.writerow(["line", "reason", "detail", *cmap.headers])
         sink = _RejectSink(report, keep_rejects, rejects_writer)
-        for batch, lines in _validate_rows(
-            rows=rows, cmap=cmap, checker=checker, report=report, sink=sink, batch_size=batch_size
-        ):
-            if writer is None:
-                report.imported += len(batch)
-                continue
-            inserted, conflicts = writer.insert(batch, lines)
-            report.imported += inserted
-            for reject in conflicts:
-                sink(reject)
-        for line, problem in malformed:
-            report.rows_read += 1
-            sink(Reject(line, RejectReason.MALFORMED_ROW, problem, ""))
-    if not dry_run:
-        list_table = ContactList.__table__  # type: ignore[attr-defined]
-        with engine.begin() as conn:
-            conn.execute(
-                sa.update(list_table)
-                .where(list_table.c.id == list_id)
-                .values(rows_imported=report.imported, rows_rejected=report.rejected)
+        writer = None
+        if not dry_run:
+            report.list_id = _create_list(
+                engine,
+                campaign_id=campaign_id,
+                name=list_name or source.name,
+                source=source,
+                tz=tz,
+                now=now,
             )
+            writer = RecordWriter(engine, campaign_id=campaign_id, list_id=report.list_id, now=now)
+        try:
+            for batch, lines in _validate_rows(
+                rows=rows,
+                cmap=cmap,
+                checker=checker,
+                report=report,
+                sink=sink,
+                batch_size=batch_size,
+            ):
+                if writer is None:
+                    report.imported += len(batch)
+                    continue
+                inserted, conflicts = writer.insert(batch, lines)
+                report.imported += inserted
+                for reject in conflicts:
+                    sink(reject)
+            for line, problem in malformed:
+                report.rows_read += 1
+                sink(Reject(line, RejectReason.MALFORMED_ROW, problem, ""))
+        finally:
+            # Batches already committed stay; the list says how many, even after an error.
+            if report.list_id is not None:
+                _update_list(engine, report.list_id, report.imported, report.rejected)
     report.rejects.sort(key=lambda r: r.line)
     report.seconds = time.perf_counter() - started
     log.info(

@@ -333,3 +333,16 @@ def test_corrupt_xlsx_is_a_file_error(engine: sa.Engine, tmp_path: Path) -> None
         import_file(engine, bad, campaign="Sprzedaż", now=NOW)
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from contact_list")).scalar() == 0
+
+
+def test_unwritable_rejects_file_is_refused_before_writing(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A --rejects path that cannot be written is a file error raised before any list is made."""
+    source = write(tmp_path / "a.csv", "phone\n601234567\n")
+    with pytest.raises(ImportFileError, match="--rejects: cannot write"):
+        import_file(
+            engine, source, campaign="Sprzedaż", rejects_path=tmp_path / "nie" / "ma.csv", now=NOW
+        )
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from contact_list")).scalar() == 0
