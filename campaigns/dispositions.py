@@ -195,7 +195,7 @@ def _call_log_row(conn: sa.Connection, row: Any, call_log_id: int | None, now: d
             record_id=row.id,
             phone=row.phone,
             attempt=attempt,
-            dial_at=row.last_call_at or now,
+            dial_at=now,  # unknown here: the runtime's CallDetails.dial_at overrides it
             note="",
         )
     )

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from campaigns.enums import SystemStatus
 from campaigns.models import Campaign, ContactList, DncEntry, Record, utcnow
-from campaigns.phones import Normalized, PhoneNormalizer, PhoneReason
+from campaigns.phones import Normalized, PhoneNormalizer
 from campaigns.windows import WindowError, check_zone
 from dialer.errors import DialerError
 
@@ -715,8 +715,7 @@ def _validate_rows(
                 continue
         result = normalize(raw)
         if not isinstance(result, Normalized):
-            reason = result if isinstance(result, PhoneReason) else PhoneReason.UNPARSABLE
-            reject(line, RejectReason.INVALID_NUMBER, reason.explain(raw, region), raw, cells)
+            reject(line, RejectReason.INVALID_NUMBER, result.explain(raw, region), raw, cells)
             continue
         e164 = result.e164
         if e164 in dnc_g:
