@@ -412,6 +412,9 @@ class AmiAdapter:
         else:
             self._log.info("ami_greeting", version=item.version)
 
+    def _protocol_factory(self) -> _Protocol:
+        return _Protocol(self)
+
     def _on_connection_lost(self, exc: Exception | None) -> None:
         self._lost.set()
 
@@ -423,7 +426,7 @@ class AmiAdapter:
             self._lost.clear()
             try:
                 _, proto = await asyncio.wait_for(
-                    loop.create_connection(lambda: _Protocol(self), s.host, s.port),
+                    loop.create_connection(self._protocol_factory, s.host, s.port),
                     s.login_timeout_s,
                 )
             except (OSError, TimeoutError) as exc:

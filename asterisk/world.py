@@ -203,13 +203,16 @@ class World:
 
     def advance(self, now: float) -> list[Out]:
         """Run every step due at or before ``now``; return what they emitted."""
+        self._run_due(now)
+        return self._flush()
+
+    def _run_due(self, now: float) -> None:
         heap = self._heap
         while heap and heap[0][0] <= now:
             t, _, fn = heapq.heappop(heap)
             self.now = t
             fn()
         self.now = max(self.now, now)
-        return self._flush()
 
     def _at(self, delay: float, fn: Callable[[], None]) -> None:
         heapq.heappush(self._heap, (self.now + delay, next(self._seq), fn))
@@ -262,7 +265,7 @@ class World:
     # ------------------------------------------------------------------ actions
     def action(self, session: int, msg: Message, now: float) -> list[Out]:
         """Carry out one client action at ``now``; returns responses and immediate events."""
-        self.advance(now)
+        self._run_due(now)
         name = msg.action.lower()
         aid = msg.action_id
         handler = {

@@ -72,7 +72,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     ) -> None:
         """Measure AMI events/s parsed and dispatched, and answer-to-connect latency."""
         from asterisk.bench import run_bench
+        from dialer.logging import configure_logging
 
+        configure_logging(level="WARNING")
         result = asyncio.run(run_bench(calls=calls, parse_events=parse_events))
         if as_json:
             typer.echo(json.dumps(result, indent=2))
