@@ -181,7 +181,7 @@ class _TimedProtocol(_Protocol):
         super().data_received(data)
 
 
-async def _start_simulator() -> tuple[asyncio.subprocess.Process, int]:
+async def _start_simulator(time_scale: float = 1.0) -> tuple[asyncio.subprocess.Process, int]:
     code = "from dialer.cli import main; main()"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -190,6 +190,8 @@ async def _start_simulator() -> tuple[asyncio.subprocess.Process, int]:
         "pbx-sim",
         "--port",
         "0",
+        "--time-scale",
+        str(time_scale),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "DIALER_AMI_SECRET": ""},
@@ -206,9 +208,11 @@ async def _start_simulator() -> tuple[asyncio.subprocess.Process, int]:
             return proc, port
 
 
-async def bench_connect(calls: int, *, agents: int = 100, within_s: float = 90.0) -> dict[str, Any]:
+async def bench_connect(
+    calls: int, *, agents: int = 100, within_s: float = 90.0, time_scale: float = 1.0
+) -> dict[str, Any]:
     """``calls`` concurrent calls against a simulator subprocess; connect latency."""
-    proc, port = await _start_simulator()
+    proc, port = await _start_simulator(time_scale)
     latencies: list[float] = []
     connected = 0
     seats = 0
@@ -282,16 +286,19 @@ async def bench_connect(calls: int, *, agents: int = 100, within_s: float = 90.0
     }
 
 
-async def run_bench(*, calls: int, parse_events: int) -> dict[str, Any]:
+async def run_bench(
+    *, calls: int, parse_events: int, agents: int = 100, time_scale: float = 1.0
+) -> dict[str, Any]:
     """Both measurements; the headline keys are ``events_per_s`` and ``connect_p99_ms``."""
     parse = bench_parse(parse_events)
-    live = await bench_connect(calls)
+    live = await bench_connect(calls, agents=min(agents, calls), time_scale=time_scale)
     return {
         "events_per_s": parse["events_per_s"],
         "connect_p99_ms": live["connect_p99_ms"],
         "connect_p50_ms": live["connect_p50_ms"],
         "parse": parse,
         "connect": live,
+        "time_scale": time_scale,
         "cpu_count": os.cpu_count(),
         "python": sys.version.split()[0],
     }

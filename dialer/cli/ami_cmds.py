@@ -69,13 +69,19 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         parse_events: int = typer.Option(
             200_000, "--parse-events", help="events for the parse run"
         ),
+        agents: int = typer.Option(100, "--agents", help="agent seats calls are connected to"),
+        time_scale: float = typer.Option(
+            1.0, "--time-scale", help="simulator speed (1.0: real time, as measured)"
+        ),
     ) -> None:
         """Measure AMI events/s parsed and dispatched, and answer-to-connect latency."""
         from asterisk.bench import run_bench
         from dialer.logging import configure_logging
 
         configure_logging(level="WARNING")
-        result = asyncio.run(run_bench(calls=calls, parse_events=parse_events))
+        result = asyncio.run(
+            run_bench(calls=calls, parse_events=parse_events, agents=agents, time_scale=time_scale)
+        )
         if as_json:
             typer.echo(json.dumps(result, indent=2))
         else:
