@@ -192,6 +192,7 @@ async def _start_simulator(time_scale: float = 1.0) -> tuple[asyncio.subprocess.
         "0",
         "--time-scale",
         str(time_scale),
+        "--latency-probe",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "DIALER_AMI_SECRET": ""},
@@ -262,6 +263,7 @@ async def bench_connect(
                 await asyncio.wait_for(done.wait(), within_s)
             elapsed = time.perf_counter() - t0
             peak = adapter.in_use - agents
+            sim_stats = await _sim_stats(adapter)
             stats = dict(adapter.stats)
             skipped = adapter._proto._parser.skipped if adapter._proto else 0
     finally:
@@ -280,10 +282,37 @@ async def bench_connect(
         "connect_p50_ms": round(statistics.median(ms), 3) if ms else None,
         "connect_p99_ms": round(_pct(ms, 0.99), 3) if ms else None,
         "connect_max_ms": round(max(ms), 3) if ms else None,
+        "sim_roundtrip_p50_ms": sim_stats.get("RoundtripP50Ms"),
+        "sim_roundtrip_p99_ms": sim_stats.get("RoundtripP99Ms"),
+        "sim_roundtrip_samples": sim_stats.get("Samples"),
         "live_messages": stats["messages"],
         "live_skipped_events": skipped,
         "live_events_per_s": round((stats["messages"] + skipped) / elapsed) if elapsed else None,
     }
+
+
+async def _sim_stats(adapter: AmiAdapter) -> dict[str, float]:
+    """Ask the simulator for its wire-to-wire round-trip figures (SimControl stats)."""
+    got: dict[str, float] = {}
+    proto = adapter._proto
+    if proto is None:
+        return got
+    seen = asyncio.Event()
+    original = adapter._on_item
+
+    def on_item(item: object) -> None:
+        if isinstance(item, Message) and item.event == "SimStats":
+            for key in ("Samples", "RoundtripP50Ms", "RoundtripP99Ms"):
+                got[key] = float(item.get(key) or "nan")
+            seen.set()
+        original(item)  # type: ignore[arg-type]
+
+    adapter._on_item = on_item  # type: ignore[method-assign]
+    with contextlib.suppress(Exception):
+        await adapter.request({"Action": "SimControl", "Op": "stats"}, within_s=5)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(seen.wait(), 5)
+    return got
 
 
 async def run_bench(

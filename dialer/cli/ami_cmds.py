@@ -32,6 +32,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         secret: str | None = typer.Option(
             None, "--secret", envvar="DIALER_AMI_SECRET", help="accept only this AMI secret"
         ),
+        latency_probe: bool = typer.Option(
+            False, "--latency-probe", help="time CustomerAnswered -> Redirect (SimControl stats)"
+        ),
     ) -> None:
         """Run the PBX simulator: an AMI server over TCP with simulated customers and agents."""
         from asterisk.errors import ScenarioError
@@ -52,7 +55,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         async def run() -> None:
             world = World(behaviour=behaviour, seed=seed)
             sim = PbxSimulator(
-                world, host=host, port=port, time_scale=time_scale, username=username, secret=secret
+                world,
+                host=host,
+                port=port,
+                time_scale=time_scale,
+                username=username,
+                secret=secret,
+                latency_probe=latency_probe,
             )
             async with sim:
                 typer.echo(f"pbx-sim listening on {host}:{sim.port} (time_scale={time_scale})")
