@@ -53,7 +53,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 raise typer.Exit(2) from exc
 
         async def run() -> None:
-            world = World(behaviour=behaviour, seed=seed)
+            wrapup = behaviour.wrapup_s if behaviour is not None else None
+            world = World(behaviour=behaviour, seed=seed, wrapup=wrapup)
             sim = PbxSimulator(
                 world,
                 host=host,

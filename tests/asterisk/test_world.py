@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from asterisk.adapter import DialRequest
+from asterisk.events import CallAnswered, LifecycleEvent
+from asterisk.memory import WorldTelephony
 from asterisk.protocol import Message
 from asterisk.scenario import ScenarioBehaviour, load_scenario
 from asterisk.world import Behaviour, Out, World, lab_behaviour
@@ -105,3 +112,33 @@ def test_scenario_world_is_reproducible_with_a_seed() -> None:
     assert first == outcomes(3)
     assert len(first) == 40
     assert {"3", "4"} <= set(first)  # some ring out, some answer
+
+
+def test_scenario_agents_talk_and_wrap_up_in_virtual_time(tmp_path: Path) -> None:
+    """Scenario mode: the person talks for the talk draw, then the agent wraps up."""
+    path = tmp_path / "const.toml"
+    path.write_text(
+        "lines = 5\nduration_s = 600\n[agents]\ncount = 1\n"
+        'wrapup = { dist = "constant", value = 5 }\n'
+        "[calls]\nanswer_prob = 1.0\n"
+        'ring = { dist = "constant", value = 2 }\ntalk = { dist = "constant", value = 10 }\n'
+    )
+    behaviour = ScenarioBehaviour(load_scenario(path), seed=1)
+    events: list[tuple[float, LifecycleEvent]] = []
+    tel = WorldTelephony(
+        World(behaviour=behaviour, wrapup=behaviour.wrapup_s, emit_dialplan=False),
+        on_event=lambda e: events.append((tel.now, e)),
+    )
+    tel.start_seat("7")
+    tel.originate_now(DialRequest("c1", "5550001"))
+    connected = False
+    while (nt := tel.next_time()) is not None and nt < 100:
+        tel.advance(nt)
+        if not connected and any(isinstance(e, CallAnswered) for _, e in events):
+            tel.connect("c1", "7")
+            connected = True
+    at = {type(e).__name__: t for t, e in events}
+    assert "CallConnected" in at
+    assert at["CallAnswered"] == pytest.approx(2.0, abs=0.05)
+    assert at["CallHungUp"] == pytest.approx(2.0 + 0.8 + 10.0, abs=0.05)
+    assert at["SeatWrapupDone"] == pytest.approx(at["CallHungUp"] + 5.0, abs=0.01)
