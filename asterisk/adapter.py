@@ -384,10 +384,13 @@ class AmiAdapter:
         sink = self._on_event
         for ev in events:
             self.stats["events"] += 1
-            if sink is not None:
-                sink(ev)
-            else:
+            if sink is None:
                 self._queue.put_nowait(ev)
+                continue
+            try:
+                sink(ev)
+            except Exception:  # the engine's bug must not kill the AMI session
+                self._log.exception("ami_event_handler_failed", lifecycle_event=repr(ev))
 
     def _on_item(self, item: Message | Greeting | Garbage) -> None:
         if isinstance(item, Message):
@@ -403,7 +406,11 @@ class AmiAdapter:
                 if self._proto is not None:
                     self._proto.transport.abort()
                 return
-            events = self.mapper.feed(item)
+            try:
+                events = self.mapper.feed(item)
+            except Exception:  # pragma: no cover - the mapper is fuzzed; never lose the session
+                self._log.exception("ami_message_unhandled", message=item.pairs[:3])
+                return
             if events:
                 self._emit(events)
         elif isinstance(item, Garbage):
@@ -411,6 +418,9 @@ class AmiAdapter:
             self._log.warning("ami_garbage_received", reason=item.reason, raw=item.raw[:80])
         else:
             self._log.info("ami_greeting", version=item.version)
+
+    def _protocol_factory(self) -> _Protocol:
+        return _Protocol(self)
 
     def _on_connection_lost(self, exc: Exception | None) -> None:
         self._lost.set()
@@ -423,7 +433,7 @@ class AmiAdapter:
             self._lost.clear()
             try:
                 _, proto = await asyncio.wait_for(
-                    loop.create_connection(lambda: _Protocol(self), s.host, s.port),
+                    loop.create_connection(self._protocol_factory, s.host, s.port),
                     s.login_timeout_s,
                 )
             except (OSError, TimeoutError) as exc:

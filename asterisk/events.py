@@ -116,6 +116,17 @@ class SeatDown:
 
 
 @dataclass(frozen=True, slots=True)
+class SeatWrapupDone:
+    """A simulated agent finished wrap-up after a call (PBX simulator, scenario mode only).
+
+    A real Asterisk never sends it: real agents say they are ready through the engine.
+    """
+
+    agent_id: str
+    server: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ServerDown:
     """The adapter lost its AMI connection; no new calls go to ``server``."""
 
@@ -133,6 +144,6 @@ class ServerUp:
 CallEvent = (
     CallDialing | CallAnswered | CallFailed | CallMachine | CallConnected | CallDropped | CallHungUp
 )
-LifecycleEvent = CallEvent | SeatUp | SeatDown | ServerDown | ServerUp
+LifecycleEvent = CallEvent | SeatUp | SeatDown | SeatWrapupDone | ServerDown | ServerUp
 
 TERMINAL = (CallFailed, CallHungUp)

@@ -30,6 +30,7 @@ from asterisk.events import (
     LifecycleEvent,
     SeatDown,
     SeatUp,
+    SeatWrapupDone,
 )
 from asterisk.protocol import Message
 
@@ -247,6 +248,8 @@ class CallMapper:
 
     def _on_user_event(self, msg: Message) -> list[LifecycleEvent]:
         kind = msg.get("UserEvent")
+        if kind == "AgentWrapup":
+            return [SeatWrapupDone(msg.get("Agent"), self.server)]
         st = self._call_for_user_event(msg)
         if st is None:
             return []

@@ -179,3 +179,8 @@ class AmiPool:
         if adapter is None:
             raise AmiUnknownCallError("agent seat", agent_id)
         adapter.stop_seat(agent_id)
+
+
+def _conforms(adapter: AmiAdapter, pool: AmiPool) -> tuple[Telephony, Telephony]:
+    """Static check (mypy): both classes implement the Telephony interface."""
+    return adapter, pool

@@ -89,6 +89,7 @@ class PbxSimulator:
         time_scale: float = 1.0,
         username: str | None = None,
         secret: str | None = None,
+        latency_probe: bool = False,
     ) -> None:
         self.world = world or World()
         self.host = host
@@ -106,6 +107,9 @@ class PbxSimulator:
         self._t0 = 0.0
         self._boot = time.time()
         self._handles: set[asyncio.TimerHandle] = set()
+        self.latency_probe = latency_probe
+        self._answered_at: dict[str, float] = {}
+        self.roundtrips: list[float] = []  # CustomerAnswered written -> Redirect read (s)
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> PbxSimulator:
@@ -166,7 +170,7 @@ class PbxSimulator:
             ]
         )
         for s in list(self._sessions.values()):
-            if s.logged_in:
+            if s.logged_in and s.events_on:
                 s.write(shutdown)
             if s.transport is not None:
                 s.transport.close()
@@ -204,10 +208,20 @@ class PbxSimulator:
             self._reply(session, [p for p in pairs if p != ("ActionID", "")])
             return
         if name == "command":
+            command = " ".join(msg.get("Command").split()).lower()
+            if command in ("core restart now", "core stop now"):
+                # as on Asterisk: the asking session gets no response and no Shutdown event
+                session.events_on = False
+                asyncio.get_running_loop().call_soon(self.restart)
+                return
             self._reply(
                 session, self._resp(aid, "Success", "Command output follows", ("Output", ""))
             )
             return
+        if name == "redirect" and self.latency_probe:
+            sent = self._answered_at.pop(msg.get("Channel"), None)
+            if sent is not None:
+                self.roundtrips.append(asyncio.get_running_loop().time() - sent)
         if name == "simcontrol":
             self._sim_control(session, msg)
             return
@@ -225,6 +239,23 @@ class PbxSimulator:
             self.controls.response_delay_s = float(msg.get("Seconds") or 0)
         elif op == "restart":
             asyncio.get_running_loop().call_soon(self.restart)
+        elif op == "stats":
+            ms = sorted(x * 1000 for x in self.roundtrips)
+            p50 = ms[len(ms) // 2] if ms else 0.0
+            p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))] if ms else 0.0
+            session.write(
+                encode(
+                    [
+                        ("Event", "SimStats"),
+                        ("ActionID", msg.action_id),
+                        ("Samples", str(len(ms))),
+                        ("RoundtripP50Ms", f"{p50:.3f}"),
+                        ("RoundtripP99Ms", f"{p99:.3f}"),
+                        ("Originates", str(self.world.stats["originates"])),
+                        ("Events", str(self.world.stats["events"])),
+                    ]
+                )
+            )
 
     @staticmethod
     def _resp(
@@ -302,10 +333,13 @@ class PbxSimulator:
         if not outs:
             return
         broadcast: list[bytes] = []
+        probe = self.latency_probe
         for out in outs:
             data = encode(out.pairs)
             if out.session is None:
                 broadcast.append(data)
+                if probe and out.pairs[0][1] == "UserEvent" and b"CustomerAnswered" in data:
+                    self._answered_at[out.pairs[2][1]] = asyncio.get_running_loop().time()
                 continue
             session = self._sessions.get(out.session)
             if session is None:

@@ -180,11 +180,15 @@ class World:
         seed: int = 1,
         start_epoch: int = 1795446000,
         emit_dialplan: bool = True,
+        wrapup: Callable[[], float] | None = None,
     ) -> None:
         self._behaviour = behaviour or (lambda exten, now: lab_behaviour(exten))
         self._rng = random.Random(seed)
         self.start_epoch = start_epoch
         self.emit_dialplan = emit_dialplan
+        # scenario mode: after a customer leaves an agent's conference, the simulated agent
+        # wraps up for a drawn time, then the seat says so (UserEvent AgentWrapup done)
+        self._wrapup = wrapup
         self.now = 0.0
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -203,13 +207,16 @@ class World:
 
     def advance(self, now: float) -> list[Out]:
         """Run every step due at or before ``now``; return what they emitted."""
+        self._run_due(now)
+        return self._flush()
+
+    def _run_due(self, now: float) -> None:
         heap = self._heap
         while heap and heap[0][0] <= now:
             t, _, fn = heapq.heappop(heap)
             self.now = t
             fn()
         self.now = max(self.now, now)
-        return self._flush()
 
     def _at(self, delay: float, fn: Callable[[], None]) -> None:
         heapq.heappush(self._heap, (self.now + delay, next(self._seq), fn))
@@ -262,7 +269,7 @@ class World:
     # ------------------------------------------------------------------ actions
     def action(self, session: int, msg: Message, now: float) -> list[Out]:
         """Carry out one client action at ``now``; returns responses and immediate events."""
-        self.advance(now)
+        self._run_due(now)
         name = msg.action.lower()
         aid = msg.action_id
         handler = {
@@ -660,6 +667,10 @@ class World:
             self._ev("HangupRequest", ch, ("Cause", str(request_cause)))
         bridge.members.remove(ch)
         ch.bridge = None
+        if self._wrapup is not None and ch.call is not None and ch.call.kind == "customer":
+            seat = next((m for m in bridge.members if m.call and m.call.kind == "seat"), None)
+            if seat is not None:
+                self._at(self._wrapup(), lambda: self._wrapup_done(seat))
         self._emit(
             [
                 ("Event", "BridgeLeave"),
@@ -679,6 +690,17 @@ class World:
             )
             self._emit([("Event", "BridgeDestroy"), ("Privilege", "call,all"), *bridge.head(0)])
             del self.bridges[bridge.name]
+
+    def _wrapup_done(self, seat: Channel) -> None:
+        if seat.alive and seat.call is not None:
+            self._ev(
+                "UserEvent",
+                seat,
+                ("UserEvent", "AgentWrapup"),
+                ("Agent", seat.call.agent),
+                ("State", "done"),
+                priv="user,all",
+            )
 
     # ------------------------------------------------------------------ hangups
     def _hangup_leg(self, ch: Channel, cause: int) -> None:

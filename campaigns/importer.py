@@ -13,12 +13,13 @@ against earlier lines of the file; DNC hits against the global and the campaign'
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -30,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from campaigns.enums import SystemStatus
 from campaigns.models import Campaign, ContactList, DncEntry, Record, utcnow
-from campaigns.phones import Normalized, PhoneNormalizer, PhoneReason
+from campaigns.phones import Normalized, PhoneNormalizer
 from campaigns.windows import WindowError, check_zone
 from dialer.errors import DialerError
 
@@ -69,7 +70,9 @@ HEADER_ALIASES: Mapping[str, str] = {
     **dict.fromkeys(("tz", "timezone", "zone", "strefa", "strefaczasowa"), TZ),
 }
 
-BATCH_SIZE = 20_000
+BATCH_SIZE = 50_000
+#: Rejected rows an ImportReport keeps (every reject is counted and goes to --rejects).
+KEEP_REJECTS = 10_000
 
 
 class ImportFileError(DialerError):
@@ -97,6 +100,8 @@ class CampaignNotFoundError(DialerError):
 class RejectReason(StrEnum):
     """Why one row of a list was not imported."""
 
+    MALFORMED_ROW = "malformed_row"
+    """The CSV row cannot be read (e.g. a NUL byte) or has more cells than the header."""
     MISSING_PHONE = "missing_phone"
     INVALID_NUMBER = "invalid_number"
     BAD_TZ = "bad_tz"
@@ -149,6 +154,8 @@ class ImportReport:
     rejects: list[Reject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: True when more rows were rejected than ``rejects`` keeps (all are counted).
+    rejects_truncated: bool = False
 
     @property
     def rejected(self) -> int:
@@ -172,6 +179,7 @@ class ImportReport:
                 {"line": r.line, "reason": r.reason.value, "detail": r.detail, "phone": r.phone}
                 for r in rejects
             ],
+            "rejects_truncated": self.rejects_truncated,
             "notes": self.notes,
             "seconds": round(self.seconds, 3),
         }
@@ -242,24 +250,46 @@ def _detect_encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
-def _read_csv(path: Path, notes: list[str]) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line number, cells), the header first; the line is the row's first line."""
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter that splits the header line into the most columns (ties: , ; tab |)."""
+    best, most = ",", 1
+    for candidate in _DELIMITERS:
+        try:
+            count = len(next(csv.reader([header], delimiter=candidate)))
+        except (csv.Error, StopIteration):
+            continue
+        if count > most:
+            best, most = candidate, count
+    return best
+
+
+def _read_csv(
+    path: Path, notes: list[str], malformed: list[tuple[int, str]]
+) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number, cells), the header first; the line is the row's first line.
+
+    A row the csv module cannot read is appended to ``malformed`` and skipped.
+    """
     encoding = _detect_encoding(path)
     if encoding == "cp1250":
         notes.append("the file is not UTF-8: read as Windows-1250 (Polish); check the names")
     with path.open(newline="", encoding=encoding) as fh:
-        sample = fh.read(64 * 1024)
+        delimiter = _delimiter(fh.readline())
         fh.seek(0)
-        try:
-            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-                sample, delimiters=",;\t|"
-            )
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(fh, dialect)
+        reader = csv.reader(fh, delimiter=delimiter)
         line = 1
-        for cells in reader:
-            yield line, cells
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                malformed.append((line, f"unreadable CSV row: {exc}"))
+            else:
+                yield line, cells
             line = reader.line_num + 1
 
 
@@ -283,21 +313,27 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise ImportFileError(path, f"not a readable XLSX workbook ({exc})") from exc
     try:
         sheet = book.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        first = getattr(sheet, "min_row", 1) or 1
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=first):
             yield number, [_cell(v) for v in row]
     finally:
         book.close()
 
 
-def read_rows(path: Path, notes: list[str]) -> Iterator[tuple[int, list[str]]]:
-    """Rows of a CSV or XLSX file as (line number, cells), the header first."""
+def read_rows(
+    path: Path, notes: list[str], malformed: list[tuple[int, str]] | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """Rows of a CSV or XLSX file as (line number, cells), the header first.
+
+    Unreadable CSV rows go to ``malformed`` as (line, problem) and are skipped.
+    """
     if not path.is_file():
         raise ImportFileError(path, "no such file")
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xlsm"}:
         return _read_xlsx(path)
     if suffix in {".csv", ".txt", ".tsv", ""}:
-        return _read_csv(path, notes)
+        return _read_csv(path, notes, [] if malformed is None else malformed)
     raise ImportFileError(path, f"unsupported file type {suffix!r}: give a .csv or .xlsx file")
 
 
@@ -421,23 +457,29 @@ class RecordWriter:
             return tuples
         return [dict(zip(_WRITE_COLUMNS, t, strict=True)) for t in tuples]
 
-    def insert(self, rows: Sequence[Row], lines: Sequence[int], report: ImportReport) -> None:
-        """Insert one batch in one transaction; on a conflict, row by row (the rest goes in)."""
+    def insert(self, rows: Sequence[Row], lines: Sequence[int]) -> tuple[int, list[Reject]]:
+        """Insert one batch in one transaction; on a conflict, row by row (the rest goes in).
+
+        Returns (rows inserted, rejects for rows whose number entered the campaign meanwhile).
+        """
         try:
             with self.engine.begin() as conn:
+                if self.engine.dialect.name == "sqlite":
+                    # A bigger page cache for this connection: the phone index takes random
+                    # inserts, and re-reading its pages slowed large imports.
+                    conn.exec_driver_sql("PRAGMA cache_size=-65536")
                 conn.exec_driver_sql(self.sql, self.params(rows))
-            report.imported += len(rows)
-            return
+            return len(rows), []
         except IntegrityError:
             log.warning("import_batch_conflict", rows=len(rows))
+        inserted, conflicts = 0, []
         for row, line in zip(rows, lines, strict=True):
             try:
                 with self.engine.begin() as conn:
                     conn.exec_driver_sql(self.sql, self.params([row]))
-                report.imported += 1
+                inserted += 1
             except IntegrityError:
-                report.rejected_by_reason[RejectReason.DUPLICATE_IN_CAMPAIGN] += 1
-                report.rejects.append(
+                conflicts.append(
                     Reject(
                         line,
                         RejectReason.DUPLICATE_IN_CAMPAIGN,
@@ -445,6 +487,61 @@ class RecordWriter:
                         row[0],
                     )
                 )
+        return inserted, conflicts
+
+
+class _RejectSink:
+    """Counts every reject, keeps the first ``keep`` in the report, streams all to a file."""
+
+    def __init__(self, report: ImportReport, keep: int, writer: Any | None) -> None:
+        self.report = report
+        self.keep = keep
+        self.writer = writer
+
+    def __call__(self, reject: Reject) -> None:
+        report = self.report
+        report.rejected_by_reason[reject.reason] += 1
+        if self.writer is not None:
+            self.writer.writerow([reject.line, reject.reason.value, reject.detail, *reject.values])
+        if len(report.rejects) < self.keep:
+            report.rejects.append(reject)
+        else:
+            report.rejects_truncated = True
+
+
+def _create_list(
+    engine: sa.Engine,
+    *,
+    campaign_id: int,
+    name: str,
+    source: Path,
+    tz: str | None,
+    now: dt.datetime,
+) -> int:
+    table = ContactList.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.insert(table).values(
+                campaign_id=campaign_id,
+                name=name,
+                source=str(source),
+                default_tz=tz,
+                rows_imported=0,
+                rows_rejected=0,
+                created_at=now,
+            )
+        )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def _update_list(engine: sa.Engine, list_id: int, imported: int, rejected: int) -> None:
+    table = ContactList.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(table)
+            .where(table.c.id == list_id)
+            .values(rows_imported=imported, rows_rejected=rejected)
+        )
 
 
 def import_file(
@@ -459,6 +556,7 @@ def import_file(
     rejects_path: str | Path | None = None,
     list_name: str | None = None,
     batch_size: int = BATCH_SIZE,
+    keep_rejects: int = KEEP_REJECTS,
     now: dt.datetime | None = None,
 ) -> ImportReport:
     """Import ``path`` into the campaign named ``campaign``; returns the report.
@@ -468,7 +566,8 @@ def import_file(
     or kept as custom fields. ``region``: default region for numbers without +CC (else the
     campaign's). ``tz``: zone for every row without a tz value (else the number's zone,
     else the campaign's default zone, else UTC). ``rejects_path``: also write the rejects
-    to this CSV.
+    to this CSV (all of them, in the order found); the report keeps the first
+    ``keep_rejects`` (all are counted), so a file of bad rows cannot exhaust memory.
     """
     started = time.perf_counter()
     source = Path(path)
@@ -481,7 +580,8 @@ def import_file(
         except WindowError as exc:
             raise ImportFileError(source, f"--tz: {exc}") from exc
     report = ImportReport(source=str(source), campaign=campaign_name, dry_run=dry_run)
-    rows = read_rows(source, report.notes)
+    malformed: list[tuple[int, str]] = []
+    rows = read_rows(source, report.notes, malformed)
     try:
         header_line, headers = next(rows)
     except StopIteration:
@@ -494,49 +594,51 @@ def import_file(
         glob, camp = dnc_numbers(conn, campaign_id, now)
     checker = _Checker(normalizer, tz, existing, glob, camp)
 
-    list_id: int | None = None
-    if not dry_run:
-        list_table = ContactList.__table__  # type: ignore[attr-defined]
-        with engine.begin() as conn:
-            result = conn.execute(
-                sa.insert(list_table).values(
-                    campaign_id=campaign_id,
-                    name=list_name or source.name,
-                    source=str(source),
-                    default_tz=tz,
-                    rows_imported=0,
-                    rows_rejected=0,
-                    created_at=now,
-                )
+    with contextlib.ExitStack() as stack:
+        rejects_writer = None
+        if rejects_path is not None:
+            try:
+                fh = stack.enter_context(Path(rejects_path).open("w", newline="", encoding="utf-8"))
+            except OSError as exc:
+                raise ImportFileError(rejects_path, f"--rejects: cannot write ({exc})") from exc
+            rejects_writer = csv.writer(fh)
+            rejects_writer.writerow(["line", "reason", "detail", *cmap.headers])
+        sink = _RejectSink(report, keep_rejects, rejects_writer)
+        writer = None
+        if not dry_run:
+            report.list_id = _create_list(
+                engine,
+                campaign_id=campaign_id,
+                name=list_name or source.name,
+                source=source,
+                tz=tz,
+                now=now,
             )
-            list_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-        report.list_id = list_id
-
-    writer = (
-        None if dry_run else RecordWriter(engine, campaign_id=campaign_id, list_id=list_id, now=now)
-    )
-    for batch, lines in _validate_rows(
-        rows=rows,
-        cmap=cmap,
-        checker=checker,
-        report=report,
-        batch_size=batch_size,
-    ):
-        if writer is None:
-            report.imported += len(batch)
-        else:
-            writer.insert(batch, lines, report)
-    if not dry_run:
-        list_table = ContactList.__table__  # type: ignore[attr-defined]
-        with engine.begin() as conn:
-            conn.execute(
-                sa.update(list_table)
-                .where(list_table.c.id == list_id)
-                .values(rows_imported=report.imported, rows_rejected=report.rejected)
-            )
+            writer = RecordWriter(engine, campaign_id=campaign_id, list_id=report.list_id, now=now)
+        try:
+            for batch, lines in _validate_rows(
+                rows=rows,
+                cmap=cmap,
+                checker=checker,
+                report=report,
+                sink=sink,
+                batch_size=batch_size,
+            ):
+                if writer is None:
+                    report.imported += len(batch)
+                    continue
+                inserted, conflicts = writer.insert(batch, lines)
+                report.imported += inserted
+                for reject in conflicts:
+                    sink(reject)
+            for line, problem in malformed:
+                report.rows_read += 1
+                sink(Reject(line, RejectReason.MALFORMED_ROW, problem, ""))
+        finally:
+            # Batches already committed stay; the list says how many, even after an error.
+            if report.list_id is not None:
+                _update_list(engine, report.list_id, report.imported, report.rejected)
     report.rejects.sort(key=lambda r: r.line)
-    if rejects_path is not None:
-        write_rejects(report, cmap.headers, Path(rejects_path))
     report.seconds = time.perf_counter() - started
     log.info(
         "list_imported",
@@ -557,9 +659,10 @@ def _validate_rows(
     cmap: ColumnMap,
     checker: _Checker,
     report: ImportReport,
+    sink: Callable[[Reject], None],
     batch_size: int,
 ) -> Iterator[tuple[list[Row], list[int]]]:
-    """Check every row; yield batches of (records, their lines); rejects go to ``report``."""
+    """Check every row; yield batches of (records, their lines); rejects go to ``sink``."""
     phone_i = cmap.targets[PHONE]
     name_i = cmap.targets.get(NAME)
     first_i = cmap.targets.get(FIRST_NAME)
@@ -571,15 +674,12 @@ def _validate_rows(
     region = checker.normalizer.region
     seen = checker.seen
     existing, dnc_g, dnc_c = checker.existing, checker.dnc_global, checker.dnc_campaign
-    counts = report.rejected_by_reason
-    rejects = report.rejects
     read = 0
     out: list[Row] = []
     lines: list[int] = []
 
     def reject(line: int, reason: RejectReason, detail: str, raw: str, cells: list[str]) -> None:
-        counts[reason] += 1
-        rejects.append(Reject(line, reason, detail, raw, tuple(cells)))
+        sink(Reject(line, reason, detail, raw, tuple(cells)))
 
     for line, cells in rows:
         if not any(cells):
@@ -587,6 +687,16 @@ def _validate_rows(
         read += 1
         if len(cells) < width:
             cells.extend([""] * (width - len(cells)))
+        elif len(cells) > width and any(cells[width:]):
+            reject(
+                line,
+                RejectReason.MALFORMED_ROW,
+                f"{len(cells)} cells but the header has {width}: a delimiter inside an"
+                " unquoted value?",
+                cells[phone_i],
+                cells,
+            )
+            continue
         raw = cells[phone_i]
         if not raw.strip():
             reject(line, RejectReason.MISSING_PHONE, "no phone number", raw, cells)
@@ -605,8 +715,7 @@ def _validate_rows(
                 continue
         result = normalize(raw)
         if not isinstance(result, Normalized):
-            reason = result if isinstance(result, PhoneReason) else PhoneReason.UNPARSABLE
-            reject(line, RejectReason.INVALID_NUMBER, reason.explain(raw, region), raw, cells)
+            reject(line, RejectReason.INVALID_NUMBER, result.explain(raw, region), raw, cells)
             continue
         e164 = result.e164
         if e164 in dnc_g:
@@ -652,12 +761,3 @@ def _validate_rows(
     report.rows_read = read
     if out:
         yield out, lines
-
-
-def write_rejects(report: ImportReport, headers: Sequence[str], path: Path) -> None:
-    """Write the rejects to a CSV: line, reason, detail, then the row's original cells."""
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["line", "reason", "detail", *headers])
-        for r in report.rejects:
-            writer.writerow([r.line, r.reason.value, r.detail, *r.values])

@@ -105,7 +105,17 @@ class Campaign(SQLModel, table=True):
     owner_absent_release_min: int = 30
     max_wait_s: float = 2.0
     wrapup_timeout_s: int = 120
-    wrapup_default_status_id: int | None = Field(default=None, foreign_key="status_def.id")
+    # status_def also refers to campaign: this key is added after both tables exist.
+    wrapup_default_status_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            sa.Integer,
+            sa.ForeignKey(
+                "status_def.id", use_alter=True, name="fk_campaign_wrapup_default_status_id"
+            ),
+            nullable=True,
+        ),
+    )
     caller_id: str | None = None
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
@@ -136,12 +146,34 @@ class ContactList(SQLModel, table=True):
     created_at: dt.datetime = _created()
 
 
+_DUE_NOW = "system_status = 'TO_CALL' AND next_call_at IS NULL"
+
+
 class Record(SQLModel, table=True):
     """A person to call in a campaign, with the state the status engine keeps."""
 
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "phone", name="uq_record_campaign_phone"),
-        sa.Index("ix_record_pick", "campaign_id", "system_status", "next_call_at"),
+        # Record selection: one range per priority tier (see campaigns/selection.py).
+        sa.Index(
+            "ix_record_pick",
+            "campaign_id",
+            "system_status",
+            "next_call_at",
+            sa.text("attempts DESC"),
+            "id",
+        ),
+        sa.Index("ix_record_owner_due", "owner_agent_id", "system_status", "next_call_at"),
+        # TO_CALL records due now without a date, in selection order: those whose lease
+        # ended without an outcome (attempts > 0) first, then fresh ones in import order.
+        sa.Index(
+            "ix_record_due_now",
+            "campaign_id",
+            sa.text("attempts DESC"),
+            "id",
+            sqlite_where=sa.text(_DUE_NOW),
+            postgresql_where=sa.text(_DUE_NOW),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -156,7 +188,7 @@ class Record(SQLModel, table=True):
     attempts: int = 0
     #: Not callable before this time (retry delay, NOT_BEFORE, MY_RECORD due); NULL = now.
     next_call_at: dt.datetime | None = _ts()
-    owner_agent_id: int | None = Field(default=None, foreign_key="agent.id", index=True)
+    owner_agent_id: int | None = Field(default=None, foreign_key="agent.id")
     last_outcome: str | None = None
     last_call_at: dt.datetime | None = _ts()
     #: Lease: who is dialing the record and until when (NULL when free).

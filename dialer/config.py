@@ -7,7 +7,8 @@ environment variable), the key path (``database.url``) and what is expected.
 
 Environment variables override the file: ``DIALER_<SECTION>__<KEY>``, upper or lower case,
 with ``__`` between levels, e.g. ``DIALER_DATABASE__URL``, ``DIALER_LOGGING__LEVEL``,
-``DIALER_ENGINE__LEASE_S``. A list of tables is addressed by index:
+``DIALER_ENGINE__LEASE_S``; ``DIALER_*`` names without ``__`` are not settings and are left
+alone (``DIALER_CONFIG``, ``DIALER_TEST_PG_URL``). A list of tables is addressed by index:
 ``DIALER_ASTERISK__SERVERS__0__SECRET``. A value starting with ``[`` or ``{`` is read as
 JSON. ``DIALER_CONFIG`` names the file when no path is given.
 
@@ -123,17 +124,17 @@ class AsteriskServer(_Section):
     port: int = Field(default=5038, ge=1, le=65_535)
     username: str = Field(min_length=1)
     secret: SecretStr
-    channel_template: str = "PJSIP/{phone}@trunk"
-    """Dial string; ``{phone}`` is replaced by the E.164 number."""
+    channel_template: str = "PJSIP/{number}@trunk"
+    """Dial string; ``{number}`` is replaced by the number dialed."""
     caller_id: str | None = None
     max_channels: int = Field(default=30, ge=1)
     originates_per_second: float = Field(default=10.0, gt=0)
 
     @field_validator("channel_template")
     @classmethod
-    def _has_phone(cls, value: str) -> str:
-        if "{phone}" not in value:
-            msg = "a dial string containing {phone}, e.g. PJSIP/{phone}@trunk"
+    def _has_number(cls, value: str) -> str:
+        if "{number}" not in value:
+            msg = "a dial string containing {number}, e.g. PJSIP/{number}@trunk"
             raise ValueError(msg)
         return value
 
@@ -221,7 +222,23 @@ def _apply_env(
         upper = name.upper()
         if not upper.startswith(ENV_PREFIX) or upper == ENV_CONFIG_FILE:
             continue
-        parts = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        rest = name[len(ENV_PREFIX) :]
+        if "__" not in rest:
+            # Not a setting (DIALER_TEST_PG_URL, DIALER_AMI_SECRET_PBX1 …), unless it looks
+            # like one with a single underscore, which would otherwise be silently ignored.
+            section = next(
+                (s for s in Settings.model_fields if rest.lower().startswith(s + "_")), None
+            )
+            if section is not None:
+                key = rest[len(section) + 1 :].upper()
+                raise ConfigError(
+                    f"environment {name}",
+                    None,
+                    f"expected two underscores between section and key: "
+                    f"DIALER_{section.upper()}__{key}",
+                )
+            continue
+        parts = [part.lower() for part in rest.split("__")]
         if not all(parts) or parts[0].isdigit():
             raise ConfigError(
                 f"environment {name}",

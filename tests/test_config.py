@@ -124,3 +124,17 @@ def test_secrets_never_in_repr_or_logs(tmp_path: Path) -> None:
     for secret in ("dbpw123", "mqttpw123", "amipw123"):
         assert secret not in text
     assert settings.database.safe_url() == "postgresql+psycopg://u:***@h/d"
+
+
+def test_other_dialer_variables_are_not_settings(tmp_path: Path) -> None:
+    """DIALER_* names without a double underscore (test URLs, AMI secrets) are left alone."""
+    path = _write(tmp_path, "")
+    environ = {"DIALER_TEST_PG_URL": "postgresql://x", "DIALER_AMI_SECRET_PBX1": "s"}
+    assert load_settings(path, environ=environ) == load_settings(path, environ={})
+
+
+def test_single_underscore_variable_is_reported(tmp_path: Path) -> None:
+    """DIALER_DATABASE_URL (one underscore) is refused with the spelling that works."""
+    path = _write(tmp_path, "")
+    with pytest.raises(ConfigError, match="DIALER_DATABASE__URL"):
+        load_settings(path, environ={"DIALER_DATABASE_URL": "sqlite://"})

@@ -32,6 +32,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         secret: str | None = typer.Option(
             None, "--secret", envvar="DIALER_AMI_SECRET", help="accept only this AMI secret"
         ),
+        latency_probe: bool = typer.Option(
+            False, "--latency-probe", help="time CustomerAnswered -> Redirect (SimControl stats)"
+        ),
     ) -> None:
         """Run the PBX simulator: an AMI server over TCP with simulated customers and agents."""
         from asterisk.errors import ScenarioError
@@ -50,9 +53,16 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 raise typer.Exit(2) from exc
 
         async def run() -> None:
-            world = World(behaviour=behaviour, seed=seed)
+            wrapup = behaviour.wrapup_s if behaviour is not None else None
+            world = World(behaviour=behaviour, seed=seed, wrapup=wrapup)
             sim = PbxSimulator(
-                world, host=host, port=port, time_scale=time_scale, username=username, secret=secret
+                world,
+                host=host,
+                port=port,
+                time_scale=time_scale,
+                username=username,
+                secret=secret,
+                latency_probe=latency_probe,
             )
             async with sim:
                 typer.echo(f"pbx-sim listening on {host}:{sim.port} (time_scale={time_scale})")
@@ -69,11 +79,19 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         parse_events: int = typer.Option(
             200_000, "--parse-events", help="events for the parse run"
         ),
+        agents: int = typer.Option(100, "--agents", help="agent seats calls are connected to"),
+        time_scale: float = typer.Option(
+            1.0, "--time-scale", help="simulator speed (1.0: real time, as measured)"
+        ),
     ) -> None:
         """Measure AMI events/s parsed and dispatched, and answer-to-connect latency."""
         from asterisk.bench import run_bench
+        from dialer.logging import configure_logging
 
-        result = asyncio.run(run_bench(calls=calls, parse_events=parse_events))
+        configure_logging(level="WARNING")
+        result = asyncio.run(
+            run_bench(calls=calls, parse_events=parse_events, agents=agents, time_scale=time_scale)
+        )
         if as_json:
             typer.echo(json.dumps(result, indent=2))
         else:

@@ -12,14 +12,21 @@ import json
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from dialer.errors import DialerError
+
+if TYPE_CHECKING:
+    from campaigns.importer import ImportReport
+
+T = TypeVar("T")
 
 DEFAULT_DB_URL = "sqlite:///dialer.db"
 
@@ -34,10 +41,61 @@ DbUrl = Annotated[
 ]
 
 
-def _fail(exc: DialerError) -> typer.Exit:
-    """Print a deliberate error on stderr in one line and return the exit to raise."""
-    Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-    return typer.Exit(code=2)
+def _fail(exc: Exception) -> typer.Exit:
+    """Print a deliberate error on stderr in one line and return the exit (code 1) to raise."""
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def _quiet_logs() -> None:
+    """Send logs to stderr (warnings and up) unless the application configured logging."""
+    import structlog
+
+    if not structlog.is_configured():
+        from dialer.logging import configure_logging
+
+        configure_logging(level="WARNING")
+
+
+def _engine(db_url: str) -> sa.Engine:
+    from campaigns.db import make_engine
+
+    return make_engine(db_url)
+
+
+class _NoSchemaError(DialerError):
+    """The database has no campaign tables yet."""
+
+    error_id = "no_schema"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"--db-url {url}: the database has no campaign tables; run `dialer db upgrade` first"
+        )
+
+
+def _parse_map(items: list[str]) -> dict[str, str]:
+    """``["phone=Telefon", "name=Imię"]`` → ``{"phone": "Telefon", "name": "Imię"}``."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        target, sep, header = item.partition("=")
+        if not sep or not target.strip() or not header.strip():
+            msg = f"{item!r}: expected FIELD=COLUMN, e.g. --map phone=Telefon"
+            raise typer.BadParameter(msg, param_hint="--map")
+        mapping[target.strip()] = header.strip()
+    return mapping
+
+
+def _parse_when(text: str | None, option: str) -> dt.datetime | None:
+    """An ISO date or date-time (UTC unless it says otherwise), or None."""
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"{text!r}: expected an ISO date such as 2026-12-31 or 2026-12-31T18:00+01:00"
+        raise typer.BadParameter(msg, param_hint=option) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 # --- bench data ------------------------------------------------------------------------
@@ -111,13 +169,340 @@ def write_bench_csv(path: Path, rows: int, *, seed: int = 42) -> None:
             )
 
 
-# --- commands --------------------------------------------------------------------------
+# --- commands ---------------------------------------------------------------------------
+
+IMPORT_HELP = (
+    "Import a contact list (CSV or XLSX) into a campaign.\n\n"
+    "Every row is checked: the phone number is normalised to E.164 and must be valid; "
+    "numbers on a do-not-call list, already in the campaign or repeated in the file are "
+    "rejected. Rejected rows are listed with their line number and the reason; the valid "
+    "rows are imported as a new list. Try --dry-run first.\n\n"
+    'Example: dialer import klienci.csv --campaign "Sprzedaż" --map phone=Telefon --dry-run'
+)
+BENCH_IMPORT_HELP = (
+    "Generate a CSV of --rows realistic rows and import it end to end; print rows/s.\n\n"
+    "The rows mix Polish, German, British, US and French numbers in the formats people "
+    "type, with about 2 % invalid numbers, 1 % duplicates and custom fields. The import "
+    "(reading, validation, E.164 normalisation, duplicate and DNC checks, inserts) is timed "
+    "into a fresh SQLite database unless --db-url is given."
+)
+
+
+def _run(db_url: str, action: Callable[[sa.Engine], T]) -> T:
+    """Run ``action`` on an engine; deliberate errors become a one-line message and exit 1."""
+    from sqlalchemy.exc import OperationalError
+
+    _quiet_logs()
+    engine = _engine(db_url)
+    try:
+        return action(engine)
+    except DialerError as exc:
+        raise _fail(exc) from None
+    except OperationalError as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            raise _fail(_NoSchemaError(db_url)) from None
+        raise
+    finally:
+        engine.dispose()
+
+
+def _print_import(report: ImportReport, shown: int) -> None:
+    console = Console()
+    verb = "would import" if report.dry_run else "imported"
+    title = f"{report.source} → campaign {report.campaign!r}" + (
+        " (dry run: nothing written)" if report.dry_run else ""
+    )
+    summary = Table(title=title, show_header=False)
+    summary.add_column("what")
+    summary.add_column("rows", justify="right")
+    summary.add_row("rows read", str(report.rows_read))
+    summary.add_row(verb, f"[green]{report.imported}[/]")
+    summary.add_row("rejected", f"[red]{report.rejected}[/]" if report.rejected else "0")
+    for reason, count in sorted(report.rejected_by_reason.items()):
+        summary.add_row(f"  {reason}", str(count))
+    if report.list_id is not None:
+        summary.add_row("list id", str(report.list_id))
+    console.print(summary)
+    mapping = ", ".join(f"{target} ← {header!r}" for target, header in report.mapping.items())
+    console.print(f"columns: {mapping}", highlight=False)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    if report.rejects and shown:
+        table = Table(title=f"first {min(shown, len(report.rejects))} rejected rows")
+        table.add_column("line", justify="right")
+        table.add_column("reason")
+        table.add_column("detail")
+        for reject in report.rejects[:shown]:
+            table.add_row(str(reject.line), reject.reason.value, reject.detail)
+        console.print(table)
+    if report.rejected > shown:
+        console.print(
+            f"{report.rejected - min(shown, len(report.rejects))} more rejected rows not shown:"
+            " use --rejects FILE to get them all",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     """Add this area's commands to the main app and to ``dialer bench``."""
+    dnc = typer.Typer(
+        help="Do-not-call lists: numbers never dialed (globally or in one campaign).",
+        no_args_is_help=True,
+    )
+    app.add_typer(dnc, name="dnc")
 
-    @bench.command("import")
+    @app.command("import", help=IMPORT_HELP)
+    def import_list(
+        file: Annotated[Path, typer.Argument(help="The list: a .csv or .xlsx file.")],
+        *,
+        campaign: Annotated[
+            str, typer.Option("--campaign", "-c", help="Name of the campaign to import into.")
+        ],
+        mapping: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--map",
+                "-m",
+                metavar="FIELD=COLUMN",
+                help="Which column feeds which field: phone, name, first_name, last_name, tz, "
+                "or any custom field (repeat). Unmapped columns are recognised by their header "
+                "(telefon/phone/numer, imię, nazwisko, strefa…) or kept as custom fields.",
+            ),
+        ] = None,
+        region: Annotated[
+            str | None,
+            typer.Option(
+                "--region", help="Country of numbers written without +CC (default: campaign's)."
+            ),
+        ] = None,
+        tz: Annotated[
+            str | None,
+            typer.Option(
+                "--tz",
+                help="Time zone for rows without one, e.g. Europe/Warsaw (default: from the "
+                "number).",
+            ),
+        ] = None,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Check the file and report; write nothing.")
+        ] = False,
+        rejects: Annotated[
+            Path | None,
+            typer.Option("--rejects", help="Also write the rejected rows to this CSV file."),
+        ] = None,
+        show: Annotated[
+            int, typer.Option("--show", min=0, help="How many rejected rows to print.")
+        ] = 20,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        db_url: DbUrl = DEFAULT_DB_URL,
+    ) -> None:
+        """Import a contact list (CSV or XLSX) into a campaign (help: IMPORT_HELP)."""
+        from campaigns.importer import import_file
+
+        fields = _parse_map(mapping or [])
+
+        def action(engine: sa.Engine) -> ImportReport:
+            return import_file(
+                engine,
+                file,
+                campaign=campaign,
+                mapping=fields or None,
+                region=region,
+                tz=tz,
+                dry_run=dry_run,
+                rejects_path=rejects,
+            )
+
+        report = _run(db_url, action)
+        if as_json:
+            print(json.dumps(report.as_dict(max_rejects=show), ensure_ascii=False))
+        else:
+            _print_import(report, show)
+            if rejects is not None:
+                Console().print(f"rejected rows written to {rejects}", highlight=False)
+
+    @dnc.command("add")
+    def dnc_add(
+        phone: Annotated[str, typer.Argument(help="The number, e.g. +48601234567 or 601234567.")],
+        *,
+        campaign: Annotated[
+            str | None,
+            typer.Option("--campaign", "-c", help="Only for this campaign (default: global)."),
+        ] = None,
+        reason: Annotated[str, typer.Option("--reason", help="Why (kept with the entry).")] = "",
+        expires: Annotated[
+            str | None,
+            typer.Option("--expires", help="Stop blocking after this date, e.g. 2027-01-31."),
+        ] = None,
+        region: Annotated[
+            str | None, typer.Option("--region", help="Country of a number without +CC.")
+        ] = None,
+        actor: Annotated[str, typer.Option("--by", help="Who asks (for the audit log).")] = "cli",
+        db_url: DbUrl = DEFAULT_DB_URL,
+    ) -> None:
+        """Put a number on the global do-not-call list, or on one campaign's."""
+        from campaigns.dnc import add_dnc
+
+        until = _parse_when(expires, "--expires")
+        e164, added = _run(
+            db_url,
+            lambda engine: add_dnc(
+                engine,
+                phone,
+                campaign=campaign,
+                reason=reason,
+                expires_at=until,
+                region=region,
+                actor=actor,
+            ),
+        )
+        where = f"campaign {campaign!r}" if campaign else "the global list"
+        state = "added to" if added else "already on (entry updated)"
+        Console().print(f"{e164} {state} {where}", highlight=False)
+
+    @dnc.command("remove")
+    def dnc_remove(
+        phone: Annotated[str, typer.Argument(help="The number to take off the list.")],
+        *,
+        campaign: Annotated[
+            str | None,
+            typer.Option("--campaign", "-c", help="From this campaign's list (default: global)."),
+        ] = None,
+        region: Annotated[
+            str | None, typer.Option("--region", help="Country of a number without +CC.")
+        ] = None,
+        actor: Annotated[str, typer.Option("--by", help="Who asks (for the audit log).")] = "cli",
+        db_url: DbUrl = DEFAULT_DB_URL,
+    ) -> None:
+        """Take a number off the global do-not-call list, or off one campaign's."""
+        from campaigns.dnc import remove_dnc
+
+        e164 = _run(
+            db_url,
+            lambda engine: remove_dnc(engine, phone, campaign=campaign, region=region, actor=actor),
+        )
+        where = f"campaign {campaign!r}" if campaign else "the global list"
+        Console().print(f"{e164} removed from {where}", highlight=False)
+
+    @dnc.command("list")
+    def dnc_list(
+        *,
+        campaign: Annotated[
+            str | None,
+            typer.Option("--campaign", "-c", help="This campaign's list (default: global)."),
+        ] = None,
+        everything: Annotated[
+            bool, typer.Option("--all", help="Every list: global and all campaigns.")
+        ] = False,
+        expired: Annotated[
+            bool, typer.Option("--expired", help="Include entries past their expiry.")
+        ] = False,
+        phone: Annotated[
+            str | None, typer.Option("--phone", help="Only this number (is it listed?).")
+        ] = None,
+        limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+        db_url: DbUrl = DEFAULT_DB_URL,
+    ) -> None:
+        """Show do-not-call entries, newest first."""
+        from campaigns.dnc import list_dnc
+
+        entries = _run(
+            db_url,
+            lambda engine: list_dnc(
+                engine,
+                campaign=campaign,
+                everything=everything,
+                include_expired=expired,
+                phone=phone,
+                limit=limit,
+            ),
+        )
+        if as_json:
+            for e in entries:
+                print(
+                    json.dumps(
+                        {
+                            "phone": e.phone,
+                            "campaign": e.campaign,
+                            "reason": e.reason,
+                            "added_by": e.added_by,
+                            "expires_at": e.expires_at.isoformat() if e.expires_at else None,
+                            "created_at": e.created_at.isoformat(),
+                        }
+                    )
+                )
+            return
+        table = Table(title=f"do-not-call entries ({len(entries)} shown)")
+        for column in ("phone", "list", "reason", "added by", "expires", "added"):
+            table.add_column(column)
+        for e in entries:
+            table.add_row(
+                e.phone,
+                e.campaign or "global",
+                e.reason,
+                e.added_by,
+                f"{e.expires_at:%Y-%m-%d %H:%M}" if e.expires_at else "never",
+                f"{e.created_at:%Y-%m-%d %H:%M}",
+            )
+        Console().print(table)
+
+    @dnc.command("import")
+    def dnc_import(
+        file: Annotated[Path, typer.Argument(help="A .csv or .xlsx file with a phone column.")],
+        *,
+        campaign: Annotated[
+            str | None,
+            typer.Option("--campaign", "-c", help="Into this campaign's list (default: global)."),
+        ] = None,
+        reason: Annotated[str, typer.Option("--reason", help="Why (kept with each entry).")] = "",
+        expires: Annotated[
+            str | None, typer.Option("--expires", help="Entries stop blocking after this date.")
+        ] = None,
+        column: Annotated[
+            str | None,
+            typer.Option("--column", help="Header of the phone column (default: recognised)."),
+        ] = None,
+        region: Annotated[
+            str | None, typer.Option("--region", help="Country of numbers without +CC.")
+        ] = None,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Check the file and report; write nothing.")
+        ] = False,
+        actor: Annotated[str, typer.Option("--by", help="Who asks (for the audit log).")] = "cli",
+        db_url: DbUrl = DEFAULT_DB_URL,
+    ) -> None:
+        """Add every number of a file to a do-not-call list; bad lines are reported."""
+        from campaigns.dnc import import_dnc
+
+        until = _parse_when(expires, "--expires")
+        report = _run(
+            db_url,
+            lambda engine: import_dnc(
+                engine,
+                file,
+                campaign=campaign,
+                reason=reason,
+                expires_at=until,
+                region=region,
+                phone_column=column,
+                dry_run=dry_run,
+                actor=actor,
+            ),
+        )
+        console = Console()
+        verb = "would add" if dry_run else "added"
+        console.print(
+            f"{report.rows_read} rows: {verb} {report.added}, already listed "
+            f"{report.already_listed}, rejected {report.rejected}",
+            highlight=False,
+        )
+        for note in report.notes:
+            console.print(f"[yellow]note:[/] {note}", highlight=False)
+        for reject in report.rejects[:20]:
+            console.print(f"  line {reject.line}: {reject.detail}", highlight=False)
+
+    @bench.command("import", help=BENCH_IMPORT_HELP)
     def bench_import(
         rows: Annotated[int, typer.Option("--rows", min=1, help="Rows to generate.")] = 100_000,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -127,17 +512,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         ] = None,
         seed: Annotated[int, typer.Option("--seed", help="Random seed of the data.")] = 42,
     ) -> None:
-        """Generate a CSV of ROWS realistic rows and import it end to end; print rows/s.
-
-        The rows mix Polish, German, British, US and French numbers in the formats people
-        type, with about 2 % invalid numbers, 1 % duplicates and custom fields. The import
-        (reading, validation, E.164 normalisation, duplicate and DNC checks, inserts) is
-        timed into a fresh SQLite database unless --db-url is given.
-        """
+        """Measure list import end to end (help: BENCH_IMPORT_HELP)."""
         from campaigns.db import create_schema, make_engine
-        from dialer.logging import configure_logging
 
-        configure_logging(level="WARNING")
+        _quiet_logs()
         from campaigns.importer import import_file
         from campaigns.models import Campaign
 
@@ -178,5 +556,3 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         for key, value in result.items():
             table.add_row(key, str(value))
         Console().print(table)
-
-    del app

@@ -210,3 +210,25 @@ async def test_actions_on_unknown_calls_are_refused(ami: tuple[AmiAdapter, Event
     await adapter.originate(DialRequest("slow", "30000000001"))
     with pytest.raises(AmiUnknownCallError, match="not answered yet"):
         adapter.drop("slow")
+
+
+async def test_a_failing_event_handler_does_not_kill_the_session(sim: PbxSimulator) -> None:
+    """An exception in the engine's on_event is logged; the session and later events go on."""
+    seen: list[object] = []
+
+    def handler(ev: object) -> None:
+        seen.append(ev)
+        if isinstance(ev, CallDialing):
+            raise RuntimeError("engine bug")
+
+    with structlog.testing.capture_logs() as logs:
+        async with AmiAdapter(settings_for(sim), on_event=handler) as adapter:
+            await adapter.wait_ready(5)
+            await adapter.originate(DialRequest("h1", "20100000001"))
+            for _ in range(200):
+                if any(isinstance(e, CallFailed) for e in seen):
+                    break
+                await asyncio.sleep(0.01)
+            assert adapter.connected
+    assert any(isinstance(e, CallFailed) for e in seen)
+    assert any(e["event"] == "ami_event_handler_failed" for e in logs)

@@ -274,17 +274,75 @@ def test_unsupported_or_missing_file_is_refused(engine: sa.Engine, tmp_path: Pat
 
 def test_batch_conflict_keeps_the_valid_rows(engine: sa.Engine) -> None:
     """When a batch hits a number added meanwhile, the other rows of the batch still go in."""
-    from campaigns.importer import ImportReport
-
-    report = ImportReport(source="x", campaign="Sprzedaż", dry_run=False)
     writer = RecordWriter(engine, campaign_id=1, list_id=None, now=NOW)
     rows = [
         ("+48601999001", "A", "Europe/Warsaw", {}),
         ("+48601000001", "Taken", "Europe/Warsaw", {}),
         ("+48601999002", "B", "Europe/Warsaw", {"k": "v"}),
     ]
-    writer.insert(rows, [2, 3, 4], report)
-    assert report.imported == 2
-    assert [(r.line, r.reason) for r in report.rejects] == [(3, RejectReason.DUPLICATE_IN_CAMPAIGN)]
+    inserted, conflicts = writer.insert(rows, [2, 3, 4])
+    assert inserted == 2
+    assert [(r.line, r.reason) for r in conflicts] == [(3, RejectReason.DUPLICATE_IN_CAMPAIGN)]
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from record")).scalar() == 3
+
+
+def test_report_keeps_first_rejects_but_counts_and_writes_all(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Past keep_rejects the report stops keeping rejects but counts them and the file has all."""
+    source = write(tmp_path / "zle.csv", "phone\n" + "abc\n" * 30 + "601234567\n")
+    out = tmp_path / "rej.csv"
+    report = import_file(
+        engine, source, campaign="Sprzedaż", keep_rejects=5, rejects_path=out, now=NOW
+    )
+    assert (report.rejected, len(report.rejects), report.rejects_truncated) == (30, 5, True)
+    assert report.imported == 1
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 31
+
+
+def test_unreadable_and_overfull_rows_are_rejected_not_fatal(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A row the csv module cannot read or with more cells than the header is rejected; the
+    rest imports."""
+    source = tmp_path / "zepsuty.csv"
+    huge = b"x" * (csv.field_size_limit() + 10)
+    source.write_bytes(
+        b"telefon;nazwisko\n601111111;Nowak\n601111112;" + huge + b"\n601111113;Kowal;ski\n"
+        b"601111114;Ostatni;\n"
+    )
+    report = import_file(engine, source, campaign="Sprzedaż", now=NOW)
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (3, RejectReason.MALFORMED_ROW),
+        (4, RejectReason.MALFORMED_ROW),
+    ]
+    assert "field larger than field limit" in report.rejects[0].detail
+    assert "3 cells but the header has 2" in report.rejects[1].detail
+    assert (report.rows_read, report.imported) == (4, 2)
+    with Session(engine) as session:
+        lst = session.get(ContactList, report.list_id)
+    assert lst is not None
+    assert (lst.rows_imported, lst.rows_rejected) == (2, 2)
+
+
+def test_corrupt_xlsx_is_a_file_error(engine: sa.Engine, tmp_path: Path) -> None:
+    """A .xlsx that is not a workbook is refused naming the file; nothing is written."""
+    bad = write(tmp_path / "lista.xlsx", "to nie jest arkusz")
+    with pytest.raises(ImportFileError, match=r"lista.xlsx: not a readable XLSX workbook"):
+        import_file(engine, bad, campaign="Sprzedaż", now=NOW)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from contact_list")).scalar() == 0
+
+
+def test_unwritable_rejects_file_is_refused_before_writing(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A --rejects path that cannot be written is a file error raised before any list is made."""
+    source = write(tmp_path / "a.csv", "phone\n601234567\n")
+    with pytest.raises(ImportFileError, match="--rejects: cannot write"):
+        import_file(
+            engine, source, campaign="Sprzedaż", rejects_path=tmp_path / "nie" / "ma.csv", now=NOW
+        )
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from contact_list")).scalar() == 0

@@ -163,3 +163,33 @@ def test_rules_from_a_campaign_row() -> None:
     assert rules.window == CallingWindow.parse("08:00", "21:00", [1, 2])
     assert rules.owner_absent_policy is OwnerAbsentPolicy.RELEASE
     assert rules.statuses == (TO_CALL,)
+
+
+def test_leased_record_is_in_flight_until_the_lease_ends() -> None:
+    """A record whose lease has not expired is not callable; after expiry it is."""
+    state = RecordState(lease_expires_at=NOW + dt.timedelta(seconds=30))
+    assert why_not_callable(state, NOW, RULES, window_open=True, dnc=False) is (
+        NotCallable.IN_FLIGHT
+    )
+    later = NOW + dt.timedelta(seconds=30)
+    assert why_not_callable(state, later, RULES, window_open=True, dnc=False) is None
+
+
+def test_unanswered_callback_stays_with_its_owner() -> None:
+    """A MY_RECORD callback that was not answered keeps its owner and retries later."""
+    state = RecordState(system_status=SystemStatus.MY_RECORD, owner_agent_id=7, next_call_at=NOW)
+    new = apply_outcome(state, Outcome.NO_ANSWER, NOW, RULES)
+    assert (new.system_status, new.owner_agent_id) == (SystemStatus.MY_RECORD, 7)
+    assert new.next_call_at == NOW + RULES.retry_delay(Outcome.NO_ANSWER)
+
+
+def test_progressive_record_needs_a_reserved_agent() -> None:
+    """CALL_PROGRESSIVE is callable with an agent reserved and not without one."""
+    state = RecordState(system_status=SystemStatus.CALL_PROGRESSIVE)
+    assert why_not_callable(state, NOW, RULES, window_open=True, dnc=False) is (
+        NotCallable.NEEDS_RESERVED_AGENT
+    )
+    assert (
+        why_not_callable(state, NOW, RULES, window_open=True, dnc=False, reserved_agent_id=3)
+        is None
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations of the campaign storage, shipped inside the package."""

@@ -1,0 +1,461 @@
+"""Record selection: claim the next records of a campaign to dial, as atomic leases.
+
+Priority (DESIGN §3, issue 2):
+
+1. ``MY_RECORD`` callbacks due for the ready agent the claim is made for (``agent_id``);
+2. ``CALL_PROGRESSIVE`` redials, only when an agent is reserved for the call;
+3. due ``NOT_BEFORE`` records (and, under the ``release`` owner-absent policy,
+   ``MY_RECORD`` callbacks whose owner has not taken them ``owner_absent_release_min``
+   minutes after they fell due);
+4. due retries (``TO_CALL`` with attempts made, or with a due date);
+5. fresh records (``TO_CALL``, never dialed, no date), in import order.
+
+Tiers 1 and 2 give at most one record per claim: the one the reserved agent will take.
+Whatever the tier, a claimed record is never on a DNC list (global or the campaign's,
+not expired — checked at claim time), never ``DO_NOT_CALL``, never before its
+``next_call_at``, never outside its calling window in its own zone key, never at or over
+the campaign's ``max_attempts`` and never in flight (holding an unexpired lease).
+
+Each tier is one ``UPDATE … WHERE id IN (SELECT … LIMIT k [FOR UPDATE SKIP LOCKED])
+RETURNING …`` statement: on PostgreSQL concurrent claimers skip each other's locked rows
+and re-check the lease of rows committed meanwhile; on SQLite the statement holds the
+database's write lock. Claiming sets the lease (``lease_owner``, ``lease_expires_at``) and
+counts the attempt (``attempts + 1``), so a crash mid-call still counts it; a lease left by
+a crashed engine expires and the record becomes claimable again.
+
+Every function takes ``now``; none reads the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from campaigns.enums import OwnerAbsentPolicy, SystemStatus
+from campaigns.models import Campaign, DncEntry, Record
+from campaigns.windows import CallingWindow, open_zone_keys
+from dialer.errors import DialerError
+
+#: Seconds the distinct zone keys of a campaign are cached before being read again.
+ZONE_KEYS_TTL_S = 60.0
+
+Db = sa.Engine | sa.Connection | Session
+
+
+class SelectionError(DialerError):
+    """A claim cannot be made as asked."""
+
+    error_id = "selection_error"
+
+
+class CampaignNotFoundError(SelectionError):
+    """The campaign to claim from does not exist."""
+
+    error_id = "campaign_not_found"
+
+    def __init__(self, campaign_id: int) -> None:
+        self.campaign_id = campaign_id
+        super().__init__(f"campaign {campaign_id} does not exist")
+
+
+class Tier(IntEnum):
+    """Why a record was claimed, in priority order (lower first)."""
+
+    MY_RECORD = 1
+    PROGRESSIVE = 2
+    NOT_BEFORE = 3
+    RETRY = 4
+    FRESH = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRecord:
+    """A record leased for one dial attempt, with what the dialer needs to place it."""
+
+    id: int
+    campaign_id: int
+    phone: str
+    name: str
+    tz: str
+    fields: dict[str, Any]
+    system_status: SystemStatus
+    status_id: int | None
+    attempts: int
+    """Attempts including this one (counted at claim time)."""
+    owner_agent_id: int | None
+    reserved_agent_id: int | None
+    """The agent reserved for this call (tiers 1 and 2), else None (a predictive call)."""
+    tier: Tier
+    lease_owner: str
+    lease_expires_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredLease:
+    """A lease that ran out without being released (its engine probably died)."""
+
+    record_id: int
+    lease_owner: str | None
+    lease_expires_at: dt.datetime
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _connection(db: Db) -> Iterator[sa.Connection]:
+    """A connection in a transaction: committed here for an engine, by the caller else."""
+    if isinstance(db, sa.Engine):
+        with db.begin() as conn:
+            yield conn
+    elif isinstance(db, Session):
+        yield db.connection()
+    else:
+        yield db
+
+
+_record = Record.__table__  # type: ignore[attr-defined]
+_dnc = DncEntry.__table__  # type: ignore[attr-defined]
+_campaign = Campaign.__table__  # type: ignore[attr-defined]
+_c = _record.c
+
+_zone_cache: dict[tuple[str, int], tuple[dt.datetime, tuple[str, ...]]] = {}
+
+
+def forget_zone_keys(campaign_id: int | None = None) -> None:
+    """Drop cached zone keys (of one campaign, or all): call after importing records."""
+    for key in list(_zone_cache):
+        if campaign_id is None or key[1] == campaign_id:
+            del _zone_cache[key]
+
+
+def _zone_keys(conn: sa.Connection, campaign_id: int, now: dt.datetime) -> tuple[str, ...]:
+    """The distinct zone keys of a campaign's records, cached for ``ZONE_KEYS_TTL_S``."""
+    cache_key = (conn.engine.url.render_as_string(hide_password=True), campaign_id)
+    cached = _zone_cache.get(cache_key)
+    if cached is not None and 0 <= (now - cached[0]).total_seconds() < ZONE_KEYS_TTL_S:
+        return cached[1]
+    rows = conn.execute(sa.select(_c.tz).where(_c.campaign_id == campaign_id).distinct())
+    keys = tuple(sorted(row[0] for row in rows))
+    _zone_cache[cache_key] = (now, keys)
+    return keys
+
+
+def _not_on_dnc(campaign_id: int, now: dt.datetime) -> sa.ColumnElement[bool]:
+    """No unexpired global or campaign DNC entry for the record's phone."""
+    hit = (
+        sa.select(sa.literal(1))
+        .select_from(_dnc)
+        .where(
+            _dnc.c.phone == _c.phone,
+            sa.or_(_dnc.c.campaign_id.is_(None), _dnc.c.campaign_id == campaign_id),
+            sa.or_(_dnc.c.expires_at.is_(None), _dnc.c.expires_at > now),
+        )
+    )
+    return ~sa.exists(hit)
+
+
+def _is(status: SystemStatus) -> sa.ColumnElement[bool]:
+    """``system_status = '<status>'`` written inline, so the planner can match the partial
+    index ``ix_record_due_now`` (a bound parameter would hide the value from it)."""
+    condition: sa.ColumnElement[bool] = _c.system_status == sa.literal_column(f"'{status.value}'")
+    return condition
+
+
+def _due(now: dt.datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(_c.next_call_at.is_(None), _c.next_call_at <= now)
+
+
+@dataclass(frozen=True, slots=True)
+class _TierQuery:
+    tier: Tier
+    where: tuple[sa.ColumnElement[bool], ...]
+    order_by: tuple[sa.ColumnElement[Any], ...]
+    reserved: bool
+
+
+def _tiers(
+    campaign: sa.Row[Any], now: dt.datetime, agent_id: int | None, reserved: int | None
+) -> list[_TierQuery]:
+    tiers: list[_TierQuery] = []
+    if agent_id is not None:
+        tiers.append(
+            _TierQuery(
+                Tier.MY_RECORD,
+                (
+                    _is(SystemStatus.MY_RECORD),
+                    _c.owner_agent_id == agent_id,
+                    _due(now),
+                ),
+                (_c.next_call_at.asc().nulls_first(), _c.id),
+                reserved=True,
+            )
+        )
+    if reserved is not None:
+        tiers.append(
+            _TierQuery(
+                Tier.PROGRESSIVE,
+                (_is(SystemStatus.CALL_PROGRESSIVE), _due(now)),
+                (_c.next_call_at.asc().nulls_first(), _c.id),
+                reserved=True,
+            )
+        )
+    tiers.append(
+        _TierQuery(
+            Tier.NOT_BEFORE,
+            (_is(SystemStatus.NOT_BEFORE), _due(now)),
+            (_c.next_call_at.asc().nulls_first(), _c.id),
+            reserved=False,
+        )
+    )
+    if campaign.owner_absent_policy == OwnerAbsentPolicy.RELEASE.value:
+        released_before = now - dt.timedelta(minutes=campaign.owner_absent_release_min)
+        tiers.append(
+            _TierQuery(
+                Tier.NOT_BEFORE,
+                (_is(SystemStatus.MY_RECORD), _c.next_call_at <= released_before),
+                (_c.next_call_at.asc().nulls_first(), _c.id),
+                reserved=False,
+            )
+        )
+    tiers.extend(
+        (
+            _TierQuery(
+                Tier.RETRY,
+                (_is(SystemStatus.TO_CALL), _c.next_call_at <= now),
+                (_c.next_call_at, _c.id),  # never NULL here: the index order serves it
+                reserved=False,
+            ),
+            _TierQuery(
+                Tier.FRESH,  # attempts > 0 first (leases ended without an outcome): RETRY
+                (_is(SystemStatus.TO_CALL), _c.next_call_at.is_(None)),
+                (_c.attempts.desc(), _c.id),
+                reserved=False,
+            ),
+        )
+    )
+    return tiers
+
+
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _order_key(row: sa.RowMapping) -> tuple[dt.datetime, int, int]:
+    """The order within a tier in Python (RETURNING keeps none): due time (NULL first),
+    more attempts first (retries before fresh records), then id."""
+    return (row["next_call_at"] or _EARLIEST, -row["attempts"], row["id"])
+
+
+def _tier_of(row: sa.RowMapping, tier: Tier) -> Tier:
+    """A record of the due-now query that was dialed before is a retry, not fresh."""
+    return Tier.RETRY if tier is Tier.FRESH and row["attempts"] > 1 else tier
+
+
+def _claimed(
+    row: sa.RowMapping,
+    tier: Tier,
+    reserved_agent_id: int | None,
+    engine_id: str,
+    expires: dt.datetime,
+) -> ClaimedRecord:
+    return ClaimedRecord(
+        id=row["id"],
+        campaign_id=row["campaign_id"],
+        phone=row["phone"],
+        name=row["name"],
+        tz=row["tz"],
+        fields=dict(row["fields"] or {}),
+        system_status=SystemStatus(row["system_status"]),
+        status_id=row["status_id"],
+        attempts=row["attempts"],
+        owner_agent_id=row["owner_agent_id"],
+        reserved_agent_id=reserved_agent_id,
+        tier=tier,
+        lease_owner=engine_id,
+        lease_expires_at=expires,
+    )
+
+
+def _load_campaign(conn: sa.Connection, campaign_id: int) -> sa.Row[Any]:
+    row = conn.execute(sa.select(_campaign).where(_campaign.c.id == campaign_id)).first()
+    if row is None:
+        raise CampaignNotFoundError(campaign_id)
+    return row
+
+
+# ------------------------------------------------------------------------------- API
+
+
+def claim(
+    db: Db,
+    campaign_id: int,
+    n: int,
+    now: dt.datetime,
+    *,
+    engine_id: str,
+    lease_s: float,
+    agent_id: int | None = None,
+    reserved_agent_id: int | None = None,
+) -> list[ClaimedRecord]:
+    """Lease up to ``n`` callable records of a campaign at ``now``, best first.
+
+    ``agent_id``: a ready agent this claim is made for; his due ``MY_RECORD`` callbacks
+    come first and he counts as reserved for one call. ``reserved_agent_id``: an agent
+    reserved for one progressive call (allows ``CALL_PROGRESSIVE`` records); defaults to
+    ``agent_id``. At most one record per claim comes from tiers 1–2 and carries
+    ``reserved_agent_id``; the rest are predictive calls with no agent reserved.
+
+    With an engine the claim commits before returning; with a connection or session the
+    caller's transaction holds it (commit promptly: other claimers wait on the rows).
+    """
+    if n < 0:
+        msg = f"n must be ≥ 0, got {n}"
+        raise ValueError(msg)
+    if now.tzinfo is None:
+        msg = f"now must be timezone-aware, got {now!r}"
+        raise ValueError(msg)
+    if agent_id is not None and reserved_agent_id not in (None, agent_id):
+        msg = "agent_id and reserved_agent_id name different agents; claim for one at a time"
+        raise ValueError(msg)
+    reserved = reserved_agent_id if reserved_agent_id is not None else agent_id
+    if n == 0:
+        return []
+    expires = now + dt.timedelta(seconds=lease_s)
+    claimed: list[ClaimedRecord] = []
+    with _connection(db) as conn:
+        campaign = _load_campaign(conn, campaign_id)
+        window = CallingWindow.parse(
+            campaign.window_start, campaign.window_end, campaign.window_days
+        )
+        keys = _zone_keys(conn, campaign_id, now)
+        open_keys = open_zone_keys(window, keys, now)
+        if not open_keys or campaign.max_attempts < 1:
+            return []
+        common: list[sa.ColumnElement[bool]] = [
+            _c.campaign_id == campaign_id,
+            sa.or_(_c.lease_expires_at.is_(None), _c.lease_expires_at <= now),
+            _not_on_dnc(campaign_id, now),
+            # Always filter, even when every known zone is open: a zone imported since the
+            # keys were cached is not known to be open, so it waits for the next refresh.
+            _c.tz.in_(open_keys),
+        ]
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            # psycopg prepares a statement after a few runs and PostgreSQL may then switch
+            # to a generic plan, blind to the lease and due times: that plan scans the
+            # table (100x slower at 1M records). Plan each claim for its own values.
+            conn.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        tiers = _tiers(campaign, now, agent_id, reserved)
+
+        def candidates(tier: _TierQuery) -> sa.Select[tuple[int]]:
+            bound = _c.attempts < campaign.max_attempts
+            return sa.select(_c.id).where(*common, bound, *tier.where)
+
+        # One round trip tells which of the rarer tiers have candidates at all, so that
+        # only those cost an UPDATE; fresh records are nearly always there.
+        rare = [tier for tier in tiers if tier.tier is not Tier.FRESH]
+        present = conn.execute(sa.select(*(sa.exists(candidates(t)) for t in rare))).one()
+        worth = [t for t, there in zip(rare, present, strict=True) if there]
+        worth += [tier for tier in tiers if tier.tier is Tier.FRESH]
+
+        reserved_used = False
+        for tier in worth:
+            if tier.reserved and reserved_used:
+                continue
+            want = 1 if tier.reserved else n - len(claimed)
+            if want <= 0:
+                break
+            pick = candidates(tier).order_by(*tier.order_by).limit(want)
+            if postgres:
+                pick = pick.with_for_update(skip_locked=True)
+            stmt = (
+                sa.update(_record)
+                .where(_c.id.in_(pick.scalar_subquery()))
+                .values(lease_owner=engine_id, lease_expires_at=expires, attempts=_c.attempts + 1)
+                .returning(*_c)
+            )
+            rows = sorted(conn.execute(stmt).mappings(), key=_order_key)
+            agent = reserved if tier.reserved else None
+            claimed.extend(
+                _claimed(row, _tier_of(row, tier.tier), agent, engine_id, expires) for row in rows
+            )
+            if tier.reserved and rows:
+                reserved_used = True
+    return claimed
+
+
+def renew(
+    db: Db,
+    record_ids: Sequence[int],
+    now: dt.datetime,
+    *,
+    engine_id: str,
+    lease_s: float,
+) -> list[int]:
+    """Extend the leases ``engine_id`` holds on ``record_ids``; returns the ids renewed.
+
+    A record another engine has claimed since (after this lease expired) is not renewed:
+    its id is missing from the result, and the caller should treat that call as lost.
+    """
+    if not record_ids:
+        return []
+    expires = now + dt.timedelta(seconds=lease_s)
+    with _connection(db) as conn:
+        rows = conn.execute(
+            sa.update(_record)
+            .where(_c.id.in_(list(record_ids)), _c.lease_owner == engine_id)
+            .values(lease_expires_at=expires)
+            .returning(_c.id)
+        )
+        return sorted(row[0] for row in rows)
+
+
+def release(db: Db, record_ids: Sequence[int], *, engine_id: str | None = None) -> int:
+    """Clear the leases on ``record_ids`` (only ``engine_id``'s, when given); returns count.
+
+    Releasing does not give back the attempt counted at claim time.
+    """
+    if not record_ids:
+        return 0
+    conditions: list[sa.ColumnElement[bool]] = [
+        _c.id.in_(list(record_ids)),
+        _c.lease_owner.is_not(None),
+    ]
+    if engine_id is not None:
+        conditions.append(_c.lease_owner == engine_id)
+    with _connection(db) as conn:
+        result = conn.execute(
+            sa.update(_record).where(*conditions).values(lease_owner=None, lease_expires_at=None)
+        )
+        return int(result.rowcount)
+
+
+def sweep_expired(
+    db: Db, now: dt.datetime, *, campaign_id: int | None = None
+) -> list[ExpiredLease]:
+    """Clear every lease that expired at or before ``now``, and report them."""
+    conditions: list[sa.ColumnElement[bool]] = [_c.lease_expires_at <= now]
+    if campaign_id is not None:
+        conditions.append(_c.campaign_id == campaign_id)
+    with _connection(db) as conn:
+        rows = conn.execute(
+            sa.select(_c.id, _c.lease_owner, _c.lease_expires_at).where(*conditions)
+        ).all()
+        if not rows:
+            return []
+        expired = [ExpiredLease(row[0], row[1], row[2]) for row in rows]
+        ids = [lease.record_id for lease in expired]
+        for start in range(0, len(ids), 500):
+            conn.execute(
+                sa.update(_record)
+                .where(_c.id.in_(ids[start : start + 500]), _c.lease_expires_at <= now)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+        return sorted(expired, key=lambda lease: lease.record_id)

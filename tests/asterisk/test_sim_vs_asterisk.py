@@ -1,0 +1,118 @@
+"""The simulator, recorded by the same client as the real transcripts, matches them.
+
+Each lab scenario of ``record.py`` runs against its own in-process simulator (10x time),
+all in parallel; ``compare.py --per-channel`` must say SAME for every one. Ping exchanges
+are removed from both sides first: they come from the client's 10 s timer, so their count
+depends on how long a run takes, not on the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from asterisk.simulator import PbxSimulator
+from asterisk.world import World
+from tests.asterisk.transcripts import TRANSCRIPTS
+
+SCENARIOS = [
+    "a_login_agent_seat",
+    "b_answered_to_agent",
+    "c_no_answer_timeout",
+    "d1_busy",
+    "d2_congestion",
+    "d3_invalid_extension",
+    "e_no_agent_drop",
+    "f1_amd_machine",
+    "f2_amd_human",
+    "g1_agent_hangs_up_first",
+]
+
+
+def strip_pings(text: str) -> str:
+    """Drop every Ping action and the Response carrying its ActionID."""
+    lines = text.splitlines()
+    ping_ids: set[str] = set()
+    for i, line in enumerate(lines):
+        if line.startswith(">>") and line.endswith("| Action: Ping"):
+            nxt = lines[i + 1].partition(" | ")[2]
+            ping_ids.add(nxt.removeprefix("ActionID: "))
+    out: list[str] = []
+    block: list[str] = []
+    for line in lines:
+        if line[:2] not in (">>", "<<"):
+            out.append(line)
+            continue
+        block.append(line)
+        if line.partition(" | ")[2] == "":
+            body = [b.partition(" | ")[2] for b in block]
+            is_ping = "Action: Ping" in body or (
+                body[0].startswith("Response:")
+                and any(b.removeprefix("ActionID: ") in ping_ids for b in body)
+            )
+            if not is_ping:
+                out.extend(block)
+            block = []
+    out.extend(block)
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.slow
+async def test_simulator_matches_real_asterisk_per_channel(tmp_path: Path) -> None:
+    """For scenarios a-f and g1, compare.py --per-channel finds the same AMI behaviour."""
+    record = TRANSCRIPTS / "record.py"
+    compare = TRANSCRIPTS / "compare.py"
+    if not record.exists():
+        pytest.skip(f"no recording client at {record}")
+
+    async def one(name: str) -> tuple[str, int, str]:
+        out = tmp_path / name
+        out.mkdir()
+        async with PbxSimulator(World(), port=0, time_scale=10.0) as sim:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(record),
+                "--port",
+                str(sim.port),
+                "--out",
+                str(out),
+                name,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            stdout, _ = await asyncio.wait_for(proc.communicate(), 60)
+        if proc.returncode != 0:
+            return name, -1, stdout.decode()
+        ref = tmp_path / f"{name}.ref.txt"
+        ref.write_text(strip_pings((TRANSCRIPTS / f"{name}.txt").read_text()))
+        sim_txt = tmp_path / f"{name}.sim.txt"
+        sim_txt.write_text(strip_pings((out / f"{name}.txt").read_text()))
+        cmp = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(compare),
+            "--per-channel",
+            str(ref),
+            str(sim_txt),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        report, _ = await cmp.communicate()
+        return name, cmp.returncode or 0, report.decode()
+
+    results = await asyncio.gather(*(one(n) for n in SCENARIOS))
+    failures = {name: report[-3000:] for name, rc, report in results if rc != 0}
+    assert not failures, failures
+
+
+def test_strip_pings_removes_only_the_ping_exchange() -> None:
+    """The Ping action and its response go; everything else stays in place."""
+    text = (
+        ">>        1 | Action: Ping\n>>        1 | ActionID: p1\n>>        1 | \n"
+        "<<        2 | Event: X\n<<        2 | \n"
+        "<<        3 | Response: Success\n<<        3 | ActionID: p1\n<<        3 | Ping: Pong\n"
+        "<<        3 | \n"
+    )
+    assert strip_pings(text) == "<<        2 | Event: X\n<<        2 | \n"
