@@ -466,6 +466,15 @@ class Engine:
             case ev.SeatDown(agent_id=seat):
                 agent_id = self._seats.get(seat)
                 return [] if agent_id is None else self._agent(agent_id, ag.SeatDown())
+            case ev.SeatWrapupDone(agent_id=seat):
+                # A simulator's own agent finished wrap-up: the campaign's default status.
+                agent_id = self._seats.get(seat)
+                if agent_id is None:
+                    return []
+                state = self.agents[agent_id].state
+                if state.phase is not ag.Phase.WRAP_UP or state.call_id is None:
+                    return []
+                return self._agent(agent_id, ag.WrapupTimeout(state.call_id))
             case ev.ServerDown() | ev.ServerUp():
                 return []
         call = self.calls.get(event.call_id)

@@ -20,6 +20,16 @@ def _redact_secrets(
     return event_dict
 
 
+class _Stderr:
+    """Writes to whatever ``sys.stderr`` is at the time of each write (not at set-up)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
     """Configure structlog once for the process; ``json`` defaults to "not a TTY"."""
     as_json = (not sys.stderr.isatty()) if json is None else json
@@ -39,6 +49,6 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

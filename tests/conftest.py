@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
 PG_URL = os.environ.get("DIALER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MQTT_HOST = os.environ.get("DIALER_TEST_MQTT", "127.0.0.1:1883")
@@ -36,6 +38,14 @@ def require_service(name: str, host: str, port: int) -> None:
     if in_ci():
         pytest.fail(f"{message} (CI=true: service tests must run)")
     pytest.skip(f"{message}: start {name} to run this test")
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """Each test starts and ends with structlog's default configuration."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -237,3 +237,16 @@ def test_lines_cap_the_calls_placed() -> None:
     engine.tick()
     engine.tick()
     assert engine.calls_up() == 30
+
+
+def test_simulator_wrapup_done_applies_default_status() -> None:
+    """A simulator agent's end of wrap-up gives the default status and frees the agent."""
+    engine, _, _, journal, *_ = make(pacer_n=1)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    call = originates(engine.tick())[0]
+    engine.on_event(ev.CallAnswered(call.call_id, "c", "u"))
+    engine.on_event(ev.CallHungUp(call.call_id, 16, "Normal Clearing"))
+    engine.on_event(ev.SeatWrapupDone(agent_id="1001"))
+    assert journal.rows[call.call_id]["status"] == "default"
+    assert engine.agents[1].state.phase.value == "ready"
