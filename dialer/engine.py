@@ -526,6 +526,8 @@ class Engine:
             )
             self._finish(call, Outcome.MACHINE, phase=CallPhase.FAILED)
             return [HangupCall(call.call_id)]
+        # The person's greeting is over: the wait for an agent (and the drop clock) starts now.
+        call.answer_t = self.clock.now()
         return self._person(call)
 
     def _person(self, call: Call) -> list[Command]:
