@@ -459,3 +459,41 @@ def sweep_expired(
                 .values(lease_owner=None, lease_expires_at=None)
             )
         return sorted(expired, key=lambda lease: lease.record_id)
+
+
+def park_dnc_hits(
+    db: Db, campaign_id: int, now: dt.datetime, *, recheck_after_s: float = 86_400
+) -> int:
+    """Give due records whose number is on a DNC list a ``next_call_at`` in the future.
+
+    Claims skip such records anyway (the DNC check is made at claim time), but each claim
+    has to step over them again; parking them keeps claims fast when many numbers were put
+    on a DNC list after import. A parked record is checked again at ``now +
+    recheck_after_s`` (and dialed then only if its DNC entry has gone). ``MY_RECORD``
+    callbacks keep their time. Call it after adding DNC entries, and daily. Returns the
+    number of records parked.
+    """
+    until = now + dt.timedelta(seconds=recheck_after_s)
+    listed = sa.select(_dnc.c.phone).where(
+        sa.or_(_dnc.c.campaign_id.is_(None), _dnc.c.campaign_id == campaign_id),
+        sa.or_(_dnc.c.expires_at.is_(None), _dnc.c.expires_at > now),
+    )
+    with _connection(db) as conn:
+        result = conn.execute(
+            sa.update(_record)
+            .where(
+                _c.campaign_id == campaign_id,
+                _c.phone.in_(listed),
+                _c.system_status.in_(
+                    [
+                        SystemStatus.TO_CALL.value,
+                        SystemStatus.NOT_BEFORE.value,
+                        SystemStatus.CALL_PROGRESSIVE.value,
+                    ]
+                ),
+                _due(now),
+                sa.or_(_c.lease_expires_at.is_(None), _c.lease_expires_at <= now),
+            )
+            .values(next_call_at=until)
+        )
+        return int(result.rowcount)

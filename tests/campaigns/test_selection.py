@@ -15,6 +15,7 @@ from campaigns.selection import (
     Tier,
     claim,
     forget_zone_keys,
+    park_dnc_hits,
     release,
     renew,
     sweep_expired,
@@ -311,3 +312,26 @@ def test_retry_without_date_comes_before_fresh_records(engine: sa.Engine) -> Non
         (returned, Tier.RETRY),
         (fresh[0], Tier.FRESH),
     ]
+
+
+def test_park_dnc_hits_moves_listed_records_out_of_the_way(engine: sa.Engine) -> None:
+    """Parking gives DNC-listed due records a later time; callbacks and others keep theirs."""
+    owner = add_agent(engine, "anna")
+    cid = add_campaign(engine)
+    listed = add_record(engine, cid, "+48500000001")
+    callback = add_record(
+        engine,
+        cid,
+        "+48500000002",
+        system_status=SystemStatus.MY_RECORD,
+        owner_agent_id=owner,
+        next_call_at=NOON,
+    )
+    free = add_record(engine, cid, "+48500000003")
+    add_dnc(engine, "+48500000001")
+    add_dnc(engine, "+48500000002")
+    assert park_dnc_hits(engine, cid, NOON, recheck_after_s=3600) == 1
+    assert record_row(engine, listed).next_call_at == NOON + HOUR
+    assert record_row(engine, callback).next_call_at == NOON
+    assert record_row(engine, free).next_call_at is None
+    assert _claim(engine, cid) == [free]
