@@ -23,6 +23,10 @@ database's write lock. Claiming sets the lease (``lease_owner``, ``lease_expires
 counts the attempt (``attempts + 1``), so a crash mid-call still counts it; a lease left by
 a crashed engine expires and the record becomes claimable again.
 
+Public functions: :func:`claim`, :func:`renew`, :func:`release`, :func:`sweep_expired`,
+:func:`park_dnc_hits` (keeps claims fast after many numbers join a DNC list) and
+:func:`forget_zone_keys` (call after importing records: the distinct zone keys of a
+campaign are cached for ``ZONE_KEYS_TTL_S``; a record in a zone not yet cached waits).
 Every function takes ``now``; none reads the clock.
 """
 
