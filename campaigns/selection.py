@@ -23,6 +23,12 @@ database's write lock. Claiming sets the lease (``lease_owner``, ``lease_expires
 counts the attempt (``attempts + 1``), so a crash mid-call still counts it; a lease left by
 a crashed engine expires and the record becomes claimable again.
 
+Public functions: :func:`claim`, :func:`renew`, :func:`release`, :func:`sweep_expired`,
+:func:`park_dnc_hits` (keeps claims fast after many numbers join a DNC list) and
+:func:`forget_zone_keys` (call after importing records or making records callable
+outside :func:`release`: the distinct zone keys of a campaign are cached for
+``ZONE_KEYS_TTL_S``, and a due-now query that came back short is skipped for up to
+``EXHAUSTED_TTL_S``; a record in a zone not yet cached waits).
 Every function takes ``now``; none reads the clock.
 """
 
@@ -45,6 +51,8 @@ from dialer.errors import DialerError
 
 #: Seconds the distinct zone keys of a campaign are cached before being read again.
 ZONE_KEYS_TTL_S = 60.0
+#: Seconds a campaign's due-now query is skipped after it came back short (see below).
+EXHAUSTED_TTL_S = 10.0
 
 Db = sa.Engine | sa.Connection | Session
 
@@ -127,18 +135,60 @@ _campaign = Campaign.__table__  # type: ignore[attr-defined]
 _c = _record.c
 
 _zone_cache: dict[tuple[str, int], tuple[dt.datetime, tuple[str, ...]]] = {}
+#: Campaigns whose due-now (fresh) query came back short: until when to skip it, and the
+#: open zone keys then. While those keys stay the same the query would only step over the
+#: same uncallable rows again (numbers in closed zones, on DNC lists), so it is skipped
+#: for ``EXHAUSTED_TTL_S``, or until the campaign's next lease expires if sooner.
+_due_now_exhausted: dict[tuple[str, int], tuple[dt.datetime, tuple[str, ...]]] = {}
 
 
 def forget_zone_keys(campaign_id: int | None = None) -> None:
-    """Drop cached zone keys (of one campaign, or all): call after importing records."""
-    for key in list(_zone_cache):
-        if campaign_id is None or key[1] == campaign_id:
-            del _zone_cache[key]
+    """Drop cached zone keys and "nothing fresh left" marks (of one campaign, or all).
+
+    Call after importing records or releasing leases, so that new records are claimable
+    at once rather than after at most ``ZONE_KEYS_TTL_S``.
+    """
+    for cache in (_zone_cache, _due_now_exhausted):
+        for key in list(cache):
+            if campaign_id is None or key[1] == campaign_id:
+                del cache[key]
+
+
+def _cache_key(conn: sa.Connection, campaign_id: int) -> tuple[str, int]:
+    return (conn.engine.url.render_as_string(hide_password=True), campaign_id)
+
+
+def _fresh(cache_key: tuple[str, int], now: dt.datetime, open_keys: tuple[str, ...]) -> bool:
+    """True unless the due-now query recently came back short with these open keys."""
+    mark = _due_now_exhausted.get(cache_key)
+    if mark is None:
+        return True
+    until, keys = mark
+    return not (now < until and keys == open_keys)
+
+
+def _mark_exhausted(
+    conn: sa.Connection,
+    cache_key: tuple[str, int],
+    campaign_id: int,
+    now: dt.datetime,
+    open_keys: tuple[str, ...],
+) -> None:
+    """Skip the due-now query for a while: a lease expiring sooner ends the pause."""
+    next_expiry = conn.execute(
+        sa.select(sa.func.min(_c.lease_expires_at)).where(
+            _c.campaign_id == campaign_id, _c.lease_expires_at > now
+        )
+    ).scalar()
+    until = now + dt.timedelta(seconds=EXHAUSTED_TTL_S)
+    if next_expiry is not None:
+        until = min(until, next_expiry)
+    _due_now_exhausted[cache_key] = (until, open_keys)
 
 
 def _zone_keys(conn: sa.Connection, campaign_id: int, now: dt.datetime) -> tuple[str, ...]:
     """The distinct zone keys of a campaign's records, cached for ``ZONE_KEYS_TTL_S``."""
-    cache_key = (conn.engine.url.render_as_string(hide_password=True), campaign_id)
+    cache_key = _cache_key(conn, campaign_id)
     cached = _zone_cache.get(cache_key)
     if cached is not None and 0 <= (now - cached[0]).total_seconds() < ZONE_KEYS_TTL_S:
         return cached[1]
@@ -363,7 +413,10 @@ def claim(
         rare = [tier for tier in tiers if tier.tier is not Tier.FRESH]
         present = conn.execute(sa.select(*(sa.exists(candidates(t)) for t in rare))).one()
         worth = [t for t, there in zip(rare, present, strict=True) if there]
-        worth += [tier for tier in tiers if tier.tier is Tier.FRESH]
+        cache_key = _cache_key(conn, campaign_id)
+        open_tuple = tuple(open_keys)
+        if _fresh(cache_key, now, open_tuple):
+            worth += [tier for tier in tiers if tier.tier is Tier.FRESH]
 
         reserved_used = False
         for tier in worth:
@@ -388,6 +441,8 @@ def claim(
             )
             if tier.reserved and rows:
                 reserved_used = True
+            if tier.tier is Tier.FRESH and len(rows) < want:
+                _mark_exhausted(conn, cache_key, campaign_id, now, open_tuple)
     return claimed
 
 
@@ -432,9 +487,15 @@ def release(db: Db, record_ids: Sequence[int], *, engine_id: str | None = None) 
         conditions.append(_c.lease_owner == engine_id)
     with _connection(db) as conn:
         result = conn.execute(
-            sa.update(_record).where(*conditions).values(lease_owner=None, lease_expires_at=None)
+            sa.update(_record)
+            .where(*conditions)
+            .values(lease_owner=None, lease_expires_at=None)
+            .returning(_c.campaign_id)
         )
-        return int(result.rowcount)
+        released = result.all()
+        for campaign_id in {row[0] for row in released}:  # claimable again: look again
+            _due_now_exhausted.pop(_cache_key(conn, campaign_id), None)
+        return len(released)
 
 
 def sweep_expired(
@@ -459,3 +520,41 @@ def sweep_expired(
                 .values(lease_owner=None, lease_expires_at=None)
             )
         return sorted(expired, key=lambda lease: lease.record_id)
+
+
+def park_dnc_hits(
+    db: Db, campaign_id: int, now: dt.datetime, *, recheck_after_s: float = 86_400
+) -> int:
+    """Give due records whose number is on a DNC list a ``next_call_at`` in the future.
+
+    Claims skip such records anyway (the DNC check is made at claim time), but each claim
+    has to step over them again; parking them keeps claims fast when many numbers were put
+    on a DNC list after import. A parked record is checked again at ``now +
+    recheck_after_s`` (and dialed then only if its DNC entry has gone). ``MY_RECORD``
+    callbacks keep their time. Call it after adding DNC entries, and daily. Returns the
+    number of records parked.
+    """
+    until = now + dt.timedelta(seconds=recheck_after_s)
+    listed = sa.select(_dnc.c.phone).where(
+        sa.or_(_dnc.c.campaign_id.is_(None), _dnc.c.campaign_id == campaign_id),
+        sa.or_(_dnc.c.expires_at.is_(None), _dnc.c.expires_at > now),
+    )
+    with _connection(db) as conn:
+        result = conn.execute(
+            sa.update(_record)
+            .where(
+                _c.campaign_id == campaign_id,
+                _c.phone.in_(listed),
+                _c.system_status.in_(
+                    [
+                        SystemStatus.TO_CALL.value,
+                        SystemStatus.NOT_BEFORE.value,
+                        SystemStatus.CALL_PROGRESSIVE.value,
+                    ]
+                ),
+                _due(now),
+                sa.or_(_c.lease_expires_at.is_(None), _c.lease_expires_at <= now),
+            )
+            .values(next_call_at=until)
+        )
+        return int(result.rowcount)

@@ -11,10 +11,12 @@ import sqlalchemy as sa
 
 from campaigns.enums import OwnerAbsentPolicy, SystemStatus
 from campaigns.selection import (
+    EXHAUSTED_TTL_S,
     CampaignNotFoundError,
     Tier,
     claim,
     forget_zone_keys,
+    park_dnc_hits,
     release,
     renew,
     sweep_expired,
@@ -311,3 +313,41 @@ def test_retry_without_date_comes_before_fresh_records(engine: sa.Engine) -> Non
         (returned, Tier.RETRY),
         (fresh[0], Tier.FRESH),
     ]
+
+
+def test_park_dnc_hits_moves_listed_records_out_of_the_way(engine: sa.Engine) -> None:
+    """Parking gives DNC-listed due records a later time; callbacks and others keep theirs."""
+    owner = add_agent(engine, "anna")
+    cid = add_campaign(engine)
+    listed = add_record(engine, cid, "+48500000001")
+    callback = add_record(
+        engine,
+        cid,
+        "+48500000002",
+        system_status=SystemStatus.MY_RECORD,
+        owner_agent_id=owner,
+        next_call_at=NOON,
+    )
+    free = add_record(engine, cid, "+48500000003")
+    add_dnc(engine, "+48500000001")
+    add_dnc(engine, "+48500000002")
+    assert park_dnc_hits(engine, cid, NOON, recheck_after_s=3600) == 1
+    assert record_row(engine, listed).next_call_at == NOON + HOUR
+    assert record_row(engine, callback).next_call_at == NOON
+    assert record_row(engine, free).next_call_at is None
+    assert _claim(engine, cid) == [free]
+
+
+def test_short_fresh_query_pauses_until_ttl_or_forget(engine: sa.Engine) -> None:
+    """After the fresh query came back short it rests EXHAUSTED_TTL_S, unless told to look."""
+    cid = add_campaign(engine)
+    first = add_record(engine, cid, "+48500000001")
+    assert _claim(engine, cid) == [first]  # asked for 10, got 1: nothing fresh left
+    late = add_record(engine, cid, "+48500000002")  # inserted behind the selector's back
+    assert _claim(engine, cid) == []
+    later = NOON + dt.timedelta(seconds=EXHAUSTED_TTL_S)
+    assert [r.id for r in claim(engine, cid, 10, later, engine_id="e1", lease_s=60)] == [late]
+    again = add_record(engine, cid, "+48500000003")
+    assert claim(engine, cid, 10, later, engine_id="e1", lease_s=60) == []
+    forget_zone_keys(cid)  # what an import does
+    assert [r.id for r in claim(engine, cid, 10, later, engine_id="e1", lease_s=60)] == [again]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from campaigns.enums import OwnerAbsentPolicy, SystemStatus
 from campaigns.models import Agent, Campaign, DncEntry, Record
 from campaigns.selection import Tier, claim, forget_zone_keys
 from campaigns.windows import CallingWindow, is_open
+from tests.campaigns.core_helpers import pg_schema_engine
 
 ZONES = ("UTC", "Europe/Warsaw", "America/New_York", "Asia/Tokyo", "Europe/Warsaw Asia/Tokyo")
 BASE = dt.datetime(2026, 3, 9, tzinfo=dt.UTC)  # a Monday
@@ -82,9 +85,11 @@ def _tiers(
     return None, None
 
 
-def _load(records: list[Rec], now: dt.datetime, policy: OwnerAbsentPolicy) -> list[int]:
+def _load(
+    engine: sa.Engine, records: list[Rec], now: dt.datetime, policy: OwnerAbsentPolicy
+) -> list[int]:
     forget_zone_keys()
-    with _engine.begin() as conn:
+    with engine.begin() as conn:
         for table in (Record, DncEntry, Campaign, Agent):
             conn.execute(sa.delete(table.__table__))  # type: ignore[attr-defined]
         for agent in AGENTS:
@@ -148,22 +153,19 @@ def _load(records: list[Rec], now: dt.datetime, policy: OwnerAbsentPolicy) -> li
         return ids
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    records=st.lists(recs, max_size=25),
-    minutes=st.integers(0, 7 * 24 * 60),
-    n=st.integers(1, 12),
-    agent=st.sampled_from((None, *AGENTS)),
-    policy=st.sampled_from(list(OwnerAbsentPolicy)),
-)
-def test_claims_respect_invariants_and_priority(
-    records: list[Rec], minutes: int, n: int, agent: int | None, policy: OwnerAbsentPolicy
+def _check(
+    engine: sa.Engine,
+    *,
+    records: list[Rec],
+    minutes: int,
+    n: int,
+    agent: int | None,
+    policy: OwnerAbsentPolicy,
 ) -> None:
-    """Claimed records are exactly the best-tier callable ones; no §5 invariant is broken."""
     now = BASE + dt.timedelta(minutes=minutes)
-    ids = _load(records, now, policy)
+    ids = _load(engine, records, now, policy)
     tiers = {rid: _tiers(rec, now, agent, policy) for rid, rec in zip(ids, records, strict=True)}
-    got = claim(_engine, 1, n, now, engine_id="e", lease_s=60, agent_id=agent)
+    got = claim(engine, 1, n, now, engine_id="e", lease_s=60, agent_id=agent)
     reserved_tiers = {Tier.MY_RECORD, Tier.PROGRESSIVE}
 
     # Nothing claimed breaks an invariant, and each is claimed in a tier the oracle allows.
@@ -197,3 +199,48 @@ def test_claims_respect_invariants_and_priority(
     assert len(unreserved) == min(n - len(reserved), callable_open)
     if open_left and unreserved:
         assert min(open_left) >= max(item.tier for item in unreserved)
+
+
+cases = {
+    "records": st.lists(recs, max_size=25),
+    "minutes": st.integers(0, 7 * 24 * 60),
+    "n": st.integers(1, 12),
+    "agent": st.sampled_from((None, *AGENTS)),
+    "policy": st.sampled_from(list(OwnerAbsentPolicy)),
+}
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**cases)
+def test_claims_respect_invariants_and_priority(
+    records: list[Rec], minutes: int, n: int, agent: int | None, policy: OwnerAbsentPolicy
+) -> None:
+    """Claimed records are exactly the best-tier callable ones; no §5 invariant is broken."""
+    _check(_engine, records=records, minutes=minutes, n=n, agent=agent, policy=policy)
+
+
+@pytest.fixture(scope="module")
+def pg_engine(pg_url: str) -> Iterator[sa.Engine]:
+    """A PostgreSQL schema with every table for this module."""
+    with pg_schema_engine(pg_url) as engine:
+        yield engine
+
+
+@pytest.mark.postgres
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(**cases)
+def test_claims_respect_invariants_and_priority_on_postgres(
+    pg_engine: sa.Engine,
+    *,
+    records: list[Rec],
+    minutes: int,
+    n: int,
+    agent: int | None,
+    policy: OwnerAbsentPolicy,
+) -> None:
+    """The same property holds on PostgreSQL, whose NULL ordering and locking differ."""
+    _check(pg_engine, records=records, minutes=minutes, n=n, agent=agent, policy=policy)
