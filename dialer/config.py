@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from asterisk.settings import AmiServerSettings
 from dialer.errors import DialerError
 
 ENV_PREFIX = "DIALER_"
@@ -116,37 +117,14 @@ class PacingSettings(_Section):
     default_profile: str = Field(default="predictive", min_length=1)
 
 
-class AsteriskServer(_Section):
-    """One Asterisk server reached over AMI (minimal model; see ``asterisk/settings.py``)."""
-
-    name: str = Field(min_length=1, max_length=64)
-    host: str = Field(min_length=1)
-    port: int = Field(default=5038, ge=1, le=65_535)
-    username: str = Field(min_length=1)
-    secret: SecretStr
-    channel_template: str = "PJSIP/{number}@trunk"
-    """Dial string; ``{number}`` is replaced by the number dialed."""
-    caller_id: str | None = None
-    max_channels: int = Field(default=30, ge=1)
-    originates_per_second: float = Field(default=10.0, gt=0)
-
-    @field_validator("channel_template")
-    @classmethod
-    def _has_number(cls, value: str) -> str:
-        if "{number}" not in value:
-            msg = "a dial string containing {number}, e.g. PJSIP/{number}@trunk"
-            raise ValueError(msg)
-        return value
-
-
 class AsteriskSettings(_Section):
     """The Asterisk servers calls are placed through (none: the built-in simulator)."""
 
-    servers: tuple[AsteriskServer, ...] = ()
+    servers: tuple[AmiServerSettings, ...] = ()
 
     @field_validator("servers")
     @classmethod
-    def _unique_names(cls, value: tuple[AsteriskServer, ...]) -> tuple[AsteriskServer, ...]:
+    def _unique_names(cls, value: tuple[AmiServerSettings, ...]) -> tuple[AmiServerSettings, ...]:
         names = [server.name for server in value]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:

@@ -99,11 +99,21 @@ def test_missing_explicit_file(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.toml", environ={})
 
 
-def test_missing_required_server_key(tmp_path: Path) -> None:
-    """A server table without its secret says the key is required."""
-    path = _write(tmp_path, '[[asterisk.servers]]\nname = "a"\nhost = "h"\nusername = "u"\n')
-    with pytest.raises(ConfigError, match=r"asterisk\.servers\.0\.secret: missing"):
+def test_bad_server_key_is_named_with_its_index(tmp_path: Path) -> None:
+    """A wrong value in the second server table names that table's key."""
+    path = _write(
+        tmp_path,
+        '[[asterisk.servers]]\nname = "a"\n[[asterisk.servers]]\nname = "b"\nport = 99999\n',
+    )
+    with pytest.raises(ConfigError, match=r"asterisk\.servers\.1\.port"):
         load_settings(path, environ={})
+
+
+def test_server_settings_are_the_adapter_settings(tmp_path: Path) -> None:
+    """A server table accepts every key of the AMI adapter's settings (e.g. amd)."""
+    path = _write(tmp_path, '[[asterisk.servers]]\nname = "a"\namd = true\nmax_channels = 9\n')
+    server = load_settings(path, environ={}).asterisk.servers[0]
+    assert (server.amd, server.max_channels) == (True, 9)
 
 
 def test_secrets_never_in_repr_or_logs(tmp_path: Path) -> None:
