@@ -353,6 +353,7 @@ def claim(
     lease_s: float,
     agent_id: int | None = None,
     reserved_agent_id: int | None = None,
+    reserved_only: bool = False,
 ) -> list[ClaimedRecord]:
     """Lease up to ``n`` callable records of a campaign at ``now``, best first.
 
@@ -361,6 +362,8 @@ def claim(
     reserved for one progressive call (allows ``CALL_PROGRESSIVE`` records); defaults to
     ``agent_id``. At most one record per claim comes from tiers 1–2 and carries
     ``reserved_agent_id``; the rest are predictive calls with no agent reserved.
+    ``reserved_only``: only the agent's callback or a progressive redial (tiers 1–2), for
+    an engine that reserves the agent only when such a record exists.
 
     With an engine the claim commits before returning; with a connection or session the
     caller's transaction holds it (commit promptly: other claimers wait on the rows).
@@ -403,6 +406,10 @@ def claim(
             # table (100x slower at 1M records). Plan each claim for its own values.
             conn.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
         tiers = _tiers(campaign, now, agent_id, reserved)
+        if reserved_only:
+            tiers = [tier for tier in tiers if tier.reserved]
+            if not tiers:
+                return []
 
         def candidates(tier: _TierQuery) -> sa.Select[tuple[int]]:
             bound = _c.attempts < campaign.max_attempts

@@ -351,3 +351,26 @@ def test_short_fresh_query_pauses_until_ttl_or_forget(engine: sa.Engine) -> None
     assert claim(engine, cid, 10, later, engine_id="e1", lease_s=60) == []
     forget_zone_keys(cid)  # what an import does
     assert [r.id for r in claim(engine, cid, 10, later, engine_id="e1", lease_s=60)] == [again]
+
+
+def test_reserved_only_claims_just_callbacks_and_progressive_redials(engine: sa.Engine) -> None:
+    """A reserved-only claim returns the agent's callback, else a progressive redial, else
+    nothing — never a predictive record."""
+    agent = add_agent(engine, "ewa")
+    cid = add_campaign(engine)
+    add_record(engine, cid, "+48500000101")
+    assert _claim(engine, cid, 1, agent_id=agent, reserved_only=True) == []
+    progressive = add_record(
+        engine, cid, "+48500000102", system_status=SystemStatus.CALL_PROGRESSIVE
+    )
+    mine = add_record(
+        engine,
+        cid,
+        "+48500000103",
+        system_status=SystemStatus.MY_RECORD,
+        owner_agent_id=agent,
+        next_call_at=NOON - HOUR,
+    )
+    assert _claim(engine, cid, 5, agent_id=agent, reserved_only=True) == [mine]
+    assert _claim(engine, cid, 5, agent_id=agent, reserved_only=True) == [progressive]
+    assert _claim(engine, cid, 5, agent_id=agent, reserved_only=True) == []
