@@ -12,33 +12,21 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from asterisk import events as ev
+from asterisk.memory import WorldTelephony
 from asterisk.scenario import Scenario, ScenarioBehaviour
 from asterisk.settings import AmiServerSettings
-from asterisk.virtual import VirtualPbx
 from asterisk.world import World
 from campaigns.enums import Outcome
 from dialer.clock import VirtualClock
-from dialer.engine import (
-    Call,
-    CampaignRun,
-    Command,
-    ConnectCall,
-    DropCall,
-    Engine,
-    HangupCall,
-    Lead,
-    Originate,
-    RunState,
-    StartSeat,
-    StopSeat,
-)
+from dialer.engine import Call, CampaignRun, Command, Engine, Lead, RunState
 from dialer.mqtt import MemorySink
 from dialer.simagents import Disposition, SimAgents
+from dialer.telephony import execute_now
 from pacing import types as pt
 
 HOUR_S = 3600.0
@@ -155,23 +143,6 @@ class SimulationResult:
         return dict(self.__dict__)
 
 
-def _execute(pbx: VirtualPbx, commands: Iterable[Command]) -> None:
-    for cmd in commands:
-        match cmd:
-            case Originate():
-                pbx.originate(cmd.call_id, cmd.phone, cmd.variables)
-            case ConnectCall():
-                pbx.connect(cmd.call_id, cmd.seat)
-            case DropCall():
-                pbx.drop(cmd.call_id)
-            case HangupCall():
-                pbx.hangup(cmd.call_id)
-            case StartSeat():
-                pbx.start_seat(cmd.seat)
-            case StopSeat():
-                pbx.stop_seat(cmd.seat)
-
-
 def simulate(
     scenario: Scenario,
     pacer: pt.Pacer,
@@ -192,7 +163,8 @@ def simulate(
         amd=amd,
     )
     world = World(behaviour=ScenarioBehaviour(scenario, seed=seed), seed=seed, emit_dialplan=False)
-    pbx = VirtualPbx(world, settings)
+    events: list[ev.LifecycleEvent] = []
+    pbx = WorldTelephony(world, on_event=events.append, settings=settings)
     leads = EndlessLeads()
     journal = SimJournal(leads)
     hourly = HourlyPacer(pacer)
@@ -223,11 +195,11 @@ def simulate(
 
     def pump(commands: list[Command]) -> None:
         pending = commands
-        while pending:
-            _execute(pbx, pending)
+        while pending or events:
+            events.extend(execute_now(pbx, pending))
             pending = []
-            for event in pbx.take_events():
-                pending.extend(engine.on_event(event))
+            while events:
+                pending.extend(engine.on_event(events.pop(0)))
             pending.extend(agents.step(engine, clock.now()))
 
     next_tick = 0.0
@@ -238,7 +210,8 @@ def simulate(
             break
         clock.set(max(t, clock.now()))
         now = clock.now()
-        pump(_events_to_commands(engine, pbx.advance(now)))
+        pbx.advance(now)
+        pump([])
         pump(agents.step(engine, now))
         deadline = engine.next_deadline()
         if deadline is not None and deadline <= now:
@@ -279,13 +252,6 @@ def simulate(
         dials_per_connect=round(int(stats["dials"]) / connected, 3) if connected else None,
         outcomes=dict(sorted(journal.outcomes.items())),
     )
-
-
-def _events_to_commands(engine: Engine, events: list[ev.LifecycleEvent]) -> list[Command]:
-    out: list[Command] = []
-    for event in events:
-        out.extend(engine.on_event(event))
-    return out
 
 
 class _NullSink(MemorySink):
