@@ -1,0 +1,467 @@
+"""Pacers: how many calls to start now.
+
+* :class:`ProgressivePacer` — one ringing call per ready agent.
+* :class:`RatioPacer` — a fixed number of ringing lines per ready agent.
+* :class:`PredictivePacer` — forecasts, for the next seconds, the *distribution* of
+  persons answering (every ringing call with its chance of a person given how long it has
+  rung, plus the new dials) against agents becoming free (every talking or wrapping agent
+  with its chance of being free given the elapsed time, from talk and after-call
+  distributions learned with censoring).  It dials the largest number of calls whose
+  *marginal* call has a drop probability within an allowed risk.  The allowed risk is set
+  by a feedback controller on the realised abandonment (spend the budget, keep a margin),
+  a compliance guard falls back to progressive before any legal window can pass the cap,
+  and a small-team safeguard and a cold start also use progressive.
+
+Everything is a pure function of the events and views passed in: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from pacing.accounting import AbandonmentLedger, WindowRate
+from pacing.errors import PacerParameterError
+from pacing.estimators import (
+    DialOutcomeModel,
+    DurationModel,
+    FloatArray,
+    conditional_done_within,
+    conditional_free_within,
+)
+from pacing.types import (
+    ANSWER,
+    CONNECT,
+    DROP,
+    FAIL,
+    HANGUP,
+    LOGOUT,
+    MACHINE,
+    READY,
+    Event,
+    View,
+)
+
+MODE_PROGRESSIVE: Final = "progressive"
+MODE_PREDICTIVE: Final = "predictive"
+
+_SQRT2: Final = math.sqrt(2.0)
+
+
+def _normal_cdf(x: FloatArray) -> FloatArray:
+    """Standard normal CDF, vectorised (Abramowitz–Stegun 7.1.26, |error| < 2e-7)."""
+    z = np.abs(x) / _SQRT2
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
+    erf = 1.0 - poly * np.exp(-z * z)
+    return 0.5 * (1.0 + np.sign(x) * erf)
+
+
+def _clamp(n: int, view: View) -> int:
+    return max(0, min(n, view.lines_free))
+
+
+class ProgressivePacer:
+    """Keep exactly one ringing call per ready agent (never dials ahead of an agent)."""
+
+    def observe(self, event: Event) -> None:
+        """Progressive needs no history."""
+        del event
+
+    def decide(self, view: View) -> int:
+        """Ready agents minus calls already ringing for them."""
+        return _clamp(view.agents_ready - len(view.ringing_elapsed_s) - view.calls_waiting, view)
+
+
+class RatioPacer:
+    """Keep ``floor(ratio * ready agents)`` calls ringing (VICIdial-style "power" dialing)."""
+
+    def __init__(self, ratio: float = 2.0) -> None:
+        if not (math.isfinite(ratio) and ratio >= 1.0):
+            raise PacerParameterError("ratio", ratio, "must be a finite number >= 1")
+        self.ratio = ratio
+
+    def observe(self, event: Event) -> None:
+        """A fixed ratio needs no history."""
+        del event
+
+    def decide(self, view: View) -> int:
+        """``floor(ratio * ready) - ringing - waiting``."""
+        goal = math.floor(self.ratio * view.agents_ready + 1e-9)
+        return _clamp(goal - len(view.ringing_elapsed_s) - view.calls_waiting, view)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictiveSettings:
+    """Plain values that tune :class:`PredictivePacer` (built from a pacing profile)."""
+
+    target_abandon: float = 0.03
+    aim_fraction: float = 0.8
+    max_wait_s: float = 2.0
+    max_lines_per_agent: float = 10.0
+    small_team_threshold: int = 3
+    initial_risk: float = 0.08
+    min_risk: float = 0.01
+    max_risk: float = 0.6
+    risk_gain: float = 0.25
+    guard_headroom_drops: float = 1.0
+    guard_min_answered: float = 100.0
+    soft_headroom_drops: float = 4.0
+    guard_windows: tuple[str, ...] = ("today", "rolling_24h", "rolling_30d")
+    day_start_s: float = 0.0
+    amd_false_positive_rate: float = 0.0
+    estimator_time_constant_s: float = 900.0
+    estimator_min_window_calls: int = 400
+    talk_time_constant_s: float = 7200.0
+    cold_start_min_resolved: int = 30
+    cold_start_min_persons: int = 5
+    cold_start_min_hangups: int = 5
+    refresh_calls_s: float = 5.0
+    refresh_agents_s: float = 20.0
+    horizon_step_s: float = 1.0
+    max_talk_s: float = 2400.0
+    max_after_call_s: float = 900.0
+    exact_limit: int = 80
+
+    def check(self) -> None:
+        """Raise :class:`PacerParameterError` for a value outside its range."""
+        checks: list[tuple[str, float, bool, str]] = [
+            ("target_abandon", self.target_abandon, 0 < self.target_abandon < 1, "in (0, 1)"),
+            ("aim_fraction", self.aim_fraction, 0 < self.aim_fraction <= 1, "in (0, 1]"),
+            ("max_wait_s", self.max_wait_s, self.max_wait_s >= 0, ">= 0"),
+            (
+                "max_lines_per_agent",
+                self.max_lines_per_agent,
+                self.max_lines_per_agent >= 1,
+                ">= 1",
+            ),
+            ("min_risk", self.min_risk, 0 < self.min_risk <= self.initial_risk, "in (0, initial]"),
+            ("max_risk", self.max_risk, self.initial_risk <= self.max_risk < 1, "in [initial, 1)"),
+            ("risk_gain", self.risk_gain, self.risk_gain >= 0, ">= 0"),
+            ("horizon_step_s", self.horizon_step_s, self.horizon_step_s > 0, "> 0"),
+        ]
+        for name, value, ok, reason in checks:
+            if not ok:
+                raise PacerParameterError(name, value, f"must be {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class PacerStatus:
+    """What the predictive pacer did at its last decision (for logs and dashboards)."""
+
+    t: float
+    mode: str
+    reason: str
+    dials: int
+    risk: float
+    person_prob: float
+    windows: tuple[WindowRate, ...]
+
+
+class RiskController:
+    """Allowed marginal drop risk, steered by realised abandonment (integral control).
+
+    Every settled answer moves ``log(risk)`` by ``gain * (aim - dropped)``: connects raise
+    it a little, drops lower it a lot, and at equilibrium the drop share equals ``aim``.
+    Summed over a day, ``drops = aim * answered + (log r0 - log r_end) / gain``, so a
+    controller that ends the day above its starting risk has dropped less than the aim.
+    """
+
+    def __init__(self, *, aim: float, initial: float, low: float, high: float, gain: float) -> None:
+        self.aim = aim
+        self.low = math.log(low)
+        self.high = math.log(high)
+        self.gain = gain
+        self._log = math.log(initial)
+
+    @property
+    def risk(self) -> float:
+        """The marginal drop probability currently allowed."""
+        return math.exp(self._log)
+
+    def settled(self, *, dropped: bool) -> None:
+        """Feed one answered person: served (``dropped=False``) or abandoned."""
+        step = self.gain * (self.aim - (1.0 if dropped else 0.0))
+        self._log = min(self.high, max(self.low, self._log + step))
+
+
+class PredictivePacer:
+    """Dial ahead of agents, keeping every legal abandonment window under its cap."""
+
+    def __init__(self, settings: PredictiveSettings | None = None) -> None:
+        s = settings or PredictiveSettings()
+        s.check()
+        self.settings = s
+        self.ledger = AbandonmentLedger(
+            day_start_s=s.day_start_s, amd_false_positive_rate=s.amd_false_positive_rate
+        )
+        self.controller = RiskController(
+            aim=s.target_abandon * s.aim_fraction,
+            initial=s.initial_risk,
+            low=s.min_risk,
+            high=s.max_risk,
+            gain=s.risk_gain,
+        )
+        self.dial_model = DialOutcomeModel(
+            time_constant_s=s.estimator_time_constant_s,
+            min_window_calls=s.estimator_min_window_calls,
+        )
+        self.talk_model = DurationModel(
+            bin_s=1.0, max_s=s.max_talk_s, time_constant_s=s.talk_time_constant_s
+        )
+        self.after_model = DurationModel(
+            bin_s=1.0, max_s=s.max_after_call_s, time_constant_s=s.talk_time_constant_s
+        )
+        self._hangup_at: dict[int, float] = {}
+        self._progressive = ProgressivePacer()
+        # forecast tables, refreshed every few seconds of event time
+        self._calls_at = -math.inf
+        self._agents_at = -math.inf
+        self._g: FloatArray = np.zeros((1, 1))
+        self._q: FloatArray = np.zeros(1)
+        self._w: FloatArray = np.zeros(1)
+        self._talk_free: FloatArray = np.zeros((1, 1))
+        self._after_free: FloatArray = np.zeros((1, 1))
+        self._n_steps = 1
+        self.status = PacerStatus(0.0, MODE_PROGRESSIVE, "start", 0, self.controller.risk, 0.0, ())
+
+    # ------------------------------------------------------------------ events
+    def observe(self, event: Event) -> None:
+        """Update estimators, the abandonment ledger and the risk controller."""
+        kind, t = event.kind, event.t
+        if kind == ANSWER:
+            self.dial_model.observe_resolution(t, event.value or 0.0, person=True)
+        elif kind == FAIL:
+            self.dial_model.observe_resolution(t, event.value or 0.0, person=False)
+            if event.outcome == MACHINE:
+                self.ledger.record_machine(t)
+        elif kind == CONNECT:
+            self.ledger.record_connect(t)
+            self.controller.settled(dropped=False)
+        elif kind == DROP:
+            self.ledger.record_drop(t)
+            self.controller.settled(dropped=True)
+        elif kind == HANGUP:
+            self.talk_model.observe(t, event.value or 0.0)
+            if event.agent_id is not None:
+                self._hangup_at[event.agent_id] = t
+        elif kind == READY:
+            start = (
+                self._hangup_at.pop(event.agent_id, None) if event.agent_id is not None else None
+            )
+            if start is not None:
+                self.after_model.observe(t, t - start)
+        elif (
+            kind == LOGOUT
+            and event.agent_id is not None
+            and self._hangup_at.pop(event.agent_id, None) is not None
+        ):
+            self.after_model.observe_never(t)
+
+    # ------------------------------------------------------------------ decision
+    def _finish(
+        self, view: View, n: int, mode: str, reason: str, windows: tuple[WindowRate, ...]
+    ) -> int:
+        n = _clamp(n, view)
+        self.status = PacerStatus(
+            view.t, mode, reason, n, self.controller.risk, self.dial_model.person_prob(), windows
+        )
+        return n
+
+    def _guard_trips(self, windows: tuple[WindowRate, ...]) -> bool:
+        cap = self.settings.target_abandon
+        k = self.settings.guard_headroom_drops
+        names = self.settings.guard_windows
+        floor = self.settings.guard_min_answered
+        return any(
+            w.drops + k > cap * max(w.answered + k, floor) for w in windows if w.name in names
+        )
+
+    def headroom(self, windows: tuple[WindowRate, ...]) -> float:
+        """Drops that may still happen before the tightest guarded window reaches the cap."""
+        cap = self.settings.target_abandon
+        floor = self.settings.guard_min_answered
+        names = self.settings.guard_windows
+        return min(
+            (cap * max(w.answered, floor) - w.drops for w in windows if w.name in names),
+            default=math.inf,
+        )
+
+    def _barrier(self, windows: tuple[WindowRate, ...]) -> float:
+        """Scale the allowed risk down as the headroom to the cap shrinks."""
+        s = self.settings
+        room = self.headroom(windows)
+        if room >= s.soft_headroom_drops:
+            return 1.0
+        span = s.soft_headroom_drops - s.guard_headroom_drops
+        return max(0.1, (room - s.guard_headroom_drops) / span) if span > 0 else 1.0
+
+    def _cold(self) -> bool:
+        s = self.settings
+        return (
+            self.dial_model.resolved < s.cold_start_min_resolved
+            or self.dial_model.persons < s.cold_start_min_persons
+            or self.talk_model.n_seen < s.cold_start_min_hangups
+        )
+
+    def _refresh(self, view: View) -> None:
+        s = self.settings
+        t = view.t
+        if t - self._calls_at >= s.refresh_calls_s:
+            self._calls_at = t
+            step = s.horizon_step_s
+            g, q = self.dial_model.tables(step, math.ceil(self.dial_model.n_bins * 0.5 / step))
+            # keep horizons until 99.5 % of person answers are in
+            total = q[-1]
+            k = int(np.searchsorted(q, 0.995 * total)) + 1 if total > 0 else 1
+            k = max(1, min(k, q.size))
+            if k != self._n_steps:
+                self._agents_at = -math.inf  # the horizons changed
+            self._n_steps = k
+            self._g = g[:, :k]
+            self._q = q[:k]
+            dq = np.diff(np.concatenate(([0.0], self._q)))
+            self._w = dq / dq.sum() if dq.sum() > 0 else np.full(k, 1.0 / k)
+        if t - self._agents_at >= s.refresh_agents_s:
+            self._agents_at = t
+            k = self._n_steps
+            horizons = np.floor(s.horizon_step_s * np.arange(1, k + 1) + s.max_wait_s).astype(
+                np.int64
+            )
+            pending = np.array([t - h for h in self._hangup_at.values()], dtype=np.float64)
+            after_s = self.after_model.survival(pending)
+            talk_s = self.talk_model.survival(np.asarray(view.talking_elapsed_s, dtype=np.float64))
+            self._after_free = conditional_done_within(after_s, horizons)
+            self._talk_free = conditional_free_within(talk_s, after_s, horizons)
+
+    @staticmethod
+    def _lookup(table: FloatArray, elapsed: tuple[float, ...], bin_s: float) -> FloatArray:
+        idx = (np.asarray(elapsed, dtype=np.float64) / bin_s).astype(np.int64)
+        rows: FloatArray = table[np.minimum(idx, table.shape[0] - 1)]
+        return rows
+
+    def _forecast(self, view: View) -> tuple[FloatArray, FloatArray]:
+        """Per-person answer and per-agent free probabilities on the horizon grid."""
+        k = self._n_steps
+        ans = (
+            self._lookup(self._g, view.ringing_elapsed_s, self.dial_model.bin_s)
+            if view.ringing_elapsed_s
+            else np.zeros((0, k))
+        )
+        parts = []
+        if view.talking_elapsed_s:
+            parts.append(self._lookup(self._talk_free, view.talking_elapsed_s, 1.0))
+        if view.wrapup_elapsed_s:
+            parts.append(self._lookup(self._after_free, view.wrapup_elapsed_s, 1.0))
+        free = np.concatenate(parts) if parts else np.zeros((0, k))
+        return ans, free
+
+    def marginal_drop_risk(
+        self, view: View, n_max: int, stop_above: float = math.inf
+    ) -> FloatArray:
+        """Drop probability of the n-th new call, for n = 1 .. ``n_max`` (needs fresh tables).
+
+        For each answer time ``tau`` on the grid, the call drops when the persons who
+        answered before it (waiting now, ringing calls, the other new calls) are at least
+        as many as the agents free by ``tau + max_wait_s``; averaged over its answer time.
+        Small counts use the exact Poisson-binomial laws, large ones a normal approximation.
+        The exact path stops after the first ``n`` whose risk exceeds ``stop_above``.
+        """
+        ans, free = self._forecast(view)
+        if ans.shape[0] + free.shape[0] <= self.settings.exact_limit:
+            return self._exact_risk(view, ans, free, n_max, stop_above)
+        risk: FloatArray = self._normal_overflow(view, ans, free, n_max) @ self._w
+        return risk
+
+    def _normal_overflow(
+        self, view: View, ans: FloatArray, free: FloatArray, n_max: int
+    ) -> FloatArray:
+        mu_a = float(view.calls_waiting) + ans.sum(axis=0)
+        mu_f = float(view.agents_ready) + free.sum(axis=0)
+        var = (ans * (1.0 - ans)).sum(axis=0) + (free * (1.0 - free)).sum(axis=0)
+        # beyond this many new calls even the last horizon overflows by 4 sd: stop there
+        slack = float(np.max(mu_f - mu_a + 4.0 * np.sqrt(var + 1.0)))
+        q_last = float(self._q[-1])
+        if q_last > 1e-6:
+            n_max = max(1, min(n_max, math.ceil(slack / q_last) + 2))
+        others = np.arange(n_max, dtype=np.float64)[:, None]  # n - 1 other new calls
+        q = self._q[None, :]
+        mean = mu_a[None, :] + others * q - mu_f[None, :]
+        sd = np.sqrt(np.maximum(var[None, :] + others * q * (1.0 - q), 1e-6))
+        return _normal_cdf((mean + 0.5) / sd)
+
+    def _exact_risk(
+        self, view: View, ans: FloatArray, free: FloatArray, n_max: int, stop_above: float
+    ) -> FloatArray:
+        k = self._n_steps
+        # law of agents free by tau + wait: ready agents plus Poisson-binomial
+        size_f = free.shape[0] + 1
+        pf = np.zeros((k, size_f))
+        pf[:, 0] = 1.0
+        for j in range(free.shape[0]):
+            pr = free[j][:, None]
+            pf[:, 1:] = pf[:, 1:] * (1.0 - pr) + pf[:, :-1] * pr
+            pf[:, 0] *= 1.0 - free[j]
+        cdf_f = np.cumsum(pf, axis=1)  # P(F_extra <= m)
+        size_a = ans.shape[0] + n_max + 1
+        pa = np.zeros((k, size_a))
+        pa[:, 0] = 1.0
+        for i in range(ans.shape[0]):
+            pr = ans[i][:, None]
+            pa[:, 1:] = pa[:, 1:] * (1.0 - pr) + pa[:, :-1] * pr
+            pa[:, 0] *= 1.0 - ans[i]
+        # overflow: waiting + A >= ready + F_extra  <=>  F_extra <= A + waiting - ready
+        shift = view.calls_waiting - view.agents_ready
+        idx = np.arange(size_a) + shift
+        cdf_at = np.where(idx < 0, 0.0, cdf_f[:, np.clip(idx, 0, size_f - 1)])  # (k, size_a)
+        out: list[float] = []
+        q = self._q[:, None]
+        w = self._w
+        for _ in range(n_max):
+            r = float(((pa * cdf_at).sum(axis=1)) @ w)
+            out.append(r)
+            if r > stop_above:
+                break
+            pa[:, 1:] = pa[:, 1:] * (1.0 - q) + pa[:, :-1] * q
+            pa[:, 0] *= 1.0 - self._q
+        return np.asarray(out, dtype=np.float64)
+
+    def decide(self, view: View) -> int:
+        """How many calls to start now (see the module docstring)."""
+        s = self.settings
+        windows = self.ledger.windows(view.t)
+        progressive = self._progressive.decide(view)
+        active = view.agents_ready + len(view.talking_elapsed_s) + len(view.wrapup_elapsed_s)
+        if view.agents_logged_in < s.small_team_threshold:
+            return self._finish(view, progressive, MODE_PROGRESSIVE, "small_team", windows)
+        if self._guard_trips(windows):
+            return self._finish(view, progressive, MODE_PROGRESSIVE, "compliance_guard", windows)
+        if self._cold():
+            return self._finish(view, progressive, MODE_PROGRESSIVE, "cold_start", windows)
+        in_flight = len(view.ringing_elapsed_s) + view.calls_waiting
+        cap = min(view.lines_free, math.floor(s.max_lines_per_agent * active) - in_flight)
+        if cap <= 0 or active == 0:
+            return self._finish(view, 0, MODE_PREDICTIVE, "no_capacity", windows)
+        self._refresh(view)
+        n_max = self._upper_bound(view, cap)
+        if n_max <= 0:
+            return self._finish(view, 0, MODE_PREDICTIVE, "no_agent_soon", windows)
+        allowed = self.controller.risk * self._barrier(windows)
+        risk = self.marginal_drop_risk(view, n_max, allowed)
+        over = np.flatnonzero(risk > allowed)
+        n = int(over[0]) if over.size else int(risk.size)
+        return self._finish(view, n, MODE_PREDICTIVE, "risk", windows)
+
+    def _upper_bound(self, view: View, cap: int) -> int:
+        """A count beyond which the marginal call is surely too risky (bounds the search)."""
+        free_max = view.agents_ready + len(view.talking_elapsed_s) + len(view.wrapup_elapsed_s)
+        q_last = float(self._q[-1]) if self._q.size else 0.0
+        if q_last <= 1e-6:
+            return min(cap, view.agents_ready)
+        bound = math.ceil((free_max + 3.0 * math.sqrt(free_max + 1.0) + 2.0) / q_last)
+        return max(0, min(cap, bound))
