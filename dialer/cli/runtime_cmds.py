@@ -1,0 +1,77 @@
+"""Runtime commands: ``dialer simulate`` (and, with the engine, ``dialer run``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    """Add the runtime commands."""
+    del bench
+
+    @app.command()
+    def simulate(
+        *,
+        scenario: Path = typer.Option(
+            ..., "--scenario", help="scenario TOML (the format of shared/scenarios)"
+        ),
+        pacing: Path = typer.Option(
+            ..., "--pacing", help="pacing profile TOML, e.g. config/pacing/predictive.toml"
+        ),
+        seeds: int = typer.Option(1, "--seeds", min=1, help="how many seeded runs (1, 2, …)"),
+        hours: float | None = typer.Option(
+            None, "--hours", min=0.01, help="simulate this many hours instead of the scenario's"
+        ),
+        amd: bool = typer.Option(
+            True, "--amd/--no-amd", help="answering-machine detection on answered calls"
+        ),
+        as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    ) -> None:
+        """What-if for ops: run the real engine on a scenario in virtual time, a day in seconds.
+
+        Prints occupancy, talk minutes per agent hour, abandonment per day and worst hour,
+        and dials per connect, for each seed.
+        """
+        import structlog
+        from rich.console import Console
+
+        from asterisk.scenario import load_scenario
+        from dialer.errors import DialerError
+        from dialer.live import summary_table
+        from dialer.simulate import simulate as run_simulation
+        from pacing.profile import build_pacer, load_profile
+
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+        try:
+            sc = load_scenario(scenario)
+            profile = load_profile(pacing)
+        except DialerError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        duration = None if hours is None else hours * 3600.0
+        results = [
+            run_simulation(sc, build_pacer(profile), seed=seed, duration_s=duration, amd=amd)
+            for seed in range(1, seeds + 1)
+        ]
+        if as_json:
+            typer.echo(json.dumps([r.as_dict() for r in results], indent=2))
+            return
+        console = Console()
+        for r in results:
+            worst = r.worst_hour_abandon_rate
+            rows = [
+                ("simulated", f"{r.simulated_s / 3600:.1f} h in {r.wall_s:.1f} s"),
+                ("occupancy", f"{100 * r.occupancy:.1f} %"),
+                ("talk min / agent hour", f"{r.talk_min_per_agent_hour:.1f}"),
+                ("abandonment", f"{100 * r.abandon_rate:.2f} %  ({r.dropped}/{r.answered})"),
+                ("abandonment per day", ", ".join(f"{100 * d:.2f} %" for d in r.abandon_per_day)),
+                ("worst hour", "-" if worst is None else f"{100 * worst:.2f} %"),
+                ("dials per connect", f"{r.dials_per_connect or 0:.2f}"),
+                ("dials / connects", f"{r.dials} / {r.connected}"),
+            ]
+            title = f"{r.scenario}, seed {r.seed}, profile {pacing.stem}"
+            console.print(summary_table(rows, title=title))
