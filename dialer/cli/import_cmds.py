@@ -42,9 +42,12 @@ DbUrl = Annotated[
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    """Print a deliberate error on stderr in one line and return the exit (code 1) to raise."""
+    """Print ``error: …`` on stderr in one line and return the exit (status 2) to raise.
+
+    Status 2 like usage errors and the campaign commands: the input named is wrong.
+    """
     Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-    return typer.Exit(code=1)
+    return typer.Exit(code=2)
 
 
 def _quiet_logs() -> None:
@@ -189,7 +192,7 @@ BENCH_IMPORT_HELP = (
 
 
 def _run(db_url: str, action: Callable[[sa.Engine], T]) -> T:
-    """Run ``action`` on an engine; deliberate errors become a one-line message and exit 1."""
+    """Run ``action`` on an engine; deliberate errors become a one-line message and exit 2."""
     from sqlalchemy.exc import OperationalError
 
     _quiet_logs()
