@@ -217,13 +217,19 @@ def build_column_map(
         (targets if target in BUILTIN_TARGETS else fields)[target] = column
         used.add(column)
     for i, header in enumerate(clean):
-        if i in used or not header:
+        if i in used:
             continue
-        alias = HEADER_ALIASES.get(_norm_header(header))
+        alias = HEADER_ALIASES.get(_norm_header(header)) if header else None
         if alias is not None and alias not in targets:
             targets[alias] = i
         else:
-            fields[header] = i
+            fields[header or f"column_{i + 1}"] = i
+    if NAME in targets:
+        # A full-name column wins; first/last-name columns are kept as custom fields.
+        for part in (FIRST_NAME, LAST_NAME):
+            if part in targets:
+                column = targets.pop(part)
+                fields[part if part in (mapping or {}) else clean[column]] = column
     if PHONE not in targets:
         raise ImportFileError(
             path,
