@@ -190,14 +190,15 @@ def list_dnc(
     engine: sa.Engine,
     *,
     campaign: str | None = None,
-    everything: bool = False,
+    global_only: bool = False,
     include_expired: bool = False,
     phone: str | None = None,
     region: str | None = None,
     limit: int | None = None,
     now: dt.datetime | None = None,
 ) -> list[DncView]:
-    """Entries of the global list (or ``campaign``'s; ``everything``: all lists), newest first."""
+    """DNC entries, newest first: ``campaign``'s list, the global list (``global_only``), or
+    by default every list."""
     from campaigns.models import Campaign  # noqa: PLC0415
 
     now = now or utcnow()
@@ -206,7 +207,7 @@ def list_dnc(
         camp, camp.c.id == _DNC.c.campaign_id
     )
     campaign_id, campaign_region = _campaign_id(engine, campaign)
-    if not everything:
+    if campaign is not None or global_only:
         query = query.where(_scope(campaign_id))
     if not include_expired:
         query = query.where(sa.or_(_DNC.c.expires_at.is_(None), _DNC.c.expires_at > now))

@@ -392,10 +392,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         *,
         campaign: Annotated[
             str | None,
-            typer.Option("--campaign", "-c", help="This campaign's list (default: global)."),
+            typer.Option("--campaign", "-c", help="Only this campaign's list."),
         ] = None,
-        everything: Annotated[
-            bool, typer.Option("--all", help="Every list: global and all campaigns.")
+        global_only: Annotated[
+            bool, typer.Option("--global", help="Only the global list.")
         ] = False,
         expired: Annotated[
             bool, typer.Option("--expired", help="Include entries past their expiry.")
@@ -407,7 +407,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
         db_url: DbUrl = DEFAULT_DB_URL,
     ) -> None:
-        """Show do-not-call entries, newest first."""
+        """Show do-not-call entries of every list (global and campaigns), newest first."""
         from campaigns.dnc import list_dnc
 
         entries = _run(
@@ -415,7 +415,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             lambda engine: list_dnc(
                 engine,
                 campaign=campaign,
-                everything=everything,
+                global_only=global_only,
                 include_expired=expired,
                 phone=phone,
                 limit=limit,
