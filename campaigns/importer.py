@@ -439,7 +439,9 @@ class RecordWriter:
         self.engine = engine
         table = Record.__table__  # type: ignore[attr-defined]
         dialect = engine.dialect
-        compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(_WRITE_COLUMNS))
+        compiled = sa.insert(table).compile(
+            dialect=dialect, column_keys=list(_WRITE_COLUMNS), for_executemany=True
+        )
         self.sql = compiled.string
         positions = compiled.positiontup
         self.positional = positions is not None and tuple(positions) == _WRITE_COLUMNS
@@ -447,13 +449,18 @@ class RecordWriter:
             msg = f"unexpected column order for the record insert: {positions}"
             raise RuntimeError(msg)
 
-        def bind(column: str, value: Any) -> Any:
-            processor = table.c[column].type.bind_processor(dialect)
-            return value if processor is None else processor(value)
+        def processor(column: str) -> Callable[[Any], Any]:
+            # The dialect's own type (e.g. JSON on psycopg) does the binding, as in execute().
+            found = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+            return found if found is not None else (lambda value: value)
 
-        self.fields_bind = table.c.fields.type.bind_processor(dialect) or (lambda v: v)
+        self.fields_bind = processor("fields")
         self.head = (campaign_id, list_id)
-        self.tail = (bind("system_status", SystemStatus.TO_CALL.value), 0, bind("created_at", now))
+        self.tail = (
+            processor("system_status")(SystemStatus.TO_CALL.value),
+            0,
+            processor("created_at")(now),
+        )
 
     def params(self, rows: Sequence[Row]) -> list[Any]:
         """Driver parameters for ``rows``: tuples (positional styles) or dicts (named)."""
