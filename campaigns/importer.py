@@ -244,9 +244,13 @@ def build_column_map(
 
 
 def _detect_encoding(path: Path) -> str:
-    """``utf-8-sig`` when the whole file decodes as UTF-8, else ``cp1250`` (Polish Windows)."""
+    """``utf-16`` after a UTF-16 byte-order mark (Excel's "Unicode text"), ``utf-8-sig`` when
+    the whole file decodes as UTF-8, else ``cp1250`` (Polish Windows)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as fh:
+        if fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return "utf-16"
+        fh.seek(0)
         try:
             while chunk := fh.read(1 << 20):
                 decoder.decode(chunk)
