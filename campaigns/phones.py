@@ -242,6 +242,10 @@ class _TypeOracle:
         return types.of(nsn)
 
 
+#: One oracle for the process: the compiled metadata is the same for every normaliser.
+_TYPES = _TypeOracle()
+
+
 def _key(names: tuple[str, ...] | list[str], fallback: str) -> str:
     known = sorted(n for n in names if n and n != _UNKNOWN_TZ)
     return " ".join(known) if known else fallback
@@ -255,7 +259,7 @@ class PhoneNormalizer:
         phonenumbers.enable_pattern_cache()
         self.region = check_region(default_region)
         self.fallback_tz = fallback_tz
-        self._types = _TypeOracle()
+        self._types = _TYPES
         self._country_keys: dict[int, str] = {}
         self._prefix_keys: dict[str, str] = {}
 
