@@ -254,6 +254,7 @@ def import_dnc(
     region: str | None = None,
     phone_column: str | None = None,
     dry_run: bool = False,
+    batch_size: int = 50_000,
     now: dt.datetime | None = None,
 ) -> DncImportReport:
     """Add every number of a CSV/XLSX file to a DNC list; bad rows reported with line numbers.
@@ -276,6 +277,15 @@ def import_dnc(
         listed = set(conn.execute(sa.select(_DNC.c.phone).where(_scope(campaign_id))).scalars())
     seen: dict[str, int] = {}
     new: list[dict[str, object]] = []
+
+    def flush() -> None:
+        # One transaction per batch: a long import never holds the write lock for long.
+        report.added += len(new)
+        if new and not dry_run:
+            with engine.begin() as conn:
+                conn.execute(sa.insert(_DNC), new)
+        new.clear()
+
     for line, cells in rows:
         if not any(cells):
             continue
@@ -319,11 +329,11 @@ def import_dnc(
                 "created_at": now,
             }
         )
-    report.added = len(new)
+        if len(new) >= batch_size:
+            flush()
+    flush()
     if not dry_run:
         with engine.begin() as conn:
-            if new:
-                conn.execute(sa.insert(_DNC), new)
             _audit(
                 conn,
                 actor=actor,

@@ -96,7 +96,7 @@ def test_import_reports_lines_and_skips_already_listed(engine: sa.Engine, tmp_pa
     dry = import_dnc(engine, source, dry_run=True, now=NOW)
     assert (dry.added, dry.already_listed) == (1, 1)
     assert len(list_dnc(engine, now=NOW)) == 1
-    report = import_dnc(engine, source, reason="lista operatora", now=NOW)
+    report = import_dnc(engine, source, reason="lista operatora", batch_size=1, now=NOW)
     assert (report.rows_read, report.added, report.already_listed) == (4, 1, 1)
     assert [(r.line, r.reason) for r in report.rejects] == [
         (4, RejectReason.INVALID_NUMBER),
