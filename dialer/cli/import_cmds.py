@@ -209,7 +209,7 @@ def _run(db_url: str, action: Callable[[sa.Engine], T]) -> T:
         engine.dispose()
 
 
-def _print_import(report: ImportReport, shown: int) -> None:
+def _print_import(report: ImportReport, shown: int, rejects_file: Path | None) -> None:
     console = Console()
     verb = "would import" if report.dry_run else "imported"
     title = f"{report.source} → campaign {report.campaign!r}" + (
@@ -238,10 +238,12 @@ def _print_import(report: ImportReport, shown: int) -> None:
         for reject in report.rejects[:shown]:
             table.add_row(str(reject.line), reject.reason.value, reject.detail)
         console.print(table)
-    if report.rejected > shown:
+    hidden = report.rejected - min(shown, len(report.rejects))
+    if rejects_file is not None:
+        console.print(f"all {report.rejected} rejected rows written to {rejects_file}")
+    elif hidden > 0:
         console.print(
-            f"{report.rejected - min(shown, len(report.rejects))} more rejected rows not shown:"
-            " use --rejects FILE to get them all",
+            f"{hidden} more rejected rows not shown: use --rejects FILE to get them all",
             highlight=False,
         )
 
@@ -320,9 +322,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         if as_json:
             print(json.dumps(report.as_dict(max_rejects=show), ensure_ascii=False))
         else:
-            _print_import(report, show)
-            if rejects is not None:
-                Console().print(f"rejected rows written to {rejects}", highlight=False)
+            _print_import(report, show, rejects)
 
     @dnc.command("add")
     def dnc_add(
