@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from campaigns.enums import Outcome, SystemStatus
 from campaigns.models import AuditLog, CallLog, Campaign, CampaignStatus, Record, StatusDef
 from campaigns.status_engine import (
+    DATED_STATUSES,
     AutoTable,
     CampaignRules,
     RecordState,
@@ -247,50 +248,130 @@ def set_agent_status(
     note: str = "",
     call_log_id: int | None = None,
     lease_owner: str | None = None,
+    actor: str | None = None,
     extra_audit: Mapping[str, Any] | None = None,
 ) -> Disposition:
     """Apply the status an agent set after a call, in one transaction, with an audit row.
 
+    ``actor`` names who set it in the audit log (default ``agent:<agent_id>``).
     Raises ``StatusError`` (no such status, not offered by the campaign, inactive, a missing
     or past date, …) and ``RecordNotFoundError``; nothing is written then.
     """
     with engine.begin() as conn:
-        row = _load_record(conn, record_id)
-        rules, _auto = load_rules(conn, row.campaign_id)
-        status_row = conn.execute(sa.select(_STATUS).where(_STATUS.c.id == status_id)).first()
-        if status_row is None:
-            raise StatusError("status_id", f"no status with id {status_id}", "pick an existing one")
-        option = _option(status_row)
-        before = state_of(row)
-        state = apply_agent_status(before, option, now, rules, agent_id=agent_id, date=date)
-        _write_state(conn, row, state, lease_owner)
-        log_id = _call_log_row(conn, row, call_log_id, now)
-        conn.execute(
-            sa.update(_CALL_LOG)
-            .where(_CALL_LOG.c.id == log_id)
-            .values(
-                status_id=option.id,
-                system_status=state.system_status.value,
-                agent_id=agent_id,
-                note=note,
-            )
+        return _set_status(
+            conn,
+            record_id,
+            status_id,
+            agent_id=agent_id,
+            now=now,
+            date=date,
+            note=note,
+            call_log_id=call_log_id,
+            lease_owner=lease_owner,
+            actor=actor or f"agent:{agent_id}",
+            extra_audit=extra_audit,
         )
-        conn.execute(
-            sa.insert(_AUDIT).values(
-                at=now,
-                actor=f"agent:{agent_id}",
-                action="record_status_set",
-                entity="record",
-                entity_id=str(record_id),
-                details={
-                    "status_id": option.id,
-                    "status": option.name,
-                    "system_status": state.system_status.value,
-                    "previous_system_status": before.system_status.value,
-                    "date": date.isoformat() if date else None,
-                    "call_log_id": log_id,
-                    **(extra_audit or {}),
-                },
-            )
+
+
+def apply_wrapup_timeout(
+    engine: sa.Engine,
+    record_id: int,
+    *,
+    agent_id: int,
+    now: dt.datetime,
+    call_log_id: int | None = None,
+) -> Disposition | None:
+    """The agent let wrap-up time out: apply the campaign's default status, if it has one.
+
+    A default MY_RECORD or NOT_BEFORE status is dated ``now`` + the campaign's "answered"
+    retry delay (at least a minute). Returns ``None`` (nothing written) when the campaign has
+    no default status: the answered outcome already holds the record back.
+    """
+    with engine.begin() as conn:
+        campaign_id = conn.execute(
+            sa.select(_RECORD.c.campaign_id).where(_RECORD.c.id == record_id)
+        ).scalar()
+        if campaign_id is None:
+            raise RecordNotFoundError(record_id)
+        default_id = conn.execute(
+            sa.select(_CAMPAIGN.c.wrapup_default_status_id).where(_CAMPAIGN.c.id == campaign_id)
+        ).scalar()
+        if default_id is None:
+            return None
+        rules, _auto = load_rules(conn, campaign_id)
+        status = conn.execute(
+            sa.select(_STATUS.c.system_status).where(_STATUS.c.id == default_id)
+        ).scalar()
+        date = None
+        if status in {s.value for s in DATED_STATUSES}:
+            delay = max(rules.retry_delay(Outcome.ANSWERED), dt.timedelta(minutes=1))
+            date = now + delay
+        return _set_status(
+            conn,
+            record_id,
+            int(default_id),
+            agent_id=agent_id,
+            now=now,
+            date=date,
+            note="",
+            call_log_id=call_log_id,
+            lease_owner=None,
+            actor="system:wrapup_timeout",
+            extra_audit={"agent_id": agent_id},
         )
+
+
+def _set_status(
+    conn: sa.Connection,
+    record_id: int,
+    status_id: int,
+    *,
+    agent_id: int,
+    now: dt.datetime,
+    date: dt.datetime | None,
+    note: str,
+    call_log_id: int | None,
+    lease_owner: str | None,
+    actor: str,
+    extra_audit: Mapping[str, Any] | None,
+) -> Disposition:
+    """Load, apply the pure engine, write record, call log and audit row (one transaction)."""
+    row = _load_record(conn, record_id)
+    rules, _auto = load_rules(conn, row.campaign_id)
+    status_row = conn.execute(sa.select(_STATUS).where(_STATUS.c.id == status_id)).first()
+    if status_row is None:
+        raise StatusError("status_id", f"no status with id {status_id}", "pick an existing one")
+    option = _option(status_row)
+    before = state_of(row)
+    state = apply_agent_status(before, option, now, rules, agent_id=agent_id, date=date)
+    _write_state(conn, row, state, lease_owner)
+    log_id = _call_log_row(conn, row, call_log_id, now)
+    conn.execute(
+        sa.update(_CALL_LOG)
+        .where(_CALL_LOG.c.id == log_id)
+        .values(
+            status_id=option.id,
+            system_status=state.system_status.value,
+            agent_id=agent_id,
+            note=note,
+        )
+    )
+    conn.execute(
+        sa.insert(_AUDIT).values(
+            at=now,
+            actor=actor,
+            action="record_status_set",
+            entity="record",
+            entity_id=str(record_id),
+            details={
+                "status_id": option.id,
+                "status": option.name,
+                "system_status": state.system_status.value,
+                "previous_system_status": before.system_status.value,
+                "date": date.isoformat() if date else None,
+                "call_log_id": log_id,
+                **(extra_audit or {}),
+            },
+        )
+    )
     return Disposition(record_id, state, log_id)

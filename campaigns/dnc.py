@@ -190,14 +190,15 @@ def list_dnc(
     engine: sa.Engine,
     *,
     campaign: str | None = None,
-    everything: bool = False,
+    global_only: bool = False,
     include_expired: bool = False,
     phone: str | None = None,
     region: str | None = None,
     limit: int | None = None,
     now: dt.datetime | None = None,
 ) -> list[DncView]:
-    """Entries of the global list (or ``campaign``'s; ``everything``: all lists), newest first."""
+    """DNC entries, newest first: ``campaign``'s list, the global list (``global_only``), or
+    by default every list."""
     from campaigns.models import Campaign  # noqa: PLC0415
 
     now = now or utcnow()
@@ -206,7 +207,7 @@ def list_dnc(
         camp, camp.c.id == _DNC.c.campaign_id
     )
     campaign_id, campaign_region = _campaign_id(engine, campaign)
-    if not everything:
+    if campaign is not None or global_only:
         query = query.where(_scope(campaign_id))
     if not include_expired:
         query = query.where(sa.or_(_DNC.c.expires_at.is_(None), _DNC.c.expires_at > now))
@@ -253,6 +254,7 @@ def import_dnc(
     region: str | None = None,
     phone_column: str | None = None,
     dry_run: bool = False,
+    batch_size: int = 50_000,
     now: dt.datetime | None = None,
 ) -> DncImportReport:
     """Add every number of a CSV/XLSX file to a DNC list; bad rows reported with line numbers.
@@ -275,6 +277,15 @@ def import_dnc(
         listed = set(conn.execute(sa.select(_DNC.c.phone).where(_scope(campaign_id))).scalars())
     seen: dict[str, int] = {}
     new: list[dict[str, object]] = []
+
+    def flush() -> None:
+        # One transaction per batch: a long import never holds the write lock for long.
+        report.added += len(new)
+        if new and not dry_run:
+            with engine.begin() as conn:
+                conn.execute(sa.insert(_DNC), new)
+        new.clear()
+
     for line, cells in rows:
         if not any(cells):
             continue
@@ -318,11 +329,11 @@ def import_dnc(
                 "created_at": now,
             }
         )
-    report.added = len(new)
+        if len(new) >= batch_size:
+            flush()
+    flush()
     if not dry_run:
         with engine.begin() as conn:
-            if new:
-                conn.execute(sa.insert(_DNC), new)
             _audit(
                 conn,
                 actor=actor,

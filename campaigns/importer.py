@@ -217,13 +217,19 @@ def build_column_map(
         (targets if target in BUILTIN_TARGETS else fields)[target] = column
         used.add(column)
     for i, header in enumerate(clean):
-        if i in used or not header:
+        if i in used:
             continue
-        alias = HEADER_ALIASES.get(_norm_header(header))
+        alias = HEADER_ALIASES.get(_norm_header(header)) if header else None
         if alias is not None and alias not in targets:
             targets[alias] = i
         else:
-            fields[header] = i
+            fields[header or f"column_{i + 1}"] = i
+    if NAME in targets:
+        # A full-name column wins; first/last-name columns are kept as custom fields.
+        for part in (FIRST_NAME, LAST_NAME):
+            if part in targets:
+                column = targets.pop(part)
+                fields[part if part in (mapping or {}) else clean[column]] = column
     if PHONE not in targets:
         raise ImportFileError(
             path,
@@ -238,9 +244,13 @@ def build_column_map(
 
 
 def _detect_encoding(path: Path) -> str:
-    """``utf-8-sig`` when the whole file decodes as UTF-8, else ``cp1250`` (Polish Windows)."""
+    """``utf-16`` after a UTF-16 byte-order mark (Excel's "Unicode text"), ``utf-8-sig`` when
+    the whole file decodes as UTF-8, else ``cp1250`` (Polish Windows)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as fh:
+        if fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return "utf-16"
+        fh.seek(0)
         try:
             while chunk := fh.read(1 << 20):
                 decoder.decode(chunk)
@@ -433,7 +443,9 @@ class RecordWriter:
         self.engine = engine
         table = Record.__table__  # type: ignore[attr-defined]
         dialect = engine.dialect
-        compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(_WRITE_COLUMNS))
+        compiled = sa.insert(table).compile(
+            dialect=dialect, column_keys=list(_WRITE_COLUMNS), for_executemany=True
+        )
         self.sql = compiled.string
         positions = compiled.positiontup
         self.positional = positions is not None and tuple(positions) == _WRITE_COLUMNS
@@ -441,13 +453,18 @@ class RecordWriter:
             msg = f"unexpected column order for the record insert: {positions}"
             raise RuntimeError(msg)
 
-        def bind(column: str, value: Any) -> Any:
-            processor = table.c[column].type.bind_processor(dialect)
-            return value if processor is None else processor(value)
+        def processor(column: str) -> Callable[[Any], Any]:
+            # The dialect's own type (e.g. JSON on psycopg) does the binding, as in execute().
+            found = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+            return found if found is not None else (lambda value: value)
 
-        self.fields_bind = table.c.fields.type.bind_processor(dialect) or (lambda v: v)
+        self.fields_bind = processor("fields")
         self.head = (campaign_id, list_id)
-        self.tail = (bind("system_status", SystemStatus.TO_CALL.value), 0, bind("created_at", now))
+        self.tail = (
+            processor("system_status")(SystemStatus.TO_CALL.value),
+            0,
+            processor("created_at")(now),
+        )
 
     def params(self, rows: Sequence[Row]) -> list[Any]:
         """Driver parameters for ``rows``: tuples (positional styles) or dicts (named)."""

@@ -274,8 +274,9 @@ def apply_outcome(
     - INVALID leads to DO_NOT_CALL by default.
     - Otherwise the automatic status applies, redialing after the outcome's retry delay,
       moved to the record's next calling-window opening.
-    - ANSWERED (the agent has not set a status yet) keeps the status and holds the record
-      back by the "answered" retry delay; a MY_RECORD record keeps its owner and due time.
+    - ANSWERED (the agent has not set a status yet) keeps the status and owner and holds
+      the record back by the "answered" retry delay, so a missing agent status never makes
+      the engine call the person straight back.
     - A MY_RECORD record that is not answered keeps its owner and retries after the delay.
     """
     _aware(now, "now")
@@ -286,9 +287,7 @@ def apply_outcome(
     retry_at = _in_window(now + rules.retry_delay(outcome), state, rules)
     rule = table.rule_for(outcome)
     if rule is None:  # ANSWERED: wait for the agent's status
-        if state.system_status is SystemStatus.MY_RECORD:
-            return base
-        return replace(base, next_call_at=retry_at)
+        return replace(base, next_call_at=max(retry_at, state.next_call_at or retry_at))
     if rule.system_status is SystemStatus.DO_NOT_CALL:
         return replace(
             base,

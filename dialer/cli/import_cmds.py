@@ -42,9 +42,12 @@ DbUrl = Annotated[
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    """Print a deliberate error on stderr in one line and return the exit (code 1) to raise."""
+    """Print ``error: …`` on stderr in one line and return the exit (status 2) to raise.
+
+    Status 2 like usage errors and the campaign commands: the input named is wrong.
+    """
     Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-    return typer.Exit(code=1)
+    return typer.Exit(code=2)
 
 
 def _quiet_logs() -> None:
@@ -189,7 +192,7 @@ BENCH_IMPORT_HELP = (
 
 
 def _run(db_url: str, action: Callable[[sa.Engine], T]) -> T:
-    """Run ``action`` on an engine; deliberate errors become a one-line message and exit 1."""
+    """Run ``action`` on an engine; deliberate errors become a one-line message and exit 2."""
     from sqlalchemy.exc import OperationalError
 
     _quiet_logs()
@@ -206,7 +209,7 @@ def _run(db_url: str, action: Callable[[sa.Engine], T]) -> T:
         engine.dispose()
 
 
-def _print_import(report: ImportReport, shown: int) -> None:
+def _print_import(report: ImportReport, shown: int, rejects_file: Path | None) -> None:
     console = Console()
     verb = "would import" if report.dry_run else "imported"
     title = f"{report.source} → campaign {report.campaign!r}" + (
@@ -235,10 +238,12 @@ def _print_import(report: ImportReport, shown: int) -> None:
         for reject in report.rejects[:shown]:
             table.add_row(str(reject.line), reject.reason.value, reject.detail)
         console.print(table)
-    if report.rejected > shown:
+    hidden = report.rejected - min(shown, len(report.rejects))
+    if rejects_file is not None:
+        console.print(f"all {report.rejected} rejected rows written to {rejects_file}")
+    elif hidden > 0:
         console.print(
-            f"{report.rejected - min(shown, len(report.rejects))} more rejected rows not shown:"
-            " use --rejects FILE to get them all",
+            f"{hidden} more rejected rows not shown: use --rejects FILE to get them all",
             highlight=False,
         )
 
@@ -317,9 +322,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         if as_json:
             print(json.dumps(report.as_dict(max_rejects=show), ensure_ascii=False))
         else:
-            _print_import(report, show)
-            if rejects is not None:
-                Console().print(f"rejected rows written to {rejects}", highlight=False)
+            _print_import(report, show, rejects)
 
     @dnc.command("add")
     def dnc_add(
@@ -389,10 +392,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         *,
         campaign: Annotated[
             str | None,
-            typer.Option("--campaign", "-c", help="This campaign's list (default: global)."),
+            typer.Option("--campaign", "-c", help="Only this campaign's list."),
         ] = None,
-        everything: Annotated[
-            bool, typer.Option("--all", help="Every list: global and all campaigns.")
+        global_only: Annotated[
+            bool, typer.Option("--global", help="Only the global list.")
         ] = False,
         expired: Annotated[
             bool, typer.Option("--expired", help="Include entries past their expiry.")
@@ -404,7 +407,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
         db_url: DbUrl = DEFAULT_DB_URL,
     ) -> None:
-        """Show do-not-call entries, newest first."""
+        """Show do-not-call entries of every list (global and campaigns), newest first."""
         from campaigns.dnc import list_dnc
 
         entries = _run(
@@ -412,7 +415,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             lambda engine: list_dnc(
                 engine,
                 campaign=campaign,
-                everything=everything,
+                global_only=global_only,
                 include_expired=expired,
                 phone=phone,
                 limit=limit,

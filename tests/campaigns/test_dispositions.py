@@ -13,6 +13,7 @@ from campaigns.db import create_schema, make_engine
 from campaigns.dispositions import (
     CallDetails,
     RecordNotFoundError,
+    apply_wrapup_timeout,
     record_outcome,
     set_agent_status,
 )
@@ -202,3 +203,43 @@ def test_unknown_record_is_a_clear_error(engine: sa.Engine) -> None:
     """An outcome for a record that does not exist names the id."""
     with pytest.raises(RecordNotFoundError, match="record_id: no record with id 42"):
         record_outcome(engine, 42, Outcome.BUSY, now=NOW)
+
+
+def set_wrapup_default(engine: sa.Engine, status_id: int | None) -> None:
+    """Give the campaign a default status for wrap-up timeouts."""
+    with Session(engine) as s:
+        campaign = s.exec(select(Campaign)).one()
+        campaign.wrapup_default_status_id = status_id
+        s.add(campaign)
+        s.commit()
+
+
+def test_wrapup_timeout_applies_the_campaign_default(engine: sa.Engine) -> None:
+    """When wrap-up times out, the campaign's default status is applied and audited as system."""
+    set_wrapup_default(engine, 1)
+    result = apply_wrapup_timeout(engine, 1, agent_id=2, now=NOW)
+    assert result is not None
+    rec = record(engine)
+    assert (rec.system_status, rec.status_id) == (SystemStatus.TO_CALL, 1)
+    assert rec.next_call_at == NOW + dt.timedelta(seconds=7200)
+    with Session(engine) as s:
+        [audit] = s.exec(select(AuditLog)).all()
+    assert (audit.actor, audit.details["agent_id"]) == ("system:wrapup_timeout", 2)
+
+
+def test_wrapup_timeout_dates_a_default_callback(engine: sa.Engine) -> None:
+    """A MY_RECORD default gives the agent the record, due after the answered delay."""
+    set_wrapup_default(engine, 3)
+    apply_wrapup_timeout(engine, 1, agent_id=2, now=NOW)
+    rec = record(engine)
+    assert (rec.system_status, rec.owner_agent_id) == (SystemStatus.MY_RECORD, 2)
+    assert rec.next_call_at == NOW + dt.timedelta(seconds=7200)
+
+
+def test_wrapup_timeout_without_default_writes_nothing(engine: sa.Engine) -> None:
+    """Without a default status a wrap-up timeout changes nothing."""
+    before = record(engine)
+    assert apply_wrapup_timeout(engine, 1, agent_id=2, now=NOW) is None
+    assert record(engine) == before
+    with pytest.raises(RecordNotFoundError):
+        apply_wrapup_timeout(engine, 99, agent_id=2, now=NOW)

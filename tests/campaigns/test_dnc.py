@@ -48,12 +48,12 @@ def test_add_normalises_and_updates_an_existing_entry(engine: sa.Engine) -> None
 
 
 def test_campaign_list_is_separate_from_global(engine: sa.Engine) -> None:
-    """A campaign entry blocks that campaign only; listings are scoped unless asked for all."""
+    """A campaign entry blocks that campaign only; listings show all lists unless scoped."""
     add_dnc(engine, "601234567", campaign="Sprzedaż", now=NOW)
     add_dnc(engine, "601234568", now=NOW)
     assert [e.phone for e in list_dnc(engine, campaign="Sprzedaż", now=NOW)] == ["+48601234567"]
-    assert [e.phone for e in list_dnc(engine, now=NOW)] == ["+48601234568"]
-    assert len(list_dnc(engine, everything=True, now=NOW)) == 2
+    assert [e.phone for e in list_dnc(engine, global_only=True, now=NOW)] == ["+48601234568"]
+    assert len(list_dnc(engine, now=NOW)) == 2
     with engine.connect() as conn:
         assert is_on_dnc(conn, "+48601234567", 1, NOW)
         assert not is_on_dnc(conn, "+48601234567", None, NOW)
@@ -96,7 +96,7 @@ def test_import_reports_lines_and_skips_already_listed(engine: sa.Engine, tmp_pa
     dry = import_dnc(engine, source, dry_run=True, now=NOW)
     assert (dry.added, dry.already_listed) == (1, 1)
     assert len(list_dnc(engine, now=NOW)) == 1
-    report = import_dnc(engine, source, reason="lista operatora", now=NOW)
+    report = import_dnc(engine, source, reason="lista operatora", batch_size=1, now=NOW)
     assert (report.rows_read, report.added, report.already_listed) == (4, 1, 1)
     assert [(r.line, r.reason) for r in report.rejects] == [
         (4, RejectReason.INVALID_NUMBER),

@@ -346,3 +346,25 @@ def test_unwritable_rejects_file_is_refused_before_writing(
         )
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from contact_list")).scalar() == 0
+
+
+def test_name_column_wins_and_other_columns_are_kept(engine: sa.Engine, tmp_path: Path) -> None:
+    """With --map name=…, first/last-name columns and unnamed columns stay as custom fields."""
+    source = write(tmp_path / "a.csv", "Telefon;Imię;Nazwisko;;Firma\n601234567;Jan;Nowak;x;ACME\n")
+    report = import_file(engine, source, campaign="Sprzedaż", mapping={"name": "Firma"}, now=NOW)
+    assert report.imported == 1
+    with Session(engine) as session:
+        record = session.exec(select(Record).where(Record.phone == "+48601234567")).one()
+    assert record.name == "ACME"
+    assert record.fields == {"Imię": "Jan", "Nazwisko": "Nowak", "column_4": "x"}
+
+
+def test_utf16_tab_separated_excel_export_is_read(engine: sa.Engine, tmp_path: Path) -> None:
+    """Excel's "Unicode text" export (UTF-16 with a BOM, tab-separated) imports like any CSV."""
+    source = tmp_path / "eksport.txt"
+    source.write_bytes("Telefon\tNazwisko\r\n601234567\tŻółć\r\n".encode("utf-16"))
+    report = import_file(engine, source, campaign="Sprzedaż", now=NOW)
+    assert report.imported == 1
+    with Session(engine) as session:
+        record = session.exec(select(Record).where(Record.phone == "+48601234567")).one()
+    assert record.name == "Żółć"

@@ -73,11 +73,11 @@ def test_import_json_dry_run_and_rejects_file(db_url: str, tmp_path: Path) -> No
 
 
 def test_import_unknown_campaign_lists_existing(db_url: str, tmp_path: Path) -> None:
-    """An unknown campaign exits 1 with one line naming the campaigns that exist."""
+    """An unknown campaign exits 2 with one line naming the campaigns that exist."""
     source = tmp_path / "lista.csv"
     source.write_text("phone\n601234567\n", encoding="utf-8")
     code, _out, err = run("import", str(source), "-c", "Brak", "--db-url", db_url)
-    assert code == 1
+    assert code == 2
     assert "campaign 'Brak' does not exist; existing campaigns: 'Ankieta', 'Sprzedaż'" in err
 
 
@@ -97,7 +97,7 @@ def test_import_bad_arguments_are_named(
     source = tmp_path / "lista.csv"
     source.write_text("phone\n601234567\n", encoding="utf-8")
     code, out, err = run("import", str(source), "-c", "Sprzedaż", "--db-url", db_url, *extra)
-    assert code in {1, 2}
+    assert code == 2
     assert message in " ".join((out + err).split())
 
 
@@ -107,7 +107,7 @@ def test_import_without_schema_says_to_upgrade(tmp_path: Path) -> None:
     source.write_text("phone\n601234567\n", encoding="utf-8")
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     code, _out, err = run("import", str(source), "-c", "X", "--db-url", url)
-    assert code == 1
+    assert code == 2
     assert "run `dialer db upgrade` first" in err
 
 
@@ -120,14 +120,14 @@ def test_dnc_add_list_remove_cycle(db_url: str) -> None:
     assert json.loads(out)["reason"] == "RODO"
     assert run("dnc", "remove", "+48601234567", "--db-url", db_url)[0] == 0
     code, _out, err = run("dnc", "remove", "+48601234567", "--db-url", db_url)
-    assert code == 1
+    assert code == 2
     assert "is not on the global DNC list" in err
 
 
 def test_dnc_add_bad_number_and_bad_expiry(db_url: str) -> None:
-    """An invalid number exits 1 naming the reason; a bad --expires is a usage error."""
+    """An invalid number exits 2 naming the reason; a bad --expires is a usage error (also 2)."""
     code, _out, err = run("dnc", "add", "12", "--db-url", db_url)
-    assert code == 1
+    assert code == 2
     assert "phone: '12' is too short" in err
     code, out, err = run("dnc", "add", "601234567", "--expires", "jutro", "--db-url", db_url)
     assert code == 2

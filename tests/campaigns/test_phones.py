@@ -137,3 +137,55 @@ def test_near_valid_numbers_agree_with_phonenumbers(region: str, kind: int, tail
     if isinstance(result, Normalized):
         assert result.e164 == raw
         assert result.zone_key == zone_key_for_number(number, "UTC")
+
+
+ALL_TYPES = [
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.TOLL_FREE,
+    phonenumbers.PhoneNumberType.PREMIUM_RATE,
+    phonenumbers.PhoneNumberType.SHARED_COST,
+    phonenumbers.PhoneNumberType.VOIP,
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    phonenumbers.PhoneNumberType.PAGER,
+    phonenumbers.PhoneNumberType.UAN,
+    phonenumbers.PhoneNumberType.VOICEMAIL,
+]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.sampled_from(sorted(phonenumbers.SUPPORTED_REGIONS)),
+    st.sampled_from(ALL_TYPES),
+    st.text(alphabet="0123456789", min_size=0, max_size=5),
+    st.sampled_from(["", "0", "1", "00", "9"]),
+)
+def test_number_type_equals_phonenumbers_in_every_region(
+    region: str, kind: int, tail: str, extra: str
+) -> None:
+    """The precompiled number type equals phonenumbers.number_type for numbers of every region
+    and type (example numbers with changed, added or removed last digits)."""
+    example = phonenumbers.example_number_for_type(region, kind)
+    if example is None:
+        return
+    digits = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    raw = digits[: max(2, len(digits) - len(tail))] + tail + extra
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return
+    assert PhoneNormalizer("PL").number_type(number) == phonenumbers.number_type(number)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)),
+    st.text("0123456789", max_size=10),
+)
+def test_number_type_equals_phonenumbers_for_non_geographic_codes(cc: int, digits: str) -> None:
+    """Global numbers (+800, +882, …) get the same type as phonenumbers gives them."""
+    try:
+        number = phonenumbers.parse(f"+{cc}{digits}", "PL")
+    except phonenumbers.NumberParseException:
+        return
+    assert PhoneNormalizer("PL").number_type(number) == phonenumbers.number_type(number)

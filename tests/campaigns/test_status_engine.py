@@ -193,3 +193,14 @@ def test_progressive_record_needs_a_reserved_agent() -> None:
         why_not_callable(state, NOW, RULES, window_open=True, dnc=False, reserved_agent_id=3)
         is None
     )
+
+
+def test_answered_without_agent_status_is_held_back() -> None:
+    """An answered call with no agent status yet is not redialed before the answered delay."""
+    rules = CampaignRules(retry_delays_s={"answered": 900})
+    mine = RecordState(system_status=SystemStatus.MY_RECORD, owner_agent_id=7, next_call_at=NOW)
+    for state in (RecordState(), mine):
+        new = apply_outcome(state, Outcome.ANSWERED, NOW, rules)
+        assert new.system_status is state.system_status
+        assert new.owner_agent_id == state.owner_agent_id
+        assert new.next_call_at == NOW + dt.timedelta(seconds=900)
