@@ -31,12 +31,13 @@ T = TypeVar("T")
 DEFAULT_DB_URL = "sqlite:///dialer.db"
 
 DbUrl = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--db-url",
         envvar="DIALER_DB_URL",
-        help="Database URL (SQLite file or postgresql+psycopg://…).",
-        show_default=True,
+        help="Database URL (SQLite file or postgresql+psycopg://…); default: database.url "
+        "of the settings (--config).",
+        show_default=False,
     ),
 ]
 
@@ -73,7 +74,7 @@ class _NoSchemaError(DialerError):
 
     def __init__(self, url: str) -> None:
         super().__init__(
-            f"--db-url {url}: the database has no campaign tables; run `dialer db upgrade` first"
+            f"database {url}: it has no campaign tables; run `dialer db upgrade` first"
         )
 
 
@@ -191,10 +192,31 @@ BENCH_IMPORT_HELP = (
 )
 
 
-def _run(db_url: str, action: Callable[[sa.Engine], T]) -> T:
+def _settings_url(ctx: typer.Context) -> str:
+    """The database URL of the settings chosen by the global ``--config`` option."""
+    from dialer.cli.campaign_cmds import get_settings
+
+    return get_settings(ctx).database.url
+
+
+def _park_after(engine: sa.Engine, result: T) -> T:
+    """Move records now on a DNC list out of the claim path of every campaign."""
+    from campaigns.models import Campaign, utcnow
+    from campaigns.selection import park_dnc_hits
+
+    now = utcnow()
+    with engine.connect() as conn:
+        ids = [row[0] for row in conn.execute(sa.select(Campaign.__table__.c.id))]  # type: ignore[attr-defined]
+    for campaign_id in ids:
+        park_dnc_hits(engine, campaign_id, now)
+    return result
+
+
+def _run(ctx: typer.Context, db_url: str | None, action: Callable[[sa.Engine], T]) -> T:
     """Run ``action`` on an engine; deliberate errors become a one-line message and exit 2."""
     from sqlalchemy.exc import OperationalError
 
+    db_url = db_url or _settings_url(ctx)
     _quiet_logs()
     engine = _engine(db_url)
     try:
@@ -258,6 +280,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
     @app.command("import", help=IMPORT_HELP)
     def import_list(
+        ctx: typer.Context,
         file: Annotated[Path, typer.Argument(help="The list: a .csv or .xlsx file.")],
         *,
         campaign: Annotated[
@@ -299,7 +322,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             int, typer.Option("--show", min=0, help="How many rejected rows to print.")
         ] = 20,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-        db_url: DbUrl = DEFAULT_DB_URL,
+        db_url: DbUrl = None,
     ) -> None:
         """Import a contact list (CSV or XLSX) into a campaign (help: IMPORT_HELP)."""
         from campaigns.importer import import_file
@@ -318,7 +341,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 rejects_path=rejects,
             )
 
-        report = _run(db_url, action)
+        report = _run(ctx, db_url, action)
         if as_json:
             print(json.dumps(report.as_dict(max_rejects=show), ensure_ascii=False))
         else:
@@ -326,6 +349,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
     @dnc.command("add")
     def dnc_add(
+        ctx: typer.Context,
         phone: Annotated[str, typer.Argument(help="The number, e.g. +48601234567 or 601234567.")],
         *,
         campaign: Annotated[
@@ -341,22 +365,26 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             str | None, typer.Option("--region", help="Country of a number without +CC.")
         ] = None,
         actor: Annotated[str, typer.Option("--by", help="Who asks (for the audit log).")] = "cli",
-        db_url: DbUrl = DEFAULT_DB_URL,
+        db_url: DbUrl = None,
     ) -> None:
         """Put a number on the global do-not-call list, or on one campaign's."""
         from campaigns.dnc import add_dnc
 
         until = _parse_when(expires, "--expires")
         e164, added = _run(
+            ctx,
             db_url,
-            lambda engine: add_dnc(
+            lambda engine: _park_after(
                 engine,
-                phone,
-                campaign=campaign,
-                reason=reason,
-                expires_at=until,
-                region=region,
-                actor=actor,
+                add_dnc(
+                    engine,
+                    phone,
+                    campaign=campaign,
+                    reason=reason,
+                    expires_at=until,
+                    region=region,
+                    actor=actor,
+                ),
             ),
         )
         where = f"campaign {campaign!r}" if campaign else "the global list"
@@ -365,6 +393,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
     @dnc.command("remove")
     def dnc_remove(
+        ctx: typer.Context,
         phone: Annotated[str, typer.Argument(help="The number to take off the list.")],
         *,
         campaign: Annotated[
@@ -375,12 +404,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             str | None, typer.Option("--region", help="Country of a number without +CC.")
         ] = None,
         actor: Annotated[str, typer.Option("--by", help="Who asks (for the audit log).")] = "cli",
-        db_url: DbUrl = DEFAULT_DB_URL,
+        db_url: DbUrl = None,
     ) -> None:
         """Take a number off the global do-not-call list, or off one campaign's."""
         from campaigns.dnc import remove_dnc
 
         e164 = _run(
+            ctx,
             db_url,
             lambda engine: remove_dnc(engine, phone, campaign=campaign, region=region, actor=actor),
         )
@@ -389,6 +419,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
     @dnc.command("list")
     def dnc_list(
+        ctx: typer.Context,
         *,
         campaign: Annotated[
             str | None,
@@ -405,12 +436,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         ] = None,
         limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
-        db_url: DbUrl = DEFAULT_DB_URL,
+        db_url: DbUrl = None,
     ) -> None:
         """Show do-not-call entries of every list (global and campaigns), newest first."""
         from campaigns.dnc import list_dnc
 
         entries = _run(
+            ctx,
             db_url,
             lambda engine: list_dnc(
                 engine,
@@ -452,6 +484,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
     @dnc.command("import")
     def dnc_import(
+        ctx: typer.Context,
         file: Annotated[Path, typer.Argument(help="A .csv or .xlsx file with a phone column.")],
         *,
         campaign: Annotated[
@@ -473,24 +506,28 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             bool, typer.Option("--dry-run", help="Check the file and report; write nothing.")
         ] = False,
         actor: Annotated[str, typer.Option("--by", help="Who asks (for the audit log).")] = "cli",
-        db_url: DbUrl = DEFAULT_DB_URL,
+        db_url: DbUrl = None,
     ) -> None:
         """Add every number of a file to a do-not-call list; bad lines are reported."""
         from campaigns.dnc import import_dnc
 
         until = _parse_when(expires, "--expires")
         report = _run(
+            ctx,
             db_url,
-            lambda engine: import_dnc(
+            lambda engine: _park_after(
                 engine,
-                file,
-                campaign=campaign,
-                reason=reason,
-                expires_at=until,
-                region=region,
-                phone_column=column,
-                dry_run=dry_run,
-                actor=actor,
+                import_dnc(
+                    engine,
+                    file,
+                    campaign=campaign,
+                    reason=reason,
+                    expires_at=until,
+                    region=region,
+                    phone_column=column,
+                    dry_run=dry_run,
+                    actor=actor,
+                ),
             ),
         )
         console = Console()
