@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from campaigns.enums import SystemStatus
 from campaigns.models import Campaign, ContactList, DncEntry, Record, utcnow
 from campaigns.phones import Normalized, PhoneNormalizer
+from campaigns.selection import forget_zone_keys
 from campaigns.windows import WindowError, check_zone
 from dialer.errors import DialerError
 
@@ -656,6 +657,8 @@ def import_file(
             if report.list_id is not None:
                 _update_list(engine, report.list_id, report.imported, report.rejected)
     report.rejects.sort(key=lambda r: r.line)
+    if not dry_run:
+        forget_zone_keys(campaign_id)  # new zones are seen by this process's next claim
     report.seconds = time.perf_counter() - started
     log.info(
         "list_imported",
