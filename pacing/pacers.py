@@ -105,13 +105,14 @@ class PredictiveSettings:
     max_wait_s: float = 2.0
     max_lines_per_agent: float = 10.0
     small_team_threshold: int = 3
-    initial_risk: float = 0.08
-    min_risk: float = 0.01
+    initial_risk: float = 0.03
+    min_risk: float = 0.003
     max_risk: float = 0.6
-    risk_gain: float = 0.25
+    risk_gain: float = 0.0
     guard_headroom_drops: float = 1.0
     guard_min_answered: float = 100.0
-    soft_headroom_drops: float = 4.0
+    soft_headroom_drops: float = 3.0
+    soft_headroom_fraction: float = 0.15
     guard_windows: tuple[str, ...] = ("today", "rolling_24h", "rolling_30d")
     day_start_s: float = 0.0
     amd_false_positive_rate: float = 0.0
@@ -293,13 +294,26 @@ class PredictivePacer:
         )
 
     def _barrier(self, windows: tuple[WindowRate, ...]) -> float:
-        """Scale the allowed risk down as the headroom to the cap shrinks."""
+        """Scale the allowed risk down as the headroom to the cap shrinks.
+
+        The soft zone starts ``soft_headroom_drops`` drops, or ``soft_headroom_fraction``
+        of the window's allowance, before the cap (whichever is larger) and ends at the
+        hard guard, where the allowed risk is a tenth of the planned one.
+        """
         s = self.settings
-        room = self.headroom(windows)
-        if room >= s.soft_headroom_drops:
-            return 1.0
-        span = s.soft_headroom_drops - s.guard_headroom_drops
-        return max(0.1, (room - s.guard_headroom_drops) / span) if span > 0 else 1.0
+        names = s.guard_windows
+        factor = 1.0
+        for w in windows:
+            if w.name not in names:
+                continue
+            allowance = s.target_abandon * max(w.answered, s.guard_min_answered)
+            room = allowance - w.drops
+            soft = max(s.soft_headroom_drops, s.soft_headroom_fraction * allowance)
+            if room < soft:
+                span = soft - s.guard_headroom_drops
+                f = (room - s.guard_headroom_drops) / span if span > 0 else 1.0
+                factor = min(factor, max(0.1, f))
+        return factor
 
     def _cold(self) -> bool:
         s = self.settings

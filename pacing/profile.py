@@ -39,15 +39,17 @@ class ComplianceProfile(_Frozen):
     aim_fraction: float = Field(default=0.8, gt=0.0, le=1.0)
     guard_headroom_drops: float = Field(default=1.0, ge=0.0)
     guard_min_answered: float = Field(default=100.0, ge=0.0)
+    soft_headroom_drops: float = Field(default=3.0, ge=0.0)
+    soft_headroom_fraction: float = Field(default=0.15, ge=0.0, lt=1.0)
 
 
 class PredictiveProfile(_Frozen):
     """The predictive pacer's risk controller and forecast grid."""
 
-    initial_risk: float = Field(default=0.08, gt=0.0, lt=1.0)
-    min_risk: float = Field(default=0.01, gt=0.0, lt=1.0)
+    initial_risk: float = Field(default=0.03, gt=0.0, lt=1.0)
+    min_risk: float = Field(default=0.003, gt=0.0, lt=1.0)
     max_risk: float = Field(default=0.6, gt=0.0, lt=1.0)
-    risk_gain: float = Field(default=0.25, ge=0.0, le=5.0)
+    risk_gain: float = Field(default=0.0, ge=0.0, le=5.0)
     horizon_step_s: float = Field(default=1.0, gt=0.0, le=10.0)
 
     @model_validator(mode="after")
@@ -119,6 +121,8 @@ class PacingProfile(_Frozen):
             risk_gain=p.risk_gain,
             guard_headroom_drops=c.guard_headroom_drops,
             guard_min_answered=c.guard_min_answered,
+            soft_headroom_drops=c.soft_headroom_drops,
+            soft_headroom_fraction=c.soft_headroom_fraction,
             guard_windows=tuple(c.windows),
             day_start_s=c.day_start_s,
             amd_false_positive_rate=c.amd_false_positive_rate,

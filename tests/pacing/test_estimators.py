@@ -1,0 +1,121 @@
+"""Estimators learn probabilities and durations from events, with fading and censoring."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pacing.estimators import (
+    DecayedHistogram,
+    DialOutcomeModel,
+    DurationModel,
+    conditional_done_within,
+    conditional_free_within,
+)
+
+
+def test_decayed_histogram_fades_with_its_time_constant() -> None:
+    """An observation one time constant old weighs 1/e of a fresh one."""
+    h = DecayedHistogram(bin_s=1.0, n_bins=10, time_constant_s=100.0)
+    h.add(0.0, 2.5)
+    h.add(100.0, 7.5)
+    w = h.weights()
+    assert w[2] == pytest.approx(math.exp(-1.0), rel=1e-9)
+    assert w[7] == pytest.approx(1.0)
+
+
+def test_decayed_histogram_survives_renormalisation() -> None:
+    """Weights stay finite and correct over a long day (internal rescaling)."""
+    h = DecayedHistogram(bin_s=1.0, n_bins=4, time_constant_s=10.0)
+    for i in range(2000):
+        h.add(float(i), 1.5)
+    assert h.total() == pytest.approx(1.0 / (1.0 - math.exp(-0.1)), rel=1e-6)
+
+
+def _feed(model: DialOutcomeModel, rng: np.random.Generator, n: int, p: float, t0: float) -> float:
+    t = t0
+    for _ in range(n):
+        t += 0.5
+        if rng.random() < p:
+            model.observe_resolution(t, float(rng.lognormal(np.log(9.0), 0.5)), person=True)
+        else:
+            model.observe_resolution(t, float(rng.uniform(1.0, 25.0)), person=False)
+    return t
+
+
+def test_dial_outcome_model_converges_to_the_person_probability() -> None:
+    """On synthetic dials with P(person)=0.3 the estimate ends within 0.03 of 0.3."""
+    model = DialOutcomeModel()
+    _feed(model, np.random.default_rng(1), 3000, 0.3, 0.0)
+    assert model.person_prob() == pytest.approx(0.3, abs=0.03)
+    _, q = model.tables(1.0, 40)
+    assert q[-1] == pytest.approx(0.3, abs=0.03)
+
+
+def test_dial_outcome_model_follows_a_drifting_list() -> None:
+    """When the answer rate falls from 0.35 to 0.15 the estimate follows within the hour."""
+    model = DialOutcomeModel(time_constant_s=600.0, min_window_calls=200)
+    rng = np.random.default_rng(2)
+    t = _feed(model, rng, 3000, 0.35, 0.0)
+    assert model.person_prob() == pytest.approx(0.35, abs=0.04)
+    _feed(model, rng, 3000, 0.15, t)
+    assert model.person_prob() == pytest.approx(0.15, abs=0.04)
+
+
+def test_ringing_call_answer_chance_falls_with_elapsed_ring_time() -> None:
+    """A call that has rung long has a smaller chance of reaching a person than a new one."""
+    model = DialOutcomeModel()
+    _feed(model, np.random.default_rng(3), 3000, 0.3, 0.0)
+    g, q = model.tables(1.0, 60)
+    assert g[0, -1] == pytest.approx(q[-1])
+    assert g[int(20 / model.bin_s), -1] < 0.5 * q[-1]
+    assert np.all(np.diff(q) >= -1e-12)
+
+
+def test_kaplan_meier_with_censoring_removes_the_early_bias() -> None:
+    """With calls still in progress as censored data, the talk survival is unbiased."""
+    rng = np.random.default_rng(4)
+    durations = rng.exponential(100.0, 4000)
+    start = rng.uniform(0.0, 300.0, 4000)
+    now = 300.0
+    done = start + durations <= now
+    km = DurationModel(bin_s=1.0, max_s=2000.0, time_constant_s=1e9)
+    for d in durations[done]:
+        km.observe(now, float(d))
+    censored = now - start[~done]
+    naive = km.survival(None)
+    fair = km.survival(censored)
+    truth = math.exp(-100.0 / 100.0)
+    assert fair[100] == pytest.approx(truth, abs=0.05)
+    assert naive[100] < truth - 0.15
+
+
+def test_memoryless_durations_have_the_same_chance_to_end_at_any_age() -> None:
+    """For exponential durations P(done within h | age) does not depend on the age."""
+    rng = np.random.default_rng(5)
+    km = DurationModel(bin_s=1.0, max_s=3000.0, time_constant_s=1e9)
+    for d in rng.exponential(60.0, 20000):
+        km.observe(0.0, float(d))
+    table = conditional_done_within(km.survival(), np.array([10]))
+    expected = 1.0 - math.exp(-10.0 / 60.0)
+    for age in (0, 30, 90, 150):
+        assert table[age, 0] == pytest.approx(expected, abs=0.03)
+
+
+def test_talk_plus_wrapup_free_chance_matches_a_monte_carlo() -> None:
+    """P(talk + wrap-up ends within h | talk age) agrees with a direct simulation."""
+    rng = np.random.default_rng(6)
+    talk = rng.lognormal(np.log(80.0), 0.6, 40000)
+    wrap = rng.gamma(4.0, 3.0, 40000)
+    tk = DurationModel(bin_s=1.0, max_s=3000.0, time_constant_s=1e9)
+    wk = DurationModel(bin_s=1.0, max_s=300.0, time_constant_s=1e9)
+    for a, b in zip(talk[:20000], wrap[:20000], strict=True):
+        tk.observe(0.0, float(a))
+        wk.observe(0.0, float(b))
+    table = conditional_free_within(tk.survival(), wk.survival(), np.array([20]))
+    for age in (20, 60, 120):
+        alive = talk > age
+        mc = float(np.mean(talk[alive] + wrap[alive] <= age + 20))
+        assert table[age, 0] == pytest.approx(mc, abs=0.04)

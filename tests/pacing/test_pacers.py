@@ -1,0 +1,153 @@
+"""Pacers return legal dial counts; predictive is safe cold, guarded and still dials ahead."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pacing.errors import PacerParameterError
+from pacing.pacers import (
+    MODE_PREDICTIVE,
+    MODE_PROGRESSIVE,
+    PredictivePacer,
+    PredictiveSettings,
+    ProgressivePacer,
+    RatioPacer,
+)
+from pacing.types import CONNECT, DROP, Event, View
+from tests.pacing.helpers import warmed_predictive
+
+_WARM = warmed_predictive()
+
+elapsed = st.lists(st.floats(0.0, 3000.0, allow_nan=False), max_size=30).map(
+    lambda xs: tuple(sorted(xs, reverse=True))
+)
+
+
+@st.composite
+def views(draw: st.DrawFn) -> View:
+    ready = draw(st.lists(st.floats(0.0, 600.0), max_size=25))
+    talking = draw(elapsed)
+    wrapup = draw(st.lists(st.floats(0.0, 120.0), max_size=10))
+    ringing = draw(st.lists(st.floats(0.0, 40.0), max_size=120))
+    paused = draw(st.integers(0, 5))
+    waiting = draw(st.integers(0, 3)) if not ready else 0
+    lines = draw(st.integers(0, 300))
+    used = len(ringing) + waiting + len(talking)
+    return View(
+        t=draw(st.floats(0.0, 1e6)),
+        agents_logged_in=len(ready) + len(talking) + len(wrapup) + paused,
+        agents_ready=len(ready),
+        ready_idle_s=tuple(ready),
+        talking_elapsed_s=talking,
+        wrapup_elapsed_s=tuple(wrapup),
+        ringing_elapsed_s=tuple(ringing),
+        calls_waiting=waiting,
+        lines_free=lines - used,
+    )
+
+
+def _pacers() -> list[object]:
+    return [ProgressivePacer(), RatioPacer(2.5), copy.deepcopy(_WARM), PredictivePacer()]
+
+
+@settings(max_examples=150, deadline=None)
+@given(view=views())
+def test_dial_count_is_never_negative_nor_above_free_lines(view: View) -> None:
+    """Every pacer returns 0 <= n <= lines_free (0 when no line is free)."""
+    for pacer in _pacers():
+        n = pacer.decide(view)  # type: ignore[attr-defined]
+        assert isinstance(n, int)
+        assert 0 <= n <= max(0, view.lines_free)
+
+
+@settings(max_examples=100, deadline=None)
+@given(view=views())
+def test_no_dials_when_no_agent_is_or_will_be_free(view: View) -> None:
+    """With nobody ready, talking or in wrap-up (all paused or logged out) nobody dials."""
+    idle = View(
+        t=view.t,
+        agents_logged_in=view.agents_logged_in
+        - view.agents_ready
+        - len(view.talking_elapsed_s)
+        - len(view.wrapup_elapsed_s),
+        agents_ready=0,
+        ringing_elapsed_s=view.ringing_elapsed_s,
+        lines_free=max(0, view.lines_free),
+    )
+    for pacer in _pacers():
+        assert pacer.decide(idle) == 0  # type: ignore[attr-defined]
+
+
+def test_progressive_keeps_one_ringing_call_per_ready_agent() -> None:
+    """Four ready agents and one ringing call: progressive starts three."""
+    view = View(0.0, 6, 4, (1, 1, 1, 1), (5.0, 9.0), (), (3.0,), 0, 50)
+    assert ProgressivePacer().decide(view) == 3
+
+
+def test_ratio_keeps_ratio_lines_per_ready_agent() -> None:
+    """Ratio 2.5 with 4 ready agents and 3 ringing calls starts 7 more."""
+    view = View(0.0, 4, 4, (1, 1, 1, 1), (), (), (3.0, 2.0, 1.0), 0, 50)
+    assert RatioPacer(2.5).decide(view) == 7
+
+
+def test_ratio_below_one_is_refused() -> None:
+    """A ratio under one line per agent is a parameter error naming the parameter."""
+    with pytest.raises(PacerParameterError, match="ratio"):
+        RatioPacer(0.5)
+
+
+def test_cold_predictive_behaves_progressive() -> None:
+    """Before any data the predictive pacer dials exactly like progressive."""
+    pacer = PredictivePacer()
+    view = View(0.0, 10, 10, (0.0,) * 10, (), (), (), 0, 100)
+    assert pacer.decide(view) == 10
+    assert pacer.status.reason == "cold_start"
+
+
+def test_warm_predictive_dials_ahead_of_busy_agents() -> None:
+    """Once warm, with agents ending wrap-up soon, predictive dials before they are free."""
+    pacer = copy.deepcopy(_WARM)
+    view = View(5000.0, 20, 0, (), tuple([60.0] * 10), tuple([9.0] * 10), (), 0, 200)
+    n = pacer.decide(view)
+    assert pacer.status.mode == MODE_PREDICTIVE
+    assert n > 0
+    assert ProgressivePacer().decide(view) == 0
+
+
+def test_more_ringing_calls_mean_fewer_new_dials() -> None:
+    """The same agents with many calls already ringing get fewer new calls."""
+    base = View(5000.0, 20, 2, (1.0, 1.0), tuple([60.0] * 18), (), (), 0, 200)
+    busy = View(5000.0, 20, 2, (1.0, 1.0), tuple([60.0] * 18), (), tuple([1.0] * 15), 0, 200)
+    assert copy.deepcopy(_WARM).decide(busy) < copy.deepcopy(_WARM).decide(base)
+
+
+def test_small_team_is_progressive() -> None:
+    """Below the small-team head-count the warm pacer still dials progressively."""
+    pacer = warmed_predictive(small_team_threshold=8)
+    view = View(5000.0, 5, 1, (1.0,), tuple([60.0] * 4), (), (), 0, 50)
+    assert pacer.decide(view) == 1
+    assert pacer.status.reason == "small_team"
+
+
+def test_guard_goes_progressive_before_the_cap_can_be_passed() -> None:
+    """With 3 drops in today's 120 answered persons, one more would pass 3 %: progressive."""
+    pacer = warmed_predictive()
+    t = 86400.0 + 1000.0  # the next day: today's window holds only the events below
+    for i in range(117):
+        pacer.observe(Event(t + i, CONNECT, 10000 + i, 0, 0.0, None))
+    for i in range(3):
+        pacer.observe(Event(t + 200 + i, DROP, 20000 + i, None, 2.0, None))
+    view = View(t + 300.0, 20, 2, (1.0, 1.0), tuple([60.0] * 18), (), (), 0, 200)
+    assert pacer.decide(view) == 2
+    assert pacer.status.mode == MODE_PROGRESSIVE
+    assert pacer.status.reason == "compliance_guard"
+
+
+def test_invalid_settings_are_refused() -> None:
+    """A target abandonment outside (0, 1) is refused with the parameter's name."""
+    with pytest.raises(PacerParameterError, match="target_abandon"):
+        PredictivePacer(PredictiveSettings(target_abandon=0.0))
