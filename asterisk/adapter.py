@@ -337,6 +337,27 @@ class AmiAdapter:
         proto = self._live_protocol()
         return await asyncio.wait_for(proto.send(dict(action)), within_s)
 
+    async def live_channels(self) -> list[Message]:
+        """Every channel up on the server now (``CoreShowChannel`` items)."""
+        proto = self._live_protocol()
+        return await self._collect(proto, {"Action": "CoreShowChannels"})
+
+    def hangup_channel(self, channel: str, cause: int = 16) -> None:
+        """Hang up a channel by name or Uniqueid (one this adapter does not track)."""
+        self._send_simple({"Action": "Hangup", "Channel": channel, "Cause": str(cause)}, channel)
+
+    async def _collect(self, proto: _Protocol, action: dict[str, str]) -> list[Message]:
+        """Send a list action and gather its items until the list completes."""
+        fut = proto.send(action)
+        action_id = next(k for k, v in proto.responses.items() if v.future is fut)
+        items: list[Message] = []
+        self._list_items[action_id] = items
+        try:
+            await asyncio.wait_for(fut, self.settings.login_timeout_s)
+        finally:
+            self._list_items.pop(action_id, None)
+        return items
+
     # ------------------------------------------------------------------ internals
     def _answered_call(self, call_id: str) -> Any:
         st = self.mapper.calls.get(call_id)
@@ -486,14 +507,7 @@ class AmiAdapter:
             raise AmiLoginError(self.name, s.username, str(res.get("Message", "")))
 
     async def _resync(self, proto: _Protocol) -> None:
-        fut = proto.send({"Action": "CoreShowChannels"})
-        action_id = next(k for k, v in proto.responses.items() if v.future is fut)
-        items: list[Message] = []
-        self._list_items[action_id] = items
-        try:
-            await asyncio.wait_for(fut, self.settings.login_timeout_s)
-        finally:
-            self._list_items.pop(action_id, None)
+        items = await self._collect(proto, {"Action": "CoreShowChannels"})
         events = self.mapper.resync(items)
         if events:
             self._log.info("ami_resynced", live_channels=len(items), settled=len(events))

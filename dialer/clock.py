@@ -59,3 +59,27 @@ class VirtualClock:
     def set(self, t: float) -> None:
         """Move time forward to ``t``."""
         self.advance(t - self._t)
+
+
+class ScaledClock:
+    """Wall time running ``scale`` times faster from the moment it is created (the demo)."""
+
+    def __init__(self, scale: float = 1.0, start: dt.datetime | None = None) -> None:
+        if scale <= 0:
+            msg = f"time scale must be positive, got {scale}"
+            raise ValueError(msg)
+        self.scale = scale
+        self._m0 = time.monotonic()
+        self._epoch = start or dt.datetime.now(dt.UTC)
+
+    def now(self) -> float:
+        """Scaled seconds since creation."""
+        return (time.monotonic() - self._m0) * self.scale
+
+    def utcnow(self) -> dt.datetime:
+        """The start time plus the scaled seconds elapsed."""
+        return self._epoch + dt.timedelta(seconds=self.now())
+
+    def real(self, seconds: float) -> float:
+        """Real seconds that ``seconds`` of this clock take (for sleeping)."""
+        return seconds / self.scale

@@ -190,7 +190,11 @@ class Call:
     dial_at: dt.datetime
     phase: CallPhase = CallPhase.DIALING
     answer_t: float | None = None
+    """When the person's wait for an agent began (pick-up, or the end of AMD's listening)."""
     answer_at: dt.datetime | None = None
+    """Wall time of the pick-up."""
+    person_at: dt.datetime | None = None
+    """Wall time the wait for an agent began (the 2-second rule counts from here)."""
     connect_t: float | None = None
     connect_at: dt.datetime | None = None
     end_t: float | None = None
@@ -294,12 +298,14 @@ class Engine:
         engine_id: str = "engine",
         lines: int = 100,
         reserved_check_s: float = 5.0,
+        call_prefix: str | None = None,
     ) -> None:
         self.clock = clock
         self.leads = leads
         self.journal = journal
         self.sink = sink
         self.engine_id = engine_id
+        self.call_prefix = call_prefix or engine_id
         self.lines = lines
         self.reserved_check_s = reserved_check_s
         self.campaigns: dict[int, CampaignRun] = {}
@@ -528,12 +534,14 @@ class Engine:
             return [HangupCall(call.call_id)]
         # The person's greeting is over: the wait for an agent (and the drop clock) starts now.
         call.answer_t = self.clock.now()
+        call.person_at = self.clock.utcnow()
         return self._person(call)
 
     def _person(self, call: Call) -> list[Command]:
         """A person is on the line: connect, or queue until the drop deadline."""
         run = self.campaigns[call.campaign_id]
         run.answered += 1
+        call.person_at = call.person_at or call.answer_at
         self._pacer_event(call.campaign_id, pt.ANSWER, call=call, value=self._since_dial(call))
         self._publish_call(call, "answered")
         call.phase = CallPhase.WAITING
@@ -718,6 +726,10 @@ class Engine:
             self._publish_stats(run)
         return out
 
+    def live_record_ids(self) -> list[int]:
+        """Records whose call is up or still being wrapped up (their leases must be kept)."""
+        return sorted({call.lead.record_id for call in self.calls.values()})
+
     def calls_up(self) -> int:
         """Calls holding a line."""
         return sum(1 for call in self.calls.values() if call.up)
@@ -792,7 +804,7 @@ class Engine:
         return out
 
     def _new_call(self, run: CampaignRun, lead: Lead, *, reserved: int | None) -> Call:
-        call_id = f"{self.engine_id}-{next(self._seq)}"
+        call_id = f"{self.call_prefix}-{next(self._seq)}"
         call = Call(
             call_id=call_id,
             index=next(run.dial_index),

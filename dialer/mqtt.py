@@ -101,6 +101,13 @@ class MemorySink:
         return [payload for t, payload, _ in self.messages if t == topic]
 
 
+class NullSink:
+    """Publishes nowhere (no broker configured, or a simulation)."""
+
+    def publish(self, topic: str, payload: Mapping[str, Any], *, retain: bool = False) -> None:
+        """Discard the event."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Outgoing:
     topic: str

@@ -536,8 +536,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
     # --------------------------------------------------------------------- demo
 
-    @app.command()
-    def demo(
+    @app.command("demo-db")
+    def demo_db(
         db: Path = typer.Option(
             Path("var/demo.db"), "--db", help="SQLite file to (re)create for the demo."
         ),

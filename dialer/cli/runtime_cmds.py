@@ -14,6 +14,54 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     del bench
 
     @app.command()
+    def run(ctx: typer.Context) -> None:
+        """Run the engine: the campaigns that are running in the database, on the Asterisk
+        servers of the settings, until interrupted (Ctrl-C)."""
+        import asyncio
+
+        from dialer.cli.campaign_cmds import get_settings
+        from dialer.errors import DialerError
+        from dialer.runtime import run_forever
+
+        settings = get_settings(ctx)
+        try:
+            asyncio.run(run_forever(settings))
+        except DialerError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        except KeyboardInterrupt:
+            typer.echo("stopped", err=True)
+
+    @app.command()
+    def demo(
+        minutes: float = typer.Option(
+            60.0, "--minutes", min=0.5, help="Call-center minutes to run (simulated)."
+        ),
+        time_scale: float = typer.Option(
+            30.0, "--time-scale", min=1.0, help="Simulated seconds per real second."
+        ),
+        db: Path = typer.Option(
+            Path("var/demo.db"), "--db", help="SQLite file to (re)create for the demo."
+        ),
+        live: bool = typer.Option(True, "--live/--no-live", help="Show the live view."),
+    ) -> None:
+        """The demo: a predictive campaign on the PBX simulator with ten simulated agents,
+        an hour of call-center time in about two minutes, then a summary."""
+        import asyncio
+
+        import structlog
+        from rich.console import Console
+
+        from dialer.demo import print_summary, run_demo
+
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+        console = Console()
+        result = asyncio.run(
+            run_demo(db_path=db, minutes=minutes, time_scale=time_scale, live=live, console=console)
+        )
+        print_summary(result, console)
+
+    @app.command()
     def simulate(
         *,
         scenario: Path = typer.Option(

@@ -164,7 +164,7 @@ def test_demo_builds_and_shows_a_campaign(tmp_path: Path) -> None:
     """`dialer demo` builds a database with statuses, a campaign and a list, and shows it."""
     db = tmp_path / "demo.db"
     result = CliRunner().invoke(
-        app, ["demo", "--db", str(db), "--records", "500"], env={"COLUMNS": "200"}
+        app, ["demo-db", "--db", str(db), "--records", "500"], env={"COLUMNS": "200"}
     )
     assert result.exit_code == 0, result.output
     assert "Demo: jesienna sprzedaż" in result.output

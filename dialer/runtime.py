@@ -1,0 +1,497 @@
+"""The running engine: the core wired to the database, Asterisk, MQTT and the scheduler.
+
+``async with Runtime(settings) as runtime: await runtime.run()`` loads the campaigns that
+are running in the database, reconciles what a previous run of this engine left behind,
+and then, until stopped:
+
+* reacts to every telephony event as it arrives (an answered person is connected, or
+  queued, inside the AMI callback: no task switch between the event and the Redirect);
+* ticks every ``engine.tick_s``: pacing profiles re-read, pacers asked, records claimed,
+  calls originated (through a worker that respects each server's originate rate);
+* drops waiting persons exactly at their deadline (a timer woken by every event);
+* runs the scheduled jobs: lease renewal and sweep, campaign state sync, DNC parking;
+* publishes live state to MQTT and takes agent and campaign commands from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+import structlog
+
+from asterisk import events as ev
+from asterisk.errors import AmiError
+from asterisk.pool import AmiPool
+from campaigns import selection
+from campaigns.db import make_engine
+from campaigns.dispositions import CallDetails, record_outcome
+from campaigns.enums import CampaignState, Outcome
+from campaigns.migrate import current_revision, head_revision
+from campaigns.models import Agent, CallLog, Campaign, Record
+from dialer.clock import Clock, WallClock
+from dialer.config import Settings
+from dialer.engine import (
+    CampaignRun,
+    Command,
+    Engine,
+    Originate,
+    RunState,
+)
+from dialer.errors import DialerError
+from dialer.jobs import Jobs, JobSpec
+from dialer.mqtt import EventSink, MqttPublisher, NullSink
+from dialer.profiles import PacerHost, ProfileWatcher
+from dialer.simagents import SimAgents
+from dialer.store import SqlJournal, SqlLeads
+from dialer.telephony import dial_request, execute_now, refused
+from pacing.profile import PacingProfile, build_pacer, load_profile
+
+log = structlog.get_logger(__name__)
+
+_CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
+_RECORD = Record.__table__  # type: ignore[attr-defined]
+_CALL_LOG = CallLog.__table__  # type: ignore[attr-defined]
+_AGENT = Agent.__table__  # type: ignore[attr-defined]
+_STATE = {
+    CampaignState.RUNNING.value: RunState.RUNNING,
+    CampaignState.PAUSED.value: RunState.PAUSED,
+    CampaignState.STOPPED.value: RunState.STOPPED,
+    CampaignState.DRAFT.value: RunState.STOPPED,
+}
+
+
+class EngineStartError(DialerError):
+    """The engine cannot start: the message says what to do."""
+
+    error_id = "runtime"
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+class Runtime:
+    """The engine process: ``async with Runtime(settings) as rt: await rt.run()``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        time_scale: float = 1.0,
+        sink: EventSink | None = None,
+        sim_agents: SimAgents | None = None,
+        ready_within_s: float = 15.0,
+    ) -> None:
+        if not settings.asterisk.servers:
+            msg = "no Asterisk server is configured ([[asterisk.servers]] in the settings)"
+            raise EngineStartError(msg)
+        self.settings = settings
+        self.clock = clock or WallClock()
+        self.time_scale = time_scale
+        self.sim_agents = sim_agents
+        self.ready_within_s = ready_within_s
+        self.db = make_engine(settings.database.url)
+        engine_id = settings.engine.id
+        self.leads = SqlLeads(self.db, engine_id=engine_id, lease_s=settings.engine.lease_s)
+        self.journal = SqlJournal(self.db, engine_id=engine_id, clock=self.clock)
+        self._own_sink = sink is None and settings.mqtt.enabled
+        self.mqtt: MqttPublisher | None = None
+        if self._own_sink:
+            mqtt = settings.mqtt
+            self.mqtt = MqttPublisher(
+                host=mqtt.host,
+                port=mqtt.port,
+                prefix=mqtt.topic_prefix,
+                username=mqtt.username,
+                password=mqtt.password.get_secret_value() if mqtt.password else None,
+                client_id=f"dialer-{engine_id}",
+                on_command=self._on_command,
+            )
+        self.sink: EventSink = sink or self.mqtt or NullSink()
+        self.pool = AmiPool(settings.asterisk.servers, on_event=self._on_event)
+        self.engine = Engine(
+            clock=self.clock,
+            leads=self.leads,
+            journal=self.journal,
+            sink=self.sink,
+            engine_id=engine_id,
+            lines=sum(s.max_channels for s in settings.asterisk.servers),
+            call_prefix=f"{engine_id}-{_base36(int(time.time()))}",
+        )
+        self.profiles: ProfileWatcher[PacingProfile] = ProfileWatcher(
+            Path(settings.pacing.profiles_dir), load_profile
+        )
+        self._profile_of: dict[int, str] = {}
+        self._originates: asyncio.Queue[Originate] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stack = contextlib.AsyncExitStack()
+        self.errors = 0
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._check_schema()
+        if self.mqtt is not None:
+            await self._stack.enter_async_context(self.mqtt)
+        await self._stack.enter_async_context(self.pool)
+        try:
+            await self.pool.wait_ready(self.ready_within_s)
+        except TimeoutError:
+            await self._stack.aclose()
+            names = ", ".join(s.name for s in self.settings.asterisk.servers)
+            msg = f"no Asterisk server answered within {self.ready_within_s:.0f} s ({names})"
+            raise EngineStartError(msg) from None
+        await self.reconcile()
+        self.profiles.poll()
+        self.sync_campaigns()
+        jobs = Jobs(self._job_specs())
+        await self._stack.enter_async_context(jobs)
+        for name, loop in (
+            ("ticker", self._ticker),
+            ("timer", self._timer),
+            ("originator", self._originator),
+        ):
+            self._tasks.append(asyncio.create_task(loop(), name=f"engine-{name}"))
+        if self.sim_agents is not None:
+            self._tasks.append(asyncio.create_task(self._sim_agents(), name="engine-sim-agents"))
+        log.info(
+            "engine_started", engine=self.settings.engine.id, campaigns=len(self.engine.campaigns)
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._stack.aclose()
+        self.db.dispose()
+        log.info("engine_stopped", engine=self.settings.engine.id)
+
+    async def run(
+        self, stop: asyncio.Event | None = None, *, duration_s: float | None = None
+    ) -> None:
+        """Run until ``stop`` is set, ``duration_s`` (engine-clock seconds) passed, or cancel."""
+        stop = stop or asyncio.Event()
+        end = None if duration_s is None else self.clock.now() + duration_s
+        while not stop.is_set():
+            if end is not None and self.clock.now() >= end:
+                return
+            for task in self._tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
+
+    def _check_schema(self) -> None:
+        try:
+            current = current_revision(self.db)
+        except sa.exc.SQLAlchemyError as exc:
+            msg = f"database {self.settings.database.safe_url()}: {exc.__class__.__name__}"
+            raise EngineStartError(msg) from exc
+        if current != head_revision():
+            msg = (
+                f"database {self.settings.database.safe_url()} is at revision {current}, "
+                f"the engine needs {head_revision()}: run `dialer db upgrade`"
+            )
+            raise EngineStartError(msg)
+
+    # ---- carrying out commands ----------------------------------------------------------
+
+    def _guard(self, what: str, fn: Callable[[], list[Command]]) -> None:
+        """Run an engine step and carry out its commands; an error is logged, never fatal."""
+        try:
+            commands = fn()
+        except DialerError as exc:
+            self.errors += 1
+            log.warning("engine_step_refused", step=what, error=str(exc))
+            return
+        except Exception:
+            self.errors += 1
+            log.exception("engine_step_failed", step=what)
+            return
+        self._execute(commands)
+
+    def _execute(self, commands: Iterable[Command]) -> None:
+        commands = list(commands)
+        if not commands:
+            return
+        for cmd in commands:
+            if isinstance(cmd, Originate):
+                self._originates.put_nowait(cmd)
+        failures = execute_now(self.pool, commands, originate=False)  # type: ignore[arg-type]
+        self._wake.set()
+        for failure in failures:
+            self._on_event(failure)
+
+    def _on_event(self, event: ev.LifecycleEvent) -> None:
+        self._guard(type(event).__name__, lambda: self.engine.on_event(event))
+
+    async def _originator(self) -> None:
+        while True:
+            cmd = await self._originates.get()
+            try:
+                await self.pool.originate(dial_request(cmd))
+            except AmiError as exc:
+                log.warning("originate_refused", call_id=cmd.call_id, error=str(exc))
+                self._on_event(refused(cmd.call_id, exc))
+
+    async def _ticker(self) -> None:
+        tick = self.settings.engine.tick_s
+        while True:
+            self._apply_profile_changes()
+            self._guard("tick", self.engine.tick)
+            await asyncio.sleep(self._real(tick))
+
+    async def _timer(self) -> None:
+        while True:
+            deadline = self.engine.next_deadline()
+            timeout = (
+                None if deadline is None else max(0.0, self._real(deadline - self.clock.now()))
+            )
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            deadline = self.engine.next_deadline()
+            if deadline is not None and deadline <= self.clock.now():
+                self._guard("timer", self.engine.on_timer)
+
+    async def _sim_agents(self) -> None:
+        sim = self.sim_agents
+        if sim is None:
+            return
+        while True:
+            self._guard("sim_agents", lambda: sim.step(self.engine, self.clock.now()))
+            due = sim.next_time()
+            timeout = (
+                0.25 if due is None else min(0.25, max(0.0, self._real(due - self.clock.now())))
+            )
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _real(self, seconds: float) -> float:
+        return max(0.0, seconds) / self.time_scale
+
+    # ---- campaigns and profiles ---------------------------------------------------------
+
+    def sync_campaigns(self) -> None:
+        """Load campaigns that are running or paused in the database; follow state changes."""
+        with self.db.connect() as conn:
+            rows = conn.execute(sa.select(_CAMPAIGN)).all()
+        for row in rows:
+            state = _STATE.get(row.state, RunState.STOPPED)
+            run = self.engine.campaigns.get(row.id)
+            if run is None:
+                if state is RunState.STOPPED:
+                    continue
+                try:
+                    profile = self.profiles.get(row.pacing_profile)
+                except DialerError as exc:
+                    log.error("campaign_not_loaded", campaign=row.id, error=str(exc))
+                    continue
+                run = CampaignRun(
+                    campaign_id=row.id,
+                    name=row.name,
+                    pacer=PacerHost(build_pacer(profile)),
+                    max_wait_s=row.max_wait_s,
+                    wrapup_timeout_s=float(row.wrapup_timeout_s),
+                    amd=any(s.amd for s in self.settings.asterisk.servers),
+                    caller_id=row.caller_id,
+                )
+                self.engine.add_campaign(run)
+                self._profile_of[row.id] = row.pacing_profile
+                log.info(
+                    "campaign_loaded", campaign=row.id, name=row.name, profile=row.pacing_profile
+                )
+            if run.state is not state:
+                self._execute(self.engine.set_state(row.id, state))
+
+    def _apply_profile_changes(self) -> None:
+        for change in self.profiles.poll():
+            if change.profile is None:
+                continue
+            for campaign_id, name in self._profile_of.items():
+                run = self.engine.campaigns.get(campaign_id)
+                if name == change.name and run is not None and isinstance(run.pacer, PacerHost):
+                    run.pacer.swap(build_pacer(change.profile))
+                    log.info("pacing_profile_applied", campaign=campaign_id, profile=name)
+
+    # ---- crash safety -------------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """Settle what a previous run of this engine left: its leased records get an outcome
+        (their calls are hung up if still up on Asterisk), stale agent seats are closed."""
+        engine_id = self.settings.engine.id
+        now = self.clock.utcnow()
+        live = await self._live_channels()
+        with self.db.connect() as conn:
+            leased = (
+                conn.execute(sa.select(_RECORD.c.id).where(_RECORD.c.lease_owner == engine_id))
+                .scalars()
+                .all()
+            )
+            open_calls = {
+                row.record_id: row
+                for row in conn.execute(
+                    sa.select(_CALL_LOG).where(
+                        _CALL_LOG.c.record_id.in_(list(leased)), _CALL_LOG.c.end_at.is_(None)
+                    )
+                )
+            }
+        for record_id in leased:
+            row = open_calls.get(record_id)
+            channel = live.get(f"dialer-{row.channel_id}") if row and row.channel_id else None
+            if channel is not None:
+                self._hangup_channel(channel)
+            record_outcome(
+                self.db,
+                record_id,
+                Outcome.FAILED,
+                now=now,
+                call=CallDetails(end_at=now, hangup_cause_txt="engine restarted"),
+                call_log_id=row.id if row is not None else None,
+                lease_owner=engine_id,
+            )
+        for uid, channel in live.items():
+            if uid.startswith("seat-"):
+                self._hangup_channel(channel)
+        if leased:
+            log.warning("reconciled_after_restart", records=len(leased), live_channels=len(live))
+        return len(leased)
+
+    async def _live_channels(self) -> dict[str, tuple[str, str]]:
+        """Uniqueid → (server, channel) of every live channel on every connected server."""
+        found: dict[str, tuple[str, str]] = {}
+        for adapter in self.pool.adapters:
+            if not adapter.connected:
+                continue
+            try:
+                items = await adapter.live_channels()
+            except (AmiError, TimeoutError) as exc:
+                log.warning("live_channels_unavailable", server=adapter.name, error=str(exc))
+                continue
+            for item in items:
+                found[item.get("Uniqueid")] = (adapter.name, item.get("Channel"))
+        return found
+
+    def _hangup_channel(self, where: tuple[str, str]) -> None:
+        server, channel = where
+        for adapter in self.pool.adapters:
+            if adapter.name == server:
+                with contextlib.suppress(AmiError):
+                    adapter.hangup_channel(channel)
+
+    # ---- jobs ---------------------------------------------------------------------------
+
+    def _job_specs(self) -> list[JobSpec]:
+        lease_s = self.settings.engine.lease_s
+
+        async def renew() -> None:
+            ids = self.engine.live_record_ids()
+            if ids:
+                self.leads.renew(ids, self.clock.utcnow())
+
+        async def campaigns() -> None:
+            self.sync_campaigns()
+
+        def sweep() -> None:
+            expired = selection.sweep_expired(self.db, self.clock.utcnow())
+            if expired:
+                log.warning("leases_expired", records=len(expired))
+
+        def park() -> None:
+            now = self.clock.utcnow()
+            for campaign_id in list(self.engine.campaigns):
+                selection.park_dnc_hits(self.db, campaign_id, now)
+
+        return [
+            JobSpec("lease-renew", renew, "renew leases of calls in progress", every_s=lease_s / 3),
+            JobSpec("campaign-sync", campaigns, "follow campaign starts/pauses/stops", every_s=2),
+            JobSpec("lease-sweep", sweep, "free leases of crashed engines", every_s=30),
+            JobSpec("dnc-park", park, "move DNC hits out of the claim path", at="03:00"),
+        ]
+
+    # ---- commands from MQTT -------------------------------------------------------------
+
+    async def _on_command(self, kind: str, ident: str, payload: dict[str, Any]) -> None:
+        action = str(payload.get("action", ""))
+        if kind == "campaigns":
+            self._campaign_command(int(ident), action)
+            return
+        agent_id = int(ident)
+        handlers: dict[str, Callable[[], list[Command]]] = {
+            "login": lambda: self.engine.agent_login(
+                agent_id, self._seat_of(agent_id, payload), int(payload["campaign"])
+            ),
+            "ready": lambda: self.engine.agent_ready(agent_id),
+            "pause": lambda: self.engine.agent_pause(agent_id, str(payload.get("reason", ""))),
+            "logout": lambda: self.engine.agent_logout(agent_id),
+            "status": lambda: self.engine.agent_set_status(
+                agent_id,
+                str(payload["call_id"]),
+                int(payload["status"]),
+                date=dt.datetime.fromisoformat(payload["date"]) if payload.get("date") else None,
+                note=str(payload.get("note", "")),
+            ),
+        }
+        handler = handlers.get(action)
+        if handler is None:
+            self.sink.publish(f"agents/{agent_id}/error", {"error": f"unknown action {action!r}"})
+            return
+        try:
+            self._execute(handler())
+        except (DialerError, KeyError, ValueError) as exc:
+            self.sink.publish(f"agents/{agent_id}/error", {"action": action, "error": str(exc)})
+
+    def _seat_of(self, agent_id: int, payload: dict[str, Any]) -> str:
+        if payload.get("seat"):
+            return str(payload["seat"])
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(_AGENT).where(_AGENT.c.id == agent_id)).first()
+        if row is None:
+            msg = f"agent {agent_id} does not exist"
+            raise EngineStartError(msg)
+        return str(row.extension or row.login)
+
+    def _campaign_command(self, campaign_id: int, action: str) -> None:
+        states = {
+            "start": CampaignState.RUNNING,
+            "pause": CampaignState.PAUSED,
+            "stop": CampaignState.STOPPED,
+        }
+        state = states.get(action)
+        if state is None:
+            return
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.update(_CAMPAIGN).where(_CAMPAIGN.c.id == campaign_id).values(state=state.value)
+            )
+        self.sync_campaigns()
+
+
+async def run_forever(settings: Settings) -> None:
+    """``dialer run``: the engine until interrupted."""
+    async with Runtime(settings) as runtime:
+        await runtime.run()

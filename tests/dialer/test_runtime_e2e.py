@@ -1,0 +1,76 @@
+"""End to end: the engine runs a campaign against the PBX simulator over TCP (AMI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from rich.console import Console
+
+from campaigns.db import make_engine
+from dialer.demo import run_demo
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.mark.slow
+async def test_campaign_over_ami_keeps_the_invariants(tmp_path: Path) -> None:
+    """Ten simulated minutes over TCP: every dial is logged, nobody waits past max_wait_s,
+    no record is dialed while its previous call is up, dropped people become progressive,
+    and callbacks belong to the agent who set them."""
+    db_path = tmp_path / "e2e.db"
+    result = await run_demo(
+        db_path=db_path,
+        scenario_path=ROOT / "config/scenarios/demo.toml",
+        profiles_dir=ROOT / "config/pacing",
+        minutes=10,
+        time_scale=20,
+        records=2000,
+        live=False,
+        console=Console(quiet=True),
+    )
+    stats = result.stats
+    assert int(stats["dials"]) > 50  # type: ignore[call-overload]
+    assert int(stats["connected"]) > 10  # type: ignore[call-overload]
+    assert result.call_log_rows == stats["dials"]
+    db = make_engine(f"sqlite:///{db_path}")
+    with db.connect() as conn:
+        waits = (
+            conn.execute(sa.text("SELECT wait_s FROM call_log WHERE connect_at IS NOT NULL"))
+            .scalars()
+            .all()
+        )
+        assert waits
+        assert max(waits) <= 2.0
+        overlaps = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM call_log a JOIN call_log b ON a.record_id = b.record_id "
+                "AND a.id < b.id WHERE b.dial_at < coalesce(a.end_at, '9999-12-31')"
+            )
+        ).scalar_one()
+        assert overlaps == 0
+        dropped = (
+            conn.execute(
+                sa.text(
+                    "SELECT r.system_status FROM call_log c JOIN record r ON r.id = c.record_id "
+                    "WHERE c.outcome = 'dropped' AND c.id = (SELECT max(id) FROM call_log "
+                    "WHERE record_id = r.id)"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert all(status == "CALL_PROGRESSIVE" for status in dropped)
+        callbacks_without_owner = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM record WHERE system_status = 'MY_RECORD' "
+                "AND owner_agent_id IS NULL"
+            )
+        ).scalar_one()
+        assert callbacks_without_owner == 0
+        unlogged = conn.execute(
+            sa.text("SELECT count(*) FROM call_log WHERE outcome IS NULL AND end_at IS NOT NULL")
+        ).scalar_one()
+        assert unlogged == 0
+    db.dispose()
