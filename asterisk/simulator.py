@@ -362,5 +362,6 @@ class PbxSimulator:
             if timeout is None or timeout > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
-            self._dispatch(self.world.advance(self.now()))
+            # small batches, so that client actions (a Redirect) are read between them
+            self._dispatch(self.world.advance(self.now(), max_steps=64))
             await asyncio.sleep(0)

@@ -206,18 +206,25 @@ class World:
         """When the next step is due (None when nothing is scheduled)."""
         return self._heap[0][0] if self._heap else None
 
-    def advance(self, now: float) -> list[Out]:
-        """Run every step due at or before ``now``; return what they emitted."""
-        self._run_due(now)
+    def advance(self, now: float, *, max_steps: int | None = None) -> list[Out]:
+        """Run the steps due at or before ``now`` (at most ``max_steps``); return the output.
+
+        With ``max_steps`` the world may stay behind ``now``; call again until
+        ``next_time()`` is later than ``now``.
+        """
+        self._run_due(now, max_steps)
         return self._flush()
 
-    def _run_due(self, now: float) -> None:
+    def _run_due(self, now: float, max_steps: int | None = None) -> None:
         heap = self._heap
-        while heap and heap[0][0] <= now:
+        budget = -1 if max_steps is None else max_steps
+        while heap and heap[0][0] <= now and budget != 0:
             t, _, fn = heapq.heappop(heap)
             self.now = t
             fn()
-        self.now = max(self.now, now)
+            budget -= 1
+        if not heap or heap[0][0] > now:
+            self.now = max(self.now, now)
 
     def _at(self, delay: float, fn: Callable[[], None]) -> None:
         heapq.heappush(self._heap, (self.now + delay, next(self._seq), fn))
