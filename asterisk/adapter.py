@@ -486,8 +486,8 @@ class AmiAdapter:
             raise AmiLoginError(self.name, s.username, str(res.get("Message", "")))
 
     async def _resync(self, proto: _Protocol) -> None:
-        fut = proto.send({"Action": "CoreShowChannels"})
-        action_id = next(k for k, v in proto.responses.items() if v.future is fut)
+        action_id = f"{self.name}/{self._session}/resync/{next(self._seq)}"
+        fut = proto.send({"Action": "CoreShowChannels", "ActionID": action_id})
         items: list[Message] = []
         self._list_items[action_id] = items
         try:
