@@ -232,3 +232,20 @@ async def test_a_failing_event_handler_does_not_kill_the_session(sim: PbxSimulat
             assert adapter.connected
     assert any(isinstance(e, CallFailed) for e in seen)
     assert any(e["event"] == "ami_event_handler_failed" for e in logs)
+
+
+async def test_events_async_iterator_without_callback(sim: PbxSimulator) -> None:
+    """Without on_event, lifecycle events are read in order from ``events()``."""
+    async with AmiAdapter(settings_for(sim)) as adapter:
+        await adapter.wait_ready(5)
+        await adapter.originate(DialRequest("it1", "20100000001"))
+        got: list[object] = []
+
+        async def collect() -> None:
+            async for ev in adapter.events():
+                got.append(ev)
+                if isinstance(ev, CallFailed):
+                    return
+
+        await asyncio.wait_for(collect(), 5)
+    assert [type(e) for e in got] == [ServerUp, CallDialing, CallFailed]
