@@ -39,7 +39,7 @@ from asterisk.errors import (
     AmiUnknownCallError,
 )
 from asterisk.events import LifecycleEvent, ServerDown, ServerUp
-from asterisk.mapping import CallMapper, Phase
+from asterisk.mapping import CallMapper, CallState, Phase
 from asterisk.protocol import NOISY_EVENTS, AmiParser, Garbage, Greeting, Message
 from asterisk.settings import AmiServerSettings
 
@@ -97,7 +97,8 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.factory = None
-        self.log = log
+        # panoramisk logs whole actions (%r) on some paths: a Login would show its secret
+        self.log = _RedactedLog()
 
     def data_received(self, data: bytes) -> None:
         on_item = self._adapter._on_item
@@ -338,7 +339,7 @@ class AmiAdapter:
         return await asyncio.wait_for(proto.send(dict(action)), within_s)
 
     # ------------------------------------------------------------------ internals
-    def _answered_call(self, call_id: str) -> Any:
+    def _answered_call(self, call_id: str) -> CallState:
         st = self.mapper.calls.get(call_id)
         if st is None:
             raise AmiUnknownCallError("call", call_id, "ended or never originated here")
@@ -395,6 +396,13 @@ class AmiAdapter:
     def _on_item(self, item: Message | Greeting | Garbage) -> None:
         if isinstance(item, Message):
             self.stats["messages"] += 1
+            if "X-Bad-Lines" in item.headers:
+                self.stats["garbage"] += 1
+                self._log.warning(
+                    "ami_bad_lines_skipped",
+                    lines=item.headers["X-Bad-Lines"],
+                    message=item.pairs[:2],
+                )
             name = item.headers.get("Event")
             if name == "CoreShowChannel":
                 bucket = self._list_items.get(item.headers.get("ActionID", ""))
@@ -512,6 +520,31 @@ class AmiAdapter:
                 self._log.warning("ami_ping_timeout", timeout_s=s.ping_timeout_s)
                 proto.transport.abort()
                 return
+
+
+class _RedactedLog:
+    """What panoramisk's protocol may log through: the event, never the action's fields."""
+
+    def _log(self, level: str, *_args: object, **_kw: object) -> None:
+        getattr(log, level)("panoramisk_log", detail="redacted")
+
+    def debug(self, *args: object, **kw: object) -> None:
+        """Dropped: panoramisk's debug lines are per message."""
+
+    def info(self, *args: object, **kw: object) -> None:
+        """Dropped."""
+
+    def warning(self, *args: object, **kw: object) -> None:
+        """Logged without arguments."""
+        self._log("warning")
+
+    def error(self, *args: object, **kw: object) -> None:
+        """Logged without arguments."""
+        self._log("error")
+
+    def exception(self, *args: object, **kw: object) -> None:
+        """Logged without arguments."""
+        self._log("error")
 
 
 def _quiet(fut: asyncio.Future[Any]) -> None:

@@ -169,6 +169,7 @@ async def test_garbage_from_the_server_is_logged_and_survived(
         await adapter.originate(DialRequest("g1", "20100000001"))
         await log.wait_for(lambda e: isinstance(e, CallFailed))
     assert any(e["event"] == "ami_garbage_received" for e in logs)
+    assert any(e["event"] == "ami_bad_lines_skipped" for e in logs)
     assert adapter.connected
 
 
