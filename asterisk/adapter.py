@@ -72,16 +72,17 @@ class TokenBucket:
         self._clock = clock
         self._t = clock()
 
-    def delay(self) -> float:
-        """Seconds to wait before one token is available (0 when one is)."""
+    def reserve(self) -> float:
+        """Take one token now; return how long to wait until it is really available.
+
+        Tokens may go negative: concurrent callers queue up behind each other instead of
+        all waking at once after the same short sleep.
+        """
         now = self._clock()
         self._tokens = min(self.capacity, self._tokens + (now - self._t) * self.rate)
         self._t = now
-        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
-
-    def take(self) -> None:
-        """Consume one token (call after ``delay()`` returned 0)."""
         self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0.0 else -self._tokens / self.rate
 
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]
@@ -167,7 +168,8 @@ class AmiAdapter:
         self._task: asyncio.Task[None] | None = None
         self._seq = itertools.count(1)
         self._session = 0
-        self._sent_calls: set[str] = set()
+        self._sent_calls: set[str] = set()  # claimed by an originate() in progress or done
+        self._written_calls: set[str] = set()  # their Originate was written to a socket
         self._sent_originate_ids: list[str] = []
         self._list_items: dict[str, list[Message]] = {}
         self._seat_ids: dict[str, str] = {}
@@ -228,23 +230,42 @@ class AmiAdapter:
         session is down (nothing is sent, nothing queued), :class:`AmiCapacityError`
         at ``max_channels`` and :class:`AmiDuplicateOriginateError` for a call id already sent.
         """
-        if req.call_id in self._sent_calls:
-            raise AmiDuplicateOriginateError(req.call_id)
-        wait = self._bucket.delay()
-        if wait > 0:
-            await asyncio.sleep(wait)  # tokens may go negative: later callers wait longer
-        return self.originate_now(req)
+        self._claim(req.call_id)
+        try:
+            wait = self._bucket.reserve()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            return self._send_originate(req)
+        except BaseException:
+            self._unclaim(req.call_id)
+            raise
 
     def originate_now(self, req: DialRequest) -> str:
         """Like :meth:`originate` but without waiting for the rate limiter (it still counts)."""
+        self._claim(req.call_id)
+        try:
+            self._bucket.reserve()
+            return self._send_originate(req)
+        except BaseException:
+            self._unclaim(req.call_id)
+            raise
+
+    def _claim(self, call_id: str) -> None:
+        # claimed before any await: two concurrent originates of one call cannot both pass
+        if call_id in self._sent_calls:
+            raise AmiDuplicateOriginateError(call_id)
+        self._sent_calls.add(call_id)
+
+    def _unclaim(self, call_id: str) -> None:
+        # nothing was written (not connected, at capacity, cancelled): the call may be retried
+        if call_id not in self._written_calls:
+            self._sent_calls.discard(call_id)
+
+    def _send_originate(self, req: DialRequest) -> str:
         s = self.settings
-        if req.call_id in self._sent_calls:
-            raise AmiDuplicateOriginateError(req.call_id)
         proto = self._live_protocol()
         if self.in_use >= s.max_channels:
             raise AmiCapacityError(self.name, s.max_channels)
-        self._bucket.delay()
-        self._bucket.take()
         action_id = f"{self.name}/{self._session}/orig/{next(self._seq)}"
         channel_id = f"dialer-{req.call_id}"
         variables = {"DIALER_CALLID": req.call_id, **req.variables}
@@ -271,7 +292,7 @@ class AmiAdapter:
             channel_id=channel_id,
             other_channel_id=f"{channel_id}-2",
         )
-        self._sent_calls.add(req.call_id)
+        self._written_calls.add(req.call_id)
         self._sent_originate_ids.append(action_id)
         self.stats["originates"] += 1
         fut = proto.send(action)

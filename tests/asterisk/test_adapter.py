@@ -250,3 +250,36 @@ async def test_events_async_iterator_without_callback(sim: PbxSimulator) -> None
 
         await asyncio.wait_for(collect(), 5)
     assert [type(e) for e in got] == [ServerUp, CallDialing, CallFailed]
+
+
+async def test_concurrent_originates_are_spaced_and_never_duplicated(sim: PbxSimulator) -> None:
+    """Concurrent callers queue behind the rate limit; one call id is sent once at most."""
+    settings = settings_for(sim, originates_per_second=20)
+    async with AmiAdapter(settings, on_event=EventLog()) as adapter:
+        await adapter.wait_ready(5)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        reqs = [DialRequest(f"k{i}", f"3000000001{i}") for i in range(6)]
+        await asyncio.gather(*(adapter.originate(r) for r in reqs))
+        elapsed = loop.time() - t0
+        same = await asyncio.gather(
+            *(adapter.originate(DialRequest("twin", "30000000099")) for _ in range(3)),
+            return_exceptions=True,
+        )
+        await asyncio.sleep(0.1)
+    assert elapsed >= 5 / 20 - 0.01  # the first goes at once, then one per 50 ms
+    assert sum(isinstance(r, str) for r in same) == 1
+    assert sum(isinstance(r, AmiDuplicateOriginateError) for r in same) == 2
+    assert len(sim.originate_ids()) == 7 == len(set(sim.originate_ids()))
+
+
+async def test_a_refused_originate_can_be_retried(sim: PbxSimulator) -> None:
+    """An Originate refused before anything was written (not connected) may be tried again."""
+    log = EventLog()
+    async with AmiAdapter(settings_for(sim), on_event=log) as adapter:
+        with pytest.raises(AmiNotConnectedError):
+            adapter.originate_now(DialRequest("retry", "20100000001"))
+        await adapter.wait_ready(5)
+        await adapter.originate(DialRequest("retry", "20100000001"))
+        await log.wait_for(lambda e: isinstance(e, CallFailed))
+    assert len(sim.originate_ids()) == 1
