@@ -100,7 +100,7 @@ async def test_never_dials_twice_across_a_connection_drop(sim: PbxSimulator) -> 
     async with AmiAdapter(settings_for(sim), on_event=log) as adapter:
         await adapter.wait_ready(5)
         sim.controls.response_delay_s = 30.0  # the Originate will have no response at all
-        action_id = await adapter.originate(DialRequest("p1", "22000000001"))
+        action_id = await adapter.originate(DialRequest("p1", "25000000001", ring_timeout_s=90))
         for _ in range(100):
             if action_id in sim.originate_ids():
                 break
@@ -116,7 +116,7 @@ async def test_never_dials_twice_across_a_connection_drop(sim: PbxSimulator) -> 
         assert isinstance(failed, CallFailed)
         assert failed.outcome is FailOutcome.BUSY
         with pytest.raises(AmiDuplicateOriginateError):
-            await adapter.originate(DialRequest("p1", "22000000001"))
+            await adapter.originate(DialRequest("p1", "25000000001"))
         await asyncio.sleep(0.3)  # give any replay a chance to show up
     assert sim.originate_ids() == [action_id]
     assert adapter.sent_originate_ids == [action_id]

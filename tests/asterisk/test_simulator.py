@@ -104,10 +104,10 @@ async def test_slow_responses_control_delays_answers() -> None:
         c = await RawClient.open(sim.port)
         c.send(("Action", "Login"), ("Username", "u"), ("Secret", "s"))
         await c.read_for(0.1)
-        sim.controls.response_delay_s = 0.5
+        sim.controls.response_delay_s = 1.0
         c.send(("Action", "Ping"), ("ActionID", "slow"))
-        await c.read_for(0.2)
+        await c.read_for(0.1)
         assert "Success" not in c.names()[3:]
-        await c.read_for(0.6)
+        await c.read_for(1.5)
         assert c.names()[3:] == ["Success"]
         await c.close()
