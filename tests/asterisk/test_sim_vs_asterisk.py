@@ -17,7 +17,7 @@ import pytest
 
 from asterisk.simulator import PbxSimulator
 from asterisk.world import World
-from tests.asterisk.transcripts import TRANSCRIPTS
+from tests.asterisk.transcripts import TRANSCRIPTS, require
 
 SCENARIOS = [
     "a_login_agent_seat",
@@ -71,8 +71,7 @@ async def test_simulator_matches_real_asterisk_per_channel(tmp_path: Path) -> No
     """For scenarios a-f and g1, compare.py --per-channel finds the same AMI behaviour."""
     record = TRANSCRIPTS / "record.py"
     compare = TRANSCRIPTS / "compare.py"
-    if not record.exists():
-        pytest.skip(f"no recording client at {record}")
+    require()
 
     async def one(name: str) -> tuple[str, int, str]:
         out = tmp_path / name

@@ -18,11 +18,12 @@ from asterisk.memory import WorldTelephony
 from asterisk.scenario import ScenarioBehaviour, load_scenario
 from asterisk.settings import AmiServerSettings
 from asterisk.world import World
+from tests.asterisk.transcripts import SCENARIOS
 
 
 def test_ref20_half_hour_in_virtual_time() -> None:
     """Every call ends exactly once; outcome shares follow the scenario; agents cycle."""
-    scenario = load_scenario("/work/shared/scenarios/ref-20.toml")
+    scenario = load_scenario(SCENARIOS / "ref-20.toml")
     behaviour = ScenarioBehaviour(scenario, seed=11)
     world = World(behaviour=behaviour, wrapup=behaviour.wrapup_s, emit_dialplan=False, seed=11)
     events: list[LifecycleEvent] = []
