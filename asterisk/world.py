@@ -464,8 +464,8 @@ class World:
         call.generation += 1
         two.priority = 4
         self._newexten(two, "Busy" if cause == 17 else "Congestion", "")
-        self._ev("HangupRequest", two, ("Cause", "0"))
         self._set_state(two, 7)
+        self._ev("HangupRequest", two, ("Cause", "0"))
         self._ev_dial("DialEnd", one, ("DialStatus", "BUSY" if cause == 17 else "CONGESTION"))
         self._ev("SoftHangupRequest", two, ("Cause", "16"))
         self._hangup_leg(two, cause)
@@ -709,17 +709,17 @@ class World:
         if bridge is None:
             return
         count = len(bridge.members) + 1
-        self._emit(
-            [
-                ("Event", "ConfbridgeLeave"),
-                ("Privilege", "call,all"),
-                ("Conference", bridge.name),
-                *bridge.head(count),
-                *ch.snap(),
-                ("Admin", "No"),
-            ]
-        )
-        if request_cause is not None:
+        confbridge_leave = [
+            ("Event", "ConfbridgeLeave"),
+            ("Privilege", "call,all"),
+            ("Conference", bridge.name),
+            *bridge.head(count),
+            *ch.snap(),
+            ("Admin", "No"),
+        ]
+        if request_cause is None:
+            self._emit(confbridge_leave)
+        else:  # a seat whose partner hung up: HangupRequest, BridgeLeave, then ConfbridgeLeave
             self._ev("HangupRequest", ch, ("Cause", str(request_cause)))
         bridge.members.remove(ch)
         ch.bridge = None
@@ -735,6 +735,8 @@ class World:
                 *ch.snap(),
             ]
         )
+        if request_cause is not None:
+            self._emit(confbridge_leave)
         if not bridge.members:
             self._emit(
                 [
