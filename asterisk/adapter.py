@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -175,6 +176,7 @@ class AmiAdapter:
         self._seat_ids: dict[str, str] = {}
         self.stats = {"messages": 0, "garbage": 0, "events": 0, "originates": 0, "logins": 0}
         self._log = log.bind(server=settings.name)
+        self._rng = random.Random()
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> AmiAdapter:
@@ -448,6 +450,10 @@ class AmiAdapter:
         else:
             self._log.info("ami_greeting", version=item.version)
 
+    def _jitter(self, seconds: float) -> float:
+        """Backoff with +-20 % jitter, so that many engines do not reconnect in lockstep."""
+        return seconds * (0.8 + 0.4 * self._rng.random())
+
     def _protocol_factory(self) -> _Protocol:
         return _Protocol(self)
 
@@ -467,7 +473,7 @@ class AmiAdapter:
                 )
             except (OSError, TimeoutError) as exc:
                 self._log.warning("ami_connect_failed", error=str(exc), retry_in_s=backoff)
-                await asyncio.sleep(backoff)
+                await asyncio.sleep(self._jitter(backoff))
                 backoff = min(backoff * 2, s.reconnect_max_s)
                 continue
             self._proto = proto
@@ -497,7 +503,7 @@ class AmiAdapter:
             if was_ready:
                 self._log.warning("ami_disconnected", reason=reason)
                 self._emit([ServerDown(self.name, reason)])
-            await asyncio.sleep(backoff)
+            await asyncio.sleep(self._jitter(backoff))
             backoff = min(backoff * 2, s.reconnect_max_s)
 
     async def _login(self, proto: _Protocol) -> None:
