@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from asterisk.adapter import AmiAdapter, DialRequest, _Protocol
+from asterisk.errors import AmiError
 from asterisk.events import CallAnswered, CallConnected, LifecycleEvent, SeatUp
 from asterisk.protocol import Message, encode
 from asterisk.settings import AmiServerSettings
@@ -294,26 +295,11 @@ async def bench_connect(
 
 async def _sim_stats(adapter: AmiAdapter) -> dict[str, float]:
     """Ask the simulator for its wire-to-wire round-trip figures (SimControl stats)."""
-    got: dict[str, float] = {}
-    proto = adapter._proto
-    if proto is None:
-        return got
-    seen = asyncio.Event()
-    original = adapter._on_item
-
-    def on_item(item: object) -> None:
-        if isinstance(item, Message) and item.event == "SimStats":
-            for key in ("Samples", "RoundtripP50Ms", "RoundtripP99Ms"):
-                got[key] = float(item.get(key) or "nan")
-            seen.set()
-        original(item)  # type: ignore[arg-type]
-
-    adapter._on_item = on_item  # type: ignore[method-assign]
-    with contextlib.suppress(Exception):
-        await adapter.request({"Action": "SimControl", "Op": "stats"}, within_s=5)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(seen.wait(), 5)
-    return got
+    try:
+        res = await adapter.request({"Action": "SimControl", "Op": "stats"}, within_s=5)
+    except (TimeoutError, AmiError):
+        return {}
+    return {k: float(res.get(k) or "nan") for k in ("Samples", "RoundtripP50Ms", "RoundtripP99Ms")}
 
 
 def tune_gc() -> None:
