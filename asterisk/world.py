@@ -446,6 +446,20 @@ class World:
     def _set_state(self, ch: Channel, state: int) -> None:
         ch.state = state
         self._ev("Newstate", ch)
+        if state == 6:
+            self._device(ch.call.dial if ch.call else ch.name, "INUSE")
+
+    def _device(self, device: str, state: str) -> None:
+        """DeviceStateChange noise, as Asterisk sends (racy there, so only roughly alike)."""
+        if self.emit_dialplan:
+            self._emit(
+                [
+                    ("Event", "DeviceStateChange"),
+                    ("Privilege", "call,all"),
+                    ("Device", device),
+                    ("State", state),
+                ]
+            )
 
     # ------------------------------------------------------------------ outcomes
     def _ring_timeout(self, call: Call) -> None:
@@ -677,6 +691,7 @@ class World:
             next(self._local_seq)  # the CBAnn announcer takes a Local number ...
             next(self._uid_seq)  # ... and a Uniqueid, without any AMI event
             self._emit([("Event", "BridgeCreate"), ("Privilege", "call,all"), *bridge.head(0)])
+            self._device(f"confbridge:{name}", "INUSE")
             self._emit(
                 [
                     ("Event", "ConfbridgeStart"),
@@ -747,6 +762,7 @@ class World:
                 ]
             )
             self._emit([("Event", "BridgeDestroy"), ("Privilege", "call,all"), *bridge.head(0)])
+            self._device(f"confbridge:{bridge.name}", "NOT_INUSE")
             del self.bridges[bridge.name]
 
     def _wrapup_done(self, seat: Channel) -> None:
@@ -770,6 +786,7 @@ class World:
         )
         self.channels.pop(ch.name, None)
         self._by_uid.pop(ch.uniqueid, None)
+        self._device(ch.call.dial if ch.call else ch.name, "NOT_INUSE")
 
     def _moh_stop(self, ch: Channel) -> None:
         ch.on_hold = False
