@@ -161,7 +161,6 @@ class AmiAdapter:
         )
         self._on_event = on_event
         self._queue: asyncio.Queue[LifecycleEvent] = asyncio.Queue()
-        self._clock = clock
         self._bucket = TokenBucket(settings.originates_per_second, clock=clock)
         self._proto: _Protocol | None = None
         self._ready = asyncio.Event()
@@ -173,7 +172,6 @@ class AmiAdapter:
         self._written_calls: set[str] = set()  # their Originate was written to a socket
         self._sent_originate_ids: list[str] = []
         self._list_items: dict[str, list[Message]] = {}
-        self._seat_ids: dict[str, str] = {}
         self.stats = {"messages": 0, "garbage": 0, "events": 0, "originates": 0, "logins": 0}
         self._log = log.bind(server=settings.name)
         self._rng = random.Random()
@@ -329,7 +327,6 @@ class AmiAdapter:
         action_id = f"{self.name}/{self._session}/seat/{next(self._seq)}"
         channel_id = f"seat-{agent_id}-{self._session}-{next(self._seq)}"
         self.mapper.register_seat(agent_id=agent_id, action_id=action_id, channel_id=channel_id)
-        self._seat_ids[agent_id] = channel_id
         action = {
             "Action": "Originate",
             "ActionID": action_id,

@@ -160,7 +160,6 @@ class Call:
     answered: bool = False
     done: bool = False  # OriginateResponse sent
     generation: int = 0  # bumps when a pending step must be ignored (redirect, hangup)
-    end_talk_at: float = 0.0
 
 
 def _parse_callerid(value: str) -> tuple[str, str]:
@@ -498,7 +497,6 @@ class World:
         two.priority = 7
         self._newexten(two, "Playback", "hello" if human else "vm-intro&beep")
         greeting = HELLO_S if human else MACHINE_GREETING_S
-        call.end_talk_at = self.now + greeting + call.behaviour.talk_s
         if self.emit_dialplan:
             self._at(greeting, lambda: self._talk(call))
         else:
