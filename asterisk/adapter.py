@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from asterisk.errors import (
     AmiUnknownCallError,
 )
 from asterisk.events import LifecycleEvent, ServerDown, ServerUp
-from asterisk.mapping import CallMapper, Phase
+from asterisk.mapping import CallMapper, CallState, Phase
 from asterisk.protocol import NOISY_EVENTS, AmiParser, Garbage, Greeting, Message
 from asterisk.settings import AmiServerSettings
 
@@ -72,16 +73,17 @@ class TokenBucket:
         self._clock = clock
         self._t = clock()
 
-    def delay(self) -> float:
-        """Seconds to wait before one token is available (0 when one is)."""
+    def reserve(self) -> float:
+        """Take one token now; return how long to wait until it is really available.
+
+        Tokens may go negative: concurrent callers queue up behind each other instead of
+        all waking at once after the same short sleep.
+        """
         now = self._clock()
         self._tokens = min(self.capacity, self._tokens + (now - self._t) * self.rate)
         self._t = now
-        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
-
-    def take(self) -> None:
-        """Consume one token (call after ``delay()`` returned 0)."""
         self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0.0 else -self._tokens / self.rate
 
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]
@@ -97,7 +99,8 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.factory = None
-        self.log = log
+        # panoramisk logs whole actions (%r) on some paths: a Login would show its secret
+        self.log = _RedactedLog()
 
     def data_received(self, data: bytes) -> None:
         on_item = self._adapter._on_item
@@ -158,7 +161,6 @@ class AmiAdapter:
         )
         self._on_event = on_event
         self._queue: asyncio.Queue[LifecycleEvent] = asyncio.Queue()
-        self._clock = clock
         self._bucket = TokenBucket(settings.originates_per_second, clock=clock)
         self._proto: _Protocol | None = None
         self._ready = asyncio.Event()
@@ -166,12 +168,13 @@ class AmiAdapter:
         self._task: asyncio.Task[None] | None = None
         self._seq = itertools.count(1)
         self._session = 0
-        self._sent_calls: set[str] = set()
+        self._sent_calls: set[str] = set()  # claimed by an originate() in progress or done
+        self._written_calls: set[str] = set()  # their Originate was written to a socket
         self._sent_originate_ids: list[str] = []
         self._list_items: dict[str, list[Message]] = {}
-        self._seat_ids: dict[str, str] = {}
         self.stats = {"messages": 0, "garbage": 0, "events": 0, "originates": 0, "logins": 0}
         self._log = log.bind(server=settings.name)
+        self._rng = random.Random()
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> AmiAdapter:
@@ -227,23 +230,42 @@ class AmiAdapter:
         session is down (nothing is sent, nothing queued), :class:`AmiCapacityError`
         at ``max_channels`` and :class:`AmiDuplicateOriginateError` for a call id already sent.
         """
-        if req.call_id in self._sent_calls:
-            raise AmiDuplicateOriginateError(req.call_id)
-        wait = self._bucket.delay()
-        if wait > 0:
-            await asyncio.sleep(wait)  # tokens may go negative: later callers wait longer
-        return self.originate_now(req)
+        self._claim(req.call_id)
+        try:
+            wait = self._bucket.reserve()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            return self._send_originate(req)
+        except BaseException:
+            self._unclaim(req.call_id)
+            raise
 
     def originate_now(self, req: DialRequest) -> str:
         """Like :meth:`originate` but without waiting for the rate limiter (it still counts)."""
+        self._claim(req.call_id)
+        try:
+            self._bucket.reserve()
+            return self._send_originate(req)
+        except BaseException:
+            self._unclaim(req.call_id)
+            raise
+
+    def _claim(self, call_id: str) -> None:
+        # claimed before any await: two concurrent originates of one call cannot both pass
+        if call_id in self._sent_calls:
+            raise AmiDuplicateOriginateError(call_id)
+        self._sent_calls.add(call_id)
+
+    def _unclaim(self, call_id: str) -> None:
+        # nothing was written (not connected, at capacity, cancelled): the call may be retried
+        if call_id not in self._written_calls:
+            self._sent_calls.discard(call_id)
+
+    def _send_originate(self, req: DialRequest) -> str:
         s = self.settings
-        if req.call_id in self._sent_calls:
-            raise AmiDuplicateOriginateError(req.call_id)
         proto = self._live_protocol()
         if self.in_use >= s.max_channels:
             raise AmiCapacityError(self.name, s.max_channels)
-        self._bucket.delay()
-        self._bucket.take()
         action_id = f"{self.name}/{self._session}/orig/{next(self._seq)}"
         channel_id = f"dialer-{req.call_id}"
         variables = {"DIALER_CALLID": req.call_id, **req.variables}
@@ -270,7 +292,7 @@ class AmiAdapter:
             channel_id=channel_id,
             other_channel_id=f"{channel_id}-2",
         )
-        self._sent_calls.add(req.call_id)
+        self._written_calls.add(req.call_id)
         self._sent_originate_ids.append(action_id)
         self.stats["originates"] += 1
         fut = proto.send(action)
@@ -305,7 +327,6 @@ class AmiAdapter:
         action_id = f"{self.name}/{self._session}/seat/{next(self._seq)}"
         channel_id = f"seat-{agent_id}-{self._session}-{next(self._seq)}"
         self.mapper.register_seat(agent_id=agent_id, action_id=action_id, channel_id=channel_id)
-        self._seat_ids[agent_id] = channel_id
         action = {
             "Action": "Originate",
             "ActionID": action_id,
@@ -348,8 +369,8 @@ class AmiAdapter:
 
     async def _collect(self, proto: _Protocol, action: dict[str, str]) -> list[Message]:
         """Send a list action and gather its items until the list completes."""
-        fut = proto.send(action)
-        action_id = next(k for k, v in proto.responses.items() if v.future is fut)
+        action_id = f"{self.name}/{self._session}/list/{next(self._seq)}"
+        fut = proto.send({**action, "ActionID": action_id})
         items: list[Message] = []
         self._list_items[action_id] = items
         try:
@@ -359,7 +380,7 @@ class AmiAdapter:
         return items
 
     # ------------------------------------------------------------------ internals
-    def _answered_call(self, call_id: str) -> Any:
+    def _answered_call(self, call_id: str) -> CallState:
         st = self.mapper.calls.get(call_id)
         if st is None:
             raise AmiUnknownCallError("call", call_id, "ended or never originated here")
@@ -416,6 +437,13 @@ class AmiAdapter:
     def _on_item(self, item: Message | Greeting | Garbage) -> None:
         if isinstance(item, Message):
             self.stats["messages"] += 1
+            if "X-Bad-Lines" in item.headers:
+                self.stats["garbage"] += 1
+                self._log.warning(
+                    "ami_bad_lines_skipped",
+                    lines=item.headers["X-Bad-Lines"],
+                    message=item.pairs[:2],
+                )
             name = item.headers.get("Event")
             if name == "CoreShowChannel":
                 bucket = self._list_items.get(item.headers.get("ActionID", ""))
@@ -440,6 +468,10 @@ class AmiAdapter:
         else:
             self._log.info("ami_greeting", version=item.version)
 
+    def _jitter(self, seconds: float) -> float:
+        """Backoff with +-20 % jitter, so that many engines do not reconnect in lockstep."""
+        return seconds * (0.8 + 0.4 * self._rng.random())
+
     def _protocol_factory(self) -> _Protocol:
         return _Protocol(self)
 
@@ -459,7 +491,7 @@ class AmiAdapter:
                 )
             except (OSError, TimeoutError) as exc:
                 self._log.warning("ami_connect_failed", error=str(exc), retry_in_s=backoff)
-                await asyncio.sleep(backoff)
+                await asyncio.sleep(self._jitter(backoff))
                 backoff = min(backoff * 2, s.reconnect_max_s)
                 continue
             self._proto = proto
@@ -489,7 +521,7 @@ class AmiAdapter:
             if was_ready:
                 self._log.warning("ami_disconnected", reason=reason)
                 self._emit([ServerDown(self.name, reason)])
-            await asyncio.sleep(backoff)
+            await asyncio.sleep(self._jitter(backoff))
             backoff = min(backoff * 2, s.reconnect_max_s)
 
     async def _login(self, proto: _Protocol) -> None:
@@ -526,6 +558,31 @@ class AmiAdapter:
                 self._log.warning("ami_ping_timeout", timeout_s=s.ping_timeout_s)
                 proto.transport.abort()
                 return
+
+
+class _RedactedLog:
+    """What panoramisk's protocol may log through: the event, never the action's fields."""
+
+    def _log(self, level: str, *_args: object, **_kw: object) -> None:
+        getattr(log, level)("panoramisk_log", detail="redacted")
+
+    def debug(self, *args: object, **kw: object) -> None:
+        """Dropped: panoramisk's debug lines are per message."""
+
+    def info(self, *args: object, **kw: object) -> None:
+        """Dropped."""
+
+    def warning(self, *args: object, **kw: object) -> None:
+        """Logged without arguments."""
+        self._log("warning")
+
+    def error(self, *args: object, **kw: object) -> None:
+        """Logged without arguments."""
+        self._log("error")
+
+    def exception(self, *args: object, **kw: object) -> None:
+        """Logged without arguments."""
+        self._log("error")
 
 
 def _quiet(fut: asyncio.Future[Any]) -> None:

@@ -15,7 +15,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 from asterisk.adapter import AmiAdapter, DialRequest, EventSink
-from asterisk.errors import AmiCapacityError, AmiNotConnectedError, AmiUnknownCallError
+from asterisk.errors import (
+    AmiCapacityError,
+    AmiDuplicateOriginateError,
+    AmiError,
+    AmiNotConnectedError,
+    AmiUnknownCallError,
+)
 from asterisk.events import TERMINAL, LifecycleEvent, SeatDown
 from asterisk.settings import AmiServerSettings
 
@@ -123,14 +129,37 @@ class AmiPool:
         return best
 
     async def originate(self, req: DialRequest) -> str:
-        """Place a call on the best server; returns the ActionID."""
-        adapter = self.pick()
-        self._call_server[req.call_id] = adapter
-        try:
-            return await adapter.originate(req)
-        except Exception:
-            self._call_server.pop(req.call_id, None)
-            raise
+        """Place a call on the best server; returns the ActionID.
+
+        If that server refuses before writing anything (it just went down, or filled up
+        while the call waited for its rate slot), the next best one is tried: safe, since
+        a refused Originate was never sent.
+        """
+        if req.call_id in self._call_server:
+            raise AmiDuplicateOriginateError(req.call_id)
+        tried: set[str] = set()
+        last_error: AmiError | None = None
+        while True:
+            live = [
+                a
+                for a in self.adapters
+                if a.connected and a.free_capacity > 0 and a.name not in tried
+            ]
+            if not live:
+                if last_error is not None:
+                    raise last_error
+                self.pick()  # raises the right error: nothing connected, or all full
+            adapter = max(live, key=lambda a: a.free_capacity)
+            tried.add(adapter.name)
+            self._call_server[req.call_id] = adapter
+            try:
+                return await adapter.originate(req)
+            except (AmiNotConnectedError, AmiCapacityError) as exc:
+                self._call_server.pop(req.call_id, None)
+                last_error = exc
+            except BaseException:
+                self._call_server.pop(req.call_id, None)
+                raise
 
     def server_of_call(self, call_id: str) -> str:
         """The name of the server carrying ``call_id``."""

@@ -230,7 +230,7 @@ class PbxSimulator:
 
     def _sim_control(self, session: _Session, msg: Message) -> None:
         op = msg.get("Op").lower()
-        self._reply(session, self._resp(msg.action_id, "Success", f"SimControl {op}"))
+        extra: list[tuple[str, str]] = []
         if op == "drop":
             asyncio.get_running_loop().call_soon(self.drop_connections)
         elif op == "garbage":
@@ -243,19 +243,17 @@ class PbxSimulator:
             ms = sorted(x * 1000 for x in self.roundtrips)
             p50 = ms[len(ms) // 2] if ms else 0.0
             p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))] if ms else 0.0
-            session.write(
-                encode(
-                    [
-                        ("Event", "SimStats"),
-                        ("ActionID", msg.action_id),
-                        ("Samples", str(len(ms))),
-                        ("RoundtripP50Ms", f"{p50:.3f}"),
-                        ("RoundtripP99Ms", f"{p99:.3f}"),
-                        ("Originates", str(self.world.stats["originates"])),
-                        ("Events", str(self.world.stats["events"])),
-                    ]
-                )
-            )
+            extra = [
+                ("Samples", str(len(ms))),
+                ("RoundtripP50Ms", f"{p50:.3f}"),
+                ("RoundtripP99Ms", f"{p99:.3f}"),
+                ("Originates", str(self.world.stats["originates"])),
+                ("Events", str(self.world.stats["events"])),
+            ]
+        else:
+            self._reply(session, self._resp(msg.action_id, "Error", f"unknown SimControl {op!r}"))
+            return
+        self._reply(session, self._resp(msg.action_id, "Success", f"SimControl {op}", *extra))
 
     @staticmethod
     def _resp(
@@ -362,5 +360,6 @@ class PbxSimulator:
             if timeout is None or timeout > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
-            self._dispatch(self.world.advance(self.now()))
+            # small batches, so that client actions (a Redirect) are read between them
+            self._dispatch(self.world.advance(self.now(), max_steps=64))
             await asyncio.sleep(0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 import uuid
 from collections.abc import Callable
@@ -159,7 +160,6 @@ class Call:
     answered: bool = False
     done: bool = False  # OriginateResponse sent
     generation: int = 0  # bumps when a pending step must be ignored (redirect, hangup)
-    end_talk_at: float = 0.0
 
 
 def _parse_callerid(value: str) -> tuple[str, str]:
@@ -205,18 +205,25 @@ class World:
         """When the next step is due (None when nothing is scheduled)."""
         return self._heap[0][0] if self._heap else None
 
-    def advance(self, now: float) -> list[Out]:
-        """Run every step due at or before ``now``; return what they emitted."""
-        self._run_due(now)
+    def advance(self, now: float, *, max_steps: int | None = None) -> list[Out]:
+        """Run the steps due at or before ``now`` (at most ``max_steps``); return the output.
+
+        With ``max_steps`` the world may stay behind ``now``; call again until
+        ``next_time()`` is later than ``now``.
+        """
+        self._run_due(now, max_steps)
         return self._flush()
 
-    def _run_due(self, now: float) -> None:
+    def _run_due(self, now: float, max_steps: int | None = None) -> None:
         heap = self._heap
-        while heap and heap[0][0] <= now:
+        budget = -1 if max_steps is None else max_steps
+        while heap and heap[0][0] <= now and budget != 0:
             t, _, fn = heapq.heappop(heap)
             self.now = t
             fn()
-        self.now = max(self.now, now)
+            budget -= 1
+        if not heap or heap[0][0] > now:
+            self.now = max(self.now, now)
 
     def _at(self, delay: float, fn: Callable[[], None]) -> None:
         heapq.heappush(self._heap, (self.now + delay, next(self._seq), fn))
@@ -390,19 +397,34 @@ class World:
             ]
         )
         self._ev_dial("DialBegin", one, ("DialString", f"{one.exten}@{one.context}"))
-        self._newexten(two, "NoOp", "")
         if kind == "seat":
+            self._newexten(two, "NoOp", f"AGENT {call.agent}: seat up")
             self._at(STEP_S, lambda: self._seat_answer(call))
             return
-        ring_prio = 4 if kind in ("human", "machine") else 2
-        rings = not (kind in ("human", "machine") and call.behaviour.ring_s == 0)
+        b = call.behaviour
+        rr, ttt = f"{int(b.ring_s):02d}", f"{math.ceil(b.talk_s):03d}"
+        answers = kind in ("human", "machine")
+        text = {
+            "human": f"human ring={rr}s talk={ttt}s",
+            "machine": f"answering machine ring={rr}s record={ttt}s",
+            "busy": f"busy after {rr}s",
+            "congestion": f"congestion after {rr}s",
+            "no_answer": "rings forever",
+        }[kind]
+        self._newexten(two, "NoOp", f"CUSTOMER {call.exten}: {text}")
+        rings = not (answers and b.ring_s == 0)
+        if answers:
+            two.priority = 2
+            self._newexten(two, "Set", f"TALK={math.ceil(b.talk_s)}")
+            two.priority = 3
+            self._newexten(two, "GotoIf", f"{0 if rings else 1}?answer")
         if rings:
-            two.priority = ring_prio
+            two.priority = 4 if answers else 2
             self._newexten(two, "Ringing", "")
             self._set_state(one, 5)
             self._ev_dial("DialState", one, ("DialStatus", "RINGING"))
-            two.priority = ring_prio + 1
-            self._newexten(two, "Wait", str(int(call.behaviour.ring_s)))
+            two.priority += 1
+            self._newexten(two, "Wait", "86400" if kind == "no_answer" else rr)
         self._later(timeout_s, call, lambda: self._ring_timeout(call))
         if kind == "no_answer":
             return
@@ -423,6 +445,20 @@ class World:
     def _set_state(self, ch: Channel, state: int) -> None:
         ch.state = state
         self._ev("Newstate", ch)
+        if state == 6:
+            self._device(ch.call.dial if ch.call else ch.name, "INUSE")
+
+    def _device(self, device: str, state: str) -> None:
+        """DeviceStateChange noise, as Asterisk sends (racy there, so only roughly alike)."""
+        if self.emit_dialplan:
+            self._emit(
+                [
+                    ("Event", "DeviceStateChange"),
+                    ("Privilege", "call,all"),
+                    ("Device", device),
+                    ("State", state),
+                ]
+            )
 
     # ------------------------------------------------------------------ outcomes
     def _ring_timeout(self, call: Call) -> None:
@@ -441,8 +477,8 @@ class World:
         call.generation += 1
         two.priority = 4
         self._newexten(two, "Busy" if cause == 17 else "Congestion", "")
-        self._ev("HangupRequest", two, ("Cause", "0"))
         self._set_state(two, 7)
+        self._ev("HangupRequest", two, ("Cause", "0"))
         self._ev_dial("DialEnd", one, ("DialStatus", "BUSY" if cause == 17 else "CONGESTION"))
         self._ev("SoftHangupRequest", two, ("Cause", "16"))
         self._hangup_leg(two, cause)
@@ -461,14 +497,19 @@ class World:
         two.priority = 7
         self._newexten(two, "Playback", "hello" if human else "vm-intro&beep")
         greeting = HELLO_S if human else MACHINE_GREETING_S
-        call.end_talk_at = self.now + greeting + call.behaviour.talk_s
-        self._at(greeting, lambda: self._talk(call))
-        self._at(greeting + call.behaviour.talk_s, lambda: self._customer_hangs_up(call))
+        if self.emit_dialplan:
+            self._at(greeting, lambda: self._talk(call))
+        else:
+            self._at(greeting + call.behaviour.talk_s, lambda: self._customer_hangs_up(call))
         # ;1 runs the Originate's context (the holding context)
         one.context, one.exten, one.priority = call.context, call.exten, 1
         self._newexten(one, "NoOp", f"DIALER: customer {call.exten} answered on {one.name}")
         one.priority = 2
         amd = call.variables.get("DIALER_AMD", "")
+        callid = call.variables.get("DIALER_CALLID", "")
+        self._newexten(
+            one, "UserEvent", f"CustomerAnswered,Number: {call.exten},CallID: {callid},AMD: {amd}"
+        )
         self._ev(
             "UserEvent",
             one,
@@ -480,6 +521,7 @@ class World:
         )
         self._originate_success(call)
         one.priority = 3
+        self._newexten(one, "GotoIf", f"{1 if amd == '1' else 0}?amd")
         if amd == "1":
             one.priority = 6
             self._newexten(one, "AMD", "")
@@ -489,10 +531,31 @@ class World:
             self._hold(one)
 
     def _talk(self, call: Call) -> None:
+        """After the greeting: Set(END=...) and the While/Playback(silence/1) loop."""
         two = call.two
-        if two.alive and two.priority == 7:
-            two.priority = 10
-            self._newexten(two, "Playback", "silence/1")
+        if not two.alive:
+            return
+        talk = math.ceil(call.behaviour.talk_s)
+        two.priority = 8
+        self._newexten(two, "Set", f"END={int(self.start_epoch + self.now) + talk}")
+        self._talk_loop(call, 0, talk)
+
+    def _talk_loop(self, call: Call, k: int, rounds: int) -> None:
+        two = call.two
+        if not two.alive:
+            return
+        if k:
+            two.priority = 11
+            self._newexten(two, "EndWhile", "")
+        two.priority = 9
+        if k >= rounds:
+            self._newexten(two, "While", "0")
+            self._customer_hangs_up(call)
+            return
+        self._newexten(two, "While", "1")
+        two.priority = 10
+        self._newexten(two, "Playback", "silence/1")
+        self._at(1.0, lambda: self._talk_loop(call, k + 1, rounds))
 
     def _amd_result(self, call: Call) -> None:
         one = call.one
@@ -503,6 +566,9 @@ class World:
         self._varset(one, "AMDSTATUS", status)
         self._varset(one, "AMDCAUSE", cause)
         one.priority = 7
+        callid = call.variables.get("DIALER_CALLID", "")
+        data = f"AMDResult,Number: {call.exten},CallID: {callid},"
+        self._newexten(one, "UserEvent", f"{data}AMDSTATUS: {status},AMDCAUSE: {cause}")
         self._ev(
             "UserEvent",
             one,
@@ -513,6 +579,8 @@ class World:
             ("AMDCAUSE", cause),
             priv="user,all",
         )
+        one.priority = 8
+        self._newexten(one, "Goto", "hold")
         self._hold(one)
 
     def _hold(self, one: Channel) -> None:
@@ -621,6 +689,7 @@ class World:
             next(self._local_seq)  # the CBAnn announcer takes a Local number ...
             next(self._uid_seq)  # ... and a Uniqueid, without any AMI event
             self._emit([("Event", "BridgeCreate"), ("Privilege", "call,all"), *bridge.head(0)])
+            self._device(f"confbridge:{name}", "INUSE")
             self._emit(
                 [
                     ("Event", "ConfbridgeStart"),
@@ -653,17 +722,17 @@ class World:
         if bridge is None:
             return
         count = len(bridge.members) + 1
-        self._emit(
-            [
-                ("Event", "ConfbridgeLeave"),
-                ("Privilege", "call,all"),
-                ("Conference", bridge.name),
-                *bridge.head(count),
-                *ch.snap(),
-                ("Admin", "No"),
-            ]
-        )
-        if request_cause is not None:
+        confbridge_leave = [
+            ("Event", "ConfbridgeLeave"),
+            ("Privilege", "call,all"),
+            ("Conference", bridge.name),
+            *bridge.head(count),
+            *ch.snap(),
+            ("Admin", "No"),
+        ]
+        if request_cause is None:
+            self._emit(confbridge_leave)
+        else:  # a seat whose partner hung up: HangupRequest, BridgeLeave, then ConfbridgeLeave
             self._ev("HangupRequest", ch, ("Cause", str(request_cause)))
         bridge.members.remove(ch)
         ch.bridge = None
@@ -679,6 +748,8 @@ class World:
                 *ch.snap(),
             ]
         )
+        if request_cause is not None:
+            self._emit(confbridge_leave)
         if not bridge.members:
             self._emit(
                 [
@@ -689,6 +760,7 @@ class World:
                 ]
             )
             self._emit([("Event", "BridgeDestroy"), ("Privilege", "call,all"), *bridge.head(0)])
+            self._device(f"confbridge:{bridge.name}", "NOT_INUSE")
             del self.bridges[bridge.name]
 
     def _wrapup_done(self, seat: Channel) -> None:
@@ -712,6 +784,7 @@ class World:
         )
         self.channels.pop(ch.name, None)
         self._by_uid.pop(ch.uniqueid, None)
+        self._device(ch.call.dial if ch.call else ch.name, "NOT_INUSE")
 
     def _moh_stop(self, ch: Channel) -> None:
         ch.on_hold = False
@@ -783,6 +856,7 @@ class World:
         ch.priority = 2
         self._newexten(ch, "Answer", "")
         ch.priority = 3
+        self._newexten(ch, "UserEvent", "SafeHarbor,State: start")
         self._ev("UserEvent", ch, ("UserEvent", "SafeHarbor"), ("State", "start"), priv="user,all")
         ch.priority = 4
         self._newexten(ch, "Playback", "queue-thankyou&vm-goodbye")
@@ -792,6 +866,7 @@ class World:
         if not ch.alive:
             return
         ch.priority = 5
+        self._newexten(ch, "UserEvent", "SafeHarbor,State: done")
         self._ev("UserEvent", ch, ("UserEvent", "SafeHarbor"), ("State", "done"), priv="user,all")
         ch.priority = 6
         self._newexten(ch, "Hangup", "16")

@@ -83,6 +83,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         time_scale: float = typer.Option(
             1.0, "--time-scale", help="simulator speed (1.0: real time, as measured)"
         ),
+        gc_tuning: bool = typer.Option(
+            True, "--gc-tuning/--no-gc-tuning", help="gc.freeze() + higher gen-0 threshold"
+        ),
     ) -> None:
         """Measure AMI events/s parsed and dispatched, and answer-to-connect latency."""
         from asterisk.bench import run_bench
@@ -90,7 +93,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
         configure_logging(level="WARNING")
         result = asyncio.run(
-            run_bench(calls=calls, parse_events=parse_events, agents=agents, time_scale=time_scale)
+            run_bench(
+                calls=calls,
+                parse_events=parse_events,
+                agents=agents,
+                time_scale=time_scale,
+                gc_tuning=gc_tuning,
+            )
         )
         if as_json:
             typer.echo(json.dumps(result, indent=2))

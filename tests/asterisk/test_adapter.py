@@ -100,7 +100,7 @@ async def test_never_dials_twice_across_a_connection_drop(sim: PbxSimulator) -> 
     async with AmiAdapter(settings_for(sim), on_event=log) as adapter:
         await adapter.wait_ready(5)
         sim.controls.response_delay_s = 30.0  # the Originate will have no response at all
-        action_id = await adapter.originate(DialRequest("p1", "22000000001"))
+        action_id = await adapter.originate(DialRequest("p1", "25000000001", ring_timeout_s=90))
         for _ in range(100):
             if action_id in sim.originate_ids():
                 break
@@ -116,7 +116,7 @@ async def test_never_dials_twice_across_a_connection_drop(sim: PbxSimulator) -> 
         assert isinstance(failed, CallFailed)
         assert failed.outcome is FailOutcome.BUSY
         with pytest.raises(AmiDuplicateOriginateError):
-            await adapter.originate(DialRequest("p1", "22000000001"))
+            await adapter.originate(DialRequest("p1", "25000000001"))
         await asyncio.sleep(0.3)  # give any replay a chance to show up
     assert sim.originate_ids() == [action_id]
     assert adapter.sent_originate_ids == [action_id]
@@ -169,6 +169,7 @@ async def test_garbage_from_the_server_is_logged_and_survived(
         await adapter.originate(DialRequest("g1", "20100000001"))
         await log.wait_for(lambda e: isinstance(e, CallFailed))
     assert any(e["event"] == "ami_garbage_received" for e in logs)
+    assert any(e["event"] == "ami_bad_lines_skipped" for e in logs)
     assert adapter.connected
 
 
@@ -232,3 +233,53 @@ async def test_a_failing_event_handler_does_not_kill_the_session(sim: PbxSimulat
             assert adapter.connected
     assert any(isinstance(e, CallFailed) for e in seen)
     assert any(e["event"] == "ami_event_handler_failed" for e in logs)
+
+
+async def test_events_async_iterator_without_callback(sim: PbxSimulator) -> None:
+    """Without on_event, lifecycle events are read in order from ``events()``."""
+    async with AmiAdapter(settings_for(sim)) as adapter:
+        await adapter.wait_ready(5)
+        await adapter.originate(DialRequest("it1", "20100000001"))
+        got: list[object] = []
+
+        async def collect() -> None:
+            async for ev in adapter.events():
+                got.append(ev)
+                if isinstance(ev, CallFailed):
+                    return
+
+        await asyncio.wait_for(collect(), 5)
+    assert [type(e) for e in got] == [ServerUp, CallDialing, CallFailed]
+
+
+async def test_concurrent_originates_are_spaced_and_never_duplicated(sim: PbxSimulator) -> None:
+    """Concurrent callers queue behind the rate limit; one call id is sent once at most."""
+    settings = settings_for(sim, originates_per_second=20)
+    async with AmiAdapter(settings, on_event=EventLog()) as adapter:
+        await adapter.wait_ready(5)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        reqs = [DialRequest(f"k{i}", f"3000000001{i}") for i in range(6)]
+        await asyncio.gather(*(adapter.originate(r) for r in reqs))
+        elapsed = loop.time() - t0
+        same = await asyncio.gather(
+            *(adapter.originate(DialRequest("twin", "30000000099")) for _ in range(3)),
+            return_exceptions=True,
+        )
+        await asyncio.sleep(0.1)
+    assert elapsed >= 5 / 20 - 0.01  # the first goes at once, then one per 50 ms
+    assert sum(isinstance(r, str) for r in same) == 1
+    assert sum(isinstance(r, AmiDuplicateOriginateError) for r in same) == 2
+    assert len(sim.originate_ids()) == 7 == len(set(sim.originate_ids()))
+
+
+async def test_a_refused_originate_can_be_retried(sim: PbxSimulator) -> None:
+    """An Originate refused before anything was written (not connected) may be tried again."""
+    log = EventLog()
+    async with AmiAdapter(settings_for(sim), on_event=log) as adapter:
+        with pytest.raises(AmiNotConnectedError):
+            adapter.originate_now(DialRequest("retry", "20100000001"))
+        await adapter.wait_ready(5)
+        await adapter.originate(DialRequest("retry", "20100000001"))
+        await log.wait_for(lambda e: isinstance(e, CallFailed))
+    assert len(sim.originate_ids()) == 1

@@ -35,6 +35,7 @@ def test_bench_ami_json_prints_the_headline_figures() -> None:
     assert result["events_per_s"] > 0
     assert result["connect"]["connected"] == 40
     assert 0 < result["connect_p99_ms"] < 1000
+    assert result["connect"]["sim_roundtrip_samples"] == 40  # every Redirect seen by the sim
 
 
 def test_pbx_sim_rejects_a_bad_scenario_with_its_name(tmp_path: object) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+
 import pytest
 
+from asterisk.adapter import AmiAdapter, _Protocol
 from asterisk.events import (
     CallAnswered,
     CallConnected,
@@ -18,32 +22,53 @@ from asterisk.events import (
     SeatUp,
 )
 from asterisk.mapping import CallMapper
-from asterisk.protocol import NOISY_EVENTS, AmiParser, Garbage, Greeting, Message
+from asterisk.protocol import AmiParser, Message
+from asterisk.settings import AmiServerSettings
 from tests.asterisk.transcripts import load
 
 
+class _NullTransport(asyncio.Transport):
+    """Where the adapter's protocol would write: nowhere (replay only reads)."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Discard."""
+
+    def is_closing(self) -> bool:
+        """Open."""
+        return False
+
+    def abort(self) -> None:
+        """Nothing to abort."""
+
+
 def replay(name: str) -> list[LifecycleEvent]:
-    """Feed the client's actions and the server's bytes, in recorded order, to the mapper."""
-    mapper = CallMapper()
-    server = AmiParser(skip=NOISY_EVENTS)
-    client = AmiParser(expect_greeting=False, direction="client")
+    """Feed the recorded bytes, in order, through the adapter's own read path.
+
+    Server bytes go to the adapter's protocol ``data_received`` exactly as they were
+    recorded; the client's actions are shown to the mapper (what ``originate`` would have
+    registered). A reconnect in the recording starts a new protocol, as the adapter does.
+    """
     events: list[LifecycleEvent] = []
+    adapter = AmiAdapter(AmiServerSettings(name="lab"), on_event=events.append)
+    client = AmiParser(expect_greeting=False, direction="client")
+    proto = None
     for chunk in load(name):
         if chunk.direction == ">>":
             for msg in client.feed(chunk.data):
                 assert isinstance(msg, Message)
-                mapper.observe_action(msg)
+                adapter.mapper.observe_action(msg)
         elif chunk.direction == "<<":
-            for item in server.feed(chunk.data):
-                assert not isinstance(item, Garbage)
-                if isinstance(item, Greeting):
-                    continue
-                if item.event == "Shutdown":
-                    mapper.connection_lost()
-                events.extend(mapper.feed(item))
+            assert proto is not None
+            proto.data_received(chunk.data)
         elif b"TCP connected" in chunk.data:
-            server = AmiParser(skip=NOISY_EVENTS)  # a new session starts with a banner
-    return events
+            proto = _Protocol(adapter)
+            proto.connection_made(_NullTransport())
+        elif b"TCP connection lost" in chunk.data and proto is not None and not proto.closed:
+            proto.closed = True
+            adapter.mapper.connection_lost()
+    assert adapter.stats["garbage"] == 0
+    assert all(e.server == "lab" for e in events)
+    return [dataclasses.replace(e, server="") for e in events]
 
 
 def fail(call: str, outcome: FailOutcome, reason: int, cause: int) -> CallFailed:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from asterisk.errors import ScenarioError
 from asterisk.scenario import load_scenario
 from asterisk.settings import AmiServerSettings
+from tests.asterisk.transcripts import SCENARIOS
 
 VALID = """
 lines = 10
@@ -26,7 +26,7 @@ talk = { dist = "lognormal", mean = 60, sd = 20, min = 5 }
 
 def test_every_shared_scenario_loads() -> None:
     """All scenario files of shared/scenarios validate."""
-    files = glob.glob("/work/shared/scenarios/*.toml")
+    files = sorted(SCENARIOS.glob("*.toml"))
     assert files
     for f in files:
         assert load_scenario(f).lines >= 1

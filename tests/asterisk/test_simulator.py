@@ -104,10 +104,48 @@ async def test_slow_responses_control_delays_answers() -> None:
         c = await RawClient.open(sim.port)
         c.send(("Action", "Login"), ("Username", "u"), ("Secret", "s"))
         await c.read_for(0.1)
-        sim.controls.response_delay_s = 0.5
+        sim.controls.response_delay_s = 1.0
         c.send(("Action", "Ping"), ("ActionID", "slow"))
-        await c.read_for(0.2)
+        await c.read_for(0.1)
         assert "Success" not in c.names()[3:]
-        await c.read_for(0.6)
+        await c.read_for(1.5)
         assert c.names()[3:] == ["Success"]
+        await c.close()
+
+
+async def test_status_and_core_show_channels_list_live_channels() -> None:
+    """Status and CoreShowChannels list the live legs, then a Complete event with the count."""
+    async with PbxSimulator(World(), port=0, time_scale=20) as sim:
+        c = await RawClient.open(sim.port)
+        c.send(("Action", "Login"), ("Username", "u"), ("Secret", "s"))
+        c.send(
+            ("Action", "Originate"),
+            ("ActionID", "o1"),
+            ("Async", "true"),
+            ("Channel", "Local/30000000001@customers"),
+            ("Context", "dialer-answered"),
+            ("Exten", "30000000001"),
+            ("Priority", "1"),
+            ("ChannelId", "u-1"),
+        )
+        await c.read_for(0.1)
+        c.send(("Action", "Status"), ("ActionID", "s1"))
+        c.send(("Action", "CoreShowChannels"), ("ActionID", "c1"))
+        await c.read_for(0.2)
+        listed = [m for m in c.items if isinstance(m, Message) and m.action_id in ("s1", "c1")]
+        names = [m.event or m.response for m in listed]
+        assert names == [
+            "Success",
+            "Status",
+            "Status",
+            "StatusComplete",
+            "Success",
+            "CoreShowChannel",
+            "CoreShowChannel",
+            "CoreShowChannelsComplete",
+        ]
+        uids = {m.get("Uniqueid") for m in listed if m.event == "CoreShowChannel"}
+        assert "u-1" in uids
+        assert len(uids) == 2
+        assert listed[-1].get("ListItems") == "2"
         await c.close()

@@ -12,8 +12,7 @@ from asterisk.memory import WorldTelephony
 from asterisk.protocol import Message
 from asterisk.scenario import ScenarioBehaviour, load_scenario
 from asterisk.world import Behaviour, Out, World, lab_behaviour
-
-SCENARIOS = "/work/shared/scenarios"
+from tests.asterisk.transcripts import SCENARIOS
 
 
 def originate(world: World, now: float, number: str, aid: str, **extra: str) -> list[Out]:
@@ -98,7 +97,7 @@ def test_preset_channel_ids_become_uniqueids() -> None:
 
 def test_scenario_world_is_reproducible_with_a_seed() -> None:
     """Two worlds with the same scenario and seed emit the same outcomes in virtual time."""
-    scenario = load_scenario(f"{SCENARIOS}/small-5.toml")
+    scenario = load_scenario(SCENARIOS / "small-5.toml")
 
     def outcomes(seed: int) -> list[str]:
         world = World(behaviour=ScenarioBehaviour(scenario, seed=seed), emit_dialplan=False)
