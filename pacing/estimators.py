@@ -62,7 +62,9 @@ class DecayedHistogram:
         """Index of the bin holding ``value`` (the overflow bin for large values)."""
         if not value > 0:
             return 0
-        return min(int(value / self.bin_s), self.n_bins)
+        if value >= self.bin_s * self.n_bins:
+            return self.n_bins
+        return int(value / self.bin_s)
 
     def add(self, t: float, value: float, weight: float = 1.0) -> None:
         """Record one observation ``value`` made at time ``t``."""

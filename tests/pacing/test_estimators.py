@@ -119,3 +119,13 @@ def test_talk_plus_wrapup_free_chance_matches_a_monte_carlo() -> None:
         alive = talk > age
         mc = float(np.mean(talk[alive] + wrap[alive] <= age + 20))
         assert table[age, 0] == pytest.approx(mc, abs=0.04)
+
+
+def test_episodes_that_never_complete_keep_survival_mass() -> None:
+    """Agents who log out instead of becoming ready leave survival above zero at the end."""
+    km = DurationModel(bin_s=1.0, max_s=100.0, time_constant_s=1e9)
+    for _ in range(3):
+        km.observe(0.0, 10.0)
+    km.observe_never(0.0)
+    s = km.survival()
+    assert s[-1] == pytest.approx(0.25)

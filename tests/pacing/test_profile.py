@@ -93,3 +93,41 @@ def test_referee_factory_refuses_unknown_params() -> None:
     """A misspelt --param is a ProfileError naming it, not a silent default."""
     with pytest.raises(ProfileError, match="risk_gian"):
         predictive({"predictive.risk_gian": 0.1, "max_wait_s": 2.0})
+
+
+def test_referee_adapter_converts_duck_typed_events_and_views() -> None:
+    """Referee-shaped objects reach the pacer as pacing Event/View values, unchanged."""
+    from types import SimpleNamespace
+
+    from pacing.types import Event, View
+
+    seen: list[object] = []
+
+    class Recorder:
+        def observe(self, event: Event) -> None:
+            seen.append(event)
+
+        def decide(self, view: View) -> int:
+            seen.append(view)
+            return 3
+
+    from pacing.referee import RefereeAdapter
+
+    adapter = RefereeAdapter(Recorder())
+    adapter.observe(
+        SimpleNamespace(t=1.0, kind="fail", call_id=4, agent_id=None, value=2.5, outcome="busy")
+    )
+    raw_view = SimpleNamespace(
+        t=2.0,
+        agents_logged_in=3,
+        agents_ready=1,
+        ready_idle_s=(4.0,),
+        talking_elapsed_s=(10.0,),
+        wrapup_elapsed_s=(1.0,),
+        ringing_elapsed_s=(),
+        calls_waiting=0,
+        lines_free=7,
+    )
+    assert adapter.decide(raw_view) == 3
+    assert seen[0] == Event(1.0, "fail", 4, None, 2.5, "busy")
+    assert seen[1] == View(2.0, 3, 1, (4.0,), (10.0,), (1.0,), (), 0, 7)
