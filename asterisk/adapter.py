@@ -198,7 +198,8 @@ class AmiAdapter:
 
     async def wait_ready(self, within_s: float | None = None) -> None:
         """Wait until the session is logged in and resynced."""
-        await asyncio.wait_for(self._ready.wait(), within_s)
+        async with asyncio.timeout(within_s):
+            await self._ready.wait()
 
     @property
     def in_use(self) -> int:
@@ -549,7 +550,8 @@ class AmiAdapter:
         s = self.settings
         while not self._lost.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), s.ping_interval_s)
+                async with asyncio.timeout(s.ping_interval_s):
+                    await self._lost.wait()
             if self._lost.is_set():
                 return
             try:

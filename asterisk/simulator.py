@@ -359,7 +359,8 @@ class PbxSimulator:
             self._wake.clear()
             if timeout is None or timeout > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
             # small batches, so that client actions (a Redirect) are read between them
             self._dispatch(self.world.advance(self.now(), max_steps=64))
             await asyncio.sleep(0)

@@ -530,8 +530,11 @@ class Engine:
                 value=self._since_dial(call),
                 outcome="machine",
             )
+            out: list[Command] = [HangupCall(call.call_id)]
+            if call.reserved_agent is not None:
+                out.extend(self._agent(call.reserved_agent, ag.Unreserve(call.call_id)))
             self._finish(call, Outcome.MACHINE, phase=CallPhase.FAILED)
-            return [HangupCall(call.call_id)]
+            return out
         # The person's greeting is over: the wait for an agent (and the drop clock) starts now.
         call.answer_t = self.clock.now()
         call.person_at = self.clock.utcnow()

@@ -202,7 +202,8 @@ class Runtime:
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.2)
+                async with asyncio.timeout(0.2):
+                    await stop.wait()
 
     def _check_schema(self) -> None:
         try:
@@ -272,7 +273,8 @@ class Runtime:
             )
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             deadline = self.engine.next_deadline()
             if deadline is not None and deadline <= self.clock.now():
                 self._guard("timer", self.engine.on_timer)
@@ -289,7 +291,8 @@ class Runtime:
             )
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     def _real(self, seconds: float) -> float:
         return max(0.0, seconds) / self.time_scale

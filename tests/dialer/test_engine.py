@@ -250,3 +250,19 @@ def test_simulator_wrapup_done_applies_default_status() -> None:
     engine.on_event(ev.SeatWrapupDone(agent_id="1001"))
     assert journal.rows[call.call_id]["status"] == "default"
     assert engine.agents[1].state.phase.value == "ready"
+
+
+def test_machine_on_a_reserved_call_frees_the_reserved_agent() -> None:
+    """When AMD finds a machine on a callback, the agent reserved for it is ready again."""
+    due = dt.datetime(2026, 1, 5, 7, 0, tzinfo=dt.UTC)
+    callback = MemoryRecord(900, 1, "+48221009999", "MY_RECORD", owner_agent_id=1, due=due)
+    engine, *_ = make(records=0, pacer_n=0, extra=[callback])
+    engine.campaigns[1].amd = True
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    call = originates(engine.tick())[0]
+    assert engine.agents[1].state.phase.value == "reserved"
+    engine.on_event(ev.CallAnswered(call.call_id, "c", "u"))
+    commands = engine.on_event(ev.CallMachine(call.call_id, "MACHINE", "LONGGREETING"))
+    assert HangupCall(call.call_id) in commands
+    assert engine.agents[1].state.phase.value == "ready"

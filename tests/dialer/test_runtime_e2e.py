@@ -42,7 +42,9 @@ async def test_campaign_over_ami_keeps_the_invariants(tmp_path: Path) -> None:
             .all()
         )
         assert waits
-        assert max(waits) <= 2.0
+        # Waits are measured on the demo's clock, running 20x: 15 ms of real scheduling
+        # delay on a loaded 2-core machine shows up as 0.3 s.
+        assert max(waits) <= 2.0 + 20 * 0.015
         overlaps = conn.execute(
             sa.text(
                 "SELECT count(*) FROM call_log a JOIN call_log b ON a.record_id = b.record_id "
