@@ -25,7 +25,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from campaigns.db import create_schema, make_engine
-from campaigns.enums import OwnerAbsentPolicy, SystemStatus
+from campaigns.enums import CampaignState, OwnerAbsentPolicy, SystemStatus
 from campaigns.migrate import current_revision, head_revision, initialize
 from campaigns.models import Campaign, StatusDef, utcnow
 from campaigns.service import (
@@ -38,6 +38,7 @@ from campaigns.service import (
 from campaigns.service import summarize as summarize_campaign
 from campaigns.statuses import (
     attach_status,
+    audit,
     create_status,
     deactivate_status,
     detach_status,
@@ -284,7 +285,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         help="The status dictionary: statuses agents give records after a call.",
         no_args_is_help=True,
     )
-    campaign_app = typer.Typer(help="Campaigns: create, list, show.", no_args_is_help=True)
+    campaign_app = typer.Typer(
+        help="Campaigns: create, list, show, start, pause, stop.", no_args_is_help=True
+    )
     app.add_typer(db_app, name="db")
     app.add_typer(statuses_app, name="statuses")
     app.add_typer(campaign_app, name="campaign")
@@ -533,6 +536,51 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 typer.echo(json.dumps(_summary_json(summary)))
             else:
                 print_summary(summary, now)
+
+    def _set_state(ctx: typer.Context, campaign: str, state: CampaignState, verb: str) -> None:
+        with _database(ctx, write=True) as session:
+            row = get_campaign(session, campaign)
+            before = row.state
+            row.state = state
+            row.updated_at = utcnow()
+            session.add(row)
+            audit(
+                session,
+                actor=_actor(),
+                action=f"campaign.{verb}",
+                entity="campaign",
+                entity_id=row.id,
+                details={"from": str(before), "to": state.value},
+            )
+            console.print(
+                f"campaign {row.name!r}: {before} → {state.value} "
+                "(a running engine follows within 2 s)",
+                highlight=False,
+            )
+
+    @campaign_app.command("start")
+    def campaign_start(
+        ctx: typer.Context,
+        campaign: str = typer.Argument(..., help="Campaign name or id."),
+    ) -> None:
+        """Start dialing a campaign (the engine picks it up within 2 s)."""
+        _set_state(ctx, campaign, CampaignState.RUNNING, "start")
+
+    @campaign_app.command("pause")
+    def campaign_pause(
+        ctx: typer.Context,
+        campaign: str = typer.Argument(..., help="Campaign name or id."),
+    ) -> None:
+        """Stop placing new calls; calls in progress finish normally."""
+        _set_state(ctx, campaign, CampaignState.PAUSED, "pause")
+
+    @campaign_app.command("stop")
+    def campaign_stop(
+        ctx: typer.Context,
+        campaign: str = typer.Argument(..., help="Campaign name or id."),
+    ) -> None:
+        """Stop the campaign: calls still ringing are hung up, answered ones finish."""
+        _set_state(ctx, campaign, CampaignState.STOPPED, "stop")
 
     # --------------------------------------------------------------------- demo
 

@@ -171,3 +171,20 @@ def test_demo_builds_and_shows_a_campaign(tmp_path: Path) -> None:
     assert "Wstępnie zainteresowany" in result.output
     assert "demo engine claimed" in result.output
     assert db.exists()
+
+
+def test_start_pause_stop_change_the_state_and_are_audited(
+    cli: tuple[CliRunner, dict[str, str], list[str]],
+) -> None:
+    """`dialer campaign start|pause|stop` set the state the engine follows, and audit it."""
+    assert _run(cli, "db", "upgrade")[0] == 0
+    assert _run(cli, "campaign", "create", "Wiosna")[0] == 0
+    code, out = _run(cli, "campaign", "start", "wiosna")
+    assert code == 0
+    assert "draft → running" in out
+    assert "running → paused" in _run(cli, "campaign", "pause", "Wiosna")[1]
+    code, out = _run(cli, "campaign", "stop", "Wiosna")
+    assert "paused → stopped" in out
+    code, out = _run(cli, "campaign", "start", "Nope")
+    assert code == 2
+    assert "Wiosna" in out
