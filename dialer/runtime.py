@@ -30,13 +30,14 @@ import structlog
 from asterisk import events as ev
 from asterisk.errors import AmiError
 from asterisk.pool import AmiPool
+from asterisk.scenario import load_scenario
 from campaigns import selection
 from campaigns.db import make_engine
-from campaigns.dispositions import CallDetails, record_outcome
-from campaigns.enums import CampaignState, Outcome
+from campaigns.dispositions import CallDetails, campaign_statuses, record_outcome
+from campaigns.enums import CampaignState, Outcome, SystemStatus
 from campaigns.migrate import current_revision, head_revision
 from campaigns.models import Agent, CallLog, Campaign, Record
-from dialer.clock import Clock, WallClock
+from dialer.clock import Clock, ScaledClock, WallClock
 from dialer.config import Settings
 from dialer.engine import (
     CampaignRun,
@@ -49,7 +50,7 @@ from dialer.errors import DialerError
 from dialer.jobs import Jobs, JobSpec
 from dialer.mqtt import EventSink, MqttPublisher, NullSink
 from dialer.profiles import PacerHost, ProfileWatcher
-from dialer.simagents import SimAgents
+from dialer.simagents import Disposition, SimAgents
 from dialer.store import SqlJournal, SqlLeads
 from dialer.telephony import dial_request, execute_now, refused
 from pacing.profile import PacingProfile, build_pacer, load_profile
@@ -377,12 +378,25 @@ class Runtime:
                 call_log_id=row.id if row is not None else None,
                 lease_owner=engine_id,
             )
-        for uid, channel in live.items():
-            if uid.startswith("seat-"):
-                self._hangup_channel(channel)
+        stale = {uid for uid in live if uid.startswith("seat-")}
+        for uid in stale:
+            self._hangup_channel(live[uid])
+        hung = stale | {f"dialer-{row.channel_id}" for row in open_calls.values() if row.channel_id}
+        await self._wait_gone(hung & set(live))
         if leased:
             log.warning("reconciled_after_restart", records=len(leased), live_channels=len(live))
         return len(leased)
+
+    async def _wait_gone(self, uids: set[str], within_s: float = 5.0) -> None:
+        """Wait until the channels hung up by the reconcile are gone (their hang-up events
+        must not reach the agents and calls of this run)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        while uids and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+            uids &= set(await self._live_channels())
+        if uids:
+            log.warning("reconcile_channels_still_up", channels=len(uids))
 
     async def _live_channels(self) -> dict[str, tuple[str, str]]:
         """Uniqueid → (server, channel) of every live channel on every connected server."""
@@ -494,7 +508,57 @@ class Runtime:
         self.sync_campaigns()
 
 
-async def run_forever(settings: Settings) -> None:
+def scenario_agents(
+    settings: Settings, scenario_path: Path, campaign: str, *, seed: int = 1
+) -> SimAgents:
+    """Simulated agents of a scenario working ``campaign``: they close each call with one of
+    the campaign's TO_CALL or DO_NOT_CALL statuses (for demos, soak and crash tests)."""
+
+    scenario = load_scenario(scenario_path)
+    db = make_engine(settings.database.url)
+    try:
+        with db.connect() as conn:
+            row = conn.execute(
+                sa.select(_CAMPAIGN.c.id).where(
+                    sa.or_(
+                        _CAMPAIGN.c.name == campaign, sa.cast(_CAMPAIGN.c.id, sa.String) == campaign
+                    )
+                )
+            ).first()
+            if row is None:
+                msg = f"--campaign {campaign!r}: no such campaign"
+                raise EngineStartError(msg)
+            options = campaign_statuses(conn, int(row[0]))
+    finally:
+        db.dispose()
+    weights = {SystemStatus.DO_NOT_CALL: 0.6, SystemStatus.TO_CALL: 0.4}
+    dispositions = [
+        Disposition(o.id, weights[o.system_status])
+        for o in options
+        if o.system_status in weights and o.active
+    ]
+    if not dispositions:
+        msg = f"--campaign {campaign!r} offers no TO_CALL or DO_NOT_CALL status"
+        raise EngineStartError(msg)
+    return SimAgents(
+        campaign_id=int(row[0]),
+        schedule=[(t, int(n)) for t, n in scenario.agents.steps],
+        wrapup=scenario.wrapup,
+        dispositions=dispositions,
+        pause_rate_per_hour=scenario.pause_rate_per_hour,
+        pause_duration=scenario.pause_duration,
+        seed=seed,
+        seat_of=lambda agent_id: f"agent{agent_id}",
+    )
+
+
+async def run_forever(
+    settings: Settings, *, time_scale: float = 1.0, sim_agents: SimAgents | None = None
+) -> None:
     """``dialer run``: the engine until interrupted."""
-    async with Runtime(settings) as runtime:
+
+    clock = ScaledClock(time_scale) if time_scale != 1.0 else None
+    async with Runtime(
+        settings, clock=clock, time_scale=time_scale, sim_agents=sim_agents
+    ) as runtime:
         await runtime.run()

@@ -14,18 +14,37 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     del bench
 
     @app.command()
-    def run(ctx: typer.Context) -> None:
+    def run(
+        ctx: typer.Context,
+        sim_agents: Path | None = typer.Option(
+            None,
+            "--sim-agents",
+            help="Scenario TOML whose simulated agents work --campaign (testing with pbx-sim).",
+        ),
+        campaign: str | None = typer.Option(
+            None, "--campaign", help="With --sim-agents: the campaign they work (name or id)."
+        ),
+        time_scale: float = typer.Option(
+            1.0, "--time-scale", min=1.0, help="Engine clock speed; match pbx-sim --time-scale."
+        ),
+    ) -> None:
         """Run the engine: the campaigns that are running in the database, on the Asterisk
         servers of the settings, until interrupted (Ctrl-C)."""
         import asyncio
 
         from dialer.cli.campaign_cmds import get_settings
         from dialer.errors import DialerError
-        from dialer.runtime import run_forever
+        from dialer.runtime import run_forever, scenario_agents
 
         settings = get_settings(ctx)
         try:
-            asyncio.run(run_forever(settings))
+            agents = None
+            if sim_agents is not None:
+                if campaign is None:
+                    typer.echo("error: --sim-agents needs --campaign", err=True)
+                    raise typer.Exit(2)
+                agents = scenario_agents(settings, sim_agents, campaign)
+            asyncio.run(run_forever(settings, time_scale=time_scale, sim_agents=agents))
         except DialerError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc

@@ -1,0 +1,5 @@
+"""``python -m dialer.cli``."""
+
+from dialer.cli import main
+
+main()
