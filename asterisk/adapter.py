@@ -161,7 +161,8 @@ class AmiAdapter:
         )
         self._on_event = on_event
         self._queue: asyncio.Queue[LifecycleEvent] = asyncio.Queue()
-        self._bucket = TokenBucket(settings.originates_per_second, clock=clock)
+        rate = settings.originates_per_second  # a tenth of a second of calls may go at once
+        self._bucket = TokenBucket(rate, burst=max(1.0, rate / 10), clock=clock)
         self._proto: _Protocol | None = None
         self._ready = asyncio.Event()
         self._lost = asyncio.Event()

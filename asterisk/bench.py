@@ -183,7 +183,10 @@ class _TimedProtocol(_Protocol):
         super().data_received(data)
 
 
-async def _start_simulator(time_scale: float = 1.0) -> tuple[asyncio.subprocess.Process, int]:
+async def start_simulator(
+    time_scale: float = 1.0, *extra: str
+) -> tuple[asyncio.subprocess.Process, int]:
+    """A ``dialer pbx-sim --latency-probe`` subprocess on a free port: (process, port)."""
     code = "from dialer.cli import main; main()"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -195,6 +198,7 @@ async def _start_simulator(time_scale: float = 1.0) -> tuple[asyncio.subprocess.
         "--time-scale",
         str(time_scale),
         "--latency-probe",
+        *extra,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "DIALER_AMI_SECRET": ""},
@@ -215,7 +219,7 @@ async def bench_connect(
     calls: int, *, agents: int = 100, within_s: float = 90.0, time_scale: float = 1.0
 ) -> dict[str, Any]:
     """``calls`` concurrent calls against a simulator subprocess; connect latency."""
-    proc, port = await _start_simulator(time_scale)
+    proc, port = await start_simulator(time_scale)
     latencies: list[float] = []
     connected = 0
     seats = 0
@@ -265,7 +269,7 @@ async def bench_connect(
                 await asyncio.wait_for(done.wait(), within_s)
             elapsed = time.perf_counter() - t0
             peak = adapter.in_use - agents
-            sim_stats = await _sim_stats(adapter)
+            sim_stats = await fetch_sim_stats(adapter)
             stats = dict(adapter.stats)
             skipped = adapter._proto._parser.skipped if adapter._proto else 0
     finally:
@@ -293,7 +297,7 @@ async def bench_connect(
     }
 
 
-async def _sim_stats(adapter: AmiAdapter) -> dict[str, float]:
+async def fetch_sim_stats(adapter: AmiAdapter) -> dict[str, float]:
     """Ask the simulator for its wire-to-wire round-trip figures (SimControl stats)."""
     try:
         res = await adapter.request({"Action": "SimControl", "Op": "stats"}, within_s=5)

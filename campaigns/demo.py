@@ -46,7 +46,8 @@ def _phone(rng: random.Random, index: int) -> tuple[str, str]:
         text = f"+447700{index % 1_000_000:06d}"
     else:
         area = rng.choice(("212", "312", "415", "305"))
-        text = f"+1{area}555{index % 10_000:04d}"
+        exchange = 200 + (index // 10_000) % 800  # unique numbers for lists up to 8M
+        text = f"+1{area}{exchange:03d}{index % 10_000:04d}"
     number = phonenumbers.parse(text, None)
     return text, zone_key_for_number(number, "Europe/Warsaw")
 

@@ -74,6 +74,12 @@ class LeadSource(Protocol):
     def claim(self, campaign_id: int, n: int, now: dt.datetime) -> list[Lead]:
         """Up to ``n`` records any agent may take (due NOT_BEFORE, retries, fresh)."""
 
+    def reserved_work(
+        self, campaign_id: int, agent_ids: Sequence[int], now: dt.datetime
+    ) -> tuple[set[int], int]:
+        """Which of ``agent_ids`` have a due callback, and how many progressive redials
+        (up to ``len(agent_ids)``) are due: a cheap look before any claim."""
+
     def claim_reserved(self, campaign_id: int, agent_id: int, now: dt.datetime) -> Lead | None:
         """A record to dial with ``agent_id`` reserved: its due callback, else a progressive
         redial; ``None`` when there is none."""
@@ -251,6 +257,7 @@ class CampaignRun:
     connected: int = 0
     dropped: int = 0
     talk_s: float = 0.0
+    reserved_checked_t: float = float("-inf")
 
     def abandon_rate(self) -> float:
         """Drops / (connected + dropped) since the engine started."""
@@ -267,7 +274,6 @@ class AgentRun:
     campaign_id: int
     logged_in_t: float = 0.0
     logged_in_s: float = 0.0
-    reserved_checked_t: float = float("-inf")
 
 
 _FAIL_TO_OUTCOME = {
@@ -785,18 +791,27 @@ class Engine:
         now = self.clock.now()
         wall = self.clock.utcnow()
         out: list[Command] = []
-        # Callbacks and progressive redials first, each with its agent reserved.
-        for agent in sorted(agents, key=lambda a: a.state.since):
-            if agent.state.phase is not ag.Phase.READY or self.calls_up() >= self.lines:
-                continue
-            if now - agent.reserved_checked_t < self.reserved_check_s:
-                continue
-            agent.reserved_checked_t = now
-            lead = self.leads.claim_reserved(run.campaign_id, agent.state.agent_id, wall)
-            if lead is not None:
-                call = self._new_call(run, lead, reserved=agent.state.agent_id)
-                out.extend(self._agent(agent.state.agent_id, ag.Reserve(call.call_id)))
-                out.append(self._originate(run, call))
+        # Callbacks and progressive redials first, each with its agent reserved. One cheap
+        # look every reserved_check_s says which ready agents have work waiting.
+        if now - run.reserved_checked_t >= self.reserved_check_s:
+            run.reserved_checked_t = now
+            ready = [
+                a.state.agent_id
+                for a in sorted(agents, key=lambda a: a.state.since)
+                if a.state.phase is ag.Phase.READY
+            ]
+            owners, progressive = (
+                self.leads.reserved_work(run.campaign_id, ready, wall) if ready else (set(), 0)
+            )
+            others = [a for a in ready if a not in owners][:progressive]
+            for agent_id in [a for a in ready if a in owners] + others:
+                if self.calls_up() >= self.lines:
+                    break
+                lead = self.leads.claim_reserved(run.campaign_id, agent_id, wall)
+                if lead is not None:
+                    call = self._new_call(run, lead, reserved=agent_id)
+                    out.extend(self._agent(agent_id, ag.Reserve(call.call_id)))
+                    out.append(self._originate(run, call))
         n = run.pacer.decide(self.view(run.campaign_id))
         n = max(0, min(int(n), self.lines - self.calls_up()))
         if n == 0:

@@ -70,6 +70,25 @@ class MemoryLeads:
                 out.append(self._lease(rec))
         return out
 
+    def reserved_work(
+        self, campaign_id: int, agent_ids: Sequence[int], now: dt.datetime
+    ) -> tuple[set[int], int]:
+        """Owners among ``agent_ids`` with a due callback; due progressive redials."""
+        wanted = set(agent_ids)
+        owners = {
+            r.owner_agent_id
+            for r in self.records.values()
+            if r.system_status == "MY_RECORD"
+            and r.owner_agent_id in wanted
+            and self._callable(r, campaign_id, now)
+        }
+        progressive = sum(
+            1
+            for r in self.records.values()
+            if r.system_status == "CALL_PROGRESSIVE" and self._callable(r, campaign_id, now)
+        )
+        return {o for o in owners if o is not None}, min(progressive, len(agent_ids))
+
     def claim_reserved(self, campaign_id: int, agent_id: int, now: dt.datetime) -> Lead | None:
         """The agent's due callback, else a progressive redial."""
         for status in ("MY_RECORD", "CALL_PROGRESSIVE"):

@@ -46,6 +46,12 @@ class EndlessLeads:
         """``n`` new records."""
         return [self._fresh() for _ in range(n)]
 
+    def reserved_work(
+        self, campaign_id: int, agent_ids: Sequence[int], now: object
+    ) -> tuple[set[int], int]:
+        """No callbacks here; the dropped people waiting for a progressive redial."""
+        return set(), min(len(self.progressive), len(agent_ids))
+
     def claim_reserved(self, campaign_id: int, agent_id: int, now: object) -> Lead | None:
         """A dropped person to call back with this agent reserved."""
         return self.progressive.popleft() if self.progressive else None

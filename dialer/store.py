@@ -10,10 +10,13 @@ call may still be live; :meth:`SqlLeads.renew` keeps the leases of long calls al
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
+import structlog
 
 from campaigns import selection
 from campaigns.dispositions import (
@@ -28,6 +31,8 @@ from campaigns.models import CallLog, Record
 from campaigns.status_engine import StatusError, apply_agent_status
 from dialer.clock import Clock
 from dialer.engine import Call, Lead
+
+log = structlog.get_logger(__name__)
 
 _CALL_LOG = CallLog.__table__  # type: ignore[attr-defined]
 _RECORD = Record.__table__  # type: ignore[attr-defined]
@@ -60,6 +65,41 @@ class SqlLeads:
             self.db, campaign_id, n, now, engine_id=self.engine_id, lease_s=self.lease_s
         )
         return [_lead(item) for item in got]
+
+    def reserved_work(
+        self, campaign_id: int, agent_ids: Sequence[int], now: dt.datetime
+    ) -> tuple[set[int], int]:
+        """Owners among ``agent_ids`` with a due callback, and how many progressive redials
+        are due (capped at the number of agents). Window and DNC are left to the claim."""
+        free = sa.or_(_RECORD.c.lease_expires_at.is_(None), _RECORD.c.lease_expires_at <= now)
+        due = sa.or_(_RECORD.c.next_call_at.is_(None), _RECORD.c.next_call_at <= now)
+        with self.db.connect() as conn:
+            owners = conn.execute(
+                sa.select(_RECORD.c.owner_agent_id)
+                .where(
+                    _RECORD.c.owner_agent_id.in_(list(agent_ids)),
+                    _RECORD.c.system_status == "MY_RECORD",
+                    _RECORD.c.campaign_id == campaign_id,
+                    due,
+                    free,
+                )
+                .distinct()
+            ).scalars()
+            found = {int(o) for o in owners}
+            progressive = conn.execute(
+                sa.select(sa.func.count()).select_from(
+                    sa.select(_RECORD.c.id)
+                    .where(
+                        _RECORD.c.campaign_id == campaign_id,
+                        _RECORD.c.system_status == "CALL_PROGRESSIVE",
+                        due,
+                        free,
+                    )
+                    .limit(len(agent_ids))
+                    .subquery()
+                )
+            ).scalar_one()
+        return found, int(progressive)
 
     def claim_reserved(self, campaign_id: int, agent_id: int, now: dt.datetime) -> Lead | None:
         """The agent's due callback, else a progressive redial, else ``None``."""
@@ -128,28 +168,44 @@ class SqlJournal:
         self.engine_id = engine_id
         self.clock = clock
         self._log_ids: dict[str, int] = {}
+        self._unwritten: list[Call] = []
         self._pending: dict[str, _PendingStatus] = {}
         self._ended: set[str] = set()
 
     def dialed(self, call: Call) -> None:
-        """Open the attempt's call-log row."""
+        """Queue the attempt's call-log row; :meth:`flush` writes the queued rows in one
+        transaction (the runtime flushes after every engine step, before any event of
+        the call can arrive)."""
+        self._unwritten.append(call)
+
+    def flush(self) -> None:
+        """Write the queued call-log rows (one transaction, ids kept for the updates)."""
+        if not self._unwritten:
+            return
+        calls, self._unwritten = self._unwritten, []
+        rows = [
+            {
+                "campaign_id": call.campaign_id,
+                "record_id": call.lead.record_id,
+                "phone": call.lead.phone,
+                "attempt": call.lead.attempt,
+                "dial_at": call.dial_at,
+                "channel_id": call.call_id,
+                "note": "",
+            }
+            for call in calls
+        ]
         with self.db.begin() as conn:
             result = conn.execute(
-                sa.insert(_CALL_LOG).values(
-                    campaign_id=call.campaign_id,
-                    record_id=call.lead.record_id,
-                    phone=call.lead.phone,
-                    attempt=call.lead.attempt,
-                    dial_at=call.dial_at,
-                    channel_id=call.call_id,
-                    note="",
-                )
+                sa.insert(_CALL_LOG).returning(_CALL_LOG.c.id, _CALL_LOG.c.channel_id), rows
             )
-            self._log_ids[call.call_id] = int(result.inserted_primary_key[0])  # type: ignore[index]
+            for log_id, call_id in result:
+                self._log_ids[str(call_id)] = int(log_id)
 
     def finished(self, call: Call) -> None:
         """Close the row. A call nobody talked to gets its outcome through the status
         engine now; an answered one waits for its agent's status (unless given already)."""
+        self.flush()
         log_id = self._log_ids.get(call.call_id)
         now = call.end_at or self.clock.utcnow()
         outcome = call.outcome or Outcome.FAILED
@@ -186,16 +242,18 @@ class SqlJournal:
 
         Raises StatusError (or RecordNotFoundError) naming what is wrong; nothing changes.
         """
+        self.flush()
         pending = _PendingStatus(agent_id, status_id, date, note)
         now = self.clock.utcnow()
         if call.call_id in self._ended or call.end_at is not None:
             self._apply_status(call, pending, now)
             return
-        self._check(call, pending, now)
+        self.check_status(call, pending, now)
         self._pending[call.call_id] = pending
 
     def default_status(self, call: Call) -> None:
         """Wrap-up timed out: the campaign's default status, else the answered-call rule."""
+        self.flush()
         with self.db.connect() as conn:
             default_id = conn.execute(
                 sa.text("SELECT wrapup_default_status_id FROM campaign WHERE id = :id"),
@@ -224,7 +282,8 @@ class SqlJournal:
         )
         self._forget(call.call_id)
 
-    def _check(self, call: Call, pending: _PendingStatus, now: dt.datetime) -> None:
+    def check_status(self, call: Call, pending: _PendingStatus, now: dt.datetime) -> None:
+        """Raise StatusError when the agent's status cannot be applied to the record."""
         with self.db.connect() as conn:
             row = conn.execute(sa.select(_RECORD).where(_RECORD.c.id == call.lead.record_id)).one()
             rules, _auto = load_rules(conn, call.campaign_id)
@@ -259,3 +318,73 @@ class SqlJournal:
         self._log_ids.pop(call_id, None)
         self._ended.discard(call_id)
         self._pending.pop(call_id, None)
+
+
+class BackgroundJournal:
+    """A :class:`SqlJournal` whose writes run on one worker thread, in order.
+
+    The engine's loop never waits for the database to write a call-log row or an outcome
+    (each costs milliseconds: the answered people of other calls would wait behind them).
+    An agent's status is still checked at once, so a wrong one is refused to the agent; its
+    write follows the call's other writes on the worker.
+    """
+
+    def __init__(self, inner: SqlJournal) -> None:
+        self.inner = inner
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="call-journal", daemon=True)
+        self._thread.start()
+        self.failures = 0
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                job()
+            except Exception:
+                self.failures += 1
+                log.exception("call_journal_write_failed")
+
+    def _put(self, job: Callable[[], None]) -> None:
+        self._queue.put(job)
+
+    def dialed(self, call: Call) -> None:
+        """Queue the row (written at the next flush, on the worker)."""
+        snapshot = replace(call)
+        self._put(lambda: self.inner.dialed(snapshot))
+
+    def flush(self) -> None:
+        """Ask the worker to write the queued rows."""
+        self._put(self.inner.flush)
+
+    def finished(self, call: Call) -> None:
+        """Close the attempt on the worker."""
+        snapshot = replace(call)
+        self._put(lambda: self.inner.finished(snapshot))
+
+    def status_set(
+        self,
+        call: Call,
+        agent_id: int,
+        status_id: int,
+        date: dt.datetime | None,
+        note: str,
+    ) -> None:
+        """Check the status now (StatusError to the caller); write it on the worker."""
+        pending = _PendingStatus(agent_id, status_id, date, note)
+        self.inner.check_status(call, pending, self.inner.clock.utcnow())
+        snapshot = replace(call)
+        self._put(lambda: self.inner.status_set(snapshot, agent_id, status_id, date, note))
+
+    def default_status(self, call: Call) -> None:
+        """Apply the default status on the worker."""
+        snapshot = replace(call)
+        self._put(lambda: self.inner.default_status(snapshot))
+
+    def close(self, within_s: float = 30.0) -> None:
+        """Write everything queued, then stop the worker."""
+        self._queue.put(self.inner.flush)
+        self._queue.put(None)
+        self._thread.join(within_s)

@@ -11,7 +11,30 @@ import typer
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     """Add the runtime commands."""
-    del bench
+
+    @bench.command("engine")
+    def bench_engine(
+        agents: int = typer.Option(500, "--agents", min=1, help="Simulated agents."),
+        seconds: float = typer.Option(60.0, "--seconds", min=5, help="Real seconds to run."),
+        records: int = typer.Option(100_000, "--records", min=1000, help="List size."),
+        profiles: Path = typer.Option(
+            Path("config/pacing"), "--profiles", help="Folder with predictive.toml."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """The engine with N simulated agents against pbx-sim in real time: answer-to-connect
+        and tick-to-originate latency (p50/p99)."""
+        import structlog
+
+        from dialer.bench_engine import run as run_bench
+
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+        result = run_bench(agents, seconds, records, profiles)
+        if as_json:
+            typer.echo(json.dumps(result))
+        else:
+            for key, value in result.items():
+                typer.echo(f"{key:24} {value}")
 
     @app.command()
     def run(

@@ -1,0 +1,152 @@
+"""``dialer bench engine``: the whole engine with many simulated agents, in real time.
+
+Latencies are taken after a warm-up (``warmup_s``): at start every agent is ready at once
+and the first tick dials for all of them; its figure is reported apart.
+
+A fresh SQLite database with a generated list, ``dialer pbx-sim`` in a subprocess (so the
+simulator does not share the engine's core), and the runtime with N simulated agents for a
+while. Reported: answer-to-connect latency on the wire (the simulator's own clock, from the
+answered event written to the Redirect read), the same inside the engine, and
+tick-to-originate latency (tick start to each Originate written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from asterisk.bench import fetch_sim_stats, start_simulator, tune_gc
+from campaigns.db import make_engine
+from campaigns.demo import build_demo
+from dialer.config import Settings
+from dialer.runtime import Runtime, scenario_agents
+
+_SCENARIO = """\
+name = "bench-{agents}"
+duration_s = 3600
+lines = {lines}
+[agents]
+count = {agents}
+wrapup = {{ dist = "lognormal", mean = 8, sd = 4 }}
+[calls]
+answer_prob = 0.30
+machine_prob = 0.0
+busy_prob = 0.05
+congestion_prob = 0.01
+ring = {{ dist = "lognormal", mean = 8, sd = 4 }}
+no_answer_timeout_s = 20
+talk = {{ dist = "lognormal", mean = 40, sd = 20, min = 5 }}
+"""
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(1000 * ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 3)
+
+
+def _prepare(folder: Path, agents: int, records: int) -> tuple[Path, Path]:
+    db = folder / "bench.db"
+    engine = make_engine(f"sqlite:///{db}")
+    build_demo(engine, records=records, now=dt.datetime.now(dt.UTC))
+    engine.dispose()
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE campaign SET window_start='00:00', window_end='23:59', "
+            "window_days='[1,2,3,4,5,6,7]', state='running', pacing_profile='predictive'"
+        )
+        have = conn.execute("SELECT count(*) FROM agent").fetchone()[0]
+        conn.executemany(
+            "INSERT INTO agent(login, name, active, created_at) VALUES (?, ?, 1, ?)",
+            [
+                (f"agent{k}", f"Agent {k}", "2026-01-01 00:00:00")
+                for k in range(have + 1, agents + 1)
+            ],
+        )
+    scenario = folder / "bench.toml"
+    scenario.write_text(_SCENARIO.format(agents=agents, lines=agents * 6))
+    return db, scenario
+
+
+async def bench_engine(
+    *, agents: int, seconds: float, records: int, profiles_dir: Path, warmup_s: float = 10.0
+) -> dict[str, Any]:
+    """Run the engine with ``agents`` simulated agents for ``seconds``; return the figures."""
+    with tempfile.TemporaryDirectory(prefix="dialer-bench-engine-") as tmp:
+        db, scenario = _prepare(Path(tmp), agents, records)
+        proc, port = await start_simulator(1.0, "--scenario", str(scenario))
+        try:
+            settings = Settings.model_validate(
+                {
+                    "database": {"url": f"sqlite:///{db}"},
+                    "engine": {"id": "bench", "tick_s": 0.5},
+                    "pacing": {"profiles_dir": str(profiles_dir)},
+                    "asterisk": {
+                        "servers": [
+                            {
+                                "name": "sim",
+                                "port": port,
+                                "max_channels": agents * 7,
+                                "originates_per_second": 2000,
+                                "amd": False,
+                            }
+                        ]
+                    },
+                }
+            )
+            sim = scenario_agents(settings, scenario, "1")
+            async with Runtime(settings, sim_agents=sim) as runtime:
+                tune_gc()
+                started = time.perf_counter()
+                await runtime.run(duration_s=seconds)
+                wall = time.perf_counter() - started
+                stats = runtime.engine.stats(1)
+                adapter = runtime.pool.adapters[0]
+                wire = await fetch_sim_stats(adapter)
+                logged_in = sum(
+                    1 for a in runtime.engine.agents.values() if a.state.phase.value != "logged_out"
+                )
+                steady = started + warmup_s
+                warm = [d for t, d in runtime.tick_to_originate if t < steady]
+                ticks = [d for t, d in runtime.tick_to_originate if t >= steady]
+                inside = [d for t, d in runtime.answer_to_connect if t >= steady]
+                errors = runtime.errors
+        finally:
+            proc.terminate()
+            await proc.wait()
+    return {
+        "benchmark": "engine",
+        "agents": logged_in,
+        "seconds": round(wall, 1),
+        "dials": stats["dials"],
+        "connected": stats["connected"],
+        "dropped": stats["dropped"],
+        "abandon_rate": stats["abandon_rate"],
+        "occupancy": stats["occupancy"],
+        "connect_samples": int(wire.get("Samples", 0) or 0),
+        "connect_p50_ms": wire.get("RoundtripP50Ms"),
+        "connect_p99_ms": wire.get("RoundtripP99Ms"),
+        "engine_connect_p99_ms": _pct(inside, 0.99),
+        "tick_samples": len(ticks),
+        "tick_p50_ms": _pct(ticks, 0.5),
+        "tick_p99_ms": _pct(ticks, 0.99),
+        "tick_mean_ms": round(1000 * statistics.fmean(ticks), 3) if ticks else None,
+        "warmup_s": warmup_s,
+        "warmup_tick_max_ms": round(1000 * max(warm), 3) if warm else None,
+        "engine_errors": errors,
+        "target_p99_ms": 100,
+    }
+
+
+def run(agents: int, seconds: float, records: int, profiles_dir: Path) -> dict[str, Any]:
+    """Synchronous entry point for the CLI."""
+    return asyncio.run(
+        bench_engine(agents=agents, seconds=seconds, records=records, profiles_dir=profiles_dir)
+    )
