@@ -85,6 +85,11 @@ class TokenBucket:
         self._tokens -= 1.0
         return 0.0 if self._tokens >= 0.0 else -self._tokens / self.rate
 
+    def ready(self) -> bool:
+        """True when a token can be taken now without waiting."""
+        now = self._clock()
+        return min(self.capacity, self._tokens + (now - self._t) * self.rate) >= 1.0
+
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's protocol with our pure parser on the read side and no replay on close."""
@@ -103,6 +108,7 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
         self.log = _RedactedLog()
 
     def data_received(self, data: bytes) -> None:
+        self._adapter.rx_t = time.perf_counter()
         on_item = self._adapter._on_item
         responses = self.responses
         for item in self._parser.feed(data):
@@ -164,6 +170,8 @@ class AmiAdapter:
         rate = settings.originates_per_second  # a tenth of a second of calls may go at once
         self._bucket = TokenBucket(rate, burst=max(1.0, rate / 10), clock=clock)
         self._proto: _Protocol | None = None
+        #: When the last bytes from the server arrived (perf_counter), for latency figures.
+        self.rx_t = 0.0
         self._ready = asyncio.Event()
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -244,6 +252,19 @@ class AmiAdapter:
 
     def originate_now(self, req: DialRequest) -> str:
         """Like :meth:`originate` but without waiting for the rate limiter (it still counts)."""
+        self._claim(req.call_id)
+        try:
+            self._bucket.reserve()
+            return self._send_originate(req)
+        except BaseException:
+            self._unclaim(req.call_id)
+            raise
+
+    def originate_nowait(self, req: DialRequest) -> str | None:
+        """Send the Originate at once if the rate allows it now; ``None`` when it would have
+        to wait (then use :meth:`originate`). Same errors as :meth:`originate`."""
+        if not self._bucket.ready():
+            return None
         self._claim(req.call_id)
         try:
             self._bucket.reserve()

@@ -161,6 +161,25 @@ class AmiPool:
                 self._call_server.pop(req.call_id, None)
                 raise
 
+    def originate_nowait(self, req: DialRequest) -> str | None:
+        """Send on the best server at once if its rate allows; ``None`` when the call would
+        have to wait for a rate slot (then use :meth:`originate`)."""
+        if req.call_id in self._call_server:
+            raise AmiDuplicateOriginateError(req.call_id)
+        live = [a for a in self.adapters if a.connected and a.free_capacity > 0]
+        if not live:
+            self.pick()  # raises the right error: nothing connected, or all full
+        adapter = max(live, key=lambda a: a.free_capacity)
+        self._call_server[req.call_id] = adapter
+        try:
+            sent = adapter.originate_nowait(req)
+        except BaseException:
+            self._call_server.pop(req.call_id, None)
+            raise
+        if sent is None:
+            self._call_server.pop(req.call_id, None)
+        return sent
+
     def server_of_call(self, call_id: str) -> str:
         """The name of the server carrying ``call_id``."""
         return self._adapter_of_call(call_id).name

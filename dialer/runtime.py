@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -140,7 +141,8 @@ class Runtime:
             Path(settings.pacing.profiles_dir), load_profile
         )
         self._profile_of: dict[int, str] = {}
-        self._originates: asyncio.Queue[tuple[Originate, float]] = asyncio.Queue()
+        self._originates: deque[tuple[Originate, float]] = deque()
+        self._originates_waiting = asyncio.Event()
         self._tick_t0 = 0.0
         self._connects = 0
         #: (when, seconds) from the start of a tick to each of its Originates being written.
@@ -256,33 +258,71 @@ class Runtime:
         commands = list(commands)
         if not commands:
             return
+        failures: list[ev.LifecycleEvent] = []
         for cmd in commands:
             if isinstance(cmd, Originate):
-                self._originates.put_nowait((cmd, self._tick_t0))
+                failures.extend(self._originate(cmd))
             elif isinstance(cmd, ConnectCall):
                 self._connects += 1
-        failures = execute_now(self.pool, commands, originate=False)  # type: ignore[arg-type]
+        failures += execute_now(self.pool, commands, originate=False)  # type: ignore[arg-type]
         for failure in failures:
             self._on_event(failure)
 
     def _on_event(self, event: ev.LifecycleEvent) -> None:
-        started, connects = time.perf_counter(), self._connects
+        # The clock starts when the event's bytes arrived, not when its turn came.
+        started, connects = self._rx_time(event), self._connects
         self._guard(type(event).__name__, lambda: self.engine.on_event(event))
         if isinstance(event, ev.CallAnswered | ev.CallMachine):
             self._wake.set()  # a person may now wait: the drop timer must look again
             if self._connects > connects:
                 self.answer_to_connect.append((started, time.perf_counter() - started))
 
-    async def _originator(self) -> None:
-        while True:
-            cmd, tick_t0 = await self._originates.get()
+    def _originate(self, cmd: Originate) -> list[ev.LifecycleEvent]:
+        """Queue the call and send what the servers' rates allow right now."""
+        self._originates.append((cmd, self._tick_t0))
+        failures = self._send_originates()
+        if self._originates:
+            self._originates_waiting.set()
+        return failures
+
+    def _send_originates(self) -> list[ev.LifecycleEvent]:
+        """Send queued Originates in order while a rate slot is free; refused ones become
+        failed calls for the engine."""
+        failures: list[ev.LifecycleEvent] = []
+        while self._originates:
+            cmd, tick_t0 = self._originates[0]
             try:
-                await self.pool.originate(dial_request(cmd))
-                if tick_t0:
-                    self.tick_to_originate.append((tick_t0, time.perf_counter() - tick_t0))
+                sent = self.pool.originate_nowait(dial_request(cmd))
             except AmiError as exc:
+                self._originates.popleft()
                 log.warning("originate_refused", call_id=cmd.call_id, error=str(exc))
-                self._on_event(refused(cmd.call_id, exc))
+                failures.append(refused(cmd.call_id, exc))
+                continue
+            if sent is None:
+                break
+            self._originates.popleft()
+            if tick_t0:
+                self.tick_to_originate.append((tick_t0, time.perf_counter() - tick_t0))
+        return failures
+
+    def _rx_time(self, event: ev.LifecycleEvent) -> float:
+        server = getattr(event, "server", "")
+        for adapter in self.pool.adapters:
+            if adapter.name == server and adapter.rx_t:
+                return adapter.rx_t
+        return time.perf_counter()
+
+    async def _originator(self) -> None:
+        """Sends the Originates that had to wait for a rate slot."""
+        while True:
+            if not self._originates:
+                self._originates_waiting.clear()
+                await self._originates_waiting.wait()
+                continue
+            for failure in self._send_originates():
+                self._on_event(failure)
+            if self._originates:
+                await asyncio.sleep(0.002)
 
     async def _ticker(self) -> None:
         tick = self.settings.engine.tick_s

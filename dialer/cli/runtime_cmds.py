@@ -15,7 +15,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     @bench.command("engine")
     def bench_engine(
         agents: int = typer.Option(500, "--agents", min=1, help="Simulated agents."),
-        seconds: float = typer.Option(60.0, "--seconds", min=5, help="Real seconds to run."),
+        seconds: float = typer.Option(
+            90.0, "--seconds", min=35, help="Real seconds to run (the first 30 are warm-up)."
+        ),
         records: int = typer.Option(100_000, "--records", min=1000, help="List size."),
         profiles: Path = typer.Option(
             Path("config/pacing"), "--profiles", help="Folder with predictive.toml."
