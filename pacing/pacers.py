@@ -49,6 +49,7 @@ MODE_PROGRESSIVE: Final = "progressive"
 MODE_PREDICTIVE: Final = "predictive"
 
 _SQRT2: Final = math.sqrt(2.0)
+_SQRT2PI: Final = math.sqrt(2.0 * math.pi)
 
 
 def _normal_cdf(x: FloatArray) -> FloatArray:
@@ -395,9 +396,18 @@ class PredictivePacer:
     def _normal_overflow(
         self, view: View, ans: FloatArray, free: FloatArray, n_max: int
     ) -> FloatArray:
+        """P(overflow) by the refined normal approximation (skewness-corrected).
+
+        With ``D = answers before tau - agents free by tau + wait``, the call drops when
+        ``D >= 0``.  Both counts are sums of Bernoullis; ``D``'s cumulants add up, and
+        ``P(D <= -1)`` is ``G((-0.5 - mean) / sd)`` with
+        ``G(x) = Phi(x) + skew * (1 - x^2) * phi(x) / 6``.
+        """
+        va, vf = ans * (1.0 - ans), free * (1.0 - free)
         mu_a = float(view.calls_waiting) + ans.sum(axis=0)
         mu_f = float(view.agents_ready) + free.sum(axis=0)
-        var = (ans * (1.0 - ans)).sum(axis=0) + (free * (1.0 - free)).sum(axis=0)
+        var = va.sum(axis=0) + vf.sum(axis=0)
+        k3 = (va * (1.0 - 2.0 * ans)).sum(axis=0) - (vf * (1.0 - 2.0 * free)).sum(axis=0)
         # beyond this many new calls even the last horizon overflows by 4 sd: stop there
         slack = float(np.max(mu_f - mu_a + 4.0 * np.sqrt(var + 1.0)))
         q_last = float(self._q[-1])
@@ -405,9 +415,15 @@ class PredictivePacer:
             n_max = max(1, min(n_max, math.ceil(slack / q_last) + 2))
         others = np.arange(n_max, dtype=np.float64)[:, None]  # n - 1 other new calls
         q = self._q[None, :]
+        vq = q * (1.0 - q)
         mean = mu_a[None, :] + others * q - mu_f[None, :]
-        sd = np.sqrt(np.maximum(var[None, :] + others * q * (1.0 - q), 1e-6))
-        return _normal_cdf((mean + 0.5) / sd)
+        v = np.maximum(var[None, :] + others * vq, 1e-6)
+        sd = np.sqrt(v)
+        skew = (k3[None, :] + others * vq * (1.0 - 2.0 * q)) / (v * sd)
+        x = (-0.5 - mean) / sd
+        below = _normal_cdf(x) + skew * (1.0 - x * x) * np.exp(-0.5 * x * x) / (6.0 * _SQRT2PI)
+        out: FloatArray = np.clip(1.0 - below, 0.0, 1.0)
+        return out
 
     def _exact_risk(
         self, view: View, ans: FloatArray, free: FloatArray, n_max: int, stop_above: float
