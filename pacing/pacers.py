@@ -49,6 +49,7 @@ MODE_PROGRESSIVE: Final = "progressive"
 MODE_PREDICTIVE: Final = "predictive"
 
 _SQRT2: Final = math.sqrt(2.0)
+_ANSWER_RATE_TC_S: Final = 600.0
 _SQRT2PI: Final = math.sqrt(2.0 * math.pi)
 
 
@@ -114,6 +115,7 @@ class PredictiveSettings:
     guard_min_answered: float = 100.0
     soft_headroom_drops: float = 3.0
     soft_headroom_fraction: float = 0.15
+    soft_headroom_window_s: float = 600.0
     guard_windows: tuple[str, ...] = ("today", "rolling_24h", "rolling_30d")
     day_start_s: float = 0.0
     amd_false_positive_rate: float = 0.0
@@ -220,6 +222,8 @@ class PredictivePacer:
             bin_s=1.0, max_s=s.max_after_call_s, time_constant_s=s.talk_time_constant_s
         )
         self._hangup_at: dict[int, float] = {}
+        self._answers_recent = 0.0
+        self._answers_t: float | None = None
         self._progressive = ProgressivePacer()
         # forecast tables, refreshed every few seconds of event time
         self._calls_at = -math.inf
@@ -245,9 +249,11 @@ class PredictivePacer:
         elif kind == CONNECT:
             self.ledger.record_connect(t)
             self.controller.settled(dropped=False)
+            self._count_answer(t)
         elif kind == DROP:
             self.ledger.record_drop(t)
             self.controller.settled(dropped=True)
+            self._count_answer(t)
         elif kind == HANGUP:
             self.talk_model.observe(t, event.value or 0.0)
             if event.agent_id is not None:
@@ -294,22 +300,38 @@ class PredictivePacer:
             default=math.inf,
         )
 
-    def _barrier(self, windows: tuple[WindowRate, ...]) -> float:
+    def _count_answer(self, t: float) -> None:
+        """Keep an exponentially weighted count of settled answers (time constant 600 s)."""
+        if self._answers_t is not None and t > self._answers_t:
+            self._answers_recent *= math.exp(-(t - self._answers_t) / _ANSWER_RATE_TC_S)
+        self._answers_t = t
+        self._answers_recent += 1.0
+
+    def answer_rate(self, t: float) -> float:
+        """Recent settled answers per second."""
+        if self._answers_t is None:
+            return 0.0
+        decay = math.exp(-max(0.0, t - self._answers_t) / _ANSWER_RATE_TC_S)
+        return self._answers_recent * decay / _ANSWER_RATE_TC_S
+
+    def _barrier(self, windows: tuple[WindowRate, ...], t: float) -> float:
         """Scale the allowed risk down as the headroom to the cap shrinks.
 
-        The soft zone starts ``soft_headroom_drops`` drops, or ``soft_headroom_fraction``
-        of the window's allowance, before the cap (whichever is larger) and ends at the
-        hard guard, where the allowed risk is a tenth of the planned one.
+        The soft zone starts before the cap by the largest of ``soft_headroom_drops``,
+        ``soft_headroom_fraction`` of the window's allowance, and the cap's share of the
+        answers expected in the next ``soft_headroom_window_s`` (a large floor drops in
+        bursts); it ends at the hard guard, where the allowed risk is a tenth of plan.
         """
         s = self.settings
         names = s.guard_windows
+        burst = s.target_abandon * self.answer_rate(t) * s.soft_headroom_window_s
         factor = 1.0
         for w in windows:
             if w.name not in names:
                 continue
             allowance = s.target_abandon * max(w.answered, s.guard_min_answered)
             room = allowance - w.drops
-            soft = max(s.soft_headroom_drops, s.soft_headroom_fraction * allowance)
+            soft = max(s.soft_headroom_drops, s.soft_headroom_fraction * allowance, burst)
             if room < soft:
                 span = soft - s.guard_headroom_drops
                 f = (room - s.guard_headroom_drops) / span if span > 0 else 1.0
@@ -481,7 +503,7 @@ class PredictivePacer:
         n_max = self._upper_bound(view, cap)
         if n_max <= 0:
             return self._finish(view, 0, MODE_PREDICTIVE, "no_agent_soon", windows)
-        allowed = self.controller.risk * self._barrier(windows)
+        allowed = self.controller.risk * self._barrier(windows, view.t)
         risk = self.marginal_drop_risk(view, n_max, allowed)
         over = np.flatnonzero(risk > allowed)
         n = int(over[0]) if over.size else int(risk.size)

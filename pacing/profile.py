@@ -41,6 +41,7 @@ class ComplianceProfile(_Frozen):
     guard_min_answered: float = Field(default=100.0, ge=0.0)
     soft_headroom_drops: float = Field(default=3.0, ge=0.0)
     soft_headroom_fraction: float = Field(default=0.15, ge=0.0, lt=1.0)
+    soft_headroom_window_s: float = Field(default=600.0, ge=0.0)
 
 
 class PredictiveProfile(_Frozen):
@@ -123,6 +124,7 @@ class PacingProfile(_Frozen):
             guard_min_answered=c.guard_min_answered,
             soft_headroom_drops=c.soft_headroom_drops,
             soft_headroom_fraction=c.soft_headroom_fraction,
+            soft_headroom_window_s=c.soft_headroom_window_s,
             guard_windows=tuple(c.windows),
             day_start_s=c.day_start_s,
             amd_false_positive_rate=c.amd_false_positive_rate,
