@@ -124,7 +124,7 @@ class PredictiveSettings:
     talk_time_constant_s: float = 7200.0
     cold_start_min_resolved: int = 30
     cold_start_min_persons: int = 5
-    cold_start_min_hangups: int = 5
+    cold_start_min_hangups: int = 0
     refresh_calls_s: float = 5.0
     refresh_agents_s: float = 20.0
     horizon_step_s: float = 1.0

@@ -69,7 +69,7 @@ class EstimatorProfile(_Frozen):
     talk_time_constant_s: float = Field(default=7200.0, gt=0.0)
     cold_start_min_resolved: int = Field(default=30, ge=0)
     cold_start_min_persons: int = Field(default=5, ge=0)
-    cold_start_min_hangups: int = Field(default=5, ge=0)
+    cold_start_min_hangups: int = Field(default=0, ge=0)
 
 
 class PacingProfile(_Frozen):
