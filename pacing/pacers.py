@@ -131,6 +131,7 @@ class PredictiveSettings:
     max_talk_s: float = 2400.0
     max_after_call_s: float = 900.0
     exact_limit: int = 80
+    prior_calls_per_agent: float = 0.5
 
     def check(self) -> None:
         """Raise :class:`PacerParameterError` for a value outside its range."""
@@ -499,6 +500,7 @@ class PredictivePacer:
         cap = min(view.lines_free, math.floor(s.max_lines_per_agent * active) - in_flight)
         if cap <= 0 or active == 0:
             return self._finish(view, 0, MODE_PREDICTIVE, "no_capacity", windows)
+        self.dial_model.scale_prior(s.prior_calls_per_agent * view.agents_logged_in)
         self._refresh(view)
         n_max = self._upper_bound(view, cap)
         if n_max <= 0:
