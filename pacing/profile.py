@@ -70,6 +70,7 @@ class EstimatorProfile(_Frozen):
     cold_start_min_resolved: int = Field(default=30, ge=0)
     cold_start_min_persons: int = Field(default=5, ge=0)
     cold_start_min_hangups: int = Field(default=0, ge=0)
+    prior_calls_per_agent: float = Field(default=0.5, ge=0.0)
 
 
 class PacingProfile(_Frozen):
@@ -134,6 +135,7 @@ class PacingProfile(_Frozen):
             cold_start_min_resolved=e.cold_start_min_resolved,
             cold_start_min_persons=e.cold_start_min_persons,
             cold_start_min_hangups=e.cold_start_min_hangups,
+            prior_calls_per_agent=e.prior_calls_per_agent,
             horizon_step_s=p.horizon_step_s,
         )
 

@@ -153,3 +153,14 @@ def test_talk_median_converges_for_any_mean(mean: float, seed: int) -> None:
     s = km.survival()
     median = float(np.argmax(s <= 0.5))
     assert median == pytest.approx(mean * math.log(2.0), rel=0.1, abs=1.5)
+
+
+def test_scaled_prior_tempers_early_estimates_then_washes_out() -> None:
+    """A heavy cautious prior keeps 100 early calls near 0.5; 5000 calls override it."""
+    model = DialOutcomeModel()
+    model.scale_prior(50.0)
+    rng = np.random.default_rng(9)
+    t = _feed(model, rng, 100, 0.15, 0.0)
+    assert model.person_prob() > 0.2
+    _feed(model, rng, 5000, 0.15, t)
+    assert model.person_prob() == pytest.approx(0.15, abs=0.03)
