@@ -7,10 +7,16 @@
   rung, plus the new dials) against agents becoming free (every talking or wrapping agent
   with its chance of being free given the elapsed time, from talk and after-call
   distributions learned with censoring).  It dials the largest number of calls whose
-  *marginal* call has a drop probability within an allowed risk.  The allowed risk is set
-  by a feedback controller on the realised abandonment (spend the budget, keep a margin),
-  a compliance guard falls back to progressive before any legal window can pass the cap,
-  and a small-team safeguard and a cold start also use progressive.
+  *marginal* call has a drop probability within an allowed risk.  Small counts use the
+  exact Poisson-binomial laws; large ones a skewness-corrected normal approximation.
+
+  The allowed risk is a planned value (``initial_risk``; an optional integral controller
+  on realised abandonment, ``risk_gain``, is off by default) scaled down by a *barrier*
+  as the headroom to the cap shrinks in any guarded window (today, rolling 24 h, 30 d):
+  feedback on realised drops that spends the budget and keeps a margin.  A compliance
+  guard falls back to progressive as soon as one more drop (``guard_headroom_drops``)
+  could take a window past the cap; a small-team safeguard and a cold start (too little
+  data) are progressive too.
 
 Everything is a pure function of the events and views passed in: no clock, no I/O.
 """
