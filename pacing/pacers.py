@@ -169,7 +169,7 @@ class PacerStatus:
     mode: str
     reason: str
     dials: int
-    risk: float
+    risk: float  # marginal drop probability allowed (planned risk times the barrier)
     person_prob: float
     windows: tuple[WindowRate, ...]
 
@@ -284,9 +284,19 @@ class PredictivePacer:
     ) -> int:
         n = _clamp(n, view)
         self.status = PacerStatus(
-            view.t, mode, reason, n, self.controller.risk, self.dial_model.person_prob(), windows
+            view.t,
+            mode,
+            reason,
+            n,
+            self.allowed_risk(windows, view.t),
+            self.dial_model.person_prob(),
+            windows,
         )
         return n
+
+    def allowed_risk(self, windows: tuple[WindowRate, ...], t: float) -> float:
+        """The marginal drop probability allowed now: planned risk times the barrier."""
+        return self.controller.risk * self._barrier(windows, t)
 
     def _guard_trips(self, windows: tuple[WindowRate, ...]) -> bool:
         cap = self.settings.target_abandon
@@ -511,7 +521,7 @@ class PredictivePacer:
         n_max = self._upper_bound(view, cap)
         if n_max <= 0:
             return self._finish(view, 0, MODE_PREDICTIVE, "no_agent_soon", windows)
-        allowed = self.controller.risk * self._barrier(windows, view.t)
+        allowed = self.allowed_risk(windows, view.t)
         risk = self.marginal_drop_risk(view, n_max, allowed)
         over = np.flatnonzero(risk > allowed)
         n = int(over[0]) if over.size else int(risk.size)

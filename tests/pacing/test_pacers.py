@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 
 import numpy as np
@@ -176,3 +177,19 @@ def test_normal_approximation_tracks_the_exact_risk() -> None:
     assert exact.shape == (12,)
     assert np.max(np.abs(exact - approx[:12])) < 0.03
     assert np.all(np.diff(exact) >= 0)
+
+
+def test_allowed_risk_shrinks_as_drops_use_up_the_headroom() -> None:
+    """Inside the soft zone each extra drop lowers the allowed risk; far from it, none."""
+    pacer = warmed_predictive()
+    t = 86400.0 + 1000.0
+    for i in range(300):
+        pacer.observe(Event(t + i, CONNECT, 10000 + i, 0, 0.0, None))
+    allowed = []
+    for d in range(8):
+        windows = pacer.ledger.windows(t + 400.0)
+        allowed.append(pacer.allowed_risk(windows, t + 400.0))
+        pacer.observe(Event(t + 300 + d, DROP, 20000 + d, None, 2.0, None))
+    assert allowed[0] == pytest.approx(pacer.settings.initial_risk)
+    assert all(b <= a for a, b in itertools.pairwise(allowed))
+    assert allowed[-1] < 0.5 * allowed[0]
