@@ -112,8 +112,10 @@ class DialOutcomeModel:
         self._prior_all = np.zeros(n_bins + 1)
         self._prior_person = np.zeros(n_bins + 1)
         b = min(int(prior_ring_s / bin_s), n_bins - 1)
-        self._prior_all[b] = prior_calls
-        self._prior_person[b] = prior_calls * prior_person_prob
+        self._prior_all[b] = 1.0
+        self._prior_person[b] = prior_person_prob
+        self.min_prior_calls = prior_calls
+        self.prior_calls = prior_calls
         self._rate = 0.0  # dials per second (EWMA)
         self._last_t: float | None = None
         self.resolved = 0
@@ -133,6 +135,15 @@ class DialOutcomeModel:
             self._all.time_constant_s = tc
             self._person.time_constant_s = tc
 
+    def scale_prior(self, calls: float) -> None:
+        """Weigh the cautious prior as ``calls`` dials (never below the minimum).
+
+        A big floor dials hundreds of calls at once, so a noisy estimate from the first
+        hundred results would over-dial massively; the pacer scales the prior with the
+        head-count, which washes out in a few minutes of data.
+        """
+        self.prior_calls = max(self.min_prior_calls, calls)
+
     def observe_resolution(self, t: float, seconds: float, *, person: bool) -> None:
         """Record a call that resolved ``seconds`` after its dial (a person or a failure)."""
         self._retune(t)
@@ -144,8 +155,8 @@ class DialOutcomeModel:
 
     def person_prob(self) -> float:
         """Current estimate of P(a new dial reaches a person)."""
-        a = self._all.weights() + self._prior_all
-        p = self._person.weights() + self._prior_person
+        a = self._all.weights() + self.prior_calls * self._prior_all
+        p = self._person.weights() + self.prior_calls * self._prior_person
         return float(p.sum() / a.sum())
 
     def tables(self, step_s: float, n_steps: int) -> tuple[FloatArray, FloatArray]:
@@ -155,8 +166,8 @@ class DialOutcomeModel:
         | the call is still ringing after ``i * bin_s`` s), one row per elapsed bin; and
         ``q[k]`` the same for a call dialed now.
         """
-        a = self._all.weights() + self._prior_all
-        p = self._person.weights() + self._prior_person
+        a = self._all.weights() + self.prior_calls * self._prior_all
+        p = self._person.weights() + self.prior_calls * self._prior_person
         cum_p = np.concatenate(([0.0], np.cumsum(p)))  # cum_p[i] = persons in bins < i
         tail_a = np.cumsum(a[::-1])[::-1]  # tail_a[i] = all in bins >= i
         n = self.n_bins + 1

@@ -7,10 +7,16 @@
   rung, plus the new dials) against agents becoming free (every talking or wrapping agent
   with its chance of being free given the elapsed time, from talk and after-call
   distributions learned with censoring).  It dials the largest number of calls whose
-  *marginal* call has a drop probability within an allowed risk.  The allowed risk is set
-  by a feedback controller on the realised abandonment (spend the budget, keep a margin),
-  a compliance guard falls back to progressive before any legal window can pass the cap,
-  and a small-team safeguard and a cold start also use progressive.
+  *marginal* call has a drop probability within an allowed risk.  Small counts use the
+  exact Poisson-binomial laws; large ones a skewness-corrected normal approximation.
+
+  The allowed risk is a planned value (``initial_risk``; an optional integral controller
+  on realised abandonment, ``risk_gain``, is off by default) scaled down by a *barrier*
+  as the headroom to the cap shrinks in any guarded window (today, rolling 24 h, 30 d):
+  feedback on realised drops that spends the budget and keeps a margin.  A compliance
+  guard falls back to progressive as soon as one more drop (``guard_headroom_drops``)
+  could take a window past the cap; a small-team safeguard and a cold start (too little
+  data) are progressive too.
 
 Everything is a pure function of the events and views passed in: no clock, no I/O.
 """
@@ -49,6 +55,8 @@ MODE_PROGRESSIVE: Final = "progressive"
 MODE_PREDICTIVE: Final = "predictive"
 
 _SQRT2: Final = math.sqrt(2.0)
+_ANSWER_RATE_TC_S: Final = 600.0
+_SQRT2PI: Final = math.sqrt(2.0 * math.pi)
 
 
 def _normal_cdf(x: FloatArray) -> FloatArray:
@@ -113,6 +121,7 @@ class PredictiveSettings:
     guard_min_answered: float = 100.0
     soft_headroom_drops: float = 3.0
     soft_headroom_fraction: float = 0.15
+    soft_headroom_window_s: float = 600.0
     guard_windows: tuple[str, ...] = ("today", "rolling_24h", "rolling_30d")
     day_start_s: float = 0.0
     amd_false_positive_rate: float = 0.0
@@ -121,13 +130,14 @@ class PredictiveSettings:
     talk_time_constant_s: float = 7200.0
     cold_start_min_resolved: int = 30
     cold_start_min_persons: int = 5
-    cold_start_min_hangups: int = 5
+    cold_start_min_hangups: int = 0
     refresh_calls_s: float = 5.0
     refresh_agents_s: float = 20.0
     horizon_step_s: float = 1.0
     max_talk_s: float = 2400.0
     max_after_call_s: float = 900.0
     exact_limit: int = 80
+    prior_calls_per_agent: float = 0.5
 
     def check(self) -> None:
         """Raise :class:`PacerParameterError` for a value outside its range."""
@@ -159,7 +169,7 @@ class PacerStatus:
     mode: str
     reason: str
     dials: int
-    risk: float
+    risk: float  # marginal drop probability allowed (planned risk times the barrier)
     person_prob: float
     windows: tuple[WindowRate, ...]
 
@@ -219,6 +229,8 @@ class PredictivePacer:
             bin_s=1.0, max_s=s.max_after_call_s, time_constant_s=s.talk_time_constant_s
         )
         self._hangup_at: dict[int, float] = {}
+        self._answers_recent = 0.0
+        self._answers_t: float | None = None
         self._progressive = ProgressivePacer()
         # forecast tables, refreshed every few seconds of event time
         self._calls_at = -math.inf
@@ -244,9 +256,11 @@ class PredictivePacer:
         elif kind == CONNECT:
             self.ledger.record_connect(t)
             self.controller.settled(dropped=False)
+            self._count_answer(t)
         elif kind == DROP:
             self.ledger.record_drop(t)
             self.controller.settled(dropped=True)
+            self._count_answer(t)
         elif kind == HANGUP:
             self.talk_model.observe(t, event.value or 0.0)
             if event.agent_id is not None:
@@ -270,9 +284,19 @@ class PredictivePacer:
     ) -> int:
         n = _clamp(n, view)
         self.status = PacerStatus(
-            view.t, mode, reason, n, self.controller.risk, self.dial_model.person_prob(), windows
+            view.t,
+            mode,
+            reason,
+            n,
+            self.allowed_risk(windows, view.t),
+            self.dial_model.person_prob(),
+            windows,
         )
         return n
+
+    def allowed_risk(self, windows: tuple[WindowRate, ...], t: float) -> float:
+        """The marginal drop probability allowed now: planned risk times the barrier."""
+        return self.controller.risk * self._barrier(windows, t)
 
     def _guard_trips(self, windows: tuple[WindowRate, ...]) -> bool:
         cap = self.settings.target_abandon
@@ -293,22 +317,38 @@ class PredictivePacer:
             default=math.inf,
         )
 
-    def _barrier(self, windows: tuple[WindowRate, ...]) -> float:
+    def _count_answer(self, t: float) -> None:
+        """Keep an exponentially weighted count of settled answers (time constant 600 s)."""
+        if self._answers_t is not None and t > self._answers_t:
+            self._answers_recent *= math.exp(-(t - self._answers_t) / _ANSWER_RATE_TC_S)
+        self._answers_t = t
+        self._answers_recent += 1.0
+
+    def answer_rate(self, t: float) -> float:
+        """Recent settled answers per second."""
+        if self._answers_t is None:
+            return 0.0
+        decay = math.exp(-max(0.0, t - self._answers_t) / _ANSWER_RATE_TC_S)
+        return self._answers_recent * decay / _ANSWER_RATE_TC_S
+
+    def _barrier(self, windows: tuple[WindowRate, ...], t: float) -> float:
         """Scale the allowed risk down as the headroom to the cap shrinks.
 
-        The soft zone starts ``soft_headroom_drops`` drops, or ``soft_headroom_fraction``
-        of the window's allowance, before the cap (whichever is larger) and ends at the
-        hard guard, where the allowed risk is a tenth of the planned one.
+        The soft zone starts before the cap by the largest of ``soft_headroom_drops``,
+        ``soft_headroom_fraction`` of the window's allowance, and the cap's share of the
+        answers expected in the next ``soft_headroom_window_s`` (a large floor drops in
+        bursts); it ends at the hard guard, where the allowed risk is a tenth of plan.
         """
         s = self.settings
         names = s.guard_windows
+        burst = s.target_abandon * self.answer_rate(t) * s.soft_headroom_window_s
         factor = 1.0
         for w in windows:
             if w.name not in names:
                 continue
             allowance = s.target_abandon * max(w.answered, s.guard_min_answered)
             room = allowance - w.drops
-            soft = max(s.soft_headroom_drops, s.soft_headroom_fraction * allowance)
+            soft = max(s.soft_headroom_drops, s.soft_headroom_fraction * allowance, burst)
             if room < soft:
                 span = soft - s.guard_headroom_drops
                 f = (room - s.guard_headroom_drops) / span if span > 0 else 1.0
@@ -395,9 +435,18 @@ class PredictivePacer:
     def _normal_overflow(
         self, view: View, ans: FloatArray, free: FloatArray, n_max: int
     ) -> FloatArray:
+        """P(overflow) by the refined normal approximation (skewness-corrected).
+
+        With ``D = answers before tau - agents free by tau + wait``, the call drops when
+        ``D >= 0``.  Both counts are sums of Bernoullis; ``D``'s cumulants add up, and
+        ``P(D <= -1)`` is ``G((-0.5 - mean) / sd)`` with
+        ``G(x) = Phi(x) + skew * (1 - x^2) * phi(x) / 6``.
+        """
+        va, vf = ans * (1.0 - ans), free * (1.0 - free)
         mu_a = float(view.calls_waiting) + ans.sum(axis=0)
         mu_f = float(view.agents_ready) + free.sum(axis=0)
-        var = (ans * (1.0 - ans)).sum(axis=0) + (free * (1.0 - free)).sum(axis=0)
+        var = va.sum(axis=0) + vf.sum(axis=0)
+        k3 = (va * (1.0 - 2.0 * ans)).sum(axis=0) - (vf * (1.0 - 2.0 * free)).sum(axis=0)
         # beyond this many new calls even the last horizon overflows by 4 sd: stop there
         slack = float(np.max(mu_f - mu_a + 4.0 * np.sqrt(var + 1.0)))
         q_last = float(self._q[-1])
@@ -405,9 +454,15 @@ class PredictivePacer:
             n_max = max(1, min(n_max, math.ceil(slack / q_last) + 2))
         others = np.arange(n_max, dtype=np.float64)[:, None]  # n - 1 other new calls
         q = self._q[None, :]
+        vq = q * (1.0 - q)
         mean = mu_a[None, :] + others * q - mu_f[None, :]
-        sd = np.sqrt(np.maximum(var[None, :] + others * q * (1.0 - q), 1e-6))
-        return _normal_cdf((mean + 0.5) / sd)
+        v = np.maximum(var[None, :] + others * vq, 1e-6)
+        sd = np.sqrt(v)
+        skew = (k3[None, :] + others * vq * (1.0 - 2.0 * q)) / (v * sd)
+        x = (-0.5 - mean) / sd
+        below = _normal_cdf(x) + skew * (1.0 - x * x) * np.exp(-0.5 * x * x) / (6.0 * _SQRT2PI)
+        out: FloatArray = np.clip(1.0 - below, 0.0, 1.0)
+        return out
 
     def _exact_risk(
         self, view: View, ans: FloatArray, free: FloatArray, n_max: int, stop_above: float
@@ -461,11 +516,12 @@ class PredictivePacer:
         cap = min(view.lines_free, math.floor(s.max_lines_per_agent * active) - in_flight)
         if cap <= 0 or active == 0:
             return self._finish(view, 0, MODE_PREDICTIVE, "no_capacity", windows)
+        self.dial_model.scale_prior(s.prior_calls_per_agent * view.agents_logged_in)
         self._refresh(view)
         n_max = self._upper_bound(view, cap)
         if n_max <= 0:
             return self._finish(view, 0, MODE_PREDICTIVE, "no_agent_soon", windows)
-        allowed = self.controller.risk * self._barrier(windows)
+        allowed = self.allowed_risk(windows, view.t)
         risk = self.marginal_drop_risk(view, n_max, allowed)
         over = np.flatnonzero(risk > allowed)
         n = int(over[0]) if over.size else int(risk.size)

@@ -41,6 +41,7 @@ class ComplianceProfile(_Frozen):
     guard_min_answered: float = Field(default=100.0, ge=0.0)
     soft_headroom_drops: float = Field(default=3.0, ge=0.0)
     soft_headroom_fraction: float = Field(default=0.15, ge=0.0, lt=1.0)
+    soft_headroom_window_s: float = Field(default=600.0, ge=0.0)
 
 
 class PredictiveProfile(_Frozen):
@@ -68,7 +69,8 @@ class EstimatorProfile(_Frozen):
     talk_time_constant_s: float = Field(default=7200.0, gt=0.0)
     cold_start_min_resolved: int = Field(default=30, ge=0)
     cold_start_min_persons: int = Field(default=5, ge=0)
-    cold_start_min_hangups: int = Field(default=5, ge=0)
+    cold_start_min_hangups: int = Field(default=0, ge=0)
+    prior_calls_per_agent: float = Field(default=0.5, ge=0.0)
 
 
 class PacingProfile(_Frozen):
@@ -123,6 +125,7 @@ class PacingProfile(_Frozen):
             guard_min_answered=c.guard_min_answered,
             soft_headroom_drops=c.soft_headroom_drops,
             soft_headroom_fraction=c.soft_headroom_fraction,
+            soft_headroom_window_s=c.soft_headroom_window_s,
             guard_windows=tuple(c.windows),
             day_start_s=c.day_start_s,
             amd_false_positive_rate=c.amd_false_positive_rate,
@@ -132,6 +135,7 @@ class PacingProfile(_Frozen):
             cold_start_min_resolved=e.cold_start_min_resolved,
             cold_start_min_persons=e.cold_start_min_persons,
             cold_start_min_hangups=e.cold_start_min_hangups,
+            prior_calls_per_agent=e.prior_calls_per_agent,
             horizon_step_s=p.horizon_step_s,
         )
 

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pacing.estimators import (
     DecayedHistogram,
@@ -129,3 +131,36 @@ def test_episodes_that_never_complete_keep_survival_mass() -> None:
     km.observe_never(0.0)
     s = km.survival()
     assert s[-1] == pytest.approx(0.25)
+
+
+@settings(max_examples=15, deadline=None)
+@given(p=st.floats(0.05, 0.6), seed=st.integers(0, 2**16))
+def test_person_probability_converges_for_any_list(p: float, seed: int) -> None:
+    """For any true person rate, 4000 synthetic dials bring the estimate within 0.04."""
+    model = DialOutcomeModel()
+    _feed(model, np.random.default_rng(seed), 4000, p, 0.0)
+    assert model.person_prob() == pytest.approx(p, abs=0.04)
+
+
+@settings(max_examples=15, deadline=None)
+@given(mean=st.floats(20.0, 400.0), seed=st.integers(0, 2**16))
+def test_talk_median_converges_for_any_mean(mean: float, seed: int) -> None:
+    """Kaplan–Meier on 3000 exponential talks puts the median within 10 % of mean * ln 2."""
+    rng = np.random.default_rng(seed)
+    km = DurationModel(bin_s=1.0, max_s=4000.0, time_constant_s=1e9)
+    for d in rng.exponential(mean, 3000):
+        km.observe(0.0, float(d))
+    s = km.survival()
+    median = float(np.argmax(s <= 0.5))
+    assert median == pytest.approx(mean * math.log(2.0), rel=0.1, abs=1.5)
+
+
+def test_scaled_prior_tempers_early_estimates_then_washes_out() -> None:
+    """A heavy cautious prior keeps 100 early calls near 0.5; 5000 calls override it."""
+    model = DialOutcomeModel()
+    model.scale_prior(50.0)
+    rng = np.random.default_rng(9)
+    t = _feed(model, rng, 100, 0.15, 0.0)
+    assert model.person_prob() > 0.2
+    _feed(model, rng, 5000, 0.15, t)
+    assert model.person_prob() == pytest.approx(0.15, abs=0.03)

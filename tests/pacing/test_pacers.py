@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -151,3 +154,42 @@ def test_invalid_settings_are_refused() -> None:
     """A target abandonment outside (0, 1) is refused with the parameter's name."""
     with pytest.raises(PacerParameterError, match="target_abandon"):
         PredictivePacer(PredictiveSettings(target_abandon=0.0))
+
+
+def test_normal_approximation_tracks_the_exact_risk() -> None:
+    """On a mid-size floor the skew-corrected normal risk is within 0.03 of the exact one."""
+    pacer = copy.deepcopy(_WARM)
+    view = View(
+        5000.0,
+        30,
+        3,
+        (1.0, 1.0, 1.0),
+        tuple(float(x) for x in range(20, 420, 20)),
+        (5.0, 8.0, 12.0, 3.0, 1.0, 9.0, 2.0),
+        tuple(float(x % 20) for x in range(25)),
+        0,
+        300,
+    )
+    pacer.decide(view)  # refresh the forecast tables
+    ans, free = pacer._forecast(view)
+    exact = pacer._exact_risk(view, ans, free, 12, math.inf)
+    approx = pacer._normal_overflow(view, ans, free, 12) @ pacer._w
+    assert exact.shape == (12,)
+    assert np.max(np.abs(exact - approx[:12])) < 0.03
+    assert np.all(np.diff(exact) >= 0)
+
+
+def test_allowed_risk_shrinks_as_drops_use_up_the_headroom() -> None:
+    """Inside the soft zone each extra drop lowers the allowed risk; far from it, none."""
+    pacer = warmed_predictive()
+    t = 86400.0 + 1000.0
+    for i in range(300):
+        pacer.observe(Event(t + i, CONNECT, 10000 + i, 0, 0.0, None))
+    allowed = []
+    for d in range(8):
+        windows = pacer.ledger.windows(t + 400.0)
+        allowed.append(pacer.allowed_risk(windows, t + 400.0))
+        pacer.observe(Event(t + 300 + d, DROP, 20000 + d, None, 2.0, None))
+    assert allowed[0] == pytest.approx(pacer.settings.initial_risk)
+    assert all(b <= a for a, b in itertools.pairwise(allowed))
+    assert allowed[-1] < 0.5 * allowed[0]
