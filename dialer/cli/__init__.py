@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import typer
 
-from dialer.cli import ami_cmds, campaign_cmds, import_cmds, pacing_cmds, runtime_cmds
+from dialer.cli import (
+    agent_cmds,
+    ami_cmds,
+    campaign_cmds,
+    import_cmds,
+    pacing_cmds,
+    runtime_cmds,
+)
 
 app = typer.Typer(
     name="dialer",
@@ -27,6 +34,7 @@ import_cmds.register(app, bench_app)
 pacing_cmds.register(app, bench_app)
 ami_cmds.register(app, bench_app)
 runtime_cmds.register(app, bench_app)
+agent_cmds.register(app, bench_app)
 
 
 def main() -> None:
