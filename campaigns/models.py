@@ -117,6 +117,15 @@ class Campaign(SQLModel, table=True):
         ),
     )
     caller_id: str | None = None
+    #: Operating hours of the campaign itself ("HH:MM" in ``hours_tz``), on top of each
+    #: called person's window; NULL = no limit.
+    hours_start: str | None = Field(default=None, max_length=5)
+    hours_end: str | None = Field(default=None, max_length=5)
+    hours_days: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5, 6, 7],
+        sa_column=Column(JSON, nullable=False, server_default="[1, 2, 3, 4, 5, 6, 7]"),
+    )
+    hours_tz: str = Field(default="UTC", max_length=64, sa_column_kwargs={"server_default": "UTC"})
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
 
@@ -282,3 +291,19 @@ class CallLog(SQLModel, table=True):
     server: str | None = Field(default=None, max_length=64)
     channel_id: str | None = Field(default=None, max_length=64, index=True)
     action_id: str | None = Field(default=None, max_length=64)
+
+
+class CampaignDay(SQLModel, table=True):
+    """A campaign's figures for one day (UTC), rolled up from the call log every night."""
+
+    __tablename__: ClassVar[str] = "campaign_day"
+
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    day: dt.date = Field(primary_key=True)
+    dials: int = 0
+    answered: int = 0
+    connected: int = 0
+    dropped: int = 0
+    machines: int = 0
+    talk_s: float = 0.0
+    updated_at: dt.datetime = _created()

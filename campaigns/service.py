@@ -8,6 +8,7 @@ every new campaign" and writes the audit log; the caller commits.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,10 @@ class CampaignRules(BaseModel):
     max_wait_s: float = Field(default=2.0, gt=0, le=10)
     wrapup_timeout_s: int = Field(default=120, ge=0, le=3600)
     caller_id: str | None = None
+    hours_start: str | None = None
+    hours_end: str | None = None
+    hours_days: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
+    hours_tz: str = "UTC"
 
     @field_validator("name")
     @classmethod
@@ -100,7 +105,7 @@ class CampaignRules(BaseModel):
             raise ValueError(msg)
         return region
 
-    @field_validator("default_tz")
+    @field_validator("default_tz", "hours_tz")
     @classmethod
     def _tz(cls, value: str | None) -> str | None:
         if value is None:
@@ -130,6 +135,27 @@ class CampaignRules(BaseModel):
         """The calling window (raises WindowError naming the bad field)."""
         return CallingWindow.parse(self.window_start, self.window_end, self.window_days)
 
+    def hours(self) -> CallingWindow | None:
+        """The campaign's own operating hours, or None (raises WindowError on a bad field)."""
+        return campaign_hours(self.hours_start, self.hours_end, self.hours_days)
+
+
+def campaign_hours(start: str | None, end: str | None, days: Sequence[int]) -> CallingWindow | None:
+    """Operating hours from a campaign's columns (both ends, or neither)."""
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise WindowError(
+            "hours_start" if start is None else "hours_end", None, "both ends of the hours"
+        )
+    try:
+        return CallingWindow.parse(start, end, days)
+    except WindowError as exc:
+        field = {"window_start": "hours_start", "window_end": "hours_end"}.get(
+            exc.field, "hours_days"
+        )
+        raise WindowError(field, exc.value, str(exc).split("expected ", 1)[-1]) from exc
+
 
 def validate_rules(**values: Any) -> CampaignRules:
     """Rules from keyword values, or a CampaignError naming the first bad field."""
@@ -144,6 +170,7 @@ def validate_rules(**values: Any) -> CampaignRules:
         raise CampaignError(key, first.get("input"), message) from exc
     try:
         rules.window()
+        rules.hours()
     except WindowError as exc:
         raise CampaignError(exc.field, exc.value, str(exc).split("expected ", 1)[-1]) from exc
     return rules

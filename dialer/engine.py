@@ -27,6 +27,7 @@ import structlog
 
 from asterisk import events as ev
 from campaigns.enums import Outcome
+from campaigns.windows import CallingWindow, is_open
 from dialer import agents as ag
 from dialer.clock import Clock
 from dialer.errors import DialerError
@@ -248,6 +249,10 @@ class CampaignRun:
     wrapup_timeout_s: float = 120.0
     amd: bool = False
     caller_id: str | None = None
+    hours: CallingWindow | None = None
+    """The campaign's own operating hours (in ``hours_tz``); None = always."""
+    hours_tz: str = "UTC"
+    outside_hours: bool = False
     state: RunState = RunState.PAUSED
     dial_index: itertools.count[int] = field(default_factory=itertools.count)
     queue: deque[str] = field(default_factory=deque)
@@ -790,6 +795,9 @@ class Engine:
             return []
         now = self.clock.now()
         wall = self.clock.utcnow()
+        run.outside_hours = run.hours is not None and not is_open(run.hours, run.hours_tz, wall)
+        if run.outside_hours:
+            return []
         out: list[Command] = []
         # Callbacks and progressive redials first, each with its agent reserved. One cheap
         # look every reserved_check_s says which ready agents have work waiting.
@@ -927,6 +935,7 @@ class Engine:
             "abandon_rate": round(run.abandon_rate(), 5),
             "occupancy": round((run.talk_s + talking_now) / logged_in_s, 4) if logged_in_s else 0.0,
             "list_exhausted": run.exhausted,
+            "outside_hours": run.outside_hours,
         }
 
     def _publish_stats(self, run: CampaignRun) -> None:

@@ -39,6 +39,9 @@ from campaigns.dispositions import CallDetails, campaign_statuses, record_outcom
 from campaigns.enums import CampaignState, Outcome, SystemStatus
 from campaigns.migrate import current_revision, head_revision
 from campaigns.models import Agent, CallLog, Campaign, Record
+from campaigns.rollups import rollup_day
+from campaigns.service import campaign_hours
+from campaigns.windows import WindowError
 from dialer.clock import Clock, ScaledClock, WallClock
 from dialer.config import Settings
 from dialer.engine import (
@@ -394,6 +397,11 @@ class Runtime:
                 log.info(
                     "campaign_loaded", campaign=row.id, name=row.name, profile=row.pacing_profile
                 )
+            try:
+                run.hours = campaign_hours(row.hours_start, row.hours_end, row.hours_days)
+                run.hours_tz = row.hours_tz
+            except WindowError as exc:
+                log.error("campaign_hours_invalid", campaign=row.id, error=str(exc))
             if run.state is not state:
                 self._execute(self.engine.set_state(row.id, state))
 
@@ -503,6 +511,11 @@ class Runtime:
             if expired:
                 log.warning("leases_expired", records=len(expired))
 
+        def rollups() -> None:
+            now = self.clock.utcnow()
+            for day in (now.date() - dt.timedelta(days=1), now.date()):
+                rollup_day(self.db, day, now=now)
+
         def park() -> None:
             now = self.clock.utcnow()
             for campaign_id in list(self.engine.campaigns):
@@ -513,6 +526,7 @@ class Runtime:
             JobSpec("campaign-sync", campaigns, "follow campaign starts/pauses/stops", every_s=2),
             JobSpec("lease-sweep", sweep, "free leases of crashed engines", every_s=30),
             JobSpec("dnc-park", park, "move DNC hits out of the claim path", at="03:00"),
+            JobSpec("rollups", rollups, "daily figures per campaign", every_s=900),
         ]
 
     # ---- commands from MQTT -------------------------------------------------------------

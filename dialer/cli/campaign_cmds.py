@@ -454,9 +454,14 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         ),
         caller_id: str | None = typer.Option(None, "--caller-id", help="E.164 number shown."),
         pacing: str | None = typer.Option(None, "--pacing", help="Pacing profile name."),
+        hours: str | None = typer.Option(
+            None, "--hours", help="The campaign's own operating hours, e.g. 08:00-18:00."
+        ),
+        hours_tz: str = typer.Option("UTC", "--hours-tz", help="Zone of --hours."),
     ) -> None:
         """Create a campaign; statuses flagged "add to every new campaign" are attached."""
         start, end = _parse_window(window)
+        hours_start, hours_end = _parse_window(hours) if hours else (None, None)
         values: dict[str, Any] = {
             "name": name,
             "description": description,
@@ -468,6 +473,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             "default_tz": tz,
             "owner_absent_policy": owner_absent,
             "owner_absent_release_min": release_after,
+            "hours_start": hours_start,
+            "hours_end": hours_end,
+            "hours_tz": hours_tz,
             "caller_id": caller_id,
             "pacing_profile": pacing or get_settings(ctx).pacing.default_profile,
         }

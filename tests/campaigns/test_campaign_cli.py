@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from campaigns.migrate import head_revision
 from dialer.cli import app
 
 
@@ -30,7 +31,7 @@ def test_upgrade_creates_default_statuses(cli: tuple[CliRunner, dict[str, str], 
     """`db upgrade` builds the schema and the two default statuses appear in the list."""
     code, out = _run(cli, "db", "upgrade")
     assert code == 0, out
-    assert "is at revision 0001" in out
+    assert f"is at revision {head_revision()}" in out
     code, out = _run(cli, "statuses", "list")
     assert code == 0, out
     assert "Dzwonić" in out
@@ -188,3 +189,17 @@ def test_start_pause_stop_change_the_state_and_are_audited(
     code, out = _run(cli, "campaign", "start", "Nope")
     assert code == 2
     assert "Wiosna" in out
+
+
+def test_create_with_operating_hours_and_a_bad_zone(
+    cli: tuple[CliRunner, dict[str, str], list[str]],
+) -> None:
+    """--hours sets the campaign's own hours; a wrong --hours-tz is named in the error."""
+    assert _run(cli, "db", "upgrade")[0] == 0
+    code, out = _run(cli, "campaign", "create", "Rano", "--hours", "08:00-12:00",
+                     "--hours-tz", "Europe/Warsaw")  # fmt: skip
+    assert code == 0, out
+    code, out = _run(cli, "campaign", "create", "Noc", "--hours", "08:00-12:00",
+                     "--hours-tz", "Mars/Base")  # fmt: skip
+    assert code == 2
+    assert "hours_tz" in out

@@ -266,3 +266,19 @@ def test_machine_on_a_reserved_call_frees_the_reserved_agent() -> None:
     commands = engine.on_event(ev.CallMachine(call.call_id, "MACHINE", "LONGGREETING"))
     assert HangupCall(call.call_id) in commands
     assert engine.agents[1].state.phase.value == "ready"
+
+
+def test_no_calls_outside_the_campaign_operating_hours() -> None:
+    """Outside the campaign's own hours nothing is dialed; inside them dialing resumes."""
+    from campaigns.windows import CallingWindow
+
+    engine, clock, *_ = make(pacer_n=1)
+    run = engine.campaigns[1]
+    run.hours = CallingWindow.parse("09:00", "17:00", [1, 2, 3, 4, 5, 6, 7])
+    run.hours_tz = "UTC"
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    assert originates(engine.tick()) == []  # the virtual clock starts at 08:00 UTC
+    assert engine.stats(1)["outside_hours"] is True
+    clock.advance(3600)
+    assert len(originates(engine.tick())) == 1
