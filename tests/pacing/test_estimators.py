@@ -145,14 +145,17 @@ def test_person_probability_converges_for_any_list(p: float, seed: int) -> None:
 @settings(max_examples=15, deadline=None)
 @given(mean=st.floats(20.0, 400.0), seed=st.integers(0, 2**16))
 def test_talk_median_converges_for_any_mean(mean: float, seed: int) -> None:
-    """Kaplan–Meier on 3000 exponential talks puts the median within 10 % of mean * ln 2."""
+    """Kaplan–Meier on 3000 exponential talks finds the sample's median to within two 1-s
+    bins, and so the true median (mean * ln 2) to within sampling noise."""
     rng = np.random.default_rng(seed)
     km = DurationModel(bin_s=1.0, max_s=4000.0, time_constant_s=1e9)
-    for d in rng.exponential(mean, 3000):
+    talks = rng.exponential(mean, 3000)
+    for d in talks:
         km.observe(0.0, float(d))
     s = km.survival()
     median = float(np.argmax(s <= 0.5))
-    assert median == pytest.approx(mean * math.log(2.0), rel=0.1, abs=1.5)
+    assert abs(median - float(np.median(talks))) <= 2.01
+    assert median == pytest.approx(mean * math.log(2.0), rel=0.15, abs=2.5)
 
 
 def test_scaled_prior_tempers_early_estimates_then_washes_out() -> None:
