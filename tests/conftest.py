@@ -12,6 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from hypothesis import settings
+
+# Under CI the property tests draw the same examples every run (a failure is reproducible
+# from the log); elsewhere they explore new ones each time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+    settings.load_profile("ci")
 
 PG_URL = os.environ.get("DIALER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MQTT_HOST = os.environ.get("DIALER_TEST_MQTT", "127.0.0.1:1883")
