@@ -202,6 +202,8 @@ class Call:
     """Wall time of the pick-up."""
     person_at: dt.datetime | None = None
     """Wall time the wait for an agent began (the 2-second rule counts from here)."""
+    drop_at: dt.datetime | None = None
+    """Wall time the person was sent to the drop message."""
     connect_t: float | None = None
     connect_at: dt.datetime | None = None
     end_t: float | None = None
@@ -724,6 +726,7 @@ class Engine:
         run = self.campaigns[call.campaign_id]
         self._remove_from_queue(call)
         call.phase = CallPhase.DROPPED
+        call.drop_at = self.clock.utcnow()
         run.dropped += 1
         wait = self.clock.now() - (call.answer_t or self.clock.now())
         self._pacer_event(call.campaign_id, pt.DROP, call=call, value=wait)

@@ -148,7 +148,9 @@ def _details(call: Call) -> CallDetails:
         connect_at=call.connect_at,
         end_at=call.end_at,
         ring_s=_seconds(call.dial_at, answered_or_end),
-        wait_s=_seconds(call.person_at, call.connect_at or call.end_at) if call.person_at else None,
+        wait_s=_seconds(call.person_at, call.connect_at or call.drop_at or call.end_at)
+        if call.person_at
+        else None,
         talk_s=_seconds(call.connect_at, call.end_at),
         agent_id=call.agent_id,
         hangup_cause=call.cause,

@@ -169,3 +169,20 @@ def engine_record_of(db: sa.Engine, call_id: str) -> int:
                 sa.text("SELECT record_id FROM call_log WHERE channel_id = :c"), {"c": call_id}
             ).scalar_one()
         )
+
+
+def test_dropped_person_wait_is_logged_up_to_the_drop(db: sa.Engine) -> None:
+    """The call log's wait of a dropped person ends at the drop, not after the message."""
+    engine, clock = make(db, 2)
+    first, second = [c for c in engine.tick() if isinstance(c, Originate)]
+    engine.on_event(ev.CallAnswered(first.call_id, "a", "1"))
+    engine.on_event(ev.CallAnswered(second.call_id, "b", "2"))
+    clock.advance(1.8)
+    engine.on_timer()
+    clock.advance(2.5)  # the legal message plays
+    engine.on_event(ev.CallHungUp(second.call_id, 16, "Normal Clearing"))
+    with db.connect() as conn:
+        wait = conn.execute(
+            sa.text("SELECT wait_s FROM call_log WHERE channel_id = :c"), {"c": second.call_id}
+        ).scalar_one()
+    assert wait == pytest.approx(1.8)
