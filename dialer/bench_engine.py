@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -57,21 +56,15 @@ def _pct(values: list[float], q: float) -> float | None:
 def _prepare(folder: Path, agents: int, records: int) -> tuple[Path, Path]:
     db = folder / "bench.db"
     engine = make_engine(f"sqlite:///{db}")
-    build_demo(engine, records=records, now=dt.datetime.now(dt.UTC))
+    build_demo(
+        engine,
+        records=records,
+        now=dt.datetime.now(dt.UTC),
+        agents=agents,
+        running=True,
+        always_open=True,
+    )
     engine.dispose()
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "UPDATE campaign SET window_start='00:00', window_end='23:59', "
-            "window_days='[1,2,3,4,5,6,7]', state='running', pacing_profile='predictive'"
-        )
-        have = conn.execute("SELECT count(*) FROM agent").fetchone()[0]
-        conn.executemany(
-            "INSERT INTO agent(login, name, active, created_at) VALUES (?, ?, 1, ?)",
-            [
-                (f"agent{k}", f"Agent {k}", "2026-01-01 00:00:00")
-                for k in range(have + 1, agents + 1)
-            ],
-        )
     scenario = folder / "bench.toml"
     # Agents log in over 25 s, as a shift does, rather than all in the same millisecond.
     steps = [[5 * i, max(1, agents * (i + 1) // 6)] for i in range(6)]

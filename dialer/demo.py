@@ -16,14 +16,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from rich.console import Console
 from rich.live import Live
-from sqlmodel import Session
 
 from asterisk.scenario import Scenario, ScenarioBehaviour, load_scenario
 from asterisk.simulator import PbxSimulator
 from asterisk.world import World
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
-from campaigns.models import Agent, Campaign
+from campaigns.models import Campaign
 from dialer.clock import ScaledClock
 from dialer.config import Settings
 from dialer.live import AgentLine, render, summary_table
@@ -55,22 +54,20 @@ def prepare_database(path: Path, scenario: Scenario, *, records: int) -> tuple[i
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{path}")
     try:
-        now = dt.datetime.now(dt.UTC)
-        cid = build_demo(engine, records=records, now=now)
-        with Session(engine) as session:
-            have = session.exec(sa.select(sa.func.count()).select_from(Agent)).scalar_one()  # type: ignore[call-overload]
-            agents_needed = max(n for _, n in scenario.agents.steps)
-            for k in range(int(have) + 1, int(agents_needed) + 1):
-                session.add(Agent(login=f"agent{k}", name=f"Agent {k}"))
-            campaign = session.get(Campaign, cid)
-            assert campaign is not None  # noqa: S101  (just created)
-            campaign.window_start, campaign.window_end = "00:00", "23:59"
-            campaign.window_days = [1, 2, 3, 4, 5, 6, 7]
-            campaign.state = "running"  # type: ignore[assignment]
-            campaign.pacing_profile = "predictive"
-            campaign.max_wait_s = scenario.max_wait_s
-            session.add(campaign)
-            session.commit()
+        cid = build_demo(
+            engine,
+            records=records,
+            now=dt.datetime.now(dt.UTC),
+            agents=int(max(n for _, n in scenario.agents.steps)),
+            running=True,
+            always_open=True,
+        )
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(Campaign.__table__)  # type: ignore[attr-defined]
+                .where(Campaign.__table__.c.id == cid)  # type: ignore[attr-defined]
+                .values(max_wait_s=scenario.max_wait_s)
+            )
         with engine.connect() as conn:
             agent_ids = [
                 int(i) for i in conn.execute(sa.text("SELECT id FROM agent ORDER BY id")).scalars()

@@ -31,8 +31,8 @@ async def test_login_pause_and_refusal_over_mqtt(
     engine = make_engine(f"sqlite:///{db}")
     build_demo(engine, records=200, now=dt.datetime.now(dt.UTC))
     engine.dispose()
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE campaign SET state='paused', pacing_profile='predictive'")
+    with sqlite3.connect(db) as conn:  # loaded by the engine, but placing no calls
+        conn.execute("UPDATE campaign SET state='paused'")
     scenario = load_scenario(ROOT / "config/scenarios/demo.toml")
     prefix = f"t{uuid.uuid4().hex[:8]}"
     async with PbxSimulator(World(behaviour=ScenarioBehaviour(scenario)), port=0) as pbx:

@@ -62,18 +62,8 @@ def test_kill_9_and_restart_lose_nothing_and_dial_nothing_twice(tmp_path: Path) 
     outcome, no record is locked, and no record is dialed while its previous call may be up."""
     db = tmp_path / "crash.db"
     engine = make_engine(f"sqlite:///{db}")
-    build_demo(engine, records=2000, now=utcnow())
+    build_demo(engine, records=2000, now=utcnow(), agents=10, running=True, always_open=True)
     engine.dispose()
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "UPDATE campaign SET window_start='00:00', window_end='23:59', "
-            "window_days='[1,2,3,4,5,6,7]', state='running', pacing_profile='predictive'"
-        )
-        for k in range(6, 11):
-            conn.execute(
-                "INSERT INTO agent(login, name, active, created_at) VALUES (?, ?, 1, ?)",
-                (f"agent{k}", f"Agent {k}", "2026-01-01 00:00:00"),
-            )
     port = _free_port()
     config = tmp_path / "dialer.toml"
     config.write_text(

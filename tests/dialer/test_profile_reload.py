@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import sqlite3
 from pathlib import Path
 
 from campaigns.db import make_engine
@@ -31,10 +30,8 @@ def test_profile_edit_applies_at_next_tick_and_bad_edit_keeps_the_old(tmp_path: 
     shutil.copytree(ROOT / "config/pacing", profiles)
     db = tmp_path / "reload.db"
     engine = make_engine(f"sqlite:///{db}")
-    build_demo(engine, records=50, now=dt.datetime.now(dt.UTC))
+    build_demo(engine, records=50, now=dt.datetime.now(dt.UTC), running=True)
     engine.dispose()
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE campaign SET state='running', pacing_profile='predictive'")
     settings = Settings.model_validate(
         {
             "database": {"url": f"sqlite:///{db}"},
