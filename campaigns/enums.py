@@ -66,3 +66,16 @@ class OwnerAbsentPolicy(StrEnum):
     """Wait for the owner, however long."""
     RELEASE = "release"
     """After N minutes past due, anyone may take it (it becomes NOT_BEFORE-like)."""
+
+
+class Role(StrEnum):
+    """What a user of the HTTP API and pages may see and change (seed 004)."""
+
+    ADMIN = "admin"
+    """Everything, settings included."""
+    HEAD = "head"
+    """All calls, campaigns and reports; runs campaigns; changes no settings."""
+    GROUP_LEADER = "group_leader"
+    """Its group's agents and their calls."""
+    AGENT = "agent"
+    """Its own calls only (an agent or a manager working a campaign)."""

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from campaigns.enums import CampaignState, OwnerAbsentPolicy, SystemStatus
+from campaigns.enums import CampaignState, OwnerAbsentPolicy, Role, SystemStatus
 
 
 def utcnow() -> dt.datetime:
@@ -307,3 +307,37 @@ class CampaignDay(SQLModel, table=True):
     machines: int = 0
     talk_s: float = 0.0
     updated_at: dt.datetime = _created()
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the HTTP API and pages; an agent user is tied to its agent."""
+
+    __tablename__: ClassVar[str] = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=64, unique=True)
+    name: str = ""
+    #: argon2 hash of the password (never the password itself).
+    password_hash: str = Field(max_length=255)
+    role: Role = Field(sa_type=sa.String(16))
+    #: The group a group leader leads.
+    group_id: int | None = Field(default=None, foreign_key="agent_group.id")
+    #: The agent an agent user is (its calls are "own calls").
+    agent_id: int | None = Field(default=None, foreign_key="agent.id", unique=True)
+    language: str = Field(default="en", max_length=8)
+    active: bool = True
+    created_at: dt.datetime = _created()
+    updated_at: dt.datetime = _created()
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in session: the token's SHA-256 (the token itself is only with the client)."""
+
+    __tablename__: ClassVar[str] = "user_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    #: Sent back in the X-CSRF-Token header by pages using the session cookie.
+    csrf: str = Field(max_length=64)
+    created_at: dt.datetime = _created()
+    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

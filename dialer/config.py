@@ -144,6 +144,20 @@ class MqttSettings(_Section):
     password: SecretStr | None = None
 
 
+class HttpSettings(_Section):
+    """The HTTP API and web pages, served by the engine process (``dialer run``)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65_535)
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 90)
+    """How long a sign-in lasts without signing in again."""
+    export_admin_only: bool = False
+    """CSV/XLSX export of lists for administrators only (otherwise for anyone who sees them)."""
+    secure_cookies: bool = False
+    """Mark the session cookie Secure (serve the pages over HTTPS, e.g. behind a proxy)."""
+
+
 class Settings(_Section):
     """Every setting of the engine, validated; built by :func:`load_settings`."""
 
@@ -153,6 +167,7 @@ class Settings(_Section):
     pacing: PacingSettings = PacingSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     mqtt: MqttSettings = MqttSettings()
+    http: HttpSettings = HttpSettings()
 
 
 # --------------------------------------------------------------------------- loading

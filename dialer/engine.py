@@ -403,6 +403,40 @@ class Engine:
         self._forget_if_done(call)
         return commands
 
+    def agent_snapshot(self, agent_id: int) -> dict[str, Any] | None:
+        """An agent's live state and its current call's record (None if never logged in)."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return None
+        state = agent.state
+        call = self.calls.get(state.call_id) if state.call_id else None
+        current = None
+        if call is not None:
+            lead = call.lead
+            current = {
+                "call_id": call.call_id,
+                "campaign": call.campaign_id,
+                "phase": call.phase.value,
+                "connected_at": call.connect_at.isoformat() if call.connect_at else None,
+                "record": {
+                    "id": lead.record_id,
+                    "phone": lead.phone,
+                    "name": lead.name,
+                    "fields": dict(lead.fields),
+                    "system_status": lead.system_status,
+                    "attempt": lead.attempt,
+                },
+            }
+        return {
+            "agent": agent_id,
+            "campaign": agent.campaign_id,
+            "seat": agent.seat,
+            "phase": state.phase.value,
+            "pause_reason": state.pause_reason,
+            "pending": state.pending.value if state.pending else None,
+            "call": current,
+        }
+
     def _agent_run(self, agent_id: int) -> AgentRun:
         try:
             return self.agents[agent_id]

@@ -28,6 +28,7 @@ from typing import Any, Self
 
 import sqlalchemy as sa
 import structlog
+import uvicorn
 
 from asterisk import events as ev
 from asterisk.errors import AmiError
@@ -42,6 +43,8 @@ from campaigns.models import Agent, CallLog, Campaign, Record
 from campaigns.rollups import rollup_day
 from campaigns.service import campaign_hours
 from campaigns.windows import WindowError
+from dialer.api.app import create_app
+from dialer.api.hub import EventHub, TeeSink
 from dialer.clock import Clock, ScaledClock, WallClock
 from dialer.config import Settings
 from dialer.engine import (
@@ -91,6 +94,13 @@ def _base36(n: int) -> str:
             return out
 
 
+class _HttpServer(uvicorn.Server):
+    """uvicorn inside the engine's loop: signals stay with the engine (Ctrl-C stops both)."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+
 class Runtime:
     """The engine process: ``async with Runtime(settings) as rt: await rt.run()``."""
 
@@ -103,6 +113,7 @@ class Runtime:
         sink: EventSink | None = None,
         sim_agents: SimAgents | None = None,
         ready_within_s: float = 15.0,
+        http: tuple[str, int] | None = None,
     ) -> None:
         if not settings.asterisk.servers:
             msg = "no Asterisk server is configured ([[asterisk.servers]] in the settings)"
@@ -130,6 +141,12 @@ class Runtime:
                 on_command=self._on_command,
             )
         self.sink: EventSink = sink or self.mqtt or NullSink()
+        #: Where the HTTP API and pages listen (None: not served by this process).
+        self.http = http
+        self.hub = EventHub()
+        self.http_server: uvicorn.Server | None = None
+        if http is not None:
+            self.sink = TeeSink((self.sink, self.hub))
         self.pool = AmiPool(settings.asterisk.servers, on_event=self._on_event)
         self.engine = Engine(
             clock=self.clock,
@@ -187,10 +204,30 @@ class Runtime:
             self._tasks.append(asyncio.create_task(loop(), name=f"engine-{name}"))
         if self.sim_agents is not None:
             self._tasks.append(asyncio.create_task(self._sim_agents(), name="engine-sim-agents"))
+        if self.http is not None:
+            await self._serve_http(*self.http)
         log.info(
             "engine_started", engine=self.settings.engine.id, campaigns=len(self.engine.campaigns)
         )
         return self
+
+    async def _serve_http(self, host: str, port: int) -> None:
+        """Serve the HTTP API and pages from this process (stopped with the engine)."""
+        app = create_app(self.settings, db=self.db, hub=self.hub, engine=self)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+        )
+        server = _HttpServer(config)
+        self.http_server = server
+        task = asyncio.create_task(server.serve(), name="engine-http")
+        self._tasks.append(task)
+        while not server.started:
+            if task.done():
+                await self._stack.aclose()
+                msg = f"the HTTP API could not listen on {host}:{port}"
+                raise EngineStartError(msg)
+            await asyncio.sleep(0.02)
+        log.info("http_started", url=f"http://{host}:{port}/")
 
     async def __aexit__(
         self,
@@ -198,8 +235,11 @@ class Runtime:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self.http_server is not None:
+            self.http_server.should_exit = True
         for task in self._tasks:
-            task.cancel()
+            if task.get_name() != "engine-http":
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self._stack.aclose()
@@ -537,6 +577,17 @@ class Runtime:
             self._campaign_command(int(ident), action)
             return
         agent_id = int(ident)
+        try:
+            self.agent_command(agent_id, action, payload)
+        except (DialerError, KeyError, ValueError) as exc:
+            self.sink.publish(f"agents/{agent_id}/error", {"action": action, "error": str(exc)})
+
+    def agent_command(self, agent_id: int, action: str, payload: dict[str, Any]) -> None:
+        """Carry out an agent's action (login, ready, pause, logout, status) now.
+
+        Raises DialerError (refused by the agent's state), KeyError or ValueError (a payload
+        field missing or wrong), with a message naming it.
+        """
         handlers: dict[str, Callable[[], list[Command]]] = {
             "login": lambda: self.engine.agent_login(
                 agent_id, self._seat_of(agent_id, payload), int(payload["campaign"])
@@ -548,18 +599,25 @@ class Runtime:
                 agent_id,
                 str(payload["call_id"]),
                 int(payload["status"]),
-                date=dt.datetime.fromisoformat(payload["date"]) if payload.get("date") else None,
+                date=_aware(payload["date"]) if payload.get("date") else None,
                 note=str(payload.get("note", "")),
             ),
         }
         handler = handlers.get(action)
         if handler is None:
-            self.sink.publish(f"agents/{agent_id}/error", {"error": f"unknown action {action!r}"})
-            return
-        try:
-            self._execute(handler())
-        except (DialerError, KeyError, ValueError) as exc:
-            self.sink.publish(f"agents/{agent_id}/error", {"action": action, "error": str(exc)})
+            msg = f"unknown action {action!r} (login, ready, pause, logout, status)"
+            raise ValueError(msg)
+        self._execute(handler())
+
+    def agent_snapshot(self, agent_id: int) -> dict[str, Any] | None:
+        """The agent's live state and current call (None when it never logged in)."""
+        return self.engine.agent_snapshot(agent_id)
+
+    def campaign_stats(self, campaign_id: int) -> dict[str, Any] | None:
+        """Live figures of a campaign this engine runs (None when not loaded)."""
+        if campaign_id not in self.engine.campaigns:
+            return None
+        return self.engine.stats(campaign_id)
 
     def _seat_of(self, agent_id: int, payload: dict[str, Any]) -> str:
         if payload.get("seat"):
@@ -585,6 +643,12 @@ class Runtime:
                 sa.update(_CAMPAIGN).where(_CAMPAIGN.c.id == campaign_id).values(state=state.value)
             )
         self.sync_campaigns()
+
+
+def _aware(value: object) -> dt.datetime:
+    """An ISO date-time; one without a zone is taken as UTC."""
+    when = dt.datetime.fromisoformat(str(value))
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def scenario_agents(
@@ -632,12 +696,16 @@ def scenario_agents(
 
 
 async def run_forever(
-    settings: Settings, *, time_scale: float = 1.0, sim_agents: SimAgents | None = None
+    settings: Settings,
+    *,
+    time_scale: float = 1.0,
+    sim_agents: SimAgents | None = None,
+    http: tuple[str, int] | None = None,
 ) -> None:
     """``dialer run``: the engine until interrupted."""
 
     clock = ScaledClock(time_scale) if time_scale != 1.0 else None
     async with Runtime(
-        settings, clock=clock, time_scale=time_scale, sim_agents=sim_agents
+        settings, clock=clock, time_scale=time_scale, sim_agents=sim_agents, http=http
     ) as runtime:
         await runtime.run()

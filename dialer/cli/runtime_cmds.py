@@ -9,6 +9,17 @@ from pathlib import Path
 import typer
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``PORT``) → (host, port); a bad value ends the command."""
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", value
+    if not port.isdigit() or not 0 < int(port) < 65_536:
+        typer.echo(f"error: --http {value!r}: expected HOST:PORT, e.g. 127.0.0.1:8080", err=True)
+        raise typer.Exit(2)
+    return host or "127.0.0.1", int(port)
+
+
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     """Add the runtime commands."""
 
@@ -52,6 +63,11 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         time_scale: float = typer.Option(
             1.0, "--time-scale", min=1.0, help="Engine clock speed; match pbx-sim --time-scale."
         ),
+        http: str | None = typer.Option(
+            None,
+            "--http",
+            help="Serve the HTTP API and pages on HOST:PORT (default: [http] of the settings).",
+        ),
     ) -> None:
         """Run the engine: the campaigns that are running in the database, on the Asterisk
         servers of the settings, until interrupted (Ctrl-C)."""
@@ -69,7 +85,12 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                     typer.echo("error: --sim-agents needs --campaign", err=True)
                     raise typer.Exit(2)
                 agents = scenario_agents(settings, sim_agents, campaign)
-            asyncio.run(run_forever(settings, time_scale=time_scale, sim_agents=agents))
+            listen = parse_listen(http) if http else None
+            if listen is None and settings.http.enabled:
+                listen = (settings.http.host, settings.http.port)
+            asyncio.run(
+                run_forever(settings, time_scale=time_scale, sim_agents=agents, http=listen)
+            )
         except DialerError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc

@@ -1,0 +1,94 @@
+"""The FastAPI application: the HTTP API under ``/api`` and the web pages.
+
+``create_app(settings)`` gives an app on the configured database; the runtime passes itself
+(``engine=``) and its live event hub so agent actions and the live stream reach the engine
+in this process. Without an engine the API still manages campaigns, lists, statuses, users
+and reports, and agent actions answer 503.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from campaigns.db import make_engine
+from dialer.api.context import ApiContext, EngineLink
+from dialer.api.hub import EventHub
+from dialer.api.routes import register_routes
+from dialer.config import Settings
+from dialer.errors import DialerError
+
+log = structlog.get_logger(__name__)
+
+#: DialerError ids that mean "the thing asked for does not exist".
+_NOT_FOUND_IDS = frozenset(
+    {"campaign_not_found", "status_not_found", "record_not_found", "dnc_not_found"}
+)
+
+
+def _error(status: int, error: str, detail: Any) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    db: sa.Engine | None = None,
+    hub: EventHub | None = None,
+    engine: EngineLink | None = None,
+) -> FastAPI:
+    """The API and pages on ``settings``' database (or ``db``)."""
+    app = FastAPI(
+        title="dialer",
+        summary="Predictive dialer campaign engine: campaigns, lists, agents, live state",
+        version="0.1.0",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ApiContext(
+        settings=settings,
+        db=db or make_engine(settings.database.url),
+        hub=hub or EventHub(),
+        engine=engine,
+    )
+
+    @app.exception_handler(DialerError)
+    async def dialer_error(request: Request, exc: DialerError) -> JSONResponse:
+        status = 404 if exc.error_id in _NOT_FOUND_IDS else 400
+        log.info("api_refused", path=request.url.path, error=exc.error_id, detail=str(exc))
+        return _error(status, exc.error_id, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        del request
+        names = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method"}
+        response = _error(exc.status_code, names.get(exc.status_code, "http_error"), exc.detail)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        del request
+        problems = [
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "problem": err.get("msg", ""),
+            }
+            for err in exc.errors()
+        ]
+        detail = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        return JSONResponse(
+            {"error": "invalid_request", "detail": detail, "problems": problems},
+            status_code=422,
+        )
+
+    register_routes(app)
+    return app

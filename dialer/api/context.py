@@ -1,0 +1,47 @@
+"""What every request handler reaches: settings, the database, live events, the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from dialer.api.hub import EventHub
+from dialer.config import Settings
+
+
+class EngineLink(Protocol):
+    """The engine running in this process, as the API drives it (:class:`Runtime`)."""
+
+    def agent_command(self, agent_id: int, action: str, payload: dict[str, Any]) -> None:
+        """Carry out an agent action now; raises DialerError/ValueError when refused."""
+
+    def agent_snapshot(self, agent_id: int) -> dict[str, Any] | None:
+        """The agent's live state and current call (None when not logged in)."""
+
+    def campaign_stats(self, campaign_id: int) -> dict[str, Any] | None:
+        """Live figures of a campaign the engine runs (None when not loaded)."""
+
+    def sync_campaigns(self) -> None:
+        """Re-read campaign states and settings from the database now."""
+
+
+@dataclass
+class ApiContext:
+    """Shared by all requests of one app (``request.app.state.ctx``)."""
+
+    settings: Settings
+    db: sa.Engine
+    hub: EventHub
+    engine: EngineLink | None = None
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A database session, committed when the block ends without error."""
+        with Session(self.db, expire_on_commit=False) as session:
+            yield session
+            session.commit()
