@@ -23,6 +23,7 @@ from dialer.api.hub import EventHub
 from dialer.api.routes import register_routes
 from dialer.config import Settings
 from dialer.errors import DialerError
+from dialer.web import mount_web
 
 log = structlog.get_logger(__name__)
 
@@ -91,4 +92,5 @@ def create_app(
         )
 
     register_routes(app)
+    mount_web(app)  # the web pages and /static
     return app

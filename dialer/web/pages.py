@@ -1,0 +1,299 @@
+"""The HTML pages: one route per page, each a shell the page's script fills from the API.
+
+A page checks the session cookie and the role itself (the API checks again on every call
+the script makes): not signed in → ``303 /login?next=…``; signed in with a role the page
+is not for → 403 with a friendly page naming nothing but the page. ``?lang=en|pl`` on any
+page sets the ``dialer_lang`` cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from campaigns.enums import AUTO_OUTCOMES, CampaignState, Outcome, Role, SystemStatus
+from campaigns.importer import RejectReason
+from campaigns.service import RETRY_KEYS
+from dialer.agents import Phase
+from dialer.api.security import (
+    ADMIN_ONLY,
+    EVERYONE,
+    LEADERS,
+    Principal,
+    get_ctx,
+    principal_for,
+    request_token,
+)
+from dialer.web.i18n import (
+    LANG_COOKIE,
+    LANGUAGES,
+    catalog,
+    choose_language,
+    translator,
+)
+
+_HERE = Path(__file__).parent
+_env = Environment(
+    loader=FileSystemLoader(_HERE / "templates"),
+    autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates = Jinja2Templates(env=_env)
+
+
+def _static_version() -> str:
+    """A short digest of the static files: their URLs change when they do (no stale cache)."""
+    digest = hashlib.sha256()
+    for path in sorted((_HERE / "static").rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+STATIC_VERSION = _static_version()
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A page in the navigation, shown to ``roles`` only."""
+
+    key: str
+    url: str
+    label: str
+    roles: tuple[Role, ...]
+
+
+#: Every page behind a sign-in and the roles it is for (the navigation shows the same).
+NAV: tuple[NavItem, ...] = (
+    NavItem("agent", "/agent", "nav.agent", (Role.AGENT,)),
+    NavItem("dashboard", "/dashboard", "nav.dashboard", LEADERS),
+    NavItem("campaigns", "/campaigns", "nav.campaigns", LEADERS),
+    NavItem("statuses", "/statuses", "nav.statuses", ADMIN_ONLY),
+    NavItem("calls", "/calls", "nav.calls", EVERYONE),
+    NavItem("users", "/users", "nav.users", ADMIN_ONLY),
+)
+PAGE_ROLES = {item.key: item.roles for item in NAV}
+
+
+def home_for(role: Role) -> str:
+    """Where ``/`` sends a user of ``role``."""
+    return "/agent" if role is Role.AGENT else "/dashboard"
+
+
+def _signed_in(request: Request) -> Principal | None:
+    token, _ = request_token(request)
+    return principal_for(get_ctx(request), token) if token else None
+
+
+def _language(request: Request, user: Principal | None) -> str:
+    return choose_language(
+        query=request.query_params.get("lang"),
+        cookie=request.cookies.get(LANG_COOKIE),
+        user=user.language if user is not None else None,
+        accept=request.headers.get("accept-language"),
+    )
+
+
+def _finish(request: Request, response: Response) -> Response:
+    """No caching of pages; remember a language asked for with ``?lang=``."""
+    response.headers["Cache-Control"] = "no-store"
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        response.set_cookie(
+            LANG_COOKIE, asked, max_age=365 * 24 * 3600, samesite="lax", path="/", httponly=False
+        )
+    return response
+
+
+def _with_lang(request: Request, code: str) -> str:
+    """This page's address in language ``code`` (its other parameters kept)."""
+    query = dict(request.query_params)
+    query["lang"] = code
+    return f"{request.url.path}?{urlencode(query)}"
+
+
+def _base_context(request: Request, user: Principal | None, lang: str) -> dict[str, Any]:
+    ctx = get_ctx(request)
+    may_export = user is not None and (
+        user.role is Role.ADMIN or not ctx.settings.http.export_admin_only
+    )
+    return {
+        "lang": lang,
+        "languages": LANGUAGES,
+        "lang_links": {code: _with_lang(request, code) for code in LANGUAGES},
+        "t": translator(lang),
+        "catalog": catalog(lang),
+        "user": user,
+        "nav": [item for item in NAV if user is not None and user.role in item.roles],
+        "static_version": STATIC_VERSION,
+        "may_export": may_export,
+        "path": request.url.path,
+        "enums": {
+            "phases": [p.value for p in Phase],
+            "system_statuses": [s.value for s in SystemStatus],
+            "outcomes": [o.value for o in Outcome],
+            "auto_outcomes": [o.value for o in AUTO_OUTCOMES],
+            "campaign_states": [s.value for s in CampaignState],
+            "roles": [r.value for r in Role],
+            "reject_reasons": [r.value for r in RejectReason],
+            "retry_keys": list(RETRY_KEYS),
+        },
+    }
+
+
+def _forbidden(request: Request, user: Principal, lang: str) -> Response:
+    context = _base_context(request, user, lang)
+    context.update(page="forbidden", title="forbidden.title", home=home_for(user.role))
+    response = templates.TemplateResponse(request, "forbidden.html", context, status_code=403)
+    return _finish(request, response)
+
+
+def _page(
+    request: Request,
+    template: str,
+    *,
+    page: str,
+    title: str,
+    roles: Sequence[Role],
+    **extra: Any,
+) -> Response:
+    """Render ``template`` for a signed-in user of ``roles`` (else redirect or 403)."""
+    user = _signed_in(request)
+    if user is None:
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        return _finish(request, RedirectResponse(f"/login?next={quote(target)}", 303))
+    lang = _language(request, user)
+    if user.role not in roles:
+        return _forbidden(request, user, lang)
+    context = _base_context(request, user, lang)
+    context.update(page=page, title=title, **extra)
+    return _finish(request, templates.TemplateResponse(request, template, context))
+
+
+def _safe_next(target: str | None) -> str | None:
+    """A local path to go to after signing in (never another site)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    """Send each role to its page (a visitor to the sign-in page)."""
+    user = _signed_in(request)
+    target = "/login" if user is None else home_for(user.role)
+    return _finish(request, RedirectResponse(target, 303))
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> Response:
+    """The sign-in form (a signed-in user goes on at once)."""
+    user = _signed_in(request)
+    if user is not None:
+        return _finish(request, RedirectResponse(_safe_next(next) or home_for(user.role), 303))
+    lang = _language(request, None)
+    context = _base_context(request, None, lang)
+    context.update(page="login", title="login.title", next=_safe_next(next) or "/")
+    return _finish(request, templates.TemplateResponse(request, "login.html", context))
+
+
+@router.get("/agent", response_class=HTMLResponse)
+def agent_page(request: Request) -> Response:
+    """The agent's desk: seat, ready/pause, screen pop, status form, callbacks, history."""
+    return _page(
+        request, "agent.html", page="agent", title="agent.title", roles=PAGE_ROLES["agent"]
+    )
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard_page(request: Request) -> Response:
+    """The live dashboard of one campaign (and a line per campaign)."""
+    return _page(
+        request,
+        "dashboard.html",
+        page="dashboard",
+        title="dashboard.title",
+        roles=PAGE_ROLES["dashboard"],
+    )
+
+
+@router.get("/campaigns", response_class=HTMLResponse)
+def campaigns_page(request: Request) -> Response:
+    """The campaign list, with start/pause/stop for administrators and heads."""
+    return _page(
+        request,
+        "campaigns.html",
+        page="campaigns",
+        title="campaigns.title",
+        roles=PAGE_ROLES["campaigns"],
+    )
+
+
+@router.get("/campaigns/new", response_class=HTMLResponse)
+def campaign_new_page(request: Request) -> Response:
+    """The editor for a new campaign (administrators)."""
+    return _page(
+        request,
+        "campaign.html",
+        page="campaigns",
+        title="campaign.new_title",
+        roles=ADMIN_ONLY,
+        campaign_id=None,
+    )
+
+
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_page(request: Request, campaign_id: int) -> Response:
+    """One campaign: its rules and statuses (editable by administrators) and its lists."""
+    return _page(
+        request,
+        "campaign.html",
+        page="campaigns",
+        title="campaign.title",
+        roles=PAGE_ROLES["campaigns"],
+        campaign_id=campaign_id,
+    )
+
+
+@router.get("/statuses", response_class=HTMLResponse)
+def statuses_page(request: Request) -> Response:
+    """The status dictionary editor (administrators)."""
+    return _page(
+        request,
+        "statuses.html",
+        page="statuses",
+        title="statuses.title",
+        roles=PAGE_ROLES["statuses"],
+    )
+
+
+@router.get("/calls", response_class=HTMLResponse)
+def calls_page(request: Request) -> Response:
+    """The call log with filters, paging and export (each role sees its scope)."""
+    return _page(
+        request, "calls.html", page="calls", title="calls.title", roles=PAGE_ROLES["calls"]
+    )
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(request: Request) -> Response:
+    """Users, agents and groups (administrators)."""
+    return _page(
+        request, "users.html", page="users", title="users.title", roles=PAGE_ROLES["users"]
+    )

@@ -1,0 +1,367 @@
+/* The agent's desk: log in to a seat, ready / pause, the screen pop of the bridged call,
+   the status form, own callbacks and own calls. State comes from GET /api/agent/state and
+   is refreshed on every live event of this agent (SSE /api/live). */
+"use strict";
+
+(function () {
+  const D = window.Dialer;
+  const $ = (id) => document.getElementById(id);
+  const DATED = new Set(["MY_RECORD", "NOT_BEFORE"]);
+  const PAUSE_CODES = new Set(["break", "lunch", "training", "meeting", "technical", "other"]);
+
+  let state = { phase: "logged_out" };
+  let phaseSince = Date.now();
+  let statuses = [];
+  let statusesCampaign = null;
+  let savedFor = null; // the call whose status this agent already set
+  let campaignNames = {};
+  let historyPage = 1;
+
+  /** A pause reason for people: "lunch: back at 1" → "Lunch: back at 1". */
+  function reasonText(reason) {
+    if (!reason) return "";
+    const [code, ...rest] = String(reason).split(": ");
+    const label = PAUSE_CODES.has(code) || code === "seat" || code === "seat_lost" ? D.t("pause_reason." + code) : code;
+    return rest.length ? `${label}: ${rest.join(": ")}` : label;
+  }
+  D.reasonText = reasonText;
+
+  /* ---- state ------------------------------------------------------------------------ */
+
+  async function loadState() {
+    try {
+      const next = await D.api("GET", "/api/agent/state");
+      D.showError($("seat-error"), null);
+      setState(next || { phase: "logged_out" });
+    } catch (err) {
+      D.showError(state.phase === "logged_out" ? $("login-seat-error") : $("seat-error"), err);
+    }
+  }
+  const refresh = D.throttle(loadState, 300);
+
+  function setState(next) {
+    if (next.phase !== state.phase) phaseSince = Date.now();
+    const previousCall = state.call && state.call.call_id;
+    state = next;
+    const loggedOut = !next.phase || next.phase === "logged_out";
+    $("login-seat").hidden = !loggedOut;
+    $("seat-live").hidden = loggedOut;
+    if (loggedOut) {
+      loadCampaigns();
+    } else {
+      const phase = $("phase");
+      phase.dataset.phase = next.phase;
+      phase.textContent = D.tv("phase", next.phase);
+      $("pending").textContent = next.pending ? D.t("agent.pending_" + next.pending) : "";
+      $("pause-reason").textContent = next.phase === "paused" ? reasonText(next.pause_reason) : "";
+      $("live-campaign").textContent = campaignNames[next.campaign] || (next.campaign_name || (next.campaign ? "#" + next.campaign : "–"));
+      $("live-seat").textContent = next.seat || "–";
+      $("btn-ready").disabled = next.phase !== "paused";
+      $("btn-pause").disabled = next.pending === "paused" || (next.phase === "paused" && !next.pending);
+      tick();
+    }
+    const call = next.call || null;
+    showCall(call);
+    if (call && call.call_id !== previousCall) {
+      D.showError($("status-error"), null);
+      D.setText($("call-ok"), "");
+    }
+    showStatusForm(call, next);
+  }
+
+  function tick() {
+    if (state.phase && state.phase !== "logged_out") {
+      $("phase-since").textContent = D.fmtDuration((Date.now() - phaseSince) / 1000);
+    }
+  }
+  setInterval(tick, 1000);
+
+  /* ---- login to a seat ------------------------------------------------------------- */
+
+  async function loadCampaigns() {
+    const select = $("seat-campaign");
+    try {
+      const list = D.items(await D.api("GET", "/api/campaigns")).filter(
+        (c) => !c.state || c.state === "running" || c.state === "paused",
+      );
+      const chosen = select.value;
+      select.replaceChildren(
+        ...list.map((c) => D.h("option", { value: c.id }, `${c.name} (${D.tv("campaign_state", c.state)})`)),
+      );
+      for (const c of list) campaignNames[c.id] = c.name;
+      if (chosen) select.value = chosen;
+      $("no-campaigns").hidden = list.length > 0;
+      $("btn-login").disabled = list.length === 0;
+    } catch (err) {
+      D.showError($("login-seat-error"), err);
+    }
+  }
+
+  $("login-seat").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const campaign = Number($("seat-campaign").value);
+    if (!campaign) {
+      D.showError($("login-seat-error"), D.t("agent.pick_campaign"));
+      return;
+    }
+    const seat = $("seat-seat").value.trim();
+    await D.busy($("btn-login"), async () => {
+      try {
+        const answer = await D.api("POST", "/api/agent/login", seat ? { campaign, seat } : { campaign });
+        D.showError($("login-seat-error"), null);
+        if (answer && answer.phase) setState(answer);
+        else await loadState();
+      } catch (err) {
+        D.showError($("login-seat-error"), err);
+      }
+    });
+  });
+
+  async function act(button, path, payload) {
+    await D.busy(button, async () => {
+      try {
+        const answer = await D.api("POST", path, payload);
+        D.showError($("seat-error"), null);
+        if (answer && answer.phase) setState(answer);
+        else await loadState();
+      } catch (err) {
+        D.showError($("seat-error"), err);
+      }
+    });
+  }
+  $("btn-ready").addEventListener("click", () => act($("btn-ready"), "/api/agent/ready"));
+  $("btn-logout").addEventListener("click", () => act($("btn-logout"), "/api/agent/logout"));
+  $("pause-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const code = $("pause-reason-select").value;
+    const text = $("pause-text").value.trim();
+    if (code === "other" && !text) {
+      D.showError($("seat-error"), D.t("agent.pause_text_needed"));
+      $("pause-text").focus();
+      return;
+    }
+    act($("btn-pause"), "/api/agent/pause", { reason: text ? `${code}: ${text}` : code });
+  });
+
+  /* ---- the call: screen pop and status form ------------------------------------------- */
+
+  function showCall(call) {
+    $("no-call").hidden = !!call;
+    $("screenpop").hidden = !call;
+    if (!call) return;
+    const record = call.record || {};
+    $("pop-name").textContent = record.name || D.t("agent.no_name");
+    const phone = $("pop-phone");
+    phone.textContent = record.phone || "";
+    phone.href = record.phone ? "tel:" + record.phone : "#";
+    const rows = [
+      [D.t("agent.attempt"), D.fmtNumber(record.attempt)],
+      [D.t("col.system_status"), D.tv("system_status", record.system_status)],
+      [D.t("agent.call_phase"), D.tv("call_phase", call.phase)],
+    ];
+    if (call.connected_at) rows.push([D.t("agent.connected_at"), D.fmtDateTime(call.connected_at)]);
+    for (const [key, value] of Object.entries(record.fields || {})) rows.push([key, value === null ? "" : String(value)]);
+    $("pop-fields").replaceChildren(...rows.flatMap(([k, v]) => [D.h("dt", {}, k), D.h("dd", {}, v)]));
+  }
+
+  async function loadStatuses(campaign, provided) {
+    if (Array.isArray(provided)) {
+      statuses = provided;
+      statusesCampaign = campaign;
+      return;
+    }
+    if (statusesCampaign === campaign && statuses.length) return;
+    try {
+      statuses = D.items(await D.api("GET", `/api/campaigns/${campaign}/statuses`));
+      statusesCampaign = campaign;
+    } catch (err) {
+      D.showError($("status-error"), err);
+    }
+  }
+
+  async function showStatusForm(call, snapshot) {
+    const card = $("status-card");
+    const open = !!call && call.call_id !== savedFor && (snapshot.phase === "talking" || snapshot.phase === "wrap_up");
+    if (!open) {
+      if (!call || call.call_id !== savedFor) card.hidden = true;
+      return;
+    }
+    await loadStatuses(call.campaign || snapshot.campaign, snapshot.statuses);
+    const box = $("status-options");
+    const chosen = (box.querySelector("input:checked") || {}).value;
+    if (card.hidden || box.dataset.call !== call.call_id) {
+      box.dataset.call = call.call_id;
+      const offered = statuses.filter((s) => s.active !== false && s.hidden !== true);
+      box.replaceChildren(
+        ...offered.map((s) =>
+          D.h(
+            "label",
+            { class: "option" },
+            D.h("input", {
+              type: "radio",
+              name: "status",
+              value: s.id,
+              dataset: { system: s.system_status },
+              checked: String(s.id) === chosen,
+            }),
+            " ",
+            s.name,
+            " ",
+            D.h("small", { class: "muted" }, D.tv("system_status", s.system_status)),
+          ),
+        ),
+      );
+      if (!offered.length) box.append(D.h("p", { class: "muted" }, D.t("agent.no_statuses")));
+      $("status-form").reset();
+      D.clearFormErrors($("status-form"));
+      updateDateField();
+    }
+    card.hidden = false;
+  }
+
+  function selectedStatus() {
+    const input = $("status-options").querySelector("input:checked");
+    return input ? { id: Number(input.value), system: input.dataset.system } : null;
+  }
+  function updateDateField() {
+    const chosen = selectedStatus();
+    const dated = !!chosen && DATED.has(chosen.system);
+    $("date-field").hidden = !dated;
+    $("status-date").required = dated;
+    if (dated && !$("status-date").value) {
+      // A sensible default: tomorrow at this hour, in the browser's zone.
+      const when = new Date(Date.now() + 24 * 3600 * 1000);
+      when.setMinutes(0, 0, 0);
+      $("status-date").value = D.isoToLocalInput(when.toISOString());
+    }
+  }
+  $("status-options").addEventListener("change", updateDateField);
+
+  $("status-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = $("status-form");
+    D.clearFormErrors(form);
+    D.showError($("status-error"), null);
+    const call = state.call;
+    if (!call) {
+      D.showError($("status-error"), D.t("agent.no_call"));
+      return;
+    }
+    const chosen = selectedStatus();
+    if (!chosen) {
+      D.setText(form.querySelector('[data-error-for="status"]'), D.t("agent.pick_status"));
+      const first = $("status-options").querySelector("input");
+      if (first) first.focus();
+      return;
+    }
+    const payload = { call_id: call.call_id, status: chosen.id, note: $("status-note").value.trim() };
+    if (DATED.has(chosen.system)) {
+      const iso = D.localInputToIso($("status-date").value);
+      let problem = null;
+      if (!iso) problem = D.t("agent.date_needed");
+      else if (new Date(iso).getTime() <= Date.now()) problem = D.t("agent.date_future");
+      if (problem) {
+        D.setText(form.querySelector('[data-error-for="date"]'), problem);
+        $("status-date").setAttribute("aria-invalid", "true");
+        $("status-date").focus();
+        return;
+      }
+      payload.date = iso;
+    }
+    await D.busy($("btn-status"), async () => {
+      try {
+        const answer = await D.api("POST", "/api/agent/status", payload);
+        savedFor = call.call_id;
+        $("status-card").hidden = true;
+        D.setText($("call-ok"), D.t("agent.status_saved"));
+        if (answer && answer.phase) setState(answer);
+        else await loadState();
+        loadCallbacks();
+        loadHistory(1);
+      } catch (err) {
+        D.showFormErrors(form, err, $("status-error"));
+      }
+    });
+  });
+
+  /* ---- own callbacks and calls ----------------------------------------------------- */
+
+  const pick = (obj, ...names) => {
+    for (const n of names) if (obj[n] !== undefined && obj[n] !== null) return obj[n];
+    return null;
+  };
+  const campaignLabel = (row) => {
+    const c = pick(row, "campaign_name", "campaign");
+    if (c && typeof c === "object") return c.name;
+    return typeof c === "number" ? campaignNames[c] || "#" + c : c || "–";
+  };
+
+  async function loadCallbacks() {
+    try {
+      const rows = D.items(await D.api("GET", "/api/agent/callbacks"));
+      D.fillTable(
+        $("callbacks"),
+        rows.map((r) =>
+          D.h(
+            "tr",
+            {},
+            D.h("td", {}, D.timeEl(pick(r, "next_call_at", "when", "date"))),
+            D.h("td", {}, r.name || "–"),
+            D.h("td", {}, r.phone || "–"),
+            D.h("td", {}, campaignLabel(r)),
+          ),
+        ),
+        $("callbacks-empty"),
+      );
+      D.showError($("callbacks-error"), null);
+    } catch (err) {
+      D.showError($("callbacks-error"), err);
+    }
+  }
+
+  async function loadHistory(page) {
+    historyPage = page;
+    try {
+      const data = await D.api("GET", "/api/agent/calls" + D.query({ page, page_size: 20 }));
+      const rows = D.items(data).map((r) =>
+        D.h(
+          "tr",
+          {},
+          D.h("td", {}, D.timeEl(r.dial_at)),
+          D.h("td", {}, r.phone || "–"),
+          D.h("td", {}, campaignLabel(r)),
+          D.h("td", {}, D.tv("outcome", r.outcome)),
+          D.h("td", {}, pick(r, "status_name") || (r.system_status ? D.tv("system_status", r.system_status) : "–")),
+          D.h("td", { class: "num" }, D.fmtDuration(r.talk_s)),
+        ),
+      );
+      const tbody = $("history").tBodies[0];
+      if (page === 1) tbody.replaceChildren(...rows);
+      else tbody.append(...rows);
+      $("history-empty").hidden = tbody.rows.length > 0;
+      const more = data && typeof data.total === "number" ? tbody.rows.length < data.total : rows.length === 20;
+      $("history-more").hidden = !more;
+      D.showError($("history-error"), null);
+    } catch (err) {
+      D.showError($("history-error"), err);
+    }
+  }
+  $("history-more").addEventListener("click", () => loadHistory(historyPage + 1));
+
+  /* ---- live ------------------------------------------------------------------------- */
+
+  D.live(
+    {},
+    {
+      agent: refresh,
+      screenpop: refresh,
+      error: (payload) => D.showError($("seat-error"), D.t("error.refused") + " " + ((payload && payload.error) || "")),
+    },
+  );
+  // A safety net should the stream be down for a while.
+  setInterval(loadState, 15000);
+
+  loadState();
+  loadCallbacks();
+  loadHistory(1);
+})();

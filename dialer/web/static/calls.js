@@ -1,0 +1,141 @@
+/* The call log: filters (kept in the page's address), paging, CSV/XLSX export of the same
+   filtered list. GET /api/calls and /api/calls/export. */
+"use strict";
+
+(function () {
+  const D = window.Dialer;
+  const $ = (id) => document.getElementById(id);
+  const form = $("filters");
+  const FILTERS = ["from", "to", "campaign", "agent", "group", "status", "system_status", "outcome", "phone", "page_size"];
+  const DATES = new Set(["from", "to"]);
+  let page = 1;
+  let total = null;
+
+  const pick = (obj, ...names) => {
+    for (const n of names) if (obj && obj[n] !== undefined && obj[n] !== null) return obj[n];
+    return null;
+  };
+
+  /** The filters as API query parameters (dates as ISO instants). */
+  function filters() {
+    const out = {};
+    for (const name of FILTERS) {
+      const input = form.elements[name];
+      if (!input) continue;
+      const value = input.value.trim();
+      if (!value) continue;
+      out[name] = DATES.has(name) ? D.localInputToIso(value) : value;
+    }
+    return out;
+  }
+
+  function fromAddress() {
+    const q = new URLSearchParams(location.search);
+    for (const name of FILTERS) {
+      const input = form.elements[name];
+      if (!input || !q.has(name)) continue;
+      input.dataset.value = q.get(name);
+      input.value = DATES.has(name) ? D.isoToLocalInput(q.get(name)) : q.get(name);
+    }
+    page = Math.max(1, Number(q.get("page") || 1));
+  }
+
+  function updateExportLinks(params) {
+    for (const format of ["csv", "xlsx"]) {
+      const link = $("export-" + format);
+      if (link) link.href = "/api/calls/export" + D.query(Object.assign({}, params, { format, page: null, page_size: null }));
+    }
+  }
+
+  async function load() {
+    const params = Object.assign(filters(), { page });
+    history.replaceState(null, "", D.query(params) || location.pathname);
+    updateExportLinks(params);
+    let data;
+    try {
+      data = await D.api("GET", "/api/calls" + D.query(params));
+      D.clearFormErrors(form);
+      D.showError($("calls-error"), null);
+    } catch (err) {
+      D.showFormErrors(form, err, $("calls-error"));
+      return;
+    }
+    const items = D.items(data);
+    D.fillTable(
+      $("calls"),
+      items.map((c) =>
+        D.h(
+          "tr",
+          { dataset: { call: c.id } },
+          D.h("td", {}, D.timeEl(c.dial_at)),
+          D.h("td", {}, pick(c, "campaign_name") || (typeof c.campaign === "object" && c.campaign ? c.campaign.name : pick(c, "campaign", "campaign_id")) || "–"),
+          D.h("td", {}, c.phone || "–"),
+          D.h("td", {}, pick(c, "agent_name") || (typeof c.agent === "object" && c.agent ? c.agent.name : null) || (c.agent_id ? "#" + c.agent_id : "–")),
+          D.h("td", {}, D.h("span", { class: "badge", dataset: { outcome: c.outcome || "" } }, D.tv("outcome", c.outcome))),
+          D.h("td", {}, pick(c, "status_name") || "–"),
+          D.h("td", {}, D.tv("system_status", c.system_status)),
+          D.h("td", { class: "num" }, D.fmtNumber(c.attempt)),
+          D.h("td", { class: "num" }, D.fmtDuration(c.ring_s)),
+          D.h("td", { class: "num" }, D.fmtDuration(c.wait_s)),
+          D.h("td", { class: "num" }, D.fmtDuration(c.talk_s)),
+          D.h("td", {}, pick(c, "hangup_cause_txt") || (c.hangup_cause !== null && c.hangup_cause !== undefined ? String(c.hangup_cause) : "–")),
+          D.h("td", { class: "note" }, c.note || ""),
+        ),
+      ),
+      $("calls-empty"),
+    );
+    total = data && typeof data.total === "number" ? data.total : null;
+    const size = Number(pick(data || {}, "page_size") || form.elements.page_size.value || 50);
+    const pages = total === null ? null : Math.max(1, Math.ceil(total / size));
+    const more = pick(data || {}, "has_more", "more");
+    $("page-prev").disabled = page <= 1;
+    $("page-next").disabled = pages !== null ? page >= pages : more === false || items.length < size;
+    const capped = data && (data.total_capped || data.capped);
+    D.setText(
+      $("page-info"),
+      pages === null
+        ? D.t("calls.page", { page })
+        : D.t(capped ? "calls.page_of_capped" : "calls.page_of", { page, pages, total: D.fmtNumber(total) }),
+    );
+  }
+
+  async function fillSelect(select, path, label) {
+    if (!select) return;
+    try {
+      const rows = D.items(await D.api("GET", path));
+      const keep = select.dataset.value || select.value;
+      select.append(...rows.map((r) => D.h("option", { value: r.id }, label(r))));
+      select.value = keep;
+    } catch (err) {
+      /* a role without that list simply has no such filter options */
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    page = 1;
+    load();
+  });
+  form.addEventListener("reset", () => {
+    setTimeout(() => {
+      page = 1;
+      load();
+    });
+  });
+  $("page-prev").addEventListener("click", () => {
+    page = Math.max(1, page - 1);
+    load();
+  });
+  $("page-next").addEventListener("click", () => {
+    page += 1;
+    load();
+  });
+
+  fromAddress();
+  Promise.all([
+    fillSelect(form.elements.campaign, "/api/campaigns", (r) => r.name),
+    fillSelect(form.elements.agent, "/api/agents", (r) => r.name || r.login),
+    fillSelect(form.elements.group, "/api/groups", (r) => r.name),
+    fillSelect(form.elements.status, "/api/statuses", (r) => `${r.name} (${D.tv("system_status", r.system_status)})`),
+  ]).then(load);
+})();

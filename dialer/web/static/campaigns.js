@@ -1,0 +1,75 @@
+/* The campaign list: GET /api/campaigns; start / pause / stop for administrators and heads. */
+"use strict";
+
+(function () {
+  const D = window.Dialer;
+  const $ = (id) => document.getElementById(id);
+  const runner = D.role === "admin" || D.role === "head";
+  const ACTIONS = { start: ["paused", "draft", "stopped"], pause: ["running"], stop: ["running", "paused"] };
+
+  const pick = (obj, ...names) => {
+    for (const n of names) if (obj && obj[n] !== undefined && obj[n] !== null) return obj[n];
+    return null;
+  };
+  const count = (c, ...names) => {
+    const v = pick(c, ...names) ?? pick(c.counts || c.summary || {}, ...names);
+    return v === null ? "–" : D.fmtNumber(v);
+  };
+  const bySystem = (c, status) => {
+    const m = pick(c, "by_system_status") || pick(c.counts || c.summary || {}, "by_system_status") || {};
+    return m[status] === undefined ? "–" : D.fmtNumber(m[status]);
+  };
+
+  async function changeState(button, id, action) {
+    await D.busy(button, async () => {
+      try {
+        await D.api("POST", `/api/campaigns/${id}/${action}`);
+        D.showError($("campaigns-error"), null);
+        await load();
+      } catch (err) {
+        D.showError($("campaigns-error"), err);
+      }
+    });
+  }
+
+  async function load() {
+    let list;
+    try {
+      list = D.items(await D.api("GET", "/api/campaigns"));
+    } catch (err) {
+      D.showError($("campaigns-error"), err);
+      return;
+    }
+    const rows = list.map((c) => {
+      const cells = [
+        D.h("td", {}, D.h("a", { href: `/campaigns/${c.id}` }, c.name)),
+        D.h("td", {}, D.badge("state", c.state)),
+        D.h("td", {}, c.pacing_profile || "–"),
+        D.h("td", { class: "num" }, count(c, "total", "records")),
+        D.h("td", { class: "num" }, count(c, "due_now")),
+        D.h("td", { class: "num" }, count(c, "waiting")),
+        D.h("td", { class: "num" }, bySystem(c, "MY_RECORD")),
+        D.h("td", { class: "num" }, bySystem(c, "DO_NOT_CALL")),
+      ];
+      if (runner) {
+        const buttons = Object.entries(ACTIONS)
+          .filter(([, from]) => from.includes(c.state))
+          .map(([action]) => {
+            const b = D.h(
+              "button",
+              { type: "button", class: "small", dataset: { action }, "aria-label": `${D.t("campaigns." + action)}: ${c.name}` },
+              D.t("campaigns." + action),
+            );
+            b.addEventListener("click", () => changeState(b, c.id, action));
+            return b;
+          });
+        cells.push(D.h("td", { class: "actions" }, ...buttons));
+      }
+      return D.h("tr", { dataset: { campaign: c.id } }, ...cells);
+    });
+    D.fillTable($("campaigns"), rows, $("campaigns-empty"));
+  }
+
+  load();
+  setInterval(load, 30000);
+})();

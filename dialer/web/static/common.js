@@ -1,0 +1,349 @@
+/* Shared helpers of the pages: translations, the JSON API (cookie session + CSRF header),
+   the live stream (SSE), dates in the browser's locale and time zone, small DOM helpers. */
+"use strict";
+
+(function () {
+  const D = (window.Dialer = {});
+  const body = document.body;
+  D.lang = body.dataset.lang || "en";
+  D.role = body.dataset.role || null;
+  D.mayExport = body.dataset.mayExport === "true";
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  D.csrf = meta ? meta.content : "";
+  D.catalog = JSON.parse(document.getElementById("i18n").textContent);
+
+  /* ---- translations ------------------------------------------------------------ */
+
+  /** The text of `key` in the page's language, with {name} placeholders filled. */
+  D.t = function (key, params) {
+    let text = Object.prototype.hasOwnProperty.call(D.catalog, key) ? D.catalog[key] : key;
+    if (params) {
+      text = text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+    }
+    return text;
+  };
+  /** A translated enum value (phase, outcome, system status…), or the value itself. */
+  D.tv = function (prefix, value) {
+    if (value === null || value === undefined || value === "") return "–";
+    const key = prefix + "." + value;
+    return Object.prototype.hasOwnProperty.call(D.catalog, key) ? D.catalog[key] : String(value);
+  };
+
+  /* ---- dates and numbers, in the browser's locale and time zone ------------------ */
+
+  /** The browser's locale for the page's language (e.g. en-GB, pl-PL). */
+  D.locale = (function () {
+    const prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || D.lang];
+    for (const code of prefs) {
+      if (code && code.toLowerCase().split("-")[0] === D.lang) return code;
+    }
+    return D.lang;
+  })();
+  const dateTimeFmt = new Intl.DateTimeFormat(D.locale, { dateStyle: "short", timeStyle: "medium" });
+  const timeFmt = new Intl.DateTimeFormat(D.locale, { hour: "2-digit", minute: "2-digit" });
+  const numberFmt = new Intl.NumberFormat(D.locale, { maximumFractionDigits: 2 });
+  const pctFmt = new Intl.NumberFormat(D.locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 2 });
+
+  D.parseDate = function (iso) {
+    if (!iso) return null;
+    let text = String(iso);
+    // Times from the API are UTC; one without a zone is taken as UTC too.
+    if (/^\d{4}-\d\d-\d\dT[\d:.]+$/.test(text)) text += "Z";
+    const when = new Date(text);
+    return isNaN(when.getTime()) ? null : when;
+  };
+  D.fmtDateTime = function (iso) {
+    const when = D.parseDate(iso);
+    return when ? dateTimeFmt.format(when) : "–";
+  };
+  D.fmtTime = function (when) {
+    return timeFmt.format(when);
+  };
+  D.fmtNumber = function (n) {
+    return n === null || n === undefined || Number.isNaN(Number(n)) ? "–" : numberFmt.format(Number(n));
+  };
+  D.fmtPercent = function (ratio) {
+    return ratio === null || ratio === undefined || Number.isNaN(Number(ratio)) ? "–" : pctFmt.format(Number(ratio));
+  };
+  /** Seconds as m:ss or h:mm:ss. */
+  D.fmtDuration = function (seconds) {
+    if (seconds === null || seconds === undefined || Number.isNaN(Number(seconds))) return "–";
+    let s = Math.max(0, Math.round(Number(seconds)));
+    const h = Math.floor(s / 3600);
+    s -= h * 3600;
+    const m = Math.floor(s / 60);
+    s -= m * 60;
+    const pad = (v) => String(v).padStart(2, "0");
+    return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+  };
+  /** A datetime-local input's value as an ISO instant (the browser's zone), or null. */
+  D.localInputToIso = function (value) {
+    if (!value) return null;
+    const when = new Date(value);
+    return isNaN(when.getTime()) ? null : when.toISOString();
+  };
+  /** An ISO instant as a datetime-local value in the browser's zone. */
+  D.isoToLocalInput = function (iso) {
+    const when = D.parseDate(iso);
+    if (!when) return "";
+    const pad = (v) => String(v).padStart(2, "0");
+    return `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())}T${pad(when.getHours())}:${pad(when.getMinutes())}`;
+  };
+  /** Fill every <time datetime> in `root` with the localized date. */
+  D.localizeTimes = function (root) {
+    for (const el of (root || document).querySelectorAll("time[datetime]")) {
+      el.textContent = D.fmtDateTime(el.getAttribute("datetime"));
+    }
+  };
+
+  /* ---- DOM --------------------------------------------------------------------- */
+
+  /** Build an element: D.h("td", {class: "num"}, "text", child…). Text is never parsed as HTML. */
+  D.h = function (tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") el.className = value;
+      else if (name === "text") el.textContent = value;
+      else if (name.startsWith("on") && typeof value === "function") el.addEventListener(name.slice(2), value);
+      else if (name === "dataset") Object.assign(el.dataset, value);
+      else if (value === true) el.setAttribute(name, "");
+      else el.setAttribute(name, value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return el;
+  };
+  D.$ = (sel, root) => (root || document).querySelector(sel);
+  D.$$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+  /** A <time> element showing an ISO date in the browser's locale. */
+  D.timeEl = function (iso) {
+    if (!iso) return "–";
+    return D.h("time", { datetime: iso }, D.fmtDateTime(iso));
+  };
+  D.badge = function (kind, value) {
+    const attrs = { class: "badge" };
+    attrs["data-" + kind] = value || "";
+    return D.h("span", attrs, D.tv(kind === "state" ? "campaign_state" : kind, value));
+  };
+  D.fillTable = function (table, rows, emptyEl) {
+    const tbody = table.tBodies[0];
+    tbody.replaceChildren(...rows);
+    if (emptyEl) emptyEl.hidden = rows.length > 0;
+  };
+  D.setText = function (el, text) {
+    if (el) el.textContent = text;
+  };
+
+  /* ---- the API ------------------------------------------------------------------- */
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      const detail = body && body.detail !== undefined ? body.detail : "";
+      super(typeof detail === "string" ? detail : JSON.stringify(detail));
+      this.status = status;
+      this.error = (body && body.error) || "http_error";
+      this.detail = this.message;
+      this.problems = (body && body.problems) || [];
+    }
+  }
+  D.ApiError = ApiError;
+
+  /** Call the API: `D.api("POST", "/api/x", {json})` → the JSON answer, or throws ApiError. */
+  D.api = async function (method, path, payload, options) {
+    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (method !== "GET" && method !== "HEAD") init.headers["X-CSRF-Token"] = D.csrf;
+    if (payload instanceof FormData) {
+      init.body = payload;
+    } else if (payload !== undefined && payload !== null) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(payload);
+    }
+    if (options && options.signal) init.signal = options.signal;
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (exc) {
+      if (exc && exc.name === "AbortError") throw exc;
+      throw new ApiError(0, { error: "network", detail: D.t("error.network") });
+    }
+    if (response.status === 401 && D.role) {
+      // The session ended: sign in again and come back here.
+      window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+      throw new ApiError(401, { error: "unauthorized", detail: D.t("error.unauthorized") });
+    }
+    if (response.status === 204) return null;
+    let data = null;
+    const type = response.headers.get("content-type") || "";
+    if (type.includes("json")) data = await response.json();
+    else data = { detail: await response.text() };
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  };
+  /** The items of a list answer (a plain array, or an object with `items`). */
+  D.items = function (data) {
+    if (Array.isArray(data)) return data;
+    if (data && Array.isArray(data.items)) return data.items;
+    return [];
+  };
+  /** A query string from an object, skipping empty values. */
+  D.query = function (params) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) {
+      if (v !== null && v !== undefined && v !== "") q.set(k, v);
+    }
+    const s = q.toString();
+    return s ? "?" + s : "";
+  };
+
+  /** What to say about an API error, in the page's language (the server's detail kept). */
+  D.errorText = function (err) {
+    if (!(err instanceof ApiError)) return D.t("error.unexpected") + (err && err.message ? ": " + err.message : "");
+    const known = {
+      0: "error.network",
+      401: "error.unauthorized",
+      403: "error.forbidden",
+      404: "error.not_found",
+      409: "error.refused",
+      422: "error.invalid",
+      503: "error.unavailable",
+    };
+    const key = "error." + err.error;
+    let lead = Object.prototype.hasOwnProperty.call(D.catalog, key) ? D.catalog[key] : null;
+    if (!lead) lead = D.t(known[err.status] || (err.status >= 500 ? "error.server" : "error.refused"));
+    if (err.status === 0 || !err.detail || err.detail === lead) return lead;
+    return lead + " " + err.detail;
+  };
+  D.problemText = function (problem) {
+    const known = { "Field required": "problem.required" };
+    return known[problem] ? D.t(known[problem]) : problem;
+  };
+
+  /** Show an error in `el` (or clear it with null). */
+  D.showError = function (el, err) {
+    if (!el) return;
+    el.textContent = err ? (typeof err === "string" ? err : D.errorText(err)) : "";
+  };
+  /** Clear a form's field errors and messages. */
+  D.clearFormErrors = function (form) {
+    for (const el of D.$$("[data-error-for]", form)) el.textContent = "";
+    for (const el of D.$$("[aria-invalid]", form)) el.removeAttribute("aria-invalid");
+  };
+  /**
+   * Show an API error next to the fields it names (422 problems, or a 400 detail starting
+   * with "field: "); the rest goes to `generalEl`. Returns true when a field was named.
+   */
+  D.showFormErrors = function (form, err, generalEl) {
+    D.clearFormErrors(form);
+    let named = false;
+    const mark = (field, text) => {
+      const name = String(field || "").replace(/^(body|query|path|form)\./, "").split(".")[0];
+      const slot = form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
+      if (!slot) return false;
+      slot.textContent = slot.textContent ? slot.textContent + " " + text : text;
+      const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+      if (input) input.setAttribute("aria-invalid", "true");
+      return true;
+    };
+    if (err instanceof ApiError) {
+      for (const p of err.problems) {
+        if (mark(p.field, D.problemText(p.problem))) named = true;
+      }
+      if (!err.problems.length) {
+        const m = /^([a-z_][a-z0-9_.]*): (.*)$/s.exec(err.detail || "");
+        if (m && mark(m[1], m[2])) named = true;
+      }
+    }
+    D.showError(generalEl, named ? D.t("error.see_fields") : err);
+    if (named) {
+      const first = form.querySelector('[aria-invalid="true"]');
+      if (first) first.focus();
+    }
+    return named;
+  };
+
+  /** Disable a button while `work` runs (no double submits). */
+  D.busy = async function (button, work) {
+    if (button) button.disabled = true;
+    try {
+      return await work();
+    } finally {
+      if (button) button.disabled = false;
+    }
+  };
+
+  /* ---- live stream ------------------------------------------------------------------ */
+
+  /**
+   * Listen to /api/live: handlers by event name (stats, agent, call, screenpop, error);
+   * each gets (payload, topic). `onState(true|false)` says whether the stream is open.
+   * The browser reconnects by itself; returns the EventSource.
+   */
+  D.live = function (params, handlers, onState) {
+    const source = new EventSource("/api/live" + D.query(params || {}), { withCredentials: true });
+    for (const [name, fn] of Object.entries(handlers)) {
+      source.addEventListener(name, (event) => {
+        let data = null;
+        try {
+          data = JSON.parse(event.data);
+        } catch (exc) {
+          return;
+        }
+        const payload = data && data.payload !== undefined ? data.payload : data;
+        fn(payload, data && data.topic);
+      });
+    }
+    if (onState) {
+      source.addEventListener("open", () => onState(true));
+      source.addEventListener("error", () => onState(source.readyState === EventSource.OPEN));
+    }
+    window.addEventListener("beforeunload", () => source.close());
+    return source;
+  };
+  /** Mark a live indicator element on/off. */
+  D.liveIndicator = function (el) {
+    return (open) => {
+      if (!el) return;
+      el.dataset.live = open ? "on" : "off";
+      el.textContent = D.t(open ? "live.on" : "live.off");
+    };
+  };
+
+  /** Run `fn` at most once per `ms` (the last call wins). */
+  D.throttle = function (fn, ms) {
+    let timer = null;
+    let again = false;
+    return function () {
+      if (timer) {
+        again = true;
+        return;
+      }
+      fn();
+      timer = setTimeout(function tick() {
+        timer = null;
+        if (again) {
+          again = false;
+          fn();
+          timer = setTimeout(tick, ms);
+        }
+      }, ms);
+    };
+  };
+
+  /* ---- every page -------------------------------------------------------------------- */
+
+  const signOut = document.getElementById("sign-out");
+  if (signOut) {
+    signOut.addEventListener("click", async () => {
+      try {
+        await D.api("POST", "/api/auth/logout");
+      } catch (exc) {
+        /* signed out already */
+      }
+      window.location.assign("/login");
+    });
+  }
+  D.localizeTimes();
+})();
