@@ -9,12 +9,6 @@
   const FILTERS = ["from", "to", "campaign", "agent", "group", "status", "system_status", "outcome", "phone", "page_size"];
   const DATES = new Set(["from", "to"]);
   let page = 1;
-  let total = null;
-
-  const pick = (obj, ...names) => {
-    for (const n of names) if (obj && obj[n] !== undefined && obj[n] !== null) return obj[n];
-    return null;
-  };
 
   /** The filters as API query parameters (dates as ISO instants). */
   function filters() {
@@ -60,7 +54,7 @@
       D.showFormErrors(form, err, $("calls-error"));
       return;
     }
-    const items = D.items(data);
+    const items = data.items;
     D.fillTable(
       $("calls"),
       items.map((c) =>
@@ -68,34 +62,29 @@
           "tr",
           { dataset: { call: c.id } },
           D.h("td", {}, D.timeEl(c.dial_at)),
-          D.h("td", {}, pick(c, "campaign_name") || (typeof c.campaign === "object" && c.campaign ? c.campaign.name : pick(c, "campaign", "campaign_id")) || "–"),
-          D.h("td", {}, c.phone || "–"),
-          D.h("td", {}, pick(c, "agent_name") || (typeof c.agent === "object" && c.agent ? c.agent.name : null) || (c.agent_id ? "#" + c.agent_id : "–")),
+          D.h("td", {}, c.campaign_name || "#" + c.campaign_id),
+          D.h("td", {}, c.phone),
+          D.h("td", {}, c.record_name || "–"),
+          D.h("td", {}, c.agent_name || (c.agent_id ? "#" + c.agent_id : "–")),
           D.h("td", {}, D.h("span", { class: "badge", dataset: { outcome: c.outcome || "" } }, D.tv("outcome", c.outcome))),
-          D.h("td", {}, pick(c, "status_name") || "–"),
+          D.h("td", {}, c.status_name || "–"),
           D.h("td", {}, D.tv("system_status", c.system_status)),
           D.h("td", { class: "num" }, D.fmtNumber(c.attempt)),
           D.h("td", { class: "num" }, D.fmtDuration(c.ring_s)),
           D.h("td", { class: "num" }, D.fmtDuration(c.wait_s)),
           D.h("td", { class: "num" }, D.fmtDuration(c.talk_s)),
-          D.h("td", {}, pick(c, "hangup_cause_txt") || (c.hangup_cause !== null && c.hangup_cause !== undefined ? String(c.hangup_cause) : "–")),
+          D.h("td", {}, c.hangup_cause_txt || (c.hangup_cause !== null ? String(c.hangup_cause) : "–")),
           D.h("td", { class: "note" }, c.note || ""),
         ),
       ),
       $("calls-empty"),
     );
-    total = data && typeof data.total === "number" ? data.total : null;
-    const size = Number(pick(data || {}, "page_size") || form.elements.page_size.value || 50);
-    const pages = total === null ? null : Math.max(1, Math.ceil(total / size));
-    const more = pick(data || {}, "has_more", "more");
+    const pages = Math.max(1, Math.ceil(data.total / data.page_size));
     $("page-prev").disabled = page <= 1;
-    $("page-next").disabled = pages !== null ? page >= pages : more === false || items.length < size;
-    const capped = data && (data.total_capped || data.capped);
+    $("page-next").disabled = data.total_capped ? items.length < data.page_size : page >= pages;
     D.setText(
       $("page-info"),
-      pages === null
-        ? D.t("calls.page", { page })
-        : D.t(capped ? "calls.page_of_capped" : "calls.page_of", { page, pages, total: D.fmtNumber(total) }),
+      D.t(data.total_capped ? "calls.page_of_capped" : "calls.page_of", { page, pages, total: D.fmtNumber(data.total) }),
     );
   }
 

@@ -305,8 +305,7 @@
         ),
       ),
     );
-    const shown = rejects.length;
-    const more = Number(pick(report, "rejects_more", "more_rejects") || 0) || Math.max(0, Number(report.rejected || 0) - shown);
+    const more = Number(report.rejects_more || 0);
     $("rejects-more").hidden = more <= 0;
     D.setText($("rejects-more"), D.t("import.more", { count: D.fmtNumber(more) }));
   }
@@ -324,9 +323,9 @@
       }
       const data = new FormData();
       data.append("file", file, file.name);
-      for (const name of ["name", "default_region", "default_tz"]) {
+      for (const name of ["name", "region", "tz"]) {
         const v = upload.elements[name].value.trim();
-        if (v) data.append(name, name === "default_region" ? v.toUpperCase() : v);
+        if (v) data.append(name, name === "region" ? v.toUpperCase() : v);
       }
       await D.busy($("btn-upload"), async () => {
         try {
@@ -345,10 +344,14 @@
   /* ---- start ------------------------------------------------------------------------ */
 
   async function loadCampaign() {
-    const data = await D.api("GET", `/api/campaigns/${campaignId}`);
-    campaign = data.campaign || data;
+    campaign = await D.api("GET", `/api/campaigns/${campaignId}`);
     fillForm(campaign);
     showHeader();
+    showRecords(campaign.records);
+  }
+  function showRecords(records) {
+    for (const el of D.$$("[data-records]")) el.textContent = D.fmtNumber(records[el.dataset.records]);
+    for (const el of D.$$("#record-by-status [data-system]")) el.textContent = D.fmtNumber(records.by_system_status[el.dataset.system] || 0);
   }
 
   (async function start() {

@@ -7,18 +7,7 @@
   const runner = D.role === "admin" || D.role === "head";
   const ACTIONS = { start: ["paused", "draft", "stopped"], pause: ["running"], stop: ["running", "paused"] };
 
-  const pick = (obj, ...names) => {
-    for (const n of names) if (obj && obj[n] !== undefined && obj[n] !== null) return obj[n];
-    return null;
-  };
-  const count = (c, ...names) => {
-    const v = pick(c, ...names) ?? pick(c.counts || c.summary || {}, ...names);
-    return v === null ? "–" : D.fmtNumber(v);
-  };
-  const bySystem = (c, status) => {
-    const m = pick(c, "by_system_status") || pick(c.counts || c.summary || {}, "by_system_status") || {};
-    return m[status] === undefined ? "–" : D.fmtNumber(m[status]);
-  };
+  const SYSTEM = ["TO_CALL", "MY_RECORD", "NOT_BEFORE", "CALL_PROGRESSIVE", "DO_NOT_CALL"];
 
   async function changeState(button, id, action) {
     await D.busy(button, async () => {
@@ -35,7 +24,7 @@
   async function load() {
     let list;
     try {
-      list = D.items(await D.api("GET", "/api/campaigns"));
+      list = await D.api("GET", "/api/campaigns");
     } catch (err) {
       D.showError($("campaigns-error"), err);
       return;
@@ -45,11 +34,8 @@
         D.h("td", {}, D.h("a", { href: `/campaigns/${c.id}` }, c.name)),
         D.h("td", {}, D.badge("state", c.state)),
         D.h("td", {}, c.pacing_profile || "–"),
-        D.h("td", { class: "num" }, count(c, "total", "records")),
-        D.h("td", { class: "num" }, count(c, "due_now")),
-        D.h("td", { class: "num" }, count(c, "waiting")),
-        D.h("td", { class: "num" }, bySystem(c, "MY_RECORD")),
-        D.h("td", { class: "num" }, bySystem(c, "DO_NOT_CALL")),
+        D.h("td", { class: "num" }, D.fmtNumber(c.records.total)),
+        ...SYSTEM.map((s) => D.h("td", { class: "num" }, D.fmtNumber(c.records.by_system_status[s] || 0))),
       ];
       if (runner) {
         const buttons = Object.entries(ACTIONS)

@@ -129,7 +129,7 @@
     D.fillTable(
       $("groups"),
       groups.map((row) =>
-        D.h("tr", {}, D.h("td", {}, row.name), D.h("td", {}, editButton(row.name, () => editGroup(row, (f, r) => (f.elements.name.value = r.name))))),
+        D.h("tr", {}, D.h("td", {}, row.name), D.h("td", { class: "num" }, D.fmtNumber(row.agents)), D.h("td", {}, editButton(row.name, () => editGroup(row, (f, r) => (f.elements.name.value = r.name))))),
       ),
     );
     D.fillTable(
