@@ -23,6 +23,7 @@ from playwright.async_api import (
     ConsoleMessage,
     Page,
     async_playwright,
+    expect,
 )
 
 from tests.conftest import in_ci
@@ -33,6 +34,7 @@ VIEWPORT = {"width": 1280, "height": 800}
 #: Longest wait for something to show on a page (ms); the engine and CPU may be busy.
 WAIT_MS = 15_000
 DOCS = Path(__file__).parents[2] / "docs"
+expect.set_options(timeout=WAIT_MS)
 
 
 def require_chromium() -> Path:

@@ -40,7 +40,11 @@
   const refresh = D.throttle(loadState, 300);
 
   function setState(next) {
-    if (next.phase !== state.phase) phaseSince = Date.now();
+    if (next.phase !== state.phase) {
+      phaseSince = Date.now();
+      // A call ended or began: its row and any callback show in the lists soon after.
+      if (state.phase !== "logged_out" || next.phase !== "logged_out") refreshLists();
+    }
     const previousCall = state.call && state.call.call_id;
     state = next;
     const loggedOut = !next.phase || next.phase === "logged_out";
@@ -276,8 +280,9 @@
         D.setText($("call-ok"), D.t("agent.status_saved"));
         if (answer && answer.phase) setState(answer);
         else await loadState();
-        loadCallbacks();
-        loadHistory(1);
+        // The engine writes the status right after answering: read the lists again.
+        refreshLists();
+        setTimeout(refreshLists, 1600);
       } catch (err) {
         D.showFormErrors(form, err, $("status-error"));
       }
@@ -347,6 +352,10 @@
     }
   }
   $("history-more").addEventListener("click", () => loadHistory(historyPage + 1));
+  const refreshLists = D.throttle(() => {
+    loadCallbacks();
+    loadHistory(1);
+  }, 1500);
 
   /* ---- live ------------------------------------------------------------------------- */
 
