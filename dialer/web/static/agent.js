@@ -291,26 +291,18 @@
 
   /* ---- own callbacks and calls ----------------------------------------------------- */
 
-  const pick = (obj, ...names) => {
-    for (const n of names) if (obj[n] !== undefined && obj[n] !== null) return obj[n];
-    return null;
-  };
-  const campaignLabel = (row) => {
-    const c = pick(row, "campaign_name", "campaign");
-    if (c && typeof c === "object") return c.name;
-    return typeof c === "number" ? campaignNames[c] || "#" + c : c || "–";
-  };
+  const campaignLabel = (row) => row.campaign_name || campaignNames[row.campaign_id] || "#" + row.campaign_id;
 
   async function loadCallbacks() {
     try {
-      const rows = D.items(await D.api("GET", "/api/agent/callbacks"));
+      const rows = await D.api("GET", "/api/agent/callbacks");
       D.fillTable(
         $("callbacks"),
         rows.map((r) =>
           D.h(
             "tr",
             {},
-            D.h("td", {}, D.timeEl(pick(r, "next_call_at", "when", "date"))),
+            D.h("td", {}, D.timeEl(r.next_call_at, true)),
             D.h("td", {}, r.name || "–"),
             D.h("td", {}, r.phone || "–"),
             D.h("td", {}, campaignLabel(r)),
@@ -328,15 +320,15 @@
     historyPage = page;
     try {
       const data = await D.api("GET", "/api/agent/calls" + D.query({ page, page_size: 20 }));
-      const rows = D.items(data).map((r) =>
+      const rows = data.items.map((r) =>
         D.h(
           "tr",
           {},
           D.h("td", {}, D.timeEl(r.dial_at)),
           D.h("td", {}, r.phone || "–"),
           D.h("td", {}, campaignLabel(r)),
-          D.h("td", {}, D.tv("outcome", r.outcome)),
-          D.h("td", {}, pick(r, "status_name") || (r.system_status ? D.tv("system_status", r.system_status) : "–")),
+          D.h("td", {}, r.outcome ? D.tv("outcome", r.outcome) : D.t("calls.in_progress")),
+          D.h("td", {}, r.status_name || "–"),
           D.h("td", { class: "num" }, D.fmtDuration(r.talk_s)),
         ),
       );
@@ -344,7 +336,7 @@
       if (page === 1) tbody.replaceChildren(...rows);
       else tbody.append(...rows);
       $("history-empty").hidden = tbody.rows.length > 0;
-      const more = data && typeof data.total === "number" ? tbody.rows.length < data.total : rows.length === 20;
+      const more = data.total_capped || tbody.rows.length < data.total;
       $("history-more").hidden = !more;
       D.showError($("history-error"), null);
     } catch (err) {

@@ -66,7 +66,7 @@
           D.h("td", {}, c.phone),
           D.h("td", {}, c.record_name || "–"),
           D.h("td", {}, c.agent_name || (c.agent_id ? "#" + c.agent_id : "–")),
-          D.h("td", {}, D.h("span", { class: "badge", dataset: { outcome: c.outcome || "" } }, D.tv("outcome", c.outcome))),
+          D.h("td", {}, D.h("span", { class: "badge", dataset: { outcome: c.outcome || "" } }, c.outcome ? D.tv("outcome", c.outcome) : D.t("calls.in_progress"))),
           D.h("td", {}, c.status_name || "–"),
           D.h("td", {}, D.tv("system_status", c.system_status)),
           D.h("td", { class: "num" }, D.fmtNumber(c.attempt)),

@@ -5,8 +5,8 @@
 (function () {
   const D = window.Dialer;
   const NS = "http://www.w3.org/2000/svg";
-  const W = 960;
-  const H = 240;
+  const W = 760;
+  const H = 300;
   const PAD = { left: 40, right: 12, top: 12, bottom: 28 };
 
   function svg(tag, attrs, ...children) {
@@ -16,16 +16,16 @@
     return el;
   }
 
-  /** A "nice" top of the y axis for `max` (1, 2, 5 × 10^n). */
-  function niceTop(max) {
-    if (max <= 4) return 4;
-    const p = Math.pow(10, Math.floor(Math.log10(max)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= max) return m * p;
+  /** A "nice" step of the y axis's four intervals for `max` (1, 2, 5 × 10^n). */
+  function niceStep(max) {
+    const rough = Math.max(1, max / 4);
+    const p = Math.pow(10, Math.floor(Math.log10(rough)));
+    for (const m of [1, 2, 5, 10]) if (m * p >= rough) return m * p;
     return 10 * p;
   }
 
   /**
-   * Draw `points` ([{minute|t|at, dials, answered, connected, dropped}], oldest first) into
+   * Draw `points` ([{at, dials, answered, connected, dropped}], oldest first) into
    * `container`, replacing what was there.
    */
   function render(container, points) {
@@ -33,7 +33,8 @@
     const innerW = W - PAD.left - PAD.right;
     const innerH = H - PAD.top - PAD.bottom;
     const num = (p, k) => Number(p[k] || 0);
-    const max = niceTop(Math.max(1, ...points.map((p) => Math.max(num(p, "dials"), num(p, "answered"), num(p, "connected")))));
+    const step = niceStep(Math.max(1, ...points.map((p) => Math.max(num(p, "dials"), num(p, "answered"), num(p, "connected")))));
+    const max = step * 4;
     const x = (i) => PAD.left + (i + 0.5) * (innerW / n);
     const y = (v) => PAD.top + innerH - (v / max) * innerH;
     const barW = Math.max(2, (innerW / n) * 0.7);
@@ -51,21 +52,24 @@
 
     // grid and y axis
     for (let k = 0; k <= 4; k += 1) {
-      const v = (max * k) / 4;
+      const v = step * k;
       const yy = y(v);
       root.append(svg("line", { x1: PAD.left, x2: W - PAD.right, y1: yy, y2: yy, class: "grid" }));
       root.append(svg("text", { x: PAD.left - 6, y: yy + 4, class: "axis", "text-anchor": "end" }, D.fmtNumber(v)));
     }
-    // x axis labels every 10 minutes
+    // x axis labels every 10 minutes, and at the last minute when it is not too close
+    let lastLabel = -99;
     points.forEach((p, i) => {
-      const when = D.parseDate(p.minute || p.t || p.at || p.ts);
-      if (when && (when.getMinutes() % 10 === 0 || i === 0 || i === points.length - 1)) {
-        root.append(svg("text", { x: x(i), y: H - 8, class: "axis", "text-anchor": "middle" }, D.fmtTime(when)));
+      const when = D.parseDate(p.at);
+      const last = i === points.length - 1;
+      if (when && ((when.getMinutes() % 10 === 0 && i - lastLabel > 4) || (last && i - lastLabel > 4))) {
+        root.append(svg("text", { x: x(i), y: H - 8, class: "axis", "text-anchor": last ? "end" : "middle" }, D.fmtTime(when)));
+        lastLabel = i;
       }
     });
     // dials as bars, each with a native tooltip
     points.forEach((p, i) => {
-      const when = D.parseDate(p.minute || p.t || p.at || p.ts);
+      const when = D.parseDate(p.at);
       const label = `${when ? D.fmtTime(when) : ""} — ${D.t("dashboard.dials")}: ${num(p, "dials")}, ${D.t("dashboard.answered")}: ${num(p, "answered")}, ${D.t("dashboard.connected")}: ${num(p, "connected")}, ${D.t("dashboard.dropped")}: ${num(p, "dropped")}`;
       const g = svg("g", { class: "bar" });
       g.append(svg("title", {}, label));

@@ -40,6 +40,7 @@
     return D.lang;
   })();
   const dateTimeFmt = new Intl.DateTimeFormat(D.locale, { dateStyle: "short", timeStyle: "medium" });
+  const shortFmt = new Intl.DateTimeFormat(D.locale, { dateStyle: "short", timeStyle: "short" });
   const timeFmt = new Intl.DateTimeFormat(D.locale, { hour: "2-digit", minute: "2-digit" });
   const numberFmt = new Intl.NumberFormat(D.locale, { maximumFractionDigits: 2 });
   const pctFmt = new Intl.NumberFormat(D.locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 2 });
@@ -55,6 +56,10 @@
   D.fmtDateTime = function (iso) {
     const when = D.parseDate(iso);
     return when ? dateTimeFmt.format(when) : "–";
+  };
+  D.fmtDateTimeShort = function (iso) {
+    const when = D.parseDate(iso);
+    return when ? shortFmt.format(when) : "–";
   };
   D.fmtTime = function (when) {
     return timeFmt.format(when);
@@ -92,7 +97,7 @@
   /** Fill every <time datetime> in `root` with the localized date. */
   D.localizeTimes = function (root) {
     for (const el of (root || document).querySelectorAll("time[datetime]")) {
-      el.textContent = D.fmtDateTime(el.getAttribute("datetime"));
+      el.textContent = el.dataset.short ? D.fmtDateTimeShort(el.getAttribute("datetime")) : D.fmtDateTime(el.getAttribute("datetime"));
     }
   };
 
@@ -118,10 +123,10 @@
   };
   D.$ = (sel, root) => (root || document).querySelector(sel);
   D.$$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
-  /** A <time> element showing an ISO date in the browser's locale. */
-  D.timeEl = function (iso) {
+  /** A <time> element showing an ISO date in the browser's locale (without seconds when short). */
+  D.timeEl = function (iso, short) {
     if (!iso) return "–";
-    return D.h("time", { datetime: iso }, D.fmtDateTime(iso));
+    return D.h("time", { datetime: iso, title: D.fmtDateTime(iso) }, short ? D.fmtDateTimeShort(iso) : D.fmtDateTime(iso));
   };
   D.badge = function (kind, value) {
     const attrs = { class: "badge" };
