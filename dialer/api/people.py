@@ -99,19 +99,24 @@ def get_group(session: Session, key: int | str) -> AgentGroup:
     if isinstance(key, int) or key.isdigit():
         found = session.get(AgentGroup, int(key))
     if found is None and isinstance(key, str):
-        found = session.exec(
-            select(AgentGroup).where(sa.func.lower(AgentGroup.name) == key.strip().lower())
-        ).first()
+        found = _group_named(session, key)
     if found is None:
         raise GroupNotFoundError(key)
     return found
 
 
+def _group_named(session: Session, name: str) -> AgentGroup | None:
+    """The group called ``name`` in any case (compared here: SQL lower() may fold only ASCII)."""
+    wanted = " ".join(name.split()).casefold()
+    for group in session.exec(select(AgentGroup)):
+        if group.name.casefold() == wanted:
+            return group
+    return None
+
+
 def _check_group_name(session: Session, name: str, exclude_id: int | None = None) -> str:
     clean = _clean(name, "name", NAME_MAX, GroupError)
-    taken = session.exec(
-        select(AgentGroup).where(sa.func.lower(AgentGroup.name) == clean.lower())
-    ).first()
+    taken = _group_named(session, clean)
     if taken is not None and taken.id != exclude_id:
         raise GroupError("name", f"{clean!r} is taken by group {taken.id}")
     return clean

@@ -404,3 +404,13 @@ def test_pacing_profiles_list_names_kinds_and_broken_files(
     )
     assert "does not load" in problem
     assert admin.patch(f"/api/campaigns/{cid}", json={"pacing_profile": "busy"}).status_code == 200
+
+
+def test_non_ascii_names_are_unique_too(clients: Clients) -> None:
+    """A name with Polish capitals taken twice is refused as 422, not a server error; a
+    rename to another campaign's name in other case is refused the same way."""
+    admin = clients[Role.ADMIN]
+    _create(admin, name="Łódź Śródmieście")
+    _problem(admin.post("/api/campaigns", json={"name": "Łódź Śródmieście"}), "name")
+    other = _create(admin, name="Kraków")["id"]
+    _problem(admin.patch(f"/api/campaigns/{other}", json={"name": "ŁÓDŹ ŚRÓDMIEŚCIE"}), "name")

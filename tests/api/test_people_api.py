@@ -301,3 +301,10 @@ def test_groups_by_role_create_and_rename(
         {"changed": {"name": ["Team B", "Team Bee"]}}
     ]
     assert _audit(api_db, "group.create")[0].actor == "user:admin"
+
+
+def test_group_names_with_polish_capitals_are_unique_in_any_case(clients: Clients) -> None:
+    """ "Zespół Łódź" and "ZESPÓŁ ŁÓDŹ" are the same group name."""
+    admin = clients[Role.ADMIN]
+    assert admin.post("/api/groups", json={"name": "Zespół Łódź"}).status_code == 201
+    _problem(admin.post("/api/groups", json={"name": "ZESPÓŁ ŁÓDŹ"}), "name")

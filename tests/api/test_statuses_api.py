@@ -259,3 +259,19 @@ def test_campaign_only_status_validation(clients: Clients, api_db: sa.Engine) ->
         "/api/campaigns/4040/statuses", json={"name": "x", "system_status": "TO_CALL"}
     )
     assert missing.status_code == 404
+
+
+def test_non_ascii_status_names_taken_twice_are_422(clients: Clients, api_db: sa.Engine) -> None:
+    """A dictionary or campaign-only status name with Polish capitals taken twice is refused
+    as 422 naming the name, not a server error."""
+    admin = clients[Role.ADMIN]
+    _status(admin, name="Źle wybrany")
+    _problem(
+        admin.post("/api/statuses", json={"name": "Źle wybrany", "system_status": "TO_CALL"}),
+        "name",
+    )
+    cid = _campaign(api_db)
+    url = f"/api/campaigns/{cid}/statuses"
+    assert admin.post(url, json={"name": "Ósemka", "system_status": "TO_CALL"}).status_code == 201
+    _problem(admin.post(url, json={"name": "Ósemka", "system_status": "TO_CALL"}), "name")
+    _problem(admin.patch("/api/statuses/1", json={"name": "NIE DZWONIĆ"}), "name")

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Generic, TypeVar
 
+import sqlalchemy as sa
 from fastapi import Query, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
@@ -72,6 +73,17 @@ def field_errors(*types: type[DialerError], where: str = "body") -> Iterator[Non
     except types as exc:
         field, problem = _split(exc)
         raise invalid(field, problem, where=where) from exc
+
+
+@contextmanager
+def unique(field: str, value: object) -> Iterator[None]:
+    """A unique constraint the database enforces in the block becomes a 422 naming ``field``
+    (the services check names first; this covers what their check misses, e.g. names whose
+    case SQL lower() does not fold, and two requests racing)."""
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        raise invalid(field, f"{value!r} is taken") from exc
 
 
 class Page(BaseModel, Generic[T]):

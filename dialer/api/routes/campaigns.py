@@ -32,7 +32,7 @@ from campaigns.service import (
 )
 from campaigns.statuses import audit, campaign_statuses
 from dialer.api.context import ApiContext
-from dialer.api.routes.admin_common import MAX_ID, Text, field_errors, invalid
+from dialer.api.routes.admin_common import MAX_ID, Text, field_errors, invalid, unique
 from dialer.api.routes.statuses import StatusOut, status_out
 from dialer.api.security import Admin, Ctx, CurrentUser, Leader, Supervisor
 from dialer.config import Settings
@@ -312,7 +312,7 @@ def campaigns_create(body: CampaignIn, user: Admin, ctx: Ctx) -> CampaignOut:
     values.setdefault("pacing_profile", ctx.settings.pacing.default_profile)
     rules = _validated(values)
     _check_profile(ctx.settings, rules.pacing_profile)
-    with ctx.session() as session:
+    with unique("name", rules.name), ctx.session() as session:
         with field_errors(CampaignError):
             row = create_campaign(session, rules, actor=user.actor)
         _check_wrapup_status(session, row.id or 0, body.wrapup_default_status_id)
@@ -363,7 +363,7 @@ def campaigns_get(campaign_id: CampaignId, user: Leader, ctx: Ctx) -> CampaignDe
 
 def _edit(ctx: ApiContext, campaign_id: int, body: CampaignPatch, actor: str) -> CampaignOut:
     given = body.model_dump(exclude_unset=True)
-    with ctx.session() as session:
+    with unique("name", given.get("name")), ctx.session() as session:
         row = _find(session, campaign_id)
         before = campaign_out(row)
         values = {key: before[key] for key in CampaignRules.model_fields}
@@ -371,11 +371,9 @@ def _edit(ctx: ApiContext, campaign_id: int, body: CampaignPatch, actor: str) ->
         rules = _validated(values)
         if "pacing_profile" in given:
             _check_profile(ctx.settings, rules.pacing_profile)
-        if rules.name.lower() != row.name.lower():
-            taken = session.exec(
-                select(Campaign).where(sa.func.lower(Campaign.name) == rules.name.lower())
-            ).first()
-            if taken is not None:
+        wanted = rules.name.casefold()
+        for other_id, other_name in session.exec(select(Campaign.id, Campaign.name)):
+            if other_id != campaign_id and other_name.casefold() == wanted:
                 raise invalid("name", f"{rules.name!r}: another campaign has this name")
         if "wrapup_default_status_id" in given:
             _check_wrapup_status(session, campaign_id, given["wrapup_default_status_id"])

@@ -31,7 +31,7 @@ from dialer.api.people import (
     list_groups,
     list_users,
 )
-from dialer.api.routes.admin_common import MAX_ID, Text, field_errors, invalid
+from dialer.api.routes.admin_common import MAX_ID, Text, field_errors, invalid, unique
 from dialer.api.security import (
     Admin,
     Ctx,
@@ -203,7 +203,7 @@ def users_list(user: Admin, ctx: Ctx) -> list[UserOut]:
 @router.post("/users", status_code=201)
 def users_create(body: UserIn, user: Admin, ctx: Ctx) -> UserOut:
     """Add a user (an agent user needs agent_id, a group leader group_id)."""
-    with ctx.session() as session, field_errors(UserError):
+    with unique("login", body.login), ctx.session() as session, field_errors(UserError):
         row = create_user(
             session,
             login=body.login,
@@ -223,7 +223,11 @@ def users_edit(user_id: UserId, body: UserPatch, user: Admin, ctx: Ctx) -> UserO
     """Change a user; a new password or deactivation signs them out everywhere."""
     changes = body.model_dump(exclude_unset=True)
     _not_null(changes, "role", "active", "language", "password")
-    with ctx.session() as session, field_errors(UserError):
+    with (
+        unique("agent_id", changes.get("agent_id")),
+        ctx.session() as session,
+        field_errors(UserError),
+    ):
         row = edit_user(session, user_id, actor=user.actor, **changes)
         return _user_out(row)
 
@@ -275,7 +279,7 @@ def agents_list(
 @router.post("/agents", status_code=201)
 def agents_create(body: AgentIn, user: Admin, ctx: Ctx) -> AgentOut:
     """Add an agent."""
-    with ctx.session() as session, field_errors(AgentError):
+    with unique("login", body.login), ctx.session() as session, field_errors(AgentError):
         row = create_agent(
             session,
             login=body.login,
@@ -293,7 +297,11 @@ def agents_edit(agent_id: AgentId, body: AgentPatch, user: Admin, ctx: Ctx) -> A
     """Change an agent's login, name, seat, group or active flag."""
     changes = body.model_dump(exclude_unset=True)
     _not_null(changes, "login", "active")
-    with ctx.session() as session, field_errors(AgentError):
+    with (
+        unique("login", changes.get("login")),
+        ctx.session() as session,
+        field_errors(AgentError),
+    ):
         row = edit_agent(session, agent_id, actor=user.actor, **changes)
         return _agent_out(row)
 
@@ -329,12 +337,12 @@ def _group_out(session: Session, row: AgentGroup) -> GroupOut:
 @router.post("/groups", status_code=201)
 def groups_create(body: GroupIn, user: Admin, ctx: Ctx) -> GroupOut:
     """Add a group."""
-    with ctx.session() as session, field_errors(GroupError):
+    with unique("name", body.name), ctx.session() as session, field_errors(GroupError):
         return _group_out(session, create_group(session, name=body.name, actor=user.actor))
 
 
 @router.patch("/groups/{group_id}")
 def groups_edit(group_id: GroupId, body: GroupIn, user: Admin, ctx: Ctx) -> GroupOut:
     """Rename a group."""
-    with ctx.session() as session, field_errors(GroupError):
+    with unique("name", body.name), ctx.session() as session, field_errors(GroupError):
         return _group_out(session, edit_group(session, group_id, name=body.name, actor=user.actor))

@@ -28,7 +28,7 @@ from campaigns.statuses import (
     edit_status,
     list_statuses,
 )
-from dialer.api.routes.admin_common import MAX_ID, Id, Text, field_errors, invalid
+from dialer.api.routes.admin_common import MAX_ID, Id, Text, field_errors, invalid, unique
 from dialer.api.security import Admin, Ctx, CurrentUser, Leader, forbidden
 
 router = APIRouter(prefix="/api", tags=["statuses"])
@@ -116,6 +116,23 @@ def status_out(row: StatusDef) -> dict[str, Any]:
     }
 
 
+def _check_name(
+    session: Session, name: str, campaign_id: int | None, exclude_id: int | None = None
+) -> None:
+    """Refuse a name another status of the scope has, in any case: the dictionary, or the
+    dictionary and the campaign's own statuses. Compared in Python, since SQL lower() may
+    fold only ASCII letters (Polish capitals would slip through)."""
+    wanted = " ".join(name.split()).casefold()
+    for other_id, other_name, other_campaign in session.exec(
+        select(StatusDef.id, StatusDef.name, StatusDef.campaign_id)
+    ):
+        in_scope = other_campaign is None or (
+            campaign_id is not None and other_campaign == campaign_id
+        )
+        if in_scope and other_id != exclude_id and other_name.casefold() == wanted:
+            raise invalid("name", f"{name!r}: status {other_id} in this scope has this name")
+
+
 # ------------------------------------------------------------------------- dictionary
 
 
@@ -130,7 +147,8 @@ def statuses_list(user: Leader, ctx: Ctx) -> list[StatusOut]:
 @router.post("/statuses", status_code=201)
 def statuses_create(body: StatusIn, user: Admin, ctx: Ctx) -> StatusOut:
     """Add a status to the dictionary."""
-    with ctx.session() as session, field_errors(StatusError):
+    with unique("name", body.name), ctx.session() as session, field_errors(StatusError):
+        _check_name(session, body.name, None)
         row = create_status(
             session,
             name=body.name,
@@ -154,7 +172,14 @@ def statuses_edit(status_id: StatusId, body: StatusPatch, user: Admin, ctx: Ctx)
     for key in _NOT_NULL:
         if key in changes and changes[key] is None:
             raise invalid(key, "a value (null is only allowed for auto_outcome)")
-    with ctx.session() as session, field_errors(StatusError):
+    with (
+        unique("name", changes.get("name")),
+        ctx.session() as session,
+        field_errors(StatusError),
+    ):
+        current = session.get(StatusDef, status_id)
+        if current is not None and changes.get("name"):
+            _check_name(session, changes["name"], current.campaign_id, exclude_id=status_id)
         row = edit_status(session, status_id, actor=user.actor, **changes)
         return StatusOut(**status_out(row))
 
@@ -266,8 +291,9 @@ def campaign_statuses_create(
     campaign_id: CampaignId, body: CampaignStatusIn, user: Admin, ctx: Ctx
 ) -> StatusOut:
     """Add a status that only this campaign offers."""
-    with ctx.session() as session:
+    with unique("name", body.name), ctx.session() as session:
         get_campaign(session, campaign_id)
+        _check_name(session, body.name, campaign_id)
         with field_errors(StatusError):
             row = create_status(
                 session,
