@@ -333,15 +333,11 @@ def campaigns_create(body: CampaignIn, user: Admin, ctx: Ctx) -> CampaignOut:
         return CampaignOut(**campaign_out(row))
 
 
-@router.get("/campaigns/{campaign_id}")
-def campaigns_get(campaign_id: CampaignId, user: Leader, ctx: Ctx) -> CampaignDetail:
-    """A campaign: rules, statuses, where its records stand now, live engine figures."""
-    del user
+def _detail(ctx: ApiContext, campaign_id: int) -> CampaignDetail:
     with ctx.session() as session:
         row = _find(session, campaign_id)
         summary = summarize(session, row, utcnow())
         statuses = [StatusOut(**status_out(s)) for s in summary.statuses]
-    live = ctx.engine.campaign_stats(campaign_id) if ctx.engine is not None else None
     return CampaignDetail(
         **campaign_out(row),
         statuses=statuses,
@@ -357,8 +353,18 @@ def campaigns_get(campaign_id: CampaignId, user: Leader, ctx: Ctx) -> CampaignDe
             open_zones=summary.open_zones,
             closed_zones=summary.closed_zones,
         ),
-        live=live,
     )
+
+
+@router.get("/campaigns/{campaign_id}")
+async def campaigns_get(campaign_id: CampaignId, user: Leader, ctx: Ctx) -> CampaignDetail:
+    """A campaign: rules, statuses, where its records stand now, and live figures when the
+    engine in this process runs it (read on the engine's event loop)."""
+    del user
+    detail = await run_in_threadpool(_detail, ctx, campaign_id)
+    if ctx.engine is not None:
+        detail.live = ctx.engine.campaign_stats(campaign_id)
+    return detail
 
 
 def _edit(ctx: ApiContext, campaign_id: int, body: CampaignPatch, actor: str) -> CampaignOut:
