@@ -329,6 +329,8 @@ def test_start_pause_stop_write_audit_and_sync_the_engine_after_commit(
         assert body["changed"] is True
         assert body["engine_synced"] is True
         assert fake.synced[-1][cid] == state
+    again = head.post(f"/api/campaigns/{cid}/stop").json()
+    assert (again["changed"], again["engine_synced"], len(fake.synced)) == (False, False, 3)
     actions = [(r.action, r.details["to"], r.actor) for r in _audit_all(api_db, "campaign.")]
     assert actions == [
         ("campaign.start", "running", "user:head"),

@@ -470,7 +470,7 @@ async def _state_route(
         "stop": CampaignState.STOPPED,
     }[verb]
     row, before = await run_in_threadpool(_set_state, ctx, campaign_id, state, verb, actor)
-    synced = await sync_engine(ctx)
+    synced = await sync_engine(ctx) if before is not state else False
     return CampaignStateOut(
         id=row.id or 0,
         name=row.name,
