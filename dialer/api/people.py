@@ -73,9 +73,7 @@ class GroupNotFoundError(DialerError):
 
 
 def _user_error(field: str, problem: str) -> UserError:
-    error = UserError(f"{field}: {problem}")
-    error.field = field  # type: ignore[attr-defined]
-    return error
+    return UserError(f"{field}: {problem}")
 
 
 def _clean(value: str, field: str, limit: int, error: type[PeopleError]) -> str:

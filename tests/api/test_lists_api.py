@@ -352,3 +352,17 @@ def test_lists_of_a_missing_campaign_is_404(clients: Clients, api_db: sa.Engine)
     assert clients[Role.HEAD].get("/api/campaigns/555/records").status_code == 404
     with Session(api_db) as session:
         assert session.exec(select(ContactList)).all() == []
+
+
+def test_xlsx_export_of_a_campaign_named_with_a_slash(clients: Clients, api_db: sa.Engine) -> None:
+    """A campaign name a spreadsheet refuses as a tab title (a slash) still exports."""
+    with Session(api_db) as session:
+        row = create_campaign(session, validate_rules(name="Sales 2026/11: [north]"), actor="t")
+        session.commit()
+        campaign_id = row.id
+    response = clients[Role.HEAD].get(
+        f"/api/campaigns/{campaign_id}/records/export", params={"format": "xlsx"}
+    )
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["Sales 2026-11- -north-"]

@@ -40,6 +40,7 @@ from dialer.api.routes.admin_common import (
     field_errors,
     invalid,
     saved_upload,
+    sheet_title,
     upload_name,
 )
 from dialer.api.security import Admin, Ctx, Leader, Principal, Supervisor, agent_ids_in_scope
@@ -397,5 +398,5 @@ def records_export(
         f"records-{campaign.id}",
         [*_RECORD_COLUMNS, *extra],
         rows(),
-        sheet=campaign.name,
+        sheet=sheet_title(campaign.name),
     )
