@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dialer.api.routes import auth
+from dialer.api.routes import audit, auth, campaigns, dnc, lists, people, statuses
 
 
 def register_routes(app: FastAPI) -> None:
     """Mount every router on ``app``."""
     app.include_router(auth.router)
+    for router in (
+        campaigns.router,
+        statuses.router,
+        lists.router,
+        dnc.router,
+        people.router,
+        audit.router,
+    ):
+        app.include_router(router)
