@@ -55,3 +55,67 @@ async def test_agent_is_refused_a_supervisor_page_with_a_friendly_page(app: Fast
         await expect(page.locator("h1")).to_have_text(EN["forbidden.title"])
         await page.get_by_role("link", name=EN["forbidden.home"]).click()
         await page.wait_for_url(f"{url}/agent")
+
+
+async def test_administrator_edits_statuses_users_and_sees_errors_in_place(app: FastAPI) -> None:
+    """The status dictionary and the users page work with the keyboard and the API: a
+    refused form shows the API's reason next to the field it names; saved rows appear."""
+    async with serve(app) as url, chromium() as browser:
+        page = await (await new_context(browser, url)).new_page()
+        errors = page_errors(page)
+        page.on("dialog", lambda dialog: dialog.accept())
+        await sign_in(page, "admin", PASSWORD)
+
+        # Status dictionary: an empty name is refused next to the name field.
+        await page.goto("/statuses")
+        form = page.locator("#status-form")
+        await form.get_by_role("button", name=EN["app.save"]).click()
+        await expect(form.locator("[data-error-for=name]")).not_to_be_empty()
+        await expect(form.get_by_label(EN["col.name"], exact=True)).to_have_attribute(
+            "aria-invalid", "true"
+        )
+        await form.get_by_label(EN["col.name"], exact=True).fill("Call back tomorrow")
+        await form.get_by_label(EN["col.system_status"]).select_option("MY_RECORD")
+        await expect(page.locator("#s-system-hint")).to_have_text(
+            EN["system_status_help.MY_RECORD"]
+        )
+        await form.get_by_label(EN["statuses.add_to_new"]).check()
+        await form.get_by_role("button", name=EN["app.save"]).click()
+        await expect(page.locator("#status-ok")).to_have_text(EN["app.saved"])
+        row = page.locator("#statuses tbody tr", has_text="Call back tomorrow")
+        await expect(row).to_contain_text(EN["system_status.MY_RECORD"])
+        await row.get_by_role("button", name=EN["statuses.deactivate"]).click()
+        await expect(row).to_have_class("inactive")
+
+        # People: a group, an agent in it, and its user (a short password refused first).
+        await page.goto("/users")
+        groups = page.locator("#group-form")
+        await groups.get_by_label(EN["col.name"], exact=True).fill("Team C")
+        await groups.get_by_role("button", name=EN["app.save"]).click()
+        await expect(page.locator("#groups tbody")).to_contain_text("Team C")
+        agents = page.locator("#agent-form")
+        await agents.get_by_label(EN["users.login"]).fill("cezary")
+        await agents.get_by_label(EN["col.person"]).fill("Cezary Wrona")
+        await agents.get_by_label(EN["users.extension"]).fill("agent7")
+        await agents.get_by_label(EN["col.group"]).select_option(label="Team C")
+        await agents.get_by_role("button", name=EN["app.save"]).click()
+        await expect(page.locator("#agents tbody")).to_contain_text("Cezary Wrona")
+        users = page.locator("#user-form")
+        await users.get_by_label(EN["users.login"]).fill("cezary")
+        await users.get_by_label(EN["users.role"]).select_option("agent")
+        await users.get_by_label(EN["col.agent"]).select_option(label="Cezary Wrona (cezary)")
+        await users.get_by_label(EN["users.password"]).fill("short")
+        await users.get_by_role("button", name=EN["app.save"]).click()
+        await expect(users.locator("[data-error-for=password]")).not_to_be_empty()
+        await users.get_by_label(EN["users.password"]).fill("long-enough-9")
+        await users.get_by_role("button", name=EN["app.save"]).click()
+        await expect(page.locator("#users tbody")).to_contain_text("cezary")
+
+        # Campaign rules: a bad caller ID is named next to its field.
+        await page.goto("/campaigns/new")
+        rules = page.locator("#rules-form")
+        await rules.get_by_label(EN["campaign.name"], exact=True).fill("Winter")
+        await rules.get_by_label(EN["campaign.caller_id"]).fill("12")
+        await rules.get_by_role("button", name=EN["app.save"]).click()
+        await expect(rules.locator("[data-error-for=caller_id]")).to_contain_text("E.164")
+        assert errors == []

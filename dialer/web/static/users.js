@@ -73,14 +73,22 @@
         group_id: optional(f.elements.group_id.value),
         agent_id: optional(f.elements.agent_id.value),
         language: f.elements.language.value,
-        active: f.elements.active.checked,
       };
       if (isNew) body.login = f.elements.login.value.trim();
+      else body.active = f.elements.active.checked;
       if (f.elements.password.value) body.password = f.elements.password.value;
       return body;
     },
     loadAll,
   );
+  // A new user is always active; the box applies to existing users.
+  const userForm = $("user-form");
+  const userMode = () => {
+    userForm.elements.active.disabled = !userForm.elements.id.value;
+    if (!userForm.elements.id.value) userForm.elements.active.checked = true;
+  };
+  userForm.addEventListener("reset", () => setTimeout(userMode, 10));
+  userMode();
   const editAgent = setup(
     "agent-form",
     "/api/agents",
@@ -185,6 +193,7 @@
                   f.elements.agent_id.value = r.agent_id || "";
                   f.elements.language.value = r.language || "en";
                   f.elements.active.checked = r.active !== false;
+                  userMode();
                 }),
               ),
             ),
@@ -192,6 +201,7 @@
         ),
       );
     }
+    userMode();
   }
 
   loadAll();
