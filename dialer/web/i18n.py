@@ -348,6 +348,15 @@ EN: Final[dict[str, str]] = {
     "calls.next": "Next",
     "calls.page_of": "Page {page} of {pages} ({total} calls)",
     "calls.page_of_capped": "Page {page} of at least {pages} (over {total} calls)",
+    # -- my account
+    "me.title": "My account",
+    "me.change_password": "Change the password",
+    "me.current_password": "Current password",
+    "me.new_password": "New password",
+    "me.repeat_password": "New password again",
+    "me.password_hint": "At least 8 characters; leave empty to keep the current one. "
+    "Your other sessions end when it changes.",
+    "me.passwords_differ": "The two new passwords differ.",
     # -- users
     "users.title": "Users, agents and groups",
     "users.users": "Users",
@@ -692,6 +701,14 @@ PL: Final[dict[str, str]] = {
     "calls.next": "Następna",
     "calls.page_of": "Strona {page} z {pages} ({total} połączeń)",
     "calls.page_of_capped": "Strona {page} z co najmniej {pages} (ponad {total} połączeń)",
+    "me.title": "Moje konto",
+    "me.change_password": "Zmiana hasła",
+    "me.current_password": "Obecne hasło",
+    "me.new_password": "Nowe hasło",
+    "me.repeat_password": "Powtórz nowe hasło",
+    "me.password_hint": "Co najmniej 8 znaków; puste pole zachowuje obecne hasło. "
+    "Pozostałe sesje zakończą się po zmianie.",
+    "me.passwords_differ": "Nowe hasła się różnią.",
     "users.title": "Użytkownicy, konsultanci i grupy",
     "users.users": "Użytkownicy",
     "users.agents": "Konsultanci",

@@ -291,6 +291,12 @@ def calls_page(request: Request) -> Response:
     )
 
 
+@router.get("/me", response_class=HTMLResponse)
+def me_page(request: Request) -> Response:
+    """My account: own name, language and password (every role)."""
+    return _page(request, "me.html", page="me", title="me.title", roles=EVERYONE)
+
+
 @router.get("/users", response_class=HTMLResponse)
 def users_page(request: Request) -> Response:
     """Users, agents and groups (administrators)."""

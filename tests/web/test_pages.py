@@ -4,6 +4,7 @@ send visitors to the sign-in page, and show each role only its own navigation.""
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +31,7 @@ PAGES: dict[str, tuple[frozenset[Role], str]] = {
     "/statuses": (frozenset({Role.ADMIN}), "statuses.title"),
     "/calls": (ALL, "calls.title"),
     "/users": (frozenset({Role.ADMIN}), "users.title"),
+    "/me": (ALL, "me.title"),
 }
 NAV_PAGES = ["/agent", "/dashboard", "/campaigns", "/statuses", "/calls", "/users"]
 
@@ -221,3 +223,45 @@ def test_every_page_in_polish_has_no_english_label(app: FastAPI, path: str) -> N
         key for key, text in EN.items() if text != PL[key] and len(text) > 3 and f">{text}<" in body
     ]
     assert leaks == []
+
+
+class _Controls(HTMLParser):
+    """The form controls of a page and the ids its labels point to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.label_for: set[str] = set()
+        self.label_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = dict(attrs)
+        if tag == "label":
+            self.label_depth += 1
+            if attr.get("for"):
+                self.label_for.add(str(attr["for"]))
+        elif tag in {"input", "select", "textarea"} and attr.get("type") != "hidden":
+            self.controls.append({**attr, "_in_label": "1" if self.label_depth else None})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.label_depth -= 1
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_control_has_a_label(app: FastAPI, path: str) -> None:
+    """Every input, select and text area of a page has a label (for screen readers and
+    for clicking), and every label points at a control that exists."""
+    allowed, _ = PAGES[path]
+    role = next(r for r in (Role.ADMIN, Role.AGENT) if r in allowed)
+    parser = _Controls()
+    parser.feed(page_client(app, LOGINS[role]).get(path).text)
+    ids = {c.get("id") for c in parser.controls}
+    for control in parser.controls:
+        labelled = (
+            control["_in_label"]
+            or control.get("aria-label")
+            or control.get("id") in parser.label_for
+        )
+        assert labelled, control
+    assert parser.label_for <= ids
