@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import (  # noqa: F401  (fixtures shared with the API tests)
     PASSWORD,
     _cheap_hashing,
+    _migrated_template,
     api_db,
     app,
     world,
