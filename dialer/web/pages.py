@@ -271,6 +271,19 @@ def campaign_page(request: Request, campaign_id: int) -> Response:
     )
 
 
+@router.get("/campaigns/{campaign_id}/records", response_class=HTMLResponse)
+def records_page(request: Request, campaign_id: int) -> Response:
+    """A campaign's records with filters, paging and export (a group leader: its agents')."""
+    return _page(
+        request,
+        "records.html",
+        page="campaigns",
+        title="records.title",
+        roles=PAGE_ROLES["campaigns"],
+        campaign_id=campaign_id,
+    )
+
+
 @router.get("/statuses", response_class=HTMLResponse)
 def statuses_page(request: Request) -> Response:
     """The status dictionary editor (administrators)."""

@@ -28,6 +28,7 @@ PAGES: dict[str, tuple[frozenset[Role], str]] = {
     "/campaigns": (LEADERS, "campaigns.title"),
     "/campaigns/new": (frozenset({Role.ADMIN}), "campaign.new_title"),
     "/campaigns/1": (LEADERS, "campaign.title"),
+    "/campaigns/1/records": (LEADERS, "records.title"),
     "/statuses": (frozenset({Role.ADMIN}), "statuses.title"),
     "/calls": (ALL, "calls.title"),
     "/users": (frozenset({Role.ADMIN}), "users.title"),
