@@ -108,13 +108,25 @@ def _language(request: Request, user: Principal | None) -> str:
     )
 
 
+#: Pages load scripts, styles and data from this origin only, and are never framed.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def _finish(request: Request, response: Response) -> Response:
-    """No caching of pages; remember a language asked for with ``?lang=``."""
+    """No caching of pages, strict security headers; remember a ``?lang=`` choice."""
     response.headers["Cache-Control"] = "no-store"
+    response.headers.update(SECURITY_HEADERS)
     asked = request.query_params.get("lang")
     if asked in LANGUAGES:
         response.set_cookie(
-            LANG_COOKIE, asked, max_age=365 * 24 * 3600, samesite="lax", path="/", httponly=False
+            LANG_COOKIE, asked, max_age=365 * 24 * 3600, samesite="lax", path="/", httponly=True
         )
     return response
 

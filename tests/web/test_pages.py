@@ -59,6 +59,8 @@ def test_page_renders_for_its_roles_and_is_403_for_the_others(app: FastAPI, path
             assert response.status_code == 200, (role, response.text[:300])
             assert f"<title>{EN[title]} · " in response.text
             assert response.headers["cache-control"] == "no-store"
+            assert "script-src 'self'" in response.headers["content-security-policy"]
+            assert response.headers["x-frame-options"] == "DENY"
         else:
             assert response.status_code == 403, role
             assert EN["forbidden.title"] in response.text
