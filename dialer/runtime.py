@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import signal
 import sys
 import time
 from collections import deque
@@ -706,7 +707,12 @@ async def run_forever(
     """``dialer run``: the engine until interrupted."""
 
     clock = ScaledClock(time_scale) if time_scale != 1.0 else None
+    stop = asyncio.Event()
+    # SIGTERM (systemd, docker stop, kill) stops the engine as cleanly as Ctrl-C does.
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
     async with Runtime(
         settings, clock=clock, time_scale=time_scale, sim_agents=sim_agents, http=http
     ) as runtime:
-        await runtime.run()
+        await runtime.run(stop)

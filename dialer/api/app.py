@@ -90,5 +90,10 @@ def create_app(
             status_code=422,
         )
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("api_error", path=request.url.path, method=request.method, exc_info=exc)
+        return _error(500, "internal_error", "the server failed on this request; see its log")
+
     register_routes(app)
     return app

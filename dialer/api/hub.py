@@ -25,7 +25,7 @@ class LiveEvent:
     payload: dict[str, Any]
 
 
-@dataclass
+@dataclass(eq=False)
 class Subscription:
     """One reader's queue; iterate with :meth:`EventHub.listen`."""
 
