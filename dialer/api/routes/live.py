@@ -11,24 +11,35 @@ payloads are described in :mod:`dialer.mqtt`). What a reader sees:
 * an agent: its own ``agents/{id}/*`` topics (state, screen pop, errors).
 
 ``?campaign=ID`` keeps the events of one campaign (events that name no campaign pass).
+
+A stream ends when its session does (sign-out, expiry, a deactivated user: checked every
+:data:`RECHECK_S` seconds) and when the engine stops; browsers reconnect by themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from campaigns.enums import Role
 from dialer.api.hub import EventHub, LiveEvent
 from dialer.api.routes.calls import MAX_ID
-from dialer.api.security import Ctx, CurrentUser, Principal, agent_ids_in_scope
+from dialer.api.security import (
+    Ctx,
+    CurrentUser,
+    Principal,
+    agent_ids_in_scope,
+    principal_for,
+    request_token,
+)
 
 router = APIRouter(prefix="/api", tags=["live"])
 
@@ -36,6 +47,8 @@ router = APIRouter(prefix="/api", tags=["live"])
 PING_S = 15.0
 #: Longest wait for the next event before the stream checks whether the hub closed.
 POLL_S = 1.0
+#: Seconds between checks that the reader's session is still valid.
+RECHECK_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -115,15 +128,23 @@ def _sse(kind: str, event: LiveEvent) -> ServerSentEvent:
     return ServerSentEvent(data=data, event=kind)
 
 
-async def live_events(hub: EventHub, scope: LiveScope) -> AsyncIterator[ServerSentEvent]:
-    """The retained present, then each event, for one reader; ends when the hub closes."""
+async def live_events(
+    hub: EventHub, scope: LiveScope, still_valid: Callable[[], bool] = lambda: True
+) -> AsyncIterator[ServerSentEvent]:
+    """The retained present, then each event, for one reader; ends when the hub closes or
+    ``still_valid`` (run in the thread pool every :data:`RECHECK_S`) says False."""
     sub = hub.subscribe()
     try:
         for event in hub.snapshot():
             kind = admit(scope, event)
             if kind is not None:
                 yield _sse(kind, event)
+        checked = time.monotonic()
         while not hub.closed:
+            if time.monotonic() - checked >= RECHECK_S:
+                if not await run_in_threadpool(still_valid):
+                    return
+                checked = time.monotonic()
             try:
                 async with asyncio.timeout(POLL_S):
                     event = await sub.queue.get()
@@ -147,6 +168,7 @@ async def live_events(hub: EventHub, scope: LiveScope) -> AsyncIterator[ServerSe
     },
 )
 async def live(
+    request: Request,
     user: CurrentUser,
     ctx: Ctx,
     campaign: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -155,4 +177,9 @@ async def live(
     and errors, as the caller's role may see them; the present state first."""
     agents = await run_in_threadpool(agent_ids_in_scope, ctx, user)
     scope = scope_for(agents, user, campaign)
-    return EventSourceResponse(live_events(ctx.hub, scope), ping=PING_S)
+    token, _ = request_token(request)
+
+    def still_valid() -> bool:
+        return token is not None and principal_for(ctx, token) is not None
+
+    return EventSourceResponse(live_events(ctx.hub, scope, still_valid), ping=PING_S)
