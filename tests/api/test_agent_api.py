@@ -273,9 +273,11 @@ def test_without_engine_agent_actions_answer_503(app: FastAPI) -> None:
         ("POST", "/api/agent/ready", None),
         ("POST", "/api/agent/pause", {"reason": "lunch"}),
         ("POST", "/api/agent/logout", None),
+        ("POST", "/api/agent/status", {"call_id": "c", "status": 1}),
     ):
         response = agent.request(method, path, json=body)
         assert response.status_code == 503, path
+        assert response.json()["error"] == "engine_unavailable"
         assert "dialer run --http" in response.json()["detail"]
 
 

@@ -148,10 +148,8 @@ class Callback(BaseModel):
     fields: dict[str, Any]
 
 
-def _engine(ctx: ApiContext) -> EngineLink:
-    if ctx.engine is None:
-        raise HTTPException(503, detail=_NO_ENGINE)
-    return ctx.engine
+def _unavailable() -> JSONResponse:
+    return JSONResponse({"error": "engine_unavailable", "detail": _NO_ENGINE}, status_code=503)
 
 
 def _agent_id(user: Principal) -> int:
@@ -221,7 +219,9 @@ async def _act(
     ctx: ApiContext, user: Principal, action: str, payload: dict[str, Any]
 ) -> AgentState | JSONResponse:
     """Hand an action to the engine; on success audit it and answer the new state."""
-    engine = _engine(ctx)
+    engine = ctx.engine
+    if engine is None:
+        return _unavailable()
     agent_id = _agent_id(user)
     try:
         engine.agent_command(agent_id, action, payload)
@@ -235,11 +235,13 @@ async def _act(
     return state
 
 
-@router.get("/state", responses={503: _ACTION_ERRORS[503]})
-async def agent_state(user: AgentUser, ctx: Ctx) -> AgentState:
+@router.get("/state", response_model=AgentState, responses={503: _ACTION_ERRORS[503]})
+async def agent_state(user: AgentUser, ctx: Ctx) -> Any:
     """The agent's live state, the current call's record (screen pop) and the campaign's
     statuses; ``{"phase": "logged_out"}`` when not logged in."""
-    return await _state(ctx, _engine(ctx), _agent_id(user))
+    if ctx.engine is None:
+        return _unavailable()
+    return await _state(ctx, ctx.engine, _agent_id(user))
 
 
 @router.post("/login", response_model=AgentState, responses=_ACTION_ERRORS)
@@ -300,8 +302,9 @@ def _check_status(ctx: ApiContext, campaign_id: int, body: StatusIn) -> None:
 async def agent_status(body: StatusIn, user: AgentUser, ctx: Ctx) -> Any:
     """Give the current call a status (with a next-contact date for MY_RECORD and
     NOT_BEFORE, and a note); ends the wrap-up, or the call's wrap-up ahead of time."""
-    engine = _engine(ctx)
-    snap = engine.agent_snapshot(_agent_id(user))
+    if ctx.engine is None:
+        return _unavailable()
+    snap = ctx.engine.agent_snapshot(_agent_id(user))
     if snap is not None and snap.get("phase") != Phase.LOGGED_OUT.value and snap.get("campaign"):
         # Not logged in: the engine's refusal (409) says so better than a field error.
         await run_in_threadpool(_check_status, ctx, int(snap["campaign"]), body)
