@@ -504,3 +504,30 @@ def test_own_calls_are_paged_and_only_own(ops: Ops, api_db: sa.Engine) -> None:
     second = agent.get("/api/agent/calls", params={"page_size": 3, "page": 2}).json()
     assert [c["phone"] for c in second["items"]] == ["+48509990006"]
     assert all(c["agent_id"] == w.agent_a for c in first["items"] + second["items"])
+
+
+def test_a_status_the_record_refuses_is_422_naming_status(ops: Ops, api_db: sa.Engine) -> None:
+    """When the record itself refuses the status (made DO_NOT_CALL by a supervisor during
+    the call), the engine's check answers 422 naming ``status``; nothing is written."""
+    agent = sign_in(ops.app, "agent")
+    call_id = connected_call(ops, agent)
+    record_id = agent.get("/api/agent/state").json()["call"]["record"]["id"]
+    ops.host.hang_up(call_id)
+    with Session(api_db) as session:
+        record = session.get(Record, record_id)
+        assert record is not None
+        record.system_status = SystemStatus.DO_NOT_CALL
+        session.add(record)
+        to_call = session.exec(
+            select(StatusDef).where(StatusDef.system_status == SystemStatus.TO_CALL)
+        ).first()
+        assert to_call is not None
+        to_call_id = to_call.id
+        session.commit()
+    response = agent.post("/api/agent/status", json={"call_id": call_id, "status": to_call_id})
+    assert response.status_code == 422, response.text
+    problem = response.json()["problems"][0]
+    assert problem["field"] == "status"
+    assert "DO_NOT_CALL" in problem["problem"]
+    assert agent.get("/api/agent/state").json()["phase"] == "wrap_up"
+    assert audit_rows(api_db, "agent.status") == []

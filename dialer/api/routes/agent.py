@@ -225,8 +225,9 @@ async def _act(
     agent_id = _agent_id(user)
     try:
         engine.agent_command(agent_id, action, payload)
-    except RecordStatusError as exc:
-        raise invalid(exc.field, str(exc), where="body") from exc
+    except RecordStatusError as exc:  # the record's own rules, checked by the engine
+        field = {"status_id": "status"}.get(exc.field, exc.field)
+        raise invalid(field, str(exc), where="body") from exc
     except (DialerError, KeyError, ValueError) as exc:
         return _refused(exc)
     state = await _state(ctx, engine, agent_id)
