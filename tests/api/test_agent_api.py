@@ -410,6 +410,8 @@ def test_screen_pop_then_callback_status_with_date(ops: Ops, api_db: sa.Engine) 
     [
         ("callback", None, ("date", "needs the next contact date")),
         ("callback", -1.0, ("date", "must be in the future")),
+        ("callback", 24 * 366 * 6.0, ("date", "days ahead")),
+        ("callback", "9999-12-31T23:00:00-05:00", ("date", "days ahead")),
         ("callback", "naive", ("date", "timezone")),
         ("plain", 2.0, ("date", "takes no date")),
         ("unknown", None, ("status", "not offered")),
@@ -431,6 +433,8 @@ def test_status_is_checked_before_the_engine(
         body["date"] = str(body["date"]).replace(" ", "T")
     elif isinstance(date, float):
         body["date"] = future(date)
+    elif isinstance(date, str):
+        body["date"] = date
     response = agent.post("/api/agent/status", json=body)
     assert response.status_code == 422, response.text
     problems = response.json()["problems"]

@@ -239,6 +239,8 @@ def test_filters_outside_scope_are_403_like_ids_that_do_not_exist(
         ({"from": "yesterday"}, "query.from"),
         ({"from": "2030-01-02T00:00:00Z", "to": "2030-01-01T00:00:00Z"}, "query.to"),
         ({"phone": "x" * 33}, "query.phone"),
+        ({"to": "9999-12-31T23:00:00-05:00"}, "query.to"),
+        ({"from": "0001-01-01T00:00:00+05:00"}, "query.from"),
     ],
 )
 def test_bad_filters_answer_422_naming_them(

@@ -35,6 +35,8 @@ from dialer.errors import DialerError
 router = APIRouter(prefix="/api/agent", tags=["agent"])
 
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
+#: How far ahead a next-contact date may be (a later one is taken for a typing mistake).
+MAX_AHEAD = dt.timedelta(days=5 * 366)
 _NO_ENGINE = (
     "the dialer engine does not run in this process: agent actions need the API served by "
     "`dialer run --http HOST:PORT`"
@@ -289,8 +291,11 @@ def _check_status(ctx: ApiContext, campaign_id: int, body: StatusIn) -> None:
                 f"{option.name!r} ({option.system_status.value}) needs the next contact date",
                 where="body",
             )
-        if body.date <= dt.datetime.now(dt.UTC):
+        now = dt.datetime.now(dt.UTC)
+        if body.date <= now:
             raise invalid("date", "must be in the future", where="body")
+        if body.date > now + MAX_AHEAD:
+            raise invalid("date", f"at most {MAX_AHEAD.days} days ahead", where="body")
     elif body.date is not None:
         raise invalid(
             "date",

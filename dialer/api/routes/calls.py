@@ -107,10 +107,15 @@ def invalid(field: str, problem: str, *, where: str = "query") -> RequestValidat
     )
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
+def _utc(value: dt.datetime | None, field: str) -> dt.datetime | None:
     if value is None:
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is in the year 10000 in UTC
+        raise invalid(field, "out of range") from None
 
 
 IdParam = Annotated[int | None, Query(ge=1, le=MAX_ID)]
@@ -138,7 +143,7 @@ def call_filter(
     ] = None,
 ) -> CallFilter:
     """The call-log filter of a request, checked against the caller's scope."""
-    start, end = _utc(from_), _utc(to)
+    start, end = _utc(from_, "from"), _utc(to, "to")
     if start is not None and end is not None and end <= start:
         raise invalid("to", "must be after 'from'")
     digits = None
