@@ -28,7 +28,15 @@ log = structlog.get_logger(__name__)
 
 #: DialerError ids that mean "the thing asked for does not exist".
 _NOT_FOUND_IDS = frozenset(
-    {"campaign_not_found", "status_not_found", "record_not_found", "dnc_not_found"}
+    {
+        "campaign_not_found",
+        "status_not_found",
+        "record_not_found",
+        "dnc_not_found",
+        "user_not_found",
+        "agent_not_found",
+        "group_not_found",
+    }
 )
 
 

@@ -15,6 +15,7 @@ from dialer.cli import (
     import_cmds,
     pacing_cmds,
     runtime_cmds,
+    user_cmds,
 )
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ pacing_cmds.register(app, bench_app)
 ami_cmds.register(app, bench_app)
 runtime_cmds.register(app, bench_app)
 agent_cmds.register(app, bench_app)
+user_cmds.register(app, bench_app)
 
 
 def main() -> None:

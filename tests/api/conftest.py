@@ -3,6 +3,7 @@ every role, and HTTP clients signed in as each of them."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,11 +56,21 @@ def _cheap_hashing() -> Iterator[None]:
     security.use_hasher(PasswordHasher())
 
 
-@pytest.fixture
-def api_db(tmp_path: Path) -> Iterator[sa.Engine]:
-    """An upgraded SQLite database with the default statuses."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
+@pytest.fixture(scope="session")
+def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One database upgraded to head with the default statuses, copied by each test."""
+    path = tmp_path_factory.mktemp("api-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
     initialize(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def api_db(tmp_path: Path, _migrated_template: Path) -> Iterator[sa.Engine]:
+    """An upgraded SQLite database with the default statuses (a copy of the template)."""
+    shutil.copyfile(_migrated_template, tmp_path / "api.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
     yield engine
     engine.dispose()
 

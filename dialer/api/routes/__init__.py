@@ -4,12 +4,33 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dialer.api.routes import agent, auth, calls, dashboard, live
+from dialer.api.routes import (
+    agent,
+    audit,
+    auth,
+    calls,
+    campaigns,
+    dashboard,
+    dnc,
+    lists,
+    live,
+    people,
+    statuses,
+)
 
 
 def register_routes(app: FastAPI) -> None:
     """Mount every router on ``app``."""
     app.include_router(auth.router)
+    for router in (
+        campaigns.router,
+        statuses.router,
+        lists.router,
+        dnc.router,
+        people.router,
+        audit.router,
+    ):
+        app.include_router(router)
     app.include_router(agent.router)
     app.include_router(calls.router)
     app.include_router(dashboard.router)

@@ -1,0 +1,153 @@
+"""What the administration routers share: field errors, paging, uploads, the export gate.
+
+A service error that names a field (``CampaignError``, ``StatusError``, ``UserError`` …)
+becomes the same 422 answer as a malformed request, ``problems: [{field, problem}]``, so a
+client shows every bad input the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Generic, TypeVar
+
+import sqlalchemy as sa
+from fastapi import Query, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+
+from campaigns.enums import Role
+from dialer.api.context import ApiContext
+from dialer.api.security import Principal, forbidden
+from dialer.errors import DialerError
+
+T = TypeVar("T")
+
+#: Ids in paths and queries: a positive 63-bit integer (what every database stores).
+MAX_ID = 2**63 - 1
+#: The largest upload accepted (a list of a few million rows fits).
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+_UPLOAD_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".xlsx", ".xlsm"})
+
+
+def _no_control(value: str) -> str:
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+        msg = "text without control characters"
+        raise ValueError(msg)
+    return value
+
+
+#: Free text a person types: no NUL or other control characters (PostgreSQL refuses NUL).
+Text = Annotated[str, AfterValidator(_no_control)]
+#: A path id.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def invalid(field: str, problem: str, *, where: str = "body") -> RequestValidationError:
+    """The 422 answer for one bad field (raise it)."""
+    return RequestValidationError([{"loc": (where, field), "msg": problem, "type": "value_error"}])
+
+
+def _split(exc: DialerError) -> tuple[str, str]:
+    """(field, problem) of a service error: its ``field`` attribute, or the message's
+    ``field: problem`` form."""
+    message = str(exc)
+    field = getattr(exc, "field", None)
+    head, sep, rest = message.partition(": ")
+    if isinstance(field, str):
+        return field, rest if sep and head == field else message
+    if sep and head.isidentifier():
+        return head, rest
+    return "body", message
+
+
+@contextmanager
+def field_errors(*types: type[DialerError], where: str = "body") -> Iterator[None]:
+    """Turn the service errors ``types`` raised in the block into a 422 naming the field."""
+    try:
+        yield
+    except types as exc:
+        field, problem = _split(exc)
+        raise invalid(field, problem, where=where) from exc
+
+
+@contextmanager
+def unique(field: str, value: object) -> Iterator[None]:
+    """A unique constraint the database enforces in the block becomes a 422 naming ``field``
+    (the services check names first; this covers what their check misses, e.g. names whose
+    case SQL lower() does not fold, and two requests racing)."""
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        raise invalid(field, f"{value!r} is taken") from exc
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a longer list: ``total`` rows match, ``items`` start at ``offset``."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Rows per page (1-1000).")]
+Offset = Annotated[int, Query(ge=0, le=2**31, description="Rows to skip.")]
+
+
+def check_export(ctx: ApiContext, user: Principal) -> None:
+    """403 for a non-administrator when exports are limited to administrators."""
+    if ctx.settings.http.export_admin_only and user.role is not Role.ADMIN:
+        raise forbidden((Role.ADMIN,))
+
+
+@contextmanager
+def saved_upload(upload: UploadFile, *, field: str = "file") -> Iterator[Path]:
+    """The uploaded file saved to a temporary file with its suffix (removed afterwards).
+
+    The suffix must be one the importers read (.csv, .txt, .tsv, .xlsx, .xlsm); the size is
+    capped at :data:`MAX_UPLOAD_BYTES`.
+    """
+    name = upload.filename or ""
+    suffix = Path(name).suffix.lower() if name else ".csv"
+    if suffix not in _UPLOAD_SUFFIXES:
+        raise invalid(
+            field,
+            f"{name!r}: give a .csv or .xlsx file (also read: .txt, .tsv, .xlsm)",
+        )
+    with tempfile.TemporaryDirectory(prefix="dialer-upload-") as tmp:
+        # Saved under the client's file name (made safe), so reports and audit rows name it.
+        stem = re.sub(r"[^\w.\- ]", "_", Path(upload_name(upload)).stem)[:100].strip(". ")
+        path = Path(tmp) / f"{stem or 'upload'}{suffix}"
+        with path.open("wb") as out:
+            while chunk := upload.file.read(1 << 20):
+                out.write(chunk)
+                if out.tell() > MAX_UPLOAD_BYTES:
+                    raise invalid(field, f"the file is larger than {MAX_UPLOAD_BYTES >> 20} MiB")
+        yield path
+
+
+def sheet_title(name: str) -> str:
+    """``name`` as a spreadsheet tab title (no ``/ \\ ? * [ ] :``, at most 31 characters)."""
+    return re.sub(r"[/\\?*\[\]:]", "-", name)[:31].strip("' ") or "export"
+
+
+def upload_name(upload: UploadFile) -> str:
+    """The name the client gave the upload (for reports), without any directory part."""
+    return Path(upload.filename or "upload.csv").name or "upload.csv"
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        msg = "a date-time between years 1 and 9999 in UTC"
+        raise ValueError(msg) from None
+
+
+#: A date-time with its zone (``2026-05-01T10:00:00+02:00``), converted to UTC.
+AwareTime = Annotated[AwareDatetime, AfterValidator(_utc)]
