@@ -300,7 +300,8 @@ def _read_csv(
             except csv.Error as exc:
                 malformed.append((line, f"unreadable CSV row: {exc}"))
             else:
-                yield line, cells
+                # NUL is no character of a name or a number, and PostgreSQL refuses it.
+                yield line, [cell.replace("\x00", "") for cell in cells]
             line = reader.line_num + 1
 
 
@@ -311,7 +312,7 @@ def _cell(value: object) -> str:
         return str(int(value))
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    return str(value)
+    return str(value).replace("\x00", "")
 
 
 def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:

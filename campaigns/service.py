@@ -19,7 +19,12 @@ from sqlmodel import Session, col, select
 
 from campaigns.enums import Outcome, OwnerAbsentPolicy, SystemStatus
 from campaigns.models import Campaign, DncEntry, Record, StatusDef
-from campaigns.statuses import attach_new_campaign_statuses, audit, campaign_statuses
+from campaigns.statuses import (
+    attach_new_campaign_statuses,
+    audit,
+    campaign_statuses,
+    name_key,
+)
 from campaigns.windows import CallingWindow, WindowError, check_zone, open_zone_keys
 from dialer.errors import DialerError
 
@@ -178,10 +183,8 @@ def validate_rules(**values: Any) -> CampaignRules:
 
 def create_campaign(session: Session, rules: CampaignRules, *, actor: str) -> Campaign:
     """Create a campaign; attach the "add to every new campaign" statuses; audit it."""
-    taken = session.exec(
-        select(Campaign).where(sa.func.lower(Campaign.name) == rules.name.lower())
-    ).first()
-    if taken is not None:
+    wanted = name_key(rules.name)
+    if any(name_key(row.name) == wanted for row in session.exec(select(Campaign))):
         raise CampaignError("name", rules.name, "a name no other campaign has")
     values = rules.model_dump()
     values["window_days"] = sorted(set(values["window_days"]))
@@ -214,9 +217,10 @@ def get_campaign(session: Session, key: str | int) -> Campaign:
     if isinstance(key, int) or key.isdigit():
         found = session.get(Campaign, int(key))
     if found is None and isinstance(key, str):
-        found = session.exec(
-            select(Campaign).where(sa.func.lower(Campaign.name) == " ".join(key.split()).lower())
-        ).first()
+        wanted = name_key(key)
+        found = next(
+            (r for r in session.exec(select(Campaign)) if name_key(r.name) == wanted), None
+        )
     if found is None:
         raise CampaignNotFoundError(key, [row.name for row in list_campaigns(session)])
     return found

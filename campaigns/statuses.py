@@ -126,6 +126,12 @@ def _scope_statuses(session: Session, campaign_id: int | None) -> list[StatusDef
     return campaign_statuses(session, campaign_id)
 
 
+def name_key(name: str) -> str:
+    """How status names are compared: any case (Unicode), spaces collapsed (not SQL
+    ``lower()``, which folds only ASCII on SQLite)."""
+    return " ".join(name.split()).casefold()
+
+
 def _check_unique(
     session: Session,
     *,
@@ -135,15 +141,16 @@ def _check_unique(
     active: bool,
     exclude_id: int | None = None,
 ) -> None:
-    names = select(StatusDef).where(sa.func.lower(StatusDef.name) == name.lower())
+    names = select(StatusDef)
     if campaign_id is None:
         names = names.where(col(StatusDef.campaign_id).is_(None))
     else:  # a campaign-only status may not shadow a dictionary one either
         names = names.where(
             sa.or_(col(StatusDef.campaign_id).is_(None), col(StatusDef.campaign_id) == campaign_id)
         )
+    wanted = name_key(name)
     for other in session.exec(names):
-        if other.id != exclude_id:
+        if other.id != exclude_id and name_key(other.name) == wanted:
             raise StatusError("name", name, "a name no other status in this scope has")
     if auto_outcome is None or not active:
         return
@@ -257,9 +264,7 @@ def get_status(session: Session, key: str | int, *, campaign_id: int | None = No
         if row is not None and row.campaign_id in (None, campaign_id):
             return row
     else:
-        query = select(StatusDef).where(
-            sa.func.lower(StatusDef.name) == " ".join(key.split()).lower()
-        )
+        query = select(StatusDef)
         if campaign_id is None:
             query = query.where(col(StatusDef.campaign_id).is_(None))
         else:
@@ -268,7 +273,8 @@ def get_status(session: Session, key: str | int, *, campaign_id: int | None = No
                     col(StatusDef.campaign_id).is_(None), col(StatusDef.campaign_id) == campaign_id
                 )
             )
-        found = session.exec(query).first()
+        wanted = name_key(key)
+        found = next((r for r in session.exec(query) if name_key(r.name) == wanted), None)
         if found is not None:
             return found
     scope = _scope_statuses(session, campaign_id) if campaign_id else list_statuses(session)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import Any
@@ -50,6 +51,11 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def sheet_title(name: str) -> str:
+    """``name`` as a spreadsheet tab title (no ``/ \\ ? * [ ] :``, at most 31 characters)."""
+    return re.sub(r"[/\\?*\[\]:]", "-", name)[:31].strip("' ") or "export"
+
+
 def _csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -81,7 +87,7 @@ def export_response(
             headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
         )
     book = Workbook(write_only=True)
-    ws = book.create_sheet(sheet[:31])
+    ws = book.create_sheet(sheet_title(sheet))
     ws.append(list(header))
     for row in rows:
         ws.append([_cell(v) for v in row])

@@ -106,3 +106,13 @@ def test_summary_counts(engine: sa.Engine) -> None:
     assert (summary.in_flight, summary.dnc, summary.exhausted) == (1, 1, 1)
     assert "America/New_York" in summary.closed_zones
     assert [row.name for row in summary.statuses] == []
+
+
+def test_names_compare_in_any_case_beyond_ascii(engine: sa.Engine) -> None:
+    """ "ŁÓDŹ" and "łódź" are the same name (SQLite's lower() folds only ASCII)."""
+    with Session(engine) as session:
+        created = create_campaign(session, validate_rules(name="Łódź  Jesień"), actor="a")
+        session.commit()
+        assert get_campaign(session, "ŁÓDŹ jesień").id == created.id
+        with pytest.raises(CampaignError, match="no other campaign"):
+            create_campaign(session, validate_rules(name="ŁÓDŹ JESIEŃ"), actor="a")

@@ -63,6 +63,19 @@ def test_import_on_postgres(engine: sa.Engine, tmp_path: Path) -> None:
     assert [e.phone for e in list_dnc(engine, now=NOW)] == ["+48601000002"]
 
 
+def test_nul_bytes_in_cells_do_not_break_a_postgres_import(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """PostgreSQL refuses NUL in text: the importer drops it from cells, the rows import."""
+    source = tmp_path / "nul.csv"
+    source.write_bytes(b"phone,name,note\n601000007,An\x00na,x\x00y\n")
+    report = import_file(engine, source, campaign="Sprzedaż", now=NOW)
+    assert report.imported == 1
+    with Session(engine) as session:
+        row = session.exec(select(Record).where(Record.phone == "+48601000007")).one()
+    assert (row.name, row.fields) == ("Anna", {"note": "xy"})
+
+
 def test_dispositions_on_postgres(engine: sa.Engine) -> None:
     """An outcome and an agent status are written under a row lock on PostgreSQL."""
     with Session(engine) as s:

@@ -134,3 +134,12 @@ def test_unknown_status_lists_known_names(session: Session) -> None:
     """Looking up a missing status names the statuses that exist."""
     with pytest.raises(StatusNotFoundError, match="known statuses: Dzwonić, Nie dzwonić"):
         get_status(session, "Nieznany")
+
+
+def test_status_names_compare_in_any_case_beyond_ascii(session: Session) -> None:
+    """A dictionary status "Żółty" refuses "ŻÓŁTY" and is found by it (not just ASCII)."""
+    created = create_status(session, name="Żółty", system_status=SystemStatus.TO_CALL, actor="a")
+    session.commit()
+    assert get_status(session, "ŻÓŁTY").id == created.id
+    with pytest.raises(StatusError, match="no other status"):
+        create_status(session, name="ŻÓŁTY", system_status=SystemStatus.TO_CALL, actor="a")

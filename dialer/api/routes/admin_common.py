@@ -131,11 +131,6 @@ def saved_upload(upload: UploadFile, *, field: str = "file") -> Iterator[Path]:
         yield path
 
 
-def sheet_title(name: str) -> str:
-    """``name`` as a spreadsheet tab title (no ``/ \\ ? * [ ] :``, at most 31 characters)."""
-    return re.sub(r"[/\\?*\[\]:]", "-", name)[:31].strip("' ") or "export"
-
-
 def upload_name(upload: UploadFile) -> str:
     """The name the client gave the upload (for reports), without any directory part."""
     return Path(upload.filename or "upload.csv").name or "upload.csv"

@@ -40,7 +40,6 @@ from dialer.api.routes.admin_common import (
     field_errors,
     invalid,
     saved_upload,
-    sheet_title,
     upload_name,
 )
 from dialer.api.security import Admin, Ctx, Leader, Principal, Supervisor, agent_ids_in_scope
@@ -398,5 +397,5 @@ def records_export(
         f"records-{campaign.id}",
         [*_RECORD_COLUMNS, *extra],
         rows(),
-        sheet=sheet_title(campaign.name),
+        sheet=campaign.name,
     )
