@@ -365,6 +365,14 @@ class Engine:
         current = self.agents.get(agent_id)
         if current is not None and current.state.phase is not ag.Phase.LOGGED_OUT:
             raise EngineError(f"agent {agent_id} is already logged in")
+        holder = self.agents.get(self._seats.get(seat, agent_id))
+        if (
+            holder is not None
+            and holder.state.agent_id != agent_id
+            and holder.seat == seat
+            and holder.state.phase is not ag.Phase.LOGGED_OUT
+        ):
+            raise EngineError(f"seat {seat!r} is in use by agent {holder.state.agent_id}")
         now = self.clock.now()
         state = current.state if current else ag.AgentState(agent_id=agent_id)
         self.agents[agent_id] = AgentRun(state, seat, campaign_id, logged_in_t=now)

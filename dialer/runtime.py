@@ -237,6 +237,7 @@ class Runtime:
         tb: TracebackType | None,
     ) -> None:
         if self.http_server is not None:
+            self.hub.close()  # open live streams end, so the server can stop
             self.http_server.should_exit = True
         for task in self._tasks:
             if task.get_name() != "engine-http":

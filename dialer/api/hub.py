@@ -39,7 +39,13 @@ class EventHub:
 
     max_queue: int = 1000
     retained: dict[str, LiveEvent] = field(default_factory=dict)
+    closed: bool = False
+    """Set by :meth:`close`: open streams end (within a second) so the server can stop."""
     _subs: set[Subscription] = field(default_factory=set)
+
+    def close(self) -> None:
+        """The engine is stopping: open live streams end."""
+        self.closed = True
 
     def publish(self, topic: str, payload: Mapping[str, Any], *, retain: bool = False) -> None:
         """Hand an event to every reader (never blocks: a full queue loses its oldest)."""

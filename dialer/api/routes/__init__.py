@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from dialer.api.routes import audit, auth, campaigns, dnc, lists, people, statuses
+from dialer.api.routes import (
+    agent,
+    audit,
+    auth,
+    calls,
+    campaigns,
+    dashboard,
+    dnc,
+    lists,
+    live,
+    people,
+    statuses,
+)
 
 
 def register_routes(app: FastAPI) -> None:
@@ -19,3 +31,7 @@ def register_routes(app: FastAPI) -> None:
         audit.router,
     ):
         app.include_router(router)
+    app.include_router(agent.router)
+    app.include_router(calls.router)
+    app.include_router(dashboard.router)
+    app.include_router(live.router)

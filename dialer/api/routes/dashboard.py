@@ -1,0 +1,262 @@
+"""Supervisor dashboards: every campaign at a glance, and one campaign in detail.
+
+Live figures come from the engine when it runs the campaign in this process (``live`` is
+null otherwise); abandonment and the last hour's chart come from the call log, so they are
+there whether or not the engine runs. A group leader sees its group's agents only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, HTTPException, Path
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from campaigns.models import Campaign
+from dialer.agents import Phase
+from dialer.api.context import ApiContext, EngineLink
+from dialer.api.queries import (
+    Abandonment,
+    AbandonmentFigures,
+    AgentInfo,
+    Series,
+    abandon_cap,
+    abandonment,
+    agents_in,
+    minute_series,
+)
+from dialer.api.routes.calls import MAX_ID
+from dialer.api.security import Ctx, Leader, Principal, agent_ids_in_scope
+
+router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
+
+_CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
+
+
+class CallsNow(BaseModel):
+    """Calls up right now."""
+
+    ringing: int
+    waiting: int = Field(description="Answered, waiting for an agent")
+    talking: int
+
+
+class LiveFigures(BaseModel):
+    """What the engine reports for a campaign it runs (counts since the engine started)."""
+
+    state: str
+    dial_level: float = Field(description="Calls ringing per agent taking calls")
+    calls: CallsNow
+    agents: dict[str, int] = Field(description="Agents logged in to the campaign, by phase")
+    dials: int
+    answered: int
+    connected: int
+    dropped: int
+    abandon_rate: float
+    occupancy: float = Field(description="Talk time / logged-in time of the campaign's agents")
+    list_exhausted: bool = False
+    outside_hours: bool = False
+
+
+class AbandonWindow(BaseModel):
+    """Dropped / (connected + dropped) over one window."""
+
+    since: dt.datetime
+    connected: int
+    dropped: int
+    rate: float
+    over_cap: bool
+
+    @classmethod
+    def of(cls, a: Abandonment, cap: float) -> AbandonWindow:
+        """The window's figures against ``cap``."""
+        return cls(
+            since=a.since,
+            connected=a.connected,
+            dropped=a.dropped,
+            rate=a.rate,
+            over_cap=a.rate > cap,
+        )
+
+
+class AbandonFigures(BaseModel):
+    """Abandonment today (since midnight in the campaign's hours zone), over the last
+    24 hours and the last 30 days, against the cap of the campaign's pacing profile."""
+
+    cap: float
+    today: AbandonWindow
+    rolling_24h: AbandonWindow
+    rolling_30d: AbandonWindow
+
+    @classmethod
+    def of(cls, f: AbandonmentFigures) -> AbandonFigures:
+        """The API form of the figures."""
+        return cls(
+            cap=f.cap,
+            today=AbandonWindow.of(f.today, f.cap),
+            rolling_24h=AbandonWindow.of(f.rolling_24h, f.cap),
+            rolling_30d=AbandonWindow.of(f.rolling_30d, f.cap),
+        )
+
+
+class AgentLine(BaseModel):
+    """An agent logged in to the campaign."""
+
+    agent_id: int
+    login: str
+    name: str
+    group_id: int | None
+    phase: Phase
+    pause_reason: str | None = None
+    pending: Phase | None = None
+    call_id: str | None = None
+    seat: str | None = None
+
+
+class MinuteFigures(BaseModel):
+    """Calls dialed in one minute (UTC), as the call log has them."""
+
+    at: dt.datetime
+    dials: int
+    answered: int = Field(description="A person answered (connected or dropped)")
+    connected: int
+    dropped: int
+    machines: int
+
+
+class CampaignHead(BaseModel):
+    """Which campaign."""
+
+    id: int
+    name: str
+    state: str
+    pacing_profile: str
+
+
+class CampaignDashboard(BaseModel):
+    """One campaign's dashboard."""
+
+    campaign: CampaignHead
+    live: LiveFigures | None = Field(description="Null when no engine here runs the campaign")
+    abandonment: AbandonFigures
+    agents: list[AgentLine]
+    series: list[MinuteFigures] = Field(description="The last 60 minutes, oldest first")
+    generated_at: dt.datetime
+
+
+class CampaignLine(BaseModel):
+    """One campaign in the overview."""
+
+    campaign: CampaignHead
+    live: LiveFigures | None
+
+
+@dataclass(frozen=True)
+class _Stored:
+    campaign: CampaignHead
+    figures: AbandonmentFigures
+    series: Series
+    agents: list[AgentInfo]
+
+
+def _head(row: Any) -> CampaignHead:
+    return CampaignHead(
+        id=row.id, name=row.name, state=row.state, pacing_profile=row.pacing_profile
+    )
+
+
+def _stored(ctx: ApiContext, user: Principal, campaign_id: int, now: dt.datetime) -> _Stored:
+    """What the database says about the campaign (runs in the thread pool)."""
+    with ctx.db.connect() as conn:
+        row = conn.execute(sa.select(_CAMPAIGN).where(_CAMPAIGN.c.id == campaign_id)).first()
+        if row is None:
+            raise HTTPException(404, detail=f"campaign {campaign_id} does not exist")
+        cap = abandon_cap(ctx.settings.pacing.profiles_dir, row.pacing_profile)
+        figures = abandonment(conn, campaign_id, now=now, tz_name=row.hours_tz, cap=cap)
+        series = minute_series(conn, campaign_id, now=now)
+    scope = agent_ids_in_scope(ctx, user)
+    with ctx.db.connect() as conn:
+        agents = agents_in(conn, None if scope is None else frozenset(scope))
+    return _Stored(_head(row), figures, series, agents)
+
+
+def _live(engine: EngineLink | None, campaign_id: int) -> LiveFigures | None:
+    stats = engine.campaign_stats(campaign_id) if engine is not None else None
+    return LiveFigures.model_validate(stats) if stats is not None else None
+
+
+def _agent_lines(
+    engine: EngineLink | None, campaign_id: int, agents: list[AgentInfo]
+) -> list[AgentLine]:
+    if engine is None:
+        return []
+    lines = []
+    for agent in agents:
+        snap = engine.agent_snapshot(agent.id)
+        if snap is None or snap.get("campaign") != campaign_id:
+            continue
+        if snap.get("phase") == Phase.LOGGED_OUT.value:
+            continue
+        call = snap.get("call") or {}
+        lines.append(
+            AgentLine(
+                agent_id=agent.id,
+                login=agent.login,
+                name=agent.name,
+                group_id=agent.group_id,
+                phase=Phase(snap["phase"]),
+                pause_reason=snap.get("pause_reason"),
+                pending=Phase(snap["pending"]) if snap.get("pending") else None,
+                call_id=call.get("call_id"),
+                seat=snap.get("seat"),
+            )
+        )
+    return lines
+
+
+@router.get("")
+async def dashboard_overview(user: Leader, ctx: Ctx) -> list[CampaignLine]:
+    """Every campaign with its state and, when the engine here runs it, its live figures."""
+    del user
+
+    def rows() -> list[Any]:
+        with ctx.db.connect() as conn:
+            return list(conn.execute(sa.select(_CAMPAIGN).order_by(_CAMPAIGN.c.id)).all())
+
+    return [
+        CampaignLine(campaign=_head(row), live=_live(ctx.engine, row.id))
+        for row in await run_in_threadpool(rows)
+    ]
+
+
+@router.get("/{campaign_id}", responses={404: {"description": "No such campaign"}})
+async def campaign_dashboard(
+    campaign_id: Annotated[int, Path(ge=1, le=MAX_ID)], user: Leader, ctx: Ctx
+) -> CampaignDashboard:
+    """One campaign: live figures (agents by state, calls ringing/waiting/talking, dial
+    level, occupancy), abandonment today / 24 h / 30 d against the cap, the agents logged
+    in to it (a group leader: its group's) and the last hour per minute."""
+    now = dt.datetime.now(dt.UTC)
+    stored = await run_in_threadpool(_stored, ctx, user, campaign_id, now)
+    return CampaignDashboard(
+        campaign=stored.campaign,
+        live=_live(ctx.engine, campaign_id),
+        abandonment=AbandonFigures.of(stored.figures),
+        agents=_agent_lines(ctx.engine, campaign_id, stored.agents),
+        series=[
+            MinuteFigures(
+                at=m.at,
+                dials=m.dials,
+                answered=m.answered,
+                connected=m.connected,
+                dropped=m.dropped,
+                machines=m.machines,
+            )
+            for m in stored.series.minutes
+        ],
+        generated_at=now,
+    )

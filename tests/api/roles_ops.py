@@ -1,0 +1,70 @@
+"""The role table of the operations API: who may call what.
+
+Every route of ``dialer/api/routes/{agent,calls,dashboard,live}.py`` has one
+:class:`RoleCase` here; ``test_roles_ops.py`` runs each case for every role. Agent actions
+are for agents only (other roles get 403 before the engine is asked); the call log, its
+export and the live stream are open to every role, each within its scope; dashboards are
+for leaders and above.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from campaigns.service import create_campaign, validate_rules
+from tests.api.roles import (
+    AGENTS,
+    ALL_ROLES,
+    LEADERS,
+    RoleCase,
+    RoleContext,
+    RoleRequest,
+    fixed,
+)
+
+
+def _campaign(ctx: RoleContext) -> int:
+    with Session(ctx.db) as session:
+        row = create_campaign(session, validate_rules(name="Ops roles"), actor="test")
+        session.commit()
+        assert row.id is not None
+        return row.id
+
+
+def campaign_id(ctx: RoleContext) -> int:
+    """A campaign every case of one test shares."""
+    return ctx.once("ops-campaign", _campaign)
+
+
+def dashboard(ctx: RoleContext) -> RoleRequest:
+    """One campaign's dashboard."""
+    return RoleRequest(f"/api/dashboard/{campaign_id(ctx)}")
+
+
+def login(ctx: RoleContext) -> RoleRequest:
+    """An agent's login to a campaign."""
+    return RoleRequest("/api/agent/login", json={"campaign": campaign_id(ctx)})
+
+
+ROLE_TABLE: list[RoleCase] = [
+    RoleCase("GET", "/api/agent/state", AGENTS, fixed("/api/agent/state")),
+    RoleCase("POST", "/api/agent/login", AGENTS, login),
+    RoleCase("POST", "/api/agent/ready", AGENTS, fixed("/api/agent/ready")),
+    RoleCase("POST", "/api/agent/pause", AGENTS, fixed("/api/agent/pause", json={"reason": "x"})),
+    RoleCase("POST", "/api/agent/logout", AGENTS, fixed("/api/agent/logout")),
+    RoleCase(
+        "POST",
+        "/api/agent/status",
+        AGENTS,
+        fixed("/api/agent/status", json={"call_id": "c-1", "status": 1}),
+    ),
+    RoleCase("GET", "/api/agent/callbacks", AGENTS, fixed("/api/agent/callbacks")),
+    RoleCase("GET", "/api/agent/calls", AGENTS, fixed("/api/agent/calls")),
+    RoleCase("GET", "/api/calls", ALL_ROLES, fixed("/api/calls", params={"page_size": 10})),
+    RoleCase(
+        "GET", "/api/calls/export", ALL_ROLES, fixed("/api/calls/export", params={"format": "csv"})
+    ),
+    RoleCase("GET", "/api/dashboard", LEADERS, fixed("/api/dashboard")),
+    RoleCase("GET", "/api/dashboard/{campaign_id}", LEADERS, dashboard),
+    RoleCase("GET", "/api/live", ALL_ROLES, fixed("/api/live")),
+]
