@@ -11,6 +11,7 @@
 
   let state = { phase: "logged_out" };
   let phaseSince = Date.now();
+  let eventTs = null; // when the engine published the agent's latest state
   let statuses = [];
   let statusesCampaign = null;
   let savedFor = null; // the call whose status this agent already set
@@ -41,7 +42,8 @@
 
   function setState(next) {
     if (next.phase !== state.phase) {
-      phaseSince = Date.now();
+      const published = D.parseDate(eventTs);
+      phaseSince = published ? Math.min(Date.now(), published.getTime()) : Date.now();
       // A call ended or began: its row and any callback show in the lists soon after.
       if (state.phase !== "logged_out" || next.phase !== "logged_out") refreshLists();
     }
@@ -324,7 +326,7 @@
         D.h(
           "tr",
           {},
-          D.h("td", {}, D.timeEl(r.dial_at)),
+          D.h("td", {}, D.timeEl(r.dial_at, true)),
           D.h("td", {}, r.phone || "–"),
           D.h("td", {}, campaignLabel(r)),
           D.h("td", {}, r.outcome ? D.tv("outcome", r.outcome) : D.t("calls.in_progress")),
@@ -354,7 +356,10 @@
   D.live(
     {},
     {
-      agent: refresh,
+      agent: (payload) => {
+        eventTs = payload && payload.ts;
+        refresh();
+      },
       screenpop: refresh,
       error: (payload) => D.showError($("seat-error"), D.t("error.refused") + " " + ((payload && payload.error) || "")),
     },
