@@ -302,6 +302,8 @@ def agent_ids_in_scope(ctx: ApiContext, user: Principal) -> set[int] | None:
         return None
     if user.role is Role.AGENT:
         return {user.agent_id} if user.agent_id is not None else set()
+    if user.group_id is None:  # a leader without a group leads no one (not the ungrouped)
+        return set()
     with ctx.session() as session:
         rows = session.exec(select(Agent.id).where(Agent.group_id == user.group_id)).all()
     return {int(r) for r in rows if r is not None}

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from campaigns.enums import Role
-from campaigns.models import CallLog, Record
+from campaigns.models import Agent, CallLog, Record, User
 from dialer.api.queries import CallFilter, call_page
 from tests.api.conftest import World, sign_in
 from tests.api.test_agent_api import make_campaign
@@ -122,6 +122,16 @@ def test_group_leader_sees_its_agents_calls_and_agent_its_own(
     assert ids_of(leader, log) == ["a_callback", "a_old"]
     assert ids_of(clients[Role.AGENT].get("/api/calls").json(), log) == ["a_callback", "a_old"]
     assert ids_of(sign_in(app, "agent_b").get("/api/calls").json(), log) == ["b_dnc"]
+
+
+def test_a_leader_without_a_group_sees_no_calls(
+    clients: dict[Role, TestClient], log: Log, api_db: sa.Engine
+) -> None:
+    """A group leader whose group was taken away leads no one: not the ungrouped agents."""
+    with api_db.begin() as conn:
+        conn.execute(sa.update(Agent).values(group_id=None))
+        conn.execute(sa.update(User).where(User.login == "leader").values(group_id=None))
+    assert ids_of(clients[Role.GROUP_LEADER].get("/api/calls").json(), log) == []
 
 
 def test_items_carry_names_times_and_outcomes(

@@ -39,7 +39,7 @@ async def test_login_pause_and_refusal_over_mqtt(
         settings = Settings.model_validate(
             {
                 "database": {"url": f"sqlite:///{db}"},
-                "engine": {"id": "mqtt-test"},
+                "engine": {"id": f"mqtt-test-{prefix}"},
                 "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
                 "mqtt": {"enabled": True, "host": host, "port": port, "topic_prefix": prefix},
                 "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
