@@ -139,6 +139,8 @@ async def _agent_in_a_call(desk: Page, texts: dict[str, str]) -> None:
     when = dt.datetime.now(ZoneInfo("Europe/Warsaw")) + dt.timedelta(days=1)
     await desk.locator("#status-date").fill(when.strftime("%Y-%m-%dT10:30"))
     await desk.locator("#status-note").fill("Interested in the autumn offer; call after 10.")
+    await desk.locator("#status-note").blur()
+    await desk.wait_for_timeout(4000)  # the phase timer runs a little
 
 
 async def shoot(out: Path, minutes: float, lang: str) -> None:
