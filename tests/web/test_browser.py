@@ -4,9 +4,13 @@ Polish labels, navigation by role."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from playwright.async_api import expect
+from sqlmodel import Session
 
+from campaigns.enums import CampaignState
+from campaigns.models import Campaign
 from dialer.web.i18n import EN, PL
 from tests.api.conftest import PASSWORD
 from tests.web.browser import chromium, new_context, page_errors, serve, sign_in
@@ -118,4 +122,29 @@ async def test_administrator_edits_statuses_users_and_sees_errors_in_place(app: 
         await rules.get_by_label(EN["campaign.caller_id"]).fill("12")
         await rules.get_by_role("button", name=EN["app.save"]).click()
         await expect(rules.locator("[data-error-for=caller_id]")).to_contain_text("E.164")
+        assert errors == []
+
+
+async def test_agent_page_in_polish_shows_the_apis_refusal_next_to_the_login(
+    app: FastAPI, api_db: sa.Engine
+) -> None:
+    """Without an engine in the process the agent page (in Polish) offers the running
+    campaign, and the API's refusal to log in shows next to the login button."""
+    with Session(api_db) as session:
+        session.add(Campaign(name="Jesień", state=CampaignState.RUNNING))
+        session.commit()
+    async with serve(app) as url, chromium() as browser:
+        page = await (await new_context(browser, url, locale="pl-PL")).new_page()
+        errors = page_errors(page)
+        await sign_in(page, "agent", PASSWORD)
+        await page.goto("/agent?lang=pl")
+        await expect(page.locator("h2#call-h")).to_have_text(PL["agent.call"])
+        campaign = page.get_by_label(PL["agent.campaign"], exact=True)
+        await expect(campaign.locator("option")).to_have_text(
+            [f"Jesień ({PL['campaign_state.running']})"]
+        )
+        await page.get_by_role("button", name=PL["agent.login"]).click()
+        refusal = page.locator("#login-seat-error")
+        await expect(refusal).to_contain_text(PL["error.unavailable"])
+        await expect(refusal).to_contain_text("dialer run --http")
         assert errors == []

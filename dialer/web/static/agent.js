@@ -35,6 +35,8 @@
       D.showError($("seat-error"), null);
       setState(next || { phase: "logged_out" });
     } catch (err) {
+      // Still offer the login form (and the reason it may fail) when the state is unknown.
+      if (state.phase === "logged_out" && $("login-seat").hidden) setState({ phase: "logged_out" });
       D.showError(state.phase === "logged_out" ? $("login-seat-error") : $("seat-error"), err);
     }
   }
