@@ -3,6 +3,8 @@ Polish labels, navigation by role."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -10,7 +12,7 @@ from playwright.async_api import expect
 from sqlmodel import Session
 
 from campaigns.enums import CampaignState
-from campaigns.models import Campaign
+from campaigns.models import CallLog, Campaign
 from dialer.web.i18n import EN, PL
 from tests.api.conftest import PASSWORD
 from tests.web.browser import chromium, new_context, page_errors, serve, sign_in
@@ -147,4 +149,58 @@ async def test_agent_page_in_polish_shows_the_apis_refusal_next_to_the_login(
         refusal = page.locator("#login-seat-error")
         await expect(refusal).to_contain_text(PL["error.unavailable"])
         await expect(refusal).to_contain_text("dialer run --http")
+        assert errors == []
+
+
+async def test_dashboard_colours_abandonment_near_and_over_the_cap(
+    app: FastAPI, api_db: sa.Engine
+) -> None:
+    """Abandonment below 80 % of the cap stays calm, near the cap turns amber, past it red;
+    each window says so in words too, and the chart shows the last hour's dials."""
+    now = dt.datetime.now(dt.UTC)
+    with Session(api_db) as session:
+        campaign = Campaign(name="Jesień", state=CampaignState.RUNNING)
+        session.add(campaign)
+        session.flush()
+        assert campaign.id is not None
+
+        def calls(when: dt.datetime, outcome: str, count: int) -> list[CallLog]:
+            return [
+                CallLog(
+                    campaign_id=campaign.id or 0,
+                    phone="+48221234567",
+                    dial_at=when,
+                    outcome=outcome,
+                )
+                for _ in range(count)
+            ]
+
+        # Today (and the last 24 h): 1 dropped of 40 = 2.5 % (cap 3 %: near it).
+        # Ten days ago: 5 dropped of 50, so the last 30 days: 6 of 90 = 6.7 % (over).
+        recent = now - dt.timedelta(seconds=1)
+        older = now - dt.timedelta(days=10)
+        session.add_all(calls(recent, "answered", 39) + calls(recent, "dropped", 1))
+        session.add_all(calls(older, "answered", 45) + calls(older, "dropped", 5))
+        session.commit()
+    async with serve(app) as url, chromium() as browser:
+        page = await (await new_context(browser, url)).new_page()
+        errors = page_errors(page)
+        await sign_in(page, "head", PASSWORD)
+        today = page.locator(".gauge[data-window=today]")
+        await expect(today).to_have_attribute("data-level", "warn")
+        await expect(today).to_contain_text(EN["dashboard.level_warn"])
+        await expect(page.locator(".gauge[data-window=rolling_24h]")).to_have_attribute(
+            "data-level", "warn"
+        )
+        month = page.locator(".gauge[data-window=rolling_30d]")
+        await expect(month).to_have_attribute("data-level", "over")
+        await expect(month.locator(".gauge-value")).to_have_text("6.67%")
+        await expect(page.locator("#abandon-cap")).to_have_text("cap 3.0%")
+        colours = await page.eval_on_selector_all(
+            ".gauge", "els => els.map(e => getComputedStyle(e).borderLeftColor)"
+        )
+        assert len(set(colours)) == 2  # amber twice, red once
+        await expect(page.locator("#chart svg")).to_have_attribute(
+            "aria-label", EN["chart.summary"].format(dials=40, answered=40, connected=39, dropped=1)
+        )
         assert errors == []
