@@ -181,11 +181,19 @@
   function statusRow(s, isOffered) {
     const up = D.h("button", { type: "button", class: "small", "aria-label": `${D.t("campaign.move_up")}: ${s.name}`, title: D.t("campaign.move_up") }, "↑");
     const down = D.h("button", { type: "button", class: "small", "aria-label": `${D.t("campaign.move_down")}: ${s.name}`, title: D.t("campaign.move_down") }, "↓");
+    // An inactive status cannot be offered: saving the list leaves it out.
+    const inactive = s.active === false;
     const row = D.h(
       "tr",
-      { dataset: { status: s.id } },
-      D.h("td", {}, D.h("input", { type: "checkbox", name: "offered", value: s.id, checked: isOffered, "aria-label": `${D.t("campaign.offered")}: ${s.name}` })),
-      D.h("td", {}, s.name, s.campaign_id ? D.h("small", { class: "muted" }, " " + D.t("campaign.own_status")) : null),
+      { dataset: { status: s.id }, class: inactive ? "inactive" : null },
+      D.h("td", {}, D.h("input", { type: "checkbox", name: "offered", value: s.id, checked: isOffered && !inactive, disabled: inactive, "aria-label": `${D.t("campaign.offered")}: ${s.name}` })),
+      D.h(
+        "td",
+        {},
+        s.name,
+        s.campaign_id ? D.h("small", { class: "muted" }, " " + D.t("campaign.own_status")) : null,
+        inactive ? D.h("small", { class: "muted" }, " " + D.t("campaign.inactive_status")) : null,
+      ),
       D.h("td", {}, D.tv("system_status", s.system_status)),
       D.h("td", { class: "actions" }, up, down),
     );
@@ -213,7 +221,7 @@
       D.fillTable($("offered"), [...offered.map((s) => statusRow(s, true)), ...rest.map((s) => statusRow(s, false))]);
       const wrap = form.elements.wrapup_default_status_id;
       const chosen = wrap.dataset.value || wrap.value;
-      wrap.replaceChildren(D.h("option", { value: "" }, D.t("app.none")), ...offered.map((s) => D.h("option", { value: s.id }, s.name)));
+      wrap.replaceChildren(D.h("option", { value: "" }, D.t("app.none")), ...offered.filter((s) => s.active !== false).map((s) => D.h("option", { value: s.id }, s.name)));
       wrap.value = chosen;
       D.showError($("statuses-error"), null);
     } catch (err) {
