@@ -204,3 +204,47 @@ async def test_dashboard_colours_abandonment_near_and_over_the_cap(
             "aria-label", EN["chart.summary"].format(dials=40, answered=40, connected=39, dropped=1)
         )
         assert errors == []
+
+
+async def test_every_page_loads_without_script_errors(app: FastAPI, api_db: sa.Engine) -> None:
+    """Each page of each role runs its script without an error and fills its main table or
+    form from the API; changing one's language on /me switches the pages to it."""
+    with Session(api_db) as session:
+        campaign = Campaign(name="Jesień", state=CampaignState.PAUSED)
+        session.add(campaign)
+        session.commit()
+        campaign_id = campaign.id
+    pages = {
+        "admin": [
+            ("/dashboard", "#all-campaigns tbody tr"),
+            ("/campaigns", "#campaigns tbody tr"),
+            ("/campaigns/new", "#f-pacing_profile option"),
+            (f"/campaigns/{campaign_id}", "#offered tbody tr"),
+            (f"/campaigns/{campaign_id}/records", "#records-empty:not([hidden])"),
+            ("/statuses", "#statuses tbody tr"),
+            ("/calls", "#calls-empty:not([hidden])"),
+            ("/users", "#users tbody tr"),
+            ("/me", "#me-form"),
+        ],
+        "leader": [
+            ("/dashboard", "#all-campaigns tbody tr"),
+            ("/campaigns", "#campaigns tbody tr"),
+            (f"/campaigns/{campaign_id}", "#offered tbody tr"),
+            ("/calls", "#q-agent option:nth-child(2)"),
+        ],
+        "agent": [("/calls", "#q-campaign option:nth-child(2)"), ("/me", "#me-form")],
+    }
+    async with serve(app) as url, chromium() as browser:
+        for login, paths in pages.items():
+            page = await (await new_context(browser, url)).new_page()
+            errors = page_errors(page)
+            await sign_in(page, login, PASSWORD)
+            for path, filled in paths:
+                await page.goto(path)
+                await expect(page.locator(filled).first).to_be_attached()
+                assert errors == [], (login, path)
+        await page.locator("#me-form").get_by_label(EN["users.language"]).select_option("pl")
+        await page.get_by_role("button", name=EN["app.save"]).click()
+        await expect(page.locator("h1")).to_have_text(PL["me.title"])
+        await page.goto("/calls")
+        await expect(page.locator("h1")).to_have_text(PL["calls.title"])
