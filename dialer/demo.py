@@ -16,13 +16,16 @@ from pathlib import Path
 import sqlalchemy as sa
 from rich.console import Console
 from rich.live import Live
+from sqlmodel import Session
 
 from asterisk.scenario import Scenario, ScenarioBehaviour, load_scenario
 from asterisk.simulator import PbxSimulator
 from asterisk.world import World
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
-from campaigns.models import Campaign
+from campaigns.enums import Role
+from campaigns.models import Agent, AgentGroup, Campaign
+from dialer.api.security import create_user
 from dialer.clock import ScaledClock
 from dialer.config import Settings
 from dialer.live import AgentLine, render, summary_table
@@ -93,6 +96,49 @@ def _status_ids(db_url: str) -> list[Disposition]:
     ]
 
 
+#: Password of the demo's users (a local demo database only).
+DEMO_PASSWORD = "demo-pass"  # noqa: S105  (the demo database's users, printed at start)
+
+
+def add_demo_users(db_url: str) -> list[tuple[str, str]]:
+    """Users for the demo's pages and one more agent, for the person in the browser.
+
+    Returns (login, what it is) pairs; every password is :data:`DEMO_PASSWORD`.
+    """
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            team = AgentGroup(name="Demo team")
+            session.add(team)
+            session.flush()
+            session.execute(sa.update(Agent).values(group_id=team.id))
+            you = Agent(login="you", name="You (agent page)", extension="agent-you")
+            you.group_id = team.id
+            session.add(you)
+            session.flush()
+            people = [
+                ("admin", Role.ADMIN, None, None, "administrator: everything"),
+                ("head", Role.HEAD, None, None, "head: all campaigns and calls, no settings"),
+                ("leader", Role.GROUP_LEADER, team.id, None, "group leader of the demo team"),
+                ("agent", Role.AGENT, None, you.id, "agent: the agent page, one seat"),
+            ]
+            for login, role, group_id, agent_id, _ in people:
+                create_user(
+                    session,
+                    login=login,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    actor="demo",
+                    name=login.title(),
+                    group_id=group_id,
+                    agent_id=agent_id,
+                )
+            session.commit()
+    finally:
+        engine.dispose()
+    return [(login, what) for login, _, _, _, what in people]
+
+
 async def run_demo(
     *,
     db_path: Path = Path("var/demo.db"),
@@ -104,12 +150,20 @@ async def run_demo(
     seed: int = 1,
     console: Console | None = None,
     live: bool = True,
+    http: tuple[str, int] | None = None,
 ) -> DemoResult:
-    """Run the demo; returns its figures."""
+    """Run the demo; returns its figures. With ``http`` the pages and API are served too,
+    with demo users and one agent seat left for a person in the browser."""
     console = console or Console()
     scenario = load_scenario(scenario_path)
     campaign_id, agent_ids = prepare_database(db_path, scenario, records=records)
     db_url = f"sqlite:///{db_path}"
+    if http is not None:
+        users = add_demo_users(db_url)
+        agent_ids = [*agent_ids, 0]  # one seat more: the person on the agent page
+        console.print(f"[bold]Pages:[/] http://{http[0]}:{http[1]}/  (password: {DEMO_PASSWORD})")
+        for login, what in users:
+            console.print(f"  {login:8} {what}")
     world = World(behaviour=ScenarioBehaviour(scenario, seed=seed), seed=seed)
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -145,7 +199,7 @@ async def run_demo(
         )
         clock = ScaledClock(time_scale)
         async with Runtime(
-            settings, clock=clock, time_scale=time_scale, sim_agents=sim_agents
+            settings, clock=clock, time_scale=time_scale, sim_agents=sim_agents, http=http
         ) as runtime:
             engine = runtime.engine
             duration = minutes * 60.0

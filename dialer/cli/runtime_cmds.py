@@ -102,13 +102,22 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         minutes: float = typer.Option(
             60.0, "--minutes", min=0.5, help="Call-center minutes to run (simulated)."
         ),
-        time_scale: float = typer.Option(
-            30.0, "--time-scale", min=1.0, help="Simulated seconds per real second."
+        time_scale: float | None = typer.Option(
+            None,
+            "--time-scale",
+            min=1.0,
+            help="Simulated seconds per real second (default 30; 1 with --http).",
         ),
         db: Path = typer.Option(
             Path("var/demo.db"), "--db", help="SQLite file to (re)create for the demo."
         ),
         live: bool = typer.Option(True, "--live/--no-live", help="Show the live view."),
+        http: str | None = typer.Option(
+            None,
+            "--http",
+            help="Also serve the web pages and API on HOST:PORT, with demo users and a seat "
+            "for you on the agent page (real time unless --time-scale).",
+        ),
     ) -> None:
         """The demo: a predictive campaign on the PBX simulator with ten simulated agents,
         an hour of call-center time in about two minutes, then a summary."""
@@ -121,8 +130,17 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
         console = Console()
+        listen = parse_listen(http) if http else None
+        scale = time_scale if time_scale is not None else (1.0 if listen else 30.0)
         result = asyncio.run(
-            run_demo(db_path=db, minutes=minutes, time_scale=time_scale, live=live, console=console)
+            run_demo(
+                db_path=db,
+                minutes=minutes,
+                time_scale=scale,
+                live=live,
+                console=console,
+                http=listen,
+            )
         )
         print_summary(result, console)
 
