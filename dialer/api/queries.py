@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
 
 from campaigns.enums import Outcome, SystemStatus
 from campaigns.models import Agent, CallLog, Campaign, CampaignDay, Record, StatusDef
@@ -68,15 +69,16 @@ class CallFilter:
     """The agents whose calls the reader may see; None = every call, also unanswered ones."""
 
 
-@dataclass(frozen=True)
-class CallRow:
-    """One attempt as the call list shows it."""
+class CallRow(BaseModel):
+    """One dial attempt as the call log shows it (times in UTC, durations in seconds)."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: int
     campaign_id: int
     campaign_name: str | None
     record_id: int | None
-    record_name: str | None
+    record_name: str | None = Field(description="The called person's name from the list")
     phone: str
     attempt: int
     agent_id: int | None
@@ -86,10 +88,10 @@ class CallRow:
     connect_at: dt.datetime | None
     end_at: dt.datetime | None
     ring_s: float | None
-    wait_s: float | None
+    wait_s: float | None = Field(description="How long the answered person waited for an agent")
     talk_s: float | None
     wrapup_s: float | None
-    outcome: str | None
+    outcome: str | None = Field(description="Telephony outcome; null while the call is up")
     hangup_cause: int | None
     hangup_cause_txt: str | None
     amd_result: str | None
@@ -191,7 +193,8 @@ def _named(ids: sa.Subquery | None, where: Sequence[sa.ColumnElement[bool]] = ()
 
 
 def _row(r: Any) -> CallRow:
-    return CallRow(
+    # Rows come from the database: built without validation (exports run to a million).
+    return CallRow.model_construct(
         id=r.id,
         campaign_id=r.campaign_id,
         campaign_name=r.campaign_name,
@@ -307,8 +310,7 @@ def export_rows(rows: Iterator[CallRow]) -> Iterator[list[Any]]:
 # ---------------------------------------------------------------------------- agents
 
 
-@dataclass(frozen=True)
-class Callback:
+class Callback(BaseModel):
     """A MY_RECORD record an agent owns, with its next-contact time."""
 
     record_id: int

@@ -27,7 +27,7 @@ from campaigns.status_engine import StatusError as RecordStatusError
 from campaigns.statuses import audit
 from dialer.agents import Phase
 from dialer.api.context import ApiContext, EngineLink
-from dialer.api.queries import CallFilter, agent_callbacks, call_page
+from dialer.api.queries import Callback, CallFilter, agent_callbacks, call_page
 from dialer.api.routes.calls import MAX_ID, MAX_PAGE_SIZE, CallList, invalid
 from dialer.api.security import AgentUser, Ctx, Principal
 from dialer.errors import DialerError
@@ -132,22 +132,6 @@ class StatusIn(BaseModel):
         "MY_RECORD and NOT_BEFORE statuses",
     )
     note: str = Field(default="", max_length=2000)
-
-
-class Callback(BaseModel):
-    """One of the agent's own callbacks (a MY_RECORD record)."""
-
-    record_id: int
-    campaign_id: int
-    campaign_name: str | None
-    name: str
-    phone: str
-    next_call_at: dt.datetime | None
-    status_id: int | None
-    status_name: str | None
-    attempts: int
-    last_call_at: dt.datetime | None
-    fields: dict[str, Any]
 
 
 def _unavailable() -> JSONResponse:
@@ -324,8 +308,7 @@ async def agent_status(body: StatusIn, user: AgentUser, ctx: Ctx) -> Any:
 def agent_callbacks_list(user: AgentUser, ctx: Ctx) -> list[Callback]:
     """The agent's own callbacks (MY_RECORD records), soonest first."""
     with ctx.db.connect() as conn:
-        rows = agent_callbacks(conn, _agent_id(user))
-    return [Callback.model_validate(r, from_attributes=True) for r in rows]
+        return agent_callbacks(conn, _agent_id(user))
 
 
 @router.get("/calls")

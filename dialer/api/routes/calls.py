@@ -9,7 +9,6 @@ does not exist.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -44,45 +43,10 @@ MAX_PAGE_SIZE = 500
 _AGENT = Agent.__table__  # type: ignore[attr-defined]
 
 
-class CallItem(BaseModel):
-    """One dial attempt in the call log (times in UTC, durations in seconds)."""
-
-    id: int
-    campaign_id: int
-    campaign_name: str | None
-    record_id: int | None
-    record_name: str | None = Field(description="The called person's name from the list")
-    phone: str
-    attempt: int
-    agent_id: int | None
-    agent_name: str | None
-    dial_at: dt.datetime
-    answer_at: dt.datetime | None
-    connect_at: dt.datetime | None
-    end_at: dt.datetime | None
-    ring_s: float | None
-    wait_s: float | None = Field(description="How long the answered person waited for an agent")
-    talk_s: float | None
-    wrapup_s: float | None
-    outcome: str | None = Field(description="Telephony outcome; null while the call is up")
-    hangup_cause: int | None
-    hangup_cause_txt: str | None
-    amd_result: str | None
-    status_id: int | None
-    status_name: str | None
-    system_status: str | None
-    note: str
-
-    @classmethod
-    def of(cls, row: CallRow) -> CallItem:
-        """The item of a call-log row."""
-        return cls(**asdict(row))
-
-
 class CallList(BaseModel):
     """A page of calls, newest dial first."""
 
-    items: list[CallItem]
+    items: list[CallRow]
     page: int
     page_size: int
     total: int = Field(description=f"Matching calls, counted up to {CALL_COUNT_CAP}")
@@ -92,7 +56,7 @@ class CallList(BaseModel):
     def of(cls, found: CallPage, page: int, page_size: int) -> CallList:
         """The answer for one page of a query."""
         return cls(
-            items=[CallItem.of(r) for r in found.items],
+            items=list(found.items),
             page=page,
             page_size=page_size,
             total=found.total,
