@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from campaigns.enums import Role
 from campaigns.models import Agent, AgentGroup, User, UserSession, utcnow
-from campaigns.statuses import audit
+from campaigns.statuses import audit, name_key
 from dialer.api.security import UserError, check_password, hash_password
 from dialer.errors import DialerError
 
@@ -105,9 +105,9 @@ def get_group(session: Session, key: int | str) -> AgentGroup:
 
 def _group_named(session: Session, name: str) -> AgentGroup | None:
     """The group called ``name`` in any case (compared here: SQL lower() may fold only ASCII)."""
-    wanted = " ".join(name.split()).casefold()
+    wanted = name_key(name)
     for group in session.exec(select(AgentGroup)):
-        if group.name.casefold() == wanted:
+        if name_key(group.name) == wanted:
             return group
     return None
 

@@ -27,8 +27,9 @@ from dialer.errors import DialerError
 
 T = TypeVar("T")
 
-#: Ids in paths and queries: a positive 63-bit integer (what every database stores).
-MAX_ID = 2**63 - 1
+#: Ids in paths and queries: a positive 32-bit integer (ids are PostgreSQL ``integer``
+#: columns; a larger one would fail there rather than be not found).
+MAX_ID = 2**31 - 1
 #: The largest upload accepted (a list of a few million rows fits).
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 _UPLOAD_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".xlsx", ".xlsm"})

@@ -28,7 +28,8 @@ from campaigns.statuses import audit
 from dialer.agents import Phase
 from dialer.api.context import ApiContext, EngineLink
 from dialer.api.queries import Callback, CallFilter, agent_callbacks, call_page
-from dialer.api.routes.calls import MAX_ID, MAX_PAGE_SIZE, CallList, invalid
+from dialer.api.routes.admin_common import MAX_ID
+from dialer.api.routes.calls import MAX_PAGE_SIZE, CallList, invalid
 from dialer.api.security import AgentUser, Ctx, Principal
 from dialer.errors import DialerError
 

@@ -33,12 +33,11 @@ from dialer.api.queries import (
     iter_calls,
     phone_digits,
 )
+from dialer.api.routes.admin_common import MAX_ID
 from dialer.api.security import Ctx, CurrentUser, Principal, agent_ids_in_scope, forbidden
 
 router = APIRouter(prefix="/api", tags=["calls"])
 
-#: Ids fit a 32-bit integer column (PostgreSQL ``integer``).
-MAX_ID = 2_147_483_647
 MAX_PAGE_SIZE = 500
 _AGENT = Agent.__table__  # type: ignore[attr-defined]
 

@@ -30,7 +30,7 @@ from campaigns.service import (
     summarize,
     validate_rules,
 )
-from campaigns.statuses import audit, campaign_statuses
+from campaigns.statuses import audit, campaign_statuses, name_key
 from dialer.api.context import ApiContext
 from dialer.api.routes.admin_common import MAX_ID, Text, field_errors, invalid, unique
 from dialer.api.routes.statuses import StatusOut, status_out
@@ -377,9 +377,9 @@ def _edit(ctx: ApiContext, campaign_id: int, body: CampaignPatch, actor: str) ->
         rules = _validated(values)
         if "pacing_profile" in given:
             _check_profile(ctx.settings, rules.pacing_profile)
-        wanted = rules.name.casefold()
+        wanted = name_key(rules.name)
         for other_id, other_name in session.exec(select(Campaign.id, Campaign.name)):
-            if other_id != campaign_id and other_name.casefold() == wanted:
+            if other_id != campaign_id and name_key(other_name) == wanted:
                 raise invalid("name", f"{rules.name!r}: another campaign has this name")
         if "wrapup_default_status_id" in given:
             _check_wrapup_status(session, campaign_id, given["wrapup_default_status_id"])

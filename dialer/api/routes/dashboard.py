@@ -29,7 +29,7 @@ from dialer.api.queries import (
     agents_in,
     minute_series,
 )
-from dialer.api.routes.calls import MAX_ID
+from dialer.api.routes.admin_common import MAX_ID
 from dialer.api.security import Ctx, Leader, Principal, agent_ids_in_scope
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])

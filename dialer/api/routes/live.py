@@ -31,7 +31,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from campaigns.enums import Role
 from dialer.api.hub import EventHub, LiveEvent
-from dialer.api.routes.calls import MAX_ID
+from dialer.api.routes.admin_common import MAX_ID
 from dialer.api.security import (
     Ctx,
     CurrentUser,

@@ -27,6 +27,7 @@ from campaigns.statuses import (
     detach_status,
     edit_status,
     list_statuses,
+    name_key,
 )
 from dialer.api.routes.admin_common import MAX_ID, Id, Text, field_errors, invalid, unique
 from dialer.api.security import Admin, Ctx, CurrentUser, Leader, forbidden
@@ -122,14 +123,14 @@ def _check_name(
     """Refuse a name another status of the scope has, in any case: the dictionary, or the
     dictionary and the campaign's own statuses. Compared in Python, since SQL lower() may
     fold only ASCII letters (Polish capitals would slip through)."""
-    wanted = " ".join(name.split()).casefold()
+    wanted = name_key(name)
     for other_id, other_name, other_campaign in session.exec(
         select(StatusDef.id, StatusDef.name, StatusDef.campaign_id)
     ):
         in_scope = other_campaign is None or (
             campaign_id is not None and other_campaign == campaign_id
         )
-        if in_scope and other_id != exclude_id and other_name.casefold() == wanted:
+        if in_scope and other_id != exclude_id and name_key(other_name) == wanted:
             raise invalid("name", f"{name!r}: status {other_id} in this scope has this name")
 
 
