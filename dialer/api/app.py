@@ -77,7 +77,13 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         del request
-        names = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method"}
+        names = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method",
+            429: "too_many_attempts",
+        }
         response = _error(exc.status_code, names.get(exc.status_code, "http_error"), exc.detail)
         if exc.headers:
             response.headers.update(exc.headers)

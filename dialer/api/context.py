@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from dialer.api.hub import EventHub
+from dialer.api.throttle import SignInThrottle
 from dialer.config import Settings
 
 
@@ -38,6 +39,7 @@ class ApiContext:
     db: sa.Engine
     hub: EventHub
     engine: EngineLink | None = None
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

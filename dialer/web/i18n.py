@@ -54,6 +54,7 @@ EN: Final[dict[str, str]] = {
     "login.submit": "Sign in",
     "login.missing": "Enter your login and password.",
     "login.wrong": "Wrong login or password.",
+    "login.too_many": "Too many wrong passwords for this login. Wait a few minutes and try again.",
     "forbidden.title": "Not available for your role",
     "forbidden.text": "This page is not part of what your role may use. "
     "If you need it, ask an administrator.",
@@ -421,6 +422,9 @@ PL: Final[dict[str, str]] = {
     "login.submit": "Zaloguj",
     "login.missing": "Podaj login i hasło.",
     "login.wrong": "Błędny login lub hasło.",
+    "login.too_many": (
+        "Zbyt wiele błędnych haseł dla tego loginu. Odczekaj kilka minut i spróbuj ponownie."
+    ),
     "forbidden.title": "Niedostępne dla Twojej roli",
     "forbidden.text": "Ta strona nie należy do uprawnień Twojej roli. "
     "Jeśli jej potrzebujesz, poproś administratora.",

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from campaigns.enums import Role
 from campaigns.models import User, UserSession
+from dialer.api.throttle import SignInThrottle
 from tests.api.conftest import PASSWORD, sign_in
 
 
@@ -88,3 +89,37 @@ def test_every_role_signs_in(clients: dict[Role, TestClient]) -> None:
 def test_openapi_is_published(app: FastAPI) -> None:
     spec = TestClient(app).get("/api/openapi.json").json()
     assert "/api/auth/login" in spec["paths"]
+
+
+def test_repeated_wrong_passwords_slow_that_login_down(app: FastAPI) -> None:
+    """After five wrong passwords a login is refused with 429 and Retry-After, even with the
+    right password, until the window passes; other logins are not affected."""
+    ctx = app.state.ctx
+    now = [1000.0]
+    ctx.throttle = SignInThrottle(clock=lambda: now[0])
+    client = TestClient(app)
+
+    def attempt(login: str, password: str) -> int:
+        body = {"login": login, "password": password}
+        return client.post("/api/auth/login", json=body).status_code
+
+    assert [attempt("head", "wrong-guess") for _ in range(5)] == [401] * 5
+    refused = client.post("/api/auth/login", json={"login": "HEAD", "password": PASSWORD})
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "too_many_attempts"
+    assert refused.headers["Retry-After"] == "300"
+    assert attempt("admin", PASSWORD) == 200
+    now[0] += 301
+    assert attempt("head", PASSWORD) == 200
+    assert attempt("head", "wrong-guess") == 401  # a success forgot the earlier failures
+
+
+def test_unknown_logins_are_throttled_alike(app: FastAPI) -> None:
+    """Guessing against a login that does not exist is slowed the same way."""
+    app.state.ctx.throttle = SignInThrottle(max_failures=2, clock=lambda: 0.0)
+    client = TestClient(app)
+    codes = [
+        client.post("/api/auth/login", json={"login": "ghost", "password": "x" * 8}).status_code
+        for _ in range(3)
+    ]
+    assert codes == [401, 401, 429]

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from campaigns.enums import CampaignState
 from campaigns.models import CallLog, Campaign
+from dialer.api.throttle import SignInThrottle
 from dialer.web.i18n import EN, PL
 from tests.api.conftest import PASSWORD
 from tests.web.browser import chromium, new_context, page_errors, serve, sign_in
@@ -48,6 +49,22 @@ async def test_sign_in_in_polish_shows_the_error_then_the_dashboard(app: FastAPI
         await page.get_by_role("button", name=PL["app.sign_out"]).click()
         await page.wait_for_url(f"{url}/login")
         assert errors == []
+
+
+async def test_sign_in_says_when_a_login_is_slowed_down(app: FastAPI) -> None:
+    """After too many wrong passwords the page says to wait (in Polish), not "wrong"."""
+    app.state.ctx.throttle = SignInThrottle(max_failures=1, clock=lambda: 0.0)
+    async with serve(app) as url, chromium() as browser:
+        context = await new_context(browser, url, locale="pl-PL")
+        page = await context.new_page()
+        await page.goto("/login?lang=pl")
+        await page.locator("#login").fill("head")
+        await page.locator("#password").fill("not-the-password")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#login-error")).to_have_text(PL["login.wrong"])
+        await page.locator("#password").fill(PASSWORD)
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#login-error")).to_have_text(PL["login.too_many"])
 
 
 async def test_agent_is_refused_a_supervisor_page_with_a_friendly_page(app: FastAPI) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
@@ -32,12 +34,27 @@ class LoginOut(BaseModel):
     user: dict[str, object]
 
 
-@router.post("/auth/login", responses={401: {"description": "Wrong login or password"}})
+@router.post(
+    "/auth/login",
+    responses={
+        401: {"description": "Wrong login or password"},
+        429: {"description": "Too many wrong passwords for this login lately"},
+    },
+)
 def login(body: LoginIn, ctx: Ctx, response: Response) -> LoginOut:
     """Sign in; the token also comes back as an HttpOnly session cookie for the pages."""
+    wait = ctx.throttle.wait_s(body.login)
+    if wait > 0:
+        raise HTTPException(
+            429,
+            detail=f"too many wrong passwords for this login: try again in {math.ceil(wait)} s",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     opened = open_session(ctx, body.login, body.password)
     if opened is None:
+        ctx.throttle.failed(body.login)
         raise HTTPException(401, detail="wrong login or password")
+    ctx.throttle.succeeded(body.login)
     token, user = opened
     response.set_cookie(
         SESSION_COOKIE,

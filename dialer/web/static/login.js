@@ -19,7 +19,8 @@
       try {
         await D.api("POST", "/api/auth/login", { login, password });
       } catch (err) {
-        D.showError(errorEl, err.status === 401 ? D.t("login.wrong") : D.errorText(err));
+        const known = { 401: "login.wrong", 429: "login.too_many" };
+        D.showError(errorEl, known[err.status] ? D.t(known[err.status]) : D.errorText(err));
         form.elements.password.select();
         return;
       }
