@@ -12,6 +12,7 @@ import datetime as dt
 import getpass
 import json
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -629,6 +630,49 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         )
 
     # ---------------------------------------------------------------- benchmark
+
+    @bench.command("calls")
+    def bench_calls(
+        rows: int = typer.Option(
+            1_000_000, "--rows", min=1000, max=20_000_000, help="Call-log rows to write."
+        ),
+        db_url: str | None = typer.Option(
+            None,
+            "--db-url",
+            help="An EMPTY database to fill (tables created). Default: a temporary SQLite file.",
+        ),
+        rounds: int = typer.Option(20, "--rounds", min=3, help="Timings per query."),
+        as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    ) -> None:
+        """Time the call-log queries of the pages (one page of 50 rows per filter, and an
+        export of one campaign) on a call log of N rows."""
+        from dialer.api.bench import build_call_log, run_calls_bench
+
+        with tempfile.TemporaryDirectory(prefix="dialer-bench-") as tmp:
+            url = db_url or f"sqlite:///{Path(tmp) / 'calls.db'}"
+            engine = make_engine(url)
+            try:
+                create_schema(engine)
+                t0 = time.perf_counter()
+                built = build_call_log(engine, rows)
+                fill_s = time.perf_counter() - t0
+                result = {
+                    "fill_s": round(fill_s, 1),
+                    **run_calls_bench(engine, built, rounds=rounds),
+                }
+            except sa.exc.OperationalError as exc:
+                fail(f"database {engine.url.render_as_string(hide_password=True)}: {exc.orig}", 1)
+            finally:
+                engine.dispose()
+        if as_json:
+            typer.echo(json.dumps(result))
+            return
+        table = Table(title=f"bench calls: {rows} call-log rows on {result['database']}")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for key, value in result.items():
+            table.add_row(key, str(value))
+        console.print(table)
 
     @bench.command("select")
     def bench_select(
