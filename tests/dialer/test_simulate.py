@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from asterisk.scenario import scenario_from_dict
@@ -63,8 +61,9 @@ def test_overdialing_drops_people_and_is_reported() -> None:
 def test_shared_scenarios_load() -> None:
     """The simulation takes the same scenario files as the referee."""
     from asterisk.scenario import load_scenario
+    from tests.asterisk.transcripts import SCENARIOS
 
-    sc = load_scenario(Path(__file__).parents[2] / "../shared/scenarios/small-5.toml")
+    sc = load_scenario(SCENARIOS / "small-5.toml")
     result = simulate(sc, Ratio(1.5), seed=1, duration_s=900)
     assert result.simulated_s == 900
     assert result.dials > 0
