@@ -263,6 +263,8 @@ class CallLog(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_call_log_campaign_dial", "campaign_id", "dial_at"),
         sa.Index("ix_call_log_agent_dial", "agent_id", "dial_at"),
+        # The whole log newest first (an administrator's call list, unfiltered).
+        sa.Index("ix_call_log_dial", "dial_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
