@@ -91,6 +91,22 @@ def get_settings(ctx: typer.Context) -> Settings:
     return state.settings
 
 
+def print_figures(
+    result: dict[str, Any], title: str, *, as_json: bool, hide: set[str] | None = None
+) -> None:
+    """A benchmark's figures: JSON, or a table titled ``title on DATABASE``."""
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table(title=f"{title} on {result['database']}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        if key not in (hide or set()):
+            table.add_row(key, str(value))
+    console.print(table)
+
+
 def _actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
@@ -664,15 +680,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 fail(f"database {engine.url.render_as_string(hide_password=True)}: {exc.orig}", 1)
             finally:
                 engine.dispose()
-        if as_json:
-            typer.echo(json.dumps(result))
-            return
-        table = Table(title=f"bench calls: {rows} call-log rows on {result['database']}")
-        table.add_column("figure")
-        table.add_column("value", justify="right")
-        for key, value in result.items():
-            table.add_row(key, str(value))
-        console.print(table)
+        print_figures(result, f"bench calls: {rows} call-log rows", as_json=as_json)
 
     @bench.command("select")
     def bench_select(
@@ -711,13 +719,6 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 fail(f"database {engine.url.render_as_string(hide_password=True)}: {exc.orig}", 1)
             finally:
                 engine.dispose()
-        if as_json:
-            typer.echo(json.dumps(result))
-            return
-        table = Table(title=f"bench select: {records} records on {result['database']}")
-        table.add_column("figure")
-        table.add_column("value", justify="right")
-        for key, value in result.items():
-            if key not in {"mix", "zone_keys"}:
-                table.add_row(key, str(value))
-        console.print(table)
+        print_figures(
+            result, f"bench select: {records} records", as_json=as_json, hide={"mix", "zone_keys"}
+        )
