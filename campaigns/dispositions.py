@@ -24,8 +24,8 @@ from campaigns.status_engine import (
     AutoTable,
     CampaignRules,
     RecordState,
-    StatusError,
     StatusOption,
+    StatusRuleError,
     apply_agent_status,
     apply_outcome,
 )
@@ -175,7 +175,7 @@ def _call_log_row(conn: sa.Connection, row: Any, call_log_id: int | None, now: d
             )
         ).scalar()
         if found is None:
-            raise StatusError(
+            raise StatusRuleError(
                 "call_log_id",
                 f"no call-log row {call_log_id} for record {row.id}",
                 "pass the id of this record's attempt or none",
@@ -254,7 +254,7 @@ def set_agent_status(
     """Apply the status an agent set after a call, in one transaction, with an audit row.
 
     ``actor`` names who set it in the audit log (default ``agent:<agent_id>``).
-    Raises ``StatusError`` (no such status, not offered by the campaign, inactive, a missing
+    Raises ``StatusRuleError`` (no such status, not offered by the campaign, inactive, a missing
     or past date, …) and ``RecordNotFoundError``; nothing is written then.
     """
     with engine.begin() as conn:
@@ -340,7 +340,7 @@ def _set_status(
     rules, _auto = load_rules(conn, row.campaign_id)
     status_row = conn.execute(sa.select(_STATUS).where(_STATUS.c.id == status_id)).first()
     if status_row is None:
-        raise StatusError("status_id", f"no status with id {status_id}", "pick an existing one")
+        raise StatusRuleError("status_id", f"no status with id {status_id}", "pick an existing one")
     option = _option(status_row)
     before = state_of(row)
     state = apply_agent_status(before, option, now, rules, agent_id=agent_id, date=date)

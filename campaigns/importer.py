@@ -30,6 +30,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from campaigns.enums import SystemStatus
+from campaigns.errors import CampaignNotFoundError
 from campaigns.models import Campaign, ContactList, DncEntry, Record, utcnow
 from campaigns.phones import Normalized, PhoneNormalizer
 from campaigns.selection import forget_zone_keys
@@ -85,17 +86,6 @@ class ImportFileError(DialerError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
-
-
-class CampaignNotFoundError(DialerError):
-    """No campaign has the given name: lists the names that exist."""
-
-    error_id = "campaign_not_found"
-
-    def __init__(self, name: str, existing: Sequence[str]) -> None:
-        self.name = name
-        names = ", ".join(repr(n) for n in existing) if existing else "none yet"
-        super().__init__(f"campaign {name!r} does not exist; existing campaigns: {names}")
 
 
 class RejectReason(StrEnum):

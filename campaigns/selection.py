@@ -45,6 +45,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from campaigns.enums import OwnerAbsentPolicy, SystemStatus
+from campaigns.errors import CampaignNotFoundError
 from campaigns.models import Campaign, DncEntry, Record
 from campaigns.windows import CallingWindow, open_zone_keys
 from dialer.errors import DialerError
@@ -61,16 +62,6 @@ class SelectionError(DialerError):
     """A claim cannot be made as asked."""
 
     error_id = "selection_error"
-
-
-class CampaignNotFoundError(SelectionError):
-    """The campaign to claim from does not exist."""
-
-    error_id = "campaign_not_found"
-
-    def __init__(self, campaign_id: int) -> None:
-        self.campaign_id = campaign_id
-        super().__init__(f"campaign {campaign_id} does not exist")
 
 
 class Tier(IntEnum):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlmodel import Session, col, select
 
 from campaigns.enums import Outcome, OwnerAbsentPolicy, SystemStatus
+from campaigns.errors import CampaignNotFoundError
 from campaigns.models import Campaign, DncEntry, Record, StatusDef
 from campaigns.statuses import (
     attach_new_campaign_statuses,
@@ -40,17 +41,6 @@ class CampaignError(DialerError):
         self.field = field
         self.value = value
         super().__init__(f"{field}: {value!r} is not valid, expected {expected}")
-
-
-class CampaignNotFoundError(DialerError):
-    """No campaign has this name or id."""
-
-    error_id = "campaign_not_found"
-
-    def __init__(self, key: object, known: list[str]) -> None:
-        self.key = key
-        names = ", ".join(sorted(known)) or "none yet (dialer campaign create NAME)"
-        super().__init__(f"campaign {key!r} does not exist; campaigns: {names}")
 
 
 class CampaignRules(BaseModel):

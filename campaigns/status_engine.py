@@ -48,10 +48,12 @@ DEFAULT_RETRY_DELAYS_S: Mapping[str, int] = MappingProxyType(
 DATED_STATUSES = frozenset({SystemStatus.MY_RECORD, SystemStatus.NOT_BEFORE})
 
 
-class StatusError(DialerError):
-    """A status cannot be applied to a record: the message names the field and the fix."""
+class StatusRuleError(DialerError):
+    """A status cannot be applied to a record (the campaign's rules refuse it): the message
+    names the field and the fix. Not to be confused with ``campaigns.statuses.StatusError``,
+    a status definition that is invalid in the dictionary."""
 
-    error_id = "invalid_status"
+    error_id = "status_refused"
 
     def __init__(self, field: str, problem: str, expected: str) -> None:
         self.field = field
@@ -215,7 +217,7 @@ class AutoTable:
     def from_statuses(cls, statuses: Iterable[StatusOption]) -> AutoTable:
         """Build the table: an active status "set automatically when X" wins over the default.
 
-        Raises ``StatusError`` when a status cannot be automatic (MY_RECORD needs an agent)
+        Raises ``StatusRuleError`` when a status cannot be automatic (MY_RECORD needs an agent)
         or when two active statuses claim the same outcome.
         """
         table: dict[Outcome, AutoRule] = dict(DEFAULT_AUTO)
@@ -227,15 +229,15 @@ class AutoTable:
             where = f"status {option.name!r} (id {option.id}) auto_outcome"
             if outcome not in AUTO_OUTCOMES:
                 expected = "one of " + ", ".join(o.value for o in AUTO_OUTCOMES)
-                raise StatusError(where, f"{outcome.value!r} cannot set a status", expected)
+                raise StatusRuleError(where, f"{outcome.value!r} cannot set a status", expected)
             if option.system_status is SystemStatus.MY_RECORD:
-                raise StatusError(
+                raise StatusRuleError(
                     where,
                     "a MY_RECORD status needs an agent and cannot be set automatically",
                     "use TO_CALL, NOT_BEFORE, CALL_PROGRESSIVE or DO_NOT_CALL",
                 )
             if outcome in seen:
-                raise StatusError(
+                raise StatusRuleError(
                     where,
                     f"{outcome.value!r} is already set by status {seen[outcome].name!r}",
                     "keep one automatic status per outcome in a campaign",
@@ -247,7 +249,9 @@ class AutoTable:
 
 def _aware(value: dt.datetime, name: str) -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise StatusError(name, f"{value.isoformat()} has no time zone", "pass an aware datetime")
+        raise StatusRuleError(
+            name, f"{value.isoformat()} has no time zone", "pass an aware datetime"
+        )
     return value
 
 
@@ -337,7 +341,7 @@ def apply_agent_status(
     - NOT_BEFORE: anyone redials, not before ``date`` (required, in the future).
     - DO_NOT_CALL: never again.
 
-    Raises ``StatusError`` when the status is not offered by the campaign or inactive, when a
+    Raises ``StatusRuleError`` when the status is not offered by the campaign or inactive, when a
     date is missing, naive or not in the future, when a date is given to a status that takes
     none, or when the record is already DO_NOT_CALL (only a supervisor may reopen it).
     """
@@ -345,13 +349,13 @@ def apply_agent_status(
     offered = rules.offered(status.id)
     if offered is None:
         names = ", ".join(f"{o.name!r} (id {o.id})" for o in rules.statuses) or "none"
-        raise StatusError(
+        raise StatusRuleError(
             "status_id",
             f"status {status.name!r} (id {status.id}) is not offered by this campaign",
             f"choose one of: {names}",
         )
     if not (offered.active and status.active):
-        raise StatusError(
+        raise StatusRuleError(
             "status_id",
             f"status {status.name!r} (id {status.id}) is not active",
             "choose an active status or ask a supervisor to reactivate it",
@@ -359,24 +363,24 @@ def apply_agent_status(
     target = offered.system_status
     if target in DATED_STATUSES:
         if date is None:
-            raise StatusError(
+            raise StatusRuleError(
                 "date", f"status {offered.name!r} ({target.value}) needs a date", "give one"
             )
         _aware(date, "date")
         if date <= now:
-            raise StatusError(
+            raise StatusRuleError(
                 "date",
                 f"{date.isoformat()} is not in the future (now is {now.isoformat()})",
                 f"give a time after now for {offered.name!r}",
             )
     elif date is not None:
-        raise StatusError(
+        raise StatusRuleError(
             "date",
             f"status {offered.name!r} ({target.value}) takes no date",
             "give a date only with MY_RECORD or NOT_BEFORE statuses",
         )
     if state.system_status is SystemStatus.DO_NOT_CALL and target is not SystemStatus.DO_NOT_CALL:
-        raise StatusError(
+        raise StatusRuleError(
             "status_id",
             "the record is DO_NOT_CALL and an agent status cannot make it callable again",
             "ask a supervisor to reopen the record",

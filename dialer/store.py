@@ -28,7 +28,7 @@ from campaigns.dispositions import (
 )
 from campaigns.enums import Outcome
 from campaigns.models import CallLog, Record
-from campaigns.status_engine import StatusError, apply_agent_status
+from campaigns.status_engine import StatusRuleError, apply_agent_status
 from dialer.clock import Clock
 from dialer.engine import Call, Lead
 
@@ -242,7 +242,7 @@ class SqlJournal:
     ) -> None:
         """Validate the agent's status; write it now, or when the call ends if it is up.
 
-        Raises StatusError (or RecordNotFoundError) naming what is wrong; nothing changes.
+        Raises StatusRuleError (or RecordNotFoundError) naming what is wrong; nothing changes.
         """
         self.flush()
         pending = _PendingStatus(agent_id, status_id, date, note)
@@ -269,7 +269,7 @@ class SqlJournal:
                     _PendingStatus(call.agent_id, int(default_id), None, "wrap-up timeout"),
                     now,
                 )
-            except StatusError:
+            except StatusRuleError:
                 pass
             else:
                 return
@@ -285,14 +285,14 @@ class SqlJournal:
         self._forget(call.call_id)
 
     def check_status(self, call: Call, pending: _PendingStatus, now: dt.datetime) -> None:
-        """Raise StatusError when the agent's status cannot be applied to the record."""
+        """Raise StatusRuleError when the agent's status cannot be applied to the record."""
         with self.db.connect() as conn:
             row = conn.execute(sa.select(_RECORD).where(_RECORD.c.id == call.lead.record_id)).one()
             rules, _auto = load_rules(conn, call.campaign_id)
         option = rules.offered(pending.status_id)
         if option is None:
             names = ", ".join(f"{o.name!r} (id {o.id})" for o in rules.statuses) or "none"
-            raise StatusError(
+            raise StatusRuleError(
                 "status_id",
                 f"status {pending.status_id} is not offered by this campaign",
                 f"choose one of: {names}",
@@ -374,7 +374,7 @@ class BackgroundJournal:
         date: dt.datetime | None,
         note: str,
     ) -> None:
-        """Check the status now (StatusError to the caller); write it on the worker."""
+        """Check the status now (StatusRuleError to the caller); write it on the worker."""
         pending = _PendingStatus(agent_id, status_id, date, note)
         self.inner.check_status(call, pending, self.inner.clock.utcnow())
         snapshot = replace(call)

@@ -68,7 +68,7 @@ def test_lookup_by_name_or_id_and_unknown(engine: sa.Engine) -> None:
         session.commit()
         assert get_campaign(session, "jesień").id == campaign.id
         assert get_campaign(session, str(campaign.id)).name == "Jesień"
-        with pytest.raises(CampaignNotFoundError, match="'Zima' does not exist; campaigns: Jesień"):
+        with pytest.raises(CampaignNotFoundError, match="existing campaigns: 'Jesień'"):
             get_campaign(session, "Zima")
 
 

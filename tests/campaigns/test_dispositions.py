@@ -27,7 +27,7 @@ from campaigns.models import (
     Record,
     StatusDef,
 )
-from campaigns.status_engine import StatusError
+from campaigns.status_engine import StatusRuleError
 
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)  # Monday 11:00 in Warsaw
 LEASE = NOW + dt.timedelta(minutes=2)
@@ -189,9 +189,10 @@ def test_campaign_only_status_is_offered(engine: sa.Engine) -> None:
 def test_refused_agent_status_writes_nothing(
     engine: sa.Engine, status_id: int, date: dt.datetime | None, message: str
 ) -> None:
-    """A refused agent status raises a field-naming StatusError and leaves every table as it was."""
+    """A refused agent status raises a field-naming StatusRuleError and leaves every table
+    as it was."""
     before = record(engine)
-    with pytest.raises(StatusError, match=message):
+    with pytest.raises(StatusRuleError, match=message):
         set_agent_status(engine, 1, status_id, agent_id=1, now=NOW, date=date)
     assert record(engine) == before
     assert call_logs(engine) == []

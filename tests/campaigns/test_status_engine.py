@@ -13,8 +13,8 @@ from campaigns.status_engine import (
     CampaignRules,
     NotCallable,
     RecordState,
-    StatusError,
     StatusOption,
+    StatusRuleError,
     apply_agent_status,
     apply_outcome,
     why_not_callable,
@@ -77,11 +77,13 @@ def test_campaign_auto_status_wins_but_drop_stays_progressive() -> None:
 def test_auto_table_rejects_my_record_and_double_claims() -> None:
     """A MY_RECORD automatic status, or two statuses for one outcome, is a named config error."""
     mine = StatusOption(12, "Auto mine", SystemStatus.MY_RECORD, auto_outcome=Outcome.BUSY)
-    with pytest.raises(StatusError, match=r"'Auto mine' \(id 12\) auto_outcome.*needs an agent"):
+    with pytest.raises(
+        StatusRuleError, match=r"'Auto mine' \(id 12\) auto_outcome.*needs an agent"
+    ):
         AutoTable.from_statuses([mine])
     a = StatusOption(13, "A", SystemStatus.TO_CALL, auto_outcome=Outcome.BUSY)
     b = StatusOption(14, "B", SystemStatus.TO_CALL, auto_outcome=Outcome.BUSY)
-    with pytest.raises(StatusError, match="already set by status 'A'"):
+    with pytest.raises(StatusRuleError, match="already set by status 'A'"):
         AutoTable.from_statuses([a, b])
 
 
@@ -118,14 +120,14 @@ def test_agent_status_errors_name_the_field(
     status: StatusOption, date: dt.datetime | None, message: str
 ) -> None:
     """A missing, past or naive date, a stray date, an inactive or foreign status is refused."""
-    with pytest.raises(StatusError, match=message):
+    with pytest.raises(StatusRuleError, match=message):
         apply_agent_status(RecordState(), status, NOW, RULES, agent_id=1, date=date)
 
 
 def test_agent_cannot_reopen_a_do_not_call_record() -> None:
     """An agent status other than DO_NOT_CALL on a DO_NOT_CALL record is refused."""
     dead = RecordState(system_status=SystemStatus.DO_NOT_CALL)
-    with pytest.raises(StatusError, match="ask a supervisor"):
+    with pytest.raises(StatusRuleError, match="ask a supervisor"):
         apply_agent_status(dead, TO_CALL, NOW, RULES, agent_id=1)
     assert apply_agent_status(dead, DNC, NOW, RULES, agent_id=1).system_status is DNC.system_status
 

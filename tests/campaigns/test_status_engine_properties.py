@@ -13,8 +13,8 @@ from campaigns.status_engine import (
     AutoTable,
     CampaignRules,
     RecordState,
-    StatusError,
     StatusOption,
+    StatusRuleError,
     apply_agent_status,
     apply_outcome,
     callable_now,
@@ -123,7 +123,7 @@ def step(
     date = None if minutes is None else now + dt.timedelta(minutes=int(str(minutes)))
     try:
         return apply_agent_status(state, option, now, rules, agent_id=agent, date=date)
-    except StatusError:
+    except StatusRuleError:
         return state
 
 
@@ -198,7 +198,7 @@ def test_not_before_is_never_callable_before_its_date(
     date = now + dt.timedelta(minutes=ahead_min)
     try:
         new = apply_agent_status(state, OPTIONS[3], now, rules, agent_id=agent, date=date)
-    except StatusError:
+    except StatusRuleError:
         assert state.system_status is SystemStatus.DO_NOT_CALL
         return
     assert new.system_status is SystemStatus.NOT_BEFORE
@@ -293,7 +293,7 @@ def test_my_record_is_only_for_its_owner_until_released(
     date = now + dt.timedelta(minutes=ahead_min)
     try:
         new = apply_agent_status(state, OPTIONS[2], now, rules, agent_id=owner, date=date)
-    except StatusError:
+    except StatusRuleError:
         return
     assert new.owner_agent_id == owner
     assert new.next_call_at == date

@@ -16,7 +16,7 @@ from campaigns.migrate import initialize
 from campaigns.models import Agent, CallLog, Record
 from campaigns.selection import forget_zone_keys
 from campaigns.service import create_campaign, validate_rules
-from campaigns.status_engine import StatusError
+from campaigns.status_engine import StatusRuleError
 from campaigns.statuses import create_status
 from dialer.clock import VirtualClock
 from dialer.engine import CampaignRun, Engine, Originate, RunState
@@ -133,7 +133,7 @@ def test_callback_status_set_while_talking_is_written_at_hangup(db: sa.Engine) -
     engine.on_event(ev.CallAnswered(call.call_id, "ch", "u"))
     clock.advance(30)
     callback = status_id(db, "Oddzwonić")
-    with pytest.raises(StatusError, match="date"):
+    with pytest.raises(StatusRuleError, match="date"):
         engine.agent_set_status(1, call.call_id, callback)
     when = START + dt.timedelta(days=1)
     engine.agent_set_status(1, call.call_id, callback, date=when, note="po 10")

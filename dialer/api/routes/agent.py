@@ -22,8 +22,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from campaigns.dispositions import campaign_statuses
 from campaigns.enums import SystemStatus
 from campaigns.models import Campaign
-from campaigns.status_engine import DATED_STATUSES
-from campaigns.status_engine import StatusError as RecordStatusError
+from campaigns.status_engine import DATED_STATUSES, StatusRuleError
 from campaigns.statuses import audit
 from dialer.agents import Phase
 from dialer.api.context import ApiContext, EngineLink
@@ -212,7 +211,7 @@ async def _act(
     agent_id = _agent_id(user)
     try:
         engine.agent_command(agent_id, action, payload)
-    except RecordStatusError as exc:  # the record's own rules, checked by the engine
+    except StatusRuleError as exc:  # the record's own rules, checked by the engine
         field = {"status_id": "status"}.get(exc.field, exc.field)
         raise invalid(field, str(exc), where="body") from exc
     except (DialerError, KeyError, ValueError) as exc:
