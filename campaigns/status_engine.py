@@ -343,7 +343,8 @@ def apply_agent_status(
 
     Raises ``StatusRuleError`` when the status is not offered by the campaign or inactive, when a
     date is missing, naive or not in the future, when a date is given to a status that takes
-    none, or when the record is already DO_NOT_CALL (only a supervisor may reopen it).
+    none, when a dated status is set on the record's last attempt (it would never be dialed),
+    or when the record is already DO_NOT_CALL (only a supervisor may reopen it).
     """
     _aware(now, "now")
     offered = rules.offered(status.id)
@@ -378,6 +379,15 @@ def apply_agent_status(
             "date",
             f"status {offered.name!r} ({target.value}) takes no date",
             "give a date only with MY_RECORD or NOT_BEFORE statuses",
+        )
+    if target in DATED_STATUSES and state.attempts >= rules.max_attempts:
+        # Max attempts holds for every status (DESIGN §5): a callback set now would never be
+        # dialed, so the agent hears it now rather than the person never being called.
+        raise StatusRuleError(
+            "status_id",
+            f"this call was the record's last attempt ({state.attempts} of "
+            f"{rules.max_attempts}): {offered.name!r} would never be dialed",
+            "choose another status, or ask a supervisor to raise the campaign's max attempts",
         )
     if state.system_status is SystemStatus.DO_NOT_CALL and target is not SystemStatus.DO_NOT_CALL:
         raise StatusRuleError(

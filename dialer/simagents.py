@@ -16,9 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import structlog
+
 from dialer import agents as ag
 from dialer.engine import Command, Engine
 from dialer.errors import DialerError
+
+log = structlog.get_logger(__name__)
 
 BREAK = "break"
 
@@ -84,7 +88,10 @@ class SimAgents:
         out: list[Command] = []
         while self._heap and self._heap[0][0] <= now:
             _, _, action = heapq.heappop(self._heap)
-            out.extend(action(engine, now))
+            try:
+                out.extend(action(engine, now))
+            except DialerError as exc:  # one agent's refusal must not lose the others' steps
+                log.warning("sim_agent_action_refused", error=str(exc))
         out.extend(self._observe(engine, now))
         return out
 
@@ -155,7 +162,15 @@ class SimAgents:
             date = None
             if choice.date_in_s is not None:
                 date = engine.clock.utcnow() + dt.timedelta(seconds=choice.date_in_s)
-            return engine.agent_set_status(agent_id, call_id, choice.status_id, date=date)
+            try:
+                return engine.agent_set_status(agent_id, call_id, choice.status_id, date=date)
+            except DialerError:
+                # Refused (e.g. a callback on the record's last attempt): like a person, pick
+                # a status that takes no date instead.
+                undated = [d for d in self.dispositions if d.date_in_s is None]
+                if not undated:
+                    raise
+                return engine.agent_set_status(agent_id, call_id, undated[0].status_id)
 
         return apply
 

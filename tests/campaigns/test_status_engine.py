@@ -132,6 +132,19 @@ def test_agent_cannot_reopen_a_do_not_call_record() -> None:
     assert apply_agent_status(dead, DNC, NOW, RULES, agent_id=1).system_status is DNC.system_status
 
 
+def test_a_callback_on_the_last_attempt_is_refused_rather_than_never_dialed() -> None:
+    """Max attempts holds for callbacks too: MY_RECORD or NOT_BEFORE on the record's last
+    attempt is refused, naming why and what to do; the attempt before it is fine."""
+    due = NOW + dt.timedelta(days=1)
+    last = RecordState(attempts=RULES.max_attempts)
+    for status in (MINE, LATER):
+        with pytest.raises(StatusRuleError, match=r"status_id: .*last attempt \(3 of 3\)"):
+            apply_agent_status(last, status, NOW, RULES, agent_id=1, date=due)
+    assert apply_agent_status(last, TO_CALL, NOW, RULES, agent_id=1).status_id == TO_CALL.id
+    before = RecordState(attempts=RULES.max_attempts - 1)
+    assert apply_agent_status(before, MINE, NOW, RULES, agent_id=1, date=due).owner_agent_id == 1
+
+
 def test_owner_absent_release_lets_anyone_call_after_n_minutes() -> None:
     """With the release policy, a due MY_RECORD is callable by others N minutes after due."""
     rules = CampaignRules(

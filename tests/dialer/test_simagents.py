@@ -76,3 +76,43 @@ def test_agents_work_calls_and_follow_the_schedule() -> None:
     assert statuses.count(1) > 50
     logged_in = [a for a in engine.agents.values() if a.state.phase.value != "logged_out"]
     assert len(logged_in) == 1
+
+
+def test_a_refused_callback_falls_back_to_an_undated_status() -> None:
+    """When the engine refuses the agent's dated status (say the record's last attempt), the
+    simulated agent sets an undated one instead of staying in wrap-up."""
+    clock = VirtualClock()
+    leads = MemoryLeads([MemoryRecord(i, 1, f"+4822{i:07d}") for i in range(1, 100)])
+    journal = MemoryJournal(leads)
+    del journal.statuses[3]  # the dated status: every use of it is refused
+    engine = Engine(clock=clock, leads=leads, journal=journal, sink=MemorySink(), lines=10)
+    engine.add_campaign(CampaignRun(1, "sim", OnePerReady()))
+    engine.set_state(1, RunState.RUNNING)
+    sim = SimAgents(
+        campaign_id=1,
+        schedule=[(0.0, 2)],
+        wrapup=Const(5.0),
+        dispositions=[Disposition(3, 1.0, 600.0), Disposition(1, 0.0)],
+    )
+    pending: list[tuple[float, object]] = []
+
+    def carry_out(commands: list[object]) -> None:
+        for cmd in commands:
+            if isinstance(cmd, Originate):
+                pending.append((clock.now() + 3.0, ev.CallAnswered(cmd.call_id, "c", "u")))
+                pending.append((clock.now() + 20.0, ev.CallHungUp(cmd.call_id, 16, "ok")))
+            elif type(cmd).__name__ == "StartSeat":
+                seat = cmd.seat  # type: ignore[attr-defined]
+                pending.append((clock.now() + 0.5, ev.SeatUp(agent_id=seat, channel="s")))
+
+    for step in range(2 * 600):
+        clock.set(step * 0.5)
+        due = sorted((p for p in pending if p[0] <= clock.now()), key=lambda p: p[0])
+        for item in due:
+            pending.remove(item)
+            carry_out(engine.on_event(item[1]))  # type: ignore[arg-type]
+        carry_out(sim.step(engine, clock.now()))
+        carry_out(engine.tick())
+    statuses = [row.get("status") for row in journal.rows.values() if row.get("status")]
+    assert len(statuses) >= 10
+    assert set(statuses) == {1}
