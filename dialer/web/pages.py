@@ -28,6 +28,7 @@ from dialer.api.security import (
     ADMIN_ONLY,
     EVERYONE,
     LEADERS,
+    SUPERVISORS,
     Principal,
     get_ctx,
     principal_for,
@@ -84,7 +85,9 @@ NAV: tuple[NavItem, ...] = (
     NavItem("campaigns", "/campaigns", "nav.campaigns", LEADERS),
     NavItem("statuses", "/statuses", "nav.statuses", ADMIN_ONLY),
     NavItem("calls", "/calls", "nav.calls", EVERYONE),
+    NavItem("dnc", "/dnc", "nav.dnc", SUPERVISORS),
     NavItem("users", "/users", "nav.users", ADMIN_ONLY),
+    NavItem("audit", "/audit", "nav.audit", ADMIN_ONLY),
 )
 PAGE_ROLES = {item.key: item.roles for item in NAV}
 
@@ -327,4 +330,19 @@ def users_page(request: Request) -> Response:
     """Users, agents and groups (administrators)."""
     return _page(
         request, "users.html", page="users", title="users.title", roles=PAGE_ROLES["users"]
+    )
+
+
+@router.get("/dnc", response_class=HTMLResponse)
+def dnc_page(request: Request) -> Response:
+    """The do-not-call lists with filters, paging and export; administrators add, remove
+    and import numbers."""
+    return _page(request, "dnc.html", page="dnc", title="dnc.title", roles=PAGE_ROLES["dnc"])
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request) -> Response:
+    """The audit log: who changed what and when (administrators)."""
+    return _page(
+        request, "audit.html", page="audit", title="audit.title", roles=PAGE_ROLES["audit"]
     )

@@ -20,6 +20,7 @@ from tests.web.conftest import page_client
 
 ALL = frozenset(Role)
 LEADERS = frozenset({Role.ADMIN, Role.HEAD, Role.GROUP_LEADER})
+SUPERVISORS = frozenset({Role.ADMIN, Role.HEAD})
 
 #: Every page, the roles it is for, and the catalog key of its title.
 PAGES: dict[str, tuple[frozenset[Role], str]] = {
@@ -33,8 +34,19 @@ PAGES: dict[str, tuple[frozenset[Role], str]] = {
     "/calls": (ALL, "calls.title"),
     "/users": (frozenset({Role.ADMIN}), "users.title"),
     "/me": (ALL, "me.title"),
+    "/dnc": (SUPERVISORS, "dnc.title"),
+    "/audit": (frozenset({Role.ADMIN}), "audit.title"),
 }
-NAV_PAGES = ["/agent", "/dashboard", "/campaigns", "/statuses", "/calls", "/users"]
+NAV_PAGES = [
+    "/agent",
+    "/dashboard",
+    "/campaigns",
+    "/statuses",
+    "/calls",
+    "/dnc",
+    "/users",
+    "/audit",
+]
 
 
 def _main(html: str) -> str:
@@ -143,6 +155,51 @@ def test_export_buttons_follow_the_export_setting(api_db: sa.Engine, world: obje
             assert shown == (role is Role.ADMIN or not admin_only), (admin_only, role)
 
 
+def test_dnc_export_buttons_follow_the_export_setting(api_db: sa.Engine, world: object) -> None:
+    """The DNC page shows the export buttons to the head only when export is not limited
+    to administrators; the administrator always has them."""
+    del world
+    for admin_only in (True, False):
+        settings = Settings(
+            database=DatabaseSettings(url="sqlite://"),
+            http=HttpSettings(export_admin_only=admin_only),
+        )
+        app = create_app(settings, db=api_db)
+        for login, expected in (("admin", True), ("head", not admin_only)):
+            html = page_client(app, login).get("/dnc").text
+            shown = 'id="export-csv"' in html and 'id="export-xlsx"' in html
+            assert shown == expected, (admin_only, login)
+
+
+def test_dnc_changes_are_for_the_administrator_only(app: FastAPI) -> None:
+    """The administrator's DNC page has the add form, the import upload and the remove
+    column; the head's has the list and filters only."""
+    admin = _main(page_client(app, "admin").get("/dnc").text)
+    head = _main(page_client(app, "head").get("/dnc").text)
+    for marker in ('id="add-form"', 'id="import-form"', 'id="import-report"', EN["col.actions"]):
+        assert marker in admin, marker
+        assert marker not in head, marker
+    for marker in ('id="filters"', 'id="dnc"', EN["dnc.list"], EN["dnc.reason"]):
+        assert marker in head, marker
+
+
+@pytest.mark.parametrize("path", ["/dnc", "/audit"])
+def test_dnc_and_audit_pages_in_both_languages(app: FastAPI, path: str) -> None:
+    """The DNC and audit pages show their headings and column labels in English, and in
+    Polish with ?lang=pl."""
+    client = page_client(app, "admin")
+    keys = (
+        ["dnc.title", "dnc.list", "dnc.reason", "dnc.added_by", "dnc.expires", "dnc.add"]
+        if path == "/dnc"
+        else ["audit.title", "audit.actor", "audit.entity", "audit.action", "audit.details"]
+    )
+    for lang, texts in (("en", EN), ("pl", PL)):
+        html = client.get(path, params={"lang": lang}).text
+        assert f'<html lang="{lang}">' in html
+        for key in keys:
+            assert texts[key] in html, (lang, key)
+
+
 def test_filters_match_the_role(app: FastAPI) -> None:
     """The call log offers the agent and group filters only to roles that see other agents
     (the group filter to administrators and heads)."""
@@ -170,7 +227,7 @@ def test_campaign_editor_is_read_only_below_administrator(app: FastAPI) -> None:
 def test_static_files_are_served_with_a_version(app: FastAPI) -> None:
     """Every script and the stylesheet a page links are served; their URLs carry a version."""
     client = page_client(app, "admin")
-    for path in ("/dashboard", "/campaigns/1", "/calls", "/users", "/statuses"):
+    for path in ("/dashboard", "/campaigns/1", "/calls", "/users", "/statuses", "/dnc", "/audit"):
         html = client.get(path).text
         assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
         assert any(a.startswith("/static/app.css?v=") for a in assets)
