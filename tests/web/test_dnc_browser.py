@@ -68,3 +68,27 @@ async def test_admin_adds_and_removes_a_dnc_number_and_the_audit_log_shows_both(
         await expect(audit.nth(1).locator("td:nth-child(6)")).to_contain_text(REASON)
         await expect(page).to_have_url(f"{url}/audit?entity=dnc_entry&page_size=50")
         assert errors == []
+
+
+async def test_dnc_import_shows_its_report_with_the_rejected_line(app: FastAPI) -> None:
+    """A DNC file with two good numbers and a bad one: the page reports two added and the
+    bad row by its line number, and lists the two numbers."""
+    async with serve(app) as url, chromium() as browser:
+        page = await (await new_context(browser, url)).new_page()
+        errors = page_errors(page)
+        await sign_in(page, "admin", PASSWORD)
+        await page.goto("/dnc")
+        await page.locator("#i-file").set_input_files(
+            {
+                "name": "dnc.csv",
+                "mimeType": "text/csv",
+                "buffer": b"phone\n+48501000001\nnot a number\n+48501000002\n",
+            }
+        )
+        await page.locator("#btn-import").click()
+        report = page.locator("#import-report")
+        await expect(report.locator("[data-report=added]")).to_have_text("2")
+        await expect(report.locator("[data-report=rejected]")).to_have_text("1")
+        await expect(page.locator("#rejects tbody tr td").first).to_have_text("3")
+        await expect(page.locator("#dnc tbody tr")).to_have_count(2)
+        assert errors == []

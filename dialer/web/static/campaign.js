@@ -291,32 +291,7 @@
     }
   }
 
-  function showReport(report) {
-    const box = $("import-report");
-    box.hidden = false;
-    for (const el of D.$$("[data-report]", box)) el.textContent = D.fmtNumber(report[el.dataset.report]);
-    const reasons = Object.entries(report.rejected_by_reason || {});
-    $("import-reasons").replaceChildren(...reasons.map(([r, n]) => D.h("li", {}, `${D.tv("reject", r)}: ${D.fmtNumber(n)}`)));
-    $("import-notes").replaceChildren(...(report.notes || []).map((n) => D.h("li", {}, n)));
-    const rejects = report.rejects || [];
-    $("rejects").hidden = rejects.length === 0;
-    D.fillTable(
-      $("rejects"),
-      rejects.map((r) =>
-        D.h(
-          "tr",
-          {},
-          D.h("td", { class: "num" }, r.line),
-          D.h("td", {}, D.tv("reject", r.reason)),
-          D.h("td", {}, r.phone || "–"),
-          D.h("td", {}, r.detail || (r.values || []).join(", ")),
-        ),
-      ),
-    );
-    const more = Number(report.rejects_more || 0);
-    $("rejects-more").hidden = more <= 0;
-    D.setText($("rejects-more"), D.t("import.more", { count: D.fmtNumber(more) }));
-  }
+
 
   const upload = $("upload-form");
   if (upload) {
@@ -339,7 +314,7 @@
         try {
           const report = await D.api("POST", `/api/campaigns/${campaignId}/lists`, data);
           D.showError($("upload-error"), null);
-          showReport(report.report || report);
+          D.showImportReport(report.report || report);
           upload.reset();
           await loadLists();
         } catch (err) {

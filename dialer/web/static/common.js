@@ -138,6 +138,35 @@
     tbody.replaceChildren(...rows);
     if (emptyEl) emptyEl.hidden = rows.length > 0;
   };
+  /** Show an import report (a list upload or a DNC import) in the page's #import-report box:
+   *  counts, rejects by reason, notes, and the rejected rows with their line numbers. */
+  D.showImportReport = function (report) {
+    const byId = (id) => document.getElementById(id);
+    const box = byId("import-report");
+    box.hidden = false;
+    for (const el of D.$$("[data-report]", box)) el.textContent = D.fmtNumber(report[el.dataset.report]);
+    const reasons = Object.entries(report.rejected_by_reason || {});
+    byId("import-reasons").replaceChildren(...reasons.map(([r, n]) => D.h("li", {}, `${D.tv("reject", r)}: ${D.fmtNumber(n)}`)));
+    byId("import-notes").replaceChildren(...(report.notes || []).map((n) => D.h("li", {}, n)));
+    const rejects = report.rejects || [];
+    byId("rejects").hidden = rejects.length === 0;
+    D.fillTable(
+      byId("rejects"),
+      rejects.map((r) =>
+        D.h(
+          "tr",
+          {},
+          D.h("td", { class: "num" }, r.line),
+          D.h("td", {}, D.tv("reject", r.reason)),
+          D.h("td", {}, r.phone || "–"),
+          D.h("td", {}, r.detail || (r.values || []).join(", ")),
+        ),
+      ),
+    );
+    const more = Number(report.rejects_more || 0);
+    byId("rejects-more").hidden = more <= 0;
+    D.setText(byId("rejects-more"), D.t("import.more", { count: D.fmtNumber(more) }));
+  };
   D.setText = function (el, text) {
     if (el) el.textContent = text;
   };
