@@ -62,7 +62,9 @@ def _used_keys() -> tuple[set[str], set[str]]:
     for path in TEMPLATES:
         text = path.read_text()
         literal |= set(re.findall(r"""\bt\(["']([a-z0-9_.]+)["']\)""", text))
-        for call in re.findall(r"""\{\{ (?:field|days)\((.*?)\) \}\}""", text):
+        # Macros whose arguments name catalog keys.
+        macro_calls = r"""\{\{ (?:field|days|lists\.import_report)\((.*?)\) \}\}"""
+        for call in re.findall(macro_calls, text):
             literal |= set(re.findall(r"""["']([a-z_]+\.[a-z0-9_]+)["']""", call))
         prefixes |= {p.rstrip(".") for p in re.findall(r"""\bt\(["']([a-z_.]+)["'] ~""", text)}
     for path in SCRIPTS:
