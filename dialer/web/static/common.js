@@ -167,6 +167,21 @@
     byId("rejects-more").hidden = more <= 0;
     D.setText(byId("rejects-more"), D.t("import.more", { count: D.fmtNumber(more) }));
   };
+  /**
+   * Wire a list page's filter form and pager: ``go(next)`` is called with a function from
+   * the current page number (1-based) to the new one — 1 on filter or reset, one less or
+   * one more on the pager buttons — and is expected to set it and load the list.
+   */
+  D.wirePaging = function (form, go) {
+    const first = () => 1;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      go(first);
+    });
+    form.addEventListener("reset", () => setTimeout(() => go(first)));
+    document.getElementById("page-prev").addEventListener("click", () => go((p) => Math.max(1, p - 1)));
+    document.getElementById("page-next").addEventListener("click", () => go((p) => p + 1));
+  };
   D.setText = function (el, text) {
     if (el) el.textContent = text;
   };

@@ -129,23 +129,8 @@
 
 
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    page = 1;
-    load();
-  });
-  form.addEventListener("reset", () => {
-    setTimeout(() => {
-      page = 1;
-      load();
-    });
-  });
-  $("page-prev").addEventListener("click", () => {
-    page = Math.max(1, page - 1);
-    load();
-  });
-  $("page-next").addEventListener("click", () => {
-    page += 1;
+  D.wirePaging(form, (next) => {
+    page = next(page);
     load();
   });
 

@@ -77,21 +77,9 @@
     select.value = keep;
   }
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    offset = 0;
-    load();
-  });
-  form.addEventListener("reset", () => setTimeout(() => {
-    offset = 0;
-    load();
-  }));
-  $("page-prev").addEventListener("click", () => {
-    offset = Math.max(0, offset - Number(form.elements.limit.value));
-    load();
-  });
-  $("page-next").addEventListener("click", () => {
-    offset += Number(form.elements.limit.value);
+  D.wirePaging(form, (next) => {
+    const limit = Number(form.elements.limit.value);
+    offset = (next(offset / limit + 1) - 1) * limit;
     load();
   });
 
