@@ -2,9 +2,11 @@
 
 ``async with PbxSimulator(world, port=0, time_scale=60) as sim:`` listens (``sim.port``
 is the bound port) and owns its clock task; world time is wall time since start times
-``time_scale``. Sessions get the banner, must ``Login`` (``FullyBooted`` and
-``SuccessfulAuth`` follow), then see every event; responses and ``OriginateResponse``
-go to the session that sent the action, as on a real Asterisk.
+``time_scale``. Every wall-clock value the server shows (``Timestamp``, ``EventTV``,
+``Uptime``, the dialplan's ``${EPOCH}``) comes from one clock: ``wall_clock`` read once at
+start, then advanced with world time; a test may set it to any date. Sessions get the
+banner, must ``Login`` (``FullyBooted`` and ``SuccessfulAuth`` follow), then see every
+event; responses and ``OriginateResponse`` go to the session that sent the action.
 
 Test controls (Python API, and the ``SimControl`` AMI action for other processes):
 drop every connection, delay responses (slow server), write garbage lines, restart
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -90,8 +93,10 @@ class PbxSimulator:
         username: str | None = None,
         secret: str | None = None,
         latency_probe: bool = False,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.world = world or World()
+        self._wall_clock = wall_clock
         self.host = host
         self.port = port
         self.time_scale = time_scale
@@ -105,7 +110,7 @@ class PbxSimulator:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._t0 = 0.0
-        self._boot = time.time()
+        self._epoch0 = wall_clock()
         self._handles: set[asyncio.TimerHandle] = set()
         self.latency_probe = latency_probe
         self._answered_at: dict[str, float] = {}
@@ -115,6 +120,8 @@ class PbxSimulator:
     async def __aenter__(self) -> PbxSimulator:
         loop = asyncio.get_running_loop()
         self._t0 = loop.time()
+        self._epoch0 = self._wall_clock()
+        self.world.start_epoch = int(self._epoch0)
         self._server = await loop.create_server(
             lambda: _Session(self, next(self._sid)), self.host, self.port
         )
@@ -143,6 +150,10 @@ class PbxSimulator:
     def now(self) -> float:
         """World time: wall seconds since start times ``time_scale``."""
         return (asyncio.get_running_loop().time() - self._t0) * self.time_scale
+
+    def epoch(self) -> float:
+        """The server's wall clock (Unix seconds): the start time plus world time."""
+        return self._epoch0 + self.now()
 
     # ------------------------------------------------------------------ controls
     def drop_connections(self) -> int:
@@ -204,7 +215,7 @@ class PbxSimulator:
             if self.controls.ignore_pings:
                 return
             pairs = [("Response", "Success"), ("ActionID", aid), ("Ping", "Pong")]
-            pairs.append(("Timestamp", f"{time.time():.6f}"))
+            pairs.append(("Timestamp", f"{self.epoch():.6f}"))
             self._reply(session, [p for p in pairs if p != ("ActionID", "")])
             return
         if name == "command":
@@ -279,8 +290,9 @@ class PbxSimulator:
         session.logged_in = True
         session.events_on = msg.get("Events", "on").lower() != "off"
         self._reply(session, self._resp(aid, "Success", "Authentication accepted"))
-        up = str(int(time.time() - self._boot))
-        tv = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+        up = str(int(self.now()))
+        when = datetime.fromtimestamp(self.epoch(), UTC)
+        tv = when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
         session.write(
             encode(
                 [

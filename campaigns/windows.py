@@ -34,9 +34,17 @@ class WindowError(DialerError):
         super().__init__(f"{field}: {value!r} is not valid, expected {expected}")
 
 
+_END_OF_DAY = dt.time.max
+
+
 @dataclass(frozen=True, slots=True)
 class CallingWindow:
-    """Local hours [start, end) on the given ISO weekdays (1 = Monday … 7 = Sunday)."""
+    """Local hours from ``start`` to ``end`` on the given ISO weekdays (1 = Monday … 7 = Sunday).
+
+    ``end`` "24:00" runs to midnight. An ``end`` before ``start`` wraps past midnight (22:00 to
+    06:00: the night after each listed day); ``end`` equal to ``start`` is open the whole 24 h
+    from ``start``. ``days`` name the day a window opens on.
+    """
 
     start: dt.time
     end: dt.time
@@ -47,20 +55,35 @@ class CallingWindow:
         """Build a window from "HH:MM" strings and weekday numbers, naming any bad field."""
         times = []
         for field, text in (("window_start", start), ("window_end", end)):
+            if field == "window_end" and text == "24:00":
+                times.append(_END_OF_DAY)
+                continue
             match = _HHMM.match(text)
             if match is None:
-                raise WindowError(field, text, 'a time "HH:MM" (00:00-23:59)')
+                expected = 'a time "HH:MM" (00:00-23:59, or 24:00 for midnight)'
+                if field == "window_start":
+                    expected = 'a time "HH:MM" (00:00-23:59)'
+                raise WindowError(field, text, expected)
             times.append(dt.time(int(match[1]), int(match[2])))
-        if times[0] >= times[1]:
-            raise WindowError("window_end", end, f"a time after window_start {start}")
         day_set = frozenset(days)
         if not day_set or not day_set <= set(range(1, 8)):
             raise WindowError("window_days", sorted(day_set), "weekdays 1 (Monday) to 7 (Sunday)")
         return cls(times[0], times[1], day_set)
 
+    @property
+    def wraps(self) -> bool:
+        """True when the window runs past midnight into the next day (or all 24 h)."""
+        return self.end <= self.start
+
     def is_open_local(self, local: dt.datetime) -> bool:
         """True when the local wall-clock time ``local`` is inside the window."""
-        return local.isoweekday() in self.days and self.start <= local.time() < self.end
+        now = local.time()
+        if not self.wraps:
+            return local.isoweekday() in self.days and self.start <= now < self.end
+        if now >= self.start:
+            return local.isoweekday() in self.days
+        yesterday = (local - dt.timedelta(days=1)).isoweekday()
+        return now < self.end and yesterday in self.days
 
 
 @functools.lru_cache(maxsize=4096)

@@ -197,7 +197,7 @@ def make_campaign(db: sa.Engine, name: str = "Jesień") -> tuple[int, dict[str, 
             validate_rules(
                 name=name,
                 window_start="00:00",
-                window_end="23:59",
+                window_end="24:00",
                 window_days=[1, 2, 3, 4, 5, 6, 7],
             ),
             actor="test",

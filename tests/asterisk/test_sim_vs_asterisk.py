@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -66,9 +68,15 @@ def strip_pings(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-@pytest.mark.slow
-async def test_simulator_matches_real_asterisk_per_channel(tmp_path: Path) -> None:
-    """For scenarios a-f and g1, compare.py --per-channel finds the same AMI behaviour."""
+YEAR_S = 366 * 86400.0
+# Scenarios whose dialplan shows the server's clock (``Set(END=${EPOCH} + talk)``).
+WITH_EPOCHS = ["b_answered_to_agent", "e_no_agent_drop", "f1_amd_machine", "f2_amd_human"]
+
+
+async def compare_with_real(
+    tmp_path: Path, names: list[str], wall_clock: Callable[[], float] = time.time
+) -> dict[str, str]:
+    """Record each scenario on a simulator whose clock is ``wall_clock``; the failures."""
     record = TRANSCRIPTS / "record.py"
     compare = TRANSCRIPTS / "compare.py"
     require()
@@ -76,7 +84,7 @@ async def test_simulator_matches_real_asterisk_per_channel(tmp_path: Path) -> No
     async def one(name: str) -> tuple[str, int, str]:
         out = tmp_path / name
         out.mkdir()
-        async with PbxSimulator(World(), port=0, time_scale=10.0) as sim:
+        async with PbxSimulator(World(), port=0, time_scale=10.0, wall_clock=wall_clock) as sim:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 str(record),
@@ -114,9 +122,31 @@ async def test_simulator_matches_real_asterisk_per_channel(tmp_path: Path) -> No
                 return name, cmp.returncode, " ".join(extra) + "\n" + report.decode()
         return name, 0, ""
 
-    results = await asyncio.gather(*(one(n) for n in SCENARIOS))
-    failures = {name: report[-3000:] for name, rc, report in results if rc != 0}
+    results = await asyncio.gather(*(one(n) for n in names))
+    return {name: report[-3000:] for name, rc, report in results if rc != 0}
+
+
+@pytest.mark.slow
+async def test_simulator_matches_real_asterisk_per_channel(tmp_path: Path) -> None:
+    """For scenarios a-f and g1, compare.py --per-channel finds the same AMI behaviour."""
+    failures = await compare_with_real(tmp_path, SCENARIOS)
     assert not failures, failures
+
+
+@pytest.mark.slow
+async def test_simulator_matches_real_asterisk_a_year_later(tmp_path: Path) -> None:
+    """With the server's clock a year ahead, every clock it shows (Timestamp, EventTV,
+    the dialplan's END=epoch) moves together, so the comparison does not depend on the date."""
+    failures = await compare_with_real(tmp_path, WITH_EPOCHS, lambda: time.time() + YEAR_S)
+    assert not failures, failures
+
+
+async def test_simulator_clock_is_one_clock() -> None:
+    """The simulator's Ping Timestamp and the world's epoch come from the injected clock."""
+    start = 2_000_000_000.0
+    async with PbxSimulator(World(), port=0, wall_clock=lambda: start) as sim:
+        assert sim.world.start_epoch == int(start)
+        assert abs(sim.epoch() - start) < 5
 
 
 def test_strip_pings_removes_only_the_ping_exchange() -> None:

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
+# Beside the checkout (``../shared/ami-transcripts``) unless DIALER_AMI_TRANSCRIPTS names it.
 TRANSCRIPTS = Path(
     os.environ.get(
         "DIALER_AMI_TRANSCRIPTS", Path(__file__).resolve().parents[3] / "shared/ami-transcripts"
     )
 )
-if not TRANSCRIPTS.is_dir():
-    TRANSCRIPTS = Path("/work/shared/ami-transcripts")
 
 
 @dataclass(frozen=True)

@@ -46,11 +46,11 @@ def pg_schema_engine(pg_url: str) -> Iterator[sa.Engine]:
 
 
 def add_campaign(engine: sa.Engine, **rules: Any) -> int:
-    """Insert a campaign open 00:00-23:59 every day unless rules say otherwise."""
+    """Insert a campaign open all day (00:00-24:00) every day unless rules say otherwise."""
     values: dict[str, Any] = {
         "name": f"c-{uuid.uuid4().hex[:8]}",
         "window_start": "00:00",
-        "window_end": "23:59",
+        "window_end": "24:00",
         "window_days": [1, 2, 3, 4, 5, 6, 7],
     }
     values.update(rules)

@@ -99,7 +99,7 @@ def test_campaign_create_show_and_status_flow(
     [
         (["campaign", "show", "Zima"], "'Zima' does not exist; existing campaigns: 'Jesień'"),
         (["campaign", "create", "B", "--window", "0900"], "--window: '0900' is not valid"),
-        (["campaign", "create", "B", "--window", "20:00-09:00"], "window_end: '09:00'"),
+        (["campaign", "create", "B", "--window", "20:00-25:00"], "window_end: '25:00'"),
         (["campaign", "create", "B", "--days", "mon"], "--days: 'mon' is not valid"),
         (["campaign", "create", "B", "--retry", "bussy=5"], "retry_delays_s"),
         (["campaign", "create", "Jesień"], "no other campaign has"),

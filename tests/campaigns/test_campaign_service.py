@@ -35,7 +35,7 @@ def engine(tmp_path: Path) -> sa.Engine:
         ({"name": ""}, r"^name: '' is not valid"),
         ({"name": "A", "max_attempts": 0}, r"max_attempts: 0 .* greater than or equal to 1"),
         ({"name": "A", "window_start": "9:00"}, r"window_start: '9:00' .* \"HH:MM\""),
-        ({"name": "A", "window_end": "08:00"}, r"window_end: '08:00' .* after window_start"),
+        ({"name": "A", "window_end": "24:30"}, r"window_end: '24:30' .* 24:00 for midnight"),
         ({"name": "A", "window_days": [0, 8]}, r"window_days: .* weekdays 1 \(Monday\) to 7"),
         ({"name": "A", "retry_delays_s": {"bussy": 60}}, r"retry_delays_s: .* keys among default"),
         ({"name": "A", "default_tz": "Mars/Base"}, r"default_tz: 'Mars/Base' .* IANA"),

@@ -60,7 +60,7 @@ def db(tmp_path: Path) -> sa.Engine:
             validate_rules(
                 name="store",
                 window_start="00:00",
-                window_end="23:59",
+                window_end="24:00",
                 window_days=[1, 2, 3, 4, 5, 6, 7],
                 max_attempts=3,
             ),

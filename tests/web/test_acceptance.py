@@ -117,7 +117,7 @@ async def _create_campaign(page: Page, csv: Path) -> int:
     await expect(page.locator("#f-pacing_profile option[value=progressive]")).to_be_attached()
     await page.get_by_label(EN["campaign.pacing_profile"], exact=True).select_option("progressive")
     await page.get_by_label(EN["campaign.window_start"], exact=True).fill("00:00")
-    await page.get_by_label(EN["campaign.window_end"], exact=True).fill("23:59")
+    await page.get_by_label(EN["campaign.window_end"], exact=True).fill("00:00")  # = all day
     days = page.locator("fieldset[data-days=window_days]")
     for day in range(1, 8):
         await days.get_by_label(EN[f"day.{day}"], exact=True).check()
