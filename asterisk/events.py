@@ -1,8 +1,8 @@
 """Typed call-lifecycle events: what the engine learns from the telephony edge.
 
 Every event is a frozen dataclass carrying the ``server`` it came from. A call ends with
-exactly one terminal event: :class:`CallFailed` (never answered) or :class:`CallHungUp`
-(answered, then ended). Agent seats report :class:`SeatUp` and :class:`SeatDown`.
+exactly one terminal event: :class:`CallRefused` (never placed), :class:`CallFailed`
+(placed, never answered) or :class:`CallHungUp` (answered, then ended). Agent seats report :class:`SeatUp` and :class:`SeatDown`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ class FailOutcome(StrEnum):
     CONGESTION = "congestion"
     INVALID = "invalid"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+    """This client hung the call up itself before it was answered (Reason 0 after our own
+    Hangup): says nothing about the number."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +33,30 @@ class CallDialing:
 
 
 @dataclass(frozen=True, slots=True)
+class CallRefused:
+    """No call was placed (terminal): the server refused the Originate synchronously
+    (``Response: Error``, e.g. ``Extension does not exist.``), or the edge could not send it
+    (not connected, at capacity). Says nothing about the number; ``message`` says why."""
+
+    call_id: str
+    message: str
+    server: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CallAnswered:
-    """The customer answered; the leg waits in the holding context."""
+    """The customer answered; the leg waits in the holding context.
+
+    ``adopted`` is True when the answer was learned at a resync after the AMI session was
+    re-established (the leg was found up in the holding context): when it was answered is
+    unknown, only that it was before the resync.
+    """
 
     call_id: str
     channel: str
     uniqueid: str
     server: str = ""
+    adopted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +162,15 @@ class ServerUp:
 
 
 CallEvent = (
-    CallDialing | CallAnswered | CallFailed | CallMachine | CallConnected | CallDropped | CallHungUp
+    CallDialing
+    | CallAnswered
+    | CallFailed
+    | CallRefused
+    | CallMachine
+    | CallConnected
+    | CallDropped
+    | CallHungUp
 )
 LifecycleEvent = CallEvent | SeatUp | SeatDown | SeatWrapupDone | ServerDown | ServerUp
 
-TERMINAL = (CallFailed, CallHungUp)
+TERMINAL = (CallFailed, CallRefused, CallHungUp)

@@ -37,6 +37,12 @@ class Outcome(StrEnum):
     """A person answered but no agent took the call within max_wait_s (abandoned)."""
     INVALID = "invalid"
     """The number does not exist or cannot be dialed."""
+    CANCELLED = "cancelled"
+    """The engine hung up before anyone answered (campaign stopped, reservation cancelled):
+    no attempt is used and the record's status does not change."""
+    NOT_PLACED = "not_placed"
+    """No call was placed: the server refused the Originate (a configuration problem) or
+    the edge could not send it. No attempt is used and the record's status does not change."""
 
 
 #: Outcomes a status in the dictionary may be "set automatically when".
