@@ -2,7 +2,8 @@
 
 Every event is a frozen dataclass carrying the ``server`` it came from. A call ends with
 exactly one terminal event: :class:`CallRefused` (never placed), :class:`CallFailed`
-(placed, never answered) or :class:`CallHungUp` (answered, then ended). Agent seats report :class:`SeatUp` and :class:`SeatDown`.
+(placed, never answered) or :class:`CallHungUp` (answered, then ended). Agent seats report
+:class:`SeatUp` and :class:`SeatDown`.
 """
 
 from __future__ import annotations
