@@ -9,10 +9,12 @@ call may still be live; :meth:`SqlLeads.renew` keeps the leases of long calls al
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import queue
+import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,6 +34,7 @@ from campaigns.models import CallLog, Record
 from campaigns.status_engine import StatusRuleError, apply_agent_status
 from dialer.clock import Clock
 from dialer.engine import Call, Lead
+from dialer.jobs import JobSpec
 
 log = structlog.get_logger(__name__)
 
@@ -52,18 +55,63 @@ def _lead(item: selection.ClaimedRecord) -> Lead:
     )
 
 
-class SqlLeads:
-    """Records to dial, leased from the database for this engine."""
+#: This process's start nonce: leases are owned by ``<engine id>/<nonce>``, so that a
+#: lapsed owner (an earlier start of the same engine, or a stalled one) is fenced off.
+PROCESS_NONCE = secrets.token_hex(4)
 
-    def __init__(self, db: sa.Engine, *, engine_id: str, lease_s: float) -> None:
+
+def lease_owner(engine_id: str, nonce: str | None = None) -> str:
+    """The lease owner of ``engine_id`` for one start (``nonce``: this process's)."""
+    return f"{engine_id}/{PROCESS_NONCE if nonce is None else nonce}"
+
+
+class SqlLeads:
+    """Records to dial, leased from the database for this engine.
+
+    Leases are owned by :attr:`owner` (engine id + start nonce): a release, renewal or
+    outcome of an earlier owner never touches a lease taken since by another. Leases are
+    counted on the engine's clock (``now`` comes from it) and renewed by
+    :meth:`renew_job` on the same clock. While renewals fail (the database is
+    unreachable) :attr:`can_claim` is False and no record is claimed: the leases of the
+    calls up may have lapsed, and only the engine's own exclusions still protect them.
+    """
+
+    def __init__(
+        self, db: sa.Engine, *, engine_id: str, lease_s: float, nonce: str | None = None
+    ) -> None:
         self.db = db
         self.engine_id = engine_id
+        self.owner = lease_owner(engine_id, nonce)
         self.lease_s = lease_s
+        self._renew_failing = False
 
-    def claim(self, campaign_id: int, n: int, now: dt.datetime) -> list[Lead]:
-        """Up to ``n`` records any agent may take."""
+    @property
+    def can_claim(self) -> bool:
+        """False while the last renewal of leases failed."""
+        return not self._renew_failing
+
+    def claim(
+        self,
+        campaign_id: int,
+        n: int,
+        now: dt.datetime,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> list[Lead]:
+        """Up to ``n`` records any agent may take, none of ``exclude_records`` and none
+        with a number in ``exclude_phones`` (the engine's live calls)."""
+        if not self.can_claim:
+            return []
         got = selection.claim(
-            self.db, campaign_id, n, now, engine_id=self.engine_id, lease_s=self.lease_s
+            self.db,
+            campaign_id,
+            n,
+            now,
+            engine_id=self.owner,
+            lease_s=self.lease_s,
+            exclude_records=exclude_records,
+            exclude_phones=exclude_phones,
         )
         return [_lead(item) for item in got]
 
@@ -102,28 +150,97 @@ class SqlLeads:
             ).scalar_one()
         return found, int(progressive)
 
-    def claim_reserved(self, campaign_id: int, agent_id: int, now: dt.datetime) -> Lead | None:
+    def claim_reserved(
+        self,
+        campaign_id: int,
+        agent_id: int,
+        now: dt.datetime,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> Lead | None:
         """The agent's due callback, else a progressive redial, else ``None``."""
+        if not self.can_claim:
+            return None
         got = selection.claim(
             self.db,
             campaign_id,
             1,
             now,
-            engine_id=self.engine_id,
+            engine_id=self.owner,
             lease_s=self.lease_s,
             agent_id=agent_id,
             reserved_only=True,
+            exclude_records=exclude_records,
+            exclude_phones=exclude_phones,
         )
         return _lead(got[0]) if got else None
 
     def release(self, record_ids: Sequence[int]) -> None:
-        """Give back records claimed and not dialed."""
-        selection.release(self.db, record_ids, engine_id=self.engine_id)
+        """Give back records claimed and not dialed (only leases this owner holds)."""
+        selection.release(self.db, record_ids, engine_id=self.owner)
 
     def renew(self, record_ids: Sequence[int], now: dt.datetime) -> list[int]:
-        """Extend this engine's leases on records whose calls are still going on."""
+        """Extend this owner's leases on records whose calls are still going on (and take
+        back a lease that lapsed unclaimed); returns the ids renewed. A failure (the
+        database is unreachable) stops claims until a renewal succeeds again."""
+        try:
+            renewed = selection.renew(
+                self.db, record_ids, now, engine_id=self.owner, lease_s=self.lease_s
+            )
+        except Exception:
+            if not self._renew_failing:
+                log.warning("lease_renew_failing", records=len(record_ids))
+            self._renew_failing = True
+            raise
+        if self._renew_failing:
+            log.info("lease_renew_resumed", records=len(renewed))
+        self._renew_failing = False
+        lost = set(record_ids) - set(renewed)
+        if lost:
+            log.warning("leases_lost", records=sorted(lost))
+        return renewed
+
+    def adopt(self, record_ids: Sequence[int], now: dt.datetime) -> list[int]:
+        """Take over the leases an earlier start of this engine held on ``record_ids``
+        (calls adopted after a restart), and free or lapsed ones; returns the ids taken."""
         return selection.renew(
-            self.db, record_ids, now, engine_id=self.engine_id, lease_s=self.lease_s
+            self.db,
+            record_ids,
+            now,
+            engine_id=self.owner,
+            lease_s=self.lease_s,
+            also_owners_like=f"{self.engine_id}/%",
+        )
+
+    def earlier_leases(self) -> list[int]:
+        """Records still leased by an earlier start of this engine (after a restart)."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(_RECORD.c.id).where(
+                    _RECORD.c.lease_owner.like(f"{self.engine_id}/%"),
+                    _RECORD.c.lease_owner != self.owner,
+                )
+            )
+            return sorted(int(r[0]) for r in rows)
+
+    def renew_job(self, live_record_ids: Callable[[], Collection[int]], clock: Clock) -> JobSpec:
+        """The scheduled job that renews the leases of the calls up, every third of
+        ``lease_s`` on the engine's clock (run it with ``Jobs(..., time_scale=...)``)."""
+
+        async def renew() -> None:
+            ids = sorted(live_record_ids())
+            if not ids:
+                self._renew_failing = False
+                return
+            await asyncio.to_thread(self.renew, ids, clock.utcnow())
+
+        return JobSpec(
+            "lease-renew",
+            renew,
+            "renew leases of calls in progress",
+            every_s=self.lease_s / 3,
+            engine_clock=True,
         )
 
 
@@ -173,11 +290,13 @@ class SqlJournal:
     write it (a call adopted after a restart).
     """
 
-    def __init__(self, db: sa.Engine, *, engine_id: str, clock: Clock) -> None:
+    def __init__(
+        self, db: sa.Engine, *, engine_id: str, clock: Clock, nonce: str | None = None
+    ) -> None:
         self.db = db
         self.engine_id = engine_id
-        #: The lease owner this journal writes outcomes as.
-        self.owner = engine_id
+        #: The lease owner this journal writes outcomes as (see :func:`lease_owner`).
+        self.owner = lease_owner(engine_id, nonce)
         self.clock = clock
         self._log_ids: dict[str, int] = {}
         self._unwritten: list[Call] = []

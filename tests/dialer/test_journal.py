@@ -128,10 +128,10 @@ def test_a_restarted_journal_finds_the_row_by_call_id(db: sa.Engine) -> None:
     wrote (found by the call id, not by this process's memory)."""
     clock = VirtualClock(START)
     (call,) = claimed_calls(db, 1, clock)
-    first = SqlJournal(db, engine_id="e1", clock=clock)
+    first = SqlJournal(db, engine_id="e1", clock=clock, nonce="before")
     first.dialed(call)
     first.flush()
-    second = SqlJournal(db, engine_id="e1", clock=clock)
+    second = SqlJournal(db, engine_id="e1", clock=clock, nonce="after")
     clock.advance(3)
     call.answer_at = call.connect_at = clock.utcnow()
     call.agent_id = 1
