@@ -32,6 +32,7 @@ from campaigns.dispositions import (
 )
 from campaigns.enums import Outcome
 from campaigns.models import CallLog, Record
+from campaigns.retention import purge
 from campaigns.status_engine import StatusRuleError, apply_agent_status
 from dialer.clock import Clock
 from dialer.engine import Call, Lead
@@ -244,6 +245,22 @@ class SqlLeads:
             every_s=self.lease_s / 3,
             engine_clock=True,
         )
+
+
+def retention_job(
+    db: sa.Engine, clock: Clock, *, call_log_days: int, audit_days: int, run_at: str, batch: int
+) -> JobSpec:
+    """The daily job deleting call-log and audit rows past their keeping time (the
+    ``[retention]`` settings); it runs in a worker thread."""
+
+    def retention() -> None:
+        purged = purge(
+            db, clock.utcnow(), call_log_days=call_log_days, audit_days=audit_days, batch=batch
+        )
+        if purged.call_log or purged.audit:
+            log.info("retention_purged", call_log=purged.call_log, audit=purged.audit)
+
+    return JobSpec("retention", retention, "delete call/audit rows past retention", at=run_at)
 
 
 def load_ledger(
