@@ -45,10 +45,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from campaigns.enums import OwnerAbsentPolicy, SystemStatus
-from campaigns.errors import CampaignNotFoundError
+from campaigns.errors import CampaignError, CampaignNotFoundError
 from campaigns.models import Campaign, DncEntry, Record
 from campaigns.windows import CallingWindow, open_zone_keys
-from dialer.errors import DialerError
 
 #: Seconds the distinct zone keys of a campaign are cached before being read again.
 ZONE_KEYS_TTL_S = 60.0
@@ -58,7 +57,7 @@ EXHAUSTED_TTL_S = 10.0
 Db = sa.Engine | sa.Connection | Session
 
 
-class SelectionError(DialerError):
+class SelectionError(CampaignError):
     """A claim cannot be made as asked."""
 
     error_id = "selection_error"

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from campaigns.abandonment import Window, abandonment_windows
 from campaigns.enums import Outcome, SystemStatus
 from campaigns.models import Agent, CallLog, Campaign, Record, StatusDef
-from dialer.errors import DialerError
+from dialer.errors import ROOT_ERRORS
 from pacing.profile import load_profile
 
 _LOG = CallLog.__table__  # type: ignore[attr-defined]
@@ -40,6 +40,8 @@ _RECORD = Record.__table__  # type: ignore[attr-defined]
 CALL_COUNT_CAP = 10_000
 #: Rows per export file at most (an XLSX sheet holds 1 048 576 rows).
 EXPORT_MAX_ROWS = 1_000_000
+#: What reading a pacing profile may raise when the file is bad or missing.
+_UNREADABLE: tuple[type[Exception], ...] = (*ROOT_ERRORS, OSError, ValueError)
 #: The abandonment cap when a campaign's pacing profile cannot be read.
 DEFAULT_ABANDON_CAP = 0.03
 _EXPORT_BATCH = 2_000
@@ -428,7 +430,7 @@ def abandon_cap(profiles_dir: str | Path, profile: str) -> float:
         return DEFAULT_ABANDON_CAP
     try:
         return float(load_profile(Path(profiles_dir) / f"{name}.toml").target_abandon)
-    except (DialerError, OSError, ValueError):
+    except _UNREADABLE:
         return DEFAULT_ABANDON_CAP
 
 
