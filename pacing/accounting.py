@@ -151,10 +151,12 @@ class AbandonmentLedger:
             answered, drops = weights[kind]
             if t > now or answered == 0.0:
                 continue
-            if self._day_of(t) == self._day:
+            recent = t > now - 2 * DAY_S  # older facts are in neither today nor 24 h
+            if recent and self._day_of(t) == self._day:
                 self._today_answered += answered
                 self._today_drops += drops
-            self._r24.add(t, answered, drops)
+            if recent:
+                self._r24.add(t, answered, drops)
             self._r30.add(t, answered, drops)
             added += 1
         return added
