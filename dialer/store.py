@@ -765,4 +765,4 @@ class BackgroundJournal:
             log.error("call_journal_unwritten", writes=self._queued)
             self._stop.set()
         self._queue.put(None)
-        self._thread.join(within_s if done else 1.0)
+        self._thread.join(within_s if done else 5.0)  # stopped, it gives up its write at once

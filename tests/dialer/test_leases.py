@@ -119,7 +119,7 @@ async def test_leases_never_lapse_under_a_scaled_clock(db: sa.Engine) -> None:
     time: after four lease lengths of engine time it is still held (the reported bug: the
     renew job ran on the wall clock and one record was dialed three times)."""
     clock = ScaledClock(20)
-    leads = SqlLeads(db, engine_id="e1", lease_s=3)
+    leads = SqlLeads(db, engine_id="e1", lease_s=30)  # 1.5 s on the wall
     (live,) = leads.claim(1, 1, clock.utcnow())
     renewed = asyncio.Event()
     runs = 0
@@ -132,10 +132,10 @@ async def test_leases_never_lapse_under_a_scaled_clock(db: sa.Engine) -> None:
         return [live.record_id]
 
     async with Jobs([leads.renew_job(live_ids, clock)], time_scale=20):
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(60):
             await renewed.wait()
-        await asyncio.sleep(0.05)  # the last renewal's thread finishes
+        await asyncio.sleep(0.2)  # the last renewal's thread finishes
     row = record(db, live.record_id)
     assert row.lease_expires_at is not None
-    assert row.lease_expires_at > clock.utcnow() - dt.timedelta(seconds=1)
-    assert runs >= 8
+    assert row.lease_expires_at > clock.utcnow()
+    assert runs >= 6
