@@ -19,7 +19,7 @@ import datetime as dt
 import itertools
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -29,6 +29,8 @@ from asterisk import events as ev
 from campaigns.enums import Outcome
 from campaigns.windows import CallingWindow, is_open
 from dialer import agents as ag
+from dialer import calls as cl
+from dialer.calls import Call, CallPhase, ConnectCall, DropCall, HangupCall, Lead, Now
 from dialer.clock import Clock
 from dialer.errors import DialerError
 from dialer.mqtt import (
@@ -39,6 +41,26 @@ from dialer.mqtt import (
     screenpop_topic,
 )
 from pacing import types as pt
+
+__all__ = [
+    "AgentRun",
+    "Call",
+    "CallJournal",
+    "CallPhase",
+    "CampaignRun",
+    "Command",
+    "ConnectCall",
+    "DropCall",
+    "Engine",
+    "EngineError",
+    "HangupCall",
+    "Lead",
+    "LeadSource",
+    "Originate",
+    "RunState",
+    "StartSeat",
+    "StopSeat",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -53,20 +75,6 @@ class EngineError(DialerError):
 
 
 # ---- what the core needs from the outside ------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Lead:
-    """A claimed record, ready to dial."""
-
-    record_id: int
-    campaign_id: int
-    phone: str
-    name: str = ""
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    system_status: str = "TO_CALL"
-    owner_agent_id: int | None = None
-    attempt: int = 1
 
 
 class LeadSource(Protocol):
@@ -95,8 +103,23 @@ class CallJournal(Protocol):
     def dialed(self, call: Call) -> None:
         """A call was placed (first call-log write)."""
 
+    def answered(self, call: Call) -> None:
+        """Someone picked up (``answer_at``); again with the AMD verdict (``amd_status``,
+        ``person_at``) when it says a person is on the line."""
+
+    def connected(self, call: Call) -> None:
+        """The person was bridged to ``call.agent_id`` at ``call.connect_at``."""
+
+    def dropped(self, call: Call) -> None:
+        """The person was sent to the drop message at ``call.drop_at``."""
+
+    def refused(self, call: Call, message: str) -> None:
+        """No call was placed (``message`` says why): the record's lease is released and its
+        attempt given back; the row is closed with outcome ``not_placed``."""
+
     def finished(self, call: Call) -> None:
-        """The attempt ended; ``call.outcome`` says how. Answered calls wait for a status."""
+        """The attempt ended; ``call.outcome`` says how. Answered calls wait for a status;
+        ``cancelled`` gives the attempt back and changes no status."""
 
     def status_set(
         self,
@@ -126,28 +149,6 @@ class Originate:
 
 
 @dataclass(frozen=True, slots=True)
-class ConnectCall:
-    """Move the answered leg into ``seat`` (the agent's conference)."""
-
-    call_id: str
-    seat: str
-
-
-@dataclass(frozen=True, slots=True)
-class DropCall:
-    """Send the answered leg to the drop context (legal message, hang-up)."""
-
-    call_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class HangupCall:
-    """Hang up a call."""
-
-    call_id: str
-
-
-@dataclass(frozen=True, slots=True)
 class StartSeat:
     """Originate an agent's seat."""
 
@@ -167,66 +168,6 @@ Command = Originate | ConnectCall | DropCall | HangupCall | StartSeat | StopSeat
 
 
 # ---- state ------------------------------------------------------------------------------
-
-
-class CallPhase(StrEnum):
-    """Where a call is."""
-
-    DIALING = "dialing"
-    SCREENING = "screening"
-    """Answered; answering-machine detection is still listening."""
-    WAITING = "waiting"
-    """Answered by a person, waiting for an agent (FIFO, until the drop deadline)."""
-    TALKING = "talking"
-    DROPPED = "dropped"
-    ENDED = "ended"
-    FAILED = "failed"
-
-
-@dataclass(eq=False)
-class Call:
-    """One attempt, from Originate to its terminal event."""
-
-    call_id: str
-    index: int
-    """Dial index within the campaign (the pacer's call id)."""
-    campaign_id: int
-    lead: Lead
-    reserved_agent: int | None
-    dial_t: float
-    dial_at: dt.datetime
-    phase: CallPhase = CallPhase.DIALING
-    answer_t: float | None = None
-    """When the person's wait for an agent began (pick-up, or the end of AMD's listening)."""
-    answer_at: dt.datetime | None = None
-    """Wall time of the pick-up."""
-    person_at: dt.datetime | None = None
-    """Wall time the wait for an agent began (the 2-second rule counts from here)."""
-    drop_at: dt.datetime | None = None
-    """Wall time the person was sent to the drop message."""
-    connect_t: float | None = None
-    connect_at: dt.datetime | None = None
-    end_t: float | None = None
-    end_at: dt.datetime | None = None
-    agent_id: int | None = None
-    outcome: Outcome | None = None
-    cause: int | None = None
-    cause_txt: str = ""
-    amd_status: str | None = None
-    amd_cause: str | None = None
-    server: str = ""
-    cancelled: bool = False
-
-    @property
-    def up(self) -> bool:
-        """True while the call holds a line."""
-        return self.phase in {
-            CallPhase.DIALING,
-            CallPhase.SCREENING,
-            CallPhase.WAITING,
-            CallPhase.TALKING,
-            CallPhase.DROPPED,
-        }
 
 
 class RunState(StrEnum):
@@ -289,6 +230,7 @@ _FAIL_TO_OUTCOME = {
     ev.FailOutcome.CONGESTION: Outcome.CONGESTION,
     ev.FailOutcome.INVALID: Outcome.INVALID,
     ev.FailOutcome.FAILED: Outcome.FAILED,
+    ev.FailOutcome.CANCELLED: Outcome.CANCELLED,
 }
 _PACER_FAIL = {
     Outcome.BUSY: "busy",
@@ -426,14 +368,7 @@ class Engine:
                 "campaign": call.campaign_id,
                 "phase": call.phase.value,
                 "connected_at": call.connect_at.isoformat() if call.connect_at else None,
-                "record": {
-                    "id": lead.record_id,
-                    "phone": lead.phone,
-                    "name": lead.name,
-                    "fields": dict(lead.fields),
-                    "system_status": lead.system_status,
-                    "attempt": lead.attempt,
-                },
+                "record": _record(lead),
             }
         return {
             "agent": agent_id,
@@ -503,11 +438,7 @@ class Engine:
                 return [HangupCall(call_id)]
             case ag.CancelReservation(call_id=call_id):
                 call = self.calls.get(call_id)
-                if call is None:
-                    return []
-                call.reserved_agent = None
-                call.cancelled = True
-                return [HangupCall(call_id)] if call.phase is CallPhase.DIALING else []
+                return [] if call is None else self._call_step(call, cl.Cancel())
             case ag.ApplyDefaultStatus(call_id=call_id):
                 call = self.calls.get(call_id)
                 if call is not None:
@@ -542,105 +473,99 @@ class Engine:
         if call is None:
             log.debug("event_for_unknown_call", call_id=event.call_id, kind=type(event).__name__)
             return []
-        if event.server:
-            call.server = event.server
+        if event.server and event.server != call.server:
+            call = self.calls[call.call_id] = replace(call, server=event.server)
+        step: cl.CallEvent
         match event:
-            case ev.CallDialing():
+            case ev.CallAnswered(adopted=adopted):
+                step = cl.Answered(amd=self.campaigns[call.campaign_id].amd, adopted=adopted)
+            case ev.CallMachine(status=status, cause=cause):
+                step = cl.Screened(status, cause)
+            case ev.CallFailed(outcome=outcome, cause=cause, detail=detail):
+                step = cl.Failed(_FAIL_TO_OUTCOME[outcome], cause, detail)
+            case ev.CallRefused(message=message):
+                step = cl.Refused(message)
+            case ev.CallHungUp(cause=cause, cause_txt=cause_txt):
+                step = cl.HungUp(cause, cause_txt)
+            case _:
+                return []  # dialing, connected, dropped: confirmations of what we did
+        return self._call_step(call, step)
+
+    def _now(self) -> Now:
+        return Now(self.clock.now(), self.clock.utcnow())
+
+    def _call_step(self, call: Call, event: cl.CallEvent) -> list[Command]:
+        """Apply a call event; carry its facts into the journal, pacer, agents and views."""
+        nxt, commands, facts = cl.transition(call, event, self._now())
+        self.calls[call.call_id] = nxt
+        out: list[Command] = list(commands)
+        for fact in facts:
+            out.extend(self._on_fact(nxt, fact))
+        return out
+
+    def _on_fact(self, call: Call, fact: cl.Fact) -> list[Command]:
+        match fact:
+            case cl.PickedUp() | cl.Verdict():
+                self.journal.answered(call)
                 return []
-            case ev.CallAnswered():
-                return self._answered(call)
-            case ev.CallMachine():
-                return self._screened(call, event)
-            case ev.CallFailed():
-                return self._failed(call, _FAIL_TO_OUTCOME[event.outcome], event.cause)
-            case ev.CallConnected() | ev.CallDropped():
+            case cl.PersonWaiting(adopted=adopted):
+                return self._person(call, adopted=adopted)
+            case cl.Connected(agent_id=agent_id, wait_s=wait):
+                return self._connected(call, agent_id, wait)
+            case cl.Dropped(wait_s=wait):
+                run = self.campaigns[call.campaign_id]
+                self._remove_from_queue(call)
+                run.dropped += 1
+                self._pacer_event(call.campaign_id, pt.DROP, call=call, value=wait)
+                self.journal.dropped(call)
+                self._publish_call(call, "dropped")
+                log.warning("call_dropped", call_id=call.call_id, campaign=call.campaign_id)
                 return []
-            case ev.CallHungUp():
-                return self._hung_up(call, event.cause, event.cause_txt)
+            case cl.Ended(before=before):
+                return self._ended(call, before)
+            case cl.NotPlaced(message=message):
+                return self._not_placed(call, message)
         return []  # pragma: no cover
 
-    def _answered(self, call: Call) -> list[Command]:
-        if call.phase is not CallPhase.DIALING:
-            return []
-        run = self.campaigns[call.campaign_id]
-        call.answer_t = self.clock.now()
-        call.answer_at = self.clock.utcnow()
-        if call.cancelled:
-            self._finish(call, Outcome.FAILED, phase=CallPhase.FAILED)
-            return [HangupCall(call.call_id)]
-        if run.amd:
-            call.phase = CallPhase.SCREENING
-            return []
-        return self._person(call)
-
-    def _screened(self, call: Call, event: ev.CallMachine) -> list[Command]:
-        call.amd_status, call.amd_cause = event.status, event.cause
-        if call.phase is not CallPhase.SCREENING:
-            return []
-        if event.machine:
-            self._pacer_event(
-                call.campaign_id,
-                pt.FAIL,
-                call=call,
-                value=self._since_dial(call),
-                outcome="machine",
-            )
-            out: list[Command] = [HangupCall(call.call_id)]
-            if call.reserved_agent is not None:
-                out.extend(self._agent(call.reserved_agent, ag.Unreserve(call.call_id)))
-            self._finish(call, Outcome.MACHINE, phase=CallPhase.FAILED)
-            return out
-        # The person's greeting is over: the wait for an agent (and the drop clock) starts now.
-        call.answer_t = self.clock.now()
-        call.person_at = self.clock.utcnow()
-        return self._person(call)
-
-    def _person(self, call: Call) -> list[Command]:
-        """A person is on the line: connect, or queue until the drop deadline."""
+    def _person(self, call: Call, *, adopted: bool) -> list[Command]:
+        """A person is on the line: connect, or queue until the drop deadline. An adopted
+        answer (its wait so far unknown) is connected at once or dropped at once."""
         run = self.campaigns[call.campaign_id]
         run.answered += 1
-        call.person_at = call.person_at or call.answer_at
         self._pacer_event(call.campaign_id, pt.ANSWER, call=call, value=self._since_dial(call))
         self._publish_call(call, "answered")
-        call.phase = CallPhase.WAITING
-        if call.reserved_agent is not None:
-            return self._connect(call, call.reserved_agent)
-        agent_id = self._longest_idle(call.campaign_id)
+        agent_id = call.reserved_agent
+        if agent_id is None or self.agents[agent_id].state.call_id != call.call_id:
+            agent_id = self._longest_idle(call.campaign_id)
         if agent_id is not None:
             return self._connect(call, agent_id)
+        if adopted:
+            log.warning("adopted_answer_without_agent", call_id=call.call_id)
+            return self._call_step(call, cl.Drop())
         run.queue.append(call.call_id)
         return []
 
     def _connect(self, call: Call, agent_id: int) -> list[Command]:
+        return self._call_step(call, cl.Connect(agent_id, self.agents[agent_id].seat))
+
+    def _connected(self, call: Call, agent_id: int, wait: float) -> list[Command]:
         run = self.campaigns[call.campaign_id]
-        agent = self.agents[agent_id]
-        call.phase = CallPhase.TALKING
-        call.agent_id = agent_id
-        call.connect_t = self.clock.now()
-        call.connect_at = self.clock.utcnow()
         run.connected += 1
-        wait = call.connect_t - (call.answer_t or call.connect_t)
+        self._remove_from_queue(call)
+        self.journal.connected(call)
         commands = self._agent(agent_id, ag.Connect(call.call_id))
         self._pacer_event(call.campaign_id, pt.CONNECT, call=call, agent_id=agent_id, value=wait)
         self._publish_call(call, "connected")
-        lead = call.lead
         self.sink.publish(
             screenpop_topic(agent_id),
             {
                 "call_id": call.call_id,
                 "campaign": call.campaign_id,
-                "record": {
-                    "id": lead.record_id,
-                    "phone": lead.phone,
-                    "name": lead.name,
-                    "fields": dict(lead.fields),
-                    "system_status": lead.system_status,
-                    "attempt": lead.attempt,
-                },
+                "record": _record(call.lead),
             },
         )
         log.info("call_connected", call_id=call.call_id, agent=agent_id, wait_s=round(wait, 3))
-        return [ConnectCall(call.call_id, agent.seat), *commands]
+        return commands
 
     def _longest_idle(self, campaign_id: int) -> int | None:
         best: AgentRun | None = None
@@ -665,62 +590,60 @@ class Engine:
                 out.extend(self._connect(call, agent_id))
         return out
 
-    def _failed(self, call: Call, outcome: Outcome, cause: int) -> list[Command]:
-        if call.phase is not CallPhase.DIALING and call.phase is not CallPhase.SCREENING:
-            return []
-        call.cause = cause
-        self._pacer_event(
-            call.campaign_id,
-            pt.FAIL,
-            call=call,
-            value=self._since_dial(call),
-            outcome=_PACER_FAIL.get(outcome, "congestion"),
-        )
+    def _ended(self, call: Call, before: CallPhase) -> list[Command]:
+        """The attempt is over: journal it, tell the pacer, free or wrap up its agent."""
+        run = self.campaigns[call.campaign_id]
         out: list[Command] = []
-        if call.reserved_agent is not None:
-            out = self._agent(call.reserved_agent, ag.Unreserve(call.call_id))
-        self._finish(call, outcome, phase=CallPhase.FAILED)
-        return out
-
-    def _hung_up(self, call: Call, cause: int, cause_txt: str) -> list[Command]:
-        call.cause, call.cause_txt = cause, cause_txt
-        if call.phase is CallPhase.TALKING:
-            run = self.campaigns[call.campaign_id]
-            talk = self.clock.now() - (call.connect_t or self.clock.now())
+        if before in {CallPhase.DIALING, CallPhase.SCREENING}:
+            outcome = call.outcome or Outcome.FAILED
+            self._pacer_event(
+                call.campaign_id,
+                pt.FAIL,
+                call=call,
+                value=self._since_dial(call),
+                outcome=_PACER_FAIL.get(outcome, "congestion"),
+            )
+            if call.reserved_agent is not None:
+                out = self._agent(call.reserved_agent, ag.Unreserve(call.call_id))
+        elif before is CallPhase.TALKING:
+            talk = (call.end_t or 0.0) - (call.connect_t or call.end_t or 0.0)
             run.talk_s += talk
             self._pacer_event(
                 call.campaign_id, pt.HANGUP, call=call, agent_id=call.agent_id, value=talk
             )
-            self._finish(call, Outcome.ANSWERED, phase=CallPhase.ENDED)
-            assert call.agent_id is not None  # noqa: S101  (set by _connect)
-            out = self._agent(call.agent_id, ag.CallEnded(call.call_id))
-            self._forget_if_done(call)
-            return out
-        if call.phase is CallPhase.DROPPED:
-            self._finish(call, Outcome.DROPPED, phase=CallPhase.ENDED)
-            return []
-        if call.phase is CallPhase.WAITING:
-            # The person hung up before an agent came and before the drop deadline.
+        elif before is CallPhase.WAITING:
             self._remove_from_queue(call)
-            self._finish(call, Outcome.FAILED, phase=CallPhase.ENDED)
-            return []
-        if call.phase in {CallPhase.DIALING, CallPhase.SCREENING}:
-            return self._failed(call, Outcome.FAILED, cause)
-        return []
+        self.journal.finished(call)
+        self._publish_call(call, call.phase.value)
+        if before is CallPhase.TALKING and call.agent_id is not None:
+            out = self._agent(call.agent_id, ag.CallEnded(call.call_id))
+        self._forget_if_done(call)
+        return out
+
+    def _not_placed(self, call: Call, message: str) -> list[Command]:
+        """No call was placed: no attempt used, the pacer forgets the dial."""
+        self._pacer_event(
+            call.campaign_id, pt.FAIL, call=call, value=self._since_dial(call), outcome="congestion"
+        )
+        out: list[Command] = []
+        if call.reserved_agent is not None:
+            out = self._agent(call.reserved_agent, ag.Unreserve(call.call_id))
+        log.warning(
+            "call_not_placed",
+            call_id=call.call_id,
+            campaign=call.campaign_id,
+            server=call.server,
+            message=message,
+        )
+        self.journal.refused(call, message)
+        self._publish_call(call, "not_placed")
+        self._forget_if_done(call)
+        return out
 
     def _remove_from_queue(self, call: Call) -> None:
         queue = self.campaigns[call.campaign_id].queue
         if call.call_id in queue:
             queue.remove(call.call_id)
-
-    def _finish(self, call: Call, outcome: Outcome, *, phase: CallPhase) -> None:
-        call.phase = phase
-        call.outcome = outcome
-        call.end_t = self.clock.now()
-        call.end_at = self.clock.utcnow()
-        self.journal.finished(call)
-        self._publish_call(call, phase.value)
-        self._forget_if_done(call)
 
     def _forget_if_done(self, call: Call) -> None:
         """Drop a call from memory once it is over and no agent still wraps it up."""
@@ -755,7 +678,7 @@ class Engine:
         out: list[Command] = []
         for call in list(self.calls.values()):
             if call.phase is CallPhase.WAITING and self._drop_at(call) <= now:
-                out.extend(self._drop(call))
+                out.extend(self._call_step(call, cl.Drop()))
         for agent in list(self.agents.values()):
             state = agent.state
             if state.phase is ag.Phase.WRAP_UP and state.call_id is not None:
@@ -763,18 +686,6 @@ class Engine:
                 if state.since + run.wrapup_timeout_s <= now:
                     out.extend(self._agent(state.agent_id, ag.WrapupTimeout(state.call_id)))
         return out
-
-    def _drop(self, call: Call) -> list[Command]:
-        run = self.campaigns[call.campaign_id]
-        self._remove_from_queue(call)
-        call.phase = CallPhase.DROPPED
-        call.drop_at = self.clock.utcnow()
-        run.dropped += 1
-        wait = self.clock.now() - (call.answer_t or self.clock.now())
-        self._pacer_event(call.campaign_id, pt.DROP, call=call, value=wait)
-        self._publish_call(call, "dropped")
-        log.warning("call_dropped", call_id=call.call_id, campaign=call.campaign_id)
-        return [DropCall(call.call_id)]
 
     def tick(self) -> list[Command]:
         """Dial for every running campaign; also runs due timers."""
@@ -987,3 +898,15 @@ class Engine:
         self.sink.publish(
             campaign_stats_topic(run.campaign_id), self.stats(run.campaign_id), retain=True
         )
+
+
+def _record(lead: Lead) -> dict[str, Any]:
+    """The record as an agent's screen shows it."""
+    return {
+        "id": lead.record_id,
+        "phone": lead.phone,
+        "name": lead.name,
+        "fields": dict(lead.fields),
+        "system_status": lead.system_status,
+        "attempt": lead.attempt,
+    }

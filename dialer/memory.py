@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from campaigns.enums import Outcome
 from dialer.engine import Call, Lead
 from dialer.errors import DialerError
 
@@ -122,13 +123,41 @@ class MemoryJournal:
         default_factory=lambda: {1: "TO_CALL", 2: "DO_NOT_CALL", 3: "MY_RECORD", 4: "NOT_BEFORE"}
     )
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    """(fact, call id) in the order they were journaled."""
 
     def dialed(self, call: Call) -> None:
         """Open the call's row."""
         self.rows[call.call_id] = {"record_id": call.lead.record_id, "dial_at": call.dial_at}
 
+    def answered(self, call: Call) -> None:
+        """Write the pick-up (and AMD's verdict) on the row."""
+        self.facts.append(("answered", call.call_id))
+        self.rows[call.call_id].update(
+            answer_at=call.answer_at, person_at=call.person_at, amd=call.amd_status
+        )
+
+    def connected(self, call: Call) -> None:
+        """Write the agent and the connect time on the row."""
+        self.facts.append(("connected", call.call_id))
+        self.rows[call.call_id].update(agent=call.agent_id, connect_at=call.connect_at)
+
+    def dropped(self, call: Call) -> None:
+        """Write the drop time on the row."""
+        self.facts.append(("dropped", call.call_id))
+        self.rows[call.call_id].update(drop_at=call.drop_at)
+
+    def refused(self, call: Call, message: str) -> None:
+        """Close the row as not placed; the record is released with its attempt given back."""
+        self.facts.append(("refused", call.call_id))
+        self.rows[call.call_id].update(
+            outcome=Outcome.NOT_PLACED.value, end_at=call.end_at, cause_txt=message
+        )
+        self._give_back(call)
+
     def finished(self, call: Call) -> None:
         """Close the row and apply a telephony outcome to the record."""
+        self.facts.append(("finished", call.call_id))
         row = self.rows[call.call_id]
         row.update(
             outcome=call.outcome.value if call.outcome else None,
@@ -137,12 +166,23 @@ class MemoryJournal:
             connect_at=call.connect_at,
             end_at=call.end_at,
         )
+        if call.outcome is Outcome.CANCELLED:
+            self._give_back(call)
+            return
         if self.leads is None:
             return
         rec = self.leads.records[call.lead.record_id]
         rec.leased = False
-        if call.outcome is not None and call.outcome.value == "dropped":
+        if call.outcome is Outcome.DROPPED:
             rec.system_status = "CALL_PROGRESSIVE"
+
+    def _give_back(self, call: Call) -> None:
+        """No attempt was used: release the record and give its attempt back."""
+        if self.leads is None:
+            return
+        rec = self.leads.records[call.lead.record_id]
+        rec.leased = False
+        rec.attempts = max(0, rec.attempts - 1)
 
     def status_set(
         self, call: Call, agent_id: int, status_id: int, date: dt.datetime | None, note: str

@@ -76,6 +76,20 @@ class SimJournal:
         """Count the dial."""
         self.dialed_n += 1
 
+    def answered(self, call: Call) -> None:
+        """Nothing to write: the outcome is counted at the end."""
+
+    def connected(self, call: Call) -> None:
+        """Nothing to write: the outcome is counted at the end."""
+
+    def dropped(self, call: Call) -> None:
+        """Nothing to write: the outcome is counted at the end."""
+
+    def refused(self, call: Call, message: str) -> None:
+        """Count the call that was not placed."""
+        key = Outcome.NOT_PLACED.value
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
+
     def finished(self, call: Call) -> None:
         """Count the outcome; a dropped person is queued for a progressive redial."""
         key = call.outcome.value if call.outcome else "unknown"

@@ -282,3 +282,23 @@ def test_no_calls_outside_the_campaign_operating_hours() -> None:
     assert engine.stats(1)["outside_hours"] is True
     clock.advance(3600)
     assert len(originates(engine.tick())) == 1
+
+
+def test_each_fact_is_journaled_when_it_happens() -> None:
+    """Answer, connect and drop reach the journal at their moment, before the call ends."""
+    engine, clock, _, journal, *_ = make(pacer_n=2)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    first, second = originates(engine.tick())[:2]
+    clock.advance(3)
+    engine.on_event(ev.CallAnswered(first.call_id, "c1", "1"))
+    assert journal.facts[-2:] == [("answered", first.call_id), ("connected", first.call_id)]
+    assert journal.rows[first.call_id]["agent"] == 1
+    assert journal.rows[first.call_id]["connect_at"] == clock.utcnow()
+    engine.on_event(ev.CallAnswered(second.call_id, "c2", "2"))
+    clock.advance(2)
+    engine.on_timer()
+    assert journal.facts[-1] == ("dropped", second.call_id)
+    assert journal.rows[second.call_id]["drop_at"] == clock.utcnow()
+    assert "outcome" not in journal.rows[first.call_id]
+    assert "outcome" not in journal.rows[second.call_id]
