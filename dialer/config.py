@@ -108,6 +108,8 @@ class EngineSettings(_Section):
     """Seconds between two pacing decisions of a running campaign."""
     lease_s: int = Field(default=300, ge=10, le=86_400)
     """Seconds a claimed record stays reserved for this engine unless renewed."""
+    refused_pause_after: int = Field(default=3, ge=1, le=1000)
+    """Originates refused in a row (no call placed) after which a campaign pauses itself."""
 
 
 class PacingSettings(_Section):

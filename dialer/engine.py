@@ -206,6 +206,12 @@ class CampaignRun:
     dropped: int = 0
     talk_s: float = 0.0
     reserved_checked_t: float = float("-inf")
+    paused_reason: str | None = None
+    """Why the engine paused the campaign by itself (circuit breaker); None otherwise."""
+    not_placed_in_row: int = 0
+    """Originates refused one after the other, with no call placed in between."""
+    alerts: dict[str, str] = field(default_factory=dict)
+    """What an operator must look at now (code → message), shown in the stats."""
 
     def abandon_rate(self) -> float:
         """Drops / (connected + dropped) since the engine started."""
@@ -232,6 +238,8 @@ _FAIL_TO_OUTCOME = {
     ev.FailOutcome.FAILED: Outcome.FAILED,
     ev.FailOutcome.CANCELLED: Outcome.CANCELLED,
 }
+_SEAT_SETUP_S = 10.0
+"""Seconds a seat may take to come up before "no seat left" is raised."""
 _PACER_FAIL = {
     Outcome.BUSY: "busy",
     Outcome.NO_ANSWER: "no_answer",
@@ -254,6 +262,7 @@ class Engine:
         lines: int = 100,
         reserved_check_s: float = 5.0,
         call_prefix: str | None = None,
+        refused_pause_after: int = 3,
     ) -> None:
         self.clock = clock
         self.leads = leads
@@ -263,11 +272,16 @@ class Engine:
         self.call_prefix = call_prefix or engine_id
         self.lines = lines
         self.reserved_check_s = reserved_check_s
+        self.refused_pause_after = refused_pause_after
+        #: Campaigns the engine paused by itself, with the reason, for the runtime to persist.
+        self.self_paused: list[tuple[int, str]] = []
         self.campaigns: dict[int, CampaignRun] = {}
         self.agents: dict[int, AgentRun] = {}
         self.calls: dict[str, Call] = {}
         self._seq = itertools.count(1)
         self._seats: dict[str, int] = {}
+        #: Agents on a call when their seat's server came back: re-seated after the call.
+        self._reseat_after_call: set[int] = set()
 
     # ---- campaigns ----------------------------------------------------------------------
 
@@ -286,6 +300,9 @@ class Engine:
         """Start, pause or stop a campaign. Stopping hangs up calls not yet answered."""
         run = self.campaign(campaign_id)
         run.state = state
+        if state is RunState.RUNNING:
+            run.paused_reason = None
+            run.not_placed_in_row = 0
         log.info("campaign_state", campaign=campaign_id, state=state.value)
         if state is not RunState.STOPPED:
             return []
@@ -398,6 +415,13 @@ class Engine:
             self._on_phase_change(agent, before, now)
         for cmd in agent_commands:
             out.extend(self._agent_command(agent, cmd))
+        if (
+            after.phase is ag.Phase.PAUSED
+            and after.pause_reason == ag.SEAT_LOST
+            and agent_id in self._reseat_after_call
+        ):
+            self._reseat_after_call.discard(agent_id)
+            out.extend(self._agent(agent_id, ag.GoReady()))
         if after.phase is ag.Phase.READY and before.phase is not ag.Phase.READY:
             out.extend(self._serve_queue(agent.campaign_id))
         return out
@@ -467,7 +491,9 @@ class Engine:
                 if state.phase is not ag.Phase.WRAP_UP or state.call_id is None:
                     return []
                 return self._agent(agent_id, ag.WrapupTimeout(state.call_id))
-            case ev.ServerDown() | ev.ServerUp():
+            case ev.ServerUp(server=server):
+                return self._reseat(server)
+            case ev.ServerDown():
                 return []
         call = self.calls.get(event.call_id)
         if call is None:
@@ -475,6 +501,8 @@ class Engine:
             return []
         if event.server and event.server != call.server:
             call = self.calls[call.call_id] = replace(call, server=event.server)
+        if not isinstance(event, ev.CallRefused):
+            self.campaigns[call.campaign_id].not_placed_in_row = 0  # a call was placed
         step: cl.CallEvent
         match event:
             case ev.CallAnswered(adopted=adopted):
@@ -638,6 +666,36 @@ class Engine:
         self.journal.refused(call, message)
         self._publish_call(call, "not_placed")
         self._forget_if_done(call)
+        run = self.campaigns[call.campaign_id]
+        run.not_placed_in_row += 1
+        if run.state is RunState.RUNNING and run.not_placed_in_row >= self.refused_pause_after:
+            reason = f"{run.not_placed_in_row} calls in a row were not placed: {message}"
+            self._pause_itself(run, reason)
+        return out
+
+    def _pause_itself(self, run: CampaignRun, reason: str) -> None:
+        """Circuit breaker: stop dialing a campaign that would only burn its list."""
+        run.state = RunState.PAUSED
+        run.paused_reason = reason
+        self.self_paused.append((run.campaign_id, reason))
+        log.error("campaign_paused_itself", campaign=run.campaign_id, reason=reason)
+        self._publish_stats(run)
+
+    def _reseat(self, server: str) -> list[Command]:
+        """A server is (back) up: seats lost with it are started again, so agents who were
+        ready are ready again without pressing anything."""
+        out: list[Command] = []
+        for agent in list(self.agents.values()):
+            state = agent.state
+            if (
+                state.phase is ag.Phase.PAUSED
+                and not state.seat_up
+                and state.pause_reason in {ag.SEAT_LOST, ag.SEAT_PENDING}
+            ):
+                log.info("seat_restarted", agent=state.agent_id, seat=agent.seat, server=server)
+                out.extend(self._agent(state.agent_id, ag.GoReady()))
+            elif state.phase is not ag.Phase.LOGGED_OUT and not state.seat_up:
+                self._reseat_after_call.add(state.agent_id)
         return out
 
     def _remove_from_queue(self, call: Call) -> None:
@@ -691,10 +749,46 @@ class Engine:
         """Dial for every running campaign; also runs due timers."""
         out = self.on_timer()
         for run in self.campaigns.values():
+            self._check_seats(run)
             if run.state is RunState.RUNNING:
                 out.extend(self._dial(run))
             self._publish_stats(run)
         return out
+
+    def _check_seats(self, run: CampaignRun) -> None:
+        """Alert when agents are logged in to the campaign but not one has a seat up."""
+        agents = [
+            a
+            for a in self._campaign_agents(run.campaign_id)
+            if a.state.phase is not ag.Phase.LOGGED_OUT
+        ]
+        # A seat being set up gets a few seconds before it counts as missing.
+        now = self.clock.now()
+        lost = (
+            bool(agents)
+            and not any(a.state.seat_up for a in agents)
+            and any(
+                a.state.pause_reason != ag.SEAT_PENDING or now - a.state.since > _SEAT_SETUP_S
+                for a in agents
+            )
+        )
+        self._alert(
+            run,
+            "no_seat",
+            f"none of the {len(agents)} logged-in agents has a seat up: nothing is dialed"
+            if lost
+            else None,
+        )
+
+    def _alert(self, run: CampaignRun, code: str, message: str | None) -> None:
+        """Raise (logged once) or clear an alert of a campaign."""
+        if message is None:
+            if run.alerts.pop(code, None) is not None:
+                log.info("campaign_alert_cleared", campaign=run.campaign_id, alert=code)
+            return
+        if code not in run.alerts:
+            log.warning("campaign_alert", campaign=run.campaign_id, alert=code, message=message)
+        run.alerts[code] = message
 
     def live_record_ids(self) -> list[int]:
         """Records whose call is up or still being wrapped up (their leases must be kept)."""
@@ -747,8 +841,8 @@ class Engine:
 
     def _dial(self, run: CampaignRun) -> list[Command]:
         agents = self._campaign_agents(run.campaign_id)
-        if not any(a.state.phase is not ag.Phase.LOGGED_OUT for a in agents):
-            return []
+        if not any(a.state.phase is not ag.Phase.LOGGED_OUT and a.state.seat_up for a in agents):
+            return []  # nobody logged in, or no seat left to connect a person to
         now = self.clock.now()
         wall = self.clock.utcnow()
         run.outside_hours = run.hours is not None and not is_open(run.hours, run.hours_tz, wall)
@@ -892,6 +986,8 @@ class Engine:
             "occupancy": round((run.talk_s + talking_now) / logged_in_s, 4) if logged_in_s else 0.0,
             "list_exhausted": run.exhausted,
             "outside_hours": run.outside_hours,
+            "paused_reason": run.paused_reason,
+            "alerts": dict(run.alerts),
         }
 
     def _publish_stats(self, run: CampaignRun) -> None:

@@ -157,6 +157,7 @@ class Runtime:
             engine_id=engine_id,
             lines=sum(s.max_channels for s in settings.asterisk.servers),
             call_prefix=f"{engine_id}-{_base36(int(time.time()))}",
+            refused_pause_after=settings.engine.refused_pause_after,
         )
         self.profiles: ProfileWatcher[PacingProfile] = ProfileWatcher(
             Path(settings.pacing.profiles_dir), load_profile
@@ -298,6 +299,29 @@ class Runtime:
         except Exception:
             self.errors += 1
             log.exception("call_log_write_failed", step=what)
+        if self.engine.self_paused:
+            self._persist_self_pauses()
+
+    def _persist_self_pauses(self) -> None:
+        """Write the campaigns the engine paused by itself as paused in the database, so
+        that neither the campaign sync nor a restart resumes them; retried until written."""
+        pending, self.engine.self_paused = self.engine.self_paused, []
+        for campaign_id, reason in pending:
+            try:
+                with self.db.begin() as conn:
+                    conn.execute(
+                        sa.update(_CAMPAIGN)
+                        .where(
+                            _CAMPAIGN.c.id == campaign_id,
+                            _CAMPAIGN.c.state == CampaignState.RUNNING.value,
+                        )
+                        .values(state=CampaignState.PAUSED.value)
+                    )
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("campaign_pause_not_written", campaign=campaign_id, error=str(exc))
+                self.engine.self_paused.append((campaign_id, reason))
+            else:
+                log.info("campaign_pause_written", campaign=campaign_id, reason=reason)
 
     def _execute(self, commands: Iterable[Command]) -> None:
         commands = list(commands)
@@ -412,6 +436,9 @@ class Runtime:
 
     def sync_campaigns(self) -> None:
         """Load campaigns that are running or paused in the database; follow state changes."""
+        if self.engine.self_paused:
+            self._persist_self_pauses()
+        unwritten = {campaign_id for campaign_id, _ in self.engine.self_paused}
         with self.db.connect() as conn:
             rows = conn.execute(sa.select(_CAMPAIGN)).all()
         for row in rows:
@@ -444,7 +471,7 @@ class Runtime:
                 run.hours_tz = row.hours_tz
             except WindowError as exc:
                 log.error("campaign_hours_invalid", campaign=row.id, error=str(exc))
-            if run.state is not state:
+            if run.state is not state and row.id not in unwritten:
                 self._execute(self.engine.set_state(row.id, state))
 
     def _apply_profile_changes(self) -> None:
