@@ -285,6 +285,7 @@ class World:
             "hangup": self._a_hangup,
             "coreshowchannels": self._a_core_show_channels,
             "confbridgelist": self._a_confbridge_list,
+            "confbridgelistrooms": self._a_confbridge_list_rooms,
             "status": self._a_status,
         }.get(name)
         if handler is None:
@@ -937,6 +938,37 @@ class World:
                 ("ActionID", aid),
                 ("EventList", "Complete"),
                 ("ListItems", str(len(bridge.members))),
+            ],
+            session,
+        )
+
+    def _a_confbridge_list_rooms(self, session: int, msg: Message) -> None:
+        aid = msg.action_id
+        if not self.bridges:
+            self._respond(session, aid, "Error", "No active conferences.")
+            return
+        self._respond(
+            session, aid, "Success", "Confbridge conferences will follow", ("EventList", "start")
+        )
+        for bridge in self.bridges.values():
+            self._emit(
+                [
+                    ("Event", "ConfbridgeListRooms"),
+                    ("ActionID", aid),
+                    ("Conference", bridge.name),
+                    ("Parties", str(len(bridge.members))),
+                    ("Marked", "0"),
+                    ("Locked", "No"),
+                    ("Muted", "No"),
+                ],
+                session,
+            )
+        self._emit(
+            [
+                ("Event", "ConfbridgeListRoomsComplete"),
+                ("ActionID", aid),
+                ("EventList", "Complete"),
+                ("ListItems", str(len(self.bridges))),
             ],
             session,
         )
