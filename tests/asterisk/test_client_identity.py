@@ -188,3 +188,36 @@ async def test_restarted_pool_adopts_a_live_call_and_seat(sim: PbxSimulator) -> 
             CallHungUp,
             SeatDown,
         ]
+
+
+async def test_two_engines_on_one_asterisk_keep_their_own_calls(sim: PbxSimulator) -> None:
+    """Two clients on one server see every OriginateResponse and event (as on Asterisk);
+    each takes only its own calls and seats: A's busy call and B's answered call end with
+    the right outcome on the right client, and nothing of the other's reaches either."""
+    log_a, log_b = EventLog(), EventLog()
+    async with (
+        AmiAdapter(settings_for(sim), client_id="engine-a", on_event=log_a) as a,
+        AmiAdapter(settings_for(sim), client_id="engine-b", on_event=log_b) as b,
+    ):
+        await a.wait_ready(5)
+        await b.wait_ready(5)
+        a.start_seat("1001")
+        b.start_seat("2001")
+        await log_a.wait_for(lambda e: isinstance(e, SeatUp))
+        await log_b.wait_for(lambda e: isinstance(e, SeatUp))
+        await a.originate(DialRequest("a-1", "20100000001"))
+        await b.originate(DialRequest("b-1", "10101000001"))
+        answered = await log_b.wait_for(lambda e: isinstance(e, CallAnswered))
+        assert isinstance(answered, CallAnswered)
+        b.connect("b-1", "2001")
+        await log_b.wait_for(lambda e: isinstance(e, CallConnected))
+        busy = await log_a.wait_for(lambda e: isinstance(e, CallFailed))
+        assert isinstance(busy, CallFailed)
+        assert busy.outcome is FailOutcome.BUSY
+        await log_b.wait_for(lambda e: isinstance(e, CallHungUp))
+        mine_a = {getattr(e, "call_id", getattr(e, "agent_id", "")) for e in log_a.events}
+        mine_b = {getattr(e, "call_id", getattr(e, "agent_id", "")) for e in log_b.events}
+        assert mine_a - {""} == {"a-1", "1001"}
+        assert mine_b - {""} == {"b-1", "2001"}
+        assert a.in_use == 1  # its seat
+        assert b.in_use == 1
