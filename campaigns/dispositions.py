@@ -56,6 +56,7 @@ class CallDetails:
     dial_at: dt.datetime | None = None
     answer_at: dt.datetime | None = None
     connect_at: dt.datetime | None = None
+    drop_at: dt.datetime | None = None
     end_at: dt.datetime | None = None
     ring_s: float | None = None
     wait_s: float | None = None
@@ -157,6 +158,7 @@ def _write_state(
         "owner_agent_id": state.owner_agent_id,
         "last_outcome": state.last_outcome.value if state.last_outcome else None,
         "last_call_at": state.last_call_at,
+        "attempts": state.attempts,
     }
     # Clear the lease when it is ours (or when the caller does not say whose it is); a lease
     # taken meanwhile by another dialer stays.
