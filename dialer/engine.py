@@ -666,7 +666,11 @@ class Engine:
         self.journal.refused(call, message)
         self._publish_call(call, "not_placed")
         self._forget_if_done(call)
+        # Only a server's refusal trips the breaker (a misconfiguration, the same for every
+        # call); the edge's own (at capacity, not connected) passes with the moment.
         run = self.campaigns[call.campaign_id]
+        if not call.server:
+            return out
         run.not_placed_in_row += 1
         if run.state is RunState.RUNNING and run.not_placed_in_row >= self.refused_pause_after:
             reason = f"{run.not_placed_in_row} calls in a row were not placed: {message}"

@@ -316,7 +316,7 @@ def test_refused_originates_use_no_attempt_and_pause_the_campaign() -> None:
         for _ in range(3):
             calls = originates(engine.tick())
             assert len(calls) == 1
-            engine.on_event(ev.CallRefused(calls[0].call_id, "Extension does not exist."))
+            engine.on_event(ev.CallRefused(calls[0].call_id, "Extension does not exist.", "pbx1"))
             refused.append(calls[0].call_id)
     for call_id in refused:
         row = journal.rows[call_id]
@@ -334,6 +334,10 @@ def test_refused_originates_use_no_attempt_and_pause_the_campaign() -> None:
     assert originates(engine.tick()) == []
     engine.set_state(1, RunState.RUNNING)
     assert engine.stats(1)["paused_reason"] is None
+    for _ in range(5):  # the edge's own refusals (at capacity, not connected) do not count
+        call = originates(engine.tick())[0]
+        engine.on_event(ev.CallRefused(call.call_id, "pbx1 is at capacity"))
+    assert engine.stats(1)["state"] == "running"
 
 
 def test_a_placed_call_resets_the_circuit_breaker() -> None:
@@ -346,7 +350,7 @@ def test_a_placed_call_resets_the_circuit_breaker() -> None:
         if n == 2:
             engine.on_event(ev.CallFailed(call.call_id, ev.FailOutcome.BUSY, 5, 17))
         else:
-            engine.on_event(ev.CallRefused(call.call_id, "not connected"))
+            engine.on_event(ev.CallRefused(call.call_id, "Extension does not exist.", "pbx1"))
     assert engine.stats(1)["state"] == "running"
 
 
