@@ -47,6 +47,7 @@ class LiveRig:
         max_wait_s: float = 2.0,
         amd: bool = False,
         server: dict[str, object] | None = None,
+        call_prefix: str = "live",
     ) -> None:
         self.settings = AmiServerSettings.model_validate(
             {
@@ -64,7 +65,12 @@ class LiveRig:
         self.sink = MemorySink()
         self.clock = WallClock()
         self.engine = Engine(
-            clock=self.clock, leads=self.leads, journal=self.journal, sink=self.sink, lines=50
+            clock=self.clock,
+            leads=self.leads,
+            journal=self.journal,
+            sink=self.sink,
+            lines=50,
+            call_prefix=call_prefix,
         )
         self.engine.add_campaign(
             CampaignRun(1, "live", Progressive(), max_wait_s=max_wait_s, amd=amd)
