@@ -110,6 +110,9 @@ class EngineSettings(_Section):
     """Seconds a claimed record stays reserved for this engine unless renewed."""
     refused_pause_after: int = Field(default=3, ge=1, le=1000)
     """Originates refused in a row (no call placed) after which a campaign pauses itself."""
+    drain_s: float = Field(default=30.0, ge=0, le=3600)
+    """On a graceful stop: seconds ringing calls may settle and connected calls finish
+    before what is left is hung up."""
 
 
 class PacingSettings(_Section):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -80,8 +80,17 @@ class EngineError(DialerError):
 class LeadSource(Protocol):
     """Records to dial (the campaign store's record selection)."""
 
-    def claim(self, campaign_id: int, n: int, now: dt.datetime) -> list[Lead]:
-        """Up to ``n`` records any agent may take (due NOT_BEFORE, retries, fresh)."""
+    def claim(
+        self,
+        campaign_id: int,
+        n: int,
+        now: dt.datetime,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> list[Lead]:
+        """Up to ``n`` records any agent may take (due NOT_BEFORE, retries, fresh), none of
+        ``exclude_records`` and none with a number in ``exclude_phones``."""
 
     def reserved_work(
         self, campaign_id: int, agent_ids: Sequence[int], now: dt.datetime
@@ -89,9 +98,17 @@ class LeadSource(Protocol):
         """Which of ``agent_ids`` have a due callback, and how many progressive redials
         (up to ``len(agent_ids)``) are due: a cheap look before any claim."""
 
-    def claim_reserved(self, campaign_id: int, agent_id: int, now: dt.datetime) -> Lead | None:
+    def claim_reserved(
+        self,
+        campaign_id: int,
+        agent_id: int,
+        now: dt.datetime,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> Lead | None:
         """A record to dial with ``agent_id`` reserved: its due callback, else a progressive
-        redial; ``None`` when there is none."""
+        redial; ``None`` when there is none. Exclusions as for :meth:`claim`."""
 
     def release(self, record_ids: Sequence[int]) -> None:
         """Give back records claimed and not dialed."""
@@ -273,6 +290,8 @@ class Engine:
         self.lines = lines
         self.reserved_check_s = reserved_check_s
         self.refused_pause_after = refused_pause_after
+        #: Graceful stop under way: no campaign dials any more.
+        self.draining = False
         #: Campaigns the engine paused by itself, with the reason, for the runtime to persist.
         self.self_paused: list[tuple[int, str]] = []
         self.campaigns: dict[int, CampaignRun] = {}
@@ -754,7 +773,7 @@ class Engine:
         out = self.on_timer()
         for run in self.campaigns.values():
             self._check_seats(run)
-            if run.state is RunState.RUNNING:
+            if run.state is RunState.RUNNING and not self.draining:
                 out.extend(self._dial(run))
             self._publish_stats(run)
         return out
@@ -793,6 +812,42 @@ class Engine:
         if code not in run.alerts:
             log.warning("campaign_alert", campaign=run.campaign_id, alert=code, message=message)
         run.alerts[code] = message
+
+    def _in_flight(self) -> tuple[set[int], set[str]]:
+        """Records and numbers of this engine's calls up or wrapped up: never claimed again
+        meanwhile, whatever their leases say (a lease may lapse while the database is away)."""
+        calls = self.calls.values()
+        return {c.lead.record_id for c in calls}, {c.lead.phone for c in calls}
+
+    # ---- graceful stop ------------------------------------------------------------------
+
+    def hang_up_all(self) -> list[Command]:
+        """The drain time is over: hang up every call still up."""
+        return [HangupCall(c.call_id) for c in self.calls.values() if c.up]
+
+    def settle_left(self, why: str) -> list[Command]:
+        """End the calls whose hang-up never came back (their server is gone): a ringing
+        one as cancelled (no attempt used), an answered one as hung up."""
+        out: list[Command] = []
+        for call in [c for c in self.calls.values() if c.up]:
+            if call.phase in {CallPhase.DIALING, CallPhase.SCREENING}:
+                event: cl.CallEvent = cl.Failed(Outcome.CANCELLED, 0, why)
+            else:
+                event = cl.HungUp(0, why)
+            out.extend(self._call_step(call, event))
+        return out
+
+    def close_agents(self) -> list[Command]:
+        """Stopping: wrap-ups end with the campaign's default status; agents are logged out
+        (their seats stopped)."""
+        out: list[Command] = []
+        for agent_id, agent in list(self.agents.items()):
+            state = agent.state
+            if state.phase is ag.Phase.WRAP_UP and state.call_id is not None:
+                out.extend(self._agent(agent_id, ag.WrapupTimeout(state.call_id)))
+            if agent.state.phase is not ag.Phase.LOGGED_OUT:
+                out.extend(self._agent(agent_id, ag.Logout()))
+        return out
 
     def live_record_ids(self) -> list[int]:
         """Records whose call is up or still being wrapped up (their leases must be kept)."""
@@ -869,7 +924,14 @@ class Engine:
             for agent_id in [a for a in ready if a in owners] + others:
                 if self.calls_up() >= self.lines:
                     break
-                lead = self.leads.claim_reserved(run.campaign_id, agent_id, wall)
+                records, phones = self._in_flight()
+                lead = self.leads.claim_reserved(
+                    run.campaign_id,
+                    agent_id,
+                    wall,
+                    exclude_records=records,
+                    exclude_phones=phones,
+                )
                 if lead is not None:
                     call = self._new_call(run, lead, reserved=agent_id)
                     out.extend(self._agent(agent_id, ag.Reserve(call.call_id)))
@@ -878,7 +940,10 @@ class Engine:
         n = max(0, min(int(n), self.lines - self.calls_up()))
         if n == 0:
             return out
-        leads = self.leads.claim(run.campaign_id, n, wall)
+        records, phones = self._in_flight()
+        leads = self.leads.claim(
+            run.campaign_id, n, wall, exclude_records=records, exclude_phones=phones
+        )
         run.exhausted = not leads
         out.extend(self._originate(run, self._new_call(run, lead, reserved=None)) for lead in leads)
         return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,15 +58,26 @@ class MemoryLeads:
             attempt=rec.attempts,
         )
 
-    def claim(self, campaign_id: int, n: int, now: dt.datetime) -> list[Lead]:
+    def claim(
+        self,
+        campaign_id: int,
+        n: int,
+        now: dt.datetime,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> list[Lead]:
         """Up to ``n`` TO_CALL / NOT_BEFORE records that are due (never callbacks or
-        progressive redials, which need a reserved agent)."""
+        progressive redials, which need a reserved agent), none excluded."""
         out: list[Lead] = []
         for rec in self.records.values():
             if len(out) >= n:
                 break
-            if rec.system_status in {"TO_CALL", "NOT_BEFORE"} and self._callable(
-                rec, campaign_id, now
+            if (
+                rec.system_status in {"TO_CALL", "NOT_BEFORE"}
+                and self._callable(rec, campaign_id, now)
+                and rec.record_id not in exclude_records
+                and rec.phone not in exclude_phones
             ):
                 out.append(self._lease(rec))
         return out
@@ -90,11 +101,21 @@ class MemoryLeads:
         )
         return {o for o in owners if o is not None}, min(progressive, len(agent_ids))
 
-    def claim_reserved(self, campaign_id: int, agent_id: int, now: dt.datetime) -> Lead | None:
-        """The agent's due callback, else a progressive redial."""
+    def claim_reserved(
+        self,
+        campaign_id: int,
+        agent_id: int,
+        now: dt.datetime,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> Lead | None:
+        """The agent's due callback, else a progressive redial, none excluded."""
         for status in ("MY_RECORD", "CALL_PROGRESSIVE"):
             for rec in self.records.values():
                 if rec.system_status != status or not self._callable(rec, campaign_id, now):
+                    continue
+                if rec.record_id in exclude_records or rec.phone in exclude_phones:
                     continue
                 if status == "MY_RECORD" and rec.owner_agent_id != agent_id:
                     continue

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import secrets
 import signal
 import sys
 import time
@@ -126,8 +127,14 @@ class Runtime:
         self.ready_within_s = ready_within_s
         self.db = make_engine(settings.database.url)
         engine_id = settings.engine.id
-        self.leads = SqlLeads(self.db, engine_id=engine_id, lease_s=settings.engine.lease_s)
-        self.journal = BackgroundJournal(SqlJournal(self.db, engine_id=engine_id, clock=self.clock))
+        #: This start's nonce: leases and call-log writes are fenced by engine id + nonce.
+        self.nonce = secrets.token_hex(4)
+        self.leads = SqlLeads(
+            self.db, engine_id=engine_id, lease_s=settings.engine.lease_s, nonce=self.nonce
+        )
+        self.journal = BackgroundJournal(
+            SqlJournal(self.db, engine_id=engine_id, clock=self.clock, nonce=self.nonce)
+        )
         self._own_sink = sink is None and settings.mqtt.enabled
         self.mqtt: MqttPublisher | None = None
         if self._own_sink:
@@ -172,6 +179,7 @@ class Runtime:
         #: (when, seconds) from an answered (or AMD-human) event in to its Redirect written.
         self.answer_to_connect: list[tuple[float, float]] = []
         self._wake = asyncio.Event()
+        self._event_seen = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stack = contextlib.AsyncExitStack()
         self.errors = 0
@@ -196,7 +204,7 @@ class Runtime:
         await self.reconcile()
         self.profiles.poll()
         self.sync_campaigns()
-        jobs = Jobs(self._job_specs())
+        jobs = Jobs(self._job_specs(), time_scale=self.time_scale)
         await self._stack.enter_async_context(jobs)
         for name, loop in (
             ("ticker", self._ticker),
@@ -265,6 +273,33 @@ class Runtime:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(0.2):
                     await stop.wait()
+
+    async def drain(self) -> None:
+        """Graceful stop: no new calls; ringing calls settle and connected calls may finish
+        for ``engine.drain_s``; what is left is hung up, wrap-ups get the default status and
+        agents are logged out, so that nothing is left open when the journal is closed."""
+        drain_s = self.settings.engine.drain_s
+        self.engine.draining = True
+        log.info("engine_draining", calls=self.engine.calls_up(), within_s=drain_s)
+        await self._until_no_call_up(self._real(drain_s))
+        if self.engine.calls_up():
+            log.warning("drain_hanging_up", calls=self.engine.calls_up())
+            self._guard("drain", self.engine.hang_up_all)
+            await self._until_no_call_up(3.0)
+        if self.engine.calls_up():
+            log.warning("drain_calls_without_end", calls=self.engine.calls_up())
+            self._guard("drain", lambda: self.engine.settle_left("engine stopped"))
+        self._guard("drain", self.engine.close_agents)
+        await asyncio.sleep(0.1)  # the seats' hang-ups leave before the pool closes
+        log.info("engine_drained")
+
+    async def _until_no_call_up(self, within_s: float) -> None:
+        """Wait (woken by every telephony event) until no call is up, or ``within_s``."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within_s):
+                while self.engine.calls_up():
+                    self._event_seen.clear()
+                    await self._event_seen.wait()
 
     def _check_schema(self) -> None:
         try:
@@ -341,6 +376,7 @@ class Runtime:
         # The clock starts when the event's bytes arrived, not when its turn came.
         started, connects = self._rx_time(event), self._connects
         self._guard(type(event).__name__, lambda: self.engine.on_event(event))
+        self._event_seen.set()
         if isinstance(event, ev.CallAnswered | ev.CallMachine):
             self._wake.set()  # a person may now wait: the drop timer must look again
             if self._connects > connects:
@@ -565,13 +601,6 @@ class Runtime:
     # ---- jobs ---------------------------------------------------------------------------
 
     def _job_specs(self) -> list[JobSpec]:
-        lease_s = self.settings.engine.lease_s
-
-        async def renew() -> None:
-            ids = self.engine.live_record_ids()
-            if ids:
-                self.leads.renew(ids, self.clock.utcnow())
-
         async def campaigns() -> None:
             self.sync_campaigns()
 
@@ -591,7 +620,7 @@ class Runtime:
                 selection.park_dnc_hits(self.db, campaign_id, now)
 
         return [
-            JobSpec("lease-renew", renew, "renew leases of calls in progress", every_s=lease_s / 3),
+            self.leads.renew_job(self.engine.live_record_ids, self.clock),
             JobSpec("campaign-sync", campaigns, "follow campaign starts/pauses/stops", every_s=2),
             JobSpec("lease-sweep", sweep, "free leases of crashed engines", every_s=30),
             JobSpec("dnc-park", park, "move DNC hits out of the claim path", at="03:00"),
@@ -735,11 +764,20 @@ async def run_forever(
 
     clock = ScaledClock(time_scale) if time_scale != 1.0 else None
     stop = asyncio.Event()
-    # SIGTERM (systemd, docker stop, kill) stops the engine as cleanly as Ctrl-C does.
+    main = asyncio.current_task()
+
+    def on_signal() -> None:
+        # The first SIGTERM/Ctrl-C drains (engine.drain_s); a second one stops at once.
+        if stop.is_set() and main is not None:
+            main.cancel()
+        stop.set()
+
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal)
     async with Runtime(
         settings, clock=clock, time_scale=time_scale, sim_agents=sim_agents, http=http
     ) as runtime:
         await runtime.run(stop)
+        await runtime.drain()

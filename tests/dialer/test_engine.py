@@ -430,3 +430,19 @@ def test_agent_on_a_call_when_the_server_returns_is_reseated_after_it() -> None:
     assert engine.on_event(ev.ServerUp("sim")) == []
     commands = engine.agent_set_status(1, call.call_id, 1)
     assert StartSeat(1, "1001") in commands
+
+
+def test_a_record_in_flight_is_never_claimed_again_even_when_its_lease_lapsed() -> None:
+    """Claims exclude the records and numbers of the engine's own live calls: a call up
+    whose lease lapsed (database away) is not dialed a second time, nor is its number."""
+    engine, _, leads, *_ = make(records=2, pacer_n=5)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    first = originates(engine.tick())
+    assert [c.phone for c in first] == ["+48221000001", "+48221000002"]
+    # the same person under another record, imported meanwhile
+    leads.records[99] = MemoryRecord(99, 1, "+48221000001")
+    for record in leads.records.values():
+        record.leased = False  # every lease lapsed while the calls are still up
+    assert originates(engine.tick()) == []
+    assert leads.claims == [1, 2]
