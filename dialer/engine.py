@@ -819,6 +819,72 @@ class Engine:
         calls = self.calls.values()
         return {c.lead.record_id for c in calls}, {c.lead.phone for c in calls}
 
+    # ---- restart adoption ---------------------------------------------------------------
+
+    def adopt(self, call: Call, *, seat: str | None = None) -> list[Command]:
+        """Take over a call an earlier start left live on Asterisk (restart adoption).
+
+        ``call.phase`` says where it was found: TALKING (``call.agent_id`` on ``seat``: the
+        agent is logged in on that seat, talking on it, and wraps up as usual when it ends),
+        WAITING (a person on hold: connected to a ready agent, else dropped at once and
+        counted) or DROPPED (hearing the message: followed until it ends). Its facts are
+        journaled again, so its row has answer, connect and agent.
+        """
+        run = self.campaign(call.campaign_id)
+        now = self._now()
+        call = replace(
+            call,
+            index=next(run.dial_index),
+            dial_t=now.t - max(0.0, (now.at - call.dial_at).total_seconds()),
+            answer_t=now.t,
+            answer_at=call.answer_at or now.at,
+            person_at=call.person_at or call.answer_at or now.at,
+            adopted=True,
+        )
+        self.calls[call.call_id] = call
+        self._pacer_event(run.campaign_id, pt.DIAL, call=call)
+        log.info(
+            "call_adopted",
+            call_id=call.call_id,
+            campaign=run.campaign_id,
+            phase=call.phase.value,
+            agent=call.agent_id,
+        )
+        if call.phase is CallPhase.WAITING:
+            self.journal.answered(call)
+            return self._person(call, adopted=True)
+        if call.phase is not CallPhase.TALKING:
+            self.journal.answered(call)
+            self.journal.dropped(call)
+            return []
+        agent_id, before = call.agent_id, ag.AgentState(agent_id=call.agent_id or 0)
+        if agent_id is None or seat is None:
+            raise EngineError(f"adopted call {call.call_id} talks with no agent or seat")
+        current = self.agents.get(agent_id)
+        if current is not None and current.state.phase is not ag.Phase.LOGGED_OUT:
+            raise EngineError(f"agent {agent_id} is already logged in")
+        state, _ = ag.transition(before, ag.Login(), now.t)  # its seat is up: not started
+        state, _ = ag.transition(state, ag.SeatUp(), now.t)
+        state, _ = ag.transition(state, ag.Connect(call.call_id), now.t)
+        agent = AgentRun(state, seat, call.campaign_id, logged_in_t=now.t)
+        self.agents[agent_id] = agent
+        self._seats[seat] = agent_id
+        call = self.calls[call.call_id] = replace(
+            call, connect_t=now.t, connect_at=call.connect_at or now.at
+        )
+        self._pacer_event(run.campaign_id, pt.LOGIN, agent_id=agent_id)
+        self._pacer_event(run.campaign_id, pt.ANSWER, call=call, value=0.0)
+        self._pacer_event(run.campaign_id, pt.CONNECT, call=call, agent_id=agent_id, value=0.0)
+        self._on_phase_change(agent, before, now.t)
+        self.journal.answered(call)
+        self.journal.connected(call)
+        self._publish_call(call, "connected")
+        self.sink.publish(
+            screenpop_topic(agent_id),
+            {"call_id": call.call_id, "campaign": call.campaign_id, "record": _record(call.lead)},
+        )
+        return []
+
     # ---- graceful stop ------------------------------------------------------------------
 
     def hang_up_all(self) -> list[Command]:

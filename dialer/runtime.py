@@ -33,8 +33,10 @@ import structlog
 import uvicorn
 
 from asterisk import events as ev
+from asterisk.adapter import AmiAdapter
 from asterisk.errors import AmiError
 from asterisk.pool import AmiPool
+from asterisk.protocol import Message
 from asterisk.scenario import load_scenario
 from campaigns import selection
 from campaigns.db import make_engine
@@ -45,8 +47,10 @@ from campaigns.models import Agent, CallLog, Campaign, Record
 from campaigns.rollups import rollup_day
 from campaigns.service import campaign_hours
 from campaigns.windows import WindowError
+from dialer.adoption import Found, FoundCall, FoundSeat, Plan, plan
 from dialer.api.app import create_app
 from dialer.api.hub import EventHub, TeeSink
+from dialer.calls import Call, CallPhase, Lead
 from dialer.clock import Clock, ScaledClock, WallClock
 from dialer.config import Settings
 from dialer.engine import (
@@ -201,9 +205,9 @@ class Runtime:
             names = ", ".join(s.name for s in self.settings.asterisk.servers)
             msg = f"no Asterisk server answered within {self.ready_within_s:.0f} s ({names})"
             raise EngineStartError(msg) from None
-        await self.reconcile()
         self.profiles.poll()
         self.sync_campaigns()
+        await self.adopt_after_restart()
         jobs = Jobs(self._job_specs(), time_scale=self.time_scale)
         await self._stack.enter_async_context(jobs)
         for name, loop in (
@@ -522,59 +526,199 @@ class Runtime:
 
     # ---- crash safety -------------------------------------------------------------------
 
-    async def reconcile(self) -> int:
-        """Settle what a previous run of this engine left: its leased records get an outcome
-        (their calls are hung up if still up on Asterisk), stale agent seats are closed."""
+    async def adopt_after_restart(self) -> int:
+        """Take over what earlier starts of this engine left: conversations still going on
+        are re-attached to their agents and calls, people on hold are connected or dropped,
+        ringing calls and legs of calls nobody knows are hung up (only those), the rows of
+        calls that ended meanwhile are closed from their facts, and leases of records never
+        dialed are given back. Returns how many calls were adopted."""
         engine_id = self.settings.engine.id
+        prefix = f"{engine_id}-"
         now = self.clock.utcnow()
-        live = await self._live_channels()
         with self.db.connect() as conn:
-            leased = (
-                conn.execute(sa.select(_RECORD.c.id).where(_RECORD.c.lease_owner == engine_id))
-                .scalars()
-                .all()
-            )
-            open_calls = {
-                row.record_id: row
+            rows = {
+                str(row.channel_id): row
                 for row in conn.execute(
-                    sa.select(_CALL_LOG).where(
-                        _CALL_LOG.c.record_id.in_(list(leased)), _CALL_LOG.c.end_at.is_(None)
+                    sa.select(
+                        _CALL_LOG,
+                        _RECORD.c.name,
+                        _RECORD.c.fields,
+                        _RECORD.c.system_status.label("record_status"),
+                        _RECORD.c.owner_agent_id,
+                        _RECORD.c.lease_owner,
                     )
+                    .join(_RECORD, _RECORD.c.id == _CALL_LOG.c.record_id)
+                    .where(_CALL_LOG.c.end_at.is_(None), _CALL_LOG.c.channel_id.like(f"{prefix}%"))
                 )
             }
-        for record_id in leased:
-            row = open_calls.get(record_id)
-            channel = live.get(f"dialer-{row.channel_id}") if row and row.channel_id else None
-            if channel is not None:
-                self._hangup_channel(channel)
-            record_outcome(
-                self.db,
-                record_id,
-                Outcome.FAILED,
-                now=now,
-                call=CallDetails(end_at=now, hangup_cause_txt="engine restarted"),
-                call_log_id=row.id if row is not None else None,
-                lease_owner=engine_id,
+        earlier = await asyncio.to_thread(self.leads.earlier_leases)
+        calls: list[FoundCall] = []
+        seats: dict[tuple[str, str], FoundSeat] = {}
+        hangups: list[tuple[str, str]] = []
+        for adapter in self.pool.adapters:
+            found = await self._live_plan(adapter, set(rows), prefix)
+            calls.extend(found.calls)
+            seats.update({(s.server, s.seat): s for s in found.seats})
+            hangups.extend(found.hangups)
+        adopted: list[int] = []
+        ended: set[str] = set()
+        for item in calls:
+            row = rows[item.call_id]
+            if item.where is Found.RINGING:
+                self._close_row(row, Outcome.CANCELLED, now, "engine restarted while ringing")
+                ended.add(item.call_id)
+            elif self._adopt_call(row, item, seats.get((item.server, item.seat or ""))):
+                adopted.append(int(row.record_id))
+                ended.add(item.call_id)
+        for call_id, row in rows.items():
+            if call_id not in ended and call_id not in {c.call_id for c in calls}:
+                self._close_row(row, _outcome_of(row), now, "engine restarted")
+        if adopted:
+            await asyncio.to_thread(self.leads.adopt, adopted, now)
+        dialed = {int(row.record_id) for row in rows.values()}
+        self._release_undialed([r for r in earlier if r not in dialed])
+        for where in hangups:
+            self._hangup_channel(where)
+        await self._wait_gone({channel for _, channel in hangups})
+        if rows or hangups or earlier:
+            log.warning(
+                "adopted_after_restart",
+                open_calls=len(rows),
+                adopted=len(adopted),
+                hung_up=len(hangups),
+                released=len([r for r in earlier if r not in dialed]),
             )
-        stale = {uid for uid in live if uid.startswith("seat-")}
-        for uid in stale:
-            self._hangup_channel(live[uid])
-        hung = stale | {f"dialer-{row.channel_id}" for row in open_calls.values() if row.channel_id}
-        await self._wait_gone(hung & set(live))
-        if leased:
-            log.warning("reconciled_after_restart", records=len(leased), live_channels=len(live))
-        return len(leased)
+        return len(adopted)
 
-    async def _wait_gone(self, uids: set[str], within_s: float = 5.0) -> None:
-        """Wait until the channels hung up by the reconcile are gone (their hang-up events
-        must not reach the agents and calls of this run)."""
+    async def _live_plan(self, adapter: AmiAdapter, known: set[str], prefix: str) -> Plan:
+        """What one connected server still has, sorted against the open calls."""
+        if not adapter.connected:
+            return Plan()
+        s = adapter.settings
+        try:
+            channels = await adapter.live_channels()
+            rooms = await adapter.confbridge_rooms()
+            members: list[Message] = []
+            for room in rooms:
+                name = room.get("Conference")
+                if name.startswith(s.seat_conference_prefix):
+                    members.extend(await adapter.confbridge_list(name))
+        except (AmiError, TimeoutError) as exc:
+            log.warning("live_channels_unavailable", server=adapter.name, error=str(exc))
+            return Plan()
+        return plan(
+            known,
+            {adapter.name: channels},
+            {adapter.name: members},
+            own_prefix=prefix,
+            seat_prefix=s.seat_conference_prefix,
+            holding_context=s.answered_context,
+            bridge_context=s.agent_bridge_context,
+            drop_context=s.drop_context,
+        )
+
+    def _adopt_call(self, row: Any, item: FoundCall, seat: FoundSeat | None) -> bool:
+        """Re-attach one live call to the engine and the pool; False when it cannot be."""
+        phase = {
+            Found.TALKING: CallPhase.TALKING,
+            Found.WAITING: CallPhase.WAITING,
+            Found.DROPPING: CallPhase.DROPPED,
+        }[item.where]
+        agent_id = None
+        if phase is CallPhase.TALKING:
+            agent_id = self._agent_of_seat(item.seat or "")
+            if agent_id is None or seat is None:
+                log.warning("adopt_no_agent", call_id=item.call_id, seat=item.seat)
+                return False
+        if row.campaign_id not in self.engine.campaigns:
+            log.warning(
+                "adopt_campaign_not_running", call_id=item.call_id, campaign=row.campaign_id
+            )
+            return False
+        lead = Lead(
+            record_id=int(row.record_id),
+            campaign_id=int(row.campaign_id),
+            phone=str(row.phone),
+            name=str(row.name or ""),
+            fields=dict(row.fields or {}),
+            system_status=str(row.record_status),
+            owner_agent_id=row.owner_agent_id,
+            attempt=int(row.attempt),
+        )
+        call = Call(
+            call_id=item.call_id,
+            index=0,
+            campaign_id=int(row.campaign_id),
+            lead=lead,
+            reserved_agent=None,
+            dial_t=0.0,
+            dial_at=_aware(row.dial_at),
+            phase=phase,
+            answer_at=_aware(row.answer_at) if row.answer_at else None,
+            connect_at=_aware(row.connect_at) if row.connect_at else None,
+            drop_at=_aware(row.drop_at) if row.drop_at else None,
+            agent_id=agent_id,
+            amd_status=row.amd_result,
+            amd_cause=row.amd_cause,
+            server=item.server,
+        )
+        self.pool.adopt_call(
+            item.call_id,
+            server=item.server,
+            channel_id=item.channel_id,
+            channel=item.channel,
+            agent=item.seat if phase is CallPhase.TALKING else None,
+        )
+        if seat is not None and phase is CallPhase.TALKING:
+            self.pool.adopt_seat(
+                seat.seat, server=seat.server, uniqueid=seat.uniqueid, members=set(seat.members)
+            )
+        self._guard("adopt", lambda: self.engine.adopt(call, seat=item.seat))
+        return True
+
+    def _agent_of_seat(self, seat: str) -> int | None:
+        with self.db.connect() as conn:
+            row = conn.execute(
+                sa.select(_AGENT.c.id).where(
+                    sa.or_(_AGENT.c.extension == seat, _AGENT.c.login == seat)
+                )
+            ).first()
+        return None if row is None else int(row[0])
+
+    def _close_row(self, row: Any, outcome: Outcome, now: dt.datetime, why: str) -> None:
+        """Close a row of an earlier start whose call is over, with what its facts say."""
+        record_outcome(
+            self.db,
+            int(row.record_id),
+            outcome,
+            now=now,
+            call=CallDetails(end_at=now, hangup_cause_txt=why),
+            call_log_id=int(row.id),
+            lease_owner=row.lease_owner,
+        )
+
+    def _release_undialed(self, record_ids: list[int]) -> None:
+        """Give back records an earlier start claimed and never dialed."""
+        if not record_ids:
+            return
+        with self.db.connect() as conn:
+            owners = conn.execute(
+                sa.select(_RECORD.c.id, _RECORD.c.lease_owner).where(_RECORD.c.id.in_(record_ids))
+            ).all()
+        for record_id, owner in owners:
+            if owner:
+                selection.release(self.db, [int(record_id)], engine_id=str(owner))
+
+    async def _wait_gone(self, channels: set[str], within_s: float = 5.0) -> None:
+        """Wait until the channels hung up at start are gone (their hang-up events must not
+        reach the agents and calls of this run)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_s
-        while uids and loop.time() < deadline:
+        while channels and loop.time() < deadline:
             await asyncio.sleep(0.1)
-            uids &= set(await self._live_channels())
-        if uids:
-            log.warning("reconcile_channels_still_up", channels=len(uids))
+            channels &= {channel for _, channel in (await self._live_channels()).values()}
+        if channels:
+            log.warning("restart_channels_still_up", channels=len(channels))
 
     async def _live_channels(self) -> dict[str, tuple[str, str]]:
         """Uniqueid → (server, channel) of every live channel on every connected server."""
@@ -701,6 +845,17 @@ class Runtime:
                 sa.update(_CAMPAIGN).where(_CAMPAIGN.c.id == campaign_id).values(state=state.value)
             )
         self.sync_campaigns()
+
+
+def _outcome_of(row: Any) -> Outcome:
+    """The outcome of a call that ended while no engine followed it, from its facts: a
+    connected call was answered, a person never connected was dropped by the dialplan's
+    hold timer; for the rest nothing is known."""
+    if row.connect_at is not None:
+        return Outcome.ANSWERED
+    if row.drop_at is not None or row.answer_at is not None:
+        return Outcome.DROPPED
+    return Outcome.FAILED
 
 
 def _aware(value: object) -> dt.datetime:

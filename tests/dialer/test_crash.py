@@ -121,7 +121,7 @@ def test_kill_9_and_restart_lose_nothing_and_dial_nothing_twice(tmp_path: Path) 
             )[0][0]
             assert overlaps == 0
             log = (tmp_path / "run2.log").read_text()
-            assert "reconciled_after_restart" in log
+            assert "adopted_after_restart" in log
             assert "call_connected" in log, "the restarted engine serves agents again"
         finally:
             os.kill(second.pid, signal.SIGKILL)
