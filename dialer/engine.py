@@ -280,6 +280,8 @@ class Engine:
         reserved_check_s: float = 5.0,
         call_prefix: str | None = None,
         refused_pause_after: int = 3,
+        overload_lag_s: float = 0.5,
+        overload_hold_s: float = 30.0,
     ) -> None:
         self.clock = clock
         self.leads = leads
@@ -292,6 +294,11 @@ class Engine:
         self.refused_pause_after = refused_pause_after
         #: Graceful stop under way: no campaign dials any more.
         self.draining = False
+        #: Overload back-off: a lag past ``overload_lag_s`` makes every campaign dial
+        #: progressively (one call per ready agent) until ``overload_hold_s`` pass without one.
+        self.overload_lag_s = overload_lag_s
+        self.overload_hold_s = overload_hold_s
+        self._overload: tuple[float, str] | None = None
         #: Campaigns the engine paused by itself, with the reason, for the runtime to persist.
         self.self_paused: list[tuple[int, str]] = []
         self.campaigns: dict[int, CampaignRun] = {}
@@ -771,12 +778,36 @@ class Engine:
     def tick(self) -> list[Command]:
         """Dial for every running campaign; also runs due timers."""
         out = self.on_timer()
+        overloaded = self.overloaded
         for run in self.campaigns.values():
             self._check_seats(run)
+            self._alert(run, "overload", overloaded)
             if run.state is RunState.RUNNING and not self.draining:
                 out.extend(self._dial(run))
             self._publish_stats(run)
         return out
+
+    def report_lag(self, what: str, seconds: float) -> None:
+        """The loop carrying the engine lags (``what``: tick lateness, answer-to-connect, AMI
+        round trip): past ``overload_lag_s`` the campaigns fall back to progressive."""
+        if seconds <= self.overload_lag_s:
+            return
+        why = f"{what} {seconds:.2f} s > {self.overload_lag_s:.2f} s: dialing progressively"
+        if self._overload is None:
+            log.warning("engine_overloaded", lag=what, seconds=round(seconds, 3))
+        self._overload = (self.clock.now(), why)
+
+    @property
+    def overloaded(self) -> str | None:
+        """Why the engine dials progressively now (None: it is not overloaded)."""
+        if self._overload is None:
+            return None
+        since, why = self._overload
+        if self.clock.now() - since > self.overload_hold_s:
+            self._overload = None
+            log.info("engine_overload_over")
+            return None
+        return why
 
     def _check_seats(self, run: CampaignRun) -> None:
         """Alert when agents are logged in to the campaign but not one has a seat up."""
@@ -1002,7 +1033,12 @@ class Engine:
                     call = self._new_call(run, lead, reserved=agent_id)
                     out.extend(self._agent(agent_id, ag.Reserve(call.call_id)))
                     out.append(self._originate(run, call))
-        n = run.pacer.decide(self.view(run.campaign_id))
+        view = self.view(run.campaign_id)
+        n = run.pacer.decide(view)
+        if self._overload is not None:
+            # A starved engine may lose occupancy, never compliance: nobody is dialed for
+            # whom no ready agent is already waiting.
+            n = min(n, view.agents_ready - len(view.ringing_elapsed_s) - view.calls_waiting)
         n = max(0, min(int(n), self.lines - self.calls_up()))
         if n == 0:
             return out

@@ -167,8 +167,10 @@ class Runtime:
             sink=self.sink,
             engine_id=engine_id,
             lines=sum(s.max_channels for s in settings.asterisk.servers),
-            call_prefix=f"{engine_id}-{_base36(int(time.time()))}",
+            # Unique per start (two starts within a second must not reuse call ids).
+            call_prefix=f"{engine_id}-{_base36(int(time.time()))}{self.nonce[:4]}",
             refused_pause_after=settings.engine.refused_pause_after,
+            overload_lag_s=settings.engine.overload_lag_s,
         )
         self.profiles: ProfileWatcher[PacingProfile] = ProfileWatcher(
             Path(settings.pacing.profiles_dir), load_profile
@@ -384,7 +386,9 @@ class Runtime:
         if isinstance(event, ev.CallAnswered | ev.CallMachine):
             self._wake.set()  # a person may now wait: the drop timer must look again
             if self._connects > connects:
-                self.answer_to_connect.append((started, time.perf_counter() - started))
+                latency = time.perf_counter() - started
+                self.answer_to_connect.append((started, latency))
+                self.engine.report_lag("answer-to-connect", latency)
 
     def _originate(self, cmd: Originate) -> list[ev.LifecycleEvent]:
         """Queue the call and send what the servers' rates allow right now."""
@@ -435,11 +439,15 @@ class Runtime:
 
     async def _ticker(self) -> None:
         tick = self.settings.engine.tick_s
+        due = time.perf_counter()
         while True:
             self._apply_profile_changes()
             self._tick_t0 = time.perf_counter()
+            # How late this tick is against its schedule (the loop was busy elsewhere).
+            self.engine.report_lag("tick lateness", self._tick_t0 - due)
             self._guard("tick", self.engine.tick)
             self._tick_t0 = 0.0
+            due = time.perf_counter() + self._real(tick)
             await asyncio.sleep(self._real(tick))
 
     async def _timer(self) -> None:

@@ -446,3 +446,21 @@ def test_a_record_in_flight_is_never_claimed_again_even_when_its_lease_lapsed() 
         record.leased = False  # every lease lapsed while the calls are still up
     assert originates(engine.tick()) == []
     assert leads.claims == [1, 2]
+
+
+def test_a_lagging_loop_makes_the_campaign_dial_progressively_and_says_why() -> None:
+    """While the loop lags past the threshold, no more calls are placed than ready agents
+    wait for, and the stats say why; once the lag is over, the pacer decides again."""
+    engine, clock, *_ = make(pacer_n=5)
+    login(engine, 1)
+    login(engine, 2)
+    engine.set_state(1, RunState.RUNNING)
+    engine.report_lag("tick lateness", 0.3)  # within the threshold: nothing changes
+    assert engine.stats(1)["alerts"] == {}
+    engine.report_lag("tick lateness", 2.5)
+    assert len(originates(engine.tick())) == 2  # two ready agents, nothing ringing
+    assert "tick lateness 2.50 s" in engine.stats(1)["alerts"]["overload"]
+    assert originates(engine.tick()) == []  # both agents have a call ringing for them
+    clock.advance(31)
+    assert len(originates(engine.tick())) == 5
+    assert "overload" not in engine.stats(1)["alerts"]
