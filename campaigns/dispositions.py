@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from campaigns.enums import Outcome, SystemStatus
+from campaigns.errors import CampaignError
 from campaigns.models import AuditLog, CallLog, Campaign, CampaignStatus, Record, StatusDef
 from campaigns.status_engine import (
     DATED_STATUSES,
@@ -29,7 +30,6 @@ from campaigns.status_engine import (
     apply_agent_status,
     apply_outcome,
 )
-from dialer.errors import DialerError
 
 _RECORD = Record.__table__  # type: ignore[attr-defined]
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
@@ -39,7 +39,7 @@ _CALL_LOG = CallLog.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditLog.__table__  # type: ignore[attr-defined]
 
 
-class RecordNotFoundError(DialerError):
+class RecordNotFoundError(CampaignError):
     """No record has the given id."""
 
     error_id = "record_not_found"

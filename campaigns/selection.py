@@ -45,10 +45,10 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from campaigns.enums import OwnerAbsentPolicy, SystemStatus
-from campaigns.errors import CampaignNotFoundError
+from campaigns.errors import CampaignError, CampaignNotFoundError
 from campaigns.models import Campaign, DncEntry, Record
+from campaigns.status_engine import CampaignRules, RecordState, owner_release_at, why_not_callable
 from campaigns.windows import CallingWindow, open_zone_keys
-from dialer.errors import DialerError
 
 #: Seconds the distinct zone keys of a campaign are cached before being read again.
 ZONE_KEYS_TTL_S = 60.0
@@ -58,7 +58,7 @@ EXHAUSTED_TTL_S = 10.0
 Db = sa.Engine | sa.Connection | Session
 
 
-class SelectionError(DialerError):
+class SelectionError(CampaignError):
     """A claim cannot be made as asked."""
 
     error_id = "selection_error"
@@ -329,6 +329,56 @@ def _load_campaign(conn: sa.Connection, campaign_id: int) -> sa.Row[Any]:
     if row is None:
         raise CampaignNotFoundError(campaign_id)
     return row
+
+
+# ------------------------------------------------------------------- the rules, pure
+
+
+def claim_rank(
+    state: RecordState,
+    now: dt.datetime,
+    rules: CampaignRules,
+    *,
+    agent_id: int | None = None,
+    reserved_agent_id: int | None = None,
+    window_open: bool = True,
+    dnc: bool = False,
+) -> tuple[Tier, int, tuple[Any, ...]] | None:
+    """Where :func:`claim` would take a record, in pure form (for in-memory stores and
+    tests): ``(tier, query, order key)`` — sort by it, best first — or ``None`` when the
+    record is not claimable at ``now`` by this claim (the §5 rules of
+    :func:`campaigns.status_engine.why_not_callable`, then the tier queries)."""
+    reserved = reserved_agent_id if reserved_agent_id is not None else agent_id
+    status = state.system_status
+    dated = (state.next_call_at is not None, state.next_call_at or _EARLIEST)
+
+    def allowed(reserved_for: int | None) -> bool:
+        return (
+            why_not_callable(
+                state, now, rules, window_open=window_open, dnc=dnc, reserved_agent_id=reserved_for
+            )
+            is None
+        )
+
+    if (
+        status is SystemStatus.MY_RECORD
+        and agent_id is not None
+        and state.owner_agent_id == agent_id
+        and allowed(agent_id)
+    ):
+        return Tier.MY_RECORD, 0, dated
+    if status is SystemStatus.CALL_PROGRESSIVE and reserved is not None and allowed(reserved):
+        return Tier.PROGRESSIVE, 1, dated
+    if status in {SystemStatus.MY_RECORD, SystemStatus.CALL_PROGRESSIVE} or not allowed(None):
+        if status is SystemStatus.MY_RECORD and allowed(None):  # released to anyone
+            release = owner_release_at(state, rules)
+            return Tier.NOT_BEFORE, 3, (release, 0)
+        return None
+    if status is SystemStatus.NOT_BEFORE:
+        return Tier.NOT_BEFORE, 2, dated
+    if state.next_call_at is not None:
+        return Tier.RETRY, 4, (state.next_call_at, 0)
+    return (Tier.RETRY if state.attempts > 0 else Tier.FRESH), 5, (-state.attempts, 0)
 
 
 # ------------------------------------------------------------------------------- API

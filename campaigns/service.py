@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlmodel import Session, col, select
 
 from campaigns.enums import Outcome, OwnerAbsentPolicy, SystemStatus
-from campaigns.errors import CampaignNotFoundError
+from campaigns.errors import CampaignError, CampaignNotFoundError
 from campaigns.models import Campaign, DncEntry, Record, StatusDef
 from campaigns.statuses import (
     attach_new_campaign_statuses,
@@ -27,12 +27,11 @@ from campaigns.statuses import (
     name_key,
 )
 from campaigns.windows import CallingWindow, WindowError, check_zone, open_zone_keys
-from dialer.errors import DialerError
 
 RETRY_KEYS = ("default", *(outcome.value for outcome in Outcome))
 
 
-class CampaignError(DialerError):
+class CampaignRulesError(CampaignError):
     """A campaign cannot be created or changed as asked."""
 
     error_id = "invalid_campaign"
@@ -153,7 +152,7 @@ def campaign_hours(start: str | None, end: str | None, days: Sequence[int]) -> C
 
 
 def validate_rules(**values: Any) -> CampaignRules:
-    """Rules from keyword values, or a CampaignError naming the first bad field."""
+    """Rules from keyword values, or a CampaignRulesError naming the first bad field."""
     try:
         rules = CampaignRules(**values)
     except ValidationError as exc:
@@ -162,12 +161,12 @@ def validate_rules(**values: Any) -> CampaignRules:
         message = str(first["msg"]).removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = f"one of {', '.join(CampaignRules.model_fields)}"
-        raise CampaignError(key, first.get("input"), message) from exc
+        raise CampaignRulesError(key, first.get("input"), message) from exc
     try:
         rules.window()
         rules.hours()
     except WindowError as exc:
-        raise CampaignError(exc.field, exc.value, str(exc).split("expected ", 1)[-1]) from exc
+        raise CampaignRulesError(exc.field, exc.value, str(exc).split("expected ", 1)[-1]) from exc
     return rules
 
 
@@ -175,7 +174,7 @@ def create_campaign(session: Session, rules: CampaignRules, *, actor: str) -> Ca
     """Create a campaign; attach the "add to every new campaign" statuses; audit it."""
     wanted = name_key(rules.name)
     if any(name_key(row.name) == wanted for row in session.exec(select(Campaign))):
-        raise CampaignError("name", rules.name, "a name no other campaign has")
+        raise CampaignRulesError("name", rules.name, "a name no other campaign has")
     values = rules.model_dump()
     values["window_days"] = sorted(set(values["window_days"]))
     campaign = Campaign(**values)

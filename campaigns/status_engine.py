@@ -27,8 +27,8 @@ from types import MappingProxyType
 from typing import Protocol
 
 from campaigns.enums import AUTO_OUTCOMES, Outcome, OwnerAbsentPolicy, SystemStatus
+from campaigns.errors import CampaignError
 from campaigns.windows import CallingWindow, next_opening
-from dialer.errors import DialerError
 
 #: Built-in redial delays (seconds) per outcome, used when the campaign sets neither the
 #: outcome's key nor ``"default"`` in ``retry_delays_s``.
@@ -51,7 +51,7 @@ DATED_STATUSES = frozenset({SystemStatus.MY_RECORD, SystemStatus.NOT_BEFORE})
 NO_ATTEMPT = frozenset({Outcome.CANCELLED, Outcome.NOT_PLACED})
 
 
-class StatusRuleError(DialerError):
+class StatusRuleError(CampaignError):
     """A status cannot be applied to a record (the campaign's rules refuse it): the message
     names the field and the fix. Not to be confused with ``campaigns.statuses.StatusError``,
     a status definition that is invalid in the dictionary."""

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 import structlog
 
 from campaigns import selection
+from campaigns.abandonment import settled_facts, zone
 from campaigns.dispositions import (
     CallDetails,
     load_rules,
@@ -31,10 +32,12 @@ from campaigns.dispositions import (
 )
 from campaigns.enums import Outcome
 from campaigns.models import CallLog, Record
+from campaigns.retention import purge
 from campaigns.status_engine import StatusRuleError, apply_agent_status
 from dialer.clock import Clock
 from dialer.engine import Call, Lead
 from dialer.jobs import JobSpec
+from pacing.accounting import AbandonmentLedger, local_days
 
 log = structlog.get_logger(__name__)
 
@@ -242,6 +245,40 @@ class SqlLeads:
             every_s=self.lease_s / 3,
             engine_clock=True,
         )
+
+
+def retention_job(
+    db: sa.Engine, clock: Clock, *, call_log_days: int, audit_days: int, run_at: str, batch: int
+) -> JobSpec:
+    """The daily job deleting call-log and audit rows past their keeping time (the
+    ``[retention]`` settings); it runs in a worker thread."""
+
+    def retention() -> None:
+        purged = purge(
+            db, clock.utcnow(), call_log_days=call_log_days, audit_days=audit_days, batch=batch
+        )
+        if purged.call_log or purged.audit:
+            log.info("retention_purged", call_log=purged.call_log, audit=purged.audit)
+
+    return JobSpec("retention", retention, "delete call/audit rows past retention", at=run_at)
+
+
+def load_ledger(
+    ledger: AbandonmentLedger, db: sa.Engine, campaign_id: int, *, clock: Clock, tz: str
+) -> int:
+    """Make ``ledger`` count "today" in the campaign's zone ``tz`` and seed it with the
+    connects, drops (and machines) of the last 30 days from the call log, on ``clock``'s
+    scale; returns how many facts it took. Call it when the campaign's pacer is built
+    (at start, and when a profile reload builds a new one), before it sees live events:
+    the call log holds every engine's facts, so the pacer's guard starts from the same
+    windows as the dashboard."""
+    now_t, now_at = clock.now(), clock.utcnow()
+    ledger.use_calendar(local_days(now_t, now_at, zone(tz)))
+    facts = (
+        (now_t - (now_at - at).total_seconds(), kind)
+        for at, kind in settled_facts(db, campaign_id, now_at)
+    )
+    return ledger.seed(facts, now=now_t)
 
 
 @dataclass(frozen=True, slots=True)

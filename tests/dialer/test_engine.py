@@ -320,7 +320,7 @@ def test_refused_originates_use_no_attempt_and_pause_the_campaign() -> None:
             refused.append(calls[0].call_id)
     for call_id in refused:
         row = journal.rows[call_id]
-        assert (row["outcome"], row["cause_txt"]) == ("not_placed", "Extension does not exist.")
+        assert (row["outcome"], row["message"]) == ("not_placed", "Extension does not exist.")
         record = leads.records[row["record_id"]]
         assert (record.attempts, record.leased, record.system_status) == (0, False, "TO_CALL")
     warnings = [e for e in logs if e["event"] == "call_not_placed"]
