@@ -60,9 +60,14 @@ class CallPhase(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Call:
-    """One attempt, from Originate to its terminal event (a value: transitions replace it)."""
+    """One attempt, from Originate to its terminal event.
+
+    :func:`transition` never changes a call: it returns a new value (``replace``), so a
+    value handed to the journal or kept by a test stays what it was. (Not frozen, so that
+    the journal's own tests may build the values they need field by field.)
+    """
 
     call_id: str
     index: int

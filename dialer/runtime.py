@@ -61,13 +61,14 @@ from dialer.engine import (
     Originate,
     RunState,
 )
-from dialer.errors import DialerError
+from dialer.errors import ROOT_ERRORS, DialerError
 from dialer.jobs import Jobs, JobSpec
 from dialer.mqtt import EventSink, MqttPublisher, NullSink
 from dialer.profiles import PacerHost, ProfileWatcher
 from dialer.simagents import Disposition, SimAgents
-from dialer.store import BackgroundJournal, SqlJournal, SqlLeads
+from dialer.store import BackgroundJournal, SqlJournal, SqlLeads, load_ledger
 from dialer.telephony import dial_request, execute_now, refused
+from pacing.accounting import AbandonmentLedger
 from pacing.profile import PacingProfile, build_pacer, load_profile
 
 log = structlog.get_logger(__name__)
@@ -500,10 +501,12 @@ class Runtime:
                 except DialerError as exc:
                     log.error("campaign_not_loaded", campaign=row.id, error=str(exc))
                     continue
+                pacer = build_pacer(profile)
+                self._seed_ledger(row.id, pacer, row.hours_tz)
                 run = CampaignRun(
                     campaign_id=row.id,
                     name=row.name,
-                    pacer=PacerHost(build_pacer(profile)),
+                    pacer=PacerHost(pacer),
                     max_wait_s=row.max_wait_s,
                     wrapup_timeout_s=float(row.wrapup_timeout_s),
                     amd=any(s.amd for s in self.settings.asterisk.servers),
@@ -521,6 +524,23 @@ class Runtime:
                 log.error("campaign_hours_invalid", campaign=row.id, error=str(exc))
             if run.state is not state and row.id not in unwritten:
                 self._execute(self.engine.set_state(row.id, state))
+
+    def _seed_ledger(self, campaign_id: int, pacer: object, tz: str) -> None:
+        """Start a pacer's abandonment ledger from the call log (every engine's connects
+        and drops of the last 30 days, "today" in the campaign's zone), so that its guard
+        protects the windows the dashboard shows, across restarts."""
+        ledger = getattr(pacer, "ledger", None)
+        if not isinstance(ledger, AbandonmentLedger):
+            return
+        try:
+            facts = load_ledger(ledger, self.db, campaign_id, clock=self.clock, tz=tz)
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("abandonment_ledger_not_loaded", campaign=campaign_id, error=str(exc))
+            return
+        except ROOT_ERRORS as exc:
+            log.error("abandonment_ledger_not_loaded", campaign=campaign_id, error=str(exc))
+            return
+        log.info("abandonment_ledger_loaded", campaign=campaign_id, facts=facts)
 
     def _apply_profile_changes(self) -> None:
         for change in self.profiles.poll():

@@ -98,3 +98,45 @@ async def test_graceful_stop_hangs_up_after_the_drain_and_leaves_nothing_open(
     assert (open_rows, leased) == (0, 0)
     assert talked
     assert all(row[0] == "answered" and row[1] is not None and row[2] for row in talked)
+
+
+async def test_a_restarted_engine_starts_its_guard_from_the_call_log(tmp_path: Path) -> None:
+    """Drops written before a restart are in the predictive pacer's ledger at start: its
+    24 h window counts them, so the guard protects it across the restart."""
+    db_path = tmp_path / "guard.db"
+    db = make_engine(f"sqlite:///{db_path}")
+    now = dt.datetime.now(dt.UTC)
+    campaign_id = build_demo(db, records=40, now=now, agents=1, running=True, always_open=True)
+    with db.begin() as conn:
+        for n in range(10):
+            at = now - dt.timedelta(hours=2, minutes=n)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO call_log (campaign_id, phone, attempt, dial_at, answer_at, "
+                    "connect_at, drop_at, end_at, outcome, note) VALUES (:c, :p, 1, :d, :d, "
+                    ":conn, :drop, :d, :o, '')"
+                ),
+                {
+                    "c": campaign_id,
+                    "p": f"+4822100{n:04d}",
+                    "d": at,
+                    "conn": at if n % 2 else None,
+                    "drop": None if n % 2 else at,
+                    "o": "answered" if n % 2 else "dropped",
+                },
+            )
+    async with PbxSimulator(World(behaviour=long_talker), port=0) as pbx:
+        settings = Settings.model_validate(
+            {
+                "database": {"url": f"sqlite:///{db_path}"},
+                "engine": {"id": "guard", "tick_s": 0.1},
+                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
+                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
+            }
+        )
+        async with Runtime(settings) as runtime:
+            host = runtime.engine.campaigns[campaign_id].pacer
+            ledger = host.pacer.ledger  # type: ignore[attr-defined]
+            _today, rolling_24h, _days = ledger.windows(runtime.clock.now())
+    db.dispose()
+    assert (rolling_24h.drops, rolling_24h.answered) == (5, 10)
