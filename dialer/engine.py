@@ -3,7 +3,7 @@
 The core does no I/O of its own. It reads time from a :class:`~dialer.clock.Clock`, asks a
 :class:`LeadSource` for records to dial, tells a :class:`CallJournal` what happened to each
 attempt (call log and status engine), publishes live state to an
-:class:`~dialer.mqtt.EventSink`, and returns telephony *commands* for an adapter to carry
+:class:`~dialer.sink.EventSink`, and returns telephony *commands* for an adapter to carry
 out (the AMI pool in ``dialer run``, the world model in ``dialer simulate``).
 
 Per running campaign, every tick: build the pacer's view from live agent and call state,
@@ -33,7 +33,7 @@ from dialer import calls as cl
 from dialer.calls import Call, CallPhase, ConnectCall, DropCall, HangupCall, Lead, Now
 from dialer.clock import Clock
 from dialer.errors import DialerError
-from dialer.mqtt import (
+from dialer.sink import (
     EventSink,
     agent_state_topic,
     call_topic,
