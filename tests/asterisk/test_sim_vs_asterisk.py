@@ -43,7 +43,10 @@ SCENARIOS = [
     "h3_hangup_while_ringing",
     "h4_duplicate_channelid",
     "h5_hold_timeout_drop",
+    "h6_session_dropped_while_ringing",
+    "h7_adopt_after_client_crash",
 ]
+FAKE_CLI = Path(__file__).with_name("fake_asterisk_cli.py")
 #: Files a scenario writes besides its own (its other sessions).
 ALSO_WRITES = {"h2_two_sessions_see_results": ["h2b_two_sessions_see_results"]}
 
@@ -94,10 +97,18 @@ async def compare_with_real(
         out.mkdir()
         world = World(dialplan=Dialplan.load(TRANSCRIPTS / "conf" / "extensions.conf"))
         async with PbxSimulator(world, port=0, time_scale=1.0, wall_clock=wall_clock) as sim:
+            # h6 kicks the session with the Asterisk CLI: a stand-in drives the simulator
+            cli = tmp_path / f"{name}.asterisk"
+            cli.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_CLI}" "$@"\n')
+            cli.chmod(0o755)
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 str(record),
                 "--port",
+                str(sim.port),
+                "--asterisk",
+                str(cli),
+                "--astconf",
                 str(sim.port),
                 "--out",
                 str(out),
@@ -136,8 +147,8 @@ async def compare_with_real(
 
 @pytest.mark.slow
 async def test_simulator_matches_real_asterisk_per_channel(tmp_path: Path) -> None:
-    """For scenarios a-f, g1 and h1-h5, compare.py --per-channel finds the same AMI
-    behaviour (h2: both sessions' files)."""
+    """For scenarios a-f, g1, h1-h5 and h7, compare.py --per-channel finds the same AMI
+    behaviour (h2: both sessions' files; h7: both consecutive sessions)."""
     failures = await compare_with_real(tmp_path, SCENARIOS)
     assert not failures, failures
 
