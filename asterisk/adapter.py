@@ -48,7 +48,7 @@ from asterisk.errors import (
     AmiNotConnectedError,
     AmiUnknownCallError,
 )
-from asterisk.events import LifecycleEvent, ServerDown, ServerUp
+from asterisk.events import CallRefused, LifecycleEvent, ServerDown, ServerUp
 from asterisk.mapping import CallMapper, CallState, Phase
 from asterisk.protocol import NOISY_EVENTS, AmiParser, Garbage, Greeting, Message
 from asterisk.settings import AmiServerSettings
@@ -558,6 +558,11 @@ class AmiAdapter:
                 self._log.exception("ami_message_unhandled", message=item.pairs[:3])
                 return
             if events:
+                for ev in events:
+                    if isinstance(ev, CallRefused):
+                        self._log.warning(
+                            "ami_originate_refused", call_id=ev.call_id, message=ev.message
+                        )
                 self._emit(events)
         elif isinstance(item, Garbage):
             self.stats["garbage"] += 1

@@ -34,7 +34,7 @@ class DialplanError(AmiError):
         self.path = str(path)
         self.line = line
         self.problem = problem
-        super().__init__(f"{path}:{line}: {problem}")
+        super().__init__(f"{path}:{line}: {problem}" if line else f"{path}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)

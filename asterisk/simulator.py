@@ -40,7 +40,7 @@ GREETING = b"Asterisk Call Manager/11.0.0\r\n"
 class SimControls:
     """Knobs tests turn to make the simulated server misbehave."""
 
-    response_delay_s: float = 0.0  # responses (and OriginateResponse) are written this late
+    response_delay_s: float = 0.0  # responses to actions are written this late
     refuse_logins: bool = False  # answer Login with an error (bad secret)
     ignore_pings: bool = False  # never answer Ping: the client must notice a dead peer
 

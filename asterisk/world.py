@@ -49,6 +49,10 @@ CAUSE_TXT = {
 HELLO_S = 0.8  # Playback(hello) of a human
 MACHINE_GREETING_S = 5.7  # Playback(vm-intro&beep) of an answering machine
 DROP_MESSAGE_S = 2.5  # Playback(queue-thankyou&vm-goodbye)
+# Answer() of the customer leg waits for media before its next step: a CoreShowChannels
+# right after the answer still finds ;2 in Answer (h6), yet 1 s after the answer it is
+# already in the talk loop (h2, h6): the wait is short; 0.1 s fits both.
+ANSWER_MEDIA_S = 0.1
 AMD_HUMAN_S = 2.0
 AMD_MACHINE_S = 2.2
 STEP_S = 0.001  # dialplan steps that Asterisk runs "at once" are 1 ms apart
@@ -527,13 +531,21 @@ class World:
         self._set_state(two, 6)
         self._set_state(one, 6)
         self._ev_dial("DialEnd", one, ("DialStatus", "ANSWER"))
-        two.priority = 7
-        self._newexten(two, "Playback", "hello" if human else "vm-intro&beep")
         greeting = HELLO_S if human else MACHINE_GREETING_S
-        if self.emit_dialplan:
-            self._at(greeting, lambda: self._talk(call))
-        else:
-            self._at(greeting + call.behaviour.talk_s, lambda: self._customer_hangs_up(call))
+
+        def greet() -> None:
+            if not two.alive:
+                return
+            two.priority = 7
+            self._newexten(two, "Playback", "hello" if human else "vm-intro&beep")
+            if self.emit_dialplan:
+                self._at(greeting, lambda: self._talk(call))
+            else:
+                self._at(greeting + call.behaviour.talk_s, lambda: self._customer_hangs_up(call))
+
+        # the fast mode (no dialplan events: ``dialer simulate``) keeps the scenario's own
+        # timing from the answer; the lab mode waits for media as Asterisk does
+        self._at(ANSWER_MEDIA_S if self.emit_dialplan else 0.0, greet)
         if call.application is not None:
             self._originate_success(call)
             self._run_application(call)
@@ -818,7 +830,7 @@ class World:
         self._join_bridge(two, f"agent-{call.agent}")
 
     # ------------------------------------------------------------------ bridges
-    def _join_bridge(self, ch: Channel, name: str) -> None:
+    def _join_bridge(self, ch: Channel, name: str, user: str = "agent_user") -> None:
         bridge = self.bridges.get(name)
         if bridge is None:
             bridge = Bridge(name, self._bridge_uid())
@@ -837,7 +849,7 @@ class World:
             )
         bridge.members.append(ch)
         ch.bridge = bridge
-        ch.app, ch.appdata = "ConfBridge", f"{name},dialer_bridge,agent_user"
+        ch.app, ch.appdata = "ConfBridge", f"{name},dialer_bridge,{user}"
         count = len(bridge.members) + 1
         self._emit(
             [("Event", "BridgeEnter"), ("Privilege", "call,all"), *bridge.head(count), *ch.snap()]
@@ -1015,7 +1027,7 @@ class World:
             self._newexten(ch, "NoOp", f"DIALER: {ch.name} joins agent {exten}")
             ch.priority = 2
             self._newexten(ch, "ConfBridge", f"agent-{exten},dialer_bridge,customer_user")
-            self._join_bridge(ch, f"agent-{exten}")
+            self._join_bridge(ch, f"agent-{exten}", "customer_user")
             return
         if context == "drop":
             self._drop_steps(ch)

@@ -28,7 +28,11 @@ from campaigns.statuses import (
 )
 from campaigns.windows import CallingWindow, WindowError, check_zone, open_zone_keys
 
-RETRY_KEYS = ("default", *(outcome.value for outcome in Outcome))
+#: Outcomes that use an attempt have a retry delay; CANCELLED and NOT_PLACED give it back.
+RETRY_KEYS = (
+    "default",
+    *(o.value for o in Outcome if o not in {Outcome.CANCELLED, Outcome.NOT_PLACED}),
+)
 
 
 class CampaignRulesError(CampaignError):

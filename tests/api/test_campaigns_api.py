@@ -99,7 +99,7 @@ def test_create_defaults_to_the_settings_pacing_profile(clients: Clients) -> Non
         ({"name": "x", "max_attempts": 0}, "max_attempts"),
         ({"name": "x", "max_attempts": 10**30}, "max_attempts"),
         ({"name": "x", "window_start": "25:00"}, "window_start"),
-        ({"name": "x", "window_start": "20:00", "window_end": "09:00"}, "window_end"),
+        ({"name": "x", "window_start": "20:00", "window_end": "24:15"}, "window_end"),
         ({"name": "x", "window_days": [0]}, "window_days.0"),
         ({"name": "x", "window_days": []}, "window_days"),
         ({"name": "x", "retry_delays_s": {"sometimes": 5}}, "retry_delays_s"),
@@ -243,7 +243,7 @@ def test_patch_validates_like_create(clients: Clients, api_db: sa.Engine) -> Non
     cid = _create(clients[Role.ADMIN])["id"]
     _create(clients[Role.ADMIN], name="Other")
     admin = clients[Role.ADMIN]
-    _problem(admin.patch(f"/api/campaigns/{cid}", json={"window_end": "07:00"}), "window_end")
+    _problem(admin.patch(f"/api/campaigns/{cid}", json={"window_end": "7 pm"}), "window_end")
     _problem(
         admin.patch(f"/api/campaigns/{cid}", json={"pacing_profile": "nope"}), "pacing_profile"
     )

@@ -15,6 +15,8 @@ from asterisk.events import (
     FailOutcome,
     SeatDown,
     SeatUp,
+    ServerDown,
+    ServerUp,
 )
 from asterisk.mapping import CallMapper
 from asterisk.pool import AmiPool
@@ -221,3 +223,23 @@ async def test_two_engines_on_one_asterisk_keep_their_own_calls(sim: PbxSimulato
         assert mine_b - {""} == {"b-1", "2001"}
         assert a.in_use == 1  # its seat
         assert b.in_use == 1
+
+
+async def test_after_a_pbx_restart_seats_are_down_and_can_come_back(sim: PbxSimulator) -> None:
+    """A PBX restart ends every seat (SeatDown), the session comes back (ServerUp), and the
+    same seat can be originated again and takes calls (re-originating is the engine's job)."""
+    log = EventLog()
+    async with AmiAdapter(settings_for(sim), on_event=log) as adapter:
+        await adapter.wait_ready(5)
+        adapter.start_seat("1001")
+        await log.wait_for(lambda e: isinstance(e, SeatUp))
+        sim.restart()
+        await log.wait_for(lambda e: isinstance(e, SeatDown) and e.agent_id == "1001")
+        await log.wait_for(lambda e: isinstance(e, ServerDown))
+        await log.wait_for(lambda _: len(log.of(ServerUp)) >= 2)
+        adapter.start_seat("1001")
+        await log.wait_for(lambda _: len(log.of(SeatUp)) >= 2)
+        await adapter.originate(DialRequest("r1", "10101000001"))
+        await log.wait_for(lambda e: isinstance(e, CallAnswered) and e.call_id == "r1")
+        adapter.connect("r1", "1001")
+        await log.wait_for(lambda e: isinstance(e, CallConnected) and e.call_id == "r1")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from asterisk.adapter import AmiAdapter, DialRequest
 from asterisk.dialplan import SHIPPED, Dialplan, DialplanError, expand
@@ -122,12 +123,16 @@ async def test_simulator_refuses_an_extension_the_dialplan_lacks(tmp_path: Path)
             AmiAdapter(settings_for(sim), on_event=log) as adapter,
         ):
             await adapter.wait_ready(5)
-            await adapter.originate(DialRequest("e1", "+48101000001"))
-            first = await log.wait_for(lambda e: isinstance(e, CallRefused | CallDialing))
+            with capture_logs() as logs:
+                await adapter.originate(DialRequest("e1", "+48101000001"))
+                first = await log.wait_for(lambda e: isinstance(e, CallRefused | CallDialing))
+            refusals = [x for x in logs if x["event"] == "ami_originate_refused"]
             if placed:
                 assert isinstance(first, CallDialing)
+                assert refusals == []
             else:
                 assert first == CallRefused("e1", "Extension does not exist.", "sim")
+                assert [x["message"] for x in refusals] == ["Extension does not exist."]
                 assert sim.world.channels == {}
                 assert adapter.in_use == 0
 

@@ -112,6 +112,9 @@ def test_h6_answer_while_no_session_is_adopted_at_resync() -> None:
             if step.msg.event != "CoreShowChannelsComplete":
                 continue
             events.extend(adapter.mapper.resync(items))
+            # what AmiAdapter.connect needs: the answered ;1 leg, known by name
+            st = adapter._answered_call("h6-0001")
+            assert st.channel == "Local/10301500001@customers-00000002;1"
             in_gap = False
             proto, _, _ = _attach(adapter)
             continue
