@@ -715,12 +715,16 @@ class Engine:
         """A server is (back) up: seats lost with it are started again, so agents who were
         ready are ready again without pressing anything."""
         out: list[Command] = []
+        now = self.clock.now()
         for agent in list(self.agents.values()):
             state = agent.state
+            # A seat still being set up is left to the edge, unless it has taken too long
+            # (its Originate was refused while the server was away).
+            stuck = state.pause_reason == ag.SEAT_PENDING and now - state.since > _SEAT_SETUP_S
             if (
                 state.phase is ag.Phase.PAUSED
                 and not state.seat_up
-                and state.pause_reason in {ag.SEAT_LOST, ag.SEAT_PENDING}
+                and (state.pause_reason == ag.SEAT_LOST or stuck)
             ):
                 log.info("seat_restarted", agent=state.agent_id, seat=agent.seat, server=server)
                 out.extend(self._agent(state.agent_id, ag.GoReady()))
