@@ -15,6 +15,14 @@ action ids, futures and response matching, but:
 * :meth:`AmiAdapter.originate` writes once, only while logged in, and refuses a call id
   it has already sent; on connection loss every unfinished call is marked unknown and
   settled after the next login by ``CoreShowChannels`` (by its preset ``ChannelId``).
+
+Several clients on one server. Asterisk sends every OriginateResponse and channel event
+to every logged-in session (transcript h2), and to a new session after a reconnect (h6).
+Every ActionID this adapter writes starts with ``<client id>/<nonce>/`` (the nonce is new
+at each start of the process), every call's ``;1`` leg gets the preset ChannelId
+``dialer-<call id>``; results are matched by those, and any other channel's events are
+ignored, so two engines on one Asterisk, or an engine and its own previous run, never take
+each other's calls.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import asyncio
 import contextlib
 import itertools
 import random
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,7 +48,7 @@ from asterisk.errors import (
     AmiNotConnectedError,
     AmiUnknownCallError,
 )
-from asterisk.events import LifecycleEvent, ServerDown, ServerUp
+from asterisk.events import CallRefused, LifecycleEvent, ServerDown, ServerUp
 from asterisk.mapping import CallMapper, CallState, Phase
 from asterisk.protocol import NOISY_EVENTS, AmiParser, Garbage, Greeting, Message
 from asterisk.settings import AmiServerSettings
@@ -47,6 +56,18 @@ from asterisk.settings import AmiServerSettings
 log = structlog.get_logger("asterisk.adapter")
 
 EventSink = Callable[[LifecycleEvent], None]
+
+
+def channel_id_of(call_id: str) -> str:
+    """The preset Uniqueid (``ChannelId``) of a call's controlled ``;1`` leg."""
+    return f"dialer-{call_id}"
+
+
+def call_id_of(uniqueid: str) -> str | None:
+    """The call id whose ``;1`` leg has ``uniqueid`` (None: not a call leg of ours)."""
+    if not uniqueid.startswith("dialer-") or uniqueid.endswith("-2"):
+        return None
+    return uniqueid.removeprefix("dialer-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +178,21 @@ class AmiAdapter:
         self,
         settings: AmiServerSettings,
         *,
+        client_id: str = "",
         on_event: EventSink | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.name = settings.name
+        #: Who this client is (the engine id); with a per-start nonce it prefixes every
+        #: ActionID, so that results meant for another client are never taken.
+        self.client_id = client_id or "dialer"
+        self.nonce = secrets.token_hex(4)
         self.mapper = CallMapper(
-            server=settings.name, seat_conference_prefix=settings.seat_conference_prefix
+            server=settings.name,
+            seat_conference_prefix=settings.seat_conference_prefix,
+            answered_context=settings.answered_context,
+            drop_context=settings.drop_context,
         )
         self._on_event = on_event
         self._queue: asyncio.Queue[LifecycleEvent] = asyncio.Queue()
@@ -289,8 +318,8 @@ class AmiAdapter:
         proto = self._live_protocol()
         if self.in_use >= s.max_channels:
             raise AmiCapacityError(self.name, s.max_channels)
-        action_id = f"{self.name}/{self._session}/orig/{next(self._seq)}"
-        channel_id = f"dialer-{req.call_id}"
+        action_id = self._action_id("orig")
+        channel_id = channel_id_of(req.call_id)
         variables = {"DIALER_CALLID": req.call_id, **req.variables}
         if req.amd if req.amd is not None else s.amd:
             variables["DIALER_AMD"] = "1"
@@ -334,12 +363,18 @@ class AmiAdapter:
         self._redirect(st.channel, self.settings.drop_context, self.settings.drop_exten, call_id)
 
     def hangup(self, call_id: str, cause: int = 16) -> None:
-        """Hang up a call's controlled leg (e.g. an answering machine)."""
+        """Hang up a call's controlled leg (e.g. an answering machine, or a call that is
+        no longer wanted: if it was not answered yet it ends ``CANCELLED``)."""
         st = self.mapper.calls.get(call_id)
         if st is None:
             raise AmiUnknownCallError("call", call_id)
         target = st.channel or st.uniqueid
-        self._send_simple({"Action": "Hangup", "Channel": target, "Cause": str(cause)}, call_id)
+        self._send_simple(
+            {"Action": "Hangup", "Channel": target, "Cause": str(cause)},
+            call_id,
+            action_id=self._action_id("hangup"),
+        )
+        self.mapper.note_hangup(call_id)
 
     def start_seat(self, agent_id: str) -> str:
         """Originate the agent's nailed-up seat (ConfBridge ``<prefix><agent>``)."""
@@ -347,8 +382,8 @@ class AmiAdapter:
         if agent_id in self.mapper.seats:
             raise AmiDuplicateOriginateError(f"seat:{agent_id}")
         proto = self._live_protocol()
-        action_id = f"{self.name}/{self._session}/seat/{next(self._seq)}"
-        channel_id = f"seat-{agent_id}-{self._session}-{next(self._seq)}"
+        action_id = self._action_id("seat")
+        channel_id = f"seat-{agent_id}-{self.nonce}-{next(self._seq)}"
         self.mapper.register_seat(agent_id=agent_id, action_id=action_id, channel_id=channel_id)
         action = {
             "Action": "Originate",
@@ -386,13 +421,47 @@ class AmiAdapter:
         proto = self._live_protocol()
         return await self._collect(proto, {"Action": "CoreShowChannels"})
 
+    async def confbridge_rooms(self) -> list[Message]:
+        """Every conference on the server now (``ConfbridgeListRooms`` items)."""
+        proto = self._live_protocol()
+        return await self._collect(proto, {"Action": "ConfbridgeListRooms"})
+
+    async def confbridge_list(self, conference: str) -> list[Message]:
+        """The channels in ``conference`` now (``ConfbridgeList`` items; none if it is gone)."""
+        proto = self._live_protocol()
+        return await self._collect(proto, {"Action": "ConfbridgeList", "Conference": conference})
+
+    def adopt_call(
+        self, call_id: str, *, channel_id: str, channel: str, agent: str | None = None
+    ) -> None:
+        """Track an answered call that this process did not originate (restart adoption).
+
+        ``channel_id`` is its ``;1`` Uniqueid, ``channel`` its name, ``agent`` the seat it is
+        in (None: waiting in the holding context; :meth:`connect` and :meth:`drop` work).
+        Its later Hangup gives ``CallHungUp``. The call id can never be originated here.
+        """
+        self._sent_calls.add(call_id)
+        self._written_calls.add(call_id)
+        self.mapper.adopt_call(call_id, channel_id=channel_id, channel=channel, agent=agent)
+        self._log.info("ami_call_adopted", call_id=call_id, channel=channel, agent_id=agent)
+
+    def adopt_seat(self, agent_id: str, *, uniqueid: str, members: set[str]) -> None:
+        """Track a live agent seat found on the server (restart adoption).
+
+        ``uniqueid`` is the seat's ``;1`` Uniqueid (the ``Linkedid`` of its legs),
+        ``members`` the Uniqueids of its own legs in the conference (not the customers').
+        Its later hangup gives ``SeatDown``; :meth:`stop_seat` works.
+        """
+        self.mapper.adopt_seat(agent_id, uniqueid=uniqueid, members=members)
+        self._log.info("ami_seat_adopted", agent_id=agent_id, uniqueid=uniqueid)
+
     def hangup_channel(self, channel: str, cause: int = 16) -> None:
         """Hang up a channel by name or Uniqueid (one this adapter does not track)."""
         self._send_simple({"Action": "Hangup", "Channel": channel, "Cause": str(cause)}, channel)
 
     async def _collect(self, proto: _Protocol, action: dict[str, str]) -> list[Message]:
         """Send a list action and gather its items until the list completes."""
-        action_id = f"{self.name}/{self._session}/list/{next(self._seq)}"
+        action_id = self._action_id("list")
         fut = proto.send({**action, "ActionID": action_id})
         items: list[Message] = []
         self._list_items[action_id] = items
@@ -403,6 +472,10 @@ class AmiAdapter:
         return items
 
     # ------------------------------------------------------------------ internals
+    def _action_id(self, kind: str) -> str:
+        """``<client>/<nonce>/<session>/<kind>/<n>``: unique to this client and this start."""
+        return f"{self.client_id}/{self.nonce}/{self._session}/{kind}/{next(self._seq)}"
+
     def _answered_call(self, call_id: str) -> CallState:
         st = self.mapper.calls.get(call_id)
         if st is None:
@@ -423,9 +496,9 @@ class AmiAdapter:
             call_id,
         )
 
-    def _send_simple(self, action: dict[str, str], ident: str) -> None:
+    def _send_simple(self, action: dict[str, str], ident: str, *, action_id: str = "") -> None:
         proto = self._live_protocol()
-        fut = proto.send(action)
+        fut = proto.send({**action, "ActionID": action_id or self._action_id("act")})
         bound = self._log.bind(action=action["Action"], ident=ident)
 
         def done(f: asyncio.Future[Any]) -> None:
@@ -468,11 +541,12 @@ class AmiAdapter:
                     message=item.pairs[:2],
                 )
             name = item.headers.get("Event")
-            if name == "CoreShowChannel":
+            if name is not None and self._list_items:
                 bucket = self._list_items.get(item.headers.get("ActionID", ""))
                 if bucket is not None:
-                    bucket.append(item)
-                return
+                    if not name.endswith("Complete"):
+                        bucket.append(item)
+                    return
             if name == "Shutdown":
                 self._log.warning("ami_server_shutdown", restart=item.get("Restart"))
                 if self._proto is not None:
@@ -484,6 +558,11 @@ class AmiAdapter:
                 self._log.exception("ami_message_unhandled", message=item.pairs[:3])
                 return
             if events:
+                for ev in events:
+                    if isinstance(ev, CallRefused):
+                        self._log.warning(
+                            "ami_originate_refused", call_id=ev.call_id, message=ev.message
+                        )
                 self._emit(events)
         elif isinstance(item, Garbage):
             self.stats["garbage"] += 1
@@ -552,6 +631,7 @@ class AmiAdapter:
         fut = proto.send(
             {
                 "Action": "Login",
+                "ActionID": self._action_id("login"),
                 "Username": s.username,
                 "Secret": s.secret.get_secret_value(),
                 "Events": "on",
@@ -577,7 +657,8 @@ class AmiAdapter:
             if self._lost.is_set():
                 return
             try:
-                await asyncio.wait_for(proto.send({"Action": "Ping"}), s.ping_timeout_s)
+                ping = {"Action": "Ping", "ActionID": self._action_id("ping")}
+                await asyncio.wait_for(proto.send(ping), s.ping_timeout_s)
             except TimeoutError:
                 self._log.warning("ami_ping_timeout", timeout_s=s.ping_timeout_s)
                 proto.transport.abort()

@@ -6,7 +6,13 @@ It is fed the actions the client sent (``observe_action``) and every message the
 sent (``feed``) and returns lifecycle events. Facts it relies on (see the transcripts):
 
 * outcomes of unanswered calls come from ``OriginateResponse`` ``Reason`` (3 no answer,
-  5 busy, 8 congestion, 0 invalid/failed), never from the ``;1`` Hangup cause;
+  5 busy, 8 congestion, 0 invalid/failed), never from the ``;1`` Hangup cause; Reason 0
+  after this client's own Hangup of the call (h3) is ``CANCELLED``, never ``INVALID``;
+* a synchronous ``Response: Error`` to the Originate (h1: ``Extension does not exist.``)
+  means no call was placed: :class:`CallRefused` with the server's Message;
+* the server sends every OriginateResponse and channel event to every session (h2), also
+  to a new session after a reconnect (h6): results are matched by this client's own
+  ActionIDs (kept across reconnects) and preset ChannelIds, anything else is ignored;
 * ``Linkedid`` of the ``;2`` leg and of a leg inside a ConfBridge is the ``;1`` Uniqueid;
 * OriginateResponse may come before or after the legs' Newstate/UserEvent/Hangup, so
   every transition is idempotent and order-independent.
@@ -26,6 +32,7 @@ from asterisk.events import (
     CallFailed,
     CallHungUp,
     CallMachine,
+    CallRefused,
     FailOutcome,
     LifecycleEvent,
     SeatDown,
@@ -76,7 +83,9 @@ class CallState:
     leg_causes: list[int] = field(default_factory=list)
     dial: str = ""  # the Originate Channel (dial string), to recognise Local legs by name
     unknown: bool = False  # connection lost since it was sent: outcome must be resynced
-    orphaned: bool = False  # no OriginateResponse will come (it went to a dead session)
+    orphaned: bool = False  # its OriginateResponse may have gone to a dead session
+    cancelled: bool = False  # this client sent a Hangup for it before it was answered
+    agent_id: str = ""  # the seat it is connected to (when connected)
 
 
 @dataclass(slots=True)
@@ -105,6 +114,8 @@ class CallMapper:
         *,
         server: str = "",
         seat_conference_prefix: str = "agent-",
+        answered_context: str = "dialer-answered",
+        drop_context: str = "drop",
         answered_user_event: str = "CustomerAnswered",
         amd_user_event: str = "AMDResult",
         drop_user_event: str = "SafeHarbor",
@@ -113,6 +124,8 @@ class CallMapper:
     ) -> None:
         self.server = server
         self._conf_prefix = seat_conference_prefix
+        self._answered_context = answered_context
+        self._drop_context = drop_context
         self._ev_answered = answered_user_event
         self._ev_amd = amd_user_event
         self._ev_drop = drop_user_event
@@ -151,7 +164,7 @@ class CallMapper:
         self.calls[call_id] = st
         self._by_action[action_id] = st
         if channel_id:
-            self._by_uid[channel_id] = st
+            self._by_uid.setdefault(channel_id, st)  # a duplicate is refused by the server
         elif dial:
             self._by_dial[dial] = st
 
@@ -163,8 +176,56 @@ class CallMapper:
         if channel_id:
             self._seat_by_uid[channel_id] = seat
 
+    def note_hangup(self, call_id: str) -> None:
+        """This client is sending a Hangup for ``call_id``: if it ends unanswered, it was
+        cancelled by us (Reason 0 then says nothing about the number)."""
+        st = self.calls.get(call_id)
+        if st is not None and st.phase in (Phase.SENT, Phase.DIALING):
+            st.cancelled = True
+
+    def adopt_call(
+        self, call_id: str, *, channel_id: str, channel: str, agent: str | None = None
+    ) -> None:
+        """Track an answered call this client did not originate (found live after a restart).
+
+        ``channel_id`` is the Uniqueid of its controlled ``;1`` leg, ``channel`` its name;
+        ``agent`` the seat it is connected to, or None while it waits in the holding
+        context. Its later Hangup gives :class:`CallHungUp`; nothing is emitted now.
+        """
+        old = self.calls.get(call_id)
+        if old is not None:
+            self._forget(old)
+        st = CallState(call_id, "", uniqueid=channel_id, channel=channel)
+        st.phase = Phase.CONNECTED if agent else Phase.ANSWERED
+        st.agent_id = agent or ""
+        self.calls[call_id] = st
+        self._by_uid[channel_id] = st
+
+    def adopt_seat(self, agent_id: str, *, uniqueid: str, members: set[str]) -> None:
+        """Track a live seat this client did not originate (found after a restart).
+
+        ``uniqueid`` is the seat's ``;1`` Uniqueid (the ``Linkedid`` of its legs),
+        ``members`` the Uniqueids of the seat's own legs (e.g. its ``;2`` in the
+        conference). Its later hangup gives :class:`SeatDown`; nothing is emitted now.
+        """
+        old = self.seats.get(agent_id)
+        if old is not None:
+            self._seat_down(old, 0)
+        seat = SeatState(agent_id, "", uniqueid=uniqueid, up=True)
+        seat.members = {uniqueid, *members}
+        self.seats[agent_id] = seat
+        for uid in seat.members:
+            self._seat_by_uid[uid] = seat
+
     def observe_action(self, msg: Message) -> None:
-        """Learn from an Originate the client sent (used when replaying recorded traffic)."""
+        """Learn from an Originate or Hangup the client sent (when replaying recorded traffic)."""
+        if msg.action == "Hangup":
+            target = msg.get("Channel")
+            for st in list(self.calls.values()):
+                legs = (st.channel, st.uniqueid, st.other_id)
+                if target and (target in legs or target.rpartition("-")[0] == st.dial):
+                    self.note_hangup(st.call_id)
+            return
         if msg.action != "Originate":
             return
         variables = msg.get_all("Variable")
@@ -216,7 +277,9 @@ class CallMapper:
                     st.unknown = False
                     return [CallDialing(st.call_id, self.server)]
                 return []
-            return self._fail(st, -1, FailOutcome.FAILED, 0, msg.get("Message"))
+            # no call was placed (h1): not an outcome of the number
+            self._forget(st)
+            return [CallRefused(st.call_id, msg.get("Message") or msg.response, self.server)]
         seat = self._seat_by_action.get(action_id)
         if seat is not None and msg.response not in ("Success", ""):
             return self._seat_down(seat, 0)
@@ -232,9 +295,12 @@ class CallMapper:
                 self._learn_seat_uid(seat, uid)
                 return []
             return self._seat_down(seat, 0)
-        st = self._by_action.pop(action_id, None)
+        st = self._by_action.get(action_id) if action_id else None
         if st is None:
-            return []
+            return []  # another client's call (every session sees every result), or ended
+        if success and uid not in ("", "<unknown>") and st.uniqueid and uid != st.uniqueid:
+            return []  # not the channel this client preset
+        del self._by_action[action_id]
         st.unknown = False
         if success:
             self._learn_uid(st, uid, msg.get("Channel"))
@@ -243,8 +309,14 @@ class CallMapper:
         outcome = REASON_OUTCOME.get(reason, FailOutcome.FAILED)
         if outcome is FailOutcome.INVALID and st.rang:
             outcome = FailOutcome.FAILED
+        if st.cancelled and reason in (0, 1):
+            outcome = FailOutcome.CANCELLED
+        detail = ""
+        if reason == 0 and uid and uid == st.uniqueid and self._by_uid.get(uid) is not st:
+            # h4: the preset ChannelId belongs to another live channel; no call was made
+            outcome, detail = FailOutcome.FAILED, f"ChannelId {uid} already in use"
         cause = next((c for c in st.leg_causes if c), REASON_CAUSE.get(reason, 0))
-        return self._fail(st, reason, outcome, cause, "")
+        return self._fail(st, reason, outcome, cause, detail)
 
     def _on_user_event(self, msg: Message) -> list[LifecycleEvent]:
         kind = msg.get("UserEvent")
@@ -265,8 +337,10 @@ class CallMapper:
     def _call_for_user_event(self, msg: Message) -> CallState | None:
         st = self._by_uid.get(msg.get("Linkedid")) or self._by_uid.get(msg.get("Uniqueid"))
         if st is None:
+            # by call id only for a call without a preset ChannelId: a preset one is
+            # recognised by its Uniqueid, anything else is another client's channel
             st = self.calls.get(msg.get("CallID"))
-            if st is None:
+            if st is None or st.uniqueid:
                 return None
         self._learn_uid(st, msg.get("Uniqueid"), msg.get("Channel"))
         return st
@@ -279,15 +353,21 @@ class CallMapper:
         uid = msg.get("Uniqueid")
         st = self._by_uid.get(msg.get("Linkedid")) or self._by_uid.get(uid)
         if st is not None:
-            if st.phase is Phase.CONNECTED:
+            if st.phase is Phase.CONNECTED and st.agent_id == agent_id:
                 return []
             st.phase = Phase.CONNECTED
+            st.agent_id = agent_id
             return [CallConnected(st.call_id, agent_id, self.server)]
-        seat = self._seat_by_uid.get(msg.get("Linkedid")) or self.seats.get(agent_id)
+        linked = msg.get("Linkedid")
+        seat = self._seat_by_uid.get(linked)
         if seat is None:
-            seat = SeatState(agent_id)
-            self.seats[agent_id] = seat
-        self._learn_seat_uid(seat, msg.get("Linkedid"))
+            # a seat originated without a preset ChannelId, whose OriginateResponse is late
+            pending = self.seats.get(agent_id)
+            if pending is not None and not pending.up and not pending.uniqueid:
+                seat = pending
+        if seat is None:
+            return []  # another client's seat or customer: not ours
+        self._learn_seat_uid(seat, linked)
         seat.members.add(uid)
         self._seat_by_uid[uid] = seat
         if seat.up:
@@ -299,6 +379,8 @@ class CallMapper:
         seat = self._seat_by_uid.get(msg.get("Uniqueid"))
         if seat is None or self._by_uid.get(msg.get("Linkedid")) is not None:
             return []
+        if seat.uniqueid and msg.get("Linkedid") not in ("", seat.uniqueid):
+            return []  # not one of the seat's own legs
         return self._seat_down(seat, 0)
 
     def _on_newstate(self, msg: Message) -> list[LifecycleEvent]:
@@ -328,7 +410,11 @@ class CallMapper:
                 other.leg_causes.append(cause)
                 return self._orphan_end(other)
             seat = self._seat_by_uid.get(uid)
-            return self._seat_down(seat, cause) if seat is not None else []
+            if seat is None:
+                return []
+            if seat.uniqueid and msg.get("Linkedid") not in ("", seat.uniqueid):
+                return []  # not one of the seat's own legs
+            return self._seat_down(seat, cause)
         st.leg_causes.append(cause)
         if st.phase in (Phase.ANSWERED, Phase.CONNECTED, Phase.DROPPED):
             self._forget(st)
@@ -341,6 +427,8 @@ class CallMapper:
             return []
         cause = next((c for c in st.leg_causes if c), 0)
         outcome = CAUSE_OUTCOME.get(cause, FailOutcome.FAILED)
+        if st.cancelled and cause in (0, 16):
+            outcome = FailOutcome.CANCELLED
         return self._fail(st, -1, outcome, cause, "ended while the AMI session was lost")
 
     # ------------------------------------------------------------------ transitions
@@ -359,10 +447,11 @@ class CallMapper:
             seat.members.add(uid)
             self._seat_by_uid[uid] = seat
 
-    def _answered(self, st: CallState) -> list[LifecycleEvent]:
+    def _answered(self, st: CallState, *, adopted: bool = False) -> list[LifecycleEvent]:
         if st.phase in (Phase.SENT, Phase.DIALING):
             st.phase = Phase.ANSWERED
-            return [CallAnswered(st.call_id, st.channel, st.uniqueid, self.server)]
+            st.cancelled = False
+            return [CallAnswered(st.call_id, st.channel, st.uniqueid, self.server, adopted)]
         return []
 
     def _fail(
@@ -378,8 +467,8 @@ class CallMapper:
         self._by_action.pop(st.action_id, None)
         if self._by_dial.get(st.dial) is st:
             del self._by_dial[st.dial]
-        if st.uniqueid:
-            self._by_uid.pop(st.uniqueid, None)
+        if st.uniqueid and self._by_uid.get(st.uniqueid) is st:
+            del self._by_uid[st.uniqueid]
 
     def _seat_down(self, seat: SeatState, cause: int) -> list[LifecycleEvent]:
         if self.seats.get(seat.agent_id) is not seat:
@@ -392,12 +481,14 @@ class CallMapper:
 
     # ------------------------------------------------------------------ reconnects
     def connection_lost(self) -> None:
-        """The session died: every call in flight has an unknown outcome until resync."""
+        """The session died: every call in flight has an unknown outcome until resync.
+
+        The ActionIDs are kept: the server sends a call's OriginateResponse to every
+        session logged in when it comes, so a new session gets the old ActionID (h6).
+        """
         for st in self.calls.values():
             st.unknown = True
             st.orphaned = True
-        self._by_action.clear()
-        self._seat_by_action.clear()
 
     def resync(self, channels: Iterable[Message]) -> list[LifecycleEvent]:
         """Settle every call and seat against the server's live channels (CoreShowChannel).
@@ -406,13 +497,18 @@ class CallMapper:
         events); a call that is gone ends now: answered ones as hung up, others as failed.
         """
         live: set[str] = set()
+        items: dict[str, Message] = {}
         for ch in channels:
+            items[ch.get("Uniqueid")] = ch
             live.add(ch.get("Uniqueid"))
             live.add(ch.get("Linkedid"))
         out: list[LifecycleEvent] = []
         for st in list(self.calls.values()):
             if st.uniqueid and st.uniqueid in live:
                 st.unknown = False
+                item = items.get(st.uniqueid)
+                if item is not None:
+                    out.extend(self._settle_live(st, item))
                 continue
             if st.phase in (Phase.ANSWERED, Phase.CONNECTED, Phase.DROPPED):
                 self._forget(st)
@@ -424,4 +520,33 @@ class CallMapper:
         for seat in list(self.seats.values()):
             if not (seat.members & live):
                 out.extend(self._seat_down(seat, 0))
+        return out
+
+    def _settle_live(self, st: CallState, item: Message) -> list[LifecycleEvent]:
+        """What a call's live ``;1`` leg (a CoreShowChannel item) says happened to it.
+
+        Up in the holding context: answered while the session was down
+        (``CallAnswered(adopted=True)``); in a seat's conference: connected; in the drop
+        context: answered and dropped (the drop must be counted).
+        """
+        if item.get("ChannelStateDesc") != "Up" and item.get("ChannelState") != "6":
+            return []
+        self._learn_uid(st, st.uniqueid, item.get("Channel"))
+        context = item.get("Context")
+        conference = item.get("ApplicationData").partition(",")[0]
+        out: list[LifecycleEvent] = []
+        if item.get("Application") == "ConfBridge" and conference.startswith(self._conf_prefix):
+            out.extend(self._answered(st, adopted=True))
+            agent_id = conference[len(self._conf_prefix) :]
+            if st.phase is not Phase.CONNECTED or st.agent_id != agent_id:
+                st.phase = Phase.CONNECTED
+                st.agent_id = agent_id
+                out.append(CallConnected(st.call_id, agent_id, self.server))
+        elif context == self._answered_context:
+            out.extend(self._answered(st, adopted=True))
+        elif context == self._drop_context:
+            out.extend(self._answered(st, adopted=True))
+            if st.phase is not Phase.DROPPED:
+                st.phase = Phase.DROPPED
+                out.append(CallDropped(st.call_id, self.server))
         return out

@@ -41,7 +41,10 @@ class WorldTelephony:
         self.world = world
         self.settings = settings or AmiServerSettings(name="memory")
         self.mapper = CallMapper(
-            server=self.settings.name, seat_conference_prefix=self.settings.seat_conference_prefix
+            server=self.settings.name,
+            seat_conference_prefix=self.settings.seat_conference_prefix,
+            answered_context=self.settings.answered_context,
+            drop_context=self.settings.drop_context,
         )
         self._on_event = on_event
         self._seq = itertools.count(1)
@@ -159,6 +162,7 @@ class WorldTelephony:
                 ("Cause", str(cause)),
             ]
         )
+        self.mapper.note_hangup(call_id)
 
     def start_seat(self, agent_id: str) -> str:
         """Originate the agent's seat."""

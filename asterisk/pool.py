@@ -23,6 +23,7 @@ from asterisk.errors import (
     AmiUnknownCallError,
 )
 from asterisk.events import TERMINAL, LifecycleEvent, SeatDown
+from asterisk.protocol import Message
 from asterisk.settings import AmiServerSettings
 
 
@@ -61,6 +62,7 @@ class AmiPool:
         self,
         servers: Sequence[AmiServerSettings],
         *,
+        client_id: str = "",
         on_event: EventSink | None = None,
         adapter_factory: Callable[..., AmiAdapter] = AmiAdapter,
     ) -> None:
@@ -69,7 +71,9 @@ class AmiPool:
             raise ValueError(msg)
         self._on_event = on_event
         self._queue: asyncio.Queue[LifecycleEvent] = asyncio.Queue()
-        self.adapters = [adapter_factory(s, on_event=self._sink) for s in servers]
+        self.adapters = [
+            adapter_factory(s, client_id=client_id, on_event=self._sink) for s in servers
+        ]
         self._by_name = {a.name: a for a in self.adapters}
         self._call_server: dict[str, AmiAdapter] = {}
         self._agent_server: dict[str, AmiAdapter] = {}
@@ -227,6 +231,42 @@ class AmiPool:
         if adapter is None:
             raise AmiUnknownCallError("agent seat", agent_id)
         adapter.stop_seat(agent_id)
+
+    # ------------------------------------------------------------------ restart adoption
+    def adapter(self, server: str) -> AmiAdapter:
+        """The adapter of the server named ``server``."""
+        adapter = self._by_name.get(server)
+        if adapter is None:
+            raise AmiUnknownCallError("server", server, f"known: {', '.join(self._by_name)}")
+        return adapter
+
+    async def confbridge_rooms(self, *, server: str) -> list[Message]:
+        """``ConfbridgeListRooms`` items of one server."""
+        return await self.adapter(server).confbridge_rooms()
+
+    async def confbridge_list(self, conference: str, *, server: str) -> list[Message]:
+        """``ConfbridgeList`` items of one conference on one server."""
+        return await self.adapter(server).confbridge_list(conference)
+
+    def adopt_call(
+        self,
+        call_id: str,
+        *,
+        server: str,
+        channel_id: str,
+        channel: str,
+        agent: str | None = None,
+    ) -> None:
+        """Track a live answered call found on ``server`` (see :meth:`AmiAdapter.adopt_call`)."""
+        adapter = self.adapter(server)
+        adapter.adopt_call(call_id, channel_id=channel_id, channel=channel, agent=agent)
+        self._call_server[call_id] = adapter
+
+    def adopt_seat(self, agent_id: str, *, server: str, uniqueid: str, members: set[str]) -> None:
+        """Track a live seat found on ``server`` (see :meth:`AmiAdapter.adopt_seat`)."""
+        adapter = self.adapter(server)
+        adapter.adopt_seat(agent_id, uniqueid=uniqueid, members=members)
+        self._agent_server[agent_id] = adapter
 
 
 def _conforms(adapter: AmiAdapter, pool: AmiPool) -> tuple[Telephony, Telephony]:

@@ -5,8 +5,11 @@ is the bound port) and owns its clock task; world time is wall time since start 
 ``time_scale``. Every wall-clock value the server shows (``Timestamp``, ``EventTV``,
 ``Uptime``, the dialplan's ``${EPOCH}``) comes from one clock: ``wall_clock`` read once at
 start, then advanced with world time; a test may set it to any date. Sessions get the
-banner, must ``Login`` (``FullyBooted`` and ``SuccessfulAuth`` follow), then see every
-event; responses and ``OriginateResponse`` go to the session that sent the action.
+banner, must ``Login`` (``FullyBooted`` follows, and ``SuccessfulAuth`` to every
+logged-in session), then see every event. As on Asterisk (transcripts h2, h6), only
+responses and list items go to the session that sent the action; ``OriginateResponse``
+and every channel event go to every logged-in session, including one that logged in
+after the Originate was sent.
 
 Test controls (Python API, and the ``SimControl`` AMI action for other processes):
 drop every connection, delay responses (slow server), write garbage lines, restart
@@ -37,7 +40,7 @@ GREETING = b"Asterisk Call Manager/11.0.0\r\n"
 class SimControls:
     """Knobs tests turn to make the simulated server misbehave."""
 
-    response_delay_s: float = 0.0  # responses (and OriginateResponse) are written this late
+    response_delay_s: float = 0.0  # responses to actions are written this late
     refuse_logins: bool = False  # answer Login with an error (bad secret)
     ignore_pings: bool = False  # never answer Ping: the client must notice a dead peer
 
@@ -303,23 +306,27 @@ class PbxSimulator:
                     ("Status", "Fully Booted"),
                 ]
             )
-            + encode(
-                [
-                    ("Event", "SuccessfulAuth"),
-                    ("Privilege", "security,all"),
-                    ("EventTV", tv),
-                    ("Severity", "Informational"),
-                    ("Service", "AMI"),
-                    ("EventVersion", "1"),
-                    ("AccountID", msg.get("Username")),
-                    ("SessionID", f"0x{id(session):x}"),
-                    ("LocalAddress", f"IPV4/TCP/{self.host}/{self.port}"),
-                    ("RemoteAddress", f"IPV4/TCP/{session.remote}"),
-                    ("UsingPassword", "0"),
-                    ("SessionTV", tv),
-                ]
-            )
         )
+        # a security event: every logged-in session sees every login (h2)
+        auth = encode(
+            [
+                ("Event", "SuccessfulAuth"),
+                ("Privilege", "security,all"),
+                ("EventTV", tv),
+                ("Severity", "Informational"),
+                ("Service", "AMI"),
+                ("EventVersion", "1"),
+                ("AccountID", msg.get("Username")),
+                ("SessionID", f"0x{id(session):x}"),
+                ("LocalAddress", f"IPV4/TCP/{self.host}/{self.port}"),
+                ("RemoteAddress", f"IPV4/TCP/{session.remote}"),
+                ("UsingPassword", "0"),
+                ("SessionTV", tv),
+            ]
+        )
+        for other in self._sessions.values():
+            if other.logged_in and other.events_on:
+                other.write(auth)
 
     def _reply(self, session: _Session, pairs: list[tuple[str, str]]) -> None:
         data = encode(pairs)

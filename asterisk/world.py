@@ -8,8 +8,18 @@ runs under the asyncio simulator (wall clock x time_scale) and in virtual time.
 
 It reproduces what the lab Asterisk of ``shared/ami-transcripts`` emits for the lab
 dialplan (``conf/extensions.conf``): Local channel pairs, customer classes encoded in
-the number (or drawn from a scenario), the ``dialer-answered`` holding context with its
-UserEvents and AMD, ``agent-bridge`` ConfBridges, the ``drop`` context, and agent seats.
+the number (or drawn from a scenario), the holding context with its UserEvents, AMD and
+hold timeout, ``agent-bridge`` ConfBridges, the ``drop`` context, and agent seats.
+
+Which contexts and extensions exist comes from a :class:`~asterisk.dialplan.Dialplan`
+(by default the shipped ``config/asterisk/extensions_dialer.conf``), as strictly as
+Asterisk: an Originate into a context/extension that does not match is refused at once
+(``Response: Error``, ``Extension does not exist.``, no channel); a Local channel whose
+own context/extension does not exist fails with Reason 0. The ``customers`` context is
+the lab's (or the scenario's) customers unless the dialplan defines it. The answered
+``;1`` leg runs the holding context's steps as written (NoOp, UserEvent, GotoIf, AMD,
+``MusicOnHold(class,seconds)``, Goto, Hangup), so a hold timeout followed by
+``Goto(drop,s,1)`` plays the drop message as on the real server (h5).
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from asterisk.dialplan import Dialplan, Extension, expand
 from asterisk.protocol import Message
 
 Pairs = list[tuple[str, str]]
@@ -38,6 +49,10 @@ CAUSE_TXT = {
 HELLO_S = 0.8  # Playback(hello) of a human
 MACHINE_GREETING_S = 5.7  # Playback(vm-intro&beep) of an answering machine
 DROP_MESSAGE_S = 2.5  # Playback(queue-thankyou&vm-goodbye)
+# Answer() of the customer leg waits for media before its next step: a CoreShowChannels
+# right after the answer still finds ;2 in Answer (h6), yet 1 s after the answer it is
+# already in the talk loop (h2, h6): the wait is short; 0.1 s fits both.
+ANSWER_MEDIA_S = 0.1
 AMD_HUMAN_S = 2.0
 AMD_MACHINE_S = 2.2
 STEP_S = 0.001  # dialplan steps that Asterisk runs "at once" are 1 ms apart
@@ -157,6 +172,7 @@ class Call:
     two: Channel
     kind: str = "customer"  # customer | seat
     agent: str = ""
+    application: tuple[str, str] | None = None  # Originate Application/Data (no Context)
     answered: bool = False
     done: bool = False  # OriginateResponse sent
     generation: int = 0  # bumps when a pending step must be ignored (redirect, hangup)
@@ -181,8 +197,11 @@ class World:
         start_epoch: int = 1795446000,
         emit_dialplan: bool = True,
         wrapup: Callable[[], float] | None = None,
+        dialplan: Dialplan | None = None,
     ) -> None:
         self._behaviour = behaviour or (lambda exten, now: lab_behaviour(exten))
+        #: What exists on this server (default: the shipped dialplan).
+        self.dialplan = dialplan if dialplan is not None else Dialplan.shipped()
         self._rng = random.Random(seed)
         self.start_epoch = start_epoch
         self.emit_dialplan = emit_dialplan
@@ -285,6 +304,7 @@ class World:
             "hangup": self._a_hangup,
             "coreshowchannels": self._a_core_show_channels,
             "confbridgelist": self._a_confbridge_list,
+            "confbridgelistrooms": self._a_confbridge_list_rooms,
             "status": self._a_status,
         }.get(name)
         if handler is None:
@@ -315,8 +335,22 @@ class World:
         if msg.get("Async").lower() not in ("true", "yes", "1"):
             self._respond(session, aid, "Error", "The simulator only supports Async: true")
             return
+        application = msg.get("Application")
+        if not application:
+            priority = msg.get("Priority") or "1"
+            if not priority.isdigit() or not self.dialplan.exists(
+                msg.get("Context"), msg.get("Exten"), int(priority)
+            ):
+                # checked before anything is created (h1): no channel, no event
+                self._respond(session, aid, "Error", "Extension does not exist.")
+                return
         self.stats["originates"] += 1
         self._respond(session, aid, "Success", "Originate successfully queued")
+        preset = msg.get("ChannelId")
+        if preset and (preset in self._by_uid or msg.get("OtherChannelId") in self._by_uid):
+            # h4: queued, then refused by the channel driver; no channel, no event
+            self._at(0.003, lambda: self._duplicate_channel_id(msg, preset))
+            return
         variables: dict[str, str] = {}
         for var in msg.get_all("Variable"):
             for part in var.split(","):
@@ -330,7 +364,9 @@ class World:
         dctx = dctx or "default"
         one = Channel(f"{base};1", uid1, uid1, dctx, exten, self.now, state=0)
         two = Channel(f"{base};2", uid2, uid1, dctx, exten, self.now, state=4)
-        if dctx == "agents":
+        if self.dialplan.has_context(dctx) and not self.dialplan.exists(dctx, exten):
+            behaviour = Behaviour("invalid")  # ;2 finds no extension (d3, h1 c)
+        elif dctx == "agents":
             behaviour = Behaviour("seat")
         elif dctx == "customers":
             behaviour = self._behaviour(exten, self.now)
@@ -350,6 +386,7 @@ class World:
             two,
             kind="seat" if behaviour.kind == "seat" else "customer",
             agent=exten if behaviour.kind == "seat" else "",
+            application=(application, msg.get("Data")) if application else None,
         )
         one.call = two.call = call
         for ch in (one, two):
@@ -494,41 +531,151 @@ class World:
         self._set_state(two, 6)
         self._set_state(one, 6)
         self._ev_dial("DialEnd", one, ("DialStatus", "ANSWER"))
-        two.priority = 7
-        self._newexten(two, "Playback", "hello" if human else "vm-intro&beep")
         greeting = HELLO_S if human else MACHINE_GREETING_S
-        if self.emit_dialplan:
-            self._at(greeting, lambda: self._talk(call))
-        else:
-            self._at(greeting + call.behaviour.talk_s, lambda: self._customer_hangs_up(call))
-        # ;1 runs the Originate's context (the holding context)
-        one.context, one.exten, one.priority = call.context, call.exten, 1
-        self._newexten(one, "NoOp", f"DIALER: customer {call.exten} answered on {one.name}")
-        one.priority = 2
-        amd = call.variables.get("DIALER_AMD", "")
-        callid = call.variables.get("DIALER_CALLID", "")
-        self._newexten(
-            one, "UserEvent", f"CustomerAnswered,Number: {call.exten},CallID: {callid},AMD: {amd}"
-        )
-        self._ev(
-            "UserEvent",
-            one,
-            ("UserEvent", "CustomerAnswered"),
-            ("Number", call.exten),
-            ("CallID", call.variables.get("DIALER_CALLID", "")),
-            ("AMD", amd),
-            priv="user,all",
-        )
-        self._originate_success(call)
-        one.priority = 3
-        self._newexten(one, "GotoIf", f"{1 if amd == '1' else 0}?amd")
-        if amd == "1":
-            one.priority = 6
-            self._newexten(one, "AMD", "")
+
+        def greet() -> None:
+            if not two.alive:
+                return
+            two.priority = 7
+            self._newexten(two, "Playback", "hello" if human else "vm-intro&beep")
+            if self.emit_dialplan:
+                self._at(greeting, lambda: self._talk(call))
+            else:
+                self._at(greeting + call.behaviour.talk_s, lambda: self._customer_hangs_up(call))
+
+        # the fast mode (no dialplan events: ``dialer simulate``) keeps the scenario's own
+        # timing from the answer; the lab mode waits for media as Asterisk does
+        self._at(ANSWER_MEDIA_S if self.emit_dialplan else 0.0, greet)
+        if call.application is not None:
+            self._originate_success(call)
+            self._run_application(call)
+            return
+        # ;1 runs the Originate's context (the holding context), as the dialplan says
+        one.context, one.exten = call.context, call.exten
+        self._run(call, one, 1)
+
+    # ------------------------------------------------------------------ dialplan steps
+    def _lookup(self, call: Call, ch: Channel) -> Callable[[str], str]:
+        def lookup(name: str) -> str:
+            if name == "EXTEN":
+                return ch.exten
+            if name == "CHANNEL":
+                return ch.name
+            if name == "EPOCH":
+                return str(int(self.start_epoch + self.now))
+            return call.variables.get(name, "")
+
+        return lookup
+
+    def _run(self, call: Call, ch: Channel, priority: int) -> None:
+        """Run ``ch``'s dialplan from ``priority`` until a step that waits (or the end)."""
+        ext = self.dialplan.find(ch.context, ch.exten)
+        for _ in range(100):  # a Goto loop in a dialplan must not hang the world
+            step = ext.step(priority) if ext is not None else None
+            if step is None or not ch.alive:
+                if ch.alive:  # ran off the end of the extension: Asterisk hangs up
+                    self._dialplan_hangup(call, ch, 16)
+                return
+            ch.priority = priority
+            data = expand(step.data, self._lookup(call, ch))
+            app = step.app
+            self._newexten(ch, app, data)
+            nxt = self._step(call, ch, ext, app, data)
+            if nxt is None:
+                return
+            if isinstance(nxt, tuple):  # Goto another context
+                ch.context, ch.exten = nxt[0], nxt[1]
+                if ch.context == "drop":
+                    self._drop_steps(ch)
+                    return
+                ext = self.dialplan.find(ch.context, ch.exten)
+                priority = nxt[2]
+                continue
+            priority = nxt
+
+    def _step(
+        self, call: Call, ch: Channel, ext: Extension | None, app: str, data: str
+    ) -> int | tuple[str, str, int] | None:
+        """Carry out one application; the next priority, a (context, exten, priority) to go
+        to, or None when the channel now waits (a timer continues it) or is gone."""
+        here = ch.priority
+        if app == "UserEvent":
+            name, *fields = data.split(",")
+            pairs = [(k.strip(), v.strip()) for k, _, v in (f.partition(":") for f in fields)]
+            self._ev("UserEvent", ch, ("UserEvent", name), *pairs, priv="user,all")
+            if name == "CustomerAnswered":
+                self._originate_success(call)
+            return here + 1
+        if app in ("GotoIf", "Goto", "AMD", "MusicOnHold", "Hangup"):
+            self._originate_success(call)  # (no-op once sent) before the leg moves on
+        if app == "GotoIf":
+            cond, _, dests = data.partition("?")
+            yes, _, no = dests.partition(":")
+            target = yes if cond.strip() not in ("", "0") else no
+            return self._target(ch, ext, target) if target else here + 1
+        if app == "Goto":
+            return self._target(ch, ext, data)
+        if app == "AMD":
+            human = call.behaviour.kind == "human"
             delay = call.behaviour.amd_s or (AMD_HUMAN_S if human else AMD_MACHINE_S)
-            self._later(delay, call, lambda: self._amd_result(call))
-        else:
-            self._hold(one)
+            self._later(delay, call, lambda: self._amd_result(call, ch, here + 1))
+            return None
+        if app == "MusicOnHold":
+            klass, _, seconds = data.partition(",")
+            ch.on_hold = True
+            self._ev("MusicOnHoldStart", ch, ("Class", klass or "default"))
+            try:
+                duration = float(seconds) if seconds.strip() else 0.0
+            except ValueError:
+                duration = 0.0
+            if duration > 0:
+                self._later(duration, call, lambda: self._hold_over(call, ch, here + 1))
+            return None
+        if app == "Hangup":
+            self._dialplan_hangup(call, ch, int(data) if data.isdigit() else 16)
+            return None
+        return here + 1  # NoOp, Set, Answer ...: nothing the model needs
+
+    def _target(
+        self, ch: Channel, ext: Extension | None, target: str
+    ) -> int | tuple[str, str, int] | None:
+        parts = [p.strip() for p in target.split(",")]
+        if len(parts) == 3:
+            return (parts[0], parts[1], int(parts[2]) if parts[2].isdigit() else 1)
+        if len(parts) == 2:
+            return (ch.context, parts[0], int(parts[1]) if parts[1].isdigit() else 1)
+        if parts[0].isdigit():
+            return int(parts[0])
+        step = ext.label(parts[0]) if ext is not None else None
+        return step.priority if step is not None else None
+
+    def _hold_over(self, call: Call, ch: Channel, priority: int) -> None:
+        """``MusicOnHold(class,seconds)`` ran out: the dialplan continues (h5)."""
+        if not ch.alive:
+            return
+        self._moh_stop(ch)
+        self._run(call, ch, priority)
+
+    def _dialplan_hangup(self, call: Call, ch: Channel, cause: int) -> None:
+        """``Hangup()`` in ``ch``'s dialplan: it hangs up, its Local partner follows."""
+        call.generation += 1
+        if ch.on_hold:
+            self._moh_stop(ch)
+        self._leave_bridge(ch)
+        self._ev("SoftHangupRequest", ch, ("Cause", str(cause)))
+        self._hangup_leg(ch, cause)
+        other = call.two if ch is call.one else call.one
+        if other.alive:
+            self._ev("HangupRequest", other, ("Cause", str(cause)))
+            self._ev("SoftHangupRequest", other, ("Cause", "16"))
+            self._hangup_leg(other, cause)
+
+    def _run_application(self, call: Call) -> None:
+        """Application-form Originate: ``;1`` runs the application (``Wait(n)``), then ends."""
+        assert call.application is not None  # noqa: S101 - only called for that form
+        app, data = call.application
+        wait_s = float(data) if app.lower() == "wait" and data.replace(".", "").isdigit() else 0
+        self._later(wait_s, call, lambda: self._dialplan_hangup(call, call.one, 16))
 
     def _talk(self, call: Call) -> None:
         """After the greeting: Set(END=...) and the While/Playback(silence/1) loop."""
@@ -557,37 +704,17 @@ class World:
         self._newexten(two, "Playback", "silence/1")
         self._at(1.0, lambda: self._talk_loop(call, k + 1, rounds))
 
-    def _amd_result(self, call: Call) -> None:
-        one = call.one
+    def _amd_result(self, call: Call, ch: Channel, priority: int) -> None:
+        """``AMD()`` decided: AMDSTATUS/AMDCAUSE are set and the dialplan continues."""
         human = call.behaviour.kind == "human"
         status, cause = (
             ("HUMAN", "HUMAN-800-800") if human else ("MACHINE", "LONGGREETING-1500-1500")
         )
-        self._varset(one, "AMDSTATUS", status)
-        self._varset(one, "AMDCAUSE", cause)
-        one.priority = 7
-        callid = call.variables.get("DIALER_CALLID", "")
-        data = f"AMDResult,Number: {call.exten},CallID: {callid},"
-        self._newexten(one, "UserEvent", f"{data}AMDSTATUS: {status},AMDCAUSE: {cause}")
-        self._ev(
-            "UserEvent",
-            one,
-            ("UserEvent", "AMDResult"),
-            ("Number", call.exten),
-            ("CallID", call.variables.get("DIALER_CALLID", "")),
-            ("AMDSTATUS", status),
-            ("AMDCAUSE", cause),
-            priv="user,all",
-        )
-        one.priority = 8
-        self._newexten(one, "Goto", "hold")
-        self._hold(one)
-
-    def _hold(self, one: Channel) -> None:
-        one.priority = 4
-        self._newexten(one, "MusicOnHold", "default")
-        one.on_hold = True
-        self._ev("MusicOnHoldStart", one, ("Class", "default"))
+        call.variables["AMDSTATUS"] = status
+        call.variables["AMDCAUSE"] = cause
+        self._varset(ch, "AMDSTATUS", status)
+        self._varset(ch, "AMDCAUSE", cause)
+        self._run(call, ch, priority)
 
     def _customer_hangs_up(self, call: Call) -> None:
         one, two = call.one, call.two
@@ -606,7 +733,14 @@ class World:
             self._ev("SoftHangupRequest", one, ("Cause", "16"))
             self._hangup_leg(one, 16)
 
+    def _where(self, call: Call) -> Pairs:
+        """``Context``/``Exten`` of an OriginateResponse, or ``Application``/``Data``."""
+        if call.application is not None:
+            return [("Application", call.application[0]), ("Data", call.application[1])]
+        return [("Context", call.context), ("Exten", call.exten)]
+
     def _originate_success(self, call: Call) -> None:
+        # every session gets it, not only the one that asked (h2, h6)
         if call.done:
             return
         call.done = True
@@ -618,14 +752,12 @@ class World:
                 ("ActionID", call.action_id),
                 ("Response", "Success"),
                 ("Channel", one.name),
-                ("Context", call.context),
-                ("Exten", call.exten),
+                *self._where(call),
                 ("Reason", "4"),
                 ("Uniqueid", one.uniqueid),
                 ("CallerIDNum", call.cid_num),
                 ("CallerIDName", call.cid_name),
-            ],
-            call.session,
+            ]
         )
 
     def _originate_failed(self, call: Call, reason: int) -> None:
@@ -642,14 +774,31 @@ class World:
                 ("ActionID", call.action_id),
                 ("Response", "Failure"),
                 ("Channel", call.dial),
-                ("Context", call.context),
-                ("Exten", call.exten),
+                *self._where(call),
                 ("Reason", str(reason)),
                 ("Uniqueid", preset or "<unknown>"),
                 ("CallerIDNum", call.cid_num),
                 ("CallerIDName", call.cid_name),
-            ],
-            call.session,
+            ]
+        )
+
+    def _duplicate_channel_id(self, msg: Message, preset: str) -> None:
+        """h4: the ChannelId is taken by a live channel: Failure, Reason 0, no channel."""
+        cid_num, cid_name = _parse_callerid(msg.get("CallerID"))
+        self._emit(
+            [
+                ("Event", "OriginateResponse"),
+                ("Privilege", "call,all"),
+                ("ActionID", msg.action_id),
+                ("Response", "Failure"),
+                ("Channel", msg.get("Channel")),
+                ("Context", msg.get("Context")),
+                ("Exten", msg.get("Exten")),
+                ("Reason", "0"),
+                ("Uniqueid", preset),
+                ("CallerIDNum", cid_num),
+                ("CallerIDName", cid_name),
+            ]
         )
 
     # ------------------------------------------------------------------ seats
@@ -681,7 +830,7 @@ class World:
         self._join_bridge(two, f"agent-{call.agent}")
 
     # ------------------------------------------------------------------ bridges
-    def _join_bridge(self, ch: Channel, name: str) -> None:
+    def _join_bridge(self, ch: Channel, name: str, user: str = "agent_user") -> None:
         bridge = self.bridges.get(name)
         if bridge is None:
             bridge = Bridge(name, self._bridge_uid())
@@ -700,7 +849,7 @@ class World:
             )
         bridge.members.append(ch)
         ch.bridge = bridge
-        ch.app, ch.appdata = "ConfBridge", f"{name},dialer_bridge,agent_user"
+        ch.app, ch.appdata = "ConfBridge", f"{name},dialer_bridge,{user}"
         count = len(bridge.members) + 1
         self._emit(
             [("Event", "BridgeEnter"), ("Privilege", "call,all"), *bridge.head(count), *ch.snap()]
@@ -807,6 +956,9 @@ class World:
         """Hang up ``ch`` from outside (AMI Hangup); its Local partner follows."""
         call = ch.call
         assert call is not None  # noqa: S101 - every simulated channel belongs to a call
+        if not call.answered and call.kind == "customer":
+            self._kill_unanswered(call, ch, cause)
+            return
         call.generation += 1
         other = call.two if ch is call.one else call.one
         if ch.on_hold:
@@ -829,6 +981,29 @@ class World:
         if not call.answered:
             self._originate_failed(call, 1)
 
+    def _kill_unanswered(self, call: Call, ch: Channel, cause: int) -> None:
+        """AMI Hangup of a call not answered yet (h3): the dial ends NOANSWER, both legs hang
+        up with the given cause (0 when none), and the Originate fails with Reason 0."""
+        call.generation += 1
+        one, two = call.one, call.two
+        if ch is one:
+            self._ev_dial("DialEnd", one, ("DialStatus", "NOANSWER"))
+            if two.alive:
+                self._ev("HangupRequest", two, ("Cause", str(cause)))
+                self._ev("SoftHangupRequest", two, ("Cause", "16"))
+                self._hangup_leg(two, cause)
+            self._originate_failed(call, 0)
+            self._hangup_leg(one, cause)
+            return
+        self._ev("SoftHangupRequest", two, ("Cause", "16"))
+        if one.alive:
+            self._ev("HangupRequest", one, ("Cause", str(cause)))
+        self._hangup_leg(two, cause)
+        if one.alive:
+            self._ev_dial("DialEnd", one, ("DialStatus", "NOANSWER"))
+            self._hangup_leg(one, cause)
+        self._originate_failed(call, 0)
+
     # ------------------------------------------------------------------ redirect
     def _a_redirect(self, session: int, msg: Message) -> None:
         ch = self._find(msg.get("Channel"))
@@ -836,7 +1011,9 @@ class World:
         if ch is None or ch.call is None:
             self._respond(session, msg.action_id, "Error", "No such channel")
             return
-        if context not in ("agent-bridge", "drop"):
+        priority_s = msg.get("Priority") or "1"
+        priority = int(priority_s) if priority_s.isdigit() else 1
+        if not self.dialplan.exists(context, exten, priority):
             self._respond(session, msg.action_id, "Error", "Context or extension does not exist")
             return
         self._respond(session, msg.action_id, "Success", "Redirect successful")
@@ -850,8 +1027,18 @@ class World:
             self._newexten(ch, "NoOp", f"DIALER: {ch.name} joins agent {exten}")
             ch.priority = 2
             self._newexten(ch, "ConfBridge", f"agent-{exten},dialer_bridge,customer_user")
-            self._join_bridge(ch, f"agent-{exten}")
+            self._join_bridge(ch, f"agent-{exten}", "customer_user")
             return
+        if context == "drop":
+            self._drop_steps(ch)
+            return
+        self._run(call, ch, priority)
+
+    def _drop_steps(self, ch: Channel) -> None:
+        """The ``drop`` context: the legal message, then hang up (Redirect or Goto)."""
+        call = ch.call
+        assert call is not None  # noqa: S101 - every simulated channel belongs to a call
+        ch.context, ch.exten, ch.priority = "drop", "s", 1
         self._newexten(ch, "NoOp", f"DROP: safe-harbor message to {ch.name}")
         ch.priority = 2
         self._newexten(ch, "Answer", "")
@@ -937,6 +1124,37 @@ class World:
                 ("ActionID", aid),
                 ("EventList", "Complete"),
                 ("ListItems", str(len(bridge.members))),
+            ],
+            session,
+        )
+
+    def _a_confbridge_list_rooms(self, session: int, msg: Message) -> None:
+        aid = msg.action_id
+        if not self.bridges:
+            self._respond(session, aid, "Error", "No active conferences.")
+            return
+        self._respond(
+            session, aid, "Success", "Confbridge conferences will follow", ("EventList", "start")
+        )
+        for bridge in self.bridges.values():
+            self._emit(
+                [
+                    ("Event", "ConfbridgeListRooms"),
+                    ("ActionID", aid),
+                    ("Conference", bridge.name),
+                    ("Parties", str(len(bridge.members))),
+                    ("Marked", "0"),
+                    ("Locked", "No"),
+                    ("Muted", "No"),
+                ],
+                session,
+            )
+        self._emit(
+            [
+                ("Event", "ConfbridgeListRoomsComplete"),
+                ("ActionID", aid),
+                ("EventList", "Complete"),
+                ("ListItems", str(len(self.bridges))),
             ],
             session,
         )

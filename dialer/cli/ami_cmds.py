@@ -35,8 +35,15 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         latency_probe: bool = typer.Option(
             False, "--latency-probe", help="time CustomerAnswered -> Redirect (SimControl stats)"
         ),
+        dialplan: list[Path] = typer.Option(
+            [],
+            "--dialplan",
+            help="extensions.conf file(s) deciding which contexts/extensions exist "
+            "(repeatable; default: config/asterisk/extensions_dialer.conf)",
+        ),
     ) -> None:
         """Run the PBX simulator: an AMI server over TCP with simulated customers and agents."""
+        from asterisk.dialplan import Dialplan, DialplanError
         from asterisk.errors import ScenarioError
         from asterisk.scenario import ScenarioBehaviour, load_scenario
         from asterisk.simulator import PbxSimulator
@@ -51,10 +58,15 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             except ScenarioError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(2) from exc
+        try:
+            plan = Dialplan.load(*dialplan) if dialplan else Dialplan.shipped()
+        except DialplanError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
 
         async def run() -> None:
             wrapup = behaviour.wrapup_s if behaviour is not None else None
-            world = World(behaviour=behaviour, seed=seed, wrapup=wrapup)
+            world = World(behaviour=behaviour, seed=seed, wrapup=wrapup, dialplan=plan)
             sim = PbxSimulator(
                 world,
                 host=host,

@@ -16,6 +16,7 @@ from asterisk.events import (
     CallFailed,
     CallHungUp,
     CallMachine,
+    CallRefused,
     FailOutcome,
     LifecycleEvent,
     SeatDown,
@@ -143,6 +144,54 @@ EXPECTED: dict[str, list[object]] = {
         fail("g2-0002", FailOutcome.BUSY, 5, 17),
     ],
     "g3_restart_via_ami_command": [],
+    # (a) (b) refused synchronously: no call placed; (c) the Application form is placed
+    "h1_originate_unknown_exten": [
+        CallRefused("h1-a", "Extension does not exist."),
+        CallRefused("h1-b", "Extension does not exist."),
+        CallRefused("h1-b2", "Extension does not exist."),
+        CallDialing("h1-c"),
+        fail("h1-c", FailOutcome.INVALID, 0, 0),
+    ],
+    "h2_two_sessions_see_results": [
+        CallDialing("h2-0001"),
+        fail("h2-0001", FailOutcome.BUSY, 5, 17),
+        CallDialing("h2-0002"),
+        CallAnswered,
+        CallHungUp("h2-0002", 0, "Unknown"),
+    ],
+    # session B sent nothing: A's results and channels are not its calls
+    "h2b_two_sessions_see_results": [],
+    # Reason 0 after this client's own Hangup: cancelled, never invalid
+    "h3_hangup_while_ringing": [
+        CallDialing("h3-0001"),
+        fail("h3-0001", FailOutcome.CANCELLED, 0, 0),
+        CallDialing("h3-0002"),
+        fail("h3-0002", FailOutcome.CANCELLED, 0, 0),
+        CallDialing("h3-0003"),
+        fail("h3-0003", FailOutcome.CANCELLED, 0, 0),
+    ],
+    "h4_duplicate_channelid": [
+        CallDialing("h4-0001"),
+        CallDialing("h4-0002"),
+        CallFailed("h4-0002", FailOutcome.FAILED, 0, 0, "ChannelId dialer-h4-0001 already in use"),
+        fail("h4-0001", FailOutcome.NO_ANSWER, 3, 19),
+    ],
+    "h5_hold_timeout_drop": [
+        CallDialing("h5-0001"),
+        CallAnswered,
+        CallDropped("h5-0001"),
+        CallHungUp("h5-0001", 16, "Normal Clearing"),
+    ],
+    "h6_session_dropped_while_ringing": [
+        SeatUp,
+        CallDialing("h6-0001"),
+        CallAnswered(
+            "h6-0001", "Local/10301500001@customers-00000002;1", "dialer-h6-0001", adopted=False
+        ),
+        CallConnected("h6-0001", "1001"),
+        CallHungUp("h6-0001", 16, "Normal Clearing"),
+        SeatDown("1001"),
+    ],
 }
 
 
