@@ -225,4 +225,3 @@ def local_bounds(first: dt.date, last: dt.date, tz: str) -> tuple[dt.datetime, d
     nxt = last + dt.timedelta(days=1)
     b = dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone)
     return a.astimezone(dt.UTC), b.astimezone(dt.UTC)
-
