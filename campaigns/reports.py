@@ -828,6 +828,17 @@ def statuses_report(
     )
 
 
+def check_zone(tz: ZoneInfo, start: dt.datetime, end: dt.datetime) -> None:
+    """ReportError unless ``tz`` is a whole number of hours from UTC all through [start, end)
+    (checked at each day's start: offsets change at most a few times a year)."""
+    at = start
+    while True:
+        _local(_floor_hour(at), tz)
+        if at >= end:
+            return
+        at = min(at + dt.timedelta(days=1), end)
+
+
 def local_range(
     first_day: dt.date, last_day: dt.date, tz: ZoneInfo
 ) -> tuple[dt.datetime, dt.datetime]:

@@ -29,6 +29,7 @@ from campaigns.reports import (
     ReportError,
     Scope,
     agents_report,
+    check_zone,
     customers_report,
     local_range,
     period_report,
@@ -173,6 +174,10 @@ def report_params(
     if (last_day - first_day).days >= MAX_DAYS:
         raise invalid("to", f"a report covers at most {MAX_DAYS} days")
     start, end = local_range(first_day, last_day, zone_info)
+    try:
+        check_zone(zone_info, start, end)
+    except ReportError as exc:
+        raise invalid(exc.field, exc.problem) from None
     agents = scope_of(ctx, user, agent_id=agent, group_id=group)
     return Params(
         user=user,
