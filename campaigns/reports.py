@@ -38,6 +38,7 @@ _AGENT = Agent.__table__  # type: ignore[attr-defined]
 _RECORD = Record.__table__  # type: ignore[attr-defined]
 
 HOUR = dt.timedelta(hours=1)
+_CHUNK = dt.timedelta(days=7)
 #: An hour's rollup is final when computed this long after the hour ended.
 SETTLE = dt.timedelta(hours=1)
 #: The job looks this far back for hours that are not final yet.
@@ -123,13 +124,13 @@ def _floor_hour(when: dt.datetime) -> dt.datetime:
 
 def rollup_hours(db: sa.Engine, start: dt.datetime, end: dt.datetime, *, now: dt.datetime) -> int:
     """(Re)compute the rollups of every UTC hour in [start, end) (widened to whole hours),
-    one day per transaction; returns how many hours were written."""
+    a week per transaction; returns how many hours were written."""
     first = _floor_hour(start)
     last = _floor_hour(end - dt.timedelta(microseconds=1)) + HOUR
     written = 0
     chunk_start = first
     while chunk_start < last:
-        chunk_end = min(chunk_start + dt.timedelta(days=1), last)
+        chunk_end = min(chunk_start + _CHUNK, last)
         _rollup_span(db, chunk_start, chunk_end, now=now)
         written += int((chunk_end - chunk_start) / HOUR)
         chunk_start = chunk_end
@@ -239,37 +240,62 @@ class Scope:
     """The agents whose calls the reader sees (None = every call, unanswered ones too)."""
 
 
-def _raw_spans(
-    conn: sa.Connection, start: dt.datetime, end: dt.datetime
-) -> tuple[dt.datetime, dt.datetime, list[tuple[dt.datetime, dt.datetime]]]:
-    """The whole final hours inside [start, end) (as one range [a, b) of candidates) and the
-    spans that must be read from the raw log."""
+Spans = list[tuple[dt.datetime, dt.datetime]]
+#: More runs of final hours than this are matched with a subquery rather than ranges.
+_MAX_RUNS = 32
+
+
+def _split(conn: sa.Connection, start: dt.datetime, end: dt.datetime) -> tuple[Spans, Spans]:
+    """The runs of final hours inside [start, end) (read from the rollups) and the spans
+    to read from the raw log (everything else)."""
     first = _floor_hour(start)
     if first < start:
         first += HOUR
     last = _floor_hour(end)
-    final: set[dt.datetime] = set()
+    runs: Spans = []
     if first < last:
-        final = {
-            r[0]
-            for r in conn.execute(
-                sa.select(_DONE.c.hour).where(
-                    _DONE.c.hour >= first, _DONE.c.hour < last, _DONE.c.final
-                )
+        in_range = (_DONE.c.hour >= first, _DONE.c.hour < last, _DONE.c.final)
+        low, high, n = conn.execute(
+            sa.select(sa.func.min(_DONE.c.hour), sa.func.max(_DONE.c.hour), sa.func.count()).where(
+                *in_range
             )
-        }
-    spans: list[tuple[dt.datetime, dt.datetime]] = []
+        ).one()
+        if n:
+            low, high = _as_hour(low), _as_hour(high)
+            if int((high - low) / HOUR) + 1 == n:  # one block: the usual case
+                runs = [(low, high + HOUR)]
+            else:
+                for (hour,) in conn.execute(
+                    sa.select(_DONE.c.hour).where(*in_range).order_by(_DONE.c.hour)
+                ):
+                    at = _as_hour(hour)
+                    if runs and runs[-1][1] == at:
+                        runs[-1] = (runs[-1][0], at + HOUR)
+                    else:
+                        runs.append((at, at + HOUR))
+    spans: Spans = []
     cursor = start
-    at = first
-    while at < last:
-        if at in final:
-            if cursor < at:
-                spans.append((cursor, at))
-            cursor = at + HOUR
-        at += HOUR
+    for a, b in runs:
+        if cursor < a:
+            spans.append((cursor, a))
+        cursor = b
     if cursor < end:
         spans.append((cursor, end))
-    return first, last, spans
+    return runs, spans
+
+
+def _in_runs(column: Any, runs: Spans) -> sa.ColumnElement[bool]:
+    if len(runs) <= _MAX_RUNS:
+        return sa.or_(*(sa.and_(column >= a, column < b) for a, b in runs))
+    return sa.and_(
+        column >= runs[0][0],
+        column < runs[-1][1],
+        column.in_(
+            sa.select(_DONE.c.hour).where(
+                _DONE.c.hour >= runs[0][0], _DONE.c.hour < runs[-1][1], _DONE.c.final
+            )
+        ),
+    )
 
 
 def _scope_conds(table: sa.Table, agent_col: Any, s: Scope) -> list[sa.ColumnElement[bool]]:
@@ -310,20 +336,15 @@ def hourly(conn: sa.Connection, s: Scope, dim: Dim = Dim.NONE) -> list[tuple[Any
     """(UTC hour, dimension key, *METRICS) of the calls in ``s``, from the final rollups
     and the raw log for every other hour; several rows may share an (hour, key)."""
     dialect = conn.dialect.name
-    first, last, spans = _raw_spans(conn, s.start, s.end)
+    runs, spans = _split(conn, s.start, s.end)
     out: list[tuple[Any, ...]] = []
-    if first < last:
-        final_hours = sa.select(_DONE.c.hour).where(
-            _DONE.c.hour >= first, _DONE.c.hour < last, _DONE.c.final
-        )
+    if runs:
         key = _dim_col(_HOUR, _HOUR.c.agent_key, dim)
         query = (
             sa.select(_HOUR.c.hour, key.label("k"))
             .add_columns(*(sa.func.sum(_HOUR.c[m]) for m in METRICS))
             .where(
-                _HOUR.c.hour >= first,
-                _HOUR.c.hour < last,
-                _HOUR.c.hour.in_(final_hours),
+                _in_runs(_HOUR.c.hour, runs),
                 *_scope_conds(_HOUR, _HOUR.c.agent_key, s),
             )
             .group_by(_HOUR.c.hour, key)
@@ -517,12 +538,9 @@ def time_of_day(conn: sa.Connection, s: Scope, *, tz: ZoneInfo) -> list[dict[str
 def status_counts(conn: sa.Connection, s: Scope, dim: Dim) -> list[tuple[Any, ...]]:
     """(UTC hour, key, status id, system status, calls) of calls given a status in ``s``."""
     dialect = conn.dialect.name
-    first, last, spans = _raw_spans(conn, s.start, s.end)
+    runs, spans = _split(conn, s.start, s.end)
     out: list[tuple[Any, ...]] = []
-    if first < last:
-        final_hours = sa.select(_DONE.c.hour).where(
-            _DONE.c.hour >= first, _DONE.c.hour < last, _DONE.c.final
-        )
+    if runs:
         key = _dim_col(_SHOUR, _SHOUR.c.agent_key, dim)
         query = (
             sa.select(
@@ -533,9 +551,7 @@ def status_counts(conn: sa.Connection, s: Scope, dim: Dim) -> list[tuple[Any, ..
                 sa.func.sum(_SHOUR.c.calls),
             )
             .where(
-                _SHOUR.c.hour >= first,
-                _SHOUR.c.hour < last,
-                _SHOUR.c.hour.in_(final_hours),
+                _in_runs(_SHOUR.c.hour, runs),
                 *_scope_conds(_SHOUR, _SHOUR.c.agent_key, s),
             )
             .group_by(_SHOUR.c.hour, key, _SHOUR.c.status_key, _SHOUR.c.system_status)
