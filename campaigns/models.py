@@ -355,9 +355,33 @@ class CallHour(SQLModel, table=True):
     """
 
     __tablename__: ClassVar[str] = "call_hour"
+    # Rows kept in key order on SQLite (a range of hours is read without a lookup per row).
+    __table_args__ = {"sqlite_with_rowid": False}
     hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     campaign_id: int = Field(primary_key=True)
     agent_key: int = Field(primary_key=True)
+    dials: int = 0
+    persons: int = 0
+    connected: int = 0
+    dropped: int = 0
+    no_answer: int = 0
+    busy: int = 0
+    machine: int = 0
+    failed: int = 0
+    other: int = 0
+    talk_s: float = 0.0
+    wait_s: float = 0.0
+    wrapup_s: float = 0.0
+
+
+class CampaignHour(SQLModel, table=True):
+    """:class:`CallHour` added up over agents: what an unscoped reader's reports read."""
+
+    __tablename__: ClassVar[str] = "campaign_hour"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    campaign_id: int = Field(primary_key=True)
     dials: int = 0
     persons: int = 0
     connected: int = 0
@@ -379,6 +403,7 @@ class StatusHour(SQLModel, table=True):
     """
 
     __tablename__: ClassVar[str] = "status_hour"
+    __table_args__ = {"sqlite_with_rowid": False}
     hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     campaign_id: int = Field(primary_key=True)
     agent_key: int = Field(primary_key=True)

@@ -28,11 +28,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from campaigns.enums import Outcome
-from campaigns.models import Agent, CallHour, CallLog, Record, RollupHour, StatusHour
+from campaigns.models import (
+    Agent,
+    CallHour,
+    CallLog,
+    CampaignHour,
+    Record,
+    RollupHour,
+    StatusHour,
+)
 
 _LOG = CallLog.__table__  # type: ignore[attr-defined]
 _HOUR = CallHour.__table__  # type: ignore[attr-defined]
 _SHOUR = StatusHour.__table__  # type: ignore[attr-defined]
+_CHOUR = CampaignHour.__table__  # type: ignore[attr-defined]
 _DONE = RollupHour.__table__  # type: ignore[attr-defined]
 _AGENT = Agent.__table__  # type: ignore[attr-defined]
 _RECORD = Record.__table__  # type: ignore[attr-defined]
@@ -171,10 +180,18 @@ def _rollup_span(db: sa.Engine, start: dt.datetime, end: dt.datetime, *, now: dt
     with db.begin() as conn:
         conn.execute(sa.delete(_HOUR).where(_HOUR.c.hour >= start, _HOUR.c.hour < end))
         conn.execute(sa.delete(_SHOUR).where(_SHOUR.c.hour >= start, _SHOUR.c.hour < end))
+        conn.execute(sa.delete(_CHOUR).where(_CHOUR.c.hour >= start, _CHOUR.c.hour < end))
         conn.execute(sa.delete(_DONE).where(_DONE.c.hour >= start, _DONE.c.hour < end))
         conn.execute(
             sa.insert(_HOUR).from_select(["hour", "campaign_id", "agent_key", *METRICS], calls)
         )
+        per_campaign = (
+            sa.select(_HOUR.c.hour, _HOUR.c.campaign_id)
+            .add_columns(*(sa.func.sum(_HOUR.c[m]) for m in METRICS))
+            .where(_HOUR.c.hour >= start, _HOUR.c.hour < end)
+            .group_by(_HOUR.c.hour, _HOUR.c.campaign_id)
+        )
+        conn.execute(sa.insert(_CHOUR).from_select(["hour", "campaign_id", *METRICS], per_campaign))
         conn.execute(
             sa.insert(_SHOUR).from_select(
                 ["hour", "campaign_id", "agent_key", "status_key", "system_status", "calls"],
@@ -339,15 +356,18 @@ def hourly(conn: sa.Connection, s: Scope, dim: Dim = Dim.NONE) -> list[tuple[Any
     runs, spans = _split(conn, s.start, s.end)
     out: list[tuple[Any, ...]] = []
     if runs:
-        key = _dim_col(_HOUR, _HOUR.c.agent_key, dim)
+        by_agent = s.agents is not None or s.agent_id is not None or s.group_id is not None
+        if by_agent or dim in {Dim.AGENT, Dim.GROUP}:
+            table, key = _HOUR, _dim_col(_HOUR, _HOUR.c.agent_key, dim)
+            conds = _scope_conds(_HOUR, _HOUR.c.agent_key, s)
+        else:  # no agent in the question: the smaller per-campaign rollup answers it
+            table, key = _CHOUR, _dim_col(_CHOUR, None, dim)
+            conds = _scope_conds(_CHOUR, None, s)
         query = (
-            sa.select(_HOUR.c.hour, key.label("k"))
-            .add_columns(*(sa.func.sum(_HOUR.c[m]) for m in METRICS))
-            .where(
-                _in_runs(_HOUR.c.hour, runs),
-                *_scope_conds(_HOUR, _HOUR.c.agent_key, s),
-            )
-            .group_by(_HOUR.c.hour, key)
+            sa.select(table.c.hour, key.label("k"))
+            .add_columns(*(sa.func.sum(table.c[m]) for m in METRICS))
+            .where(_in_runs(table.c.hour, runs), *conds)
+            .group_by(table.c.hour, key)
         )
         out.extend(tuple(r) for r in conn.execute(query))
     if spans:

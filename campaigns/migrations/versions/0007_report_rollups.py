@@ -42,6 +42,18 @@ def upgrade() -> None:
         sa.Column("wait_s", sa.Float(), nullable=False),
         sa.Column("wrapup_s", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("hour", "campaign_id", "agent_key"),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
+        "campaign_hour",
+        sa.Column("hour", sa.DateTime(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in _COUNTS),
+        sa.Column("talk_s", sa.Float(), nullable=False),
+        sa.Column("wait_s", sa.Float(), nullable=False),
+        sa.Column("wrapup_s", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("hour", "campaign_id"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "status_hour",
@@ -52,6 +64,7 @@ def upgrade() -> None:
         sa.Column("system_status", sa.String(length=20), nullable=False),
         sa.Column("calls", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("hour", "campaign_id", "agent_key", "status_key", "system_status"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rollup_hour",
@@ -66,4 +79,5 @@ def downgrade() -> None:
     """Revert this revision."""
     op.drop_table("rollup_hour")
     op.drop_table("status_hour")
+    op.drop_table("campaign_hour")
     op.drop_table("call_hour")
