@@ -708,41 +708,42 @@ def customers_report(
         conds.append(
             _LOG.c.record_id.in_(sa.select(_RECORD.c.id).where(_RECORD.c.list_id == list_id))
         )
-    answered = sa.case((_LOG.c.outcome == Outcome.ANSWERED.value, 1), else_=0)
+    is_answered = _LOG.c.outcome == Outcome.ANSWERED.value
     per_record = (
         sa.select(
             _LOG.c.record_id.label("record_id"),
             sa.func.count().label("calls"),
-            sa.func.sum(answered).label("reached"),
+            sa.func.sum(sa.case((is_answered, 1), else_=0)).label("reached"),
             sa.func.min(_LOG.c.id).label("first_id"),
             sa.func.max(_LOG.c.id).label("last_id"),
+            sa.func.max(sa.case((is_answered, _LOG.c.id))).label("last_answered_id"),
         )
         .where(*conds)
         .group_by(_LOG.c.record_id)
         .subquery("per_record")
     )
-    last_log = _LOG.alias("last_log")
+    # The last call was not answered when no call was, or a later one was not.
     last_not_answered = sa.or_(
-        last_log.c.outcome.is_(None), last_log.c.outcome != Outcome.ANSWERED.value
+        per_record.c.last_answered_id.is_(None),
+        per_record.c.last_answered_id < per_record.c.last_id,
     )
-    summary = conn.execute(
+    # One pass: the distribution, with the two counts per number of calls.
+    distribution: dict[int, int] = {}
+    never_reached = last_na = 0
+    for calls_n, n, never, not_answered in conn.execute(
         sa.select(
+            per_record.c.calls,
             sa.func.count(),
-            sa.func.coalesce(sa.func.sum(sa.case((per_record.c.reached == 0, 1), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((last_not_answered, 1), else_=0)), 0),
-        ).select_from(per_record.join(last_log, last_log.c.id == per_record.c.last_id))
-    ).one()
-    distribution = {
-        int(calls): int(n)
-        for calls, n in conn.execute(
-            sa.select(per_record.c.calls, sa.func.count())
-            .group_by(per_record.c.calls)
-            .order_by(per_record.c.calls)
+            sa.func.sum(sa.case((per_record.c.reached == 0, 1), else_=0)),
+            sa.func.sum(sa.case((last_not_answered, 1), else_=0)),
         )
-    }
-    page = sa.select(per_record).select_from(
-        per_record.join(last_log, last_log.c.id == per_record.c.last_id)
-    )
+        .group_by(per_record.c.calls)
+        .order_by(per_record.c.calls)
+    ):
+        distribution[int(calls_n)] = int(n)
+        never_reached += int(never or 0)
+        last_na += int(not_answered or 0)
+    page = sa.select(per_record)
     if view is CustomerView.NEVER_REACHED:
         page = page.where(per_record.c.reached == 0)
     elif view is CustomerView.LAST_NOT_ANSWERED:
@@ -784,9 +785,9 @@ def customers_report(
         )
     return CustomersReport(
         distribution=distribution,
-        records=int(summary[0]),
-        never_reached=int(summary[1]),
-        last_not_answered=int(summary[2]),
+        records=sum(distribution.values()),
+        never_reached=never_reached,
+        last_not_answered=last_na,
         lines=lines,
     )
 

@@ -435,6 +435,8 @@ EN: Final[dict[str, str]] = {
     "users.new_group": "New group",
     "users.edit_group": "Edit group",
     # -- reports (issue 13)
+    "col.recording": "Recording",
+    "calls.listen": "Listen",
     "nav.reports": "Reports",
     "reports.title": "Reports",
     "reports.tab_period": "Calls by period",
@@ -920,6 +922,8 @@ PL: Final[dict[str, str]] = {
     "users.new_group": "Nowa grupa",
     "users.edit_group": "Edycja grupy",
     # -- reports (issue 13)
+    "col.recording": "Nagranie",
+    "calls.listen": "Odsłuchaj",
     "nav.reports": "Raporty",
     "reports.title": "Raporty",
     "reports.tab_period": "Połączenia w okresach",

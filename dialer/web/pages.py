@@ -316,7 +316,12 @@ def statuses_page(request: Request) -> Response:
 def calls_page(request: Request) -> Response:
     """The call log with filters, paging and export (each role sees its scope)."""
     return _page(
-        request, "calls.html", page="calls", title="calls.title", roles=PAGE_ROLES["calls"]
+        request,
+        "calls.html",
+        page="calls",
+        title="calls.title",
+        roles=PAGE_ROLES["calls"],
+        recording_url=get_ctx(request).settings.http.recording_url or "",
     )
 
 
