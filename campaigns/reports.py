@@ -888,3 +888,41 @@ def local_range(
 def keys_of(rows: Iterable[Any]) -> set[int]:
     """The distinct non-zero keys of report rows (to look names up)."""
     return {int(r) for r in rows if r}
+
+
+# ------------------------------------------------------------------------- recent calls
+
+
+def recent_calls(
+    conn: sa.Connection, s: Scope, *, answered: bool, limit: int = 20
+) -> list[dict[str, Any]]:
+    """The last ``limit`` calls in ``s`` that a person answered and an agent took
+    (``answered``), or that ended without it (no answer, busy, dropped, machine, failed),
+    newest first (``ix_call_log_dial``)."""
+    outcome = _LOG.c.outcome
+    cond = (
+        outcome == Outcome.ANSWERED.value
+        if answered
+        else sa.and_(outcome.is_not(None), outcome != Outcome.ANSWERED.value)
+    )
+    query = (
+        sa.select(
+            _LOG.c.id,
+            _LOG.c.dial_at,
+            _LOG.c.campaign_id,
+            _LOG.c.phone,
+            _LOG.c.agent_id,
+            _LOG.c.outcome,
+            _LOG.c.talk_s,
+            _LOG.c.recording_ref,
+        )
+        .where(
+            _LOG.c.dial_at >= s.start,
+            _LOG.c.dial_at < s.end,
+            cond,
+            *_scope_conds(_LOG, _LOG.c.agent_id, s),
+        )
+        .order_by(_LOG.c.dial_at.desc(), _LOG.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]

@@ -192,3 +192,48 @@ def test_export_is_for_administrators_when_configured(
             assert answer.status_code == (200 if role is Role.ADMIN else 403), (role, name)
         assert client.get("/api/reports/agents").status_code == 200
     assert sign_in(app, "admin").get("/api/reports/nothing/export").status_code == 422
+
+
+def test_recent_days_for_the_dashboard(
+    clients: dict[Role, TestClient], api_db: sa.Engine, world: World
+) -> None:
+    """Today / 3 / 7 days: calls per local day, per agent, the last 20 answered and the last
+    20 missed calls, newest first, each role in its scope; agents get 403."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with Session(api_db) as s:
+        camp = Campaign(name="Now")
+        s.add(camp)
+        s.flush()
+        for k in range(30):
+            agent = world.agent_a if k % 3 else world.agent_b
+            outcome = "answered" if k % 2 else "no_answer"
+            s.add(
+                CallLog(
+                    campaign_id=camp.id or 0,
+                    phone=f"+4850070{k:04d}",
+                    agent_id=agent if outcome == "answered" or k % 4 == 0 else None,
+                    outcome=outcome,
+                    dial_at=now - dt.timedelta(minutes=1 + k),
+                )
+            )
+        s.add(CallLog(campaign_id=camp.id or 0, phone="+48500799999", outcome="busy",
+                      dial_at=now - dt.timedelta(days=5)))  # fmt: skip
+        s.commit()
+    week = _get(clients[Role.ADMIN], "/api/reports/recent", days=7)
+    assert len(week["per_day"]) == 7
+    assert sum(d["dials"] for d in week["per_day"]) == 31
+    today = _get(clients[Role.ADMIN], "/api/reports/recent", days=1)
+    midnight = now.replace(hour=0, minute=0, second=0)
+    dialed_today = sum(now - dt.timedelta(minutes=1 + k) >= midnight for k in range(30))
+    assert [d["dials"] for d in today["per_day"]] == [dialed_today]
+    if dialed_today == 30:
+        assert len(today["last_answered"]) == 15
+        assert len(today["last_missed"]) == 15
+    stamps = [c["dial_at"] for c in today["last_missed"]]
+    assert stamps == sorted(stamps, reverse=True)
+    leader = _get(clients[Role.GROUP_LEADER], "/api/reports/recent", days=3)
+    assert {c["agent_id"] for c in leader["last_answered"] + leader["last_missed"]} == {
+        world.agent_a
+    }
+    assert [a["agent_id"] for a in leader["per_agent"]] == [world.agent_a]
+    assert clients[Role.AGENT].get("/api/reports/recent").status_code == 403

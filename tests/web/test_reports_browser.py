@@ -108,3 +108,36 @@ async def test_period_report_per_role_drill_down_and_export(app: FastAPI, calls:
         await expect(rows.first).to_contain_text("Anna Nowak")
         await expect(rows.first.locator("td[data-col=connected]")).to_have_text("2")
         assert errors == []
+
+
+async def test_dashboard_recent_days(app: FastAPI, api_db: sa.Engine, world: World) -> None:
+    """The dashboard's recent days show the leader's group only: its agent's answered calls
+    in the last-20 list, none of the other group's, and today's calls in the chart."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with Session(api_db) as s:
+        camp = Campaign(name="Dziś")
+        s.add(camp)
+        s.flush()
+        for k, agent in enumerate([world.agent_a] * 4 + [world.agent_b] * 3):
+            s.add(
+                CallLog(
+                    campaign_id=camp.id or 0,
+                    phone=f"+4850090{k:04d}",
+                    agent_id=agent,
+                    outcome="answered",
+                    dial_at=now - dt.timedelta(seconds=30 + k),
+                )
+            )
+        s.commit()
+    async with serve(app) as url, chromium() as browser:
+        page = await (await new_context(browser, url)).new_page()
+        errors = page_errors(page)
+        await sign_in(page, "leader", PASSWORD)
+        await page.goto("/dashboard")
+        answered = page.locator("#recent-answered tbody tr")
+        await expect(answered).to_have_count(4)
+        await expect(page.locator("#recent-answered tbody")).not_to_contain_text("Bartek")
+        await page.locator("#recent-days").select_option("7")
+        await expect(page.locator("#recent-chart g.bar")).to_have_count(7)
+        await expect(answered).to_have_count(4)
+        assert errors == []

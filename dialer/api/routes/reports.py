@@ -33,6 +33,7 @@ from campaigns.reports import (
     customers_report,
     local_range,
     period_report,
+    recent_calls,
     statuses_report,
     time_of_day,
     zone,
@@ -588,6 +589,85 @@ def report_statuses(ctx: Ctx, p: P, list_: ListParam = None) -> Report:
     """Records by status and system status now, and the statuses set in the range."""
     p.extra["list"] = list_
     return _run(ctx, "statuses", p)
+
+
+class RecentCall(BaseModel):
+    """A call of the dashboard's last-20 lists."""
+
+    id: int
+    dial_at: dt.datetime
+    campaign_id: int
+    phone: str
+    agent_id: int | None
+    agent_name: str | None
+    outcome: str | None
+    talk_s: float | None
+    recording_ref: str | None
+
+
+class Recent(BaseModel):
+    """The dashboard's recent days: calls per day, per agent, the last 20 answered and the
+    last 20 missed calls (in the reader's scope)."""
+
+    tz: str
+    start: dt.datetime
+    end: dt.datetime
+    per_day: list[dict[str, Any]]
+    per_agent: list[dict[str, Any]]
+    last_answered: list[RecentCall]
+    last_missed: list[RecentCall]
+
+
+@router.get("/recent")
+def report_recent(
+    user: CurrentUser,
+    ctx: Ctx,
+    days: Annotated[int, Query(ge=1, le=31, description="Today and the days before")] = 1,
+    tz: Annotated[str, Query(max_length=64)] = "UTC",
+    campaign: IdParam = None,
+) -> Recent:
+    """Today, the last 3 or the last 7 days (``days``): calls per local day, per agent, and
+    the last 20 answered and the last 20 missed calls (the dashboard's period view)."""
+    _no_agents(user)
+    try:
+        zone_info = zone(tz)
+        today = dt.datetime.now(zone_info).date()
+        first = today - dt.timedelta(days=days - 1)
+        start, end = local_range(first, today, zone_info)
+        check_zone(zone_info, start, end)
+    except ReportError as exc:
+        raise invalid(exc.field, exc.problem) from None
+    scope = Scope(start=start, end=end, campaign_id=campaign, agents=scope_of(ctx, user))
+    with ctx.db.connect() as conn:
+        per_day = period_report(
+            conn, scope, first_day=first, last_day=today, tz=zone_info, period=Period.DAY,
+            dim=Dim.NONE,
+        )  # fmt: skip
+        lines = agents_report(conn, scope, dim=Dim.AGENT)
+        answered = recent_calls(conn, scope, answered=True)
+        missed = recent_calls(conn, scope, answered=False)
+        keys = {line.key for line in lines} | {
+            int(c["agent_id"]) for c in answered + missed if c["agent_id"]
+        }
+        names = _names(conn, Dim.AGENT, keys)
+    day = first
+    days_out = []
+    while day <= today:
+        m = per_day.by_bucket.get(day, {})
+        days_out.append({"date": day.isoformat(), **{k: m.get(k, 0) for k in FIGURES}})
+        day += dt.timedelta(days=1)
+    return Recent(
+        tz=tz,
+        start=start,
+        end=end,
+        per_day=days_out,
+        per_agent=[
+            {"agent_id": line.key, "agent_name": names.get(line.key), **line.metrics}
+            for line in lines
+        ],
+        last_answered=[RecentCall(**c, agent_name=names.get(c["agent_id"] or 0)) for c in answered],
+        last_missed=[RecentCall(**c, agent_name=names.get(c["agent_id"] or 0)) for c in missed],
+    )
 
 
 _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
