@@ -349,9 +349,12 @@ def _dim_col(table: sa.Table, agent_col: Any, dim: Dim) -> Any:
     return sa.literal(0)
 
 
-def hourly(conn: sa.Connection, s: Scope, dim: Dim = Dim.NONE) -> list[tuple[Any, ...]]:
+def hourly(
+    conn: sa.Connection, s: Scope, dim: Dim = Dim.NONE, *, per_hour: bool = True
+) -> list[tuple[Any, ...]]:
     """(UTC hour, dimension key, *METRICS) of the calls in ``s``, from the final rollups
-    and the raw log for every other hour; several rows may share an (hour, key)."""
+    and the raw log for every other hour; several rows may share an (hour, key). Without
+    ``per_hour`` the hour is None and rows are only per key (fewer rows to read)."""
     dialect = conn.dialect.name
     runs, spans = _split(conn, s.start, s.end)
     out: list[tuple[Any, ...]] = []
@@ -363,11 +366,12 @@ def hourly(conn: sa.Connection, s: Scope, dim: Dim = Dim.NONE) -> list[tuple[Any
         else:  # no agent in the question: the smaller per-campaign rollup answers it
             table, key = _CHOUR, _dim_col(_CHOUR, None, dim)
             conds = _scope_conds(_CHOUR, None, s)
+        hours = [table.c.hour] if per_hour else []
         query = (
-            sa.select(table.c.hour, key.label("k"))
+            sa.select(*(hours or [sa.null()]), key.label("k"))
             .add_columns(*(sa.func.sum(table.c[m]) for m in METRICS))
             .where(_in_runs(table.c.hour, runs), *conds)
-            .group_by(table.c.hour, key)
+            .group_by(*hours, key)
         )
         out.extend(tuple(r) for r in conn.execute(query))
     if spans:
@@ -375,17 +379,18 @@ def hourly(conn: sa.Connection, s: Scope, dim: Dim = Dim.NONE) -> list[tuple[Any
         agent_key = sa.func.coalesce(_LOG.c.agent_id, 0)
         key = _dim_col(_LOG, agent_key, dim)
         cases = _count_cases()
+        raw_hours = [hour] if per_hour else []
         query = (
-            sa.select(hour.label("h"), key.label("k"))
+            sa.select(*(raw_hours or [sa.null()]), key.label("k"))
             .add_columns(*(cases[m] for m in METRICS))
             .where(
                 sa.or_(*(sa.and_(_LOG.c.dial_at >= a, _LOG.c.dial_at < b) for a, b in spans)),
                 *_scope_conds(_LOG, _LOG.c.agent_id, s),
             )
-            .group_by(hour, key)
+            .group_by(*raw_hours, key)
         )
         for r in conn.execute(query):
-            out.append((_as_hour(r[0]), *r[1:]))  # noqa: PERF401
+            out.append((_as_hour(r[0]) if per_hour else None, *r[1:]))  # noqa: PERF401
     return out
 
 
@@ -555,16 +560,20 @@ def time_of_day(conn: sa.Connection, s: Scope, *, tz: ZoneInfo) -> list[dict[str
 # ------------------------------------------------------------------------- 3. agents
 
 
-def status_counts(conn: sa.Connection, s: Scope, dim: Dim) -> list[tuple[Any, ...]]:
-    """(UTC hour, key, status id, system status, calls) of calls given a status in ``s``."""
+def status_counts(
+    conn: sa.Connection, s: Scope, dim: Dim, *, per_hour: bool = True
+) -> list[tuple[Any, ...]]:
+    """(UTC hour, key, status id, system status, calls) of calls given a status in ``s``
+    (the hour None and one row per key and status without ``per_hour``)."""
     dialect = conn.dialect.name
     runs, spans = _split(conn, s.start, s.end)
     out: list[tuple[Any, ...]] = []
     if runs:
         key = _dim_col(_SHOUR, _SHOUR.c.agent_key, dim)
+        hours = [_SHOUR.c.hour] if per_hour else []
         query = (
             sa.select(
-                _SHOUR.c.hour,
+                *(hours or [sa.null()]),
                 key.label("k"),
                 _SHOUR.c.status_key,
                 _SHOUR.c.system_status,
@@ -574,7 +583,7 @@ def status_counts(conn: sa.Connection, s: Scope, dim: Dim) -> list[tuple[Any, ..
                 _in_runs(_SHOUR.c.hour, runs),
                 *_scope_conds(_SHOUR, _SHOUR.c.agent_key, s),
             )
-            .group_by(_SHOUR.c.hour, key, _SHOUR.c.status_key, _SHOUR.c.system_status)
+            .group_by(*hours, key, _SHOUR.c.status_key, _SHOUR.c.system_status)
         )
         out.extend(tuple(r) for r in conn.execute(query))
     if spans:
@@ -583,17 +592,24 @@ def status_counts(conn: sa.Connection, s: Scope, dim: Dim) -> list[tuple[Any, ..
         key = _dim_col(_LOG, agent_key, dim)
         status_key = sa.func.coalesce(_LOG.c.status_id, 0)
         system_status = sa.func.coalesce(_LOG.c.system_status, "")
+        raw_hours = [hour] if per_hour else []
         query = (
-            sa.select(hour, key.label("k"), status_key, system_status, sa.func.count())
+            sa.select(
+                *(raw_hours or [sa.null()]),
+                key.label("k"),
+                status_key,
+                system_status,
+                sa.func.count(),
+            )
             .where(
                 sa.or_(*(sa.and_(_LOG.c.dial_at >= a, _LOG.c.dial_at < b) for a, b in spans)),
                 sa.or_(_LOG.c.status_id.is_not(None), _LOG.c.system_status.is_not(None)),
                 *_scope_conds(_LOG, _LOG.c.agent_id, s),
             )
-            .group_by(hour, key, status_key, system_status)
+            .group_by(*raw_hours, key, status_key, system_status)
         )
         for r in conn.execute(query):
-            out.append((_as_hour(r[0]), *r[1:]))  # noqa: PERF401
+            out.append((_as_hour(r[0]) if per_hour else None, *r[1:]))  # noqa: PERF401
     return out
 
 
@@ -613,13 +629,13 @@ def agents_report(conn: sa.Connection, s: Scope, *, dim: Dim = Dim.AGENT) -> lis
     """Per agent (or per group): calls, talk, wait and wrap-up time, statuses set, callbacks
     booked. Calls no agent took are not an agent's and are left out."""
     lines: dict[int, AgentLine] = {}
-    for row in hourly(conn, s, dim):
+    for row in hourly(conn, s, dim, per_hour=False):
         key = int(row[1] or 0)
         if dim is Dim.AGENT and key == 0:
             continue
         line = lines.setdefault(key, AgentLine(key, _empty()))
         _add(line.metrics, row[2:])
-    for _hour, key, _status, system, calls in status_counts(conn, s, dim):
+    for _hour, key, _status, system, calls in status_counts(conn, s, dim, per_hour=False):
         k = int(key or 0)
         if dim is Dim.AGENT and k == 0:
             continue
