@@ -349,12 +349,41 @@ def _dim_col(table: sa.Table, agent_col: Any, dim: Dim) -> Any:
     return sa.literal(0)
 
 
+def _local_expr(column: Any, dialect: str, grain: str, offset_h: int) -> Any:
+    """SQL for the local hour of day (an integer) or local day of a stored UTC time, in a
+    zone ``offset_h`` hours from UTC."""
+    if dialect == "postgresql":
+        shifted = column + sa.func.make_interval(0, 0, 0, 0, offset_h)
+        if grain == "hour":
+            return sa.cast(sa.extract("hour", shifted), sa.Integer)
+        return sa.cast(shifted, sa.Date)
+    modifier = f"{offset_h:+d} hours"
+    if grain == "hour":
+        return sa.cast(sa.func.strftime("%H", column, modifier), sa.Integer)
+    return sa.func.strftime("%Y-%m-%d", column, modifier)
+
+
+def _local_value(value: Any, grain: str) -> Any:
+    if grain == "hour":
+        return int(value)
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return value
+
+
 def hourly(
-    conn: sa.Connection, s: Scope, dim: Dim = Dim.NONE, *, per_hour: bool = True
+    conn: sa.Connection,
+    s: Scope,
+    dim: Dim = Dim.NONE,
+    *,
+    per_hour: bool = True,
+    local: tuple[str, int] | None = None,
 ) -> list[tuple[Any, ...]]:
     """(UTC hour, dimension key, *METRICS) of the calls in ``s``, from the final rollups
     and the raw log for every other hour; several rows may share an (hour, key). Without
-    ``per_hour`` the hour is None and rows are only per key (fewer rows to read)."""
+    ``per_hour`` the hour is None and rows are only per key (fewer rows to read); with
+    ``local=(grain, offset_h)`` it is the local hour of day (int, grain "hour") or the local
+    day (grain "day") in a zone that many hours from UTC all through ``s``."""
     dialect = conn.dialect.name
     runs, spans = _split(conn, s.start, s.end)
     out: list[tuple[Any, ...]] = []
@@ -367,19 +396,26 @@ def hourly(
             table, key = _CHOUR, _dim_col(_CHOUR, None, dim)
             conds = _scope_conds(_CHOUR, None, s)
         hours = [table.c.hour] if per_hour else []
+        if local is not None:
+            hours = [_local_expr(table.c.hour, dialect, *local)]
         query = (
             sa.select(*(hours or [sa.null()]), key.label("k"))
             .add_columns(*(sa.func.sum(table.c[m]) for m in METRICS))
             .where(_in_runs(table.c.hour, runs), *conds)
             .group_by(*hours, key)
         )
-        out.extend(tuple(r) for r in conn.execute(query))
+        if local is not None:
+            out.extend((_local_value(r[0], local[0]), *r[1:]) for r in conn.execute(query))
+        else:
+            out.extend(tuple(r) for r in conn.execute(query))
     if spans:
         hour = hour_of(_LOG.c.dial_at, dialect)
         agent_key = sa.func.coalesce(_LOG.c.agent_id, 0)
         key = _dim_col(_LOG, agent_key, dim)
         cases = _count_cases()
         raw_hours = [hour] if per_hour else []
+        if local is not None:
+            raw_hours = [_local_expr(_LOG.c.dial_at, dialect, *local)]
         query = (
             sa.select(*(raw_hours or [sa.null()]), key.label("k"))
             .add_columns(*(cases[m] for m in METRICS))
@@ -390,7 +426,68 @@ def hourly(
             .group_by(*raw_hours, key)
         )
         for r in conn.execute(query):
-            out.append((_as_hour(r[0]) if per_hour else None, *r[1:]))  # noqa: PERF401
+            if local is not None:
+                first: Any = _local_value(r[0], local[0])
+            else:
+                first = _as_hour(r[0]) if per_hour else None
+            out.append((first, *r[1:]))
+    return out
+
+
+def offset_segments(
+    start: dt.datetime, end: dt.datetime, tz: ZoneInfo
+) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    """[start, end) cut where ``tz``'s offset from UTC changes: (from, to, offset in hours);
+    ReportError when an offset is not a whole number of hours."""
+
+    def offset(at: dt.datetime) -> int:
+        delta = at.astimezone(tz).utcoffset() or dt.timedelta()
+        seconds = int(delta.total_seconds())
+        if seconds % 3600:
+            raise ReportError(
+                "tz", f"{tz.key} is not a whole number of hours from UTC; reports are kept per hour"
+            )
+        return seconds // 3600
+
+    segments: list[tuple[dt.datetime, dt.datetime, int]] = []
+    cursor, current = start, offset(start)
+    day = dt.timedelta(days=1)
+    probe = cursor
+    while probe < end:
+        nxt = min(probe + day, end)
+        if nxt < end and offset(nxt) == current:
+            probe = nxt
+            continue
+        # the offset may change inside (probe, nxt]: find the hour it does
+        at = _floor_hour(probe) + HOUR
+        while at < nxt and offset(at) == current:
+            at += HOUR
+        if at < end and at <= nxt and offset(at) != current:
+            segments.append((cursor, at, current))
+            cursor, current = at, offset(at)
+            probe = at
+            continue
+        probe = nxt
+    segments.append((cursor, end, current))
+    return segments
+
+
+def local_grouped(
+    conn: sa.Connection, s: Scope, dim: Dim, *, tz: ZoneInfo, grain: str
+) -> list[tuple[Any, ...]]:
+    """(local hour of day or local day, key, *METRICS) of the calls in ``s``, grouped by
+    the database (one query per stretch of constant UTC offset)."""
+    out: list[tuple[Any, ...]] = []
+    for a, b, off in offset_segments(s.start, s.end, tz):
+        part = Scope(
+            start=a,
+            end=b,
+            campaign_id=s.campaign_id,
+            agent_id=s.agent_id,
+            group_id=s.group_id,
+            agents=s.agents,
+        )
+        out.extend(hourly(conn, part, dim, local=(grain, off)))
     return out
 
 
@@ -515,8 +612,8 @@ def period_report(
     """Calls by period: local days ``first_day``..``last_day`` in ``tz``, cut by ``period``
     and split by ``dim``."""
     cells: dict[tuple[dt.date, int], dict[str, float]] = defaultdict(_empty)
-    for row in hourly(conn, s, dim):
-        bucket = bucket_of(_local(row[0], tz).date(), period)
+    for row in local_grouped(conn, s, dim, tz=tz, grain="day"):
+        bucket = bucket_of(row[0], period)
         _add(cells[bucket, int(row[1] or 0)], row[2:])
     rows: list[PeriodRow] = []
     by_key: dict[int, dict[str, float]] = defaultdict(_empty)
@@ -545,8 +642,8 @@ def time_of_day(conn: sa.Connection, s: Scope, *, tz: ZoneInfo) -> list[dict[str
     """24 rows (local hour 0..23 in ``tz``): the metrics of calls dialed in that hour, with
     each hour's share of the period's dials (``dials_pct``)."""
     hours = [_empty() for _ in range(24)]
-    for row in hourly(conn, s):
-        _add(hours[_local(row[0], tz).hour], row[2:])
+    for row in local_grouped(conn, s, Dim.NONE, tz=tz, grain="hour"):
+        _add(hours[row[0]], row[2:])
     total = sum(h["dials"] for h in hours)
     out: list[dict[str, float]] = []
     for k, h in enumerate(hours):

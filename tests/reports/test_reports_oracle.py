@@ -335,3 +335,26 @@ def test_statuses_report_equals_the_database(db: sa.Engine, state: str) -> None:
                 ] += 1
             assert got.changes == {k: dict(v) for k, v in sorted(weeks.items())}
             assert got.changes_total == dict(Counter(c["system_status"] for c in chosen))
+
+
+def test_offset_segments_cut_at_each_dst_change() -> None:
+    """A range is cut exactly at the UTC instants the zone's offset changes (both 2026
+    changes of Warsaw and New York); a zone without changes is one stretch."""
+    from campaigns.reports import offset_segments
+
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    end = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+    utc = dt.UTC
+    assert offset_segments(start, end, ZoneInfo("Europe/Warsaw")) == [
+        (start, dt.datetime(2026, 3, 29, 1, tzinfo=utc), 1),
+        (dt.datetime(2026, 3, 29, 1, tzinfo=utc), dt.datetime(2026, 10, 25, 1, tzinfo=utc), 2),
+        (dt.datetime(2026, 10, 25, 1, tzinfo=utc), end, 1),
+    ]
+    assert offset_segments(start, end, ZoneInfo("America/New_York")) == [
+        (start, dt.datetime(2026, 3, 8, 7, tzinfo=utc), -5),
+        (dt.datetime(2026, 3, 8, 7, tzinfo=utc), dt.datetime(2026, 11, 1, 6, tzinfo=utc), -4),
+        (dt.datetime(2026, 11, 1, 6, tzinfo=utc), end, -5),
+    ]
+    assert offset_segments(start, end, ZoneInfo("Asia/Tokyo")) == [(start, end, 9)]
+    with pytest.raises(ReportError, match="Kolkata"):
+        offset_segments(start, end, ZoneInfo("Asia/Kolkata"))
