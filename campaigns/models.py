@@ -349,3 +349,80 @@ class UserSession(SQLModel, table=True):
     csrf: str = Field(max_length=64)
     created_at: dt.datetime = _created()
     expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+# ---------------------------------------------------------------- report rollups (issue 13)
+
+
+class CallHour(SQLModel, table=True):
+    """The call log added up per campaign × agent × UTC hour of dialing (reports read it).
+
+    ``agent_key`` is the agent's id, or 0 for calls no agent took (unanswered, dropped).
+    """
+
+    __tablename__: ClassVar[str] = "call_hour"
+    # Rows kept in key order on SQLite (a range of hours is read without a lookup per row).
+    __table_args__ = {"sqlite_with_rowid": False}
+    hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    campaign_id: int = Field(primary_key=True)
+    agent_key: int = Field(primary_key=True)
+    dials: int = 0
+    persons: int = 0
+    connected: int = 0
+    dropped: int = 0
+    no_answer: int = 0
+    busy: int = 0
+    machine: int = 0
+    failed: int = 0
+    other: int = 0
+    talk_s: float = 0.0
+    wait_s: float = 0.0
+    wrapup_s: float = 0.0
+
+
+class CampaignHour(SQLModel, table=True):
+    """:class:`CallHour` added up over agents: what an unscoped reader's reports read."""
+
+    __tablename__: ClassVar[str] = "campaign_hour"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    campaign_id: int = Field(primary_key=True)
+    dials: int = 0
+    persons: int = 0
+    connected: int = 0
+    dropped: int = 0
+    no_answer: int = 0
+    busy: int = 0
+    machine: int = 0
+    failed: int = 0
+    other: int = 0
+    talk_s: float = 0.0
+    wait_s: float = 0.0
+    wrapup_s: float = 0.0
+
+
+class StatusHour(SQLModel, table=True):
+    """Statuses set on calls, per campaign × agent × UTC hour of dialing × status.
+
+    ``status_key`` is the status id or 0; ``system_status`` is "" when the call has none.
+    """
+
+    __tablename__: ClassVar[str] = "status_hour"
+    __table_args__ = {"sqlite_with_rowid": False}
+    hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    campaign_id: int = Field(primary_key=True)
+    agent_key: int = Field(primary_key=True)
+    status_key: int = Field(primary_key=True)
+    system_status: str = Field(primary_key=True, max_length=20)
+    calls: int = 0
+
+
+class RollupHour(SQLModel, table=True):
+    """When each UTC hour was last rolled up; ``final`` when that was after it settled."""
+
+    __tablename__: ClassVar[str] = "rollup_hour"
+
+    hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    final: bool = False
+    updated_at: dt.datetime = _created()

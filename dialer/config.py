@@ -163,6 +163,23 @@ class HttpSettings(_Section):
     """CSV/XLSX export of lists for administrators only (otherwise for anyone who sees them)."""
     secure_cookies: bool = False
     """Mark the session cookie Secure (serve the pages over HTTPS, e.g. behind a proxy)."""
+    recording_url: str | None = None
+    """Where a call's recording is heard: a URL template with ``{ref}`` (the call's
+    recording reference, URL-encoded), e.g. ``https://pbx.example/rec/{ref}``; unset = no
+    recording links."""
+
+    @field_validator("recording_url")
+    @classmethod
+    def _recording_template(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if "{ref}" not in value:
+            msg = "must contain {ref}, where the recording reference goes"
+            raise ValueError(msg)
+        if not value.startswith(("https://", "http://", "/")):
+            msg = "must start with https://, http:// or / (a link the pages can open)"
+            raise ValueError(msg)
+        return value
 
 
 class RetentionSettings(_Section):

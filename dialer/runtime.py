@@ -44,6 +44,7 @@ from campaigns.dispositions import CallDetails, campaign_statuses, record_outcom
 from campaigns.enums import CampaignState, Outcome, SystemStatus
 from campaigns.migrate import current_revision, head_revision
 from campaigns.models import Agent, CallLog, Campaign, Record
+from campaigns.reports import rollup_due
 from campaigns.rollups import rollup_day
 from campaigns.service import campaign_hours
 from campaigns.windows import WindowError
@@ -785,6 +786,7 @@ class Runtime:
             now = self.clock.utcnow()
             for day in (now.date() - dt.timedelta(days=1), now.date()):
                 rollup_day(self.db, day, now=now)
+            rollup_due(self.db, now=now)  # the reports' hourly rollups (campaigns/reports.py)
 
         def park() -> None:
             now = self.clock.utcnow()
@@ -796,7 +798,7 @@ class Runtime:
             JobSpec("campaign-sync", campaigns, "follow campaign starts/pauses/stops", every_s=2),
             JobSpec("lease-sweep", sweep, "free leases of crashed engines", every_s=30),
             JobSpec("dnc-park", park, "move DNC hits out of the claim path", at="03:00"),
-            JobSpec("rollups", rollups, "daily figures per campaign", every_s=900),
+            JobSpec("rollups", rollups, "daily and hourly figures", every_s=900),
         ]
 
     # ---- commands from MQTT -------------------------------------------------------------

@@ -101,6 +101,9 @@ class CallRow(BaseModel):
     status_name: str | None
     system_status: str | None
     note: str
+    recording_ref: str | None = Field(
+        default=None, description="The call's recording reference (see http.recording_url)"
+    )
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ def _named(ids: sa.Subquery | None, where: Sequence[sa.ColumnElement[bool]] = ()
             _STATUS.c.name.label("status_name"),
             _LOG.c.system_status,
             _LOG.c.note,
+            _LOG.c.recording_ref,
         )
         .select_from(source)
         .where(*where)
@@ -222,6 +226,7 @@ def _row(r: Any) -> CallRow:
         status_name=r.status_name,
         system_status=r.system_status,
         note=r.note or "",
+        recording_ref=r.recording_ref,
     )
 
 
@@ -299,6 +304,7 @@ EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("answering machine", "amd_result"),
     ("note", "note"),
     ("record id", "record_id"),
+    ("recording", "recording_ref"),
 )
 
 

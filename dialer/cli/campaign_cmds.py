@@ -682,6 +682,37 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 engine.dispose()
         print_figures(result, f"bench calls: {rows} call-log rows", as_json=as_json)
 
+    @bench.command("reports")
+    def bench_reports(
+        rows: int = typer.Option(
+            1_000_000, "--rows", min=1000, max=20_000_000, help="Calls to write (one year)."
+        ),
+        db_url: str | None = typer.Option(
+            None,
+            "--db-url",
+            help="SQLite: an EMPTY database; PostgreSQL: the bench makes a schema of its own "
+            "there and drops it. Default: a temporary SQLite file.",
+        ),
+        rounds: int = typer.Option(10, "--rounds", min=3, help="Timings per report."),
+        as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    ) -> None:
+        """Fill the report rollups for N calls (``fill_s``) and time each report over a month
+        of all campaigns, and the time of day over the year (p50/p95 ms)."""
+        from campaigns.report_bench import bench as reports_bench
+        from campaigns.report_bench import bench_engine
+
+        with tempfile.TemporaryDirectory(prefix="dialer-bench-") as tmp:
+            try:
+                with bench_engine(db_url, tmp) as engine:
+                    result = reports_bench(engine, rows, rounds=rounds)
+            except sa.exc.OperationalError as exc:
+                fail(f"database {db_url or 'sqlite'}: {exc.orig}", 1)
+        flat = {
+            k: (json.dumps(v) if isinstance(v, dict) and not as_json else v)
+            for k, v in result.items()
+        }
+        print_figures(flat, f"bench reports: {rows} calls", as_json=as_json)
+
     @bench.command("select")
     def bench_select(
         records: int = typer.Option(

@@ -85,6 +85,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("campaigns", "/campaigns", "nav.campaigns", LEADERS),
     NavItem("statuses", "/statuses", "nav.statuses", ADMIN_ONLY),
     NavItem("calls", "/calls", "nav.calls", EVERYONE),
+    NavItem("reports", "/reports", "nav.reports", EVERYONE),
     NavItem("dnc", "/dnc", "nav.dnc", SUPERVISORS),
     NavItem("users", "/users", "nav.users", ADMIN_ONLY),
     NavItem("audit", "/audit", "nav.audit", ADMIN_ONLY),
@@ -315,7 +316,12 @@ def statuses_page(request: Request) -> Response:
 def calls_page(request: Request) -> Response:
     """The call log with filters, paging and export (each role sees its scope)."""
     return _page(
-        request, "calls.html", page="calls", title="calls.title", roles=PAGE_ROLES["calls"]
+        request,
+        "calls.html",
+        page="calls",
+        title="calls.title",
+        roles=PAGE_ROLES["calls"],
+        recording_url=get_ctx(request).settings.http.recording_url or "",
     )
 
 
@@ -345,4 +351,30 @@ def audit_page(request: Request) -> Response:
     """The audit log: who changed what and when (administrators)."""
     return _page(
         request, "audit.html", page="audit", title="audit.title", roles=PAGE_ROLES["audit"]
+    )
+
+
+#: The reports' tabs, and which roles have each (an agent: the agent report of itself).
+REPORT_TABS: tuple[tuple[str, tuple[Role, ...]], ...] = (
+    ("period", LEADERS),
+    ("time_of_day", LEADERS),
+    ("agents", EVERYONE),
+    ("customers", LEADERS),
+    ("statuses", LEADERS),
+)
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports_page(request: Request) -> Response:
+    """The reports: calls by period, time of day, agents, customers, statuses (tabs per
+    role), each with a chart, a table linking to the call log, and exports."""
+    user = _signed_in(request)
+    tabs = [name for name, roles in REPORT_TABS if user is not None and user.role in roles]
+    return _page(
+        request,
+        "reports.html",
+        page="reports",
+        title="reports.title",
+        roles=PAGE_ROLES["reports"],
+        report_tabs=tabs,
     )

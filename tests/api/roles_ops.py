@@ -67,4 +67,17 @@ ROLE_TABLE: list[RoleCase] = [
     RoleCase("GET", "/api/dashboard", LEADERS, fixed("/api/dashboard")),
     RoleCase("GET", "/api/dashboard/{campaign_id}", LEADERS, dashboard),
     RoleCase("GET", "/api/live", ALL_ROLES, fixed("/api/live")),
+    # reports (issue 13): an agent has only the agent report of itself
+    RoleCase("GET", "/api/reports/period", LEADERS, fixed("/api/reports/period")),
+    RoleCase("GET", "/api/reports/time_of_day", LEADERS, fixed("/api/reports/time_of_day")),
+    RoleCase("GET", "/api/reports/agents", ALL_ROLES, fixed("/api/reports/agents")),
+    RoleCase("GET", "/api/reports/customers", LEADERS, fixed("/api/reports/customers")),
+    RoleCase("GET", "/api/reports/statuses", LEADERS, fixed("/api/reports/statuses")),
+    RoleCase("GET", "/api/reports/recent", LEADERS, fixed("/api/reports/recent")),
+    RoleCase(
+        "GET",
+        "/api/reports/{name}/export",
+        ALL_ROLES,
+        fixed("/api/reports/agents/export", params={"format": "csv"}),
+    ),
 ]

@@ -19,7 +19,7 @@ from tests.api.roles import RoleCase, RoleContext, check_case
 from tests.api.roles_ops import ROLE_TABLE
 from tests.api.test_agent_api import EngineHost, make_campaign
 
-OPS_TAGS = {"agent", "calls", "dashboard", "live"}
+OPS_TAGS = {"agent", "calls", "dashboard", "live", "reports"}
 
 
 def finite_live(app: FastAPI) -> FastAPI:

@@ -15,6 +15,7 @@ from dialer.api.routes import (
     lists,
     live,
     people,
+    reports,
     statuses,
 )
 
@@ -35,3 +36,4 @@ def register_routes(app: FastAPI) -> None:
     app.include_router(calls.router)
     app.include_router(dashboard.router)
     app.include_router(live.router)
+    app.include_router(reports.router)

@@ -8,7 +8,16 @@
   const form = $("filters");
   const FILTERS = ["from", "to", "campaign", "agent", "group", "status", "system_status", "outcome", "phone", "page_size"];
   const DATES = new Set(["from", "to"]);
+  const RECORDING = $("calls").dataset.recordingUrl || "";
   let page = 1;
+
+  /** The recording link of a call (a cell only when recordings are configured). */
+  function recordingCell(c) {
+    if (!RECORDING) return [];
+    const ref = c.recording_ref;
+    const link = ref ? D.h("a", { href: RECORDING.split("{ref}").join(encodeURIComponent(ref)), target: "_blank", rel: "noopener" }, D.t("calls.listen")) : "–";
+    return [D.h("td", {}, link)];
+  }
 
   /** The filters as API query parameters (dates as ISO instants). */
   function filters() {
@@ -75,6 +84,7 @@
           D.h("td", { class: "num" }, D.fmtDuration(c.talk_s)),
           D.h("td", {}, c.hangup_cause_txt || (c.hangup_cause !== null ? String(c.hangup_cause) : "–")),
           D.h("td", { class: "note" }, c.note || ""),
+          ...recordingCell(c),
         ),
       ),
       $("calls-empty"),

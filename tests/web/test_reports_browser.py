@@ -1,0 +1,143 @@
+"""The reports page in a real browser: the period report in each role's scope, the agent
+limited to its own agent report, a drill-down from a cell to the call log listing as many
+calls as the cell says, and the export holding the table's rows."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from playwright.async_api import expect
+from sqlmodel import Session
+
+from campaigns.models import CallLog, Campaign
+from dialer.web.i18n import EN, PL
+from tests.api.conftest import PASSWORD, World
+from tests.web.browser import chromium, new_context, page_errors, serve, sign_in
+
+pytestmark = pytest.mark.browser
+
+AT = dt.datetime(2026, 3, 29, 9, 15, tzinfo=dt.UTC)  # the EU DST change day
+PERIOD = "/reports?report=period&from=2026-03-29&to=2026-03-29&tz=Europe%2FWarsaw"
+
+
+@pytest.fixture
+def calls(api_db: sa.Engine, world: World) -> int:
+    """Calls of 29 March: 3 by agent A (group A), 2 by agent B, 2 nobody took."""
+    with Session(api_db) as s:
+        camp = Campaign(name="Wiosna", hours_tz="Europe/Warsaw")
+        s.add(camp)
+        s.flush()
+        assert camp.id is not None
+        plan = [
+            (world.agent_a, "answered"),
+            (world.agent_a, "answered"),
+            (world.agent_a, "no_answer"),
+            (world.agent_b, "answered"),
+            (world.agent_b, "dropped"),
+            (None, "dropped"),
+            (None, "busy"),
+        ]
+        for k, (agent, outcome) in enumerate(plan):
+            s.add(
+                CallLog(
+                    campaign_id=camp.id,
+                    phone=f"+4850020{k:04d}",
+                    agent_id=agent,
+                    outcome=outcome,
+                    dial_at=AT + dt.timedelta(hours=k),
+                    talk_s=60.0 if outcome == "answered" else None,
+                )
+            )
+        s.commit()
+        return camp.id
+
+
+async def test_period_report_per_role_drill_down_and_export(app: FastAPI, calls: int) -> None:
+    """Admin and head count all 7 calls of the day, the leader its group's 3, the agent has
+    only the agent report (itself); the leader's total cell opens the call log with 3 calls;
+    the admin's CSV holds the table's rows; the Polish page shows Polish headings."""
+    del calls
+    async with serve(app) as url, chromium() as browser:
+        for login, dials in (("admin", 7), ("head", 7), ("leader", 3)):
+            page = await (await new_context(browser, url)).new_page()
+            errors = page_errors(page)
+            await sign_in(page, login, PASSWORD)
+            await page.goto(PERIOD)
+            total = page.locator("#report-table tbody tr.total td[data-col=dials]")
+            await expect(total).to_have_text(str(dials))
+            await expect(page.locator("#report-chart svg")).to_have_count(1)
+            assert errors == [], login
+            if login == "leader":
+                await total.locator("a").click()
+                await page.wait_for_url(f"{url}/calls?**")
+                await expect(page.locator("#page-info")).to_have_text(
+                    EN["calls.page_of"].format(page=1, pages=1, total=3)
+                )
+                await expect(page.locator("#calls tbody tr")).to_have_count(3)
+            if login == "admin":
+                await page.goto(PERIOD + "&by=agent")
+                # A row per agent (and calls nobody took), a total per agent, the total.
+                await expect(page.locator("#report-table tbody tr")).to_have_count(7)
+                body = await page.locator("#report-table tbody").inner_text()
+                assert "Anna Nowak" in body
+                assert "Bartek" in body
+                async with page.expect_download() as info:
+                    await page.get_by_role("link", name=EN["calls.export_csv"]).click()
+                path = await (await info.value).path()
+                lines = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+                assert len(lines) == 1 + 7
+                assert lines[-1][0] == "total"
+                assert lines[-1][lines[0].index("dials")] == "7"
+                await page.goto(PERIOD + "&lang=pl")
+                await expect(page.locator("#report-table thead")).to_contain_text(
+                    PL["report.col.dials"]
+                )
+
+        agent = await (await new_context(browser, url)).new_page()
+        errors = page_errors(agent)
+        await sign_in(agent, "agent", PASSWORD)
+        await agent.goto(PERIOD)
+        await expect(agent.locator("#report-tabs a")).to_have_text([EN["reports.tab_agents"]])
+        rows = agent.locator("#report-table tbody tr")
+        await expect(rows).to_have_count(1)
+        await expect(rows.first).to_contain_text("Anna Nowak")
+        await expect(rows.first.locator("td[data-col=connected]")).to_have_text("2")
+        assert errors == []
+
+
+async def test_dashboard_recent_days(app: FastAPI, api_db: sa.Engine, world: World) -> None:
+    """The dashboard's recent days show the leader's group only: its agent's answered calls
+    in the last-20 list, none of the other group's, and today's calls in the chart."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with Session(api_db) as s:
+        camp = Campaign(name="Dziś")
+        s.add(camp)
+        s.flush()
+        for k, agent in enumerate([world.agent_a] * 4 + [world.agent_b] * 3):
+            s.add(
+                CallLog(
+                    campaign_id=camp.id or 0,
+                    phone=f"+4850090{k:04d}",
+                    agent_id=agent,
+                    outcome="answered",
+                    dial_at=now - dt.timedelta(seconds=30 + k),
+                )
+            )
+        s.commit()
+    async with serve(app) as url, chromium() as browser:
+        page = await (await new_context(browser, url)).new_page()
+        errors = page_errors(page)
+        await sign_in(page, "leader", PASSWORD)
+        await page.goto("/dashboard")
+        answered = page.locator("#recent-answered tbody tr")
+        await expect(answered).to_have_count(4)
+        await expect(page.locator("#recent-answered tbody")).not_to_contain_text("Bartek")
+        await page.locator("#recent-days").select_option("7")
+        await expect(page.locator("#recent-chart g.bar")).to_have_count(7)
+        await expect(answered).to_have_count(4)
+        assert errors == []
