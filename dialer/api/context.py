@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -40,6 +41,8 @@ class ApiContext:
     hub: EventHub
     engine: EngineLink | None = None
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    #: What time it is for the figures (aware UTC); tests set a fixed instant.
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -130,9 +130,12 @@ def test_abandonment_windows_against_the_profile_cap(floor: Floor, api_db: sa.En
     30 days, flags each window over the pacing profile's cap, and ignores older calls,
     other outcomes and other campaigns."""
     cid = floor.running
-    now = dt.datetime.now(dt.UTC)
+    # The figures are read at a fixed noon, whatever the time of day the test runs at.
+    now = NOW.replace(hour=12, minute=0, second=0)
+    floor.app.state.ctx.clock = lambda: now
+    shift = (NOW - now).total_seconds() / 60  # add_settled counts minutes back from NOW
     minutes_today = (now - day_start(now, "UTC")).total_seconds() / 60
-    recent = min(1.0, minutes_today / 2)
+    recent = 1.0
     plan = [
         (recent, "answered"),
         (recent, "answered"),
@@ -144,8 +147,8 @@ def test_abandonment_windows_against_the_profile_cap(floor: Floor, api_db: sa.En
         (60 * 24 * 45, "dropped"),
     ]
     for ago, outcome in plan:
-        add_settled(api_db, cid, ago_min=ago, phone="+48500000000", outcome=outcome)
-    add_settled(api_db, floor.idle, ago_min=recent, phone="+48500000009", outcome="dropped")
+        add_settled(api_db, cid, ago_min=ago + shift, phone="+48500000000", outcome=outcome)
+    add_settled(api_db, floor.idle, ago_min=recent + shift, phone="+48500000009", outcome="dropped")
     board = sign_in(floor.app, "head").get(f"/api/dashboard/{cid}").json()
     figures = board["abandonment"]
     assert figures["cap"] == 0.05

@@ -240,7 +240,7 @@ async def campaign_dashboard(
     """One campaign: live figures (agents by state, calls ringing/waiting/talking, dial
     level, occupancy), abandonment today / 24 h / 30 d against the cap, the agents logged
     in to it (a group leader: its group's) and the last hour per minute."""
-    now = dt.datetime.now(dt.UTC)
+    now = ctx.clock()
     stored = await run_in_threadpool(_stored, ctx, user, campaign_id, now)
     return CampaignDashboard(
         campaign=stored.campaign,
