@@ -88,6 +88,9 @@ class Campaign(SQLModel, table=True):
     name: str = Field(max_length=120, unique=True)
     description: str = ""
     state: CampaignState = Field(default=CampaignState.DRAFT, sa_type=sa.String(12))
+    #: Why the engine paused the campaign by itself (e.g. the PBX refused every call);
+    #: cleared when a person changes its state.
+    paused_reason: str | None = Field(default=None, max_length=500)
     pacing_profile: str = Field(default="predictive", max_length=120)
     max_attempts: int = 5
     #: Seconds before a redial, per telephony outcome (keys: Outcome values, "default").

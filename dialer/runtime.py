@@ -358,7 +358,7 @@ class Runtime:
                             _CAMPAIGN.c.id == campaign_id,
                             _CAMPAIGN.c.state == CampaignState.RUNNING.value,
                         )
-                        .values(state=CampaignState.PAUSED.value)
+                        .values(state=CampaignState.PAUSED.value, paused_reason=reason[:500])
                     )
             except sa.exc.SQLAlchemyError as exc:
                 log.warning("campaign_pause_not_written", campaign=campaign_id, error=str(exc))
@@ -525,6 +525,10 @@ class Runtime:
                 log.error("campaign_hours_invalid", campaign=row.id, error=str(exc))
             if run.state is not state and row.id not in unwritten:
                 self._execute(self.engine.set_state(row.id, state))
+            if row.id not in unwritten and state is RunState.PAUSED:
+                # the reason a previous start (or another engine) paused it, until a person
+                # changes its state (which clears it)
+                run.paused_reason = row.paused_reason
 
     def _seed_ledger(self, campaign_id: int, pacer: object, tz: str) -> None:
         """Start a pacer's abandonment ledger from the call log (every engine's connects

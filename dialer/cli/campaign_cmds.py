@@ -567,6 +567,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             row = get_campaign(session, campaign)
             before = row.state
             row.state = state
+            row.paused_reason = None  # a person decided: the engine's reason no longer holds
             row.updated_at = utcnow()
             session.add(row)
             audit(

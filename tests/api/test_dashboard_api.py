@@ -14,8 +14,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from asterisk import events as ev
 from campaigns.abandonment import day_start
-from campaigns.enums import Role
+from campaigns.enums import CampaignState, Role
 from campaigns.models import Campaign
 from dialer.api.app import create_app
 from dialer.api.hub import EventHub
@@ -109,6 +110,39 @@ def test_dashboard_shows_live_calls_and_agents_by_scope(floor: Floor, world: Wor
     assert agents[world.agent_b]["seat"] == "desk-2"
     leader = sign_in(floor.app, "leader").get(f"/api/dashboard/{floor.running}").json()
     assert [a["agent_id"] for a in leader["agents"]] == [world.agent_a]
+
+
+def test_dashboard_and_campaign_say_why_the_engine_paused_the_campaign(
+    floor: Floor, api_db: sa.Engine
+) -> None:
+    """Three Originates refused by the PBX in a row pause the campaign: the dashboard's live
+    figures carry the reason and the server's message; once stored (as the runtime does),
+    the campaign's page reads it too, and a person starting the campaign clears it."""
+    agent = sign_in(floor.app, "agent")
+    assert agent.post("/api/agent/login", json={"campaign": floor.running}).status_code == 200
+    floor.host.seat_up()
+    for _ in range(3):
+        call = floor.host.dial()
+        floor.host._run(
+            floor.host.engine.on_event(
+                ev.CallRefused(call.call_id, "Extension does not exist.", server="pbx")
+            )
+        )
+    head = sign_in(floor.app, "head")
+    live = head.get(f"/api/dashboard/{floor.running}").json()["live"]
+    assert live["state"] == "paused"
+    assert "Extension does not exist." in live["paused_reason"]
+    assert live["alerts"] == {}
+    reason = floor.host.engine.self_paused[-1][1]
+    with Session(api_db) as session:
+        row = session.get(Campaign, floor.running)
+        assert row is not None
+        row.state, row.paused_reason = CampaignState.PAUSED, reason
+        session.add(row)
+        session.commit()
+    assert head.get(f"/api/campaigns/{floor.running}").json()["paused_reason"] == reason
+    assert head.post(f"/api/campaigns/{floor.running}/start").status_code == 200
+    assert head.get(f"/api/campaigns/{floor.running}").json()["paused_reason"] is None
 
 
 def test_dashboard_without_engine_has_figures_from_the_call_log(

@@ -51,6 +51,7 @@ ENUMERATIONS: dict[str, list[str]] = {
     "dashboard.calls_": ["ringing", "waiting", "talking"],
     "dashboard.": ["dials", "answered", "connected", "dropped"],
     "campaigns.": ["start", "pause", "stop"],
+    "alert": ["no_seat", "overload"],
     "records": ["total", "due_now", "waiting", "outside_window", "in_flight", "dnc", "exhausted"],
 }
 

@@ -117,6 +117,9 @@ class CampaignBrief(BaseModel):
 class CampaignOut(CampaignBrief):
     """A campaign's rules."""
 
+    paused_reason: str | None = Field(
+        default=None, description="Why the engine paused the campaign by itself (else null)"
+    )
     description: str
     pacing_profile: str
     max_attempts: int
@@ -435,8 +438,9 @@ def _set_state(
         before = CampaignState(row.state)
         if verb == "pause" and before not in _LIVE_STATES:
             raise CampaignStateError(row.name, before, verb)
-        if before is not state:
+        if before is not state or row.paused_reason:
             row.state = state
+            row.paused_reason = None  # a person decided: the engine's reason no longer holds
             row.updated_at = utcnow()
             session.add(row)
             audit(

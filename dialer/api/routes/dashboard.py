@@ -60,6 +60,14 @@ class LiveFigures(BaseModel):
     occupancy: float = Field(description="Talk time / logged-in time of the campaign's agents")
     list_exhausted: bool = False
     outside_hours: bool = False
+    paused_reason: str | None = Field(
+        default=None, description="Why the engine paused the campaign by itself (else null)"
+    )
+    alerts: dict[str, str] = Field(
+        default_factory=dict,
+        description="What keeps the engine from dialing as it should, by code "
+        "(no_seat, overload): the engine's message",
+    )
 
 
 class AbandonWindow(BaseModel):

@@ -151,6 +151,9 @@
     const badge = $("campaign-state");
     badge.dataset.state = campaign.state || "";
     badge.textContent = D.tv("campaign_state", campaign.state);
+    const why = $("campaign-paused-reason");
+    why.textContent = campaign.paused_reason ? D.t("dashboard.paused_reason", { reason: campaign.paused_reason }) : "";
+    why.hidden = !campaign.paused_reason;
     for (const b of D.$$("#state-actions button")) {
       const allowed = { start: ["draft", "paused", "stopped"], pause: ["running"], stop: ["running", "paused"] }[b.dataset.action];
       b.disabled = !allowed.includes(campaign.state);

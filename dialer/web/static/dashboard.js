@@ -99,6 +99,19 @@
     D.setText($("dial-level"), live ? D.fmtNumber(live.dial_level) : "–");
     D.setText($("occupancy"), live ? D.fmtPercent(live.occupancy) : "–");
     for (const el of D.$$("[data-total]")) el.textContent = live ? D.fmtNumber(live[el.dataset.total] || 0) : "–";
+    showAlerts(live);
+  }
+
+  /** Why the engine does not dial as it should: paused by itself, no seat, overloaded. */
+  function showAlerts(live) {
+    const box = $("dash-alerts");
+    const notes = [];
+    if (live && live.paused_reason) notes.push(D.t("dashboard.paused_reason", { reason: live.paused_reason }));
+    for (const [code, message] of Object.entries((live && live.alerts) || {})) {
+      notes.push(D.t("alert." + code, { message }));
+    }
+    box.replaceChildren(...notes.map((text) => D.h("li", {}, text)));
+    box.hidden = notes.length === 0;
   }
 
   /** Abandonment per window against the cap: ok below 80 % of it, warn near it, over past it. */
