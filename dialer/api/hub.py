@@ -1,6 +1,6 @@
 """Live events for the HTTP stream: the engine publishes, each open stream gets a copy.
 
-:class:`EventHub` is an :class:`~dialer.mqtt.EventSink`: the runtime publishes to it beside
+:class:`EventHub` is an :class:`~dialer.engine.sink.EventSink`: the runtime publishes to it beside
 MQTT (:class:`TeeSink`). It keeps the last payload of retained topics (campaign figures,
 agent states), so a page that opens a stream sees the present at once, then each change.
 A slow reader loses its oldest events rather than holding the engine back.
@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialer.mqtt import EventSink
+from dialer.engine.sink import EventSink
 
 
 @dataclass(frozen=True)

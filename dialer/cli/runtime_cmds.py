@@ -39,7 +39,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         and tick-to-originate latency (p50/p99)."""
         import structlog
 
-        from dialer.bench_engine import run as run_bench
+        from dialer.sim.bench_engine import run as run_bench
 
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
         result = run_bench(agents, seconds, records, profiles)
@@ -75,7 +75,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
         from dialer.cli.campaign_cmds import get_settings
         from dialer.errors import ROOT_ERRORS
-        from dialer.runtime import run_forever, scenario_agents
+        from dialer.runtime import run_forever
+        from dialer.sim.simagents import scenario_agents
 
         settings = get_settings(ctx)
         try:
@@ -126,7 +127,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         import structlog
         from rich.console import Console
 
-        from dialer.demo import print_summary, run_demo
+        from dialer.sim.demo import print_summary, run_demo
 
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
         console = Console()
@@ -172,8 +173,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
         from asterisk.scenario import load_scenario
         from dialer.errors import ROOT_ERRORS
-        from dialer.live import summary_table
-        from dialer.simulate import simulate as run_simulation
+        from dialer.sim.live import summary_table
+        from dialer.sim.simulate import simulate as run_simulation
         from pacing.profile import build_pacer, load_profile
 
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))

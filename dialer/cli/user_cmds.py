@@ -43,7 +43,9 @@ def read_password(*, from_stdin: bool) -> str:
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     """Add ``dialer user``, ``dialer group`` and ``dialer agent add|list``."""
     del bench
-    from dialer.api.people import (
+    from dialer.cli.campaign_cmds import _actor, _database, console
+    from dialer.services.accounts import create_user
+    from dialer.services.people import (
         create_agent,
         create_group,
         edit_user,
@@ -54,8 +56,6 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         list_groups,
         list_users,
     )
-    from dialer.api.security import create_user
-    from dialer.cli.campaign_cmds import _actor, _database, console
 
     user_app = typer.Typer(
         help="Users of the HTTP API and pages: add, list, set a password.", no_args_is_help=True

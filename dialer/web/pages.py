@@ -23,7 +23,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from campaigns.enums import AUTO_OUTCOMES, CampaignState, Outcome, Role, SystemStatus
 from campaigns.importer import RejectReason
 from campaigns.service import RETRY_KEYS
-from dialer.agents import Phase
 from dialer.api.security import (
     ADMIN_ONLY,
     EVERYONE,
@@ -34,6 +33,7 @@ from dialer.api.security import (
     principal_for,
     request_token,
 )
+from dialer.engine.agents import Phase
 from dialer.web.i18n import (
     LANG_COOKIE,
     LANGUAGES,

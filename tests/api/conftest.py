@@ -19,10 +19,10 @@ from campaigns.db import make_engine
 from campaigns.enums import Role
 from campaigns.migrate import initialize
 from campaigns.models import Agent, AgentGroup
-from dialer.api import security
 from dialer.api.app import create_app
-from dialer.api.security import create_user
 from dialer.config import DatabaseSettings, Settings
+from dialer.services import accounts as security
+from dialer.services.accounts import create_user
 
 PASSWORD = "correct-horse-9"
 

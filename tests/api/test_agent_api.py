@@ -27,10 +27,10 @@ from campaigns.service import create_campaign, validate_rules
 from campaigns.statuses import create_status
 from dialer.api.app import create_app
 from dialer.api.hub import EventHub
-from dialer.clock import WallClock
 from dialer.config import DatabaseSettings, Settings
 from dialer.engine import CampaignRun, Command, Engine, Originate, RunState, StartSeat
-from dialer.store import SqlJournal, SqlLeads
+from dialer.engine.clock import WallClock
+from dialer.runtime.store import SqlJournal, SqlLeads
 from pacing import types as pt
 from tests.api.conftest import World, sign_in
 

@@ -23,9 +23,9 @@ from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.enums import Role, SystemStatus
 from campaigns.models import Agent, CallLog, Campaign, Record
-from dialer.api.security import create_user
 from dialer.config import Settings
 from dialer.runtime import Runtime
+from dialer.services.accounts import create_user
 from tests.api.conftest import PASSWORD
 
 ROOT = Path(__file__).parents[2]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dialer.api.hub import EventHub, TeeSink
-from dialer.mqtt import MemorySink
+from dialer.runtime.mqtt import MemorySink
 
 
 async def test_retained_events_form_the_snapshot_and_latest_wins() -> None:

@@ -14,12 +14,12 @@ from asterisk import events as ev
 from asterisk.errors import AmiError
 from asterisk.pool import AmiPool
 from asterisk.settings import AmiServerSettings
-from dialer.agents import Phase
-from dialer.clock import WallClock
 from dialer.engine import CampaignRun, Command, Engine, Originate
-from dialer.memory import MemoryJournal, MemoryLeads, MemoryRecord
-from dialer.mqtt import MemorySink
-from dialer.telephony import dial_request, execute_now, refused
+from dialer.engine.agents import Phase
+from dialer.engine.clock import WallClock
+from dialer.runtime.mqtt import MemorySink
+from dialer.runtime.telephony import dial_request, execute_now, refused
+from dialer.sim.memory import MemoryJournal, MemoryLeads, MemoryRecord
 from pacing import types as pt
 
 

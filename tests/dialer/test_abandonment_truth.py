@@ -9,9 +9,9 @@ import itertools
 import sqlalchemy as sa
 
 from campaigns.abandonment import abandonment_windows
-from dialer.clock import VirtualClock
 from dialer.engine import Call, Lead
-from dialer.store import SqlJournal, load_ledger
+from dialer.engine.clock import VirtualClock
+from dialer.runtime.store import SqlJournal, load_ledger
 from pacing.pacers import PredictivePacer, PredictiveSettings
 from pacing.types import View
 from tests.dialer.test_store import START, db

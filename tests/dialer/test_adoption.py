@@ -22,14 +22,14 @@ from campaigns.demo import build_demo
 from campaigns.dispositions import campaign_statuses
 from campaigns.enums import SystemStatus
 from campaigns.models import Agent, Campaign
-from dialer.adoption import Found, FoundCall, FoundSeat, Plan, plan
-from dialer.calls import Call, CallPhase, Lead
-from dialer.clock import VirtualClock
 from dialer.config import Settings
 from dialer.engine import CampaignRun, Engine, StopSeat
-from dialer.memory import MemoryJournal, MemoryLeads, MemoryRecord
-from dialer.mqtt import MemorySink
+from dialer.engine.adoption import Found, FoundCall, FoundSeat, Plan, plan
+from dialer.engine.calls import Call, CallPhase, Lead
+from dialer.engine.clock import VirtualClock
 from dialer.runtime import Runtime
+from dialer.runtime.mqtt import MemorySink
+from dialer.sim.memory import MemoryJournal, MemoryLeads, MemoryRecord
 from tests.asterisk.test_restart_replay import new_adapter, steps
 from tests.dialer.test_engine import FixedPacer
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialer.agents import (
+from dialer.engine.agents import (
     SEAT_LOST,
     AgentEvent,
     AgentState,

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from campaigns.enums import Outcome
-from dialer import calls as cl
-from dialer.calls import Call, CallPhase, Lead, Now
+from dialer.engine import calls as cl
+from dialer.engine.calls import Call, CallPhase, Lead, Now
 
 T0 = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
 

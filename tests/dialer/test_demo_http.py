@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx2 as httpx
 from rich.console import Console
 
-from dialer.demo import DEMO_PASSWORD, run_demo
+from dialer.sim.demo import DEMO_PASSWORD, run_demo
 
 ROOT = Path(__file__).parents[2]
 

@@ -9,7 +9,6 @@ import pytest
 from structlog.testing import capture_logs
 
 from asterisk import events as ev
-from dialer.clock import VirtualClock
 from dialer.engine import (
     CampaignRun,
     ConnectCall,
@@ -21,8 +20,9 @@ from dialer.engine import (
     RunState,
     StartSeat,
 )
-from dialer.memory import MemoryJournal, MemoryLeads, MemoryRecord, StatusRefusedError
-from dialer.mqtt import MemorySink
+from dialer.engine.clock import VirtualClock
+from dialer.runtime.mqtt import MemorySink
+from dialer.sim.memory import MemoryJournal, MemoryLeads, MemoryRecord, StatusRefusedError
 from pacing import types as pt
 
 

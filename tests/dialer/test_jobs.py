@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from dialer.jobs import Jobs, JobSpec
+from dialer.runtime.jobs import Jobs, JobSpec
 
 
 async def test_coroutine_job_runs_repeatedly_in_the_event_loop() -> None:

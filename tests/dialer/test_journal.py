@@ -18,9 +18,9 @@ import sqlalchemy as sa
 
 from campaigns.db import make_engine
 from campaigns.enums import Outcome
-from dialer.clock import VirtualClock
 from dialer.engine import Call
-from dialer.store import BackgroundJournal, SqlJournal, SqlLeads
+from dialer.engine.clock import VirtualClock
+from dialer.runtime.store import BackgroundJournal, SqlJournal, SqlLeads
 from tests.dialer.test_store import START, db, record
 
 __all__ = ["db"]  # the fixture, imported for the tests below

@@ -16,9 +16,9 @@ from sqlalchemy.engine import make_url
 
 from campaigns.db import create_schema, make_engine
 from campaigns.enums import Outcome
-from dialer.clock import VirtualClock
 from dialer.engine import Call
-from dialer.store import BackgroundJournal, SqlJournal, SqlLeads
+from dialer.engine.clock import VirtualClock
+from dialer.runtime.store import BackgroundJournal, SqlJournal, SqlLeads
 from tests.campaigns.core_helpers import NOON, add_campaign, add_record
 
 pytestmark = pytest.mark.postgres

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from campaigns import selection
 from campaigns.enums import Outcome
 from campaigns.models import Record
-from dialer.clock import ScaledClock, VirtualClock
 from dialer.engine import Call
-from dialer.jobs import Jobs
-from dialer.store import SqlJournal, SqlLeads, lease_owner
+from dialer.engine.clock import ScaledClock, VirtualClock
+from dialer.runtime.jobs import Jobs
+from dialer.runtime.store import SqlJournal, SqlLeads, lease_owner
 from tests.dialer.test_journal import WriteLock, fast_db
 from tests.dialer.test_store import START, db, record
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from dialer.live import AgentLine, render, summary_table
+from dialer.sim.live import AgentLine, render, summary_table
 
 STATS = {
     "name": "demo",

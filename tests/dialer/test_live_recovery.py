@@ -8,8 +8,8 @@ from asterisk import events as ev
 from asterisk.dialplan import SHIPPED, Dialplan
 from asterisk.simulator import PbxSimulator
 from asterisk.world import Behaviour, World
-from dialer.agents import Phase
 from dialer.engine import RunState
+from dialer.engine.agents import Phase
 from tests.dialer.live import LiveRig
 
 

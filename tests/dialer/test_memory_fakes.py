@@ -14,8 +14,8 @@ from campaigns.enums import Outcome
 from campaigns.models import DncEntry, Record
 from campaigns.status_engine import StatusRuleError
 from dialer.engine import Call
-from dialer.memory import MemoryJournal, MemoryLeads, MemoryRecord
-from dialer.store import SqlLeads
+from dialer.runtime.store import SqlLeads
+from dialer.sim.memory import MemoryJournal, MemoryLeads, MemoryRecord
 from tests.dialer.test_store import START, db
 
 __all__ = ["db"]  # the fixture, imported for the tests below

@@ -11,7 +11,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from dialer.mqtt import (
+from dialer.runtime.mqtt import (
     MemorySink,
     MqttPublisher,
     agent_state_topic,

@@ -10,8 +10,8 @@ from pathlib import Path
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from dialer.config import Settings
-from dialer.profiles import PacerHost
 from dialer.runtime import Runtime
+from dialer.runtime.profiles import PacerHost
 from pacing.pacers import PredictivePacer, RatioPacer
 
 ROOT = Path(__file__).parents[2]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dialer.errors import DialerError
-from dialer.profiles import PacerHost, ProfileUnavailableError, ProfileWatcher
+from dialer.runtime.profiles import PacerHost, ProfileUnavailableError, ProfileWatcher
 from pacing import types as pt
 
 

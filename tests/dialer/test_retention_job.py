@@ -7,9 +7,9 @@ import datetime as dt
 import sqlalchemy as sa
 from apscheduler.triggers.cron import CronTrigger
 
-from dialer.clock import VirtualClock
 from dialer.config import RetentionSettings
-from dialer.store import retention_job
+from dialer.engine.clock import VirtualClock
+from dialer.runtime.store import retention_job
 from tests.dialer.test_store import START, db
 
 __all__ = ["db"]  # the fixture, imported for the tests below

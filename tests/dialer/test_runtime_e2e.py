@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from rich.console import Console
 
 from campaigns.db import make_engine
-from dialer.demo import run_demo
+from dialer.sim.demo import run_demo
 
 ROOT = Path(__file__).parents[2]
 

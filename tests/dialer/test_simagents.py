@@ -6,11 +6,11 @@ import random
 from dataclasses import dataclass
 
 from asterisk import events as ev
-from dialer.clock import VirtualClock
 from dialer.engine import CampaignRun, Engine, Originate, RunState
-from dialer.memory import MemoryJournal, MemoryLeads, MemoryRecord
-from dialer.mqtt import MemorySink
-from dialer.simagents import Disposition, SimAgents
+from dialer.engine.clock import VirtualClock
+from dialer.runtime.mqtt import MemorySink
+from dialer.sim.memory import MemoryJournal, MemoryLeads, MemoryRecord
+from dialer.sim.simagents import Disposition, SimAgents
 from pacing import types as pt
 
 

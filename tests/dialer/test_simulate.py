@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asterisk.scenario import scenario_from_dict
-from dialer.simulate import simulate
+from dialer.sim.simulate import simulate
 from pacing import types as pt
 
 SCENARIO = {

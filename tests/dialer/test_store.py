@@ -18,10 +18,10 @@ from campaigns.selection import forget_zone_keys
 from campaigns.service import create_campaign, validate_rules
 from campaigns.status_engine import StatusRuleError
 from campaigns.statuses import create_status
-from dialer.clock import VirtualClock
 from dialer.engine import CampaignRun, Engine, Originate, RunState
-from dialer.mqtt import MemorySink
-from dialer.store import SqlJournal, SqlLeads, lease_owner
+from dialer.engine.clock import VirtualClock
+from dialer.runtime.mqtt import MemorySink
+from dialer.runtime.store import SqlJournal, SqlLeads, lease_owner
 from pacing import types as pt
 
 START = dt.datetime(2026, 3, 11, 10, 0, tzinfo=dt.UTC)

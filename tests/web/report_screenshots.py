@@ -23,9 +23,9 @@ from campaigns.db import make_engine
 from campaigns.enums import Role
 from campaigns.migrate import initialize
 from campaigns.reports import fill_rollups
-from dialer.api import security
 from dialer.api.app import create_app
 from dialer.config import DatabaseSettings, Settings
+from dialer.services import accounts as security
 from tests.reports.data import LAST, generate
 from tests.web.browser import chromium, new_context, serve, sign_in
 

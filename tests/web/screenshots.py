@@ -32,10 +32,10 @@ from campaigns.demo import build_demo
 from campaigns.dispositions import campaign_statuses
 from campaigns.enums import Role, SystemStatus
 from campaigns.models import Agent
-from dialer.api import security
 from dialer.config import Settings
 from dialer.runtime import Runtime
-from dialer.simagents import Disposition, SimAgents
+from dialer.services import accounts as security
+from dialer.sim.simagents import Disposition, SimAgents
 from dialer.web.i18n import CATALOGS
 from tests.web.browser import chromium, new_context, sign_in
 

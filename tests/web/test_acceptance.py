@@ -24,9 +24,9 @@ from campaigns.enums import Role, SystemStatus
 from campaigns.migrate import initialize
 from campaigns.models import Agent, CallLog, Record
 from campaigns.statuses import create_status
-from dialer.api.security import create_user
 from dialer.config import Settings
 from dialer.runtime import Runtime
+from dialer.services.accounts import create_user
 from dialer.web.i18n import EN
 from tests.api.conftest import PASSWORD
 from tests.web.browser import chromium, new_context, page_errors, sign_in

@@ -11,8 +11,8 @@ import pytest
 from campaigns.enums import CampaignState, Outcome, Role, SystemStatus
 from campaigns.importer import RejectReason
 from campaigns.service import RETRY_KEYS
-from dialer.agents import Phase
 from dialer.engine import CallPhase
+from dialer.engine.agents import Phase
 from dialer.web.i18n import (
     CATALOGS,
     EN,

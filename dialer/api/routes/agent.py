@@ -24,12 +24,12 @@ from campaigns.enums import SystemStatus
 from campaigns.models import Campaign
 from campaigns.status_engine import DATED_STATUSES, StatusRuleError
 from campaigns.statuses import audit
-from dialer.agents import Phase
 from dialer.api.context import ApiContext, EngineLink
 from dialer.api.queries import Callback, CallFilter, agent_callbacks, call_page
 from dialer.api.routes.admin_common import MAX_ID
 from dialer.api.routes.calls import MAX_PAGE_SIZE, CallList, invalid
 from dialer.api.security import AgentUser, Ctx, Principal
+from dialer.engine.agents import Phase
 from dialer.errors import ROOT_ERRORS, error_id_of
 
 router = APIRouter(prefix="/api/agent", tags=["agent"])

@@ -17,7 +17,6 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from campaigns.models import Campaign
-from dialer.agents import Phase
 from dialer.api.context import ApiContext, EngineLink
 from dialer.api.queries import (
     Abandonment,
@@ -31,6 +30,7 @@ from dialer.api.queries import (
 )
 from dialer.api.routes.admin_common import MAX_ID
 from dialer.api.security import Ctx, Leader, Principal, agent_ids_in_scope
+from dialer.engine.agents import Phase
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 

@@ -3,7 +3,7 @@
 A reader first gets the retained present (campaign figures, agent states), then every
 event as it happens. Event names are the kinds ``stats``, ``agent``, ``call``,
 ``screenpop`` and ``error``; each event's data is ``{"topic": ..., "payload": ...}`` (the
-payloads are described in :mod:`dialer.mqtt`). What a reader sees:
+payloads are described in :mod:`dialer.runtime.mqtt`). What a reader sees:
 
 * administrators and heads: everything;
 * a group leader: campaign figures, its group's agents' states, and the calls its agents

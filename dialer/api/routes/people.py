@@ -18,7 +18,18 @@ from sqlmodel import Session, col, select
 
 from campaigns.enums import Role
 from campaigns.models import Agent, AgentGroup, User
-from dialer.api.people import (
+from dialer.api.routes.admin_common import MAX_ID, Text, field_errors, invalid, unique
+from dialer.api.security import (
+    Admin,
+    Ctx,
+    CurrentUser,
+    Leader,
+    Principal,
+    forbidden,
+    request_token,
+)
+from dialer.services.accounts import UserError, create_user
+from dialer.services.people import (
     AgentError,
     GroupError,
     create_agent,
@@ -30,18 +41,6 @@ from dialer.api.people import (
     list_agents,
     list_groups,
     list_users,
-)
-from dialer.api.routes.admin_common import MAX_ID, Text, field_errors, invalid, unique
-from dialer.api.security import (
-    Admin,
-    Ctx,
-    CurrentUser,
-    Leader,
-    Principal,
-    UserError,
-    create_user,
-    forbidden,
-    request_token,
 )
 
 router = APIRouter(prefix="/api", tags=["people"])

@@ -45,7 +45,7 @@ from typing import Any, Self
 import aiomqtt
 import structlog
 
-from dialer.sink import (
+from dialer.engine.sink import (
     EventSink,
     MemorySink,
     NullSink,

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import sqlalchemy as sa
 import structlog
@@ -37,22 +37,18 @@ from asterisk.adapter import AmiAdapter
 from asterisk.errors import AmiError
 from asterisk.pool import AmiPool
 from asterisk.protocol import Message
-from asterisk.scenario import load_scenario
 from campaigns import selection
 from campaigns.db import make_engine
-from campaigns.dispositions import CallDetails, campaign_statuses, record_outcome
-from campaigns.enums import CampaignState, Outcome, SystemStatus
+from campaigns.dispositions import CallDetails, record_outcome
+from campaigns.enums import CampaignState, Outcome
 from campaigns.migrate import current_revision, head_revision
 from campaigns.models import Agent, CallLog, Campaign, Record
 from campaigns.reports import rollup_due
 from campaigns.rollups import rollup_day
 from campaigns.service import campaign_hours
 from campaigns.windows import WindowError
-from dialer.adoption import Found, FoundCall, FoundSeat, Plan, plan
 from dialer.api.app import create_app
 from dialer.api.hub import EventHub, TeeSink
-from dialer.calls import Call, CallPhase, Lead
-from dialer.clock import Clock, ScaledClock, WallClock
 from dialer.config import Settings
 from dialer.engine import (
     CampaignRun,
@@ -62,13 +58,15 @@ from dialer.engine import (
     Originate,
     RunState,
 )
+from dialer.engine.adoption import Found, FoundCall, FoundSeat, Plan, plan
+from dialer.engine.calls import Call, CallPhase, Lead
+from dialer.engine.clock import Clock, ScaledClock, WallClock
 from dialer.errors import ROOT_ERRORS, DialerError
-from dialer.jobs import Jobs, JobSpec
-from dialer.mqtt import EventSink, MqttPublisher, NullSink
-from dialer.profiles import PacerHost, ProfileWatcher
-from dialer.simagents import Disposition, SimAgents
-from dialer.store import BackgroundJournal, SqlJournal, SqlLeads, load_ledger
-from dialer.telephony import dial_request, execute_now, refused
+from dialer.runtime.jobs import Jobs, JobSpec
+from dialer.runtime.mqtt import EventSink, MqttPublisher, NullSink
+from dialer.runtime.profiles import PacerHost, ProfileWatcher
+from dialer.runtime.store import BackgroundJournal, SqlJournal, SqlLeads, load_ledger
+from dialer.runtime.telephony import dial_request, execute_now, refused
 from pacing.accounting import AbandonmentLedger
 from pacing.profile import PacingProfile, build_pacer, load_profile
 
@@ -84,6 +82,17 @@ _STATE = {
     CampaignState.STOPPED.value: RunState.STOPPED,
     CampaignState.DRAFT.value: RunState.STOPPED,
 }
+
+
+class AgentDriver(Protocol):
+    """Agents driven from outside the engine's own inputs (the simulation's scripted agents
+    plug in here from above: the runtime does not import the simulation)."""
+
+    def next_time(self) -> float | None:
+        """When :meth:`step` next has something to do (engine clock), or None."""
+
+    def step(self, engine: Engine, now: float) -> list[Command]:
+        """Act on the engine at ``now``; the commands to carry out."""
 
 
 class EngineStartError(DialerError):
@@ -119,7 +128,7 @@ class Runtime:
         clock: Clock | None = None,
         time_scale: float = 1.0,
         sink: EventSink | None = None,
-        sim_agents: SimAgents | None = None,
+        sim_agents: AgentDriver | None = None,
         ready_within_s: float = 15.0,
         http: tuple[str, int] | None = None,
     ) -> None:
@@ -898,55 +907,11 @@ def _aware(value: object) -> dt.datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
-def scenario_agents(
-    settings: Settings, scenario_path: Path, campaign: str, *, seed: int = 1
-) -> SimAgents:
-    """Simulated agents of a scenario working ``campaign``: they close each call with one of
-    the campaign's TO_CALL or DO_NOT_CALL statuses (for demos, soak and crash tests)."""
-
-    scenario = load_scenario(scenario_path)
-    db = make_engine(settings.database.url)
-    try:
-        with db.connect() as conn:
-            row = conn.execute(
-                sa.select(_CAMPAIGN.c.id).where(
-                    sa.or_(
-                        _CAMPAIGN.c.name == campaign, sa.cast(_CAMPAIGN.c.id, sa.String) == campaign
-                    )
-                )
-            ).first()
-            if row is None:
-                msg = f"--campaign {campaign!r}: no such campaign"
-                raise EngineStartError(msg)
-            options = campaign_statuses(conn, int(row[0]))
-    finally:
-        db.dispose()
-    weights = {SystemStatus.DO_NOT_CALL: 0.6, SystemStatus.TO_CALL: 0.4}
-    dispositions = [
-        Disposition(o.id, weights[o.system_status])
-        for o in options
-        if o.system_status in weights and o.active
-    ]
-    if not dispositions:
-        msg = f"--campaign {campaign!r} offers no TO_CALL or DO_NOT_CALL status"
-        raise EngineStartError(msg)
-    return SimAgents(
-        campaign_id=int(row[0]),
-        schedule=[(t, int(n)) for t, n in scenario.agents.steps],
-        wrapup=scenario.wrapup,
-        dispositions=dispositions,
-        pause_rate_per_hour=scenario.pause_rate_per_hour,
-        pause_duration=scenario.pause_duration,
-        seed=seed,
-        seat_of=lambda agent_id: f"agent{agent_id}",
-    )
-
-
 async def run_forever(
     settings: Settings,
     *,
     time_scale: float = 1.0,
-    sim_agents: SimAgents | None = None,
+    sim_agents: AgentDriver | None = None,
     http: tuple[str, int] | None = None,
 ) -> None:
     """``dialer run``: the engine until interrupted."""

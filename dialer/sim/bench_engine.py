@@ -27,7 +27,8 @@ from campaigns.abandonment import abandonment_windows
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from dialer.config import Settings
-from dialer.runtime import Runtime, scenario_agents
+from dialer.runtime import Runtime
+from dialer.sim.simagents import scenario_agents
 
 _SCENARIO = """\
 name = "bench-{agents}"

@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 from campaigns.enums import Role
 from campaigns.models import Agent, AgentGroup, User, UserSession, utcnow
 from campaigns.statuses import audit, name_key
-from dialer.api.security import UserError, check_password, hash_password
 from dialer.errors import DialerError
+from dialer.services.accounts import UserError, check_password, hash_password
 
 LANGUAGES = ("en", "pl")
 LOGIN_MAX = 64

@@ -25,12 +25,12 @@ from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.enums import Role
 from campaigns.models import Agent, AgentGroup, Campaign
-from dialer.api.security import create_user
-from dialer.clock import ScaledClock
 from dialer.config import Settings
-from dialer.live import AgentLine, render, summary_table
+from dialer.engine.clock import ScaledClock
 from dialer.runtime import Runtime
-from dialer.simagents import Disposition, SimAgents
+from dialer.services.accounts import create_user
+from dialer.sim.live import AgentLine, render, summary_table
+from dialer.sim.simagents import Disposition, SimAgents
 
 DEMO_STATUS_WEIGHTS = (
     ("Nie dzwonić", 0.45, None),

@@ -22,11 +22,11 @@ from asterisk.scenario import Scenario, ScenarioBehaviour
 from asterisk.settings import AmiServerSettings
 from asterisk.world import World
 from campaigns.enums import Outcome
-from dialer.clock import VirtualClock
 from dialer.engine import Call, CampaignRun, Command, Engine, Lead, RunState
-from dialer.mqtt import MemorySink
-from dialer.simagents import Disposition, SimAgents
-from dialer.telephony import execute_now
+from dialer.engine.clock import VirtualClock
+from dialer.runtime.mqtt import MemorySink
+from dialer.runtime.telephony import execute_now
+from dialer.sim.simagents import Disposition, SimAgents
 from pacing import types as pt
 
 HOUR_S = 3600.0

@@ -5,7 +5,7 @@ They run the real rules, never a copy: which record may be dialed and in what or
 tiers); what an outcome or an agent's status does to a record is
 :func:`campaigns.status_engine.apply_outcome` / ``apply_agent_status``, as in the database
 store. A status the campaign does not offer, or one its rules refuse (a callback without
-a date, …), is refused at once, as :class:`dialer.store.BackgroundJournal` does.
+a date, …), is refused at once, as :class:`dialer.runtime.store.BackgroundJournal` does.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from campaigns.status_engine import (
     apply_agent_status,
     apply_outcome,
 )
-from dialer.clock import Clock
 from dialer.engine import Call, Lead
+from dialer.engine.clock import Clock
 from dialer.errors import DialerError
 
 #: Lease end of a record in flight (the fake has no lease time: a call holds it till the end).

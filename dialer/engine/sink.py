@@ -1,7 +1,7 @@
 """The engine's event-sink port: where it sends live state (MQTT in ``dialer run``).
 
 The protocol and its topic names live beside the engine, which does not import the MQTT
-module; :mod:`dialer.mqtt` implements the port over a broker, :class:`MemorySink` and
+module; :mod:`dialer.runtime.mqtt` implements the port over a broker, :class:`MemorySink` and
 :class:`NullSink` in memory.
 """
 

@@ -34,9 +34,9 @@ from campaigns.enums import Outcome
 from campaigns.models import CallLog, Record
 from campaigns.retention import purge
 from campaigns.status_engine import StatusRuleError, apply_agent_status
-from dialer.clock import Clock
 from dialer.engine import Call, Lead
-from dialer.jobs import JobSpec
+from dialer.engine.clock import Clock
+from dialer.runtime.jobs import JobSpec
 from pacing.accounting import AbandonmentLedger, local_days
 
 log = structlog.get_logger(__name__)

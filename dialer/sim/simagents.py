@@ -14,13 +14,21 @@ import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
+import sqlalchemy as sa
 import structlog
 
-from dialer import agents as ag
+from asterisk.scenario import load_scenario
+from campaigns.db import make_engine
+from campaigns.dispositions import campaign_statuses
+from campaigns.enums import SystemStatus
+from campaigns.models import Campaign
+from dialer.config import Settings
 from dialer.engine import Command, Engine
-from dialer.errors import ROOT_ERRORS
+from dialer.engine import agents as ag
+from dialer.errors import ROOT_ERRORS, DialerError
 
 log = structlog.get_logger(__name__)
 
@@ -185,3 +193,56 @@ class SimAgents:
             return engine.agent_ready(agent_id)
 
         return apply
+
+
+_CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
+
+
+class SimAgentsError(DialerError):
+    """Simulated agents cannot be set up for the campaign named: the message says why."""
+
+    error_id = "sim_agents"
+
+
+def scenario_agents(
+    settings: Settings, scenario_path: Path, campaign: str, *, seed: int = 1
+) -> SimAgents:
+    """Simulated agents of a scenario working ``campaign``: they close each call with one of
+    the campaign's TO_CALL or DO_NOT_CALL statuses (for demos, soak and crash tests)."""
+
+    scenario = load_scenario(scenario_path)
+    db = make_engine(settings.database.url)
+    try:
+        with db.connect() as conn:
+            row = conn.execute(
+                sa.select(_CAMPAIGN.c.id).where(
+                    sa.or_(
+                        _CAMPAIGN.c.name == campaign, sa.cast(_CAMPAIGN.c.id, sa.String) == campaign
+                    )
+                )
+            ).first()
+            if row is None:
+                msg = f"--campaign {campaign!r}: no such campaign"
+                raise SimAgentsError(msg)
+            options = campaign_statuses(conn, int(row[0]))
+    finally:
+        db.dispose()
+    weights = {SystemStatus.DO_NOT_CALL: 0.6, SystemStatus.TO_CALL: 0.4}
+    dispositions = [
+        Disposition(o.id, weights[o.system_status])
+        for o in options
+        if o.system_status in weights and o.active
+    ]
+    if not dispositions:
+        msg = f"--campaign {campaign!r} offers no TO_CALL or DO_NOT_CALL status"
+        raise SimAgentsError(msg)
+    return SimAgents(
+        campaign_id=int(row[0]),
+        schedule=[(t, int(n)) for t, n in scenario.agents.steps],
+        wrapup=scenario.wrapup,
+        dispositions=dispositions,
+        pause_rate_per_hour=scenario.pause_rate_per_hour,
+        pause_duration=scenario.pause_duration,
+        seed=seed,
+        seat_of=lambda agent_id: f"agent{agent_id}",
+    )

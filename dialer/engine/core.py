@@ -1,9 +1,9 @@
 """The engine core: campaigns, agents and calls in memory, driven by events and ticks.
 
-The core does no I/O of its own. It reads time from a :class:`~dialer.clock.Clock`, asks a
+The core does no I/O of its own. It reads time from a :class:`~dialer.engine.clock.Clock`, asks a
 :class:`LeadSource` for records to dial, tells a :class:`CallJournal` what happened to each
 attempt (call log and status engine), publishes live state to an
-:class:`~dialer.sink.EventSink`, and returns telephony *commands* for an adapter to carry
+:class:`~dialer.engine.sink.EventSink`, and returns telephony *commands* for an adapter to carry
 out (the AMI pool in ``dialer run``, the world model in ``dialer simulate``).
 
 Per running campaign, every tick: build the pacer's view from live agent and call state,
@@ -28,18 +28,18 @@ import structlog
 from asterisk import events as ev
 from campaigns.enums import Outcome
 from campaigns.windows import CallingWindow, is_open
-from dialer import agents as ag
-from dialer import calls as cl
-from dialer.calls import Call, CallPhase, ConnectCall, DropCall, HangupCall, Lead, Now
-from dialer.clock import Clock
-from dialer.errors import DialerError
-from dialer.sink import (
+from dialer.engine import agents as ag
+from dialer.engine import calls as cl
+from dialer.engine.calls import Call, CallPhase, ConnectCall, DropCall, HangupCall, Lead, Now
+from dialer.engine.clock import Clock
+from dialer.engine.sink import (
     EventSink,
     agent_state_topic,
     call_topic,
     campaign_stats_topic,
     screenpop_topic,
 )
+from dialer.errors import DialerError
 from pacing import types as pt
 
 __all__ = [
