@@ -1,11 +1,18 @@
-"""Errors of the telephony edge (AMI adapter, pool, scenario files, simulator)."""
+"""Errors of the telephony edge (AMI adapter, pool, scenario files, simulator), rooted in
+:class:`AsteriskError`. ``asterisk/`` imports nothing of ``dialer/`` or ``campaigns/``: the
+runtime catches the tuple of room roots (``dialer.errors.ROOT_ERRORS``) at its boundaries.
+"""
 
 from __future__ import annotations
 
-from dialer.errors import DialerError
+
+class AsteriskError(Exception):
+    """Root of every error the asterisk package raises on purpose."""
+
+    error_id: str = "asterisk_error"
 
 
-class AmiError(DialerError):
+class AmiError(AsteriskError):
     """Root of every error raised by the Asterisk adapter."""
 
     error_id = "ami_error"
@@ -61,7 +68,7 @@ class AmiLoginError(AmiError):
         super().__init__(f"AMI login to {server!r} as {username!r} failed: {message}")
 
 
-class ScenarioError(DialerError):
+class ScenarioError(AsteriskError):
     """A scenario file is invalid; the message names the file and the key."""
 
     error_id = "scenario_error"

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from campaigns.enums import Outcome, SystemStatus
+from campaigns.errors import CampaignError
 from campaigns.models import AuditLog, CallLog, Campaign, CampaignStatus, Record, StatusDef
 from campaigns.status_engine import (
     DATED_STATUSES,
@@ -29,7 +30,6 @@ from campaigns.status_engine import (
     apply_agent_status,
     apply_outcome,
 )
-from dialer.errors import DialerError
 
 _RECORD = Record.__table__  # type: ignore[attr-defined]
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
@@ -39,7 +39,7 @@ _CALL_LOG = CallLog.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditLog.__table__  # type: ignore[attr-defined]
 
 
-class RecordNotFoundError(DialerError):
+class RecordNotFoundError(CampaignError):
     """No record has the given id."""
 
     error_id = "record_not_found"
@@ -56,6 +56,7 @@ class CallDetails:
     dial_at: dt.datetime | None = None
     answer_at: dt.datetime | None = None
     connect_at: dt.datetime | None = None
+    drop_at: dt.datetime | None = None
     end_at: dt.datetime | None = None
     ring_s: float | None = None
     wait_s: float | None = None
@@ -157,6 +158,7 @@ def _write_state(
         "owner_agent_id": state.owner_agent_id,
         "last_outcome": state.last_outcome.value if state.last_outcome else None,
         "last_call_at": state.last_call_at,
+        "attempts": state.attempts,
     }
     # Clear the lease when it is ours (or when the caller does not say whose it is); a lease
     # taken meanwhile by another dialer stays.

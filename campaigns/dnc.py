@@ -15,6 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from campaigns.errors import CampaignError
 from campaigns.importer import (
     PHONE,
     ImportFileError,
@@ -26,13 +27,12 @@ from campaigns.importer import (
 from campaigns.importer import read_rows as _read_rows
 from campaigns.models import AuditLog, DncEntry, utcnow
 from campaigns.phones import Normalized, PhoneError, PhoneNormalizer, PhoneReason
-from dialer.errors import DialerError
 
 _DNC = DncEntry.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditLog.__table__  # type: ignore[attr-defined]
 
 
-class DncNotFoundError(DialerError):
+class DncNotFoundError(CampaignError):
     """Removing a number that is not on the list named."""
 
     error_id = "dnc_not_found"

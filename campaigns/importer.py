@@ -30,12 +30,11 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from campaigns.enums import SystemStatus
-from campaigns.errors import CampaignNotFoundError
+from campaigns.errors import CampaignError, CampaignNotFoundError
 from campaigns.models import Campaign, ContactList, DncEntry, Record, utcnow
 from campaigns.phones import Normalized, PhoneNormalizer
 from campaigns.selection import forget_zone_keys
 from campaigns.windows import WindowError, check_zone
-from dialer.errors import DialerError
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +76,7 @@ BATCH_SIZE = 50_000
 KEEP_REJECTS = 10_000
 
 
-class ImportFileError(DialerError):
+class ImportFileError(CampaignError):
     """The file cannot be imported at all (nothing was written): names the file and the fix."""
 
     error_id = "import_file_error"

@@ -16,13 +16,13 @@ from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
 from campaigns.db import make_engine
+from campaigns.errors import CampaignError
 from campaigns.statuses import ensure_defaults
-from dialer.errors import DialerError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-class MigrationError(DialerError):
+class MigrationError(CampaignError):
     """The database could not be brought to the wanted schema revision."""
 
     error_id = "migration_failed"

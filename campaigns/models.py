@@ -246,6 +246,7 @@ class AuditLog(SQLModel, table=True):
     """Every change made by a person (or by the system on a person's behalf)."""
 
     __tablename__: ClassVar[str] = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_at", "at"),)  # retention deletes by age
 
     id: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = _created()
@@ -265,6 +266,9 @@ class CallLog(SQLModel, table=True):
         sa.Index("ix_call_log_agent_dial", "agent_id", "dial_at"),
         # The whole log newest first (an administrator's call list, unfiltered).
         sa.Index("ix_call_log_dial", "dial_at", "id"),
+        # The abandonment windows count people when they were connected or dropped.
+        sa.Index("ix_call_log_campaign_connect", "campaign_id", "connect_at"),
+        sa.Index("ix_call_log_campaign_drop", "campaign_id", "drop_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -276,6 +280,8 @@ class CallLog(SQLModel, table=True):
     dial_at: dt.datetime = _created()
     answer_at: dt.datetime | None = _ts()
     connect_at: dt.datetime | None = _ts()
+    drop_at: dt.datetime | None = _ts()
+    """When the person was sent to the drop message (abandoned)."""
     end_at: dt.datetime | None = _ts()
     ring_s: float | None = None
     wait_s: float | None = None

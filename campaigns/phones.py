@@ -29,7 +29,7 @@ from phonenumbers import (
 from phonenumbers.phonenumberutil import ValidationResult, is_number_type_geographical
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
-from dialer.errors import DialerError
+from campaigns.errors import CampaignError
 
 _UNKNOWN_TZ = "Etc/Unknown"
 
@@ -64,7 +64,7 @@ class PhoneReason(StrEnum):
         return texts[self]
 
 
-class PhoneError(DialerError):
+class PhoneError(CampaignError):
     """A phone number given by a person is not valid."""
 
     error_id = "invalid_phone"
@@ -75,7 +75,7 @@ class PhoneError(DialerError):
         super().__init__(f"phone: {reason.explain(raw, region)}")
 
 
-class RegionError(DialerError):
+class RegionError(CampaignError):
     """The default region is not a known two-letter region code."""
 
     error_id = "invalid_region"

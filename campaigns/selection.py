@@ -35,7 +35,7 @@ Every function takes ``now``; none reads the clock.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
@@ -45,10 +45,10 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from campaigns.enums import OwnerAbsentPolicy, SystemStatus
-from campaigns.errors import CampaignNotFoundError
+from campaigns.errors import CampaignError, CampaignNotFoundError
 from campaigns.models import Campaign, DncEntry, Record
+from campaigns.status_engine import CampaignRules, RecordState, owner_release_at, why_not_callable
 from campaigns.windows import CallingWindow, open_zone_keys
-from dialer.errors import DialerError
 
 #: Seconds the distinct zone keys of a campaign are cached before being read again.
 ZONE_KEYS_TTL_S = 60.0
@@ -58,7 +58,7 @@ EXHAUSTED_TTL_S = 10.0
 Db = sa.Engine | sa.Connection | Session
 
 
-class SelectionError(DialerError):
+class SelectionError(CampaignError):
     """A claim cannot be made as asked."""
 
     error_id = "selection_error"
@@ -331,6 +331,56 @@ def _load_campaign(conn: sa.Connection, campaign_id: int) -> sa.Row[Any]:
     return row
 
 
+# ------------------------------------------------------------------- the rules, pure
+
+
+def claim_rank(
+    state: RecordState,
+    now: dt.datetime,
+    rules: CampaignRules,
+    *,
+    agent_id: int | None = None,
+    reserved_agent_id: int | None = None,
+    window_open: bool = True,
+    dnc: bool = False,
+) -> tuple[Tier, int, tuple[Any, ...]] | None:
+    """Where :func:`claim` would take a record, in pure form (for in-memory stores and
+    tests): ``(tier, query, order key)`` — sort by it, best first — or ``None`` when the
+    record is not claimable at ``now`` by this claim (the §5 rules of
+    :func:`campaigns.status_engine.why_not_callable`, then the tier queries)."""
+    reserved = reserved_agent_id if reserved_agent_id is not None else agent_id
+    status = state.system_status
+    dated = (state.next_call_at is not None, state.next_call_at or _EARLIEST)
+
+    def allowed(reserved_for: int | None) -> bool:
+        return (
+            why_not_callable(
+                state, now, rules, window_open=window_open, dnc=dnc, reserved_agent_id=reserved_for
+            )
+            is None
+        )
+
+    if (
+        status is SystemStatus.MY_RECORD
+        and agent_id is not None
+        and state.owner_agent_id == agent_id
+        and allowed(agent_id)
+    ):
+        return Tier.MY_RECORD, 0, dated
+    if status is SystemStatus.CALL_PROGRESSIVE and reserved is not None and allowed(reserved):
+        return Tier.PROGRESSIVE, 1, dated
+    if status in {SystemStatus.MY_RECORD, SystemStatus.CALL_PROGRESSIVE} or not allowed(None):
+        if status is SystemStatus.MY_RECORD and allowed(None):  # released to anyone
+            release = owner_release_at(state, rules)
+            return Tier.NOT_BEFORE, 3, (release, 0)
+        return None
+    if status is SystemStatus.NOT_BEFORE:
+        return Tier.NOT_BEFORE, 2, dated
+    if state.next_call_at is not None:
+        return Tier.RETRY, 4, (state.next_call_at, 0)
+    return (Tier.RETRY if state.attempts > 0 else Tier.FRESH), 5, (-state.attempts, 0)
+
+
 # ------------------------------------------------------------------------------- API
 
 
@@ -345,6 +395,8 @@ def claim(
     agent_id: int | None = None,
     reserved_agent_id: int | None = None,
     reserved_only: bool = False,
+    exclude_records: Collection[int] = (),
+    exclude_phones: Collection[str] = (),
 ) -> list[ClaimedRecord]:
     """Lease up to ``n`` callable records of a campaign at ``now``, best first.
 
@@ -355,6 +407,9 @@ def claim(
     ``reserved_agent_id``; the rest are predictive calls with no agent reserved.
     ``reserved_only``: only the agent's callback or a progressive redial (tiers 1–2), for
     an engine that reserves the agent only when such a record exists.
+    ``exclude_records`` / ``exclude_phones``: records and numbers the caller has calls up
+    for; none of them is claimed, whatever their leases say (a lease may have lapsed while
+    the database was unreachable; a number may be on several records).
 
     With an engine the claim commits before returning; with a connection or session the
     caller's transaction holds it (commit promptly: other claimers wait on the rows).
@@ -390,6 +445,10 @@ def claim(
             # keys were cached is not known to be open, so it waits for the next refresh.
             _c.tz.in_(open_keys),
         ]
+        if exclude_records:
+            common.append(_c.id.not_in(sorted(set(exclude_records))))
+        if exclude_phones:
+            common.append(_c.phone.not_in(sorted(set(exclude_phones))))
         postgres = conn.dialect.name == "postgresql"
         if postgres:
             # psycopg prepares a statement after a few runs and PostgreSQL may then switch
@@ -451,20 +510,37 @@ def renew(
     *,
     engine_id: str,
     lease_s: float,
+    also_owners_like: str | None = None,
 ) -> list[int]:
     """Extend the leases ``engine_id`` holds on ``record_ids``; returns the ids renewed.
 
-    A record another engine has claimed since (after this lease expired) is not renewed:
-    its id is missing from the result, and the caller should treat that call as lost.
+    A lease that lapsed and was cleared (swept) or that nobody holds is taken back (the
+    caller's call is still up), unless the record's last call ended within ``lease_s``
+    (its outcome was written while this renewal was on its way). A record another owner
+    has claimed since (after this lease expired) and still holds is not renewed: its id
+    is missing from the result, and the caller should treat that call as lost.
+    ``also_owners_like``: a LIKE pattern of other owners whose leases are taken over too
+    (an earlier start of the same engine).
     """
     if not record_ids:
         return []
     expires = now + dt.timedelta(seconds=lease_s)
+    # A lease cleared by an outcome written just now (the call ended while this renewal
+    # was on its way) is not taken back: its record's last call ended within lease_s.
+    settled_long_ago = sa.or_(
+        _c.last_call_at.is_(None), _c.last_call_at <= now - dt.timedelta(seconds=lease_s)
+    )
+    mine: list[sa.ColumnElement[bool]] = [
+        _c.lease_owner == engine_id,
+        sa.and_(sa.or_(_c.lease_owner.is_(None), _c.lease_expires_at <= now), settled_long_ago),
+    ]
+    if also_owners_like is not None:
+        mine.append(_c.lease_owner.like(also_owners_like))
     with _connection(db) as conn:
         rows = conn.execute(
             sa.update(_record)
-            .where(_c.id.in_(list(record_ids)), _c.lease_owner == engine_id)
-            .values(lease_expires_at=expires)
+            .where(_c.id.in_(list(record_ids)), sa.or_(*mine))
+            .values(lease_owner=engine_id, lease_expires_at=expires)
             .returning(_c.id)
         )
         return sorted(row[0] for row in rows)

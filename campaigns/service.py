@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlmodel import Session, col, select
 
 from campaigns.enums import Outcome, OwnerAbsentPolicy, SystemStatus
-from campaigns.errors import CampaignNotFoundError
+from campaigns.errors import CampaignError, CampaignNotFoundError
 from campaigns.models import Campaign, DncEntry, Record, StatusDef
 from campaigns.statuses import (
     attach_new_campaign_statuses,
@@ -27,7 +27,6 @@ from campaigns.statuses import (
     name_key,
 )
 from campaigns.windows import CallingWindow, WindowError, check_zone, open_zone_keys
-from dialer.errors import DialerError
 
 #: Outcomes that use an attempt have a retry delay; CANCELLED and NOT_PLACED give it back.
 RETRY_KEYS = (
@@ -36,7 +35,7 @@ RETRY_KEYS = (
 )
 
 
-class CampaignError(DialerError):
+class CampaignRulesError(CampaignError):
     """A campaign cannot be created or changed as asked."""
 
     error_id = "invalid_campaign"
@@ -157,7 +156,7 @@ def campaign_hours(start: str | None, end: str | None, days: Sequence[int]) -> C
 
 
 def validate_rules(**values: Any) -> CampaignRules:
-    """Rules from keyword values, or a CampaignError naming the first bad field."""
+    """Rules from keyword values, or a CampaignRulesError naming the first bad field."""
     try:
         rules = CampaignRules(**values)
     except ValidationError as exc:
@@ -166,12 +165,12 @@ def validate_rules(**values: Any) -> CampaignRules:
         message = str(first["msg"]).removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = f"one of {', '.join(CampaignRules.model_fields)}"
-        raise CampaignError(key, first.get("input"), message) from exc
+        raise CampaignRulesError(key, first.get("input"), message) from exc
     try:
         rules.window()
         rules.hours()
     except WindowError as exc:
-        raise CampaignError(exc.field, exc.value, str(exc).split("expected ", 1)[-1]) from exc
+        raise CampaignRulesError(exc.field, exc.value, str(exc).split("expected ", 1)[-1]) from exc
     return rules
 
 
@@ -179,7 +178,7 @@ def create_campaign(session: Session, rules: CampaignRules, *, actor: str) -> Ca
     """Create a campaign; attach the "add to every new campaign" statuses; audit it."""
     wanted = name_key(rules.name)
     if any(name_key(row.name) == wanted for row in session.exec(select(Campaign))):
-        raise CampaignError("name", rules.name, "a name no other campaign has")
+        raise CampaignRulesError("name", rules.name, "a name no other campaign has")
     values = rules.model_dump()
     values["window_days"] = sorted(set(values["window_days"]))
     campaign = Campaign(**values)

@@ -11,9 +11,10 @@ Two transitions take a record's state and return its next state:
 ``why_not_callable`` / ``callable_now`` express the §5 invariants on one record, so the
 record selection and the property tests check the same rule.
 
-Time is always passed in (``now``); every datetime is timezone-aware. The engine never
-changes ``attempts``: record selection increments it when it claims a record for a dial,
-so a crash mid-call still counts the attempt.
+Time is always passed in (``now``); every datetime is timezone-aware. Record selection
+increments ``attempts`` when it claims a record for a dial, so a crash mid-call still
+counts the attempt; the engine only gives it back for the outcomes in ``NO_ATTEMPT``
+(the call was never placed, or hung up by us before anyone answered).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from types import MappingProxyType
 from typing import Protocol
 
 from campaigns.enums import AUTO_OUTCOMES, Outcome, OwnerAbsentPolicy, SystemStatus
+from campaigns.errors import CampaignError
 from campaigns.windows import CallingWindow, next_opening
-from dialer.errors import DialerError
 
 #: Built-in redial delays (seconds) per outcome, used when the campaign sets neither the
 #: outcome's key nor ``"default"`` in ``retry_delays_s``.
@@ -46,9 +47,11 @@ DEFAULT_RETRY_DELAYS_S: Mapping[str, int] = MappingProxyType(
 
 #: Statuses whose record carries a next-contact date set by the agent.
 DATED_STATUSES = frozenset({SystemStatus.MY_RECORD, SystemStatus.NOT_BEFORE})
+#: Outcomes that used no attempt: no call reached anyone, the record stays as it was.
+NO_ATTEMPT = frozenset({Outcome.CANCELLED, Outcome.NOT_PLACED})
 
 
-class StatusRuleError(DialerError):
+class StatusRuleError(CampaignError):
     """A status cannot be applied to a record (the campaign's rules refuse it): the message
     names the field and the fix. Not to be confused with ``campaigns.statuses.StatusError``,
     a status definition that is invalid in the dictionary."""
@@ -282,8 +285,14 @@ def apply_outcome(
       the record back by the "answered" retry delay, so a missing agent status never makes
       the engine call the person straight back.
     - A MY_RECORD record that is not answered keeps its owner and retries after the delay.
+    - CANCELLED and NOT_PLACED (no call reached anyone) give the attempt back and change
+      nothing else: not the status, the owner, the due time or the last outcome.
     """
     _aware(now, "now")
+    if outcome in NO_ATTEMPT:
+        # Nobody was called (refused Originate) or we hung up before anyone answered: the
+        # attempt counted at claim time is given back and nothing else changes.
+        return replace(state, attempts=max(0, state.attempts - 1), lease_expires_at=None)
     table = auto or AutoTable()
     base = replace(state, last_outcome=outcome, last_call_at=now, lease_expires_at=None)
     if state.system_status is SystemStatus.DO_NOT_CALL:

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from campaigns.enums import AUTO_OUTCOMES, Outcome, SystemStatus
+from campaigns.errors import CampaignError
 from campaigns.models import AuditLog, Campaign, CampaignStatus, StatusDef
-from dialer.errors import DialerError
 
 DEFAULT_STATUSES: tuple[tuple[str, SystemStatus], ...] = (
     ("Dzwonić", SystemStatus.TO_CALL),
@@ -32,7 +32,7 @@ DEFAULT_STATUSES: tuple[tuple[str, SystemStatus], ...] = (
 NAME_MAX = 120
 
 
-class StatusError(DialerError):
+class StatusError(CampaignError):
     """A status cannot be created, changed or attached as asked."""
 
     error_id = "invalid_status"
@@ -43,7 +43,7 @@ class StatusError(DialerError):
         super().__init__(f"{field}: {value!r} is not valid, expected {expected}")
 
 
-class StatusNotFoundError(DialerError):
+class StatusNotFoundError(CampaignError):
     """No status has this name or id (in the scope looked at)."""
 
     error_id = "status_not_found"

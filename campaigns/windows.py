@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
-from dialer.errors import DialerError
+from campaigns.errors import CampaignError
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-class WindowError(DialerError):
+class WindowError(CampaignError):
     """A calling window or a time zone is not valid."""
 
     error_id = "invalid_window"

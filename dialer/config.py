@@ -158,6 +158,21 @@ class HttpSettings(_Section):
     """Mark the session cookie Secure (serve the pages over HTTPS, e.g. behind a proxy)."""
 
 
+class RetentionSettings(_Section):
+    """How long the call log and the audit log are kept (DESIGN §3); older rows are deleted
+    by a daily job. The default keeps 5 years, as record-keeping rules ask."""
+
+    call_log_days: int = Field(default=1826, ge=31, le=36_500)
+    """Days a call-log row is kept after its dial time (at least 31: the 30-day
+    abandonment window is counted from it)."""
+    audit_days: int = Field(default=1826, ge=1, le=36_500)
+    """Days an audit-log row is kept."""
+    run_at: str = Field(default="03:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    """Time of day, UTC ("HH:MM"), the deletion runs."""
+    batch: int = Field(default=5000, ge=100, le=100_000)
+    """Rows deleted per transaction (short transactions: the engine keeps writing)."""
+
+
 class Settings(_Section):
     """Every setting of the engine, validated; built by :func:`load_settings`."""
 
@@ -168,6 +183,7 @@ class Settings(_Section):
     asterisk: AsteriskSettings = AsteriskSettings()
     mqtt: MqttSettings = MqttSettings()
     http: HttpSettings = HttpSettings()
+    retention: RetentionSettings = RetentionSettings()
 
 
 # --------------------------------------------------------------------------- loading

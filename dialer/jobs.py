@@ -29,18 +29,25 @@ JobFunc = Callable[[], Awaitable[None]] | Callable[[], None]
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """One recurring job: every ``every_s`` seconds, or daily at ``at`` ("HH:MM")."""
+    """One recurring job: every ``every_s`` seconds, or daily at ``at`` ("HH:MM").
+
+    ``engine_clock``: ``every_s`` counts on the engine's clock, which may run faster than
+    the wall clock (``--time-scale``); e.g. lease renewal, whose leases count that clock.
+    """
 
     id: str
     func: JobFunc
     description: str
     every_s: float | None = None
     at: str | None = None
+    engine_clock: bool = False
 
-    def trigger(self, timezone: str) -> IntervalTrigger | CronTrigger:
-        """The APScheduler trigger for this spec."""
+    def trigger(self, timezone: str, *, time_scale: float = 1.0) -> IntervalTrigger | CronTrigger:
+        """The APScheduler trigger for this spec (``time_scale``: engine seconds per wall
+        second, applied to ``engine_clock`` jobs)."""
         if self.every_s is not None:
-            return IntervalTrigger(seconds=self.every_s, timezone=timezone)
+            seconds = self.every_s / time_scale if self.engine_clock else self.every_s
+            return IntervalTrigger(seconds=seconds, timezone=timezone)
         if self.at is None:
             msg = f"job {self.id}: give every_s or at"
             raise ValueError(msg)
@@ -75,9 +82,19 @@ def _guarded(spec: JobSpec) -> Callable[[], Any]:
 
 
 class Jobs:
-    """``async with Jobs(specs):`` — the engine's scheduler, started and shut down with it."""
+    """``async with Jobs(specs):`` — the engine's scheduler, started and shut down with it.
 
-    def __init__(self, specs: Sequence[JobSpec], *, timezone: str = "UTC") -> None:
+    ``time_scale``: how many seconds of the engine's clock pass per wall second (the
+    ``ScaledClock`` of ``--time-scale``); jobs marked ``engine_clock`` run that much
+    more often, so that they keep pace with what they look after.
+    """
+
+    def __init__(
+        self, specs: Sequence[JobSpec], *, timezone: str = "UTC", time_scale: float = 1.0
+    ) -> None:
+        if time_scale <= 0:
+            msg = f"time_scale must be positive, got {time_scale}"
+            raise ValueError(msg)
         self.specs = list(specs)
         self.scheduler = AsyncIOScheduler(
             timezone=timezone,
@@ -86,7 +103,7 @@ class Jobs:
         for spec in self.specs:
             self.scheduler.add_job(
                 _guarded(spec),
-                spec.trigger(timezone),
+                spec.trigger(timezone, time_scale=time_scale),
                 id=spec.id,
                 name=spec.description,
                 replace_existing=True,

@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 import structlog
 
-from dialer.errors import DialerError
+from dialer.errors import ROOT_ERRORS, DialerError
 from pacing import types as pt
 
 log = structlog.get_logger(__name__)
@@ -70,7 +70,7 @@ class ProfileWatcher(Generic[P]):
         name = path.stem
         try:
             profile = self._load(path)
-        except DialerError as exc:
+        except ROOT_ERRORS as exc:
             self.errors[name] = str(exc)
             kept = "kept the previous profile" if name in self.profiles else "not loaded"
             log.error("profile_refused", profile=name, error=str(exc), action=kept)

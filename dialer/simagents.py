@@ -20,7 +20,7 @@ import structlog
 
 from dialer import agents as ag
 from dialer.engine import Command, Engine
-from dialer.errors import DialerError
+from dialer.errors import ROOT_ERRORS
 
 log = structlog.get_logger(__name__)
 
@@ -90,7 +90,7 @@ class SimAgents:
             _, _, action = heapq.heappop(self._heap)
             try:
                 out.extend(action(engine, now))
-            except DialerError as exc:  # one agent's refusal must not lose the others' steps
+            except ROOT_ERRORS as exc:  # one agent's refusal must not lose the others' steps
                 log.warning("sim_agent_action_refused", error=str(exc))
         out.extend(self._observe(engine, now))
         return out
@@ -125,7 +125,7 @@ class SimAgents:
                 return []
             try:
                 return engine.agent_pause(agent_id, BREAK)
-            except DialerError:  # logged out meanwhile, or not pausable now
+            except ROOT_ERRORS:  # logged out meanwhile, or not pausable now
                 return []
 
         self._at(now + gap, request)
@@ -164,7 +164,7 @@ class SimAgents:
                 date = engine.clock.utcnow() + dt.timedelta(seconds=choice.date_in_s)
             try:
                 return engine.agent_set_status(agent_id, call_id, choice.status_id, date=date)
-            except DialerError:
+            except ROOT_ERRORS:
                 # Refused (e.g. a callback on the record's last attempt): like a person, pick
                 # a status that takes no date instead.
                 undated = [d for d in self.dispositions if d.date_in_s is None]

@@ -9,16 +9,20 @@ call may still be live; :meth:`SqlLeads.renew` keeps the leases of long calls al
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import queue
+import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
 
 from campaigns import selection
+from campaigns.abandonment import settled_facts, zone
 from campaigns.dispositions import (
     CallDetails,
     load_rules,
@@ -28,9 +32,12 @@ from campaigns.dispositions import (
 )
 from campaigns.enums import Outcome
 from campaigns.models import CallLog, Record
+from campaigns.retention import purge
 from campaigns.status_engine import StatusRuleError, apply_agent_status
 from dialer.clock import Clock
 from dialer.engine import Call, Lead
+from dialer.jobs import JobSpec
+from pacing.accounting import AbandonmentLedger, local_days
 
 log = structlog.get_logger(__name__)
 
@@ -51,18 +58,63 @@ def _lead(item: selection.ClaimedRecord) -> Lead:
     )
 
 
-class SqlLeads:
-    """Records to dial, leased from the database for this engine."""
+#: This process's start nonce: leases are owned by ``<engine id>/<nonce>``, so that a
+#: lapsed owner (an earlier start of the same engine, or a stalled one) is fenced off.
+PROCESS_NONCE = secrets.token_hex(4)
 
-    def __init__(self, db: sa.Engine, *, engine_id: str, lease_s: float) -> None:
+
+def lease_owner(engine_id: str, nonce: str | None = None) -> str:
+    """The lease owner of ``engine_id`` for one start (``nonce``: this process's)."""
+    return f"{engine_id}/{PROCESS_NONCE if nonce is None else nonce}"
+
+
+class SqlLeads:
+    """Records to dial, leased from the database for this engine.
+
+    Leases are owned by :attr:`owner` (engine id + start nonce): a release, renewal or
+    outcome of an earlier owner never touches a lease taken since by another. Leases are
+    counted on the engine's clock (``now`` comes from it) and renewed by
+    :meth:`renew_job` on the same clock. While renewals fail (the database is
+    unreachable) :attr:`can_claim` is False and no record is claimed: the leases of the
+    calls up may have lapsed, and only the engine's own exclusions still protect them.
+    """
+
+    def __init__(
+        self, db: sa.Engine, *, engine_id: str, lease_s: float, nonce: str | None = None
+    ) -> None:
         self.db = db
         self.engine_id = engine_id
+        self.owner = lease_owner(engine_id, nonce)
         self.lease_s = lease_s
+        self._renew_failing = False
 
-    def claim(self, campaign_id: int, n: int, now: dt.datetime) -> list[Lead]:
-        """Up to ``n`` records any agent may take."""
+    @property
+    def can_claim(self) -> bool:
+        """False while the last renewal of leases failed."""
+        return not self._renew_failing
+
+    def claim(
+        self,
+        campaign_id: int,
+        n: int,
+        now: dt.datetime,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> list[Lead]:
+        """Up to ``n`` records any agent may take, none of ``exclude_records`` and none
+        with a number in ``exclude_phones`` (the engine's live calls)."""
+        if not self.can_claim:
+            return []
         got = selection.claim(
-            self.db, campaign_id, n, now, engine_id=self.engine_id, lease_s=self.lease_s
+            self.db,
+            campaign_id,
+            n,
+            now,
+            engine_id=self.owner,
+            lease_s=self.lease_s,
+            exclude_records=exclude_records,
+            exclude_phones=exclude_phones,
         )
         return [_lead(item) for item in got]
 
@@ -101,29 +153,132 @@ class SqlLeads:
             ).scalar_one()
         return found, int(progressive)
 
-    def claim_reserved(self, campaign_id: int, agent_id: int, now: dt.datetime) -> Lead | None:
+    def claim_reserved(
+        self,
+        campaign_id: int,
+        agent_id: int,
+        now: dt.datetime,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> Lead | None:
         """The agent's due callback, else a progressive redial, else ``None``."""
+        if not self.can_claim:
+            return None
         got = selection.claim(
             self.db,
             campaign_id,
             1,
             now,
-            engine_id=self.engine_id,
+            engine_id=self.owner,
             lease_s=self.lease_s,
             agent_id=agent_id,
             reserved_only=True,
+            exclude_records=exclude_records,
+            exclude_phones=exclude_phones,
         )
         return _lead(got[0]) if got else None
 
     def release(self, record_ids: Sequence[int]) -> None:
-        """Give back records claimed and not dialed."""
-        selection.release(self.db, record_ids, engine_id=self.engine_id)
+        """Give back records claimed and not dialed (only leases this owner holds)."""
+        selection.release(self.db, record_ids, engine_id=self.owner)
 
     def renew(self, record_ids: Sequence[int], now: dt.datetime) -> list[int]:
-        """Extend this engine's leases on records whose calls are still going on."""
+        """Extend this owner's leases on records whose calls are still going on (and take
+        back a lease that lapsed unclaimed); returns the ids renewed. A failure (the
+        database is unreachable) stops claims until a renewal succeeds again."""
+        try:
+            renewed = selection.renew(
+                self.db, record_ids, now, engine_id=self.owner, lease_s=self.lease_s
+            )
+        except Exception:
+            if not self._renew_failing:
+                log.warning("lease_renew_failing", records=len(record_ids))
+            self._renew_failing = True
+            raise
+        if self._renew_failing:
+            log.info("lease_renew_resumed", records=len(renewed))
+        self._renew_failing = False
+        lost = set(record_ids) - set(renewed)
+        if lost:
+            log.warning("leases_lost", records=sorted(lost))
+        return renewed
+
+    def adopt(self, record_ids: Sequence[int], now: dt.datetime) -> list[int]:
+        """Take over the leases an earlier start of this engine held on ``record_ids``
+        (calls adopted after a restart), and free or lapsed ones; returns the ids taken."""
         return selection.renew(
-            self.db, record_ids, now, engine_id=self.engine_id, lease_s=self.lease_s
+            self.db,
+            record_ids,
+            now,
+            engine_id=self.owner,
+            lease_s=self.lease_s,
+            also_owners_like=f"{self.engine_id}/%",
         )
+
+    def earlier_leases(self) -> list[int]:
+        """Records still leased by an earlier start of this engine (after a restart)."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(_RECORD.c.id).where(
+                    _RECORD.c.lease_owner.like(f"{self.engine_id}/%"),
+                    _RECORD.c.lease_owner != self.owner,
+                )
+            )
+            return sorted(int(r[0]) for r in rows)
+
+    def renew_job(self, live_record_ids: Callable[[], Collection[int]], clock: Clock) -> JobSpec:
+        """The scheduled job that renews the leases of the calls up, every third of
+        ``lease_s`` on the engine's clock (run it with ``Jobs(..., time_scale=...)``)."""
+
+        async def renew() -> None:
+            ids = sorted(live_record_ids())
+            if not ids:
+                self._renew_failing = False
+                return
+            await asyncio.to_thread(self.renew, ids, clock.utcnow())
+
+        return JobSpec(
+            "lease-renew",
+            renew,
+            "renew leases of calls in progress",
+            every_s=self.lease_s / 3,
+            engine_clock=True,
+        )
+
+
+def retention_job(
+    db: sa.Engine, clock: Clock, *, call_log_days: int, audit_days: int, run_at: str, batch: int
+) -> JobSpec:
+    """The daily job deleting call-log and audit rows past their keeping time (the
+    ``[retention]`` settings); it runs in a worker thread."""
+
+    def retention() -> None:
+        purged = purge(
+            db, clock.utcnow(), call_log_days=call_log_days, audit_days=audit_days, batch=batch
+        )
+        if purged.call_log or purged.audit:
+            log.info("retention_purged", call_log=purged.call_log, audit=purged.audit)
+
+    return JobSpec("retention", retention, "delete call/audit rows past retention", at=run_at)
+
+
+def load_ledger(
+    ledger: AbandonmentLedger, db: sa.Engine, campaign_id: int, *, clock: Clock, tz: str
+) -> int:
+    """Make ``ledger`` count "today" in the campaign's zone ``tz`` and seed it with the
+    connects, drops (and machines) of the last 30 days from the call log, on ``clock``'s
+    scale; returns how many facts it took. Call it when the campaign's pacer is built
+    (at start, and when a profile reload builds a new one), before it sees live events:
+    the call log holds every engine's facts, so the pacer's guard starts from the same
+    windows as the dashboard."""
+    now_t, now_at = clock.now(), clock.utcnow()
+    ledger.use_calendar(local_days(now_t, now_at, zone(tz)))
+    facts = (
+        (now_t - (now_at - at).total_seconds(), kind)
+        for at, kind in settled_facts(db, campaign_id, now_at)
+    )
+    return ledger.seed(facts, now=now_t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +301,7 @@ def _details(call: Call) -> CallDetails:
         dial_at=call.dial_at,
         answer_at=call.answer_at,
         connect_at=call.connect_at,
+        drop_at=call.drop_at,
         end_at=call.end_at,
         ring_s=_seconds(call.dial_at, answered_or_end),
         wait_s=_seconds(call.person_at, call.connect_at or call.drop_at or call.end_at)
@@ -163,16 +319,27 @@ def _details(call: Call) -> CallDetails:
 
 
 class SqlJournal:
-    """Call log and status engine on the database, for one engine."""
+    """Call log and status engine on the database, for one engine.
 
-    def __init__(self, db: sa.Engine, *, engine_id: str, clock: Clock) -> None:
+    Every method writes its fact at once, in its own transaction, and may be run again
+    after it failed (a database outage): :class:`BackgroundJournal` retries it until it
+    succeeds. A row is found by the call's id (``channel_id``) when this process did not
+    write it (a call adopted after a restart).
+    """
+
+    def __init__(
+        self, db: sa.Engine, *, engine_id: str, clock: Clock, nonce: str | None = None
+    ) -> None:
         self.db = db
         self.engine_id = engine_id
+        #: The lease owner this journal writes outcomes as (see :func:`lease_owner`).
+        self.owner = lease_owner(engine_id, nonce)
         self.clock = clock
         self._log_ids: dict[str, int] = {}
         self._unwritten: list[Call] = []
         self._pending: dict[str, _PendingStatus] = {}
         self._ended: set[str] = set()
+        self._insert_failed = False
 
     def dialed(self, call: Call) -> None:
         """Queue the attempt's call-log row; :meth:`flush` writes the queued rows in one
@@ -181,34 +348,146 @@ class SqlJournal:
         self._unwritten.append(call)
 
     def flush(self) -> None:
-        """Write the queued call-log rows (one transaction, ids kept for the updates)."""
+        """Write the queued call-log rows (one transaction, ids kept for the updates).
+
+        The rows stay queued until the transaction commits; after a failed attempt the
+        rows already there (the commit went through, its answer was lost) are not
+        inserted twice.
+        """
         if not self._unwritten:
             return
-        calls, self._unwritten = self._unwritten, []
-        rows = [
-            {
-                "campaign_id": call.campaign_id,
-                "record_id": call.lead.record_id,
-                "phone": call.lead.phone,
-                "attempt": call.lead.attempt,
-                "dial_at": call.dial_at,
-                "channel_id": call.call_id,
-                "note": "",
-            }
-            for call in calls
-        ]
+        calls = list(self._unwritten)
         with self.db.begin() as conn:
-            result = conn.execute(
-                sa.insert(_CALL_LOG).returning(_CALL_LOG.c.id, _CALL_LOG.c.channel_id), rows
-            )
-            for log_id, call_id in result:
-                self._log_ids[str(call_id)] = int(log_id)
+            if self._insert_failed:
+                ids = [call.call_id for call in calls]
+                found = conn.execute(
+                    sa.select(_CALL_LOG.c.id, _CALL_LOG.c.channel_id).where(
+                        _CALL_LOG.c.channel_id.in_(ids)
+                    )
+                ).all()
+                for log_id, call_id in found:
+                    self._log_ids[str(call_id)] = int(log_id)
+                calls = [call for call in calls if call.call_id not in self._log_ids]
+            rows = [
+                {
+                    "campaign_id": call.campaign_id,
+                    "record_id": call.lead.record_id,
+                    "phone": call.lead.phone,
+                    "attempt": call.lead.attempt,
+                    "dial_at": call.dial_at,
+                    "channel_id": call.call_id,
+                    "server": call.server or None,
+                    "note": "",
+                }
+                for call in calls
+            ]
+            self._insert_failed = True
+            if rows:
+                result = conn.execute(
+                    sa.insert(_CALL_LOG).returning(_CALL_LOG.c.id, _CALL_LOG.c.channel_id), rows
+                )
+                for log_id, call_id in result:
+                    self._log_ids[str(call_id)] = int(log_id)
+        self._insert_failed = False
+        del self._unwritten[: len(self._unwritten)]
+
+    def _log_id(self, conn: sa.Connection, call: Call) -> int | None:
+        """The call's row: written by this journal, or found by the call's id."""
+        log_id = self._log_ids.get(call.call_id)
+        if log_id is None:
+            log_id = conn.execute(
+                sa.select(_CALL_LOG.c.id)
+                .where(_CALL_LOG.c.channel_id == call.call_id)
+                .order_by(_CALL_LOG.c.id.desc())
+                .limit(1)
+            ).scalar()
+            if log_id is not None:
+                self._log_ids[call.call_id] = int(log_id)
+        return None if log_id is None else int(log_id)
+
+    def _fact(self, call: Call, fact: str, values: dict[str, Any]) -> None:
+        """Write ``values`` into the call's row now (``None`` values are left alone)."""
+        self.flush()
+        values = {k: v for k, v in values.items() if v is not None}
+        with self.db.begin() as conn:
+            log_id = self._log_id(conn, call)
+            if log_id is None:
+                log.warning("call_log_row_missing", call_id=call.call_id, fact=fact)
+                return
+            conn.execute(sa.update(_CALL_LOG).where(_CALL_LOG.c.id == log_id).values(**values))
+
+    def answered(self, call: Call) -> None:
+        """Someone picked up: the answer time (and AMD's verdict when known)."""
+        self._fact(
+            call,
+            "answered",
+            {
+                "answer_at": call.answer_at,
+                "ring_s": _seconds(call.dial_at, call.answer_at),
+                "amd_result": call.amd_status,
+                "amd_cause": call.amd_cause,
+                "server": call.server or None,
+            },
+        )
+
+    def connected(self, call: Call) -> None:
+        """The person was bridged to an agent: connect time, agent, wait."""
+        self._fact(
+            call,
+            "connected",
+            {
+                "answer_at": call.answer_at,
+                "ring_s": _seconds(call.dial_at, call.answer_at),
+                "connect_at": call.connect_at,
+                "agent_id": call.agent_id,
+                "wait_s": _seconds(call.person_at, call.connect_at),
+                "amd_result": call.amd_status,
+                "amd_cause": call.amd_cause,
+                "server": call.server or None,
+            },
+        )
+
+    def dropped(self, call: Call) -> None:
+        """The person was sent to the drop message: drop time, wait."""
+        self._fact(
+            call,
+            "dropped",
+            {
+                "answer_at": call.answer_at,
+                "ring_s": _seconds(call.dial_at, call.answer_at),
+                "drop_at": call.drop_at or self.clock.utcnow(),
+                "wait_s": _seconds(call.person_at, call.drop_at),
+                "amd_result": call.amd_status,
+                "amd_cause": call.amd_cause,
+            },
+        )
+
+    def refused(self, call: Call, message: str) -> None:
+        """No call was placed: the row is closed ``not_placed`` with the server's message,
+        the lease released and the attempt given back (the record is otherwise unchanged)."""
+        self.flush()
+        now = call.end_at or self.clock.utcnow()
+        details = replace(_details(call), end_at=now, hangup_cause_txt=message or None)
+        with self.db.connect() as conn:
+            log_id = self._log_id(conn, call)
+        record_outcome(
+            self.db,
+            call.lead.record_id,
+            Outcome.NOT_PLACED,
+            now=now,
+            call=details,
+            call_log_id=log_id,
+            lease_owner=self.owner,
+        )
+        self._forget(call.call_id)
 
     def finished(self, call: Call) -> None:
         """Close the row. A call nobody talked to gets its outcome through the status
-        engine now; an answered one waits for its agent's status (unless given already)."""
+        engine now (CANCELLED gives its attempt back); an answered one waits for its
+        agent's status (unless given already)."""
         self.flush()
-        log_id = self._log_ids.get(call.call_id)
+        with self.db.connect() as conn:
+            log_id = self._log_id(conn, call)
         now = call.end_at or self.clock.utcnow()
         outcome = call.outcome or Outcome.FAILED
         if outcome is not Outcome.ANSWERED:
@@ -219,7 +498,7 @@ class SqlJournal:
                 now=now,
                 call=_details(call),
                 call_log_id=log_id,
-                lease_owner=self.engine_id,
+                lease_owner=self.owner,
             )
             self._forget(call.call_id)
             return
@@ -280,7 +559,7 @@ class SqlJournal:
             now=now,
             call=_details(call),
             call_log_id=self._log_ids.get(call.call_id),
-            lease_owner=self.engine_id,
+            lease_owner=self.owner,
         )
         self._forget(call.call_id)
 
@@ -311,7 +590,7 @@ class SqlJournal:
             date=pending.date,
             note=pending.note,
             call_log_id=self._log_ids.get(call.call_id),
-            lease_owner=self.engine_id,
+            lease_owner=self.owner,
             extra_audit={"call_id": call.call_id},
         )
         self._forget(call.call_id)
@@ -322,34 +601,96 @@ class SqlJournal:
         self._pending.pop(call_id, None)
 
 
-class BackgroundJournal:
-    """A :class:`SqlJournal` whose writes run on one worker thread, in order.
+#: Errors that mean "the database cannot be reached now": the write is tried again.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.TimeoutError,
+)
 
-    The engine's loop never waits for the database to write a call-log row or an outcome
-    (each costs milliseconds: the answered people of other calls would wait behind them).
-    An agent's status is still checked at once, so a wrong one is refused to the agent; its
-    write follows the call's other writes on the worker.
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` says the database is unreachable or busy (worth a retry)."""
+    if isinstance(exc, OUTAGE_ERRORS):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+
+
+class BackgroundJournal:
+    """A :class:`SqlJournal` whose writes run on one worker thread: a write-ahead queue.
+
+    The engine's loop never waits for the database to write a fact (each costs
+    milliseconds: the answered people of other calls would wait behind them). The worker
+    writes the facts in the order they happened; a write that fails because the database
+    cannot be reached is tried again (back-off ``retry_s`` doubling up to ``max_retry_s``)
+    until it succeeds, and the writes behind it wait, so nothing is dropped and the order
+    is kept. A write refused for another reason (a bug, a rule) is logged and counted in
+    ``failures``. :attr:`stalled` is set while the worker waits for the database.
+
+    An agent's status is still checked at once, so a wrong one is refused to the agent
+    (unless the database cannot be read: then the write on the worker checks it).
     """
 
-    def __init__(self, inner: SqlJournal) -> None:
+    def __init__(
+        self, inner: SqlJournal, *, retry_s: float = 0.2, max_retry_s: float = 5.0
+    ) -> None:
         self.inner = inner
+        self.retry_s = retry_s
+        self.max_retry_s = max_retry_s
         self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self._queued = 0
+        #: Set while a write waits for the database to come back.
+        self.stalled = threading.Event()
+        self.failures = 0
+        self.retries = 0
         self._thread = threading.Thread(target=self._work, name="call-journal", daemon=True)
         self._thread.start()
-        self.failures = 0
+
+    @property
+    def pending(self) -> int:
+        """Writes queued and not yet done."""
+        return self._queued
 
     def _work(self) -> None:
         while True:
             job = self._queue.get()
             if job is None:
                 return
+            self._run(job)
+            with self._idle:
+                self._queued -= 1
+                self._idle.notify_all()
+
+    def _run(self, job: Callable[[], None]) -> None:
+        delay = self.retry_s
+        while True:
             try:
                 job()
-            except Exception:
-                self.failures += 1
-                log.exception("call_journal_write_failed")
+            except Exception as exc:
+                if not is_outage(exc):
+                    self.failures += 1
+                    log.exception("call_journal_write_failed")
+                    return
+                self.retries += 1
+                if self._stop.is_set():  # close() gave up waiting: counted as unwritten
+                    self.failures += 1
+                    return
+                if not self.stalled.is_set():
+                    log.warning("call_journal_stalled", error=str(exc).splitlines()[0])
+                    self.stalled.set()
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.max_retry_s)
+                continue
+            if self.stalled.is_set():
+                log.info("call_journal_resumed", retries=self.retries, queued=self._queued)
+                self.stalled.clear()
+            return
 
     def _put(self, job: Callable[[], None]) -> None:
+        with self._idle:
+            self._queued += 1
         self._queue.put(job)
 
     def dialed(self, call: Call) -> None:
@@ -360,6 +701,26 @@ class BackgroundJournal:
     def flush(self) -> None:
         """Ask the worker to write the queued rows."""
         self._put(self.inner.flush)
+
+    def answered(self, call: Call) -> None:
+        """Write the pick-up on the worker."""
+        snapshot = replace(call)
+        self._put(lambda: self.inner.answered(snapshot))
+
+    def connected(self, call: Call) -> None:
+        """Write the connection to the agent on the worker."""
+        snapshot = replace(call)
+        self._put(lambda: self.inner.connected(snapshot))
+
+    def dropped(self, call: Call) -> None:
+        """Write the drop on the worker."""
+        snapshot = replace(call)
+        self._put(lambda: self.inner.dropped(snapshot))
+
+    def refused(self, call: Call, message: str) -> None:
+        """Close the attempt as not placed on the worker."""
+        snapshot = replace(call)
+        self._put(lambda: self.inner.refused(snapshot, message))
 
     def finished(self, call: Call) -> None:
         """Close the attempt on the worker."""
@@ -376,7 +737,12 @@ class BackgroundJournal:
     ) -> None:
         """Check the status now (StatusRuleError to the caller); write it on the worker."""
         pending = _PendingStatus(agent_id, status_id, date, note)
-        self.inner.check_status(call, pending, self.inner.clock.utcnow())
+        try:
+            self.inner.check_status(call, pending, self.inner.clock.utcnow())
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("status_check_deferred", call_id=call.call_id)
         snapshot = replace(call)
         self._put(lambda: self.inner.status_set(snapshot, agent_id, status_id, date, note))
 
@@ -385,8 +751,18 @@ class BackgroundJournal:
         snapshot = replace(call)
         self._put(lambda: self.inner.default_status(snapshot))
 
+    def wait_idle(self, within_s: float) -> bool:
+        """Wait until every queued write is done; False when ``within_s`` ran out first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._queued == 0, within_s)
+
     def close(self, within_s: float = 30.0) -> None:
-        """Write everything queued, then stop the worker."""
-        self._queue.put(self.inner.flush)
+        """Write everything queued (waiting up to ``within_s`` for the database), then
+        stop the worker. Writes still queued then are logged as lost."""
+        self.flush()
+        done = self.wait_idle(within_s)
+        if not done:
+            log.error("call_journal_unwritten", writes=self._queued)
+            self._stop.set()
         self._queue.put(None)
-        self._thread.join(within_s)
+        self._thread.join(within_s if done else 5.0)  # stopped, it gives up its write at once

@@ -2,6 +2,8 @@
 
 A :class:`AbandonmentLedger` keeps, from event times only, the counts for *today* (since
 the last day boundary), a rolling 24 h window (Ofcom) and a rolling 30-day window (FTC).
+It starts from the facts already in the call log (:meth:`AbandonmentLedger.seed`) and
+counts "today" in the campaign's zone when given a calendar (:func:`local_days`).
 A person is counted once, when the call is settled: ``connect`` (answered, served) or
 ``drop`` (answered, abandoned).  Day boundaries are ``day_start_s + k * 86400`` on the
 caller's clock (``day_start_s`` = the time of a midnight, e.g. 0 when ``t`` counts from
@@ -15,10 +17,31 @@ of persons wrongly taken for machines and hung up on.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 DAY_S = 86400.0
+
+#: Maps a time on the caller's clock to a day number (equal numbers: the same day).
+DayOf = Callable[[float], int]
+
+#: Kinds of past facts :meth:`AbandonmentLedger.seed` takes (the pacing event kinds).
+SEED_KINDS = ("connect", "drop", "machine")
+
+
+def local_days(clock_t: float, utc: dt.datetime, tz: dt.tzinfo) -> DayOf:
+    """Day numbers of the calendar in ``tz`` for times on a clock that read ``clock_t``
+    at the wall time ``utc`` (aware): a day starts at local midnight, DST included."""
+    if utc.tzinfo is None:
+        msg = f"utc must be timezone-aware, got {utc!r}"
+        raise ValueError(msg)
+
+    def day_of(t: float) -> int:
+        return (utc + dt.timedelta(seconds=t - clock_t)).astimezone(tz).date().toordinal()
+
+    return day_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +81,17 @@ class _Rolling:
         if self._buckets and self._buckets[-1][0] == b:
             self._buckets[-1][1] += answered
             self._buckets[-1][2] += drops
-        else:
+        elif not self._buckets or self._buckets[-1][0] < b:
             self._buckets.append([float(b), answered, drops])
+        else:  # an older event (seeding after live events): keep the buckets in order
+            at = len(self._buckets)
+            while at > 0 and self._buckets[at - 1][0] > b:
+                at -= 1
+            if at > 0 and self._buckets[at - 1][0] == b:
+                self._buckets[at - 1][1] += answered
+                self._buckets[at - 1][2] += drops
+            else:
+                self._buckets.insert(at, [float(b), answered, drops])
         self.answered += answered
         self.drops += drops
 
@@ -71,12 +103,19 @@ class _Rolling:
 class AbandonmentLedger:
     """Counts drops and answered persons for today, the last 24 h and the last 30 days."""
 
-    def __init__(self, *, day_start_s: float = 0.0, amd_false_positive_rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        day_start_s: float = 0.0,
+        amd_false_positive_rate: float = 0.0,
+        day_of: DayOf | None = None,
+    ) -> None:
         if not 0.0 <= amd_false_positive_rate < 1.0:
             msg = "amd_false_positive_rate must be in [0, 1)"
             raise ValueError(msg)
         self.day_start_s = day_start_s
         self.amd_false_positive_rate = amd_false_positive_rate
+        self._calendar = day_of
         self._day: int | None = None
         self._today_answered = 0.0
         self._today_drops = 0.0
@@ -84,7 +123,43 @@ class AbandonmentLedger:
         self._r30 = _Rolling(30 * DAY_S, 3600.0)
 
     def _day_of(self, t: float) -> int:
+        if self._calendar is not None:
+            return self._calendar(t)
         return int((t - self.day_start_s) // DAY_S)
+
+    def use_calendar(self, day_of: DayOf) -> None:
+        """Count "today" by ``day_of`` (e.g. :func:`local_days` of the campaign's zone)
+        instead of ``day_start_s + k * 86400``; today's counts start again."""
+        self._calendar = day_of
+        self._day = None
+        self._today_answered = 0.0
+        self._today_drops = 0.0
+
+    def seed(self, facts: Iterable[tuple[float, str]], *, now: float) -> int:
+        """Add past facts — ``(t, kind)`` with ``kind`` in :data:`SEED_KINDS`, ``t`` on the
+        caller's clock — e.g. loaded from the call log at start, so that a restart forgets
+        no drop of the legal windows. Facts after ``now`` are ignored; order is free and
+        live events may already be in. Returns the number of facts added."""
+        self._roll_day(now)
+        f = self.amd_false_positive_rate
+        weights = {"connect": (1.0, 0.0), "drop": (1.0, 1.0), "machine": (f, f)}
+        added = 0
+        for t, kind in facts:
+            if kind not in weights:
+                msg = f"seed fact kind {kind!r}: expected one of {', '.join(SEED_KINDS)}"
+                raise ValueError(msg)
+            answered, drops = weights[kind]
+            if t > now or answered == 0.0:
+                continue
+            recent = t > now - 2 * DAY_S  # older facts are in neither today nor 24 h
+            if recent and self._day_of(t) == self._day:
+                self._today_answered += answered
+                self._today_drops += drops
+            if recent:
+                self._r24.add(t, answered, drops)
+            self._r30.add(t, answered, drops)
+            added += 1
+        return added
 
     def _roll_day(self, t: float) -> None:
         d = self._day_of(t)

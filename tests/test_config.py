@@ -148,3 +148,15 @@ def test_single_underscore_variable_is_reported(tmp_path: Path) -> None:
     path = _write(tmp_path, "")
     with pytest.raises(ConfigError, match="DIALER_DATABASE__URL"):
         load_settings(path, environ={"DIALER_DATABASE_URL": "sqlite://"})
+
+
+def test_retention_keeps_five_years_unless_told(tmp_path: Path) -> None:
+    """[retention] defaults to 1826 days for both logs; a call-log keeping time shorter
+    than the 30-day abandonment window is refused, naming the key."""
+    settings = load_settings(_write(tmp_path, ""), environ={})
+    assert (settings.retention.call_log_days, settings.retention.audit_days) == (1826, 1826)
+    path = _write(tmp_path, "[retention]\ncall_log_days = 10\n")
+    with pytest.raises(ConfigError, match=r"retention\.call_log_days"):
+        load_settings(path, environ={})
+    with pytest.raises(ConfigError, match=r"retention\.run_at"):
+        load_settings(_write(tmp_path, '[retention]\nrun_at = "25:00"\n'), environ={})

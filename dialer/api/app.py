@@ -22,12 +22,12 @@ from dialer.api.context import ApiContext, EngineLink
 from dialer.api.hub import EventHub
 from dialer.api.routes import register_routes
 from dialer.config import Settings
-from dialer.errors import DialerError
+from dialer.errors import ROOT_ERRORS, error_id_of
 from dialer.web import mount_web
 
 log = structlog.get_logger(__name__)
 
-#: DialerError ids that mean "the thing asked for does not exist".
+#: Error ids (of any room) that mean "the thing asked for does not exist".
 _NOT_FOUND_IDS = frozenset(
     {
         "campaign_not_found",
@@ -68,11 +68,14 @@ def create_app(
         engine=engine,
     )
 
-    @app.exception_handler(DialerError)
-    async def dialer_error(request: Request, exc: DialerError) -> JSONResponse:
-        status = 404 if exc.error_id in _NOT_FOUND_IDS else 400
-        log.info("api_refused", path=request.url.path, error=exc.error_id, detail=str(exc))
-        return _error(status, exc.error_id, str(exc))
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        error_id = error_id_of(exc)
+        status = 404 if error_id in _NOT_FOUND_IDS else 400
+        log.info("api_refused", path=request.url.path, error=error_id, detail=str(exc))
+        return _error(status, error_id, str(exc))
+
+    for root in ROOT_ERRORS:  # every room's root error: refused on purpose
+        app.add_exception_handler(root, refused)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

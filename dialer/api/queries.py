@@ -8,8 +8,9 @@ the routes add roles, scope and HTTP. Queries are written for a large call log:
   by offset, and joins names only for the rows of the page;
 * its count stops at :data:`CALL_COUNT_CAP` rows, so a broad filter costs a bounded scan;
 * exports page by key (dial time, id), a short connection per batch;
-* 30-day abandonment takes each finished UTC day from the ``campaign_day`` rollup when that
-  row was computed after the day ended, and counts the call log only for the rest.
+* abandonment is :func:`campaigns.abandonment.abandonment_windows` (people counted when
+  connected or dropped, by ``ix_call_log_campaign_connect`` / ``_drop``): the one truth
+  the pacer's guard reads too.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
+from campaigns.abandonment import Window, abandonment_windows
 from campaigns.enums import Outcome, SystemStatus
-from campaigns.models import Agent, CallLog, Campaign, CampaignDay, Record, StatusDef
-from dialer.errors import DialerError
+from campaigns.models import Agent, CallLog, Campaign, Record, StatusDef
+from dialer.errors import ROOT_ERRORS
 from pacing.profile import load_profile
 
 _LOG = CallLog.__table__  # type: ignore[attr-defined]
@@ -34,12 +35,13 @@ _AGENT = Agent.__table__  # type: ignore[attr-defined]
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 _STATUS = StatusDef.__table__  # type: ignore[attr-defined]
 _RECORD = Record.__table__  # type: ignore[attr-defined]
-_DAY = CampaignDay.__table__  # type: ignore[attr-defined]
 
 #: The call list counts matching rows up to this many (more is shown as "10 000+").
 CALL_COUNT_CAP = 10_000
 #: Rows per export file at most (an XLSX sheet holds 1 048 576 rows).
 EXPORT_MAX_ROWS = 1_000_000
+#: What reading a pacing profile may raise when the file is bad or missing.
+_UNREADABLE: tuple[type[Exception], ...] = (*ROOT_ERRORS, OSError, ValueError)
 #: The abandonment cap when a campaign's pacing profile cannot be read.
 DEFAULT_ABANDON_CAP = 0.03
 _EXPORT_BATCH = 2_000
@@ -421,76 +423,6 @@ class AbandonmentFigures:
     rolling_30d: Abandonment
 
 
-def _utc_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-
-
-def _log_counts(
-    conn: sa.Connection, campaign_id: int, spans: Sequence[tuple[dt.datetime, dt.datetime]]
-) -> tuple[int, int]:
-    """(connected, dropped) dialed within any of ``spans``."""
-    if not spans:
-        return 0, 0
-    outcome = _LOG.c.outcome
-    query = sa.select(
-        sa.func.coalesce(sa.func.sum(sa.case((outcome == Outcome.ANSWERED.value, 1), else_=0)), 0),
-        sa.func.coalesce(sa.func.sum(sa.case((outcome == Outcome.DROPPED.value, 1), else_=0)), 0),
-    ).where(
-        _LOG.c.campaign_id == campaign_id,
-        sa.or_(*(sa.and_(_LOG.c.dial_at >= a, _LOG.c.dial_at < b) for a, b in spans)),
-    )
-    connected, dropped = conn.execute(query).one()
-    return int(connected), int(dropped)
-
-
-def window_abandonment(
-    conn: sa.Connection, campaign_id: int, since: dt.datetime, now: dt.datetime
-) -> Abandonment:
-    """Abandonment of calls dialed in [since, now): finished UTC days wholly inside the
-    window from their final rollup, the rest from the call log."""
-    final: dict[dt.date, tuple[int, int]] = {}
-    first_whole = since.astimezone(dt.UTC).date() + dt.timedelta(days=1)
-    if _utc_midnight(first_whole - dt.timedelta(days=1)) == since:
-        first_whole -= dt.timedelta(days=1)
-    last_whole = now.astimezone(dt.UTC).date() - dt.timedelta(days=1)
-    if first_whole <= last_whole:
-        rows = conn.execute(
-            sa.select(_DAY.c.day, _DAY.c.connected, _DAY.c.dropped, _DAY.c.updated_at).where(
-                _DAY.c.campaign_id == campaign_id,
-                _DAY.c.day >= first_whole,
-                _DAY.c.day <= last_whole,
-            )
-        ).all()
-        for r in rows:
-            # A day rolled up before it ended may miss its last calls: count it again.
-            if r.updated_at >= _utc_midnight(r.day + dt.timedelta(days=1)):
-                final[r.day] = (int(r.connected), int(r.dropped))
-    spans: list[tuple[dt.datetime, dt.datetime]] = []
-    cursor = since
-    for day in sorted(final):
-        start = _utc_midnight(day)
-        if cursor < start:
-            spans.append((cursor, start))
-        cursor = max(cursor, start + dt.timedelta(days=1))
-    if cursor < now:
-        spans.append((cursor, now))
-    connected, dropped = _log_counts(conn, campaign_id, spans)
-    for c, d in final.values():
-        connected += c
-        dropped += d
-    return Abandonment(since=since, connected=connected, dropped=dropped)
-
-
-def day_start(now: dt.datetime, tz_name: str) -> dt.datetime:
-    """Midnight of ``now``'s day in the zone ``tz_name`` (UTC when the zone is unknown)."""
-    try:
-        zone: dt.tzinfo = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = dt.UTC
-    local = now.astimezone(zone)
-    return dt.datetime.combine(local.date(), dt.time(), tzinfo=zone).astimezone(dt.UTC)
-
-
 def abandon_cap(profiles_dir: str | Path, profile: str) -> float:
     """The ``target_abandon`` of a pacing profile (the default cap when it cannot be read)."""
     name = Path(profile).name
@@ -498,19 +430,25 @@ def abandon_cap(profiles_dir: str | Path, profile: str) -> float:
         return DEFAULT_ABANDON_CAP
     try:
         return float(load_profile(Path(profiles_dir) / f"{name}.toml").target_abandon)
-    except (DialerError, OSError, ValueError):
+    except _UNREADABLE:
         return DEFAULT_ABANDON_CAP
 
 
 def abandonment(
     conn: sa.Connection, campaign_id: int, *, now: dt.datetime, tz_name: str, cap: float
 ) -> AbandonmentFigures:
-    """Abandonment since midnight in ``tz_name``, over the last 24 h and the last 30 days."""
+    """Abandonment since midnight in ``tz_name``, over the last 24 h and the last 30 days:
+    :func:`campaigns.abandonment.abandonment_windows`, the figures the pacer's guard reads."""
+    windows = abandonment_windows(conn, campaign_id, now, tz_name)
+
+    def figures(w: Window) -> Abandonment:
+        return Abandonment(since=w.since, connected=w.connected, dropped=w.dropped)
+
     return AbandonmentFigures(
         cap=cap,
-        today=window_abandonment(conn, campaign_id, day_start(now, tz_name), now),
-        rolling_24h=window_abandonment(conn, campaign_id, now - dt.timedelta(hours=24), now),
-        rolling_30d=window_abandonment(conn, campaign_id, now - dt.timedelta(days=30), now),
+        today=figures(windows.today),
+        rolling_24h=figures(windows.rolling_24h),
+        rolling_30d=figures(windows.rolling_30d),
     )
 
 

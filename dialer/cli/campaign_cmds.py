@@ -48,7 +48,7 @@ from campaigns.statuses import (
     list_statuses,
 )
 from dialer.config import Settings, load_settings
-from dialer.errors import DialerError
+from dialer.errors import ROOT_ERRORS
 from dialer.logging import configure_logging
 
 console = Console()
@@ -83,7 +83,7 @@ def get_settings(ctx: typer.Context) -> Settings:
     if state.settings is None:
         try:
             state.settings = load_settings(state.config)
-        except DialerError as exc:
+        except ROOT_ERRORS as exc:
             fail(str(exc))
         configure_logging(
             level=state.settings.logging.level, json=state.settings.logging.json_lines
@@ -134,7 +134,7 @@ def _database(ctx: typer.Context, *, write: bool = False) -> Iterator[Session]:
                 yield session
                 if write:
                     session.commit()
-            except DialerError as exc:
+            except ROOT_ERRORS as exc:
                 session.rollback()
                 fail(str(exc))
     finally:
@@ -315,7 +315,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         settings = get_settings(ctx)
         try:
             revision = initialize(settings.database.url, actor=_actor())
-        except DialerError as exc:
+        except ROOT_ERRORS as exc:
             fail(str(exc), 1)
         except sa.exc.OperationalError as exc:
             fail(f"database {settings.database.safe_url()}: cannot connect ({exc.orig})", 1)
@@ -500,7 +500,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             values["retry_delays_s"] = _parse_retry(retry)
         try:
             rules = validate_rules(**values)
-        except DialerError as exc:
+        except ROOT_ERRORS as exc:
             fail(str(exc))
         with _database(ctx, write=True) as session:
             campaign = create_campaign(session, rules, actor=_actor())

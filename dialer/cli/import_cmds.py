@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dialer.errors import DialerError
+from dialer.errors import ROOT_ERRORS, DialerError
 
 if TYPE_CHECKING:
     from campaigns.importer import ImportReport
@@ -221,7 +221,7 @@ def _run(ctx: typer.Context, db_url: str | None, action: Callable[[sa.Engine], T
     engine = _engine(db_url)
     try:
         return action(engine)
-    except DialerError as exc:
+    except ROOT_ERRORS as exc:
         raise _fail(exc) from None
     except OperationalError as exc:
         if "no such table" in str(exc) or "does not exist" in str(exc):

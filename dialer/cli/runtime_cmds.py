@@ -74,7 +74,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         import asyncio
 
         from dialer.cli.campaign_cmds import get_settings
-        from dialer.errors import DialerError
+        from dialer.errors import ROOT_ERRORS
         from dialer.runtime import run_forever, scenario_agents
 
         settings = get_settings(ctx)
@@ -91,7 +91,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             asyncio.run(
                 run_forever(settings, time_scale=time_scale, sim_agents=agents, http=listen)
             )
-        except DialerError as exc:
+        except ROOT_ERRORS as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
         except KeyboardInterrupt:
@@ -171,7 +171,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         from rich.console import Console
 
         from asterisk.scenario import load_scenario
-        from dialer.errors import DialerError
+        from dialer.errors import ROOT_ERRORS
         from dialer.live import summary_table
         from dialer.simulate import simulate as run_simulation
         from pacing.profile import build_pacer, load_profile
@@ -180,7 +180,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         try:
             sc = load_scenario(scenario)
             profile = load_profile(pacing)
-        except DialerError as exc:
+        except ROOT_ERRORS as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
         duration = None if hours is None else hours * 3600.0

@@ -1,5 +1,5 @@
 """Dashboards: live figures from the engine, abandonment today / 24 h / 30 d from the call
-log (and final daily rollups) against the profile's cap, agents by scope, the last hour."""
+log's connect and drop facts against the profile's cap, agents by scope, the last hour."""
 
 from __future__ import annotations
 
@@ -14,15 +14,27 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from campaigns.abandonment import day_start
 from campaigns.enums import Role
-from campaigns.models import CallLog, Campaign, CampaignDay
+from campaigns.models import Campaign
 from dialer.api.app import create_app
 from dialer.api.hub import EventHub
-from dialer.api.queries import day_start, window_abandonment
 from dialer.config import DatabaseSettings, PacingSettings, Settings
 from tests.api.conftest import World, sign_in
 from tests.api.test_agent_api import EngineHost, make_campaign
-from tests.api.test_calls_api import add_call
+from tests.api.test_calls_api import NOW, add_call
+
+
+def add_settled(db: sa.Engine, campaign: int, *, ago_min: float, phone: str, outcome: str) -> int:
+    """A call dialed ``ago_min`` minutes ago, with the fact the journal writes when a person
+    is connected (``connect_at``) or dropped (``drop_at``) 10 s after the dial."""
+    at = NOW - dt.timedelta(minutes=ago_min) + dt.timedelta(seconds=10)
+    facts: dict[str, object] = {}
+    if outcome == "answered":
+        facts["connect_at"] = at
+    elif outcome == "dropped":
+        facts["drop_at"] = at
+    return add_call(db, campaign, ago_min=ago_min, phone=phone, outcome=outcome, **facts)
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,7 @@ def test_dashboard_without_engine_has_figures_from_the_call_log(
     """Without an engine, live figures are null and the agents list empty, while
     abandonment and the chart still come from the call log."""
     cid, _ = make_campaign(api_db)
-    add_call(api_db, cid, ago_min=1, phone="+48500000001", outcome="dropped")
+    add_settled(api_db, cid, ago_min=1, phone="+48500000001", outcome="dropped")
     board = sign_in(app, "leader").get(f"/api/dashboard/{cid}").json()
     assert board["live"] is None
     assert board["agents"] == []
@@ -132,8 +144,8 @@ def test_abandonment_windows_against_the_profile_cap(floor: Floor, api_db: sa.En
         (60 * 24 * 45, "dropped"),
     ]
     for ago, outcome in plan:
-        add_call(api_db, cid, ago_min=ago, phone="+48500000000", outcome=outcome)
-    add_call(api_db, floor.idle, ago_min=recent, phone="+48500000009", outcome="dropped")
+        add_settled(api_db, cid, ago_min=ago, phone="+48500000000", outcome=outcome)
+    add_settled(api_db, floor.idle, ago_min=recent, phone="+48500000009", outcome="dropped")
     board = sign_in(floor.app, "head").get(f"/api/dashboard/{cid}").json()
     figures = board["abandonment"]
     assert figures["cap"] == 0.05
@@ -153,53 +165,29 @@ def test_campaign_without_readable_profile_uses_the_default_cap(
     """A campaign whose pacing profile file is missing is measured against 3 %; a window
     under the cap is not flagged."""
     for _ in range(40):
-        add_call(api_db, floor.idle, ago_min=0.5, phone="+48500000000", outcome="answered")
-    add_call(api_db, floor.idle, ago_min=0.5, phone="+48500000000", outcome="dropped")
+        add_settled(api_db, floor.idle, ago_min=0.5, phone="+48500000000", outcome="answered")
+    add_settled(api_db, floor.idle, ago_min=0.5, phone="+48500000000", outcome="dropped")
     figures = sign_in(floor.app, "admin").get(f"/api/dashboard/{floor.idle}").json()
     assert figures["abandonment"]["cap"] == 0.03
     assert figures["abandonment"]["rolling_24h"]["over_cap"] is False
 
 
-def test_final_daily_rollups_stand_in_for_their_days(api_db: sa.Engine, world: World) -> None:
-    """For whole days inside the 30-day window, a rollup computed after the day ended is
-    used instead of the call log; one computed during its day is not trusted."""
-    del world
-    cid, _ = make_campaign(api_db)
-    now = dt.datetime(2026, 5, 20, 12, 0, tzinfo=dt.UTC)
-    final_day, partial_day = dt.date(2026, 5, 10), dt.date(2026, 5, 12)
-    with Session(api_db) as session:
-        session.add(
-            CampaignDay(
-                campaign_id=cid,
-                day=final_day,
-                connected=90,
-                dropped=10,
-                updated_at=dt.datetime(2026, 5, 11, 0, 10, tzinfo=dt.UTC),
-            )
+def test_connected_calls_count_while_they_are_up(floor: Floor, api_db: sa.Engine) -> None:
+    """Five people connected and still talking (no outcome, no end yet) count as five
+    connected at once (the reported dashboard showed 0 dropped / 0 connected)."""
+    for k in range(5):
+        add_call(
+            api_db,
+            floor.idle,
+            ago_min=1,
+            phone=f"+4850000000{k}",
+            answer_at=NOW - dt.timedelta(seconds=50),
+            connect_at=NOW - dt.timedelta(seconds=49),
         )
-        session.add(
-            CampaignDay(
-                campaign_id=cid,
-                day=partial_day,
-                connected=1,
-                dropped=50,
-                updated_at=dt.datetime(2026, 5, 12, 18, 0, tzinfo=dt.UTC),
-            )
-        )
-        for when, outcome in [
-            (dt.datetime(2026, 5, 10, 9, 0, tzinfo=dt.UTC), "dropped"),  # in the rollup
-            (dt.datetime(2026, 5, 12, 9, 0, tzinfo=dt.UTC), "answered"),
-            (dt.datetime(2026, 5, 12, 19, 0, tzinfo=dt.UTC), "dropped"),
-            (dt.datetime(2026, 5, 20, 11, 0, tzinfo=dt.UTC), "answered"),
-            (dt.datetime(2026, 4, 19, 11, 0, tzinfo=dt.UTC), "dropped"),  # before the window
-        ]:
-            session.add(
-                CallLog(campaign_id=cid, phone="+48500000000", dial_at=when, outcome=outcome)
-            )
-        session.commit()
-    with api_db.connect() as conn:
-        month = window_abandonment(conn, cid, now - dt.timedelta(days=30), now)
-    assert (month.connected, month.dropped) == (90 + 2, 10 + 1)
+    figures = sign_in(floor.app, "admin").get(f"/api/dashboard/{floor.idle}").json()
+    for window in ("today", "rolling_24h", "rolling_30d"):
+        counts = figures["abandonment"][window]
+        assert (counts["connected"], counts["dropped"]) == (5, 0)
 
 
 def test_day_starts_at_midnight_in_the_campaign_zone() -> None:
@@ -221,7 +209,7 @@ def test_last_hour_series_counts_calls_per_minute(floor: Floor, api_db: sa.Engin
         (30.0, "machine"),
         (125.0, "answered"),
     ]:
-        add_call(api_db, cid, ago_min=ago, phone="+48500000000", outcome=outcome)
+        add_settled(api_db, cid, ago_min=ago, phone="+48500000000", outcome=outcome)
     series = sign_in(floor.app, "leader").get(f"/api/dashboard/{cid}").json()["series"]
     assert len(series) == 60
     times = [dt.datetime.fromisoformat(m["at"]) for m in series]

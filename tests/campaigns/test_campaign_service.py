@@ -13,8 +13,8 @@ from campaigns.enums import SystemStatus
 from campaigns.models import AuditLog
 from campaigns.selection import claim
 from campaigns.service import (
-    CampaignError,
     CampaignNotFoundError,
+    CampaignRulesError,
     create_campaign,
     get_campaign,
     summarize,
@@ -46,7 +46,7 @@ def engine(tmp_path: Path) -> sa.Engine:
 )
 def test_bad_rules_name_the_field(values: dict[str, object], message: str) -> None:
     """Each invalid rule is refused with its field, its value and what is expected."""
-    with pytest.raises(CampaignError, match=message):
+    with pytest.raises(CampaignRulesError, match=message):
         validate_rules(**values)
 
 
@@ -57,7 +57,7 @@ def test_create_audits_and_refuses_duplicate_names(engine: sa.Engine) -> None:
         session.commit()
         entry = session.exec(select(AuditLog).where(AuditLog.action == "campaign.create")).one()
         assert (entry.actor, entry.entity_id) == ("anna", str(campaign.id))
-        with pytest.raises(CampaignError, match=r"name: 'jesień 2026' .* no other campaign"):
+        with pytest.raises(CampaignRulesError, match=r"name: 'jesień 2026' .* no other campaign"):
             create_campaign(session, validate_rules(name="jesień 2026"), actor="anna")
 
 
@@ -114,5 +114,5 @@ def test_names_compare_in_any_case_beyond_ascii(engine: sa.Engine) -> None:
         created = create_campaign(session, validate_rules(name="Łódź  Jesień"), actor="a")
         session.commit()
         assert get_campaign(session, "ŁÓDŹ jesień").id == created.id
-        with pytest.raises(CampaignError, match="no other campaign"):
+        with pytest.raises(CampaignRulesError, match="no other campaign"):
             create_campaign(session, validate_rules(name="ŁÓDŹ JESIEŃ"), actor="a")

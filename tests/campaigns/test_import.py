@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from campaigns.db import create_schema, make_engine
+from campaigns.errors import CampaignError
 from campaigns.importer import (
     CampaignNotFoundError,
     ImportFileError,
@@ -19,7 +20,6 @@ from campaigns.importer import (
     import_file,
 )
 from campaigns.models import Campaign, ContactList, DncEntry, Record
-from dialer.errors import DialerError
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -250,7 +250,7 @@ def test_file_level_errors_name_the_problem_and_write_nothing(
 ) -> None:
     """A file without a phone column, an empty file, a bad mapping, tz or region is refused."""
     source = write(tmp_path / "zly.csv", content)
-    with pytest.raises(DialerError, match=message):
+    with pytest.raises(CampaignError, match=message):
         import_file(engine, source, campaign="Sprzedaż", now=NOW, **kwargs)  # type: ignore[arg-type]
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from contact_list")).scalar() == 0

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from campaigns.models import Record
-from campaigns.selection import Tier, claim, forget_zone_keys, release, sweep_expired
+from campaigns.selection import Tier, claim, forget_zone_keys, release, renew, sweep_expired
 from tests.campaigns.core_helpers import (
     NOON,
     add_agent,
@@ -18,6 +18,7 @@ from tests.campaigns.core_helpers import (
     add_dnc,
     add_record,
     pg_schema_engine,
+    record_row,
 )
 
 pytestmark = pytest.mark.postgres
@@ -125,3 +126,22 @@ def test_callback_claimed_for_its_owner_on_postgres(engine: sa.Engine) -> None:
         (mine, Tier.MY_RECORD, owner),
         (fresh, Tier.FRESH, None),
     ]
+
+
+def test_exclusions_fencing_and_take_back_on_postgres(engine: sa.Engine) -> None:
+    """On PostgreSQL too: excluded records and numbers are not claimed, a lapsed owner
+    cannot release the new owner's lease, and a swept lease is taken back by its renewal."""
+    cid = add_campaign(engine)
+    ids = [add_record(engine, cid, f"+4870000000{i}") for i in range(4)]
+    got = claim(engine, cid, 10, NOON, engine_id="old", lease_s=10,
+                exclude_records=[ids[0]], exclude_phones=["+48700000001"])  # fmt: skip
+    assert sorted(r.id for r in got) == ids[2:]
+    later = NOON + dt.timedelta(seconds=30)
+    again = claim(engine, cid, 1, later, engine_id="new", lease_s=300, exclude_records=ids[:2])
+    assert [r.id for r in again] == [ids[2]]
+    assert release(engine, [ids[2]], engine_id="old") == 0
+    assert record_row(engine, ids[2]).lease_owner == "new"
+    sweep_expired(engine, later)
+    assert record_row(engine, ids[3]).lease_owner is None
+    assert renew(engine, [ids[3]], later, engine_id="old", lease_s=10) == [ids[3]]
+    assert record_row(engine, ids[3]).lease_owner == "old"

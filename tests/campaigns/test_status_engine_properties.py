@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from campaigns.enums import Outcome, OwnerAbsentPolicy, SystemStatus
 from campaigns.status_engine import (
+    NO_ATTEMPT,
     AutoTable,
     CampaignRules,
     RecordState,
@@ -164,13 +165,17 @@ def test_my_record_always_has_owner_and_date_and_attempts_never_decrease(
     start: dt.datetime,
     seq: list[tuple[int, tuple[object, ...]]],
 ) -> None:
-    """After any transition a MY_RECORD record has an owner and a due time; attempts never drop."""
+    """After any transition a MY_RECORD record has an owner and a due time; attempts never
+    drop, except by the one given back for a call that reached nobody (NO_ATTEMPT)."""
     now = start
     for minutes, event in seq:
         now += dt.timedelta(minutes=minutes)
         before = state
         state = step(state, event, now, rules)
-        assert state.attempts >= before.attempts
+        if event[0] == "outcome" and event[1] in NO_ATTEMPT:  # nobody was called
+            assert state.attempts == max(0, before.attempts - 1)
+        else:
+            assert state.attempts >= before.attempts
         if state.system_status is SystemStatus.MY_RECORD:
             assert state.owner_agent_id is not None
             assert state.next_call_at is not None
@@ -249,7 +254,9 @@ def test_max_attempts_is_respected(
     states(),
     rules_st,
     times,
-    st.sampled_from([o for o in Outcome if o not in (Outcome.INVALID, Outcome.ANSWERED)]),
+    st.sampled_from(
+        [o for o in Outcome if o not in (Outcome.INVALID, Outcome.ANSWERED, *NO_ATTEMPT)]
+    ),
 )
 def test_retry_delay_and_window_are_honoured(
     state: RecordState, rules: CampaignRules, now: dt.datetime, outcome: Outcome
@@ -268,6 +275,18 @@ def test_retry_delay_and_window_are_honoured(
         assert never_callable_at(new, just_before, rules)
         if new.next_call_at != now + rules.retry_delay(outcome):
             assert is_open(rules.window, new.tz, new.next_call_at)
+
+
+@settings(max_examples=100, deadline=None)
+@given(states(), rules_st, times, st.sampled_from(sorted(NO_ATTEMPT)))
+def test_a_call_that_reached_nobody_changes_nothing_but_gives_the_attempt_back(
+    state: RecordState, rules: CampaignRules, now: dt.datetime, outcome: Outcome
+) -> None:
+    """CANCELLED and NOT_PLACED leave status, owner, due time and last outcome as they were
+    (even DO_NOT_CALL), free the lease and give back the attempt counted at claim time."""
+    auto = AutoTable.from_statuses(rules.statuses)
+    new = apply_outcome(state, outcome, now, rules, auto)
+    assert new == replace(state, attempts=max(0, state.attempts - 1), lease_expires_at=None)
 
 
 @settings(max_examples=150, deadline=None)

@@ -21,7 +21,7 @@ from campaigns.statuses import create_status
 from dialer.clock import VirtualClock
 from dialer.engine import CampaignRun, Engine, Originate, RunState
 from dialer.mqtt import MemorySink
-from dialer.store import SqlJournal, SqlLeads
+from dialer.store import SqlJournal, SqlLeads, lease_owner
 from pacing import types as pt
 
 START = dt.datetime(2026, 3, 11, 10, 0, tzinfo=dt.UTC)
@@ -111,7 +111,7 @@ def test_busy_call_is_logged_and_redialed_later(db: sa.Engine) -> None:
     engine, clock = make(db, 1)
     call = next(c for c in engine.tick() if isinstance(c, Originate))
     rid = engine.calls[call.call_id].lead.record_id
-    assert record(db, rid).lease_owner == "e1"
+    assert record(db, rid).lease_owner == lease_owner("e1")
     clock.advance(4)
     engine.on_event(ev.CallFailed(call.call_id, ev.FailOutcome.BUSY, 5, 17))
     row = record(db, rid)
@@ -137,7 +137,7 @@ def test_callback_status_set_while_talking_is_written_at_hangup(db: sa.Engine) -
         engine.agent_set_status(1, call.call_id, callback)
     when = START + dt.timedelta(days=1)
     engine.agent_set_status(1, call.call_id, callback, date=when, note="po 10")
-    assert record(db, rid).lease_owner == "e1"
+    assert record(db, rid).lease_owner == lease_owner("e1")
     engine.on_event(ev.CallHungUp(call.call_id, 16, "Normal Clearing"))
     row = record(db, rid)
     assert (row.system_status, row.owner_agent_id, row.lease_owner) == ("MY_RECORD", 1, None)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import pytest
 
-from pacing.accounting import DAY_S, AbandonmentLedger
+from pacing.accounting import DAY_S, AbandonmentLedger, local_days
 
 
 def test_today_resets_at_the_day_boundary() -> None:
@@ -61,3 +64,45 @@ def test_invalid_amd_rate_is_refused() -> None:
     """A false-positive rate outside [0, 1) is a programming error."""
     with pytest.raises(ValueError, match="amd_false_positive_rate"):
         AbandonmentLedger(amd_false_positive_rate=1.5)
+
+
+def test_seeded_facts_count_like_live_ones_whatever_their_order() -> None:
+    """Facts seeded after live events (older, out of order) land in the same windows as
+    if they had been recorded live; facts after ``now`` are left out."""
+    live = AbandonmentLedger()
+    seeded = AbandonmentLedger()
+    facts = [(100.0, "drop"), (DAY_S + 50.0, "connect"), (5 * DAY_S, "drop"), (40.0, "connect")]
+    for t, kind in sorted(facts):
+        (live.record_drop if kind == "drop" else live.record_connect)(t)
+    seeded.record_connect(5 * DAY_S + 10.0)
+    live.record_connect(5 * DAY_S + 10.0)
+    added = seeded.seed([*facts, (6 * DAY_S, "drop")], now=5 * DAY_S + 20.0)
+    assert added == 4
+    assert seeded.windows(5 * DAY_S + 30.0) == live.windows(5 * DAY_S + 30.0)
+    _, r24, r30 = seeded.windows(5 * DAY_S + 30.0)
+    assert (r24.drops, r24.answered) == (1.0, 2.0)
+    assert (r30.drops, r30.answered) == (2.0, 5.0)
+
+
+def test_seed_refuses_an_unknown_kind() -> None:
+    """A fact of a kind the ledger does not count is refused with the kinds it takes."""
+    with pytest.raises(ValueError, match="connect, drop, machine"):
+        AbandonmentLedger().seed([(1.0, "hangup")], now=2.0)
+
+
+def test_today_follows_the_campaign_zone_not_the_clock_origin() -> None:
+    """With the calendar of Europe/Warsaw on a monotonic clock that started at 12:00 UTC
+    (13:00 local), "today" restarts at local midnight (23:00 UTC), not 24 h after the
+    clock's origin — and across the spring DST change the day is 23 hours long."""
+    origin = dt.datetime(2026, 3, 28, 12, 0, tzinfo=dt.UTC)  # clock reads 0.0 here
+    ledger = AbandonmentLedger()
+    ledger.use_calendar(local_days(0.0, origin, ZoneInfo("Europe/Warsaw")))
+    ledger.record_drop(10.5 * 3600)  # 22:30 UTC = 23:30 local, 28 March
+    today, _, _ = ledger.windows(11.5 * 3600)  # 23:30 UTC = 00:30 local, 29 March
+    assert today.drops == 0.0
+    ledger.record_drop(12 * 3600)  # 00:00 UTC = 01:00 local (CET), 29 March
+    # 29 March 2026 has 23 hours in Warsaw: it ends at 22:00 UTC
+    today, r24, _ = ledger.windows(33.5 * 3600)  # 21:30 UTC = 23:30 CEST, still 29 March
+    assert (today.drops, r24.drops) == (1.0, 2.0)
+    today, _, _ = ledger.windows(34.5 * 3600)  # 22:30 UTC = 00:30 CEST, 30 March
+    assert today.drops == 0.0

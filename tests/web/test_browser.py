@@ -188,6 +188,9 @@ async def test_dashboard_colours_abandonment_near_and_over_the_cap(
                     phone="+48221234567",
                     dial_at=when,
                     outcome=outcome,
+                    # the facts the journal writes when a person is connected or dropped
+                    connect_at=when if outcome == "answered" else None,
+                    drop_at=when if outcome == "dropped" else None,
                 )
                 for _ in range(count)
             ]

@@ -1,6 +1,6 @@
 """What the administration routers share: field errors, paging, uploads, the export gate.
 
-A service error that names a field (``CampaignError``, ``StatusError``, ``UserError`` …)
+A service error that names a field (``CampaignRulesError``, ``StatusError``, ``UserError`` …)
 becomes the same 422 answer as a malformed request, ``problems: [{field, problem}]``, so a
 client shows every bad input the same way.
 """
@@ -23,7 +23,6 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 from campaigns.enums import Role
 from dialer.api.context import ApiContext
 from dialer.api.security import Principal, forbidden
-from dialer.errors import DialerError
 
 T = TypeVar("T")
 
@@ -53,7 +52,7 @@ def invalid(field: str, problem: str, *, where: str = "body") -> RequestValidati
     return RequestValidationError([{"loc": (where, field), "msg": problem, "type": "value_error"}])
 
 
-def _split(exc: DialerError) -> tuple[str, str]:
+def _split(exc: Exception) -> tuple[str, str]:
     """(field, problem) of a service error: its ``field`` attribute, or the message's
     ``field: problem`` form."""
     message = str(exc)
@@ -67,7 +66,7 @@ def _split(exc: DialerError) -> tuple[str, str]:
 
 
 @contextmanager
-def field_errors(*types: type[DialerError], where: str = "body") -> Iterator[None]:
+def field_errors(*types: type[Exception], where: str = "body") -> Iterator[None]:
     """Turn the service errors ``types`` raised in the block into a 422 naming the field."""
     try:
         yield

@@ -30,9 +30,11 @@ from dialer.api.queries import Callback, CallFilter, agent_callbacks, call_page
 from dialer.api.routes.admin_common import MAX_ID
 from dialer.api.routes.calls import MAX_PAGE_SIZE, CallList, invalid
 from dialer.api.security import AgentUser, Ctx, Principal
-from dialer.errors import DialerError
+from dialer.errors import ROOT_ERRORS, error_id_of
 
 router = APIRouter(prefix="/api/agent", tags=["agent"])
+#: What an agent action may be refused with (answered 409 with its error id).
+_REFUSALS: tuple[type[Exception], ...] = (*ROOT_ERRORS, KeyError, ValueError)
 
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 #: How far ahead a next-contact date may be (a later one is taken for a typing mistake).
@@ -182,7 +184,7 @@ async def _state(ctx: ApiContext, engine: EngineLink, agent_id: int) -> AgentSta
 
 
 def _refused(exc: Exception) -> JSONResponse:
-    error = exc.error_id if isinstance(exc, DialerError) else "refused"
+    error = error_id_of(exc)
     detail = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
     if isinstance(exc, KeyError):
         detail = f"missing field {detail}"
@@ -214,7 +216,7 @@ async def _act(
     except StatusRuleError as exc:  # the record's own rules, checked by the engine
         field = {"status_id": "status"}.get(exc.field, exc.field)
         raise invalid(field, str(exc), where="body") from exc
-    except (DialerError, KeyError, ValueError) as exc:
+    except _REFUSALS as exc:
         return _refused(exc)
     state = await _state(ctx, engine, agent_id)
     details = {**payload, "phase": state.phase.value}

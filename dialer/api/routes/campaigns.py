@@ -22,8 +22,8 @@ from sqlmodel import Session, col, select
 from campaigns.enums import CampaignState, OwnerAbsentPolicy, Role
 from campaigns.models import Campaign, Record, utcnow
 from campaigns.service import (
-    CampaignError,
     CampaignRules,
+    CampaignRulesError,
     create_campaign,
     get_campaign,
     list_campaigns,
@@ -36,7 +36,7 @@ from dialer.api.routes.admin_common import MAX_ID, Text, field_errors, invalid, 
 from dialer.api.routes.statuses import StatusOut, status_out
 from dialer.api.security import Admin, Ctx, CurrentUser, Leader, Supervisor
 from dialer.config import Settings
-from dialer.errors import DialerError
+from dialer.errors import ROOT_ERRORS, DialerError
 from pacing.profile import load_profile
 
 router = APIRouter(prefix="/api", tags=["campaigns"])
@@ -213,7 +213,7 @@ def pacing_profiles(settings: Settings) -> list[PacingProfileOut]:
     for path in paths:
         try:
             profile = load_profile(path)
-        except DialerError as exc:
+        except ROOT_ERRORS as exc:
             out.append(PacingProfileOut(name=path.stem, kind=None, error=str(exc)))
         else:
             out.append(PacingProfileOut(name=path.stem, kind=profile.mode, error=None))
@@ -247,7 +247,7 @@ def _rules_values(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _validated(values: dict[str, Any]) -> CampaignRules:
-    with field_errors(CampaignError):
+    with field_errors(CampaignRulesError):
         return validate_rules(**values)
 
 
@@ -313,7 +313,7 @@ def campaigns_create(body: CampaignIn, user: Admin, ctx: Ctx) -> CampaignOut:
     rules = _validated(values)
     _check_profile(ctx.settings, rules.pacing_profile)
     with unique("name", rules.name), ctx.session() as session:
-        with field_errors(CampaignError):
+        with field_errors(CampaignRulesError):
             row = create_campaign(session, rules, actor=user.actor)
         _check_wrapup_status(session, row.id or 0, body.wrapup_default_status_id)
         if body.wrapup_default_status_id is not None:

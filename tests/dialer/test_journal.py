@@ -1,0 +1,256 @@
+"""The call journal writes each fact when it happens, through a queue that outlives outages.
+
+The outage is real: another connection holds SQLite's write lock (``BEGIN EXCLUSIVE``), so
+every write of the journal fails with "database is locked" until it is let go.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from campaigns.db import make_engine
+from campaigns.enums import Outcome
+from dialer.clock import VirtualClock
+from dialer.engine import Call
+from dialer.store import BackgroundJournal, SqlJournal, SqlLeads
+from tests.dialer.test_store import START, db, record
+
+__all__ = ["db"]  # the fixture, imported for the tests below
+
+
+def _db_path(engine: sa.Engine) -> str:
+    path = engine.url.database
+    assert path is not None
+    return path
+
+
+class WriteLock:
+    """Holds SQLite's write lock from another connection: the database is "down" for
+    writers until :meth:`let_go`. ``refused(n)`` waits until writers of ``engine`` were
+    refused ``n`` times."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.conn = sqlite3.connect(_db_path(engine), isolation_level=None)
+        self.conn.execute("BEGIN EXCLUSIVE")
+        self.count = 0
+        self.changed = threading.Condition()
+        sa.event.listen(engine, "handle_error", self._seen)
+
+    def _seen(self, context: Any) -> None:
+        if "locked" in str(context.original_exception):
+            with self.changed:
+                self.count += 1
+                self.changed.notify_all()
+
+    def refused(self, n: int, within_s: float = 10.0) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.count >= n, within_s)
+
+    def let_go(self) -> None:
+        self.conn.execute("COMMIT")
+        self.conn.close()
+
+
+@pytest.fixture
+def fast_db(db: sa.Engine) -> Iterator[sa.Engine]:
+    """The store's database, on an engine whose writers give up after 20 ms of lock."""
+    engine = make_engine(f"sqlite:///{_db_path(db)}")
+
+    def short_wait(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=20")
+
+    sa.event.listen(engine, "connect", short_wait)
+    yield engine
+    engine.dispose()
+
+
+def claimed_calls(engine: sa.Engine, n: int, clock: VirtualClock) -> list[Call]:
+    leads = SqlLeads(engine, engine_id="e1", lease_s=300)
+    got = leads.claim(1, n, clock.utcnow())
+    assert len(got) == n
+    return [
+        Call(
+            call_id=f"e1-{lead.record_id}",
+            index=i,
+            campaign_id=1,
+            lead=lead,
+            reserved_agent=None,
+            dial_t=clock.now(),
+            dial_at=clock.utcnow(),
+        )
+        for i, lead in enumerate(got)
+    ]
+
+
+def rows(engine: sa.Engine) -> dict[str, dict[str, Any]]:
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("SELECT * FROM call_log")).mappings().all()
+    return {str(r["channel_id"]): dict(r) for r in found}
+
+
+def test_answer_connect_and_drop_are_written_when_they_happen(db: sa.Engine) -> None:
+    """Answered, connected (agent, connect time) and dropped (drop time) are in the row
+    before the call ends, so a crash mid-call loses none of them."""
+    clock = VirtualClock(START)
+    journal = SqlJournal(db, engine_id="e1", clock=clock)
+    talk, drop = claimed_calls(db, 2, clock)
+    for call in (talk, drop):
+        journal.dialed(call)
+    journal.flush()
+    clock.advance(5)
+    talk.answer_at = talk.person_at = drop.answer_at = drop.person_at = clock.utcnow()
+    journal.answered(talk)
+    journal.answered(drop)
+    clock.advance(1)
+    talk.connect_at, talk.agent_id = clock.utcnow(), 1
+    journal.connected(talk)
+    clock.advance(1)
+    drop.drop_at = clock.utcnow()
+    journal.dropped(drop)
+    got = rows(db)
+    assert got[talk.call_id]["answer_at"] is not None
+    assert got[talk.call_id]["connect_at"] is not None
+    assert (got[talk.call_id]["agent_id"], got[talk.call_id]["wait_s"]) == (1, 1.0)
+    assert got[talk.call_id]["end_at"] is None
+    assert got[drop.call_id]["drop_at"] is not None
+    assert (got[drop.call_id]["wait_s"], got[drop.call_id]["end_at"]) == (2.0, None)
+
+
+def test_a_restarted_journal_finds_the_row_by_call_id(db: sa.Engine) -> None:
+    """A call adopted after a restart gets its facts into the row the previous process
+    wrote (found by the call id, not by this process's memory)."""
+    clock = VirtualClock(START)
+    (call,) = claimed_calls(db, 1, clock)
+    first = SqlJournal(db, engine_id="e1", clock=clock, nonce="before")
+    first.dialed(call)
+    first.flush()
+    second = SqlJournal(db, engine_id="e1", clock=clock, nonce="after")
+    clock.advance(3)
+    call.answer_at = call.connect_at = clock.utcnow()
+    call.agent_id = 1
+    second.connected(call)
+    row = rows(db)[call.call_id]
+    assert (row["agent_id"], row["connect_at"] is not None) == (1, True)
+
+
+def test_refused_originate_gives_the_attempt_back(db: sa.Engine) -> None:
+    """A refused Originate closes the row ``not_placed`` with the server's message, frees
+    the lease and gives the attempt back; the record's status does not change."""
+    clock = VirtualClock(START)
+    (call,) = claimed_calls(db, 1, clock)
+    before = record(db, call.lead.record_id)
+    assert before.attempts == 1
+    journal = SqlJournal(db, engine_id="e1", clock=clock)
+    journal.dialed(call)
+    journal.refused(call, "Originate failed: Extension does not exist")
+    row = rows(db)[call.call_id]
+    assert row["outcome"] == "not_placed"
+    assert row["hangup_cause_txt"] == "Originate failed: Extension does not exist"
+    assert row["end_at"] is not None
+    after = record(db, call.lead.record_id)
+    assert (after.attempts, after.lease_owner, after.system_status) == (0, None, "TO_CALL")
+    assert (after.last_outcome, after.next_call_at) == (None, None)
+
+
+def test_cancelled_call_gives_the_attempt_back(db: sa.Engine) -> None:
+    """A call we hung up before anyone answered uses no attempt and changes no status."""
+    clock = VirtualClock(START)
+    (call,) = claimed_calls(db, 1, clock)
+    journal = SqlJournal(db, engine_id="e1", clock=clock)
+    journal.dialed(call)
+    clock.advance(2)
+    call.outcome, call.end_at = Outcome.CANCELLED, clock.utcnow()
+    journal.finished(call)
+    assert rows(db)[call.call_id]["outcome"] == "cancelled"
+    after = record(db, call.lead.record_id)
+    assert (after.attempts, after.lease_owner, after.last_outcome) == (0, None, None)
+
+
+def test_no_write_is_lost_while_the_database_is_unreachable(fast_db: sa.Engine) -> None:
+    """Rows opened and closed while the database refuses every write are all written,
+    complete, once it is back; close() waits for them."""
+    clock = VirtualClock(START)
+    calls = claimed_calls(fast_db, 4, clock)
+    journal = BackgroundJournal(
+        SqlJournal(fast_db, engine_id="e1", clock=clock), retry_s=0.01, max_retry_s=0.05
+    )
+    lock = WriteLock(fast_db)
+    try:
+        for call in calls:
+            journal.dialed(call)
+        journal.flush()
+        clock.advance(20)
+        for call in calls:
+            call.outcome, call.end_at, call.cause = Outcome.NO_ANSWER, clock.utcnow(), 19
+            journal.finished(call)
+        # Every write was tried at least once in the outage (more refusals than writes).
+        assert lock.refused(len(calls) + 1)
+    finally:
+        lock.let_go()
+    journal.close(within_s=10)
+    got = rows(fast_db)
+    assert sorted(got) == sorted(c.call_id for c in calls)
+    assert {(r["outcome"], r["hangup_cause"]) for r in got.values()} == {("no_answer", 19)}
+    for call in calls:
+        assert record(fast_db, call.lead.record_id).lease_owner is None
+
+
+def test_facts_keep_their_order_across_an_outage(fast_db: sa.Engine) -> None:
+    """Answer, connect and end written during an outage land in order: the row ends up
+    with all of them and the record gets the agent's status."""
+    clock = VirtualClock(START)
+    (call,) = claimed_calls(fast_db, 1, clock)
+    journal = BackgroundJournal(
+        SqlJournal(fast_db, engine_id="e1", clock=clock), retry_s=0.01, max_retry_s=0.05
+    )
+    journal.dialed(call)
+    journal.flush()
+    assert journal.wait_idle(10)
+    lock = WriteLock(fast_db)
+    try:
+        clock.advance(4)
+        call.answer_at = call.person_at = clock.utcnow()
+        journal.answered(call)
+        clock.advance(0.5)
+        call.connect_at, call.agent_id = clock.utcnow(), 1
+        journal.connected(call)
+        assert journal.stalled.wait(10)
+        clock.advance(60)
+        call.outcome, call.end_at = Outcome.ANSWERED, clock.utcnow()
+        journal.finished(call)
+        journal.default_status(call)
+    finally:
+        lock.let_go()
+    journal.close(within_s=10)
+    assert not journal.stalled.is_set()
+    row = rows(fast_db)[call.call_id]
+    assert row["answer_at"] is not None
+    assert row["connect_at"] is not None
+    assert (row["agent_id"], row["outcome"], row["talk_s"]) == (1, "answered", 60.0)
+    assert journal.failures == 0
+    assert record(fast_db, call.lead.record_id).lease_owner is None
+
+
+def test_close_gives_up_after_its_time_and_says_so(fast_db: sa.Engine) -> None:
+    """close() does not hang forever on a database that never comes back."""
+    clock = VirtualClock(START)
+    (call,) = claimed_calls(fast_db, 1, clock)
+    journal = BackgroundJournal(
+        SqlJournal(fast_db, engine_id="e1", clock=clock), retry_s=0.01, max_retry_s=0.05
+    )
+    lock = WriteLock(fast_db)
+    try:
+        journal.dialed(call)
+        began = dt.datetime.now(dt.UTC)
+        journal.close(within_s=0.3)
+        assert (dt.datetime.now(dt.UTC) - began).total_seconds() < 5
+        assert journal.failures == 1, "the write left is counted as not written"
+    finally:
+        lock.let_go()
