@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from asterisk.bench import fetch_sim_stats, start_simulator, tune_gc
+from campaigns.abandonment import abandonment_windows
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from dialer.config import Settings
@@ -115,6 +116,13 @@ async def bench_engine(
                 ticks = [d for t, d in runtime.tick_to_originate if t >= steady]
                 inside = [d for t, d in runtime.answer_to_connect if t >= steady]
                 errors = runtime.errors
+                overload = runtime.engine.overloaded
+            # After the engine stopped: every fact written, counted from the call log.
+            bench_db = make_engine(f"sqlite:///{db}")
+            try:
+                windows = abandonment_windows(bench_db, 1, dt.datetime.now(dt.UTC), "UTC")
+            finally:
+                bench_db.dispose()
         finally:
             proc.terminate()
             await proc.wait()
@@ -139,6 +147,8 @@ async def bench_engine(
         "warmup_s": warmup_s,
         "warmup_tick_max_ms": round(1000 * max(warm), 3) if warm else None,
         "engine_errors": errors,
+        "overloaded_at_end": overload,
+        **{f"abandon_{w.name}": f"{w.rate:.2%} ({w.dropped} of {w.answered})" for w in windows},
         "target_p99_ms": 100,
     }
 

@@ -108,6 +108,13 @@ class EngineSettings(_Section):
     """Seconds between two pacing decisions of a running campaign."""
     lease_s: int = Field(default=300, ge=10, le=86_400)
     """Seconds a claimed record stays reserved for this engine unless renewed."""
+    refused_pause_after: int = Field(default=3, ge=1, le=1000)
+    """Originates refused in a row (no call placed) after which a campaign pauses itself."""
+    overload_lag_s: float = Field(default=0.5, gt=0, le=60)
+    """Loop lag (tick lateness, answer-to-connect) past which campaigns dial progressively."""
+    drain_s: float = Field(default=30.0, ge=0, le=3600)
+    """On a graceful stop: seconds ringing calls may settle and connected calls finish
+    before what is left is hung up."""
 
 
 class PacingSettings(_Section):

@@ -3,7 +3,7 @@
 The core does no I/O of its own. It reads time from a :class:`~dialer.clock.Clock`, asks a
 :class:`LeadSource` for records to dial, tells a :class:`CallJournal` what happened to each
 attempt (call log and status engine), publishes live state to an
-:class:`~dialer.mqtt.EventSink`, and returns telephony *commands* for an adapter to carry
+:class:`~dialer.sink.EventSink`, and returns telephony *commands* for an adapter to carry
 out (the AMI pool in ``dialer run``, the world model in ``dialer simulate``).
 
 Per running campaign, every tick: build the pacer's view from live agent and call state,
@@ -18,8 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -29,9 +29,11 @@ from asterisk import events as ev
 from campaigns.enums import Outcome
 from campaigns.windows import CallingWindow, is_open
 from dialer import agents as ag
+from dialer import calls as cl
+from dialer.calls import Call, CallPhase, ConnectCall, DropCall, HangupCall, Lead, Now
 from dialer.clock import Clock
 from dialer.errors import DialerError
-from dialer.mqtt import (
+from dialer.sink import (
     EventSink,
     agent_state_topic,
     call_topic,
@@ -39,6 +41,26 @@ from dialer.mqtt import (
     screenpop_topic,
 )
 from pacing import types as pt
+
+__all__ = [
+    "AgentRun",
+    "Call",
+    "CallJournal",
+    "CallPhase",
+    "CampaignRun",
+    "Command",
+    "ConnectCall",
+    "DropCall",
+    "Engine",
+    "EngineError",
+    "HangupCall",
+    "Lead",
+    "LeadSource",
+    "Originate",
+    "RunState",
+    "StartSeat",
+    "StopSeat",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -55,25 +77,20 @@ class EngineError(DialerError):
 # ---- what the core needs from the outside ------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Lead:
-    """A claimed record, ready to dial."""
-
-    record_id: int
-    campaign_id: int
-    phone: str
-    name: str = ""
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    system_status: str = "TO_CALL"
-    owner_agent_id: int | None = None
-    attempt: int = 1
-
-
 class LeadSource(Protocol):
     """Records to dial (the campaign store's record selection)."""
 
-    def claim(self, campaign_id: int, n: int, now: dt.datetime) -> list[Lead]:
-        """Up to ``n`` records any agent may take (due NOT_BEFORE, retries, fresh)."""
+    def claim(
+        self,
+        campaign_id: int,
+        n: int,
+        now: dt.datetime,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> list[Lead]:
+        """Up to ``n`` records any agent may take (due NOT_BEFORE, retries, fresh), none of
+        ``exclude_records`` and none with a number in ``exclude_phones``."""
 
     def reserved_work(
         self, campaign_id: int, agent_ids: Sequence[int], now: dt.datetime
@@ -81,9 +98,17 @@ class LeadSource(Protocol):
         """Which of ``agent_ids`` have a due callback, and how many progressive redials
         (up to ``len(agent_ids)``) are due: a cheap look before any claim."""
 
-    def claim_reserved(self, campaign_id: int, agent_id: int, now: dt.datetime) -> Lead | None:
+    def claim_reserved(
+        self,
+        campaign_id: int,
+        agent_id: int,
+        now: dt.datetime,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> Lead | None:
         """A record to dial with ``agent_id`` reserved: its due callback, else a progressive
-        redial; ``None`` when there is none."""
+        redial; ``None`` when there is none. Exclusions as for :meth:`claim`."""
 
     def release(self, record_ids: Sequence[int]) -> None:
         """Give back records claimed and not dialed."""
@@ -95,8 +120,23 @@ class CallJournal(Protocol):
     def dialed(self, call: Call) -> None:
         """A call was placed (first call-log write)."""
 
+    def answered(self, call: Call) -> None:
+        """Someone picked up (``answer_at``); again with the AMD verdict (``amd_status``,
+        ``person_at``) when it says a person is on the line."""
+
+    def connected(self, call: Call) -> None:
+        """The person was bridged to ``call.agent_id`` at ``call.connect_at``."""
+
+    def dropped(self, call: Call) -> None:
+        """The person was sent to the drop message at ``call.drop_at``."""
+
+    def refused(self, call: Call, message: str) -> None:
+        """No call was placed (``message`` says why): the record's lease is released and its
+        attempt given back; the row is closed with outcome ``not_placed``."""
+
     def finished(self, call: Call) -> None:
-        """The attempt ended; ``call.outcome`` says how. Answered calls wait for a status."""
+        """The attempt ended; ``call.outcome`` says how. Answered calls wait for a status;
+        ``cancelled`` gives the attempt back and changes no status."""
 
     def status_set(
         self,
@@ -126,28 +166,6 @@ class Originate:
 
 
 @dataclass(frozen=True, slots=True)
-class ConnectCall:
-    """Move the answered leg into ``seat`` (the agent's conference)."""
-
-    call_id: str
-    seat: str
-
-
-@dataclass(frozen=True, slots=True)
-class DropCall:
-    """Send the answered leg to the drop context (legal message, hang-up)."""
-
-    call_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class HangupCall:
-    """Hang up a call."""
-
-    call_id: str
-
-
-@dataclass(frozen=True, slots=True)
 class StartSeat:
     """Originate an agent's seat."""
 
@@ -167,66 +185,6 @@ Command = Originate | ConnectCall | DropCall | HangupCall | StartSeat | StopSeat
 
 
 # ---- state ------------------------------------------------------------------------------
-
-
-class CallPhase(StrEnum):
-    """Where a call is."""
-
-    DIALING = "dialing"
-    SCREENING = "screening"
-    """Answered; answering-machine detection is still listening."""
-    WAITING = "waiting"
-    """Answered by a person, waiting for an agent (FIFO, until the drop deadline)."""
-    TALKING = "talking"
-    DROPPED = "dropped"
-    ENDED = "ended"
-    FAILED = "failed"
-
-
-@dataclass(eq=False)
-class Call:
-    """One attempt, from Originate to its terminal event."""
-
-    call_id: str
-    index: int
-    """Dial index within the campaign (the pacer's call id)."""
-    campaign_id: int
-    lead: Lead
-    reserved_agent: int | None
-    dial_t: float
-    dial_at: dt.datetime
-    phase: CallPhase = CallPhase.DIALING
-    answer_t: float | None = None
-    """When the person's wait for an agent began (pick-up, or the end of AMD's listening)."""
-    answer_at: dt.datetime | None = None
-    """Wall time of the pick-up."""
-    person_at: dt.datetime | None = None
-    """Wall time the wait for an agent began (the 2-second rule counts from here)."""
-    drop_at: dt.datetime | None = None
-    """Wall time the person was sent to the drop message."""
-    connect_t: float | None = None
-    connect_at: dt.datetime | None = None
-    end_t: float | None = None
-    end_at: dt.datetime | None = None
-    agent_id: int | None = None
-    outcome: Outcome | None = None
-    cause: int | None = None
-    cause_txt: str = ""
-    amd_status: str | None = None
-    amd_cause: str | None = None
-    server: str = ""
-    cancelled: bool = False
-
-    @property
-    def up(self) -> bool:
-        """True while the call holds a line."""
-        return self.phase in {
-            CallPhase.DIALING,
-            CallPhase.SCREENING,
-            CallPhase.WAITING,
-            CallPhase.TALKING,
-            CallPhase.DROPPED,
-        }
 
 
 class RunState(StrEnum):
@@ -265,6 +223,12 @@ class CampaignRun:
     dropped: int = 0
     talk_s: float = 0.0
     reserved_checked_t: float = float("-inf")
+    paused_reason: str | None = None
+    """Why the engine paused the campaign by itself (circuit breaker); None otherwise."""
+    not_placed_in_row: int = 0
+    """Originates refused one after the other, with no call placed in between."""
+    alerts: dict[str, str] = field(default_factory=dict)
+    """What an operator must look at now (code → message), shown in the stats."""
 
     def abandon_rate(self) -> float:
         """Drops / (connected + dropped) since the engine started."""
@@ -289,7 +253,10 @@ _FAIL_TO_OUTCOME = {
     ev.FailOutcome.CONGESTION: Outcome.CONGESTION,
     ev.FailOutcome.INVALID: Outcome.INVALID,
     ev.FailOutcome.FAILED: Outcome.FAILED,
+    ev.FailOutcome.CANCELLED: Outcome.CANCELLED,
 }
+_SEAT_SETUP_S = 10.0
+"""Seconds a seat may take to come up before "no seat left" is raised."""
 _PACER_FAIL = {
     Outcome.BUSY: "busy",
     Outcome.NO_ANSWER: "no_answer",
@@ -312,6 +279,9 @@ class Engine:
         lines: int = 100,
         reserved_check_s: float = 5.0,
         call_prefix: str | None = None,
+        refused_pause_after: int = 3,
+        overload_lag_s: float = 0.5,
+        overload_hold_s: float = 30.0,
     ) -> None:
         self.clock = clock
         self.leads = leads
@@ -321,11 +291,23 @@ class Engine:
         self.call_prefix = call_prefix or engine_id
         self.lines = lines
         self.reserved_check_s = reserved_check_s
+        self.refused_pause_after = refused_pause_after
+        #: Graceful stop under way: no campaign dials any more.
+        self.draining = False
+        #: Overload back-off: a lag past ``overload_lag_s`` makes every campaign dial
+        #: progressively (one call per ready agent) until ``overload_hold_s`` pass without one.
+        self.overload_lag_s = overload_lag_s
+        self.overload_hold_s = overload_hold_s
+        self._overload: tuple[float, str] | None = None
+        #: Campaigns the engine paused by itself, with the reason, for the runtime to persist.
+        self.self_paused: list[tuple[int, str]] = []
         self.campaigns: dict[int, CampaignRun] = {}
         self.agents: dict[int, AgentRun] = {}
         self.calls: dict[str, Call] = {}
         self._seq = itertools.count(1)
         self._seats: dict[str, int] = {}
+        #: Agents on a call when their seat's server came back: re-seated after the call.
+        self._reseat_after_call: set[int] = set()
 
     # ---- campaigns ----------------------------------------------------------------------
 
@@ -344,6 +326,9 @@ class Engine:
         """Start, pause or stop a campaign. Stopping hangs up calls not yet answered."""
         run = self.campaign(campaign_id)
         run.state = state
+        if state is RunState.RUNNING:
+            run.paused_reason = None
+            run.not_placed_in_row = 0
         log.info("campaign_state", campaign=campaign_id, state=state.value)
         if state is not RunState.STOPPED:
             return []
@@ -426,14 +411,7 @@ class Engine:
                 "campaign": call.campaign_id,
                 "phase": call.phase.value,
                 "connected_at": call.connect_at.isoformat() if call.connect_at else None,
-                "record": {
-                    "id": lead.record_id,
-                    "phone": lead.phone,
-                    "name": lead.name,
-                    "fields": dict(lead.fields),
-                    "system_status": lead.system_status,
-                    "attempt": lead.attempt,
-                },
+                "record": _record(lead),
             }
         return {
             "agent": agent_id,
@@ -463,6 +441,13 @@ class Engine:
             self._on_phase_change(agent, before, now)
         for cmd in agent_commands:
             out.extend(self._agent_command(agent, cmd))
+        if (
+            after.phase is ag.Phase.PAUSED
+            and after.pause_reason == ag.SEAT_LOST
+            and agent_id in self._reseat_after_call
+        ):
+            self._reseat_after_call.discard(agent_id)
+            out.extend(self._agent(agent_id, ag.GoReady()))
         if after.phase is ag.Phase.READY and before.phase is not ag.Phase.READY:
             out.extend(self._serve_queue(agent.campaign_id))
         return out
@@ -503,11 +488,7 @@ class Engine:
                 return [HangupCall(call_id)]
             case ag.CancelReservation(call_id=call_id):
                 call = self.calls.get(call_id)
-                if call is None:
-                    return []
-                call.reserved_agent = None
-                call.cancelled = True
-                return [HangupCall(call_id)] if call.phase is CallPhase.DIALING else []
+                return [] if call is None else self._call_step(call, cl.Cancel())
             case ag.ApplyDefaultStatus(call_id=call_id):
                 call = self.calls.get(call_id)
                 if call is not None:
@@ -536,111 +517,109 @@ class Engine:
                 if state.phase is not ag.Phase.WRAP_UP or state.call_id is None:
                     return []
                 return self._agent(agent_id, ag.WrapupTimeout(state.call_id))
-            case ev.ServerDown() | ev.ServerUp():
+            case ev.ServerUp(server=server):
+                return self._reseat(server)
+            case ev.ServerDown():
                 return []
         call = self.calls.get(event.call_id)
         if call is None:
             log.debug("event_for_unknown_call", call_id=event.call_id, kind=type(event).__name__)
             return []
-        if event.server:
-            call.server = event.server
+        if event.server and event.server != call.server:
+            call = self.calls[call.call_id] = replace(call, server=event.server)
+        if not isinstance(event, ev.CallRefused):
+            self.campaigns[call.campaign_id].not_placed_in_row = 0  # a call was placed
+        step: cl.CallEvent
         match event:
-            case ev.CallDialing():
+            case ev.CallAnswered(adopted=adopted):
+                step = cl.Answered(amd=self.campaigns[call.campaign_id].amd, adopted=adopted)
+            case ev.CallMachine(status=status, cause=cause):
+                step = cl.Screened(status, cause)
+            case ev.CallFailed(outcome=outcome, cause=cause, detail=detail):
+                step = cl.Failed(_FAIL_TO_OUTCOME[outcome], cause, detail)
+            case ev.CallRefused(message=message):
+                step = cl.Refused(message)
+            case ev.CallHungUp(cause=cause, cause_txt=cause_txt):
+                step = cl.HungUp(cause, cause_txt)
+            case _:
+                return []  # dialing, connected, dropped: confirmations of what we did
+        return self._call_step(call, step)
+
+    def _now(self) -> Now:
+        return Now(self.clock.now(), self.clock.utcnow())
+
+    def _call_step(self, call: Call, event: cl.CallEvent) -> list[Command]:
+        """Apply a call event; carry its facts into the journal, pacer, agents and views."""
+        nxt, commands, facts = cl.transition(call, event, self._now())
+        self.calls[call.call_id] = nxt
+        out: list[Command] = list(commands)
+        for fact in facts:
+            out.extend(self._on_fact(nxt, fact))
+        return out
+
+    def _on_fact(self, call: Call, fact: cl.Fact) -> list[Command]:
+        match fact:
+            case cl.PickedUp() | cl.Verdict():
+                self.journal.answered(call)
                 return []
-            case ev.CallAnswered():
-                return self._answered(call)
-            case ev.CallMachine():
-                return self._screened(call, event)
-            case ev.CallFailed():
-                return self._failed(call, _FAIL_TO_OUTCOME[event.outcome], event.cause)
-            case ev.CallConnected() | ev.CallDropped():
+            case cl.PersonWaiting(adopted=adopted):
+                return self._person(call, adopted=adopted)
+            case cl.Connected(agent_id=agent_id, wait_s=wait):
+                return self._connected(call, agent_id, wait)
+            case cl.Dropped(wait_s=wait):
+                run = self.campaigns[call.campaign_id]
+                self._remove_from_queue(call)
+                run.dropped += 1
+                self._pacer_event(call.campaign_id, pt.DROP, call=call, value=wait)
+                self.journal.dropped(call)
+                self._publish_call(call, "dropped")
+                log.warning("call_dropped", call_id=call.call_id, campaign=call.campaign_id)
                 return []
-            case ev.CallHungUp():
-                return self._hung_up(call, event.cause, event.cause_txt)
+            case cl.Ended(before=before):
+                return self._ended(call, before)
+            case cl.NotPlaced(message=message):
+                return self._not_placed(call, message)
         return []  # pragma: no cover
 
-    def _answered(self, call: Call) -> list[Command]:
-        if call.phase is not CallPhase.DIALING:
-            return []
-        run = self.campaigns[call.campaign_id]
-        call.answer_t = self.clock.now()
-        call.answer_at = self.clock.utcnow()
-        if call.cancelled:
-            self._finish(call, Outcome.FAILED, phase=CallPhase.FAILED)
-            return [HangupCall(call.call_id)]
-        if run.amd:
-            call.phase = CallPhase.SCREENING
-            return []
-        return self._person(call)
-
-    def _screened(self, call: Call, event: ev.CallMachine) -> list[Command]:
-        call.amd_status, call.amd_cause = event.status, event.cause
-        if call.phase is not CallPhase.SCREENING:
-            return []
-        if event.machine:
-            self._pacer_event(
-                call.campaign_id,
-                pt.FAIL,
-                call=call,
-                value=self._since_dial(call),
-                outcome="machine",
-            )
-            out: list[Command] = [HangupCall(call.call_id)]
-            if call.reserved_agent is not None:
-                out.extend(self._agent(call.reserved_agent, ag.Unreserve(call.call_id)))
-            self._finish(call, Outcome.MACHINE, phase=CallPhase.FAILED)
-            return out
-        # The person's greeting is over: the wait for an agent (and the drop clock) starts now.
-        call.answer_t = self.clock.now()
-        call.person_at = self.clock.utcnow()
-        return self._person(call)
-
-    def _person(self, call: Call) -> list[Command]:
-        """A person is on the line: connect, or queue until the drop deadline."""
+    def _person(self, call: Call, *, adopted: bool) -> list[Command]:
+        """A person is on the line: connect, or queue until the drop deadline. An adopted
+        answer (its wait so far unknown) is connected at once or dropped at once."""
         run = self.campaigns[call.campaign_id]
         run.answered += 1
-        call.person_at = call.person_at or call.answer_at
         self._pacer_event(call.campaign_id, pt.ANSWER, call=call, value=self._since_dial(call))
         self._publish_call(call, "answered")
-        call.phase = CallPhase.WAITING
-        if call.reserved_agent is not None:
-            return self._connect(call, call.reserved_agent)
-        agent_id = self._longest_idle(call.campaign_id)
+        agent_id = call.reserved_agent
+        if agent_id is None or self.agents[agent_id].state.call_id != call.call_id:
+            agent_id = self._longest_idle(call.campaign_id)
         if agent_id is not None:
             return self._connect(call, agent_id)
+        if adopted:
+            log.warning("adopted_answer_without_agent", call_id=call.call_id)
+            return self._call_step(call, cl.Drop())
         run.queue.append(call.call_id)
         return []
 
     def _connect(self, call: Call, agent_id: int) -> list[Command]:
+        return self._call_step(call, cl.Connect(agent_id, self.agents[agent_id].seat))
+
+    def _connected(self, call: Call, agent_id: int, wait: float) -> list[Command]:
         run = self.campaigns[call.campaign_id]
-        agent = self.agents[agent_id]
-        call.phase = CallPhase.TALKING
-        call.agent_id = agent_id
-        call.connect_t = self.clock.now()
-        call.connect_at = self.clock.utcnow()
         run.connected += 1
-        wait = call.connect_t - (call.answer_t or call.connect_t)
+        self._remove_from_queue(call)
+        self.journal.connected(call)
         commands = self._agent(agent_id, ag.Connect(call.call_id))
         self._pacer_event(call.campaign_id, pt.CONNECT, call=call, agent_id=agent_id, value=wait)
         self._publish_call(call, "connected")
-        lead = call.lead
         self.sink.publish(
             screenpop_topic(agent_id),
             {
                 "call_id": call.call_id,
                 "campaign": call.campaign_id,
-                "record": {
-                    "id": lead.record_id,
-                    "phone": lead.phone,
-                    "name": lead.name,
-                    "fields": dict(lead.fields),
-                    "system_status": lead.system_status,
-                    "attempt": lead.attempt,
-                },
+                "record": _record(call.lead),
             },
         )
         log.info("call_connected", call_id=call.call_id, agent=agent_id, wait_s=round(wait, 3))
-        return [ConnectCall(call.call_id, agent.seat), *commands]
+        return commands
 
     def _longest_idle(self, campaign_id: int) -> int | None:
         best: AgentRun | None = None
@@ -665,62 +644,98 @@ class Engine:
                 out.extend(self._connect(call, agent_id))
         return out
 
-    def _failed(self, call: Call, outcome: Outcome, cause: int) -> list[Command]:
-        if call.phase is not CallPhase.DIALING and call.phase is not CallPhase.SCREENING:
-            return []
-        call.cause = cause
-        self._pacer_event(
-            call.campaign_id,
-            pt.FAIL,
-            call=call,
-            value=self._since_dial(call),
-            outcome=_PACER_FAIL.get(outcome, "congestion"),
-        )
+    def _ended(self, call: Call, before: CallPhase) -> list[Command]:
+        """The attempt is over: journal it, tell the pacer, free or wrap up its agent."""
+        run = self.campaigns[call.campaign_id]
         out: list[Command] = []
-        if call.reserved_agent is not None:
-            out = self._agent(call.reserved_agent, ag.Unreserve(call.call_id))
-        self._finish(call, outcome, phase=CallPhase.FAILED)
-        return out
-
-    def _hung_up(self, call: Call, cause: int, cause_txt: str) -> list[Command]:
-        call.cause, call.cause_txt = cause, cause_txt
-        if call.phase is CallPhase.TALKING:
-            run = self.campaigns[call.campaign_id]
-            talk = self.clock.now() - (call.connect_t or self.clock.now())
+        if before in {CallPhase.DIALING, CallPhase.SCREENING}:
+            outcome = call.outcome or Outcome.FAILED
+            self._pacer_event(
+                call.campaign_id,
+                pt.FAIL,
+                call=call,
+                value=self._since_dial(call),
+                outcome=_PACER_FAIL.get(outcome, "congestion"),
+            )
+            if call.reserved_agent is not None:
+                out = self._agent(call.reserved_agent, ag.Unreserve(call.call_id))
+        elif before is CallPhase.TALKING:
+            talk = (call.end_t or 0.0) - (call.connect_t or call.end_t or 0.0)
             run.talk_s += talk
             self._pacer_event(
                 call.campaign_id, pt.HANGUP, call=call, agent_id=call.agent_id, value=talk
             )
-            self._finish(call, Outcome.ANSWERED, phase=CallPhase.ENDED)
-            assert call.agent_id is not None  # noqa: S101  (set by _connect)
-            out = self._agent(call.agent_id, ag.CallEnded(call.call_id))
-            self._forget_if_done(call)
-            return out
-        if call.phase is CallPhase.DROPPED:
-            self._finish(call, Outcome.DROPPED, phase=CallPhase.ENDED)
-            return []
-        if call.phase is CallPhase.WAITING:
-            # The person hung up before an agent came and before the drop deadline.
+        elif before is CallPhase.WAITING:
             self._remove_from_queue(call)
-            self._finish(call, Outcome.FAILED, phase=CallPhase.ENDED)
-            return []
-        if call.phase in {CallPhase.DIALING, CallPhase.SCREENING}:
-            return self._failed(call, Outcome.FAILED, cause)
-        return []
+        self.journal.finished(call)
+        self._publish_call(call, call.phase.value)
+        if before is CallPhase.TALKING and call.agent_id is not None:
+            out = self._agent(call.agent_id, ag.CallEnded(call.call_id))
+        self._forget_if_done(call)
+        return out
+
+    def _not_placed(self, call: Call, message: str) -> list[Command]:
+        """No call was placed: no attempt used, the pacer forgets the dial."""
+        self._pacer_event(
+            call.campaign_id, pt.FAIL, call=call, value=self._since_dial(call), outcome="congestion"
+        )
+        out: list[Command] = []
+        if call.reserved_agent is not None:
+            out = self._agent(call.reserved_agent, ag.Unreserve(call.call_id))
+        log.warning(
+            "call_not_placed",
+            call_id=call.call_id,
+            campaign=call.campaign_id,
+            server=call.server,
+            message=message,
+        )
+        self.journal.refused(call, message)
+        self._publish_call(call, "not_placed")
+        self._forget_if_done(call)
+        # Only a server's refusal trips the breaker (a misconfiguration, the same for every
+        # call); the edge's own (at capacity, not connected) passes with the moment.
+        run = self.campaigns[call.campaign_id]
+        if not call.server:
+            return out
+        run.not_placed_in_row += 1
+        if run.state is RunState.RUNNING and run.not_placed_in_row >= self.refused_pause_after:
+            reason = f"{run.not_placed_in_row} calls in a row were not placed: {message}"
+            self._pause_itself(run, reason)
+        return out
+
+    def _pause_itself(self, run: CampaignRun, reason: str) -> None:
+        """Circuit breaker: stop dialing a campaign that would only burn its list."""
+        run.state = RunState.PAUSED
+        run.paused_reason = reason
+        self.self_paused.append((run.campaign_id, reason))
+        log.error("campaign_paused_itself", campaign=run.campaign_id, reason=reason)
+        self._publish_stats(run)
+
+    def _reseat(self, server: str) -> list[Command]:
+        """A server is (back) up: seats lost with it are started again, so agents who were
+        ready are ready again without pressing anything."""
+        out: list[Command] = []
+        now = self.clock.now()
+        for agent in list(self.agents.values()):
+            state = agent.state
+            # A seat still being set up is left to the edge, unless it has taken too long
+            # (its Originate was refused while the server was away).
+            stuck = state.pause_reason == ag.SEAT_PENDING and now - state.since > _SEAT_SETUP_S
+            if (
+                state.phase is ag.Phase.PAUSED
+                and not state.seat_up
+                and (state.pause_reason == ag.SEAT_LOST or stuck)
+            ):
+                log.info("seat_restarted", agent=state.agent_id, seat=agent.seat, server=server)
+                out.extend(self._agent(state.agent_id, ag.GoReady()))
+            elif state.phase is not ag.Phase.LOGGED_OUT and not state.seat_up:
+                self._reseat_after_call.add(state.agent_id)
+        return out
 
     def _remove_from_queue(self, call: Call) -> None:
         queue = self.campaigns[call.campaign_id].queue
         if call.call_id in queue:
             queue.remove(call.call_id)
-
-    def _finish(self, call: Call, outcome: Outcome, *, phase: CallPhase) -> None:
-        call.phase = phase
-        call.outcome = outcome
-        call.end_t = self.clock.now()
-        call.end_at = self.clock.utcnow()
-        self.journal.finished(call)
-        self._publish_call(call, phase.value)
-        self._forget_if_done(call)
 
     def _forget_if_done(self, call: Call) -> None:
         """Drop a call from memory once it is over and no agent still wraps it up."""
@@ -755,7 +770,7 @@ class Engine:
         out: list[Command] = []
         for call in list(self.calls.values()):
             if call.phase is CallPhase.WAITING and self._drop_at(call) <= now:
-                out.extend(self._drop(call))
+                out.extend(self._call_step(call, cl.Drop()))
         for agent in list(self.agents.values()):
             state = agent.state
             if state.phase is ag.Phase.WRAP_UP and state.call_id is not None:
@@ -764,25 +779,175 @@ class Engine:
                     out.extend(self._agent(state.agent_id, ag.WrapupTimeout(state.call_id)))
         return out
 
-    def _drop(self, call: Call) -> list[Command]:
-        run = self.campaigns[call.campaign_id]
-        self._remove_from_queue(call)
-        call.phase = CallPhase.DROPPED
-        call.drop_at = self.clock.utcnow()
-        run.dropped += 1
-        wait = self.clock.now() - (call.answer_t or self.clock.now())
-        self._pacer_event(call.campaign_id, pt.DROP, call=call, value=wait)
-        self._publish_call(call, "dropped")
-        log.warning("call_dropped", call_id=call.call_id, campaign=call.campaign_id)
-        return [DropCall(call.call_id)]
-
     def tick(self) -> list[Command]:
         """Dial for every running campaign; also runs due timers."""
         out = self.on_timer()
+        overloaded = self.overloaded
         for run in self.campaigns.values():
-            if run.state is RunState.RUNNING:
+            self._check_seats(run)
+            self._alert(run, "overload", overloaded)
+            if run.state is RunState.RUNNING and not self.draining:
                 out.extend(self._dial(run))
             self._publish_stats(run)
+        return out
+
+    def report_lag(self, what: str, seconds: float) -> None:
+        """The loop carrying the engine lags (``what``: tick lateness, answer-to-connect, AMI
+        round trip): past ``overload_lag_s`` the campaigns fall back to progressive."""
+        if seconds <= self.overload_lag_s:
+            return
+        why = f"{what} {seconds:.2f} s > {self.overload_lag_s:.2f} s: dialing progressively"
+        if self._overload is None:
+            log.warning("engine_overloaded", lag=what, seconds=round(seconds, 3))
+        self._overload = (self.clock.now(), why)
+
+    @property
+    def overloaded(self) -> str | None:
+        """Why the engine dials progressively now (None: it is not overloaded)."""
+        if self._overload is None:
+            return None
+        since, why = self._overload
+        if self.clock.now() - since > self.overload_hold_s:
+            self._overload = None
+            log.info("engine_overload_over")
+            return None
+        return why
+
+    def _check_seats(self, run: CampaignRun) -> None:
+        """Alert when agents are logged in to the campaign but not one has a seat up."""
+        agents = [
+            a
+            for a in self._campaign_agents(run.campaign_id)
+            if a.state.phase is not ag.Phase.LOGGED_OUT
+        ]
+        # A seat being set up gets a few seconds before it counts as missing.
+        now = self.clock.now()
+        lost = (
+            bool(agents)
+            and not any(a.state.seat_up for a in agents)
+            and any(
+                a.state.pause_reason != ag.SEAT_PENDING or now - a.state.since > _SEAT_SETUP_S
+                for a in agents
+            )
+        )
+        self._alert(
+            run,
+            "no_seat",
+            f"none of the {len(agents)} logged-in agents has a seat up: nothing is dialed"
+            if lost
+            else None,
+        )
+
+    def _alert(self, run: CampaignRun, code: str, message: str | None) -> None:
+        """Raise (logged once) or clear an alert of a campaign."""
+        if message is None:
+            if run.alerts.pop(code, None) is not None:
+                log.info("campaign_alert_cleared", campaign=run.campaign_id, alert=code)
+            return
+        if code not in run.alerts:
+            log.warning("campaign_alert", campaign=run.campaign_id, alert=code, message=message)
+        run.alerts[code] = message
+
+    def _in_flight(self) -> tuple[set[int], set[str]]:
+        """Records and numbers of this engine's calls up or wrapped up: never claimed again
+        meanwhile, whatever their leases say (a lease may lapse while the database is away)."""
+        calls = self.calls.values()
+        return {c.lead.record_id for c in calls}, {c.lead.phone for c in calls}
+
+    # ---- restart adoption ---------------------------------------------------------------
+
+    def adopt(self, call: Call, *, seat: str | None = None) -> list[Command]:
+        """Take over a call an earlier start left live on Asterisk (restart adoption).
+
+        ``call.phase`` says where it was found: TALKING (``call.agent_id`` on ``seat``: the
+        agent is logged in on that seat, talking on it, and wraps up as usual when it ends),
+        WAITING (a person on hold: connected to a ready agent, else dropped at once and
+        counted) or DROPPED (hearing the message: followed until it ends). Its facts are
+        journaled again, so its row has answer, connect and agent.
+        """
+        run = self.campaign(call.campaign_id)
+        now = self._now()
+        call = replace(
+            call,
+            index=next(run.dial_index),
+            dial_t=now.t - max(0.0, (now.at - call.dial_at).total_seconds()),
+            answer_t=now.t,
+            answer_at=call.answer_at or now.at,
+            person_at=call.person_at or call.answer_at or now.at,
+            adopted=True,
+        )
+        self.calls[call.call_id] = call
+        self._pacer_event(run.campaign_id, pt.DIAL, call=call)
+        log.info(
+            "call_adopted",
+            call_id=call.call_id,
+            campaign=run.campaign_id,
+            phase=call.phase.value,
+            agent=call.agent_id,
+        )
+        if call.phase is CallPhase.WAITING:
+            self.journal.answered(call)
+            return self._person(call, adopted=True)
+        if call.phase is not CallPhase.TALKING:
+            self.journal.answered(call)
+            self.journal.dropped(call)
+            return []
+        agent_id, before = call.agent_id, ag.AgentState(agent_id=call.agent_id or 0)
+        if agent_id is None or seat is None:
+            raise EngineError(f"adopted call {call.call_id} talks with no agent or seat")
+        current = self.agents.get(agent_id)
+        if current is not None and current.state.phase is not ag.Phase.LOGGED_OUT:
+            raise EngineError(f"agent {agent_id} is already logged in")
+        state, _ = ag.transition(before, ag.Login(), now.t)  # its seat is up: not started
+        state, _ = ag.transition(state, ag.SeatUp(), now.t)
+        state, _ = ag.transition(state, ag.Connect(call.call_id), now.t)
+        agent = AgentRun(state, seat, call.campaign_id, logged_in_t=now.t)
+        self.agents[agent_id] = agent
+        self._seats[seat] = agent_id
+        call = self.calls[call.call_id] = replace(
+            call, connect_t=now.t, connect_at=call.connect_at or now.at
+        )
+        self._pacer_event(run.campaign_id, pt.LOGIN, agent_id=agent_id)
+        self._pacer_event(run.campaign_id, pt.ANSWER, call=call, value=0.0)
+        self._pacer_event(run.campaign_id, pt.CONNECT, call=call, agent_id=agent_id, value=0.0)
+        self._on_phase_change(agent, before, now.t)
+        self.journal.answered(call)
+        self.journal.connected(call)
+        self._publish_call(call, "connected")
+        self.sink.publish(
+            screenpop_topic(agent_id),
+            {"call_id": call.call_id, "campaign": call.campaign_id, "record": _record(call.lead)},
+        )
+        return []
+
+    # ---- graceful stop ------------------------------------------------------------------
+
+    def hang_up_all(self) -> list[Command]:
+        """The drain time is over: hang up every call still up."""
+        return [HangupCall(c.call_id) for c in self.calls.values() if c.up]
+
+    def settle_left(self, why: str) -> list[Command]:
+        """End the calls whose hang-up never came back (their server is gone): a ringing
+        one as cancelled (no attempt used), an answered one as hung up."""
+        out: list[Command] = []
+        for call in [c for c in self.calls.values() if c.up]:
+            if call.phase in {CallPhase.DIALING, CallPhase.SCREENING}:
+                event: cl.CallEvent = cl.Failed(Outcome.CANCELLED, 0, why)
+            else:
+                event = cl.HungUp(0, why)
+            out.extend(self._call_step(call, event))
+        return out
+
+    def close_agents(self) -> list[Command]:
+        """Stopping: wrap-ups end with the campaign's default status; agents are logged out
+        (their seats stopped)."""
+        out: list[Command] = []
+        for agent_id, agent in list(self.agents.items()):
+            state = agent.state
+            if state.phase is ag.Phase.WRAP_UP and state.call_id is not None:
+                out.extend(self._agent(agent_id, ag.WrapupTimeout(state.call_id)))
+            if agent.state.phase is not ag.Phase.LOGGED_OUT:
+                out.extend(self._agent(agent_id, ag.Logout()))
         return out
 
     def live_record_ids(self) -> list[int]:
@@ -836,8 +1001,8 @@ class Engine:
 
     def _dial(self, run: CampaignRun) -> list[Command]:
         agents = self._campaign_agents(run.campaign_id)
-        if not any(a.state.phase is not ag.Phase.LOGGED_OUT for a in agents):
-            return []
+        if not any(a.state.phase is not ag.Phase.LOGGED_OUT and a.state.seat_up for a in agents):
+            return []  # nobody logged in, or no seat left to connect a person to
         now = self.clock.now()
         wall = self.clock.utcnow()
         run.outside_hours = run.hours is not None and not is_open(run.hours, run.hours_tz, wall)
@@ -860,16 +1025,31 @@ class Engine:
             for agent_id in [a for a in ready if a in owners] + others:
                 if self.calls_up() >= self.lines:
                     break
-                lead = self.leads.claim_reserved(run.campaign_id, agent_id, wall)
+                records, phones = self._in_flight()
+                lead = self.leads.claim_reserved(
+                    run.campaign_id,
+                    agent_id,
+                    wall,
+                    exclude_records=records,
+                    exclude_phones=phones,
+                )
                 if lead is not None:
                     call = self._new_call(run, lead, reserved=agent_id)
                     out.extend(self._agent(agent_id, ag.Reserve(call.call_id)))
                     out.append(self._originate(run, call))
-        n = run.pacer.decide(self.view(run.campaign_id))
+        view = self.view(run.campaign_id)
+        n = run.pacer.decide(view)
+        if self._overload is not None:
+            # A starved engine may lose occupancy, never compliance: nobody is dialed for
+            # whom no ready agent is already waiting.
+            n = min(n, view.agents_ready - len(view.ringing_elapsed_s) - view.calls_waiting)
         n = max(0, min(int(n), self.lines - self.calls_up()))
         if n == 0:
             return out
-        leads = self.leads.claim(run.campaign_id, n, wall)
+        records, phones = self._in_flight()
+        leads = self.leads.claim(
+            run.campaign_id, n, wall, exclude_records=records, exclude_phones=phones
+        )
         run.exhausted = not leads
         out.extend(self._originate(run, self._new_call(run, lead, reserved=None)) for lead in leads)
         return out
@@ -981,9 +1161,23 @@ class Engine:
             "occupancy": round((run.talk_s + talking_now) / logged_in_s, 4) if logged_in_s else 0.0,
             "list_exhausted": run.exhausted,
             "outside_hours": run.outside_hours,
+            "paused_reason": run.paused_reason,
+            "alerts": dict(run.alerts),
         }
 
     def _publish_stats(self, run: CampaignRun) -> None:
         self.sink.publish(
             campaign_stats_topic(run.campaign_id), self.stats(run.campaign_id), retain=True
         )
+
+
+def _record(lead: Lead) -> dict[str, Any]:
+    """The record as an agent's screen shows it."""
+    return {
+        "id": lead.record_id,
+        "phone": lead.phone,
+        "name": lead.name,
+        "fields": dict(lead.fields),
+        "system_status": lead.system_status,
+        "attempt": lead.attempt,
+    }

@@ -212,6 +212,8 @@ class MemoryJournal:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     clock: Clock | None = None
     """Where a status's "now" is read (else the call's latest time)."""
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    """(fact, call id) in the order they were journaled."""
     _pending: dict[str, tuple[StatusOption, int, dt.datetime | None]] = field(default_factory=dict)
 
     @property
@@ -241,20 +243,24 @@ class MemoryJournal:
 
     def answered(self, call: Call) -> None:
         """Write the pick-up."""
+        self.facts.append(("answered", call.call_id))
         self.rows[call.call_id].update(answer_at=call.answer_at)
 
     def connected(self, call: Call) -> None:
         """Write the connection to the agent."""
+        self.facts.append(("connected", call.call_id))
         self.rows[call.call_id].update(
             answer_at=call.answer_at, connect_at=call.connect_at, agent=call.agent_id
         )
 
     def dropped(self, call: Call) -> None:
         """Write the drop."""
+        self.facts.append(("dropped", call.call_id))
         self.rows[call.call_id].update(answer_at=call.answer_at, drop_at=call.drop_at)
 
     def refused(self, call: Call, message: str) -> None:
         """No call was placed: close the row ``not_placed``, give the attempt back."""
+        self.facts.append(("refused", call.call_id))
         self.rows[call.call_id].update(outcome=Outcome.NOT_PLACED.value, message=message)
         rec = self._record(call)
         if rec is not None:
@@ -264,6 +270,7 @@ class MemoryJournal:
     def finished(self, call: Call) -> None:
         """Close the row; the outcome goes through the status engine, an answered call
         waits for its agent's status (applied now if it was given during the call)."""
+        self.facts.append(("finished", call.call_id))
         row = self.rows[call.call_id]
         outcome = call.outcome or Outcome.FAILED
         row.update(

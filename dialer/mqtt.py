@@ -38,44 +38,40 @@ import datetime as dt
 import json
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 import aiomqtt
 import structlog
 
+from dialer.sink import (
+    EventSink,
+    MemorySink,
+    NullSink,
+    agent_state_topic,
+    call_topic,
+    campaign_stats_topic,
+    screenpop_topic,
+)
+
 log = structlog.get_logger(__name__)
+
+__all__ = [
+    "CommandHandler",
+    "EventSink",
+    "MemorySink",
+    "MqttPublisher",
+    "NullSink",
+    "agent_state_topic",
+    "call_topic",
+    "campaign_stats_topic",
+    "encode",
+    "screenpop_topic",
+]
 
 CommandHandler = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 """Called with (kind, id, payload) for a command: kind is "agents" or "campaigns"."""
-
-
-class EventSink(Protocol):
-    """Where the engine sends its live events; publishing never blocks or raises."""
-
-    def publish(self, topic: str, payload: Mapping[str, Any], *, retain: bool = False) -> None:
-        """Queue one event for delivery under ``topic`` (relative to the sink's prefix)."""
-
-
-def call_topic(campaign: int | str, call_id: str) -> str:
-    """Topic of a call's state changes."""
-    return f"calls/{campaign}/{call_id}"
-
-
-def agent_state_topic(agent: int | str) -> str:
-    """Retained topic of an agent's state."""
-    return f"agents/{agent}/state"
-
-
-def screenpop_topic(agent: int | str) -> str:
-    """Topic of the screen pop sent to the agent who got a call."""
-    return f"agents/{agent}/screenpop"
-
-
-def campaign_stats_topic(campaign: int | str) -> str:
-    """Retained topic of a campaign's live figures."""
-    return f"campaigns/{campaign}/stats"
 
 
 def encode(payload: Mapping[str, Any], now: dt.datetime | None = None) -> bytes:
@@ -84,28 +80,6 @@ def encode(payload: Mapping[str, Any], now: dt.datetime | None = None) -> bytes:
     if "ts" not in body:
         body["ts"] = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="milliseconds")
     return json.dumps(body, default=str, separators=(",", ":")).encode()
-
-
-@dataclass
-class MemorySink:
-    """An in-memory sink that keeps what was published (tests, ``dialer simulate``)."""
-
-    messages: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
-
-    def publish(self, topic: str, payload: Mapping[str, Any], *, retain: bool = False) -> None:
-        """Keep the event."""
-        self.messages.append((topic, dict(payload), retain))
-
-    def on(self, topic: str) -> list[dict[str, Any]]:
-        """The payloads published under exactly ``topic``."""
-        return [payload for t, payload, _ in self.messages if t == topic]
-
-
-class NullSink:
-    """Publishes nowhere (no broker configured, or a simulation)."""
-
-    def publish(self, topic: str, payload: Mapping[str, Any], *, retain: bool = False) -> None:
-        """Discard the event."""
 
 
 @dataclass(frozen=True, slots=True)

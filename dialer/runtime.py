@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import secrets
 import signal
 import sys
 import time
@@ -32,8 +33,10 @@ import structlog
 import uvicorn
 
 from asterisk import events as ev
+from asterisk.adapter import AmiAdapter
 from asterisk.errors import AmiError
 from asterisk.pool import AmiPool
+from asterisk.protocol import Message
 from asterisk.scenario import load_scenario
 from campaigns import selection
 from campaigns.db import make_engine
@@ -44,8 +47,10 @@ from campaigns.models import Agent, CallLog, Campaign, Record
 from campaigns.rollups import rollup_day
 from campaigns.service import campaign_hours
 from campaigns.windows import WindowError
+from dialer.adoption import Found, FoundCall, FoundSeat, Plan, plan
 from dialer.api.app import create_app
 from dialer.api.hub import EventHub, TeeSink
+from dialer.calls import Call, CallPhase, Lead
 from dialer.clock import Clock, ScaledClock, WallClock
 from dialer.config import Settings
 from dialer.engine import (
@@ -56,13 +61,14 @@ from dialer.engine import (
     Originate,
     RunState,
 )
-from dialer.errors import DialerError
+from dialer.errors import ROOT_ERRORS, DialerError
 from dialer.jobs import Jobs, JobSpec
 from dialer.mqtt import EventSink, MqttPublisher, NullSink
 from dialer.profiles import PacerHost, ProfileWatcher
 from dialer.simagents import Disposition, SimAgents
-from dialer.store import BackgroundJournal, SqlJournal, SqlLeads
+from dialer.store import BackgroundJournal, SqlJournal, SqlLeads, load_ledger
 from dialer.telephony import dial_request, execute_now, refused
+from pacing.accounting import AbandonmentLedger
 from pacing.profile import PacingProfile, build_pacer, load_profile
 
 log = structlog.get_logger(__name__)
@@ -126,8 +132,14 @@ class Runtime:
         self.ready_within_s = ready_within_s
         self.db = make_engine(settings.database.url)
         engine_id = settings.engine.id
-        self.leads = SqlLeads(self.db, engine_id=engine_id, lease_s=settings.engine.lease_s)
-        self.journal = BackgroundJournal(SqlJournal(self.db, engine_id=engine_id, clock=self.clock))
+        #: This start's nonce: leases and call-log writes are fenced by engine id + nonce.
+        self.nonce = secrets.token_hex(4)
+        self.leads = SqlLeads(
+            self.db, engine_id=engine_id, lease_s=settings.engine.lease_s, nonce=self.nonce
+        )
+        self.journal = BackgroundJournal(
+            SqlJournal(self.db, engine_id=engine_id, clock=self.clock, nonce=self.nonce)
+        )
         self._own_sink = sink is None and settings.mqtt.enabled
         self.mqtt: MqttPublisher | None = None
         if self._own_sink:
@@ -156,7 +168,10 @@ class Runtime:
             sink=self.sink,
             engine_id=engine_id,
             lines=sum(s.max_channels for s in settings.asterisk.servers),
-            call_prefix=f"{engine_id}-{_base36(int(time.time()))}",
+            # Unique per start (two starts within a second must not reuse call ids).
+            call_prefix=f"{engine_id}-{_base36(int(time.time()))}{self.nonce[:4]}",
+            refused_pause_after=settings.engine.refused_pause_after,
+            overload_lag_s=settings.engine.overload_lag_s,
         )
         self.profiles: ProfileWatcher[PacingProfile] = ProfileWatcher(
             Path(settings.pacing.profiles_dir), load_profile
@@ -171,6 +186,7 @@ class Runtime:
         #: (when, seconds) from an answered (or AMD-human) event in to its Redirect written.
         self.answer_to_connect: list[tuple[float, float]] = []
         self._wake = asyncio.Event()
+        self._event_seen = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stack = contextlib.AsyncExitStack()
         self.errors = 0
@@ -192,10 +208,10 @@ class Runtime:
             names = ", ".join(s.name for s in self.settings.asterisk.servers)
             msg = f"no Asterisk server answered within {self.ready_within_s:.0f} s ({names})"
             raise EngineStartError(msg) from None
-        await self.reconcile()
         self.profiles.poll()
         self.sync_campaigns()
-        jobs = Jobs(self._job_specs())
+        await self.adopt_after_restart()
+        jobs = Jobs(self._job_specs(), time_scale=self.time_scale)
         await self._stack.enter_async_context(jobs)
         for name, loop in (
             ("ticker", self._ticker),
@@ -265,6 +281,33 @@ class Runtime:
                 async with asyncio.timeout(0.2):
                     await stop.wait()
 
+    async def drain(self) -> None:
+        """Graceful stop: no new calls; ringing calls settle and connected calls may finish
+        for ``engine.drain_s``; what is left is hung up, wrap-ups get the default status and
+        agents are logged out, so that nothing is left open when the journal is closed."""
+        drain_s = self.settings.engine.drain_s
+        self.engine.draining = True
+        log.info("engine_draining", calls=self.engine.calls_up(), within_s=drain_s)
+        await self._until_no_call_up(self._real(drain_s))
+        if self.engine.calls_up():
+            log.warning("drain_hanging_up", calls=self.engine.calls_up())
+            self._guard("drain", self.engine.hang_up_all)
+            await self._until_no_call_up(3.0)
+        if self.engine.calls_up():
+            log.warning("drain_calls_without_end", calls=self.engine.calls_up())
+            self._guard("drain", lambda: self.engine.settle_left("engine stopped"))
+        self._guard("drain", self.engine.close_agents)
+        await asyncio.sleep(0.1)  # the seats' hang-ups leave before the pool closes
+        log.info("engine_drained")
+
+    async def _until_no_call_up(self, within_s: float) -> None:
+        """Wait (woken by every telephony event) until no call is up, or ``within_s``."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within_s):
+                while self.engine.calls_up():
+                    self._event_seen.clear()
+                    await self._event_seen.wait()
+
     def _check_schema(self) -> None:
         try:
             current = current_revision(self.db)
@@ -298,6 +341,29 @@ class Runtime:
         except Exception:
             self.errors += 1
             log.exception("call_log_write_failed", step=what)
+        if self.engine.self_paused:
+            self._persist_self_pauses()
+
+    def _persist_self_pauses(self) -> None:
+        """Write the campaigns the engine paused by itself as paused in the database, so
+        that neither the campaign sync nor a restart resumes them; retried until written."""
+        pending, self.engine.self_paused = self.engine.self_paused, []
+        for campaign_id, reason in pending:
+            try:
+                with self.db.begin() as conn:
+                    conn.execute(
+                        sa.update(_CAMPAIGN)
+                        .where(
+                            _CAMPAIGN.c.id == campaign_id,
+                            _CAMPAIGN.c.state == CampaignState.RUNNING.value,
+                        )
+                        .values(state=CampaignState.PAUSED.value)
+                    )
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("campaign_pause_not_written", campaign=campaign_id, error=str(exc))
+                self.engine.self_paused.append((campaign_id, reason))
+            else:
+                log.info("campaign_pause_written", campaign=campaign_id, reason=reason)
 
     def _execute(self, commands: Iterable[Command]) -> None:
         commands = list(commands)
@@ -317,10 +383,13 @@ class Runtime:
         # The clock starts when the event's bytes arrived, not when its turn came.
         started, connects = self._rx_time(event), self._connects
         self._guard(type(event).__name__, lambda: self.engine.on_event(event))
+        self._event_seen.set()
         if isinstance(event, ev.CallAnswered | ev.CallMachine):
             self._wake.set()  # a person may now wait: the drop timer must look again
             if self._connects > connects:
-                self.answer_to_connect.append((started, time.perf_counter() - started))
+                latency = time.perf_counter() - started
+                self.answer_to_connect.append((started, latency))
+                self.engine.report_lag("answer-to-connect", latency)
 
     def _originate(self, cmd: Originate) -> list[ev.LifecycleEvent]:
         """Queue the call and send what the servers' rates allow right now."""
@@ -371,11 +440,15 @@ class Runtime:
 
     async def _ticker(self) -> None:
         tick = self.settings.engine.tick_s
+        due = time.perf_counter()
         while True:
             self._apply_profile_changes()
             self._tick_t0 = time.perf_counter()
+            # How late this tick is against its schedule (the loop was busy elsewhere).
+            self.engine.report_lag("tick lateness", self._tick_t0 - due)
             self._guard("tick", self.engine.tick)
             self._tick_t0 = 0.0
+            due = time.perf_counter() + self._real(tick)
             await asyncio.sleep(self._real(tick))
 
     async def _timer(self) -> None:
@@ -412,6 +485,9 @@ class Runtime:
 
     def sync_campaigns(self) -> None:
         """Load campaigns that are running or paused in the database; follow state changes."""
+        if self.engine.self_paused:
+            self._persist_self_pauses()
+        unwritten = {campaign_id for campaign_id, _ in self.engine.self_paused}
         with self.db.connect() as conn:
             rows = conn.execute(sa.select(_CAMPAIGN)).all()
         for row in rows:
@@ -425,10 +501,12 @@ class Runtime:
                 except DialerError as exc:
                     log.error("campaign_not_loaded", campaign=row.id, error=str(exc))
                     continue
+                pacer = build_pacer(profile)
+                self._seed_ledger(row.id, pacer, row.hours_tz)
                 run = CampaignRun(
                     campaign_id=row.id,
                     name=row.name,
-                    pacer=PacerHost(build_pacer(profile)),
+                    pacer=PacerHost(pacer),
                     max_wait_s=row.max_wait_s,
                     wrapup_timeout_s=float(row.wrapup_timeout_s),
                     amd=any(s.amd for s in self.settings.asterisk.servers),
@@ -444,8 +522,25 @@ class Runtime:
                 run.hours_tz = row.hours_tz
             except WindowError as exc:
                 log.error("campaign_hours_invalid", campaign=row.id, error=str(exc))
-            if run.state is not state:
+            if run.state is not state and row.id not in unwritten:
                 self._execute(self.engine.set_state(row.id, state))
+
+    def _seed_ledger(self, campaign_id: int, pacer: object, tz: str) -> None:
+        """Start a pacer's abandonment ledger from the call log (every engine's connects
+        and drops of the last 30 days, "today" in the campaign's zone), so that its guard
+        protects the windows the dashboard shows, across restarts."""
+        ledger = getattr(pacer, "ledger", None)
+        if not isinstance(ledger, AbandonmentLedger):
+            return
+        try:
+            facts = load_ledger(ledger, self.db, campaign_id, clock=self.clock, tz=tz)
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("abandonment_ledger_not_loaded", campaign=campaign_id, error=str(exc))
+            return
+        except ROOT_ERRORS as exc:
+            log.error("abandonment_ledger_not_loaded", campaign=campaign_id, error=str(exc))
+            return
+        log.info("abandonment_ledger_loaded", campaign=campaign_id, facts=facts)
 
     def _apply_profile_changes(self) -> None:
         for change in self.profiles.poll():
@@ -459,59 +554,199 @@ class Runtime:
 
     # ---- crash safety -------------------------------------------------------------------
 
-    async def reconcile(self) -> int:
-        """Settle what a previous run of this engine left: its leased records get an outcome
-        (their calls are hung up if still up on Asterisk), stale agent seats are closed."""
+    async def adopt_after_restart(self) -> int:
+        """Take over what earlier starts of this engine left: conversations still going on
+        are re-attached to their agents and calls, people on hold are connected or dropped,
+        ringing calls and legs of calls nobody knows are hung up (only those), the rows of
+        calls that ended meanwhile are closed from their facts, and leases of records never
+        dialed are given back. Returns how many calls were adopted."""
         engine_id = self.settings.engine.id
+        prefix = f"{engine_id}-"
         now = self.clock.utcnow()
-        live = await self._live_channels()
         with self.db.connect() as conn:
-            leased = (
-                conn.execute(sa.select(_RECORD.c.id).where(_RECORD.c.lease_owner == engine_id))
-                .scalars()
-                .all()
-            )
-            open_calls = {
-                row.record_id: row
+            rows = {
+                str(row.channel_id): row
                 for row in conn.execute(
-                    sa.select(_CALL_LOG).where(
-                        _CALL_LOG.c.record_id.in_(list(leased)), _CALL_LOG.c.end_at.is_(None)
+                    sa.select(
+                        _CALL_LOG,
+                        _RECORD.c.name,
+                        _RECORD.c.fields,
+                        _RECORD.c.system_status.label("record_status"),
+                        _RECORD.c.owner_agent_id,
+                        _RECORD.c.lease_owner,
                     )
+                    .join(_RECORD, _RECORD.c.id == _CALL_LOG.c.record_id)
+                    .where(_CALL_LOG.c.end_at.is_(None), _CALL_LOG.c.channel_id.like(f"{prefix}%"))
                 )
             }
-        for record_id in leased:
-            row = open_calls.get(record_id)
-            channel = live.get(f"dialer-{row.channel_id}") if row and row.channel_id else None
-            if channel is not None:
-                self._hangup_channel(channel)
-            record_outcome(
-                self.db,
-                record_id,
-                Outcome.FAILED,
-                now=now,
-                call=CallDetails(end_at=now, hangup_cause_txt="engine restarted"),
-                call_log_id=row.id if row is not None else None,
-                lease_owner=engine_id,
+        earlier = await asyncio.to_thread(self.leads.earlier_leases)
+        calls: list[FoundCall] = []
+        seats: dict[tuple[str, str], FoundSeat] = {}
+        hangups: list[tuple[str, str]] = []
+        for adapter in self.pool.adapters:
+            found = await self._live_plan(adapter, set(rows), prefix)
+            calls.extend(found.calls)
+            seats.update({(s.server, s.seat): s for s in found.seats})
+            hangups.extend(found.hangups)
+        adopted: list[int] = []
+        ended: set[str] = set()
+        for item in calls:
+            row = rows[item.call_id]
+            if item.where is Found.RINGING:
+                self._close_row(row, Outcome.CANCELLED, now, "engine restarted while ringing")
+                ended.add(item.call_id)
+            elif self._adopt_call(row, item, seats.get((item.server, item.seat or ""))):
+                adopted.append(int(row.record_id))
+                ended.add(item.call_id)
+        for call_id, row in rows.items():
+            if call_id not in ended and call_id not in {c.call_id for c in calls}:
+                self._close_row(row, _outcome_of(row), now, "engine restarted")
+        if adopted:
+            await asyncio.to_thread(self.leads.adopt, adopted, now)
+        dialed = {int(row.record_id) for row in rows.values()}
+        self._release_undialed([r for r in earlier if r not in dialed])
+        for where in hangups:
+            self._hangup_channel(where)
+        await self._wait_gone({channel for _, channel in hangups})
+        if rows or hangups or earlier:
+            log.warning(
+                "adopted_after_restart",
+                open_calls=len(rows),
+                adopted=len(adopted),
+                hung_up=len(hangups),
+                released=len([r for r in earlier if r not in dialed]),
             )
-        stale = {uid for uid in live if uid.startswith("seat-")}
-        for uid in stale:
-            self._hangup_channel(live[uid])
-        hung = stale | {f"dialer-{row.channel_id}" for row in open_calls.values() if row.channel_id}
-        await self._wait_gone(hung & set(live))
-        if leased:
-            log.warning("reconciled_after_restart", records=len(leased), live_channels=len(live))
-        return len(leased)
+        return len(adopted)
 
-    async def _wait_gone(self, uids: set[str], within_s: float = 5.0) -> None:
-        """Wait until the channels hung up by the reconcile are gone (their hang-up events
-        must not reach the agents and calls of this run)."""
+    async def _live_plan(self, adapter: AmiAdapter, known: set[str], prefix: str) -> Plan:
+        """What one connected server still has, sorted against the open calls."""
+        if not adapter.connected:
+            return Plan()
+        s = adapter.settings
+        try:
+            channels = await adapter.live_channels()
+            rooms = await adapter.confbridge_rooms()
+            members: list[Message] = []
+            for room in rooms:
+                name = room.get("Conference")
+                if name.startswith(s.seat_conference_prefix):
+                    members.extend(await adapter.confbridge_list(name))
+        except (AmiError, TimeoutError) as exc:
+            log.warning("live_channels_unavailable", server=adapter.name, error=str(exc))
+            return Plan()
+        return plan(
+            known,
+            {adapter.name: channels},
+            {adapter.name: members},
+            own_prefix=prefix,
+            seat_prefix=s.seat_conference_prefix,
+            holding_context=s.answered_context,
+            bridge_context=s.agent_bridge_context,
+            drop_context=s.drop_context,
+        )
+
+    def _adopt_call(self, row: Any, item: FoundCall, seat: FoundSeat | None) -> bool:
+        """Re-attach one live call to the engine and the pool; False when it cannot be."""
+        phase = {
+            Found.TALKING: CallPhase.TALKING,
+            Found.WAITING: CallPhase.WAITING,
+            Found.DROPPING: CallPhase.DROPPED,
+        }[item.where]
+        agent_id = None
+        if phase is CallPhase.TALKING:
+            agent_id = self._agent_of_seat(item.seat or "")
+            if agent_id is None or seat is None:
+                log.warning("adopt_no_agent", call_id=item.call_id, seat=item.seat)
+                return False
+        if row.campaign_id not in self.engine.campaigns:
+            log.warning(
+                "adopt_campaign_not_running", call_id=item.call_id, campaign=row.campaign_id
+            )
+            return False
+        lead = Lead(
+            record_id=int(row.record_id),
+            campaign_id=int(row.campaign_id),
+            phone=str(row.phone),
+            name=str(row.name or ""),
+            fields=dict(row.fields or {}),
+            system_status=str(row.record_status),
+            owner_agent_id=row.owner_agent_id,
+            attempt=int(row.attempt),
+        )
+        call = Call(
+            call_id=item.call_id,
+            index=0,
+            campaign_id=int(row.campaign_id),
+            lead=lead,
+            reserved_agent=None,
+            dial_t=0.0,
+            dial_at=_aware(row.dial_at),
+            phase=phase,
+            answer_at=_aware(row.answer_at) if row.answer_at else None,
+            connect_at=_aware(row.connect_at) if row.connect_at else None,
+            drop_at=_aware(row.drop_at) if row.drop_at else None,
+            agent_id=agent_id,
+            amd_status=row.amd_result,
+            amd_cause=row.amd_cause,
+            server=item.server,
+        )
+        self.pool.adopt_call(
+            item.call_id,
+            server=item.server,
+            channel_id=item.channel_id,
+            channel=item.channel,
+            agent=item.seat if phase is CallPhase.TALKING else None,
+        )
+        if seat is not None and phase is CallPhase.TALKING:
+            self.pool.adopt_seat(
+                seat.seat, server=seat.server, uniqueid=seat.uniqueid, members=set(seat.members)
+            )
+        self._guard("adopt", lambda: self.engine.adopt(call, seat=item.seat))
+        return True
+
+    def _agent_of_seat(self, seat: str) -> int | None:
+        with self.db.connect() as conn:
+            row = conn.execute(
+                sa.select(_AGENT.c.id).where(
+                    sa.or_(_AGENT.c.extension == seat, _AGENT.c.login == seat)
+                )
+            ).first()
+        return None if row is None else int(row[0])
+
+    def _close_row(self, row: Any, outcome: Outcome, now: dt.datetime, why: str) -> None:
+        """Close a row of an earlier start whose call is over, with what its facts say."""
+        record_outcome(
+            self.db,
+            int(row.record_id),
+            outcome,
+            now=now,
+            call=CallDetails(end_at=now, hangup_cause_txt=why),
+            call_log_id=int(row.id),
+            lease_owner=row.lease_owner,
+        )
+
+    def _release_undialed(self, record_ids: list[int]) -> None:
+        """Give back records an earlier start claimed and never dialed."""
+        if not record_ids:
+            return
+        with self.db.connect() as conn:
+            owners = conn.execute(
+                sa.select(_RECORD.c.id, _RECORD.c.lease_owner).where(_RECORD.c.id.in_(record_ids))
+            ).all()
+        for record_id, owner in owners:
+            if owner:
+                selection.release(self.db, [int(record_id)], engine_id=str(owner))
+
+    async def _wait_gone(self, channels: set[str], within_s: float = 5.0) -> None:
+        """Wait until the channels hung up at start are gone (their hang-up events must not
+        reach the agents and calls of this run)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_s
-        while uids and loop.time() < deadline:
+        while channels and loop.time() < deadline:
             await asyncio.sleep(0.1)
-            uids &= set(await self._live_channels())
-        if uids:
-            log.warning("reconcile_channels_still_up", channels=len(uids))
+            channels &= {channel for _, channel in (await self._live_channels()).values()}
+        if channels:
+            log.warning("restart_channels_still_up", channels=len(channels))
 
     async def _live_channels(self) -> dict[str, tuple[str, str]]:
         """Uniqueid → (server, channel) of every live channel on every connected server."""
@@ -538,13 +773,6 @@ class Runtime:
     # ---- jobs ---------------------------------------------------------------------------
 
     def _job_specs(self) -> list[JobSpec]:
-        lease_s = self.settings.engine.lease_s
-
-        async def renew() -> None:
-            ids = self.engine.live_record_ids()
-            if ids:
-                self.leads.renew(ids, self.clock.utcnow())
-
         async def campaigns() -> None:
             self.sync_campaigns()
 
@@ -564,7 +792,7 @@ class Runtime:
                 selection.park_dnc_hits(self.db, campaign_id, now)
 
         return [
-            JobSpec("lease-renew", renew, "renew leases of calls in progress", every_s=lease_s / 3),
+            self.leads.renew_job(self.engine.live_record_ids, self.clock),
             JobSpec("campaign-sync", campaigns, "follow campaign starts/pauses/stops", every_s=2),
             JobSpec("lease-sweep", sweep, "free leases of crashed engines", every_s=30),
             JobSpec("dnc-park", park, "move DNC hits out of the claim path", at="03:00"),
@@ -647,6 +875,17 @@ class Runtime:
         self.sync_campaigns()
 
 
+def _outcome_of(row: Any) -> Outcome:
+    """The outcome of a call that ended while no engine followed it, from its facts: a
+    connected call was answered, a person never connected was dropped by the dialplan's
+    hold timer; for the rest nothing is known."""
+    if row.connect_at is not None:
+        return Outcome.ANSWERED
+    if row.drop_at is not None or row.answer_at is not None:
+        return Outcome.DROPPED
+    return Outcome.FAILED
+
+
 def _aware(value: object) -> dt.datetime:
     """An ISO date-time; one without a zone is taken as UTC."""
     when = dt.datetime.fromisoformat(str(value))
@@ -708,11 +947,20 @@ async def run_forever(
 
     clock = ScaledClock(time_scale) if time_scale != 1.0 else None
     stop = asyncio.Event()
-    # SIGTERM (systemd, docker stop, kill) stops the engine as cleanly as Ctrl-C does.
+    main = asyncio.current_task()
+
+    def on_signal() -> None:
+        # The first SIGTERM/Ctrl-C drains (engine.drain_s); a second one stops at once.
+        if stop.is_set() and main is not None:
+            main.cancel()
+        stop.set()
+
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal)
     async with Runtime(
         settings, clock=clock, time_scale=time_scale, sim_agents=sim_agents, http=http
     ) as runtime:
         await runtime.run(stop)
+        await runtime.drain()

@@ -12,7 +12,7 @@ import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +42,16 @@ class EndlessLeads:
         self._ids = itertools.count(1)
         self.progressive: deque[Lead] = deque()
 
-    def claim(self, campaign_id: int, n: int, now: object) -> list[Lead]:
-        """``n`` new records."""
+    def claim(
+        self,
+        campaign_id: int,
+        n: int,
+        now: object,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> list[Lead]:
+        """``n`` new records (never in flight: exclusions have nothing to remove)."""
         return [self._fresh() for _ in range(n)]
 
     def reserved_work(
@@ -52,8 +60,17 @@ class EndlessLeads:
         """No callbacks here; the dropped people waiting for a progressive redial."""
         return set(), min(len(self.progressive), len(agent_ids))
 
-    def claim_reserved(self, campaign_id: int, agent_id: int, now: object) -> Lead | None:
-        """A dropped person to call back with this agent reserved."""
+    def claim_reserved(
+        self,
+        campaign_id: int,
+        agent_id: int,
+        now: object,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> Lead | None:
+        """A dropped person to call back with this agent reserved (queued once the dropped
+        call ended, so never in flight)."""
         return self.progressive.popleft() if self.progressive else None
 
     def release(self, record_ids: Sequence[int]) -> None:
@@ -75,6 +92,20 @@ class SimJournal:
     def dialed(self, call: Call) -> None:
         """Count the dial."""
         self.dialed_n += 1
+
+    def answered(self, call: Call) -> None:
+        """Nothing to write: the outcome is counted at the end."""
+
+    def connected(self, call: Call) -> None:
+        """Nothing to write: the outcome is counted at the end."""
+
+    def dropped(self, call: Call) -> None:
+        """Nothing to write: the outcome is counted at the end."""
+
+    def refused(self, call: Call, message: str) -> None:
+        """Count the call that was not placed."""
+        key = Outcome.NOT_PLACED.value
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
 
     def finished(self, call: Call) -> None:
         """Count the outcome; a dropped person is queued for a progressive redial."""

@@ -1,8 +1,8 @@
 """Carrying out the engine's telephony commands on a Telephony implementation.
 
 Connects, drops and hang-ups are sent at once (they are what keeps a person from waiting).
-An Originate the edge refuses (server down, no capacity) becomes a failed call for the
-engine, so its record gets an outcome and its lease is released; an action on a call the
+An Originate the edge refuses (server down, no capacity) becomes a refused call for the
+engine (no call placed: the record's lease is released, no attempt used); an action on a call the
 edge no longer knows (it ended meanwhile) is logged and skipped.
 """
 
@@ -56,9 +56,9 @@ def dial_request(cmd: Originate) -> DialRequest:
     return DialRequest(call_id=cmd.call_id, number=cmd.phone, variables=dict(cmd.variables))
 
 
-def refused(call_id: str, exc: Exception) -> ev.CallFailed:
-    """The failed-call event the engine gets for an Originate the edge refused."""
-    return ev.CallFailed(call_id, ev.FailOutcome.FAILED, reason=0, cause=0, detail=str(exc))
+def refused(call_id: str, exc: Exception) -> ev.CallRefused:
+    """The event the engine gets for an Originate the edge refused: no call was placed."""
+    return ev.CallRefused(call_id, str(exc))
 
 
 def execute_now(

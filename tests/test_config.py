@@ -54,7 +54,7 @@ def test_unknown_key_names_file_key_and_allowed_keys(tmp_path: Path) -> None:
         load_settings(path, environ={})
     message = str(info.value)
     assert message.startswith(f"{path}: engine.lease_seconds: unknown key")
-    assert "id, lease_s, tick_s" in message
+    assert "drain_s, id, lease_s, overload_lag_s, refused_pause_after, tick_s" in message
 
 
 def test_unknown_section_lists_sections(tmp_path: Path) -> None:

@@ -121,13 +121,56 @@ def test_kill_9_and_restart_lose_nothing_and_dial_nothing_twice(tmp_path: Path) 
             )[0][0]
             assert overlaps == 0
             log = (tmp_path / "run2.log").read_text()
-            assert "reconciled_after_restart" in log
+            assert "adopted_after_restart" in log
             assert "call_connected" in log, "the restarted engine serves agents again"
         finally:
             os.kill(second.pid, signal.SIGKILL)
             second.wait()
         total = _rows(db, "SELECT count(*) FROM record")[0][0]
         assert total == 2000
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_sigterm_drains_and_leaves_nothing_open(tmp_path: Path) -> None:
+    """SIGTERM mid-campaign: the engine stops dialing, lets its calls finish or hangs them
+    up after engine.drain_s, and exits with every call-log row closed and no lease held."""
+    db = tmp_path / "term.db"
+    engine = make_engine(f"sqlite:///{db}")
+    build_demo(engine, records=2000, now=utcnow(), agents=10, running=True, always_open=True)
+    engine.dispose()
+    port = _free_port()
+    config = tmp_path / "dialer.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{db}"\n[engine]\nid = "term"\ntick_s = 0.5\n'
+        f'drain_s = 20\n[pacing]\nprofiles_dir = "{ROOT / "config/pacing"}"\n'
+        f'[[asterisk.servers]]\nname = "sim"\nport = {port}\nmax_channels = 80\n'
+        "originates_per_second = 200\n"
+    )
+    sim = _spawn(
+        [*DIALER, "pbx-sim", "--scenario", str(ROOT / "config/scenarios/demo.toml"),
+         "--port", str(port), "--time-scale", "20"],
+        tmp_path / "sim.log",
+    )  # fmt: skip
+    try:
+        _wait_port(port)
+        run = _start_engine(config, tmp_path / "run.log")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            open_rows = _rows(db, "SELECT count(*) FROM call_log WHERE end_at IS NULL")[0][0]
+            if int(open_rows) >= 3:  # type: ignore[call-overload]
+                break
+            time.sleep(0.2)
+        assert int(open_rows) >= 3, "calls in flight at the stop"  # type: ignore[call-overload]
+        os.kill(run.pid, signal.SIGTERM)
+        assert run.wait(timeout=60) == 0
+        still_open = _rows(db, "SELECT count(*) FROM call_log WHERE end_at IS NULL")[0][0]
+        leased = _rows(db, "SELECT count(*) FROM record WHERE lease_owner IS NOT NULL")[0][0]
+        assert (still_open, leased) == (0, 0)
+        log = (tmp_path / "run.log").read_text()
+        assert "engine_drained" in log
     finally:
         sim.terminate()
         sim.wait(timeout=10)

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pytest
+from structlog.testing import capture_logs
 
 from asterisk import events as ev
 from dialer.clock import VirtualClock
@@ -282,3 +283,184 @@ def test_no_calls_outside_the_campaign_operating_hours() -> None:
     assert engine.stats(1)["outside_hours"] is True
     clock.advance(3600)
     assert len(originates(engine.tick())) == 1
+
+
+def test_each_fact_is_journaled_when_it_happens() -> None:
+    """Answer, connect and drop reach the journal at their moment, before the call ends."""
+    engine, clock, _, journal, *_ = make(pacer_n=2)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    first, second = originates(engine.tick())[:2]
+    clock.advance(3)
+    engine.on_event(ev.CallAnswered(first.call_id, "c1", "1"))
+    assert journal.facts[-2:] == [("answered", first.call_id), ("connected", first.call_id)]
+    assert journal.rows[first.call_id]["agent"] == 1
+    assert journal.rows[first.call_id]["connect_at"] == clock.utcnow()
+    engine.on_event(ev.CallAnswered(second.call_id, "c2", "2"))
+    clock.advance(2)
+    engine.on_timer()
+    assert journal.facts[-1] == ("dropped", second.call_id)
+    assert journal.rows[second.call_id]["drop_at"] == clock.utcnow()
+    assert "outcome" not in journal.rows[first.call_id]
+    assert "outcome" not in journal.rows[second.call_id]
+
+
+def test_refused_originates_use_no_attempt_and_pause_the_campaign() -> None:
+    """A refused Originate is no outcome of the number: no attempt is used, the server's
+    message is logged and stored; three in a row pause the campaign with the reason."""
+    engine, _, leads, journal, _, sink = make(pacer_n=1)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    refused: list[str] = []
+    with capture_logs() as logs:
+        for _ in range(3):
+            calls = originates(engine.tick())
+            assert len(calls) == 1
+            engine.on_event(ev.CallRefused(calls[0].call_id, "Extension does not exist.", "pbx1"))
+            refused.append(calls[0].call_id)
+    for call_id in refused:
+        row = journal.rows[call_id]
+        assert (row["outcome"], row["message"]) == ("not_placed", "Extension does not exist.")
+        record = leads.records[row["record_id"]]
+        assert (record.attempts, record.leased, record.system_status) == (0, False, "TO_CALL")
+    warnings = [e for e in logs if e["event"] == "call_not_placed"]
+    assert [w["message"] for w in warnings] == ["Extension does not exist."] * 3
+    assert all(w["log_level"] == "warning" for w in warnings)
+    stats = engine.stats(1)
+    assert stats["state"] == "paused"
+    assert "Extension does not exist." in stats["paused_reason"]
+    assert engine.self_paused == [(1, stats["paused_reason"])]
+    assert sink.on("campaigns/1/stats")[-1]["paused_reason"] == stats["paused_reason"]
+    assert originates(engine.tick()) == []
+    engine.set_state(1, RunState.RUNNING)
+    assert engine.stats(1)["paused_reason"] is None
+    for _ in range(5):  # the edge's own refusals (at capacity, not connected) do not count
+        call = originates(engine.tick())[0]
+        engine.on_event(ev.CallRefused(call.call_id, "pbx1 is at capacity"))
+    assert engine.stats(1)["state"] == "running"
+
+
+def test_a_placed_call_resets_the_circuit_breaker() -> None:
+    """Refusals separated by a call that was placed do not pause the campaign."""
+    engine, *_ = make(pacer_n=1)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    for n in range(5):
+        call = originates(engine.tick())[0]
+        if n == 2:
+            engine.on_event(ev.CallFailed(call.call_id, ev.FailOutcome.BUSY, 5, 17))
+        else:
+            engine.on_event(ev.CallRefused(call.call_id, "Extension does not exist.", "pbx1"))
+    assert engine.stats(1)["state"] == "running"
+
+
+def test_call_we_hung_up_before_the_answer_is_cancelled_not_invalid() -> None:
+    """Reason 0 after our own hang-up gives outcome cancelled: no attempt, no status change."""
+    engine, _, leads, journal, pacer, _ = make(pacer_n=1)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    call = originates(engine.tick())[0]
+    engine.set_state(1, RunState.STOPPED)
+    engine.on_event(ev.CallFailed(call.call_id, ev.FailOutcome.CANCELLED, 0, 16))
+    row = journal.rows[call.call_id]
+    assert row["outcome"] == "cancelled"
+    record = leads.records[row["record_id"]]
+    assert (record.attempts, record.leased, record.system_status) == (0, False, "TO_CALL")
+    assert pacer.events[-1].kind == "fail"
+
+
+def test_adopted_answer_is_connected_at_once_to_a_ready_agent() -> None:
+    """An answer learned at a resync goes to a ready agent at once, even on an AMD campaign."""
+    engine, *_ = make(pacer_n=1)
+    engine.campaigns[1].amd = True
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    call = originates(engine.tick())[0]
+    commands = engine.on_event(ev.CallAnswered(call.call_id, "c", "u", adopted=True))
+    assert commands[0] == ConnectCall(call.call_id, "1001")
+
+
+def test_adopted_answer_without_agent_is_dropped_at_once_and_counted() -> None:
+    """An adopted answer with no agent free is dropped at once (its wait is unknown) and
+    the drop is counted."""
+    engine, _, _, journal, pacer, _ = make(pacer_n=2)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    first, second = originates(engine.tick())[:2]
+    engine.on_event(ev.CallAnswered(first.call_id, "c1", "1"))
+    commands = engine.on_event(ev.CallAnswered(second.call_id, "c2", "2", adopted=True))
+    assert commands == [DropCall(second.call_id)]
+    assert engine.stats(1)["dropped"] == 1
+    assert ("dropped", second.call_id) in journal.facts
+    assert [e.kind for e in pacer.events].count("drop") == 1
+
+
+def test_seats_lost_with_the_server_come_back_by_themselves() -> None:
+    """After the PBX restarts, seats are started again without anyone pressing Ready; while
+    no seat is left the stats carry an alert."""
+    engine, *_ = make(pacer_n=1)
+    login(engine, 1)
+    login(engine, 2)
+    engine.set_state(1, RunState.RUNNING)
+    engine.on_event(ev.ServerDown("sim", "connection lost"))
+    engine.on_event(ev.SeatDown(agent_id="1001"))
+    engine.on_event(ev.SeatDown(agent_id="1002"))
+    with capture_logs() as logs:
+        assert originates(engine.tick()) == []
+    assert "no_seat" in engine.stats(1)["alerts"]
+    assert any(e["event"] == "campaign_alert" for e in logs)
+    commands = engine.on_event(ev.ServerUp("sim"))
+    assert sorted(commands, key=str) == [StartSeat(1, "1001"), StartSeat(2, "1002")]
+    engine.on_event(ev.SeatUp(agent_id="1001", channel="x"))
+    engine.on_event(ev.SeatUp(agent_id="1002", channel="y"))
+    assert {a.state.phase.value for a in engine.agents.values()} == {"ready"}
+    assert len(originates(engine.tick())) == 1
+    assert engine.stats(1)["alerts"] == {}
+
+
+def test_agent_on_a_call_when_the_server_returns_is_reseated_after_it() -> None:
+    """An agent wrapping up when the server came back gets its seat once the wrap-up ends."""
+    engine, *_ = make(pacer_n=1)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    call = originates(engine.tick())[0]
+    engine.on_event(ev.CallAnswered(call.call_id, "c", "u"))
+    engine.on_event(ev.SeatDown(agent_id="1001"))
+    engine.on_event(ev.CallHungUp(call.call_id, 16, "Normal Clearing"))
+    assert engine.on_event(ev.ServerUp("sim")) == []
+    commands = engine.agent_set_status(1, call.call_id, 1)
+    assert StartSeat(1, "1001") in commands
+
+
+def test_a_record_in_flight_is_never_claimed_again_even_when_its_lease_lapsed() -> None:
+    """Claims exclude the records and numbers of the engine's own live calls: a call up
+    whose lease lapsed (database away) is not dialed a second time, nor is its number."""
+    engine, _, leads, *_ = make(records=2, pacer_n=5)
+    login(engine, 1)
+    engine.set_state(1, RunState.RUNNING)
+    first = originates(engine.tick())
+    assert [c.phone for c in first] == ["+48221000001", "+48221000002"]
+    # the same person under another record, imported meanwhile
+    leads.records[99] = MemoryRecord(99, 1, "+48221000001")
+    for record in leads.records.values():
+        record.leased = False  # every lease lapsed while the calls are still up
+    assert originates(engine.tick()) == []
+    assert leads.claims == [1, 2]
+
+
+def test_a_lagging_loop_makes_the_campaign_dial_progressively_and_says_why() -> None:
+    """While the loop lags past the threshold, no more calls are placed than ready agents
+    wait for, and the stats say why; once the lag is over, the pacer decides again."""
+    engine, clock, *_ = make(pacer_n=5)
+    login(engine, 1)
+    login(engine, 2)
+    engine.set_state(1, RunState.RUNNING)
+    engine.report_lag("tick lateness", 0.3)  # within the threshold: nothing changes
+    assert engine.stats(1)["alerts"] == {}
+    engine.report_lag("tick lateness", 2.5)
+    assert len(originates(engine.tick())) == 2  # two ready agents, nothing ringing
+    assert "tick lateness 2.50 s" in engine.stats(1)["alerts"]["overload"]
+    assert originates(engine.tick()) == []  # both agents have a call ringing for them
+    clock.advance(31)
+    assert len(originates(engine.tick())) == 5
+    assert "overload" not in engine.stats(1)["alerts"]

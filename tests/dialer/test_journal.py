@@ -10,6 +10,7 @@ import datetime as dt
 import sqlite3
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -105,14 +106,16 @@ def test_answer_connect_and_drop_are_written_when_they_happen(db: sa.Engine) -> 
         journal.dialed(call)
     journal.flush()
     clock.advance(5)
-    talk.answer_at = talk.person_at = drop.answer_at = drop.person_at = clock.utcnow()
+    now = clock.utcnow()
+    talk = replace(talk, answer_at=now, person_at=now)
+    drop = replace(drop, answer_at=now, person_at=now)
     journal.answered(talk)
     journal.answered(drop)
     clock.advance(1)
-    talk.connect_at, talk.agent_id = clock.utcnow(), 1
+    talk = replace(talk, connect_at=clock.utcnow(), agent_id=1)
     journal.connected(talk)
     clock.advance(1)
-    drop.drop_at = clock.utcnow()
+    drop = replace(drop, drop_at=clock.utcnow())
     journal.dropped(drop)
     got = rows(db)
     assert got[talk.call_id]["answer_at"] is not None
@@ -133,8 +136,7 @@ def test_a_restarted_journal_finds_the_row_by_call_id(db: sa.Engine) -> None:
     first.flush()
     second = SqlJournal(db, engine_id="e1", clock=clock, nonce="after")
     clock.advance(3)
-    call.answer_at = call.connect_at = clock.utcnow()
-    call.agent_id = 1
+    call = replace(call, answer_at=clock.utcnow(), connect_at=clock.utcnow(), agent_id=1)
     second.connected(call)
     row = rows(db)[call.call_id]
     assert (row["agent_id"], row["connect_at"] is not None) == (1, True)
@@ -166,7 +168,7 @@ def test_cancelled_call_gives_the_attempt_back(db: sa.Engine) -> None:
     journal = SqlJournal(db, engine_id="e1", clock=clock)
     journal.dialed(call)
     clock.advance(2)
-    call.outcome, call.end_at = Outcome.CANCELLED, clock.utcnow()
+    call = replace(call, outcome=Outcome.CANCELLED, end_at=clock.utcnow())
     journal.finished(call)
     assert rows(db)[call.call_id]["outcome"] == "cancelled"
     after = record(db, call.lead.record_id)
@@ -188,8 +190,8 @@ def test_no_write_is_lost_while_the_database_is_unreachable(fast_db: sa.Engine) 
         journal.flush()
         clock.advance(20)
         for call in calls:
-            call.outcome, call.end_at, call.cause = Outcome.NO_ANSWER, clock.utcnow(), 19
-            journal.finished(call)
+            ended = replace(call, outcome=Outcome.NO_ANSWER, end_at=clock.utcnow(), cause=19)
+            journal.finished(ended)
         # Every write was tried at least once in the outage (more refusals than writes).
         assert lock.refused(len(calls) + 1)
     finally:
@@ -216,14 +218,14 @@ def test_facts_keep_their_order_across_an_outage(fast_db: sa.Engine) -> None:
     lock = WriteLock(fast_db)
     try:
         clock.advance(4)
-        call.answer_at = call.person_at = clock.utcnow()
+        call = replace(call, answer_at=clock.utcnow(), person_at=clock.utcnow())
         journal.answered(call)
         clock.advance(0.5)
-        call.connect_at, call.agent_id = clock.utcnow(), 1
+        call = replace(call, connect_at=clock.utcnow(), agent_id=1)
         journal.connected(call)
         assert journal.stalled.wait(10)
         clock.advance(60)
-        call.outcome, call.end_at = Outcome.ANSWERED, clock.utcnow()
+        call = replace(call, outcome=Outcome.ANSWERED, end_at=clock.utcnow())
         journal.finished(call)
         journal.default_status(call)
     finally:

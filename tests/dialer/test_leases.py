@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -45,7 +46,7 @@ def test_a_lapsed_owner_cannot_release_or_close_the_new_owners_lease(db: sa.Engi
     journal = SqlJournal(db, engine_id="e1", clock=clock, nonce="old")
     call = Call("old-1", 0, 1, lead, None, 0.0, START)
     journal.dialed(call)
-    call.outcome, call.end_at = Outcome.BUSY, later
+    call = replace(call, outcome=Outcome.BUSY, end_at=later)
     journal.finished(call)
     row = record(db, lead.record_id)
     assert (row.lease_owner, row.lease_expires_at) == (
