@@ -19,13 +19,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asterisk.errors import AmiError
+from asterisk.errors import AsteriskError
 
 #: The dialplan shipped for the engine (``#include`` it into an Asterisk's extensions.conf).
 SHIPPED = Path(__file__).resolve().parents[1] / "config" / "asterisk" / "extensions_dialer.conf"
 
 
-class DialplanError(AmiError):
+class DialplanError(AsteriskError):
     """A dialplan file the simulator cannot use (names the file and line)."""
 
     error_id = "dialplan_invalid"
