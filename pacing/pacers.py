@@ -62,6 +62,7 @@ MODE_PREDICTIVE: Final = "predictive"
 _SQRT2: Final = math.sqrt(2.0)
 _ANSWER_RATE_TC_S: Final = 600.0
 _SQRT2PI: Final = math.sqrt(2.0 * math.pi)
+_COARSE_POINTS: Final = 24  # the normal path's first pass: this many counts, then the gap
 
 
 def _normal_cdf(x: FloatArray) -> FloatArray:
@@ -497,36 +498,89 @@ class PredictivePacer:
         return risk
 
     def _normal_overflow(
-        self, view: View, ans: FloatArray, free: FloatArray, n_max: int
+        self,
+        view: View,
+        ans: FloatArray,
+        free: FloatArray,
+        n_max: int,
+        *,
+        others: FloatArray | None = None,
+        cumulants: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None = None,
     ) -> FloatArray:
         """P(overflow) by the refined normal approximation (skewness-corrected).
 
         With ``D = answers before tau - agents free by tau + wait``, the call drops when
         ``D >= 0``.  Both counts are sums of Bernoullis; ``D``'s cumulants add up, and
         ``P(D <= -1)`` is ``G((-0.5 - mean) / sd)`` with
-        ``G(x) = Phi(x) + skew * (1 - x^2) * phi(x) / 6``.
+        ``G(x) = Phi(x) + skew * (1 - x^2) * phi(x) / 6``.  Rows are n = 1 .. ``n_max``
+        (cut where even the last horizon overflows by 4 sd), or the calls with ``others``
+        other new calls when given.
         """
+        mu_a, mu_f, var, k3 = cumulants or self._cumulants(view, ans, free)
+        if others is None:
+            others = np.arange(self._normal_cap(n_max, mu_a, mu_f, var), dtype=np.float64)
+        o = others[:, None]  # n - 1 other new calls
+        q = self._q[None, :]
+        vq = q * (1.0 - q)
+        mean = mu_a[None, :] + o * q - mu_f[None, :]
+        v = np.maximum(var[None, :] + o * vq, 1e-6)
+        sd = np.sqrt(v)
+        skew = (k3[None, :] + o * vq * (1.0 - 2.0 * q)) / (v * sd)
+        x = (-0.5 - mean) / sd
+        below = _normal_cdf(x) + skew * (1.0 - x * x) * np.exp(-0.5 * x * x) / (6.0 * _SQRT2PI)
+        out: FloatArray = np.clip(1.0 - below, 0.0, 1.0)
+        return out
+
+    @staticmethod
+    def _cumulants(
+        view: View, ans: FloatArray, free: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Mean of answers, mean of free agents, variance and third cumulant of their gap."""
         va, vf = ans * (1.0 - ans), free * (1.0 - free)
         mu_a = float(view.calls_waiting) + ans.sum(axis=0)
         mu_f = float(view.agents_ready) + free.sum(axis=0)
         var = va.sum(axis=0) + vf.sum(axis=0)
         k3 = (va * (1.0 - 2.0 * ans)).sum(axis=0) - (vf * (1.0 - 2.0 * free)).sum(axis=0)
-        # beyond this many new calls even the last horizon overflows by 4 sd: stop there
+        return mu_a, mu_f, var, k3
+
+    def _normal_cap(self, n_max: int, mu_a: FloatArray, mu_f: FloatArray, var: FloatArray) -> int:
+        """Beyond this many new calls even the last horizon overflows by 4 sd."""
         slack = float(np.max(mu_f - mu_a + 4.0 * np.sqrt(var + 1.0)))
         q_last = float(self._q[-1])
         if q_last > 1e-6:
-            n_max = max(1, min(n_max, math.ceil(slack / q_last) + 2))
-        others = np.arange(n_max, dtype=np.float64)[:, None]  # n - 1 other new calls
-        q = self._q[None, :]
-        vq = q * (1.0 - q)
-        mean = mu_a[None, :] + others * q - mu_f[None, :]
-        v = np.maximum(var[None, :] + others * vq, 1e-6)
-        sd = np.sqrt(v)
-        skew = (k3[None, :] + others * vq * (1.0 - 2.0 * q)) / (v * sd)
-        x = (-0.5 - mean) / sd
-        below = _normal_cdf(x) + skew * (1.0 - x * x) * np.exp(-0.5 * x * x) / (6.0 * _SQRT2PI)
-        out: FloatArray = np.clip(1.0 - below, 0.0, 1.0)
-        return out
+            return max(1, min(n_max, math.ceil(slack / q_last) + 2))
+        return max(1, n_max)
+
+    def dial_count(self, view: View, n_max: int, allowed: float) -> int:
+        """The largest n <= ``n_max`` whose n-th new call risks at most ``allowed``.
+
+        The exact path walks n up; the normal path (large floors) evaluates a coarse grid
+        of n and then the one gap where the risk crosses ``allowed`` (the risk grows with
+        n), so a floor of hundreds of agents costs two small array passes, not hundreds.
+        """
+        ans, free = self._forecast(view)
+        if ans.shape[0] + free.shape[0] <= self.settings.exact_limit:
+            risk = self._exact_risk(view, ans, free, n_max, allowed)
+            over = np.flatnonzero(risk > allowed)
+            return int(over[0]) if over.size else int(risk.size)
+        cum = self._cumulants(view, ans, free)
+        n_cap = self._normal_cap(n_max, cum[0], cum[1], cum[2])
+        step = max(1, math.ceil(n_cap / _COARSE_POINTS))
+        grid = np.arange(0, n_cap, step, dtype=np.float64)
+        over = np.flatnonzero(
+            self._normal_overflow(view, ans, free, n_cap, grid) @ self._w > allowed
+        )
+        if over.size and over[0] == 0:
+            return 0
+        lo = int(grid[over[0] - 1]) if over.size else int(grid[-1])
+        hi = int(grid[over[0]]) if over.size else n_cap
+        fine = np.arange(lo + 1, hi, dtype=np.float64)
+        if fine.size:
+            risk = self._normal_overflow(view, ans, free, n_cap, others=fine, cumulants=cum) @ self._w
+            hit = np.flatnonzero(risk > allowed)
+            if hit.size:
+                return int(fine[hit[0]])
+        return hi
 
     def _exact_risk(
         self, view: View, ans: FloatArray, free: FloatArray, n_max: int, stop_above: float
@@ -587,9 +641,7 @@ class PredictivePacer:
         if n_max <= 0:
             return self._finish(view, 0, MODE_PREDICTIVE, "no_agent_soon", windows)
         allowed = s.guard_risk if guarded else self.allowed_risk(windows, view.t)
-        risk = self.marginal_drop_risk(view, n_max, allowed)
-        over = np.flatnonzero(risk > allowed)
-        n = int(over[0]) if over.size else int(risk.size)
+        n = self.dial_count(view, n_max, allowed)
         reason = "compliance_guard" if guarded else "risk"
         return self._finish(view, n, MODE_PREDICTIVE, reason, windows, allowed=allowed)
 

@@ -243,3 +243,21 @@ def test_budget_margin_is_wider_for_a_small_team() -> None:
         aim=0.0285, initial=0.03, low=0.003, high=0.6, gain=0.1, cap=0.03, margin_z=1.0
     )
     assert ctl.budget(400) / 400 < ctl.budget(8000) / 8000 < 0.0285
+
+
+@pytest.mark.parametrize("ready", [0, 5, 40])
+@pytest.mark.parametrize("allowed", [0.003, 0.03, 0.2])
+def test_coarse_search_on_a_large_floor_finds_the_full_scan_count(
+    ready: int, allowed: float
+) -> None:
+    """On a 300-agent floor the two-pass search dials exactly as many calls as scanning
+    every count's risk would."""
+    pacer = copy.deepcopy(_WARM)
+    talking = tuple(float((7 * i) % 400) for i in range(300 - ready))
+    view = View(5000.0, 300, ready, (1.0,) * ready, talking, (), (3.0,) * 50, 0, 3000)
+    pacer.decide(view)  # refresh the forecast tables
+    ans, free = pacer._forecast(view)
+    full = pacer._normal_overflow(view, ans, free, 2000) @ pacer._w
+    over = np.flatnonzero(full > allowed)
+    expected = int(over[0]) if over.size else int(full.size)
+    assert pacer.dial_count(view, 2000, allowed) == expected
