@@ -567,16 +567,16 @@ class PredictivePacer:
         n_cap = self._normal_cap(n_max, cum[0], cum[1], cum[2])
         step = max(1, math.ceil(n_cap / _COARSE_POINTS))
         grid = np.arange(0, n_cap, step, dtype=np.float64)
-        over = np.flatnonzero(
-            self._normal_overflow(view, ans, free, n_cap, grid) @ self._w > allowed
-        )
+        coarse = self._normal_overflow(view, ans, free, n_cap, others=grid, cumulants=cum)
+        over = np.flatnonzero(coarse @ self._w > allowed)
         if over.size and over[0] == 0:
             return 0
         lo = int(grid[over[0] - 1]) if over.size else int(grid[-1])
         hi = int(grid[over[0]]) if over.size else n_cap
         fine = np.arange(lo + 1, hi, dtype=np.float64)
         if fine.size:
-            risk = self._normal_overflow(view, ans, free, n_cap, others=fine, cumulants=cum) @ self._w
+            fine_risk = self._normal_overflow(view, ans, free, n_cap, others=fine, cumulants=cum)
+            risk = fine_risk @ self._w
             hit = np.flatnonzero(risk > allowed)
             if hit.size:
                 return int(fine[hit[0]])
