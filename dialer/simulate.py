@@ -397,7 +397,8 @@ def chart_svg(
                 'stroke="black" stroke-dasharray="6 4"/>'
             )
             out.append(
-                f'<text x="{left + plot_w + 6}" y="{y + 4:.1f}">cap {100 * cap:.0f} %</text>'
+                f'<text x="{left + plot_w - 4}" y="{y - 4:.1f}" text-anchor="end">'
+                f"cap {100 * cap:.0f} %</text>"
             )
         for (name, rs), colour in zip(runs.items(), itertools.cycle(_COLOURS), strict=False):
             points = " ".join(xy(t, v) for t, v in series(rs, column))

@@ -124,6 +124,7 @@ class PredictiveSettings:
     max_risk: float = 0.6
     risk_gain: float = 0.1
     margin_z: float = 1.0
+    full_gain_answers_per_h: float = 1000.0
     guard_headroom_drops: float = 1.0
     guard_risk: float = 0.002
     guard_min_answered: float = 100.0
@@ -297,12 +298,12 @@ class PredictivePacer:
                 self.ledger.record_machine(t)
         elif kind == CONNECT:
             self.ledger.record_connect(t)
-            self.controller.settled(dropped=False, answered=self._today_answered(t))
             self._count_answer(t)
+            self._settle(t, dropped=False)
         elif kind == DROP:
             self.ledger.record_drop(t)
-            self.controller.settled(dropped=True, answered=self._today_answered(t))
             self._count_answer(t)
+            self._settle(t, dropped=True)
         elif kind == HANGUP:
             self.talk_model.observe(t, event.value or 0.0)
             if event.agent_id is not None:
@@ -320,8 +321,18 @@ class PredictivePacer:
         ):
             self.after_model.observe_never(t)
 
-    def _today_answered(self, t: float) -> float:
-        return self.ledger.windows(t)[0].answered
+    def _settle(self, t: float, *, dropped: bool) -> None:
+        """Feed the budget controller, its gain scaled by the floor's answer rate.
+
+        A team that settles fewer than ``full_gain_answers_per_h`` answers an hour has a
+        drop count too noisy to steer by: its gain shrinks in proportion (a five-agent
+        team keeps about its planned risk, a hundred-agent floor steers at full gain).
+        """
+        s = self.settings
+        per_hour = self.answer_rate(t) * 3600.0
+        scale = min(1.0, per_hour / s.full_gain_answers_per_h) if s.full_gain_answers_per_h else 1.0
+        self.controller.gain = s.risk_gain * scale
+        self.controller.settled(dropped=dropped, answered=self.ledger.windows(t)[0].answered)
 
     # ------------------------------------------------------------------ decision
     def _finish(

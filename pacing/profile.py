@@ -53,6 +53,7 @@ class PredictiveProfile(_Frozen):
     max_risk: float = Field(default=0.6, gt=0.0, lt=1.0)
     risk_gain: float = Field(default=0.1, ge=0.0, le=5.0)
     margin_z: float = Field(default=1.0, ge=0.0, le=10.0)
+    full_gain_answers_per_h: float = Field(default=1000.0, ge=0.0)
     horizon_step_s: float = Field(default=1.0, gt=0.0, le=10.0)
     exact_limit: int = Field(default=40, ge=0, le=1000)
 
@@ -126,6 +127,7 @@ class PacingProfile(_Frozen):
             max_risk=p.max_risk,
             risk_gain=p.risk_gain,
             margin_z=p.margin_z,
+            full_gain_answers_per_h=p.full_gain_answers_per_h,
             guard_headroom_drops=c.guard_headroom_drops,
             guard_risk=c.guard_risk,
             guard_min_answered=c.guard_min_answered,
