@@ -24,6 +24,8 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 
 _RENORMALISE_AT = 40.0
+_FAST_WINDOW_CALLS = 150.0  # the fast estimate remembers about this many recent dials ...
+_KEEP_AFTER_CHANGE_CALLS = 50.0  # ... and a change point leaves the long memory this many
 
 
 class DecayedHistogram:
@@ -80,14 +82,27 @@ class DecayedHistogram:
         """Sum of current weights (the effective number of observations)."""
         return float(self._counts.sum()) * math.exp(-self._log_scale)
 
+    def forget(self, keep: float) -> None:
+        """Scale every past observation by ``keep`` (in [0, 1]): a step of forgetting."""
+        self._counts *= keep
+
 
 class DialOutcomeModel:
     """Person-answer probability and timing of dials, learned from resolved calls.
 
     ``observe_resolution(t, seconds, person)`` is fed once per call when it answers or
-    fails.  The fade time constant is the larger of ``time_constant_s`` and the time the
-    last ``min_window_calls`` dials took, so the estimate follows a list that drifts during
-    the day yet stays steady on a small team that dials slowly.
+    fails.  The fade time constant is the largest of ``time_constant_s``, the time the
+    last ``min_window_calls`` dials took and the time the last ``min_window_persons``
+    persons took, so the estimate follows a list that drifts during the day yet stays
+    steady on a small team that dials slowly or a thin list where persons are rare.
+
+    A long memory must not hide a list that changes: a fast estimate (the last
+    ``fast_window_s`` or about 150 dials, whichever is shorter) runs beside it, and when
+    the two differ by more than ``change_z`` binomial standard deviations the long memory
+    is cut back to about 50 dials' weight (a change point), so it follows the new list.
+
+    The cautious prior (``prior_calls`` dials with ``prior_person_prob``) fades as data
+    arrives: after ``prior_fade`` times its own weight in resolved calls it counts half.
     """
 
     def __init__(
@@ -100,12 +115,24 @@ class DialOutcomeModel:
         prior_calls: float = 4.0,
         prior_person_prob: float = 0.5,
         prior_ring_s: float = 5.0,
+        min_window_persons: float = 150.0,
+        fast_window_s: float = 300.0,
+        change_z: float = 4.0,
+        prior_fade: float = 10.0,
     ) -> None:
         n_bins = math.ceil(max_ring_s / bin_s)
         self.bin_s = bin_s
         self.n_bins = n_bins
         self.time_constant_s = time_constant_s
         self.min_window_calls = min_window_calls
+        self.min_window_persons = min_window_persons
+        self.fast_window_s = fast_window_s
+        self.change_z = change_z
+        self.prior_fade = prior_fade
+        self._fast_calls = 0.0
+        self._fast_persons = 0.0
+        self._person_rate = 0.0  # persons per second (EWMA)
+        self.changes = 0  # change points detected
         self._all = DecayedHistogram(bin_s=bin_s, n_bins=n_bins, time_constant_s=time_constant_s)
         self._person = DecayedHistogram(bin_s=bin_s, n_bins=n_bins, time_constant_s=time_constant_s)
         # A small prior: persons answer fast and often -> few dials per free agent.
@@ -121,19 +148,48 @@ class DialOutcomeModel:
         self.resolved = 0
         self.persons = 0
 
-    def _retune(self, t: float) -> None:
+    def _retune(self, t: float, *, person: bool) -> None:
+        a = 1.0
         if self._last_t is not None:
             dt = t - self._last_t
             if dt > 0:
                 a = math.exp(-dt / 300.0)
                 self._rate = a * self._rate + (1.0 - a) * (1.0 / dt)
+                self._person_rate *= a
             elif self._rate == 0.0:
                 self._rate = 1.0
+            if dt > 0:
+                fast_tc = self.fast_window_s
+                if self._rate > 0:
+                    fast_tc = min(fast_tc, _FAST_WINDOW_CALLS / self._rate)
+                f = math.exp(-dt / fast_tc)
+                self._fast_calls *= f
+                self._fast_persons *= f
         self._last_t = t
+        if person:
+            self._person_rate += 1.0 / 300.0
+        self._fast_calls += 1.0
+        self._fast_persons += 1.0 if person else 0.0
         if self._rate > 0:
             tc = max(self.time_constant_s, self.min_window_calls / self._rate)
+            if self._person_rate > 0:
+                tc = max(tc, min(self.min_window_persons / self._person_rate, 4.0 * 3600.0))
             self._all.time_constant_s = tc
             self._person.time_constant_s = tc
+
+    def _check_change(self) -> None:
+        """Cut the long memory back when the recent person share left it (a change point)."""
+        n = self._fast_calls
+        if n < 30:
+            return
+        p_long = self._person.total() / max(self._all.total(), 1e-9)
+        p_fast = self._fast_persons / n
+        sd = math.sqrt(max(p_long * (1.0 - p_long), 1e-6) / n)
+        if abs(p_fast - p_long) > self.change_z * sd:
+            keep = min(1.0, _KEEP_AFTER_CHANGE_CALLS / max(self._all.total(), 1e-9))
+            self._all.forget(keep)
+            self._person.forget(keep)
+            self.changes += 1
 
     def scale_prior(self, calls: float) -> None:
         """Weigh the cautious prior as ``calls`` dials (never below the minimum).
@@ -144,19 +200,27 @@ class DialOutcomeModel:
         """
         self.prior_calls = max(self.min_prior_calls, calls)
 
+    def prior_weight(self) -> float:
+        """The prior's weight now, in dials: ``prior_calls``, fading as calls resolve."""
+        fade = self.prior_fade * self.prior_calls
+        return self.prior_calls * fade / (fade + self.resolved)
+
     def observe_resolution(self, t: float, seconds: float, *, person: bool) -> None:
         """Record a call that resolved ``seconds`` after its dial (a person or a failure)."""
-        self._retune(t)
+        self._retune(t, person=person)
         self._all.add(t, seconds)
         self._person.add(t, seconds, 1.0 if person else 0.0)
         self.resolved += 1
         if person:
             self.persons += 1
+        if self.resolved % 16 == 0:
+            self._check_change()
 
     def person_prob(self) -> float:
         """Current estimate of P(a new dial reaches a person)."""
-        a = self._all.weights() + self.prior_calls * self._prior_all
-        p = self._person.weights() + self.prior_calls * self._prior_person
+        w = self.prior_weight()
+        a = self._all.weights() + w * self._prior_all
+        p = self._person.weights() + w * self._prior_person
         return float(p.sum() / a.sum())
 
     def tables(self, step_s: float, n_steps: int) -> tuple[FloatArray, FloatArray]:
@@ -166,8 +230,9 @@ class DialOutcomeModel:
         | the call is still ringing after ``i * bin_s`` s), one row per elapsed bin; and
         ``q[k]`` the same for a call dialed now.
         """
-        a = self._all.weights() + self.prior_calls * self._prior_all
-        p = self._person.weights() + self.prior_calls * self._prior_person
+        w = self.prior_weight()
+        a = self._all.weights() + w * self._prior_all
+        p = self._person.weights() + w * self._prior_person
         cum_p = np.concatenate(([0.0], np.cumsum(p)))  # cum_p[i] = persons in bins < i
         tail_a = np.cumsum(a[::-1])[::-1]  # tail_a[i] = all in bins >= i
         n = self.n_bins + 1
@@ -243,13 +308,19 @@ def conditional_done_within(survival: FloatArray, horizons_bins: NDArray[np.int6
 
 
 def conditional_free_within(
-    talk_survival: FloatArray, after_survival: FloatArray, horizons_bins: NDArray[np.int64]
+    talk_survival: FloatArray,
+    after_survival: FloatArray,
+    horizons_bins: NDArray[np.int64],
+    rows: int | None = None,
 ) -> FloatArray:
     """``P(T + W <= e + h | T > e)`` per talk-elapsed bin ``e`` and horizon ``h`` (bins).
 
     ``T`` (talk) and ``W`` (after-call time) are independent, both on the same bin grid.
+    With ``rows`` only the first ``rows`` elapsed bins are computed (the talks in progress
+    are younger): the cost is proportional to it.
     """
     n = talk_survival.size
+    m_rows = n if rows is None else max(1, min(rows, n))
     h_max = int(horizons_bins.max())
     pmf = np.zeros(n + h_max + 1)
     pmf[: n - 1] = talk_survival[:-1] - talk_survival[1:]  # P(T in bin i)
@@ -260,8 +331,8 @@ def conditional_free_within(
     for j, h in enumerate(horizons_bins.tolist()):
         u = np.arange(h + 1)
         weights[u, j] = cdf_w[h - u]
-    windows = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(pmf, h_max + 1)[:n])
+    windows = np.lib.stride_tricks.sliding_window_view(pmf, h_max + 1)[:m_rows]
     num = windows @ weights
-    s0 = talk_survival[:, None]
+    s0 = talk_survival[:m_rows, None]
     out = np.where(s0 > 1e-12, num / np.maximum(s0, 1e-12), 0.0)
     return np.clip(out, 0.0, 1.0)

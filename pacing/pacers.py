@@ -10,13 +10,18 @@
   *marginal* call has a drop probability within an allowed risk.  Small counts use the
   exact Poisson-binomial laws; large ones a skewness-corrected normal approximation.
 
-  The allowed risk is a planned value (``initial_risk``; an optional integral controller
-  on realised abandonment, ``risk_gain``, is off by default) scaled down by a *barrier*
-  as the headroom to the cap shrinks in any guarded window (today, rolling 24 h, 30 d):
-  feedback on realised drops that spends the budget and keeps a margin.  A compliance
-  guard falls back to progressive as soon as one more drop (``guard_headroom_drops``)
-  could take a window past the cap; a small-team safeguard and a cold start (too little
-  data) are progressive too.
+  The allowed risk starts at ``initial_risk`` and is steered by a budget controller
+  (:class:`RiskController`): each settled answer moves it towards spending a drop budget
+  of ``aim_fraction * target`` per answer less a margin of ``margin_z`` Poisson standard
+  deviations, so large floors and thin lists, where the same risk drops fewer people,
+  spend the legal budget instead of banking half of it, and small teams keep a margin for
+  their noisy counts.  A *barrier* scales the risk down as the headroom to the cap shrinks
+  in any guarded window (today, rolling 24 h, 30 d).  When one more drop
+  (``guard_headroom_drops``) could take a window past the cap, the compliance guard
+  dials at a tiny risk (``guard_risk``) — on a thin list progressive dialing would idle
+  the agents for minutes — and falls back to progressive once a window with at least
+  ``guard_min_answered`` answers is at the cap.  Below ``small_team_threshold`` agents
+  and at the cold start (too little data) it dials progressively.
 
 Everything is a pure function of the events and views passed in: no clock, no I/O.
 """
@@ -57,6 +62,7 @@ MODE_PREDICTIVE: Final = "predictive"
 _SQRT2: Final = math.sqrt(2.0)
 _ANSWER_RATE_TC_S: Final = 600.0
 _SQRT2PI: Final = math.sqrt(2.0 * math.pi)
+_COARSE_POINTS: Final = 24  # the normal path's first pass: this many counts, then the gap
 
 
 def _normal_cdf(x: FloatArray) -> FloatArray:
@@ -109,15 +115,18 @@ class PredictiveSettings:
     """Plain values that tune :class:`PredictivePacer` (built from a pacing profile)."""
 
     target_abandon: float = 0.03
-    aim_fraction: float = 0.8
+    aim_fraction: float = 0.95
     max_wait_s: float = 2.0
     max_lines_per_agent: float = 10.0
-    small_team_threshold: int = 3
+    small_team_threshold: int = 2
     initial_risk: float = 0.03
     min_risk: float = 0.003
     max_risk: float = 0.6
-    risk_gain: float = 0.0
+    risk_gain: float = 0.1
+    margin_z: float = 1.0
+    full_gain_answers_per_h: float = 1000.0
     guard_headroom_drops: float = 1.0
+    guard_risk: float = 0.002
     guard_min_answered: float = 100.0
     soft_headroom_drops: float = 3.0
     soft_headroom_fraction: float = 0.15
@@ -127,6 +136,7 @@ class PredictiveSettings:
     amd_false_positive_rate: float = 0.0
     estimator_time_constant_s: float = 900.0
     estimator_min_window_calls: int = 400
+    estimator_min_window_persons: float = 150.0
     talk_time_constant_s: float = 7200.0
     cold_start_min_resolved: int = 30
     cold_start_min_persons: int = 5
@@ -136,7 +146,7 @@ class PredictiveSettings:
     horizon_step_s: float = 1.0
     max_talk_s: float = 2400.0
     max_after_call_s: float = 900.0
-    exact_limit: int = 80
+    exact_limit: int = 40
     prior_calls_per_agent: float = 0.5
 
     def check(self) -> None:
@@ -177,14 +187,31 @@ class PacerStatus:
 class RiskController:
     """Allowed marginal drop risk, steered by realised abandonment (integral control).
 
-    Every settled answer moves ``log(risk)`` by ``gain * (aim - dropped)``: connects raise
-    it a little, drops lower it a lot, and at equilibrium the drop share equals ``aim``.
-    Summed over a day, ``drops = aim * answered + (log r0 - log r_end) / gain``, so a
-    controller that ends the day above its starting risk has dropped less than the aim.
+    Every settled answer moves ``log(risk)`` by ``gain * (aim step - dropped)``: connects
+    raise it a little, drops lower it a lot.  The aim is a drop *budget* for the answers so
+    far, ``B(N) = aim * N - margin_z * sqrt(cap * N)``: the cap's share less a margin of
+    ``margin_z`` Poisson standard deviations of the drop count, so a small team (few
+    answers, noisy drop counts) aims lower than a big floor, and every team aims closer to
+    the cap as its day fills up.  Summed over a day, ``drops = B(N) + (log r0 - log
+    r_end) / gain``: the controller spends the budget whatever the list and team, within
+    ``1 / gain`` drops per e-fold of risk.  The risk is clamped (no wind-up beyond the
+    bounds).
     """
 
-    def __init__(self, *, aim: float, initial: float, low: float, high: float, gain: float) -> None:
+    def __init__(
+        self,
+        *,
+        aim: float,
+        initial: float,
+        low: float,
+        high: float,
+        gain: float,
+        cap: float = 0.03,
+        margin_z: float = 0.0,
+    ) -> None:
         self.aim = aim
+        self.cap = cap
+        self.margin_z = margin_z
         self.low = math.log(low)
         self.high = math.log(high)
         self.gain = gain
@@ -195,9 +222,22 @@ class RiskController:
         """The marginal drop probability currently allowed."""
         return math.exp(self._log)
 
-    def settled(self, *, dropped: bool) -> None:
-        """Feed one answered person: served (``dropped=False``) or abandoned."""
-        step = self.gain * (self.aim - (1.0 if dropped else 0.0))
+    def budget(self, answered: float) -> float:
+        """Drops the controller plans to have spent after ``answered`` settled answers."""
+        n = max(0.0, answered)
+        return self.aim * n - self.margin_z * math.sqrt(self.cap * n)
+
+    def settled(self, *, dropped: bool, answered: float | None = None) -> None:
+        """Feed one answered person: served (``dropped=False``) or abandoned.
+
+        ``answered`` is the count of settled answers in the window so far, this one
+        included (without it the budget has no margin: ``aim`` per answer).
+        """
+        if answered is None or self.margin_z == 0.0:
+            step_aim = self.aim
+        else:
+            step_aim = self.budget(answered) - self.budget(answered - 1.0)
+        step = self.gain * (step_aim - (1.0 if dropped else 0.0))
         self._log = min(self.high, max(self.low, self._log + step))
 
 
@@ -217,10 +257,13 @@ class PredictivePacer:
             low=s.min_risk,
             high=s.max_risk,
             gain=s.risk_gain,
+            cap=s.target_abandon,
+            margin_z=s.margin_z,
         )
         self.dial_model = DialOutcomeModel(
             time_constant_s=s.estimator_time_constant_s,
             min_window_calls=s.estimator_min_window_calls,
+            min_window_persons=s.estimator_min_window_persons,
         )
         self.talk_model = DurationModel(
             bin_s=1.0, max_s=s.max_talk_s, time_constant_s=s.talk_time_constant_s
@@ -255,12 +298,12 @@ class PredictivePacer:
                 self.ledger.record_machine(t)
         elif kind == CONNECT:
             self.ledger.record_connect(t)
-            self.controller.settled(dropped=False)
             self._count_answer(t)
+            self._settle(t, dropped=False)
         elif kind == DROP:
             self.ledger.record_drop(t)
-            self.controller.settled(dropped=True)
             self._count_answer(t)
+            self._settle(t, dropped=True)
         elif kind == HANGUP:
             self.talk_model.observe(t, event.value or 0.0)
             if event.agent_id is not None:
@@ -278,9 +321,29 @@ class PredictivePacer:
         ):
             self.after_model.observe_never(t)
 
+    def _settle(self, t: float, *, dropped: bool) -> None:
+        """Feed the budget controller, its gain scaled by the floor's answer rate.
+
+        A team that settles fewer than ``full_gain_answers_per_h`` answers an hour has a
+        drop count too noisy to steer by: its gain shrinks in proportion (a five-agent
+        team keeps about its planned risk, a hundred-agent floor steers at full gain).
+        """
+        s = self.settings
+        per_hour = self.answer_rate(t) * 3600.0
+        scale = min(1.0, per_hour / s.full_gain_answers_per_h) if s.full_gain_answers_per_h else 1.0
+        self.controller.gain = s.risk_gain * scale
+        self.controller.settled(dropped=dropped, answered=self.ledger.windows(t)[0].answered)
+
     # ------------------------------------------------------------------ decision
     def _finish(
-        self, view: View, n: int, mode: str, reason: str, windows: tuple[WindowRate, ...]
+        self,
+        view: View,
+        n: int,
+        mode: str,
+        reason: str,
+        windows: tuple[WindowRate, ...],
+        *,
+        allowed: float | None = None,
     ) -> int:
         n = _clamp(n, view)
         self.status = PacerStatus(
@@ -288,7 +351,7 @@ class PredictivePacer:
             mode,
             reason,
             n,
-            self.allowed_risk(windows, view.t),
+            self.allowed_risk(windows, view.t) if allowed is None else allowed,
             self.dial_model.person_prob(),
             windows,
         )
@@ -305,6 +368,15 @@ class PredictivePacer:
         floor = self.settings.guard_min_answered
         return any(
             w.drops + k > cap * max(w.answered + k, floor) for w in windows if w.name in names
+        )
+
+    def _over_cap(self, windows: tuple[WindowRate, ...]) -> bool:
+        """A guarded window with at least ``guard_min_answered`` answers is at the cap."""
+        cap = self.settings.target_abandon
+        floor = self.settings.guard_min_answered
+        names = self.settings.guard_windows
+        return any(
+            w.answered >= floor and w.drops >= cap * w.answered for w in windows if w.name in names
         )
 
     def headroom(self, windows: tuple[WindowRate, ...]) -> float:
@@ -389,9 +461,13 @@ class PredictivePacer:
             )
             pending = np.array([t - h for h in self._hangup_at.values()], dtype=np.float64)
             after_s = self.after_model.survival(pending)
-            talk_s = self.talk_model.survival(np.asarray(view.talking_elapsed_s, dtype=np.float64))
+            talking = np.asarray(view.talking_elapsed_s, dtype=np.float64)
+            talk_s = self.talk_model.survival(talking)
             self._after_free = conditional_done_within(after_s, horizons)
-            self._talk_free = conditional_free_within(talk_s, after_s, horizons)
+            # rows for the talks in progress, as old as they can get before the next refresh
+            oldest = float(talking.max()) if talking.size else 0.0
+            rows = int(oldest + 2.0 * s.refresh_agents_s) + 2
+            self._talk_free = conditional_free_within(talk_s, after_s, horizons, rows)
 
     @staticmethod
     def _lookup(table: FloatArray, elapsed: tuple[float, ...], bin_s: float) -> FloatArray:
@@ -433,36 +509,89 @@ class PredictivePacer:
         return risk
 
     def _normal_overflow(
-        self, view: View, ans: FloatArray, free: FloatArray, n_max: int
+        self,
+        view: View,
+        ans: FloatArray,
+        free: FloatArray,
+        n_max: int,
+        *,
+        others: FloatArray | None = None,
+        cumulants: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None = None,
     ) -> FloatArray:
         """P(overflow) by the refined normal approximation (skewness-corrected).
 
         With ``D = answers before tau - agents free by tau + wait``, the call drops when
         ``D >= 0``.  Both counts are sums of Bernoullis; ``D``'s cumulants add up, and
         ``P(D <= -1)`` is ``G((-0.5 - mean) / sd)`` with
-        ``G(x) = Phi(x) + skew * (1 - x^2) * phi(x) / 6``.
+        ``G(x) = Phi(x) + skew * (1 - x^2) * phi(x) / 6``.  Rows are n = 1 .. ``n_max``
+        (cut where even the last horizon overflows by 4 sd), or the calls with ``others``
+        other new calls when given.
         """
+        mu_a, mu_f, var, k3 = cumulants or self._cumulants(view, ans, free)
+        if others is None:
+            others = np.arange(self._normal_cap(n_max, mu_a, mu_f, var), dtype=np.float64)
+        o = others[:, None]  # n - 1 other new calls
+        q = self._q[None, :]
+        vq = q * (1.0 - q)
+        mean = mu_a[None, :] + o * q - mu_f[None, :]
+        v = np.maximum(var[None, :] + o * vq, 1e-6)
+        sd = np.sqrt(v)
+        skew = (k3[None, :] + o * vq * (1.0 - 2.0 * q)) / (v * sd)
+        x = (-0.5 - mean) / sd
+        below = _normal_cdf(x) + skew * (1.0 - x * x) * np.exp(-0.5 * x * x) / (6.0 * _SQRT2PI)
+        out: FloatArray = np.clip(1.0 - below, 0.0, 1.0)
+        return out
+
+    @staticmethod
+    def _cumulants(
+        view: View, ans: FloatArray, free: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Mean of answers, mean of free agents, variance and third cumulant of their gap."""
         va, vf = ans * (1.0 - ans), free * (1.0 - free)
         mu_a = float(view.calls_waiting) + ans.sum(axis=0)
         mu_f = float(view.agents_ready) + free.sum(axis=0)
         var = va.sum(axis=0) + vf.sum(axis=0)
         k3 = (va * (1.0 - 2.0 * ans)).sum(axis=0) - (vf * (1.0 - 2.0 * free)).sum(axis=0)
-        # beyond this many new calls even the last horizon overflows by 4 sd: stop there
+        return mu_a, mu_f, var, k3
+
+    def _normal_cap(self, n_max: int, mu_a: FloatArray, mu_f: FloatArray, var: FloatArray) -> int:
+        """Beyond this many new calls even the last horizon overflows by 4 sd."""
         slack = float(np.max(mu_f - mu_a + 4.0 * np.sqrt(var + 1.0)))
         q_last = float(self._q[-1])
         if q_last > 1e-6:
-            n_max = max(1, min(n_max, math.ceil(slack / q_last) + 2))
-        others = np.arange(n_max, dtype=np.float64)[:, None]  # n - 1 other new calls
-        q = self._q[None, :]
-        vq = q * (1.0 - q)
-        mean = mu_a[None, :] + others * q - mu_f[None, :]
-        v = np.maximum(var[None, :] + others * vq, 1e-6)
-        sd = np.sqrt(v)
-        skew = (k3[None, :] + others * vq * (1.0 - 2.0 * q)) / (v * sd)
-        x = (-0.5 - mean) / sd
-        below = _normal_cdf(x) + skew * (1.0 - x * x) * np.exp(-0.5 * x * x) / (6.0 * _SQRT2PI)
-        out: FloatArray = np.clip(1.0 - below, 0.0, 1.0)
-        return out
+            return max(1, min(n_max, math.ceil(slack / q_last) + 2))
+        return max(1, n_max)
+
+    def dial_count(self, view: View, n_max: int, allowed: float) -> int:
+        """The largest n <= ``n_max`` whose n-th new call risks at most ``allowed``.
+
+        The exact path walks n up; the normal path (large floors) evaluates a coarse grid
+        of n and then the one gap where the risk crosses ``allowed`` (the risk grows with
+        n), so a floor of hundreds of agents costs two small array passes, not hundreds.
+        """
+        ans, free = self._forecast(view)
+        if ans.shape[0] + free.shape[0] <= self.settings.exact_limit:
+            risk = self._exact_risk(view, ans, free, n_max, allowed)
+            over = np.flatnonzero(risk > allowed)
+            return int(over[0]) if over.size else int(risk.size)
+        cum = self._cumulants(view, ans, free)
+        n_cap = self._normal_cap(n_max, cum[0], cum[1], cum[2])
+        step = max(1, math.ceil(n_cap / _COARSE_POINTS))
+        grid = np.arange(0, n_cap, step, dtype=np.float64)
+        coarse = self._normal_overflow(view, ans, free, n_cap, others=grid, cumulants=cum)
+        over = np.flatnonzero(coarse @ self._w > allowed)
+        if over.size and over[0] == 0:
+            return 0
+        lo = int(grid[over[0] - 1]) if over.size else int(grid[-1])
+        hi = int(grid[over[0]]) if over.size else n_cap
+        fine = np.arange(lo + 1, hi, dtype=np.float64)
+        if fine.size:
+            fine_risk = self._normal_overflow(view, ans, free, n_cap, others=fine, cumulants=cum)
+            risk = fine_risk @ self._w
+            hit = np.flatnonzero(risk > allowed)
+            if hit.size:
+                return int(fine[hit[0]])
+        return hi
 
     def _exact_risk(
         self, view: View, ans: FloatArray, free: FloatArray, n_max: int, stop_above: float
@@ -508,7 +637,8 @@ class PredictivePacer:
         active = view.agents_ready + len(view.talking_elapsed_s) + len(view.wrapup_elapsed_s)
         if view.agents_logged_in < s.small_team_threshold:
             return self._finish(view, progressive, MODE_PROGRESSIVE, "small_team", windows)
-        if self._guard_trips(windows):
+        guarded = self._guard_trips(windows)
+        if guarded and (s.guard_risk <= 0.0 or self._over_cap(windows)):
             return self._finish(view, progressive, MODE_PROGRESSIVE, "compliance_guard", windows)
         if self._cold():
             return self._finish(view, progressive, MODE_PROGRESSIVE, "cold_start", windows)
@@ -521,11 +651,10 @@ class PredictivePacer:
         n_max = self._upper_bound(view, cap)
         if n_max <= 0:
             return self._finish(view, 0, MODE_PREDICTIVE, "no_agent_soon", windows)
-        allowed = self.allowed_risk(windows, view.t)
-        risk = self.marginal_drop_risk(view, n_max, allowed)
-        over = np.flatnonzero(risk > allowed)
-        n = int(over[0]) if over.size else int(risk.size)
-        return self._finish(view, n, MODE_PREDICTIVE, "risk", windows)
+        allowed = s.guard_risk if guarded else self.allowed_risk(windows, view.t)
+        n = self.dial_count(view, n_max, allowed)
+        reason = "compliance_guard" if guarded else "risk"
+        return self._finish(view, n, MODE_PREDICTIVE, reason, windows, allowed=allowed)
 
     def _upper_bound(self, view: View, cap: int) -> int:
         """A count beyond which the marginal call is surely too risky (bounds the search)."""

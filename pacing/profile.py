@@ -36,8 +36,9 @@ class ComplianceProfile(_Frozen):
     )
     day_start_s: float = 0.0
     amd_false_positive_rate: float = Field(default=0.0, ge=0.0, lt=1.0)
-    aim_fraction: float = Field(default=0.8, gt=0.0, le=1.0)
+    aim_fraction: float = Field(default=0.95, gt=0.0, le=1.0)
     guard_headroom_drops: float = Field(default=1.0, ge=0.0)
+    guard_risk: float = Field(default=0.002, ge=0.0, lt=1.0)
     guard_min_answered: float = Field(default=100.0, ge=0.0)
     soft_headroom_drops: float = Field(default=3.0, ge=0.0)
     soft_headroom_fraction: float = Field(default=0.15, ge=0.0, lt=1.0)
@@ -50,8 +51,11 @@ class PredictiveProfile(_Frozen):
     initial_risk: float = Field(default=0.03, gt=0.0, lt=1.0)
     min_risk: float = Field(default=0.003, gt=0.0, lt=1.0)
     max_risk: float = Field(default=0.6, gt=0.0, lt=1.0)
-    risk_gain: float = Field(default=0.0, ge=0.0, le=5.0)
+    risk_gain: float = Field(default=0.1, ge=0.0, le=5.0)
+    margin_z: float = Field(default=1.0, ge=0.0, le=10.0)
+    full_gain_answers_per_h: float = Field(default=1000.0, ge=0.0)
     horizon_step_s: float = Field(default=1.0, gt=0.0, le=10.0)
+    exact_limit: int = Field(default=40, ge=0, le=1000)
 
     @model_validator(mode="after")
     def _ordered(self) -> PredictiveProfile:
@@ -66,6 +70,7 @@ class EstimatorProfile(_Frozen):
 
     time_constant_s: float = Field(default=900.0, gt=0.0)
     min_window_calls: int = Field(default=400, ge=1)
+    min_window_persons: float = Field(default=150.0, ge=0.0)
     talk_time_constant_s: float = Field(default=7200.0, gt=0.0)
     cold_start_min_resolved: int = Field(default=30, ge=0)
     cold_start_min_persons: int = Field(default=5, ge=0)
@@ -81,7 +86,7 @@ class PacingProfile(_Frozen):
     max_wait_s: float = Field(default=2.0, ge=0.0, le=60.0)
     ratio: float = Field(default=2.0, ge=1.0, le=20.0)
     max_lines_per_agent: float = Field(default=10.0, ge=1.0, le=100.0)
-    small_team_threshold: int = Field(default=3, ge=0)
+    small_team_threshold: int = Field(default=2, ge=0)
     compliance: ComplianceProfile = ComplianceProfile()
     predictive: PredictiveProfile = PredictiveProfile()
     estimators: EstimatorProfile = EstimatorProfile()
@@ -121,7 +126,10 @@ class PacingProfile(_Frozen):
             min_risk=p.min_risk,
             max_risk=p.max_risk,
             risk_gain=p.risk_gain,
+            margin_z=p.margin_z,
+            full_gain_answers_per_h=p.full_gain_answers_per_h,
             guard_headroom_drops=c.guard_headroom_drops,
+            guard_risk=c.guard_risk,
             guard_min_answered=c.guard_min_answered,
             soft_headroom_drops=c.soft_headroom_drops,
             soft_headroom_fraction=c.soft_headroom_fraction,
@@ -131,12 +139,14 @@ class PacingProfile(_Frozen):
             amd_false_positive_rate=c.amd_false_positive_rate,
             estimator_time_constant_s=e.time_constant_s,
             estimator_min_window_calls=e.min_window_calls,
+            estimator_min_window_persons=e.min_window_persons,
             talk_time_constant_s=e.talk_time_constant_s,
             cold_start_min_resolved=e.cold_start_min_resolved,
             cold_start_min_persons=e.cold_start_min_persons,
             cold_start_min_hangups=e.cold_start_min_hangups,
             prior_calls_per_agent=e.prior_calls_per_agent,
             horizon_step_s=p.horizon_step_s,
+            exact_limit=p.exact_limit,
         )
 
 

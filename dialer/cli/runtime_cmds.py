@@ -151,8 +151,11 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         scenario: Path = typer.Option(
             ..., "--scenario", help="scenario TOML (the format of shared/scenarios)"
         ),
-        pacing: Path = typer.Option(
-            ..., "--pacing", help="pacing profile TOML, e.g. config/pacing/predictive.toml"
+        pacing: list[Path] = typer.Option(
+            ...,
+            "--pacing",
+            help="pacing profile TOML, e.g. config/pacing/predictive.toml; repeat it to "
+            "compare profiles side by side on the same customers and agents",
         ),
         seeds: int = typer.Option(1, "--seeds", min=1, help="how many seeded runs (1, 2, …)"),
         hours: float | None = typer.Option(
@@ -161,39 +164,68 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         amd: bool = typer.Option(
             True, "--amd/--no-amd", help="answering-machine detection on answered calls"
         ),
+        chart: Path | None = typer.Option(
+            None,
+            "--chart",
+            help="also write an SVG chart: abandonment and occupancy so far, per profile",
+        ),
         as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
     ) -> None:
         """What-if for ops: run the real engine on a scenario in virtual time, a day in seconds.
 
         Prints occupancy, talk minutes per agent hour, abandonment per day and worst hour,
-        and dials per connect, for each seed.
+        and dials per connect, for each seed; with several --pacing profiles, one column per
+        profile (every profile meets the same seeded customers and agents).
         """
         import structlog
         from rich.console import Console
+        from rich.table import Table
 
         from asterisk.scenario import load_scenario
         from dialer.errors import ROOT_ERRORS
         from dialer.sim.live import summary_table
+        from dialer.sim.simulate import chart_svg, comparison_rows
         from dialer.sim.simulate import simulate as run_simulation
         from pacing.profile import build_pacer, load_profile
 
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
         try:
             sc = load_scenario(scenario)
-            profile = load_profile(pacing)
+            profiles = {_profile_label(p, pacing): load_profile(p) for p in pacing}
         except ROOT_ERRORS as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
         duration = None if hours is None else hours * 3600.0
-        results = [
-            run_simulation(sc, build_pacer(profile), seed=seed, duration_s=duration, amd=amd)
-            for seed in range(1, seeds + 1)
-        ]
+        runs = {
+            label: [
+                run_simulation(sc, build_pacer(profile), seed=seed, duration_s=duration, amd=amd)
+                for seed in range(1, seeds + 1)
+            ]
+            for label, profile in profiles.items()
+        }
+        if chart is not None:
+            target = next(iter(profiles.values())).target_abandon
+            title = f"{sc.name}: {', '.join(runs)} ({seeds} seed{'s' if seeds > 1 else ''})"
+            chart.write_text(chart_svg(runs, title=title, target_abandon=target), "utf-8")
         if as_json:
-            typer.echo(json.dumps([r.as_dict() for r in results], indent=2))
+            if len(runs) == 1:
+                results = next(iter(runs.values()))
+                typer.echo(json.dumps([r.as_dict() for r in results], indent=2))
+            else:
+                payload = {k: [r.as_dict() for r in v] for k, v in runs.items()}
+                typer.echo(json.dumps(payload, indent=2))
             return
         console = Console()
-        for r in results:
+        if len(runs) > 1:
+            table = Table(title=f"{sc.name}: profiles side by side")
+            table.add_column("figure", style="bold")
+            for label in runs:
+                table.add_column(label, justify="right")
+            for figure, cells in comparison_rows(runs):
+                table.add_row(figure, *cells)
+            console.print(table)
+            return
+        for r in next(iter(runs.values())):
             worst = r.worst_hour_abandon_rate
             rows = [
                 ("simulated", f"{r.simulated_s / 3600:.1f} h in {r.wall_s:.1f} s"),
@@ -205,5 +237,11 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 ("dials per connect", f"{r.dials_per_connect or 0:.2f}"),
                 ("dials / connects", f"{r.dials} / {r.connected}"),
             ]
-            title = f"{r.scenario}, seed {r.seed}, profile {pacing.stem}"
+            title = f"{r.scenario}, seed {r.seed}, profile {pacing[0].stem}"
             console.print(summary_table(rows, title=title))
+
+
+def _profile_label(path: Path, all_paths: list[Path]) -> str:
+    """A profile's column name: its file stem, or its path when two stems are alike."""
+    stems = [p.stem for p in all_paths]
+    return path.stem if stems.count(path.stem) == 1 else str(path)

@@ -174,6 +174,9 @@ class SimulationResult:
     worst_hour_abandon_rate: float | None
     dials_per_connect: float | None
     outcomes: dict[str, int]
+    abandon_per_hour: list[float | None] = field(default_factory=list)
+    timeline: list[tuple[float, float, float]] = field(default_factory=list)
+    """``(t_s, abandonment so far, occupancy so far)`` every ``sample_s`` of the run."""
 
     def as_dict(self) -> dict[str, Any]:
         """The result as a JSON-ready dictionary."""
@@ -188,8 +191,13 @@ def simulate(
     drop_margin_s: float = 0.2,
     duration_s: float | None = None,
     amd: bool = True,
+    sample_s: float = 600.0,
 ) -> SimulationResult:
-    """Run one campaign of ``scenario`` with ``pacer`` in virtual time."""
+    """Run one campaign of ``scenario`` with ``pacer`` in virtual time.
+
+    Every ``sample_s`` of simulated time the abandonment and occupancy so far are
+    sampled into :attr:`SimulationResult.timeline` (what ``--chart`` draws).
+    """
     started = time.perf_counter()
     duration = scenario.duration_s if duration_s is None else duration_s
     clock = VirtualClock()
@@ -239,12 +247,24 @@ def simulate(
                 pending.extend(engine.on_event(events.pop(0)))
             pending.extend(agents.step(engine, clock.now()))
 
+    timeline: list[tuple[float, float, float]] = []
+    next_sample = sample_s
+
+    def sample(at: float) -> None:
+        answered = sum(hourly.answered.values())
+        rate = sum(hourly.dropped.values()) / answered if answered else 0.0
+        timeline.append((at, round(rate, 5), float(engine.stats(1)["occupancy"])))
+
     next_tick = 0.0
     while True:
         times = [next_tick, pbx.next_time(), engine.next_deadline(), agents.next_time()]
         t = min(x for x in times if x is not None)
         if t > duration:
             break
+        while next_sample <= t and next_sample < duration:
+            clock.set(max(next_sample, clock.now()))
+            sample(next_sample)
+            next_sample += sample_s
         clock.set(max(t, clock.now()))
         now = clock.now()
         pbx.advance(now)
@@ -257,6 +277,7 @@ def simulate(
             pump(engine.tick())
             next_tick += scenario.tick_s
     clock.set(duration)
+    sample(duration)
     stats = engine.stats(1)
     answered = sum(hourly.answered.values())
     dropped = sum(hourly.dropped.values())
@@ -288,6 +309,13 @@ def simulate(
         worst_hour_abandon_rate=round(max(worst), 5) if worst else None,
         dials_per_connect=round(int(stats["dials"]) / connected, 3) if connected else None,
         outcomes=dict(sorted(journal.outcomes.items())),
+        abandon_per_hour=[
+            round(hourly.dropped.get(h, 0) / hourly.answered[h], 5)
+            if hourly.answered.get(h, 0) >= MIN_ANSWERS_PER_HOUR
+            else None
+            for h in range(math.ceil(duration / HOUR_S))
+        ],
+        timeline=timeline,
     )
 
 
@@ -296,3 +324,145 @@ class _NullSink(MemorySink):
 
     def publish(self, topic: str, payload: Any, *, retain: bool = False) -> None:
         """Discard."""
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def comparison_rows(
+    runs: dict[str, list[SimulationResult]],
+) -> list[tuple[str, list[str]]]:
+    """Figures of several profiles side by side: ``(figure, [one cell per profile])``.
+
+    Occupancy and talk minutes are means over the seeds; abandonment shows the mean and
+    the worst seed (the cap binds every day), the worst hour is the worst of all seeds.
+    """
+
+    def cells(fmt: Any) -> list[str]:
+        return [fmt(rs) for rs in runs.values()]
+
+    def worst_hour(rs: list[SimulationResult]) -> str:
+        hours = [r.worst_hour_abandon_rate for r in rs if r.worst_hour_abandon_rate is not None]
+        return f"{100 * max(hours):.2f} %" if hours else "-"
+
+    return [
+        ("seeds", cells(lambda rs: str(len(rs)))),
+        ("occupancy", cells(lambda rs: f"{100 * _mean([r.occupancy for r in rs]):.1f} %")),
+        (
+            "talk min / agent hour",
+            cells(lambda rs: f"{_mean([r.talk_min_per_agent_hour for r in rs]):.1f}"),
+        ),
+        (
+            "abandonment mean",
+            cells(lambda rs: f"{100 * _mean([r.abandon_rate for r in rs]):.2f} %"),
+        ),
+        (
+            "abandonment worst seed",
+            cells(lambda rs: f"{100 * max(r.abandon_rate for r in rs):.2f} %"),
+        ),
+        ("worst hour", cells(worst_hour)),
+        (
+            "dials per connect",
+            cells(lambda rs: f"{_mean([r.dials_per_connect or 0.0 for r in rs]):.2f}"),
+        ),
+        ("dropped / answered", cells(lambda rs: "+".join(f"{r.dropped}/{r.answered}" for r in rs))),
+    ]
+
+
+_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+def chart_svg(
+    runs: dict[str, list[SimulationResult]], *, title: str, target_abandon: float = 0.03
+) -> str:
+    """A two-panel SVG: abandonment so far and occupancy so far against time, one line
+    per profile (the mean over its seeds at each sample), with the legal cap dashed.
+
+    Written by hand (no plotting library): the numbers are the simulation's own.
+    """
+    width, height, left, right, top, panel, gap = 760, 520, 70, 180, 40, 190, 50
+    plot_w = width - left - right
+    t_max = max((r.timeline[-1][0] for rs in runs.values() for r in rs if r.timeline), default=1.0)
+
+    def series(rs: list[SimulationResult], column: int) -> list[tuple[float, float]]:
+        n = min(len(r.timeline) for r in rs)
+        return [
+            (rs[0].timeline[i][0], _mean([r.timeline[i][column] for r in rs])) for i in range(n)
+        ]
+
+    abandon_top = max(
+        [target_abandon * 1.5] + [v for rs in runs.values() for _, v in series(rs, 1)]
+    )
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{left}" y="22" font-size="15" font-weight="bold">{_xml(title)}</text>',
+    ]
+
+    def panel_at(y0: float, label: str, column: int, y_top: float, cap: float | None) -> None:
+        def xy(t: float, v: float) -> str:
+            x = left + plot_w * t / t_max
+            y = y0 + panel - panel * min(v, y_top) / y_top
+            return f"{x:.1f},{y:.1f}"
+
+        out.append(
+            f'<rect x="{left}" y="{y0}" width="{plot_w}" height="{panel}" fill="none" '
+            'stroke="#999"/>'
+        )
+        out.append(
+            f'<text x="{left - 55}" y="{y0 + panel / 2}" transform="rotate(-90 {left - 55} '
+            f'{y0 + panel / 2})" text-anchor="middle">{_xml(label)}</text>'
+        )
+        for i in range(5):
+            v = y_top * i / 4
+            y = y0 + panel - panel * i / 4
+            out.append(
+                f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{100 * v:.1f} %</text>'
+            )
+        if cap is not None:
+            y = y0 + panel - panel * cap / y_top
+            out.append(
+                f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
+                'stroke="black" stroke-dasharray="6 4"/>'
+            )
+            out.append(
+                f'<text x="{left + plot_w - 4}" y="{y - 4:.1f}" text-anchor="end">'
+                f"cap {100 * cap:.0f} %</text>"
+            )
+        for (name, rs), colour in zip(runs.items(), itertools.cycle(_COLOURS), strict=False):
+            points = " ".join(xy(t, v) for t, v in series(rs, column))
+            out.append(
+                f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>'
+            )
+            del name
+
+    panel_at(top, "abandonment so far", 1, abandon_top, target_abandon)
+    occ_top = 1.0
+    panel_at(top + panel + gap, "occupancy so far", 2, occ_top, None)
+    base = top + 2 * panel + gap
+    for h in range(int(t_max // HOUR_S) + 1):
+        x = left + plot_w * h * HOUR_S / t_max
+        out.append(f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle">{h} h</text>')
+    for i, ((name, rs), colour) in enumerate(
+        zip(runs.items(), itertools.cycle(_COLOURS), strict=False)
+    ):
+        y = top + 14 + 34 * i
+        x = left + plot_w + 10
+        occ = 100 * _mean([r.occupancy for r in rs])
+        worst = 100 * max(r.abandon_rate for r in rs)
+        out.append(
+            f'<line x1="{x}" x2="{x + 18}" y1="{y}" y2="{y}" stroke="{colour}" stroke-width="3"/>'
+        )
+        out.append(f'<text x="{x + 24}" y="{y + 4}">{_xml(name)}</text>')
+        out.append(
+            f'<text x="{x + 24}" y="{y + 18}" font-size="10">occ {occ:.1f} %, '
+            f"aband. ≤ {worst:.2f} %</text>"
+        )
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

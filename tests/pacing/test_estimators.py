@@ -167,3 +167,43 @@ def test_scaled_prior_tempers_early_estimates_then_washes_out() -> None:
     assert model.person_prob() > 0.2
     _feed(model, rng, 5000, 0.15, t)
     assert model.person_prob() == pytest.approx(0.15, abs=0.03)
+
+
+def test_prior_fades_so_a_thin_list_is_not_overestimated() -> None:
+    """After 3000 dials on a list where 7 % reach a person, a prior of 50 dials at 50 % no
+    longer biases the estimate upwards by more than 3 % of its value (it once did by 4 %,
+    which made the pacer under-dial a thin list all day)."""
+    model = DialOutcomeModel()
+    model.scale_prior(50.0)
+    rng = np.random.default_rng(4)
+    _feed(model, rng, 3000, 0.07, 0.0)
+    data_only = model._person.total() / model._all.total()
+    assert model.person_prob() == pytest.approx(data_only, rel=0.03)
+
+
+def test_thin_list_estimate_pools_enough_persons_to_be_steady() -> None:
+    """On a 5 % list dialed slowly (one call every 4 s) the estimate's spread over the day
+    is under a fifth of the rate: the memory holds at least ``min_window_persons`` persons."""
+    model = DialOutcomeModel(min_window_persons=150.0)
+    rng = np.random.default_rng(5)
+    t, seen = 0.0, []
+    for _ in range(6000):
+        t += 4.0
+        person = bool(rng.random() < 0.05)
+        model.observe_resolution(t, 9.0 if person else 20.0, person=person)
+        seen.append(model.person_prob())
+    late = np.asarray(seen[2000:])
+    assert float(late.std()) < 0.2 * 0.05
+    assert float(late.mean()) == pytest.approx(0.05, rel=0.15)
+
+
+def test_a_rising_list_is_caught_by_the_change_detector() -> None:
+    """When the answer rate jumps from 0.12 to 0.40 (the dangerous direction), the long
+    memory is cut back and the estimate passes 0.33 within 300 dials."""
+    model = DialOutcomeModel(min_window_persons=150.0)
+    rng = np.random.default_rng(6)
+    t = _feed(model, rng, 4000, 0.12, 0.0)
+    assert model.person_prob() == pytest.approx(0.12, abs=0.02)
+    _feed(model, rng, 300, 0.40, t)
+    assert model.changes >= 1
+    assert model.person_prob() > 0.33

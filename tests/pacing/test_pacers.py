@@ -19,6 +19,7 @@ from pacing.pacers import (
     PredictiveSettings,
     ProgressivePacer,
     RatioPacer,
+    RiskController,
 )
 from pacing.types import CONNECT, DROP, Event, View
 from tests.pacing.helpers import warmed_predictive
@@ -136,15 +137,37 @@ def test_small_team_is_progressive() -> None:
     assert pacer.status.reason == "small_team"
 
 
-def test_guard_goes_progressive_before_the_cap_can_be_passed() -> None:
-    """With 3 drops in today's 120 answered persons, one more would pass 3 %: progressive."""
-    pacer = warmed_predictive()
-    t = 86400.0 + 1000.0  # the next day: today's window holds only the events below
-    for i in range(117):
+def _day_with(pacer: PredictivePacer, connects: int, drops: int) -> float:
+    """Feed a fresh day of ``connects`` served and ``drops`` dropped persons; its time."""
+    t = 86400.0 + 1000.0  # the next day: today's window holds only these events
+    for i in range(connects):
         pacer.observe(Event(t + i, CONNECT, 10000 + i, 0, 0.0, None))
-    for i in range(3):
-        pacer.observe(Event(t + 200 + i, DROP, 20000 + i, None, 2.0, None))
-    view = View(t + 300.0, 20, 2, (1.0, 1.0), tuple([60.0] * 18), (), (), 0, 200)
+    for i in range(drops):
+        pacer.observe(Event(t + connects + i, DROP, 20000 + i, None, 2.0, None))
+    return t + connects + drops + 100.0
+
+
+def test_guard_dials_at_the_guard_risk_when_one_more_drop_could_pass_the_cap() -> None:
+    """With 3 drops in today's 120 answered persons one more would pass 3 %: the guard
+    allows only ``guard_risk`` per call, so it dials fewer calls than the budget would."""
+    view_at = lambda t: View(t, 20, 2, (1.0, 1.0), tuple([60.0] * 18), (), (), 0, 200)  # noqa: E731
+    free = warmed_predictive()
+    t = _day_with(free, 120, 0)
+    unguarded = free.decide(view_at(t))
+    pacer = warmed_predictive()
+    t = _day_with(pacer, 117, 3)
+    n = pacer.decide(view_at(t))
+    assert pacer.status.reason == "compliance_guard"
+    assert pacer.status.mode == MODE_PREDICTIVE
+    assert pacer.status.risk == pacer.settings.guard_risk
+    assert n < unguarded
+
+
+def test_guard_goes_progressive_once_a_window_is_at_the_cap() -> None:
+    """With 4 drops in 120 answered persons (3.3 %) the pacer dials progressively."""
+    pacer = warmed_predictive()
+    t = _day_with(pacer, 116, 4)
+    view = View(t, 20, 2, (1.0, 1.0), tuple([60.0] * 18), (), (), 0, 200)
     assert pacer.decide(view) == 2
     assert pacer.status.mode == MODE_PROGRESSIVE
     assert pacer.status.reason == "compliance_guard"
@@ -181,7 +204,7 @@ def test_normal_approximation_tracks_the_exact_risk() -> None:
 
 def test_allowed_risk_shrinks_as_drops_use_up_the_headroom() -> None:
     """Inside the soft zone each extra drop lowers the allowed risk; far from it, none."""
-    pacer = warmed_predictive()
+    pacer = warmed_predictive(risk_gain=0.0)  # the barrier alone, no budget controller
     t = 86400.0 + 1000.0
     for i in range(300):
         pacer.observe(Event(t + i, CONNECT, 10000 + i, 0, 0.0, None))
@@ -193,3 +216,48 @@ def test_allowed_risk_shrinks_as_drops_use_up_the_headroom() -> None:
     assert allowed[0] == pytest.approx(pacer.settings.initial_risk)
     assert all(b <= a for a, b in itertools.pairwise(allowed))
     assert allowed[-1] < 0.5 * allowed[0]
+
+
+@pytest.mark.parametrize("plant", [0.2, 1.0, 3.0])
+def test_budget_controller_spends_the_budget_whatever_the_risk_buys(plant: float) -> None:
+    """Whether an allowed risk r drops 0.2 r, r or 3 r of the answers (a big floor, a mid
+    one, a thin list), after a day of 6000 answers the drop share is within 0.3 points of
+    the budget's (2.85 % less the margin), never over 3 %."""
+    ctl = RiskController(
+        aim=0.0285, initial=0.03, low=0.003, high=0.6, gain=0.1, cap=0.03, margin_z=1.0
+    )
+    rng = np.random.default_rng(11)
+    drops = 0
+    n = 6000
+    for i in range(1, n + 1):
+        dropped = bool(rng.random() < min(1.0, plant * ctl.risk))
+        drops += dropped
+        ctl.settled(dropped=dropped, answered=float(i))
+    assert drops / n == pytest.approx(ctl.budget(n) / n, abs=0.003)
+    assert drops / n <= 0.03
+
+
+def test_budget_margin_is_wider_for_a_small_team() -> None:
+    """The budget keeps a larger share in reserve after 400 answers than after 8000."""
+    ctl = RiskController(
+        aim=0.0285, initial=0.03, low=0.003, high=0.6, gain=0.1, cap=0.03, margin_z=1.0
+    )
+    assert ctl.budget(400) / 400 < ctl.budget(8000) / 8000 < 0.0285
+
+
+@pytest.mark.parametrize("ready", [0, 5, 40])
+@pytest.mark.parametrize("allowed", [0.003, 0.03, 0.2])
+def test_coarse_search_on_a_large_floor_finds_the_full_scan_count(
+    ready: int, allowed: float
+) -> None:
+    """On a 300-agent floor the two-pass search dials exactly as many calls as scanning
+    every count's risk would."""
+    pacer = copy.deepcopy(_WARM)
+    talking = tuple(float((7 * i) % 400) for i in range(300 - ready))
+    view = View(5000.0, 300, ready, (1.0,) * ready, talking, (), (3.0,) * 50, 0, 3000)
+    pacer.decide(view)  # refresh the forecast tables
+    ans, free = pacer._forecast(view)
+    full = pacer._normal_overflow(view, ans, free, 2000) @ pacer._w
+    over = np.flatnonzero(full > allowed)
+    expected = int(over[0]) if over.size else int(full.size)
+    assert pacer.dial_count(view, 2000, allowed) == expected
