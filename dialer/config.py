@@ -44,12 +44,25 @@ class ConfigError(DialerError):
 
     error_id = "invalid_config"
 
-    def __init__(self, source: str, key: str | None, problem: str) -> None:
+    def __init__(
+        self,
+        source: str,
+        key: str | None,
+        problem: str,
+        *,
+        more: tuple[tuple[str, str | None, str], ...] = (),
+    ) -> None:
         self.source = source
         self.key = key
         self.problem = problem
-        where = f"{source}: {key}" if key else source
-        super().__init__(f"{where}: {problem}")
+        #: Every problem found as (source, key, problem), this one first.
+        self.problems = ((source, key, problem), *more)
+        lines = [f"{s}: {k}: {p}" if k else f"{s}: {p}" for s, k, p in self.problems]
+        if len(lines) == 1:
+            super().__init__(lines[0])
+        else:
+            listed = "\n".join(f"  {line}" for line in lines)
+            super().__init__(f"{len(lines)} problems in the settings:\n{listed}")
 
 
 class _Section(BaseModel):
@@ -326,11 +339,20 @@ def load_settings(
     data: dict[str, Any] = {}
     if file_path is not None:
         try:
-            text = file_path.read_text(encoding="utf-8")
+            raw = file_path.read_bytes()
         except FileNotFoundError as exc:
             raise ConfigError(str(file_path), None, "file not found") from exc
         except OSError as exc:
             raise ConfigError(str(file_path), None, f"cannot read: {exc.strerror}") from exc
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            problem = (
+                f"not a UTF-8 text file: byte {exc.start} (line {line}) is "
+                f"0x{raw[exc.start]:02x}; a settings file is TOML saved as UTF-8"
+            )
+            raise ConfigError(str(file_path), None, problem) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -340,11 +362,9 @@ def load_settings(
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        first = errors[0]
-        key = ".".join(str(part) for part in first["loc"]) or None
-        problem = _describe(first)
-        if len(errors) > 1:
-            problem += f" (and {len(errors) - 1} more problem(s))"
-        source = _source_of(key or "", file_label, env_origin)
-        raise ConfigError(source, key, problem) from exc
+        found: list[tuple[str, str | None, str]] = []
+        for error in exc.errors(include_url=False):
+            key = ".".join(str(part) for part in error["loc"]) or None
+            found.append((_source_of(key or "", file_label, env_origin), key, _describe(error)))
+        first, *rest = found
+        raise ConfigError(*first, more=tuple(rest)) from exc
