@@ -154,14 +154,31 @@ class AsteriskSettings(_Section):
 
 
 class MqttSettings(_Section):
-    """The MQTT broker events are published to."""
+    """The MQTT broker events are published to (and commands taken from)."""
 
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65_535)
     topic_prefix: str = Field(default="dialer", min_length=1)
     username: str | None = None
+    """The engine's broker identity (its ACL lets it read the cmd topics)."""
     password: SecretStr | None = None
+    commands: bool = True
+    """Take agent and campaign commands; false: publish events only."""
+    max_payload_bytes: int = Field(default=16_384, ge=256, le=1 << 20)
+    """A larger command is refused unread."""
+    max_depth: int = Field(default=8, ge=2, le=64)
+    """A command whose JSON nests deeper is refused unparsed."""
+    tls: bool = False
+    """Connect over TLS (then usually port 8883)."""
+    ca_file: Path | None = None
+    """CA certificates to verify the broker with (default: the system's)."""
+    cert_file: Path | None = None
+    """Client certificate, when the broker asks for one."""
+    key_file: Path | None = None
+    """The client certificate's private key."""
+    tls_insecure: bool = False
+    """Skip checking the broker's host name against its certificate (tests only)."""
 
 
 class HttpSettings(_Section):
