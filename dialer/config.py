@@ -19,6 +19,7 @@ Secrets (AMI secrets, MQTT and database passwords) are ``SecretStr`` or hidden f
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import os
 import socket
@@ -193,6 +194,31 @@ class HttpSettings(_Section):
     """CSV/XLSX export of lists for administrators only (otherwise for anyone who sees them)."""
     secure_cookies: bool = False
     """Mark the session cookie Secure (serve the pages over HTTPS, e.g. behind a proxy)."""
+    signin_max_failures: int = Field(default=5, ge=1, le=1000)
+    """Wrong passwords for one login within ``signin_window_s`` before it is locked."""
+    signin_max_failures_per_address: int = Field(default=20, ge=1, le=100_000)
+    """Wrong passwords from one client address (any logins) before the address is locked."""
+    signin_window_s: float = Field(default=300.0, gt=0, le=86_400)
+    """How far back failures count; a lock lasts until they age out (or an admin lifts it)."""
+    trusted_networks: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    """Networks (CIDR) from which the last active administrator is never locked out."""
+    upload_max_mb: float = Field(default=50.0, gt=0, le=4096)
+    """Largest list or DNC file accepted (larger: 413)."""
+    import_max_rows: int = Field(default=1_000_000, ge=1, le=50_000_000)
+    """Rows an uploaded list may have (more: refused, nothing imported)."""
+    import_max_s: float = Field(default=120.0, gt=0, le=3600)
+    """Seconds an upload's import may take (longer: stopped, nothing imported)."""
+
+    @field_validator("trusted_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                msg = f"networks in CIDR form such as 10.0.0.0/8, not {net!r}"
+                raise ValueError(msg) from None
+        return value
 
 
 class RetentionSettings(_Section):

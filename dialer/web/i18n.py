@@ -56,7 +56,14 @@ EN: Final[dict[str, str]] = {
     "login.submit": "Sign in",
     "login.missing": "Enter your login and password.",
     "login.wrong": "Wrong login or password.",
-    "login.too_many": "Too many wrong passwords for this login. Wait a few minutes and try again.",
+    "login.too_many": "Too many wrong passwords for this login. Try again in {wait}.",
+    "login.wait_s": "{s} s",
+    "login.wait_min": "{min} min",
+    "login.wait_min_s": "{min} min {s} s",
+    "login.too_many_address": (
+        "Too many wrong passwords from your address. Try again in {wait},"
+        " or ask an administrator to lift the lock."
+    ),
     "forbidden.title": "Not available for your role",
     "forbidden.text": "This page is not part of what your role may use. "
     "If you need it, ask an administrator.",
@@ -472,8 +479,13 @@ PL: Final[dict[str, str]] = {
     "login.submit": "Zaloguj",
     "login.missing": "Podaj login i hasło.",
     "login.wrong": "Błędny login lub hasło.",
-    "login.too_many": (
-        "Zbyt wiele błędnych haseł dla tego loginu. Odczekaj kilka minut i spróbuj ponownie."
+    "login.too_many": "Zbyt wiele błędnych haseł dla tego loginu. Spróbuj ponownie za {wait}.",
+    "login.wait_s": "{s} s",
+    "login.wait_min": "{min} min",
+    "login.wait_min_s": "{min} min {s} s",
+    "login.too_many_address": (
+        "Zbyt wiele błędnych haseł z Twojego adresu. Spróbuj ponownie za {wait}"
+        " albo poproś administratora o zdjęcie blokady."
     ),
     "forbidden.title": "Niedostępne dla Twojej roli",
     "forbidden.text": "Ta strona nie należy do uprawnień Twojej roli. "
