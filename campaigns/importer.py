@@ -359,6 +359,7 @@ def _read_csv(
         fh.seek(0)
         lines = _Lines(fh)
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        width: int | None = None
         while True:
             lines.taken = []
             try:
@@ -377,8 +378,25 @@ def _read_csv(
                 continue
             if not lines.taken:  # pragma: no cover  (csv always takes a line for a row)
                 continue
+            first = lines.taken[0][0]
+            if width is None:
+                width = len(cells)
+            elif len(lines.taken) > 1 and len(cells) != width:
+                # A quoted value spanning lines that does not fit the header: a stray
+                # quote swallowed the lines after it. Reject its line, read them again.
+                last = lines.taken[-1][0]
+                malformed.append(
+                    (
+                        first,
+                        f'unreadable CSV row: a quote (") opened in this line closes only'
+                        f" in line {last}, giving {len(cells)} cells for {width} columns",
+                    )
+                )
+                lines.give_back(lines.taken[1:])
+                reader = csv.reader(lines, delimiter=delimiter, strict=True)
+                continue
             # NUL is no character of a name or a number, and PostgreSQL refuses it.
-            yield lines.taken[0][0], [cell.replace("\x00", "") for cell in cells]
+            yield first, [cell.replace("\x00", "") for cell in cells]
 
 
 def _cell(value: object) -> str:
