@@ -33,6 +33,11 @@ ACTIONS = ["login", "ready", "pause", "logout", "status", "start", "stop", "bogu
 @st.composite
 def commands(draw: st.DrawFn) -> tuple[str, bytes, str]:
     """(topic, payload, which token) — well-formed, odd or hostile."""
+    if draw(st.booleans()):  # a plausible command by the agent itself, fields fuzzed
+        action = draw(st.sampled_from(["login", "ready", "pause", "logout", "status"]))
+        body = {"action": action, "campaign": 1, "reason": "x", "call_id": "c", "status": 1}
+        body.update(draw(st.dictionaries(st.sampled_from(list(body)), json_values, max_size=2)))
+        return "dialer/agents/1/cmd", json.dumps(body).encode(), "agent"
     kind = draw(st.sampled_from(["agents", "campaigns", "calls", "agents/1"]))
     ident = draw(st.sampled_from(["1", "2", "999", "0", "x", "99999999999", ""]))
     topic = f"dialer/{kind}/{ident}/cmd"
