@@ -56,6 +56,8 @@ def list_files(draw: st.DrawFn) -> tuple[str, bytes, list[str]]:
         if i == broken_at:
             sheet.append(["=A2", "formula"])
         sheet.append([phone, name.replace("\x00", "")])
+        for cell in sheet[sheet.max_row]:  # text, even when it starts with "=" (not a formula)
+            cell.data_type = "s"
         good.append(phone)
     buffer = io.BytesIO()
     book.save(buffer)
