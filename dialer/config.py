@@ -179,7 +179,7 @@ class MqttSettings(_Section):
     key_file: Path | None = None
     """The client certificate's private key."""
     tls_insecure: bool = False
-    """Skip checking the broker's host name against its certificate (tests only)."""
+    """Accept any broker certificate, unchecked (tests only, never in production)."""
 
 
 class HttpSettings(_Section):

@@ -265,6 +265,11 @@ class MqttPublisher:
         self.connects = 0
 
     @property
+    def takes_commands(self) -> bool:
+        """True when this publisher subscribes to the command topics."""
+        return self._on_command is not None
+
+    @property
     def connected(self) -> bool:
         """True while a broker connection is up."""
         return self._connected.is_set()
