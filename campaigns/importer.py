@@ -72,6 +72,52 @@ HEADER_ALIASES: Mapping[str, str] = {
 }
 
 BATCH_SIZE = 50_000
+#: Columns an XLSX sheet may use (a cell further right is refused, naming it).
+MAX_COLUMNS = 1000
+
+
+class Formula(str):
+    """The text of a spreadsheet cell that holds a formula (``=A2&B2``), not a value."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """How much one import may read: data rows, and seconds from its start."""
+
+    max_rows: int | None = None
+    max_seconds: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def check_time(self, path: Path, line: int) -> None:
+        """ImportFileError when the import has run past ``max_seconds``."""
+        if self.max_seconds is not None and time.monotonic() - self.started > self.max_seconds:
+            raise ImportFileError(
+                path,
+                f"stopped at line {line}: reading took longer than {self.max_seconds:g} s "
+                "(nothing was imported); split the file or save it again with only the list",
+            )
+
+
+def _bounded(
+    rows: Iterator[tuple[int, list[str]]], path: Path, limits: ReadLimits
+) -> Iterator[tuple[int, list[str]]]:
+    """``rows`` (header first), stopped with ImportFileError past the row or time limit."""
+    count = -1  # the header is not a data row
+    for line, cells in rows:
+        limits.check_time(path, line)
+        if any(cells):
+            count += 1
+            if limits.max_rows is not None and count > limits.max_rows:
+                raise ImportFileError(
+                    path,
+                    f"more than {limits.max_rows} rows (line {line}): nothing was imported; "
+                    "split the list into smaller files",
+                )
+        yield line, cells
+
+
 #: Rejected rows an ImportReport keeps (every reject is counted and goes to --rejects).
 KEEP_REJECTS = 10_000
 
@@ -91,7 +137,10 @@ class RejectReason(StrEnum):
     """Why one row of a list was not imported."""
 
     MALFORMED_ROW = "malformed_row"
-    """The CSV row cannot be read (e.g. a NUL byte) or has more cells than the header."""
+    """The CSV row cannot be read (a NUL byte, a quote never closed) or has more cells than
+    the header."""
+    FORMULA = "formula"
+    """A cell of the row is a spreadsheet formula, not a value (XLSX)."""
     MISSING_PHONE = "missing_phone"
     INVALID_NUMBER = "invalid_number"
     BAD_TZ = "bad_tz"
@@ -266,12 +315,41 @@ def _delimiter(header: str) -> str:
     return best
 
 
+class _Lines:
+    """Physical lines of a text file for ``csv.reader``, numbered, with lines handed back
+    (after a bad row) read again before the rest of the file."""
+
+    def __init__(self, fh: Iterable[str]) -> None:
+        self._fh = iter(fh)
+        self._again: list[tuple[int, str]] = []
+        self._next_no = 1
+        self.taken: list[tuple[int, str]] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            item = self._again.pop()
+        else:
+            item = (self._next_no, next(self._fh))
+            self._next_no += 1
+        self.taken.append(item)
+        return item[1]
+
+    def give_back(self, items: list[tuple[int, str]]) -> None:
+        """Read ``items`` (in order) again before anything else."""
+        self._again.extend(reversed(items))
+
+
 def _read_csv(
     path: Path, notes: list[str], malformed: list[tuple[int, str]]
 ) -> Iterator[tuple[int, list[str]]]:
     """Yield (line number, cells), the header first; the line is the row's first line.
 
-    A row the csv module cannot read is appended to ``malformed`` and skipped.
+    A row the csv module cannot read (a quote never closed, a field over the size limit)
+    is appended to ``malformed`` with its first line, and the lines it swallowed are read
+    again as rows of their own: a stray quote costs one row, never the rows after it.
     """
     encoding = _detect_encoding(path)
     if encoding == "cp1250":
@@ -279,19 +357,46 @@ def _read_csv(
     with path.open(newline="", encoding=encoding) as fh:
         delimiter = _delimiter(fh.readline())
         fh.seek(0)
-        reader = csv.reader(fh, delimiter=delimiter)
-        line = 1
+        lines = _Lines(fh)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        width: int | None = None
         while True:
+            lines.taken = []
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                malformed.append((line, f"unreadable CSV row: {exc}"))
-            else:
-                # NUL is no character of a name or a number, and PostgreSQL refuses it.
-                yield line, [cell.replace("\x00", "") for cell in cells]
-            line = reader.line_num + 1
+                taken = lines.taken
+                first = taken[0][0] if taken else 0
+                problem = str(exc)
+                if "end of data" in problem or "expected after" in problem:
+                    problem = 'a quote (") opened in this line is never closed'
+                malformed.append((first, f"unreadable CSV row: {problem}"))
+                lines.give_back(taken[1:])
+                reader = csv.reader(lines, delimiter=delimiter, strict=True)
+                continue
+            if not lines.taken:  # pragma: no cover  (csv always takes a line for a row)
+                continue
+            first = lines.taken[0][0]
+            if width is None:
+                width = len(cells)
+            elif len(lines.taken) > 1 and len(cells) != width:
+                # A quoted value spanning lines that does not fit the header: a stray
+                # quote swallowed the lines after it. Reject its line, read them again.
+                last = lines.taken[-1][0]
+                malformed.append(
+                    (
+                        first,
+                        f'unreadable CSV row: a quote (") opened in this line closes only'
+                        f" in line {last}, giving {len(cells)} cells for {width} columns",
+                    )
+                )
+                lines.give_back(lines.taken[1:])
+                reader = csv.reader(lines, delimiter=delimiter, strict=True)
+                continue
+            # NUL is no character of a name or a number, and PostgreSQL refuses it.
+            yield first, [cell.replace("\x00", "") for cell in cells]
 
 
 def _cell(value: object) -> str:
@@ -304,37 +409,76 @@ def _cell(value: object) -> str:
     return str(value).replace("\x00", "")
 
 
-def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Yield (sheet row number, cells) from the first sheet, the header first."""
+def _read_xlsx(path: Path, limits: ReadLimits) -> Iterator[tuple[int, list[str]]]:
+    """Yield (sheet row number, cells) from the first sheet, the header first.
+
+    The sheet is read as stored (``read_only``), over the cells it really has: the size the
+    file declares is ignored (one stray cell at XFD1048576 would declare 17 billion). A
+    formula cell comes as :class:`Formula`; a cell right of :data:`MAX_COLUMNS` is refused
+    naming it.
+    """
     import openpyxl  # noqa: PLC0415  (only XLSX imports pay for it)
+    from openpyxl.utils import get_column_letter  # noqa: PLC0415
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for a bad file
         raise ImportFileError(path, f"not a readable XLSX workbook ({exc})") from exc
     try:
         sheet = book.worksheets[0]
-        first = getattr(sheet, "min_row", 1) or 1
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=first):
-            yield number, [_cell(v) for v in row]
+        if hasattr(sheet, "reset_dimensions"):
+            sheet.reset_dimensions()  # iterate the stored cells, not the declared range
+        for number, row in enumerate(sheet.iter_rows(), start=1):
+            if number % 4096 == 0:
+                limits.check_time(path, number)
+            if not row:
+                continue  # a row the sheet does not store
+            if len(row) > MAX_COLUMNS:
+                far = [i for i in range(MAX_COLUMNS, len(row)) if row[i].value is not None]
+                if far:
+                    cell = f"{get_column_letter(far[-1] + 1)}{number}"
+                    raise ImportFileError(
+                        path,
+                        f"cell {cell} is right of column {get_column_letter(MAX_COLUMNS)}: "
+                        f"a list has at most {MAX_COLUMNS} columns; delete what lies "
+                        "outside the list and save again",
+                    )
+            yield number, [_xlsx_cell(cell) for cell in row[:MAX_COLUMNS]]
+    except ImportFileError:
+        raise
+    except Exception as exc:  # a broken sheet can make openpyxl raise anything
+        raise ImportFileError(path, f"not a readable XLSX workbook ({exc})") from exc
     finally:
         book.close()
 
 
+def _xlsx_cell(cell: Any) -> str:
+    value = cell.value
+    if getattr(cell, "data_type", None) == "f" and value is not None:
+        return Formula(str(value).replace("\x00", ""))
+    return _cell(value)
+
+
 def read_rows(
-    path: Path, notes: list[str], malformed: list[tuple[int, str]] | None = None
+    path: Path,
+    notes: list[str],
+    malformed: list[tuple[int, str]] | None = None,
+    limits: ReadLimits | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """Rows of a CSV or XLSX file as (line number, cells), the header first.
 
-    Unreadable CSV rows go to ``malformed`` as (line, problem) and are skipped.
+    Unreadable CSV rows go to ``malformed`` as (line, problem) and are skipped. ``limits``
+    stops the reading with ImportFileError past a number of rows or seconds.
     """
     if not path.is_file():
         raise ImportFileError(path, "no such file")
+    limits = limits or ReadLimits()
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xlsm"}:
-        return _read_xlsx(path)
+        return _bounded(_read_xlsx(path, limits), path, limits)
     if suffix in {".csv", ".txt", ".tsv", ""}:
-        return _read_csv(path, notes, [] if malformed is None else malformed)
+        csv_rows = _read_csv(path, notes, [] if malformed is None else malformed)
+        return _bounded(csv_rows, path, limits)
     raise ImportFileError(path, f"unsupported file type {suffix!r}: give a .csv or .xlsx file")
 
 
@@ -429,9 +573,17 @@ class RecordWriter:
     """
 
     def __init__(
-        self, engine: sa.Engine, *, campaign_id: int, list_id: int | None, now: dt.datetime
+        self,
+        engine: sa.Engine,
+        *,
+        campaign_id: int,
+        list_id: int | None,
+        now: dt.datetime,
+        conn: sa.Connection | None = None,
     ) -> None:
         self.engine = engine
+        #: When set, every batch goes into this connection's transaction (a savepoint each).
+        self.conn = conn
         table = Record.__table__  # type: ignore[attr-defined]
         dialect = engine.dialect
         compiled = sa.insert(table).compile(
@@ -457,6 +609,16 @@ class RecordWriter:
             processor("created_at")(now),
         )
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
+        """A transaction of its own, or a savepoint in the import's transaction."""
+        if self.conn is None:
+            with self.engine.begin() as conn:
+                yield conn
+        else:
+            with self.conn.begin_nested():
+                yield self.conn
+
     def params(self, rows: Sequence[Row]) -> list[Any]:
         """Driver parameters for ``rows``: tuples (positional styles) or dicts (named)."""
         head, tail, fields_bind = self.head, self.tail, self.fields_bind
@@ -471,8 +633,8 @@ class RecordWriter:
         Returns (rows inserted, rejects for rows whose number entered the campaign meanwhile).
         """
         try:
-            with self.engine.begin() as conn:
-                if self.engine.dialect.name == "sqlite":
+            with self._transaction() as conn:
+                if self.engine.dialect.name == "sqlite" and self.conn is None:
                     # A bigger page cache for this connection: the phone index takes random
                     # inserts, and re-reading its pages slowed large imports.
                     conn.exec_driver_sql("PRAGMA cache_size=-65536")
@@ -483,7 +645,7 @@ class RecordWriter:
         inserted, conflicts = 0, []
         for row, line in zip(rows, lines, strict=True):
             try:
-                with self.engine.begin() as conn:
+                with self._transaction() as conn:
                     conn.exec_driver_sql(self.sql, self.params([row]))
                 inserted += 1
             except IntegrityError:
@@ -517,22 +679,33 @@ class _RejectSink:
             report.rejects_truncated = True
 
 
+@contextlib.contextmanager
+def _in(engine: sa.Engine, conn: sa.Connection | None) -> Iterator[sa.Connection]:
+    """``conn`` (the import's transaction) or a transaction of its own."""
+    if conn is not None:
+        yield conn
+    else:
+        with engine.begin() as own:
+            yield own
+
+
 def _create_list(
     engine: sa.Engine,
     *,
     campaign_id: int,
     name: str,
-    source: Path,
+    source: str,
     tz: str | None,
     now: dt.datetime,
+    conn: sa.Connection | None = None,
 ) -> int:
     table = ContactList.__table__  # type: ignore[attr-defined]
-    with engine.begin() as conn:
-        result = conn.execute(
+    with _in(engine, conn) as tx:
+        result = tx.execute(
             sa.insert(table).values(
                 campaign_id=campaign_id,
                 name=name,
-                source=str(source),
+                source=source,
                 default_tz=tz,
                 rows_imported=0,
                 rows_rejected=0,
@@ -542,10 +715,16 @@ def _create_list(
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def _update_list(engine: sa.Engine, list_id: int, imported: int, rejected: int) -> None:
+def _update_list(
+    engine: sa.Engine,
+    list_id: int,
+    imported: int,
+    rejected: int,
+    conn: sa.Connection | None = None,
+) -> None:
     table = ContactList.__table__  # type: ignore[attr-defined]
-    with engine.begin() as conn:
-        conn.execute(
+    with _in(engine, conn) as tx:
+        tx.execute(
             sa.update(table)
             .where(table.c.id == list_id)
             .values(rows_imported=imported, rows_rejected=rejected)
@@ -566,8 +745,18 @@ def import_file(
     batch_size: int = BATCH_SIZE,
     keep_rejects: int = KEEP_REJECTS,
     now: dt.datetime | None = None,
+    source_name: str | None = None,
+    limits: ReadLimits | None = None,
+    atomic: bool = False,
+    on_written: Callable[[sa.Connection, ImportReport], None] | None = None,
 ) -> ImportReport:
     """Import ``path`` into the campaign named ``campaign``; returns the report.
+
+    ``source_name``: what the list's ``source`` and the report name (default: ``path``),
+    e.g. the client's file name for an upload saved to a temporary file. ``limits``: rows
+    and seconds the reading may take (ImportFileError past them). ``atomic``: the list,
+    its records and ``on_written(conn, report)`` (e.g. the audit entry) are written in one
+    transaction, all or nothing; otherwise batches are committed as they go (large files).
 
     ``mapping``: target → header (targets: phone, name, first_name, last_name, tz, or any
     custom field key); unmapped columns are auto-mapped by header name (English and Polish)
@@ -587,9 +776,10 @@ def import_file(
             tz = check_zone(tz.strip())
         except WindowError as exc:
             raise ImportFileError(source, f"--tz: {exc}") from exc
-    report = ImportReport(source=str(source), campaign=campaign_name, dry_run=dry_run)
+    shown = source_name or str(source)
+    report = ImportReport(source=shown, campaign=campaign_name, dry_run=dry_run)
     malformed: list[tuple[int, str]] = []
-    rows = read_rows(source, report.notes, malformed)
+    rows = read_rows(source, report.notes, malformed, limits)
     try:
         header_line, headers = next(rows)
     except StopIteration:
@@ -603,6 +793,7 @@ def import_file(
     checker = _Checker(normalizer, tz, existing, glob, camp)
 
     with contextlib.ExitStack() as stack:
+        tx = stack.enter_context(engine.begin()) if atomic and not dry_run else None
         rejects_writer = None
         if rejects_path is not None:
             try:
@@ -617,12 +808,15 @@ def import_file(
             report.list_id = _create_list(
                 engine,
                 campaign_id=campaign_id,
-                name=list_name or source.name,
-                source=source,
+                name=list_name or Path(shown).name,
+                source=shown,
                 tz=tz,
                 now=now,
+                conn=tx,
             )
-            writer = RecordWriter(engine, campaign_id=campaign_id, list_id=report.list_id, now=now)
+            writer = RecordWriter(
+                engine, campaign_id=campaign_id, list_id=report.list_id, now=now, conn=tx
+            )
         try:
             for batch, lines in _validate_rows(
                 rows=rows,
@@ -642,10 +836,18 @@ def import_file(
             for line, problem in malformed:
                 report.rows_read += 1
                 sink(Reject(line, RejectReason.MALFORMED_ROW, problem, ""))
+        except BaseException:
+            if tx is not None:  # atomic: the transaction is rolled back, nothing stays
+                report.list_id = None
+            raise
         finally:
             # Batches already committed stay; the list says how many, even after an error.
-            if report.list_id is not None:
+            if report.list_id is not None and tx is None:
                 _update_list(engine, report.list_id, report.imported, report.rejected)
+        if tx is not None and report.list_id is not None:
+            _update_list(engine, report.list_id, report.imported, report.rejected, tx)
+            if on_written is not None:
+                on_written(tx, report)
     report.rejects.sort(key=lambda r: r.line)
     if not dry_run:
         forget_zone_keys(campaign_id)  # new zones are seen by this process's next claim
@@ -653,7 +855,7 @@ def import_file(
     log.info(
         "list_imported",
         campaign=campaign_name,
-        source=str(source),
+        source=shown,
         dry_run=dry_run,
         rows=report.rows_read,
         imported=report.imported,
@@ -708,6 +910,19 @@ def _validate_rows(
             )
             continue
         raw = cells[phone_i]
+        formulas = [i for i, cell in enumerate(cells[:width]) if isinstance(cell, Formula)]
+        if formulas:
+            i = phone_i if phone_i in formulas else formulas[0]
+            what = "not a phone number" if i == phone_i else "not a value"
+            reject(
+                line,
+                RejectReason.FORMULA,
+                f"column {cmap.headers[i]!r}: a formula ({cells[i][:60]}), {what}; "
+                "save the sheet with values (Paste Special → Values) and import again",
+                "" if i == phone_i else raw,
+                [str(cell) for cell in cells],
+            )
+            continue
         if not raw.strip():
             reject(line, RejectReason.MISSING_PHONE, "no phone number", raw, cells)
             continue

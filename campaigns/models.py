@@ -240,6 +240,11 @@ class Agent(SQLModel, table=True):
     login: str = Field(max_length=64, unique=True)
     name: str = ""
     extension: str | None = Field(default=None, max_length=32)
+    #: Other seats the agent may log in on (hot-desking), besides its extension.
+    seats: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=sa.text("'[]'")),
+    )
     group_id: int | None = Field(default=None, foreign_key="agent_group.id")
     active: bool = True
     created_at: dt.datetime = _created()

@@ -19,6 +19,7 @@ Secrets (AMI secrets, MQTT and database passwords) are ``SecretStr`` or hidden f
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import os
 import socket
@@ -44,12 +45,25 @@ class ConfigError(DialerError):
 
     error_id = "invalid_config"
 
-    def __init__(self, source: str, key: str | None, problem: str) -> None:
+    def __init__(
+        self,
+        source: str,
+        key: str | None,
+        problem: str,
+        *,
+        more: tuple[tuple[str, str | None, str], ...] = (),
+    ) -> None:
         self.source = source
         self.key = key
         self.problem = problem
-        where = f"{source}: {key}" if key else source
-        super().__init__(f"{where}: {problem}")
+        #: Every problem found as (source, key, problem), this one first.
+        self.problems = ((source, key, problem), *more)
+        lines = [f"{s}: {k}: {p}" if k else f"{s}: {p}" for s, k, p in self.problems]
+        if len(lines) == 1:
+            super().__init__(lines[0])
+        else:
+            listed = "\n".join(f"  {line}" for line in lines)
+            super().__init__(f"{len(lines)} problems in the settings:\n{listed}")
 
 
 class _Section(BaseModel):
@@ -141,14 +155,31 @@ class AsteriskSettings(_Section):
 
 
 class MqttSettings(_Section):
-    """The MQTT broker events are published to."""
+    """The MQTT broker events are published to (and commands taken from)."""
 
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65_535)
     topic_prefix: str = Field(default="dialer", min_length=1)
     username: str | None = None
+    """The engine's broker identity (its ACL lets it read the cmd topics)."""
     password: SecretStr | None = None
+    commands: bool = True
+    """Take agent and campaign commands; false: publish events only."""
+    max_payload_bytes: int = Field(default=16_384, ge=256, le=1 << 20)
+    """A larger command is refused unread."""
+    max_depth: int = Field(default=8, ge=2, le=64)
+    """A command whose JSON nests deeper is refused unparsed."""
+    tls: bool = False
+    """Connect over TLS (then usually port 8883)."""
+    ca_file: Path | None = None
+    """CA certificates to verify the broker with (default: the system's)."""
+    cert_file: Path | None = None
+    """Client certificate, when the broker asks for one."""
+    key_file: Path | None = None
+    """The client certificate's private key."""
+    tls_insecure: bool = False
+    """Accept any broker certificate, unchecked (tests only, never in production)."""
 
 
 class HttpSettings(_Section):
@@ -179,6 +210,32 @@ class HttpSettings(_Section):
         if not value.startswith(("https://", "http://", "/")):
             msg = "must start with https://, http:// or / (a link the pages can open)"
             raise ValueError(msg)
+        return value
+
+    signin_max_failures: int = Field(default=5, ge=1, le=1000)
+    """Wrong passwords for one login within ``signin_window_s`` before it is locked."""
+    signin_max_failures_per_address: int = Field(default=20, ge=1, le=100_000)
+    """Wrong passwords from one client address (any logins) before the address is locked."""
+    signin_window_s: float = Field(default=300.0, gt=0, le=86_400)
+    """How far back failures count; a lock lasts until they age out (or an admin lifts it)."""
+    trusted_networks: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    """Networks (CIDR) from which the last active administrator is never locked out."""
+    upload_max_mb: float = Field(default=50.0, gt=0, le=4096)
+    """Largest list or DNC file accepted (larger: 413)."""
+    import_max_rows: int = Field(default=1_000_000, ge=1, le=50_000_000)
+    """Rows an uploaded list may have (more: refused, nothing imported)."""
+    import_max_s: float = Field(default=120.0, gt=0, le=3600)
+    """Seconds an upload's import may take (longer: stopped, nothing imported)."""
+
+    @field_validator("trusted_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                msg = f"networks in CIDR form such as 10.0.0.0/8, not {net!r}"
+                raise ValueError(msg) from None
         return value
 
 
@@ -343,11 +400,20 @@ def load_settings(
     data: dict[str, Any] = {}
     if file_path is not None:
         try:
-            text = file_path.read_text(encoding="utf-8")
+            raw = file_path.read_bytes()
         except FileNotFoundError as exc:
             raise ConfigError(str(file_path), None, "file not found") from exc
         except OSError as exc:
             raise ConfigError(str(file_path), None, f"cannot read: {exc.strerror}") from exc
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            problem = (
+                f"not a UTF-8 text file: byte {exc.start} (line {line}) is "
+                f"0x{raw[exc.start]:02x}; a settings file is TOML saved as UTF-8"
+            )
+            raise ConfigError(str(file_path), None, problem) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -357,11 +423,9 @@ def load_settings(
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        first = errors[0]
-        key = ".".join(str(part) for part in first["loc"]) or None
-        problem = _describe(first)
-        if len(errors) > 1:
-            problem += f" (and {len(errors) - 1} more problem(s))"
-        source = _source_of(key or "", file_label, env_origin)
-        raise ConfigError(source, key, problem) from exc
+        found: list[tuple[str, str | None, str]] = []
+        for error in exc.errors(include_url=False):
+            key = ".".join(str(part) for part in error["loc"]) or None
+            found.append((_source_of(key or "", file_label, env_origin), key, _describe(error)))
+        first, *rest = found
+        raise ConfigError(*first, more=tuple(rest)) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 
 import structlog
 
@@ -20,6 +21,30 @@ def _redact_secrets(
     return event_dict
 
 
+def _render_exception(
+    _logger: object, _method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """Turn ``exc_info`` into the exception's type, message and traceback (JSON lines).
+
+    ``exc_info=True`` takes the exception being handled; an exception object or a
+    ``sys.exc_info()`` tuple is rendered as it is. Without an exception nothing is added.
+    """
+    exc_info = event_dict.pop("exc_info", None)
+    if not exc_info:
+        return event_dict
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    if isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    if not isinstance(exc_info, tuple) or exc_info[1] is None:
+        return event_dict
+    exc_type, exc, tb = exc_info
+    event_dict["error_type"] = exc_type.__name__ if exc_type is not None else type(exc).__name__
+    event_dict["error"] = str(exc)
+    event_dict["exception"] = "".join(traceback.format_exception(exc_type, exc, tb))
+    return event_dict
+
+
 class _Stderr:
     """Writes to whatever ``sys.stderr`` is at the time of each write (not at set-up)."""
 
@@ -33,10 +58,17 @@ class _Stderr:
 def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
     """Configure structlog once for the process; ``json`` defaults to "not a TTY"."""
     as_json = (not sys.stderr.isatty()) if json is None else json
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
+    # JSON: the exception becomes fields (type, message, traceback); the console renderer
+    # prints the traceback itself from exc_info (type and message on its last line).
+    tail: list[structlog.typing.Processor] = (
+        [_render_exception, structlog.processors.JSONRenderer(default=str)]
         if as_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else [
+            structlog.dev.ConsoleRenderer(
+                colors=sys.stderr.isatty(),
+                exception_formatter=structlog.dev.plain_traceback,
+            )
+        ]
     )
     structlog.configure(
         processors=[
@@ -44,7 +76,7 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact_secrets,
-            renderer,
+            *tail,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)

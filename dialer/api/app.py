@@ -21,6 +21,7 @@ from campaigns.db import make_engine
 from dialer.api.context import ApiContext, EngineLink
 from dialer.api.hub import EventHub
 from dialer.api.routes import register_routes
+from dialer.api.throttle import SignInThrottle
 from dialer.config import Settings
 from dialer.errors import ROOT_ERRORS, error_id_of
 from dialer.web import mount_web
@@ -66,6 +67,11 @@ def create_app(
         db=db or make_engine(settings.database.url),
         hub=hub or EventHub(),
         engine=engine,
+        throttle=SignInThrottle(
+            max_failures=settings.http.signin_max_failures,
+            max_failures_per_address=settings.http.signin_max_failures_per_address,
+            window_s=settings.http.signin_window_s,
+        ),
     )
 
     async def refused(request: Request, exc: Exception) -> JSONResponse:

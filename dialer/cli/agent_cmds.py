@@ -1,16 +1,22 @@
 """``dialer agent …``: an agent's actions sent to the running engine over MQTT.
 
 Each command publishes to ``{prefix}/agents/{agent}/cmd`` and then listens briefly for the
-engine's answer: the agent's new state, or the reason the engine refused the action.
+engine's answer: the agent's new state, or the reason the engine refused the action. The
+engine carries out only commands that prove their sender: ``--token`` (or ``$DIALER_TOKEN``),
+an API session token of the agent's user, or ``--user LOGIN``, which signs that user in with
+the password read from the terminal (or one line of standard input).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
+import sys
 from typing import Any
 
+import aiomqtt
 import typer
 
 
@@ -23,15 +29,17 @@ async def send_agent_command(
     payload: dict[str, Any],
     username: str | None = None,
     password: str | None = None,
+    token: str | None = None,
+    tls: aiomqtt.TLSParameters | None = None,
     wait_s: float = 3.0,
 ) -> tuple[str, dict[str, Any]] | None:
     """Publish an agent command; return ("state" | "error", payload) from the engine, or
     ``None`` when nothing came back within ``wait_s``."""
-    import aiomqtt
-
     state_topic = f"{prefix}/agents/{agent}/state"
     error_topic = f"{prefix}/agents/{agent}/error"
-    async with aiomqtt.Client(host, port, username=username, password=password) as client:
+    async with aiomqtt.Client(
+        host, port, username=username, password=password, tls_params=tls
+    ) as client:
         await client.subscribe(error_topic, qos=1)
         await client.subscribe(state_topic, qos=1)
         # The retained state arrives first: skip it, the answer is what comes after.
@@ -39,7 +47,8 @@ async def send_agent_command(
             async with asyncio.timeout(0.3):
                 async for _ in client.messages:
                     pass
-        await client.publish(f"{prefix}/agents/{agent}/cmd", json.dumps(payload), qos=1)
+        body = {**payload, "token": token} if token else payload
+        await client.publish(f"{prefix}/agents/{agent}/cmd", json.dumps(body), qos=1)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(wait_s):
                 async for message in client.messages:
@@ -59,11 +68,50 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     )
     app.add_typer(agent_app, name="agent")
 
+    @agent_app.callback()
+    def sender(
+        ctx: typer.Context,
+        token: str | None = typer.Option(
+            None, "--token", envvar="DIALER_TOKEN", help="API session token of the sender."
+        ),
+        user: str | None = typer.Option(
+            None, "--user", help="Sign this user in (password from the terminal or stdin)."
+        ),
+    ) -> None:
+        """Who sends the command: ``--token`` or ``--user LOGIN``."""
+        ctx.meta["agent_sender"] = (token, user)
+
+    def _token(ctx: typer.Context) -> str:
+        from dialer.cli.campaign_cmds import fail, get_settings
+        from dialer.runtime.commands import CommandRefusedError, open_cli_session
+
+        token, user = ctx.meta.get("agent_sender", (None, None))
+        if token:
+            return str(token)
+        if not user:
+            fail("say who sends the command: --user LOGIN or --token TOKEN ($DIALER_TOKEN)")
+        password = (
+            getpass.getpass(f"password of {user}: ")
+            if sys.stdin.isatty()
+            else sys.stdin.readline().rstrip("\n")
+        )
+        from campaigns.db import make_engine
+
+        db = make_engine(get_settings(ctx).database.url)
+        try:
+            return open_cli_session(db, str(user), password, hours=0.1)
+        except CommandRefusedError as exc:
+            fail(f"--user {user}: {exc}")
+        finally:
+            db.dispose()
+
     def _send(ctx: typer.Context, agent: int, payload: dict[str, Any]) -> None:
         from dialer.cli.campaign_cmds import fail, get_settings
+        from dialer.runtime.mqtt import mqtt_tls
 
         settings = get_settings(ctx)
         mqtt = settings.mqtt
+        token = _token(ctx)
         try:
             answer = asyncio.run(
                 send_agent_command(
@@ -74,6 +122,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                     payload=payload,
                     username=mqtt.username,
                     password=mqtt.password.get_secret_value() if mqtt.password else None,
+                    token=token,
+                    tls=mqtt_tls(mqtt),
                 )
             )
         except OSError as exc:

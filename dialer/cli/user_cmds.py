@@ -48,6 +48,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     from dialer.services.people import (
         create_agent,
         create_group,
+        edit_agent,
         edit_user,
         get_agent,
         get_group,
@@ -161,7 +162,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             console.print(f"password of {user.login!r} changed; its sessions ended")
 
     @agent_app.command("add")
-    def agent_add(
+    def agent_add(  # noqa: PLR0917  (typer options are parameters)
         ctx: typer.Context,
         login: str = typer.Argument(..., help="Agent login (no spaces)."),
         name: str = typer.Option("", "--name", help="Full name."),
@@ -169,6 +170,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             None, "--extension", help="Seat the engine calls the agent on (default: login)."
         ),
         group: str | None = typer.Option(None, "--group", help="Group name or id."),
+        seat: list[str] = typer.Option(
+            [], "--seat", help="Another seat the agent may log in on (repeat for more)."
+        ),
     ) -> None:
         """Add an agent (then `dialer user add LOGIN --role agent --agent LOGIN`)."""
         with _database(ctx, write=True) as session:
@@ -179,9 +183,25 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 name=name,
                 extension=extension,
                 group_id=group_id,
+                seats=seat,
                 actor=_actor(),
             )
             console.print(f"added agent {row.login!r} (id {row.id})")
+
+    @agent_app.command("seats")
+    def agent_seats(
+        ctx: typer.Context,
+        login: str = typer.Argument(..., help="Agent login."),
+        seat: list[str] = typer.Option(
+            [], "--seat", help="A seat besides the extension (repeat; none: clear the list)."
+        ),
+    ) -> None:
+        """Set the seats an agent may log in on besides its extension (hot-desking)."""
+        with _database(ctx, write=True) as session:
+            agent = get_agent(session, login)
+            row = edit_agent(session, agent.id or 0, actor=_actor(), seats=seat)
+            own = row.extension or row.login
+            console.print(f"agent {row.login!r} may log in on: {', '.join([own, *row.seats])}")
 
     @agent_app.command("list")
     def agent_list(

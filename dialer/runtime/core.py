@@ -62,8 +62,9 @@ from dialer.engine.adoption import Found, FoundCall, FoundSeat, Plan, plan
 from dialer.engine.calls import Call, CallPhase, Lead
 from dialer.engine.clock import Clock, ScaledClock, WallClock
 from dialer.errors import ROOT_ERRORS, DialerError
+from dialer.runtime.commands import CommandGate, check_seat
 from dialer.runtime.jobs import Jobs, JobSpec
-from dialer.runtime.mqtt import EventSink, MqttPublisher, NullSink
+from dialer.runtime.mqtt import EventSink, MqttPublisher, NullSink, mqtt_tls
 from dialer.runtime.profiles import PacerHost, ProfileWatcher
 from dialer.runtime.store import BackgroundJournal, SqlJournal, SqlLeads, load_ledger
 from dialer.runtime.telephony import dial_request, execute_now, refused
@@ -161,7 +162,10 @@ class Runtime:
                 username=mqtt.username,
                 password=mqtt.password.get_secret_value() if mqtt.password else None,
                 client_id=f"dialer-{engine_id}",
-                on_command=self._on_command,
+                on_command=self._on_command if mqtt.commands else None,
+                tls=mqtt_tls(mqtt),
+                max_payload_bytes=mqtt.max_payload_bytes,
+                max_depth=mqtt.max_depth,
             )
         self.sink: EventSink = sink or self.mqtt or NullSink()
         #: Where the HTTP API and pages listen (None: not served by this process).
@@ -817,15 +821,15 @@ class Runtime:
     # ---- commands from MQTT -------------------------------------------------------------
 
     async def _on_command(self, kind: str, ident: str, payload: dict[str, Any]) -> None:
-        action = str(payload.get("action", ""))
-        if kind == "campaigns":
-            self._campaign_command(int(ident), action)
-            return
-        agent_id = int(ident)
-        try:
-            self.agent_command(agent_id, action, payload)
-        except (DialerError, KeyError, ValueError) as exc:
-            self.sink.publish(f"agents/{agent_id}/error", {"action": action, "error": str(exc)})
+        # The sender's session token is checked against its role, and every accepted
+        # command audited with that user, by the gate (dialer/runtime/commands.py).
+        gate = CommandGate(
+            db=self.db,
+            sink=self.sink,
+            agent_command=self.agent_command,
+            campaign_command=self._campaign_command,
+        )
+        await gate(kind, ident, payload)
 
     def agent_command(self, agent_id: int, action: str, payload: dict[str, Any]) -> None:
         """Carry out an agent's action (login, ready, pause, logout, status) now.
@@ -865,14 +869,9 @@ class Runtime:
         return self.engine.stats(campaign_id)
 
     def _seat_of(self, agent_id: int, payload: dict[str, Any]) -> str:
-        if payload.get("seat"):
-            return str(payload["seat"])
-        with self.db.connect() as conn:
-            row = conn.execute(sa.select(_AGENT).where(_AGENT.c.id == agent_id)).first()
-        if row is None:
-            msg = f"agent {agent_id} does not exist"
-            raise EngineStartError(msg)
-        return str(row.extension or row.login)
+        # The agent's own extension or a seat an administrator allowed it (SeatRefusedError).
+        seat = payload.get("seat")
+        return check_seat(self.db, agent_id, str(seat) if seat else None)
 
     def _campaign_command(self, campaign_id: int, action: str) -> None:
         states = {

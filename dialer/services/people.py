@@ -221,13 +221,17 @@ def create_agent(
     extension: str | None = None,
     group_id: int | None = None,
     active: bool = True,
+    seats: list[str] | None = None,
 ) -> Agent:
-    """Add an agent (audited). ``extension`` is the seat the engine calls the agent on."""
+    """Add an agent (audited). ``extension`` is the seat the engine calls the agent on;
+    ``seats`` the other seats it may log in on (hot-desking)."""
     clean_login, seat = _check_agent(session, login=login, extension=extension, group_id=group_id)
+    allowed = check_seats(seats or [])
     agent = Agent(
         login=clean_login,
         name=" ".join(name.split())[:NAME_MAX],
         extension=seat,
+        seats=allowed,
         group_id=group_id,
         active=active,
     )
@@ -243,6 +247,7 @@ def create_agent(
             "login": agent.login,
             "name": agent.name,
             "extension": seat,
+            "seats": allowed,
             "group_id": group_id,
             "active": active,
         },
@@ -250,11 +255,32 @@ def create_agent(
     return agent
 
 
-_AGENT_FIELDS = ("login", "name", "extension", "group_id", "active")
+_AGENT_FIELDS = ("login", "name", "extension", "seats", "group_id", "active")
+#: Seats one agent may be allowed besides its extension.
+SEATS_MAX = 20
+
+
+def check_seats(seats: object) -> list[str]:
+    """A clean list of allowed seats (each like an extension), or AgentError("seats")."""
+    if not isinstance(seats, list | tuple):
+        raise AgentError("seats", "a list of seats such as ['201', 'desk-7']")
+    clean: list[str] = []
+    for seat in seats:
+        text = seat.strip() if isinstance(seat, str) else ""
+        if not text or len(text) > EXTENSION_MAX or any(ch.isspace() for ch in text):
+            raise AgentError(
+                "seats", f"{seat!r}: each seat 1 to {EXTENSION_MAX} characters without spaces"
+            )
+        if text not in clean:
+            clean.append(text)
+    if len(clean) > SEATS_MAX:
+        raise AgentError("seats", f"at most {SEATS_MAX} seats per agent")
+    return clean
 
 
 def edit_agent(session: Session, agent_id: int, *, actor: str, **changes: object) -> Agent:
-    """Change an agent's login, name, extension, group or active flag (audited)."""
+    """Change an agent's login, name, extension, allowed seats, group or active flag
+    (audited)."""
     unknown = sorted(set(changes) - set(_AGENT_FIELDS))
     if unknown:
         raise AgentError(
@@ -275,6 +301,7 @@ def edit_agent(session: Session, agent_id: int, *, actor: str, **changes: object
     after.update(
         login=login,
         extension=seat,
+        seats=check_seats(after["seats"] if after["seats"] is not None else []),
         name=" ".join(str(after["name"] or "").split())[:NAME_MAX],
         active=bool(after["active"]),
     )

@@ -56,7 +56,14 @@ EN: Final[dict[str, str]] = {
     "login.submit": "Sign in",
     "login.missing": "Enter your login and password.",
     "login.wrong": "Wrong login or password.",
-    "login.too_many": "Too many wrong passwords for this login. Wait a few minutes and try again.",
+    "login.too_many": "Too many wrong passwords for this login. Try again in {wait}.",
+    "login.wait_s": "{s} s",
+    "login.wait_min": "{min} min",
+    "login.wait_min_s": "{min} min {s} s",
+    "login.too_many_address": (
+        "Too many wrong passwords from your address. Try again in {wait},"
+        " or ask an administrator to lift the lock."
+    ),
     "forbidden.title": "Not available for your role",
     "forbidden.text": "This page is not part of what your role may use. "
     "If you need it, ask an administrator.",
@@ -135,6 +142,7 @@ EN: Final[dict[str, str]] = {
     "pacing_mode.ratio": "ratio",
     "pacing_mode.predictive": "predictive",
     "reject.malformed_row": "Malformed row",
+    "reject.formula": "Formula, not a value",
     "reject.missing_phone": "Missing phone number",
     "reject.invalid_number": "Invalid number",
     "reject.bad_tz": "Bad time zone",
@@ -431,6 +439,17 @@ EN: Final[dict[str, str]] = {
     "users.group_hint": "The group a group leader leads.",
     "users.agent_hint": "The agent an agent user is.",
     "users.extension": "Extension (seat)",
+    "users.seats": "Other seats allowed",
+    "users.seats_hint": "Hot-desking: seats this agent may also log in on, separated by spaces.",
+    "users.locks": "Sign-in locks",
+    "users.locks_none": "No login or address is locked.",
+    "users.lock_kind": "Locked",
+    "users.lock_key": "Login or address",
+    "users.lock_failures": "Wrong passwords",
+    "users.lock_wait": "Ends in",
+    "users.lift": "Lift",
+    "lock.login": "login",
+    "lock.address": "address",
     "users.new_user": "New user",
     "users.edit_user": "Edit user",
     "users.new_agent": "New agent",
@@ -561,8 +580,13 @@ PL: Final[dict[str, str]] = {
     "login.submit": "Zaloguj",
     "login.missing": "Podaj login i hasło.",
     "login.wrong": "Błędny login lub hasło.",
-    "login.too_many": (
-        "Zbyt wiele błędnych haseł dla tego loginu. Odczekaj kilka minut i spróbuj ponownie."
+    "login.too_many": "Zbyt wiele błędnych haseł dla tego loginu. Spróbuj ponownie za {wait}.",
+    "login.wait_s": "{s} s",
+    "login.wait_min": "{min} min",
+    "login.wait_min_s": "{min} min {s} s",
+    "login.too_many_address": (
+        "Zbyt wiele błędnych haseł z Twojego adresu. Spróbuj ponownie za {wait}"
+        " albo poproś administratora o zdjęcie blokady."
     ),
     "forbidden.title": "Niedostępne dla Twojej roli",
     "forbidden.text": "Ta strona nie należy do uprawnień Twojej roli. "
@@ -641,6 +665,7 @@ PL: Final[dict[str, str]] = {
     "pacing_mode.ratio": "ratio",
     "pacing_mode.predictive": "predictive",
     "reject.malformed_row": "Uszkodzony wiersz",
+    "reject.formula": "Formuła zamiast wartości",
     "reject.missing_phone": "Brak numeru telefonu",
     "reject.invalid_number": "Błędny numer",
     "reject.bad_tz": "Błędna strefa czasowa",
@@ -930,6 +955,18 @@ PL: Final[dict[str, str]] = {
     "users.group_hint": "Grupa, którą kieruje lider grupy.",
     "users.agent_hint": "Konsultant, którym jest użytkownik-konsultant.",
     "users.extension": "Numer wewnętrzny (stanowisko)",
+    "users.seats": "Inne dozwolone stanowiska",
+    "users.seats_hint": "Hot-desking: stanowiska, na których konsultant też może się zalogować,"
+    " oddzielone spacjami.",
+    "users.locks": "Blokady logowania",
+    "users.locks_none": "Żaden login ani adres nie jest zablokowany.",
+    "users.lock_kind": "Zablokowany",
+    "users.lock_key": "Login lub adres",
+    "users.lock_failures": "Błędne hasła",
+    "users.lock_wait": "Koniec za",
+    "users.lift": "Zdejmij",
+    "lock.login": "login",
+    "lock.address": "adres",
     "users.new_user": "Nowy użytkownik",
     "users.edit_user": "Edycja użytkownika",
     "users.new_agent": "Nowy konsultant",

@@ -94,6 +94,13 @@ ROLE_TABLE: list[RoleCase] = [
         fixed("/api/auth/login", json={"login": "head", "password": PASSWORD}),
     ),
     RoleCase("POST", "/api/auth/logout", ALL_ROLES, fixed("/api/auth/logout")),
+    RoleCase("GET", "/api/auth/locks", ADMIN, fixed("/api/auth/locks")),
+    RoleCase(
+        "POST",
+        "/api/auth/locks/lift",
+        ADMIN,
+        fixed("/api/auth/locks/lift", json={"kind": "login", "key": "nobody"}),
+    ),
     RoleCase("GET", "/api/me", ALL_ROLES, fixed("/api/me")),
     RoleCase("PATCH", "/api/me", ALL_ROLES, fixed("/api/me", json={"name": "New Name"})),
     # ----------------------------------------------------------------- campaigns

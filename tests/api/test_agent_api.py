@@ -30,6 +30,7 @@ from dialer.api.hub import EventHub
 from dialer.config import DatabaseSettings, Settings
 from dialer.engine import CampaignRun, Command, Engine, Originate, RunState, StartSeat
 from dialer.engine.clock import WallClock
+from dialer.runtime.commands import check_seat
 from dialer.runtime.store import SqlJournal, SqlLeads
 from pacing import types as pt
 from tests.api.conftest import World, sign_in
@@ -91,12 +92,8 @@ class EngineHost:
         """The runtime's agent actions, on the engine core."""
         e = self.engine
         if action == "login":
-            seat = payload.get("seat")
-            if not seat:
-                with self.db.connect() as conn:
-                    row = conn.execute(sa.select(Agent).where(Agent.id == agent_id)).one()  # type: ignore[arg-type]
-                seat = row.extension or row.login
-            self._run(e.agent_login(agent_id, str(seat), int(payload["campaign"])))
+            seat = check_seat(self.db, agent_id, str(payload.get("seat") or "") or None)
+            self._run(e.agent_login(agent_id, seat, int(payload["campaign"])))
         elif action == "ready":
             self._run(e.agent_ready(agent_id))
         elif action == "pause":
@@ -331,6 +328,12 @@ def test_refusals_by_the_engine_are_409_with_its_message(ops: Ops, api_db: sa.En
 def test_a_seat_in_use_by_another_agent_is_refused(ops: Ops) -> None:
     """A second agent cannot log in to the seat another logged-in agent holds."""
     first, second = sign_in(ops.app, "agent"), sign_in(ops.app, "agent_b")
+    with Session(ops.host.db) as session:  # hot-desking: agent_b may use these seats
+        agent_b = session.get(Agent, ops.world.agent_b)
+        assert agent_b is not None
+        agent_b.seats = ["agent1", "desk-7"]
+        session.add(agent_b)
+        session.commit()
     assert first.post("/api/agent/login", json={"campaign": ops.campaign}).status_code == 200
     response = second.post("/api/agent/login", json={"campaign": ops.campaign, "seat": "agent1"})
     assert response.status_code == 409

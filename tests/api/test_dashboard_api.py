@@ -17,7 +17,7 @@ from sqlmodel import Session
 from asterisk import events as ev
 from campaigns.abandonment import day_start
 from campaigns.enums import CampaignState, Role
-from campaigns.models import Campaign
+from campaigns.models import Agent, Campaign
 from dialer.api.app import create_app
 from dialer.api.hub import EventHub
 from dialer.config import DatabaseSettings, PacingSettings, Settings
@@ -94,6 +94,12 @@ def test_dashboard_shows_live_calls_and_agents_by_scope(floor: Floor, world: Wor
     floor.host.seat_up()
     call = floor.host.dial()
     floor.host.answer(call.call_id)
+    with Session(floor.host.db) as session:  # hot-desking: agent B may sit at desk-2
+        row = session.get(Agent, world.agent_b)
+        assert row is not None
+        row.seats = ["desk-2"]
+        session.add(row)
+        session.commit()
     agent_b.post("/api/agent/login", json={"campaign": floor.running, "seat": "desk-2"})
     floor.host.seat_up()
     board = sign_in(floor.app, "admin").get(f"/api/dashboard/{floor.running}").json()

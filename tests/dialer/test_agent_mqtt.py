@@ -8,15 +8,20 @@ import uuid
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from sqlmodel import Session
 
 from asterisk.scenario import ScenarioBehaviour, load_scenario
 from asterisk.simulator import PbxSimulator
 from asterisk.world import World
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
+from campaigns.enums import Role
+from dialer.api import security
 from dialer.cli.agent_cmds import send_agent_command
 from dialer.config import Settings
 from dialer.runtime import Runtime
+from dialer.runtime.commands import open_cli_session
 
 ROOT = Path(__file__).parents[2]
 
@@ -33,6 +38,23 @@ async def test_login_pause_and_refusal_over_mqtt(
     engine.dispose()
     with sqlite3.connect(db) as conn:  # loaded by the engine, but placing no calls
         conn.execute("UPDATE campaign SET state='paused'")
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine) as session:  # the agent's user, whose session signs the commands
+        security.use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        try:
+            security.create_user(
+                session,
+                login="agent1",
+                password="agent-pass",
+                role=Role.AGENT,
+                actor="test",
+                agent_id=1,
+            )
+            session.commit()
+            token = open_cli_session(engine, "agent1", "agent-pass")
+        finally:
+            security.use_hasher(PasswordHasher())
+    engine.dispose()
     scenario = load_scenario(ROOT / "config/scenarios/demo.toml")
     prefix = f"t{uuid.uuid4().hex[:8]}"
     async with PbxSimulator(World(behaviour=ScenarioBehaviour(scenario)), port=0) as pbx:
@@ -51,7 +73,7 @@ async def test_login_pause_and_refusal_over_mqtt(
 
             async def send(payload: dict[str, object]) -> tuple[str, dict[str, object]] | None:
                 return await send_agent_command(
-                    host=host, port=port, prefix=prefix, agent=1, payload=payload
+                    host=host, port=port, prefix=prefix, agent=1, payload=payload, token=token
                 )
 
             answer = await send({"action": "login", "campaign": 1, "seat": "agent1"})

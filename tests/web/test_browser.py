@@ -52,7 +52,8 @@ async def test_sign_in_in_polish_shows_the_error_then_the_dashboard(app: FastAPI
 
 
 async def test_sign_in_says_when_a_login_is_slowed_down(app: FastAPI) -> None:
-    """After too many wrong passwords the page says to wait (in Polish), not "wrong"."""
+    """After too many wrong passwords the page says how long to wait (in Polish), not
+    "wrong"."""
     app.state.ctx.throttle = SignInThrottle(max_failures=1, clock=lambda: 0.0)
     async with serve(app) as url, chromium() as browser:
         context = await new_context(browser, url, locale="pl-PL")
@@ -64,7 +65,10 @@ async def test_sign_in_says_when_a_login_is_slowed_down(app: FastAPI) -> None:
         await expect(page.locator("#login-error")).to_have_text(PL["login.wrong"])
         await page.locator("#password").fill(PASSWORD)
         await page.keyboard.press("Enter")
-        await expect(page.locator("#login-error")).to_have_text(PL["login.too_many"])
+        wait = PL["login.wait_min"].format(min=5)
+        await expect(page.locator("#login-error")).to_have_text(
+            PL["login.too_many"].format(wait=wait)
+        )
 
 
 async def test_agent_is_refused_a_supervisor_page_with_a_friendly_page(app: FastAPI) -> None:

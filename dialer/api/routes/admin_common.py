@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Generic, TypeVar
 
 import sqlalchemy as sa
-from fastapi import Query, UploadFile
+from fastapi import Depends, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
@@ -29,8 +29,6 @@ T = TypeVar("T")
 #: Ids in paths and queries: a positive 32-bit integer (ids are PostgreSQL ``integer``
 #: columns; a larger one would fail there rather than be not found).
 MAX_ID = 2**31 - 1
-#: The largest upload accepted (a list of a few million rows fits).
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 _UPLOAD_SUFFIXES = frozenset({".csv", ".txt", ".tsv", ".xlsx", ".xlsm"})
 
 
@@ -105,12 +103,43 @@ def check_export(ctx: ApiContext, user: Principal) -> None:
         raise forbidden((Role.ADMIN,))
 
 
+def upload_limit(ctx: ApiContext) -> int:
+    """The largest upload accepted, in bytes (``http.upload_max_mb``)."""
+    return int(ctx.settings.http.upload_max_mb * 1024 * 1024)
+
+
+def too_large(limit: int) -> HTTPException:
+    """The 413 answer naming the limit."""
+    return HTTPException(
+        413,
+        detail=f"the file is larger than the limit of {round(limit / 1024 / 1024, 2):g} MB "
+        "(http.upload_max_mb in the settings)",
+    )
+
+
+#: What a multipart body may add to the file itself (boundaries, the other form fields).
+_MULTIPART_SLACK = 64 * 1024
+
+
+def upload_size_guard(request: Request) -> None:
+    """A dependency refusing (413) an upload whose declared length is over the limit
+    before its body is read."""
+    ctx: ApiContext = request.app.state.ctx
+    limit = upload_limit(ctx)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + _MULTIPART_SLACK:
+        raise too_large(limit)
+
+
+UploadGuard = Annotated[None, Depends(upload_size_guard)]
+
+
 @contextmanager
-def saved_upload(upload: UploadFile, *, field: str = "file") -> Iterator[Path]:
+def saved_upload(upload: UploadFile, *, max_bytes: int, field: str = "file") -> Iterator[Path]:
     """The uploaded file saved to a temporary file with its suffix (removed afterwards).
 
-    The suffix must be one the importers read (.csv, .txt, .tsv, .xlsx, .xlsm); the size is
-    capped at :data:`MAX_UPLOAD_BYTES`.
+    The suffix must be one the importers read (.csv, .txt, .tsv, .xlsx, .xlsm); a file over
+    ``max_bytes`` is refused with 413 naming the limit.
     """
     name = upload.filename or ""
     suffix = Path(name).suffix.lower() if name else ".csv"
@@ -120,14 +149,14 @@ def saved_upload(upload: UploadFile, *, field: str = "file") -> Iterator[Path]:
             f"{name!r}: give a .csv or .xlsx file (also read: .txt, .tsv, .xlsm)",
         )
     with tempfile.TemporaryDirectory(prefix="dialer-upload-") as tmp:
-        # Saved under the client's file name (made safe), so reports and audit rows name it.
+        # Saved under the client's file name (made safe); reports name the client's name.
         stem = re.sub(r"[^\w.\- ]", "_", Path(upload_name(upload)).stem)[:100].strip(". ")
         path = Path(tmp) / f"{stem or 'upload'}{suffix}"
         with path.open("wb") as out:
             while chunk := upload.file.read(1 << 20):
                 out.write(chunk)
-                if out.tell() > MAX_UPLOAD_BYTES:
-                    raise invalid(field, f"the file is larger than {MAX_UPLOAD_BYTES >> 20} MiB")
+                if out.tell() > max_bytes:
+                    raise too_large(max_bytes)
         yield path
 
 

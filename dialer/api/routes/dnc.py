@@ -32,10 +32,12 @@ from dialer.api.routes.admin_common import (
     Offset,
     Page,
     Text,
+    UploadGuard,
     check_export,
     field_errors,
     invalid,
     saved_upload,
+    upload_limit,
     upload_name,
 )
 from dialer.api.routes.lists import MAX_REJECTS_SHOWN, RejectOut
@@ -260,6 +262,7 @@ def dnc_remove_id(dnc_id: DncId, user: Admin, ctx: Ctx) -> DncRemoved:
 def dnc_import(  # noqa: PLR0917  (form fields are parameters)
     user: Admin,
     ctx: Ctx,
+    size: UploadGuard,
     file: Annotated[UploadFile, File(description="A .csv or .xlsx file with a phone column.")],
     campaign_id: Annotated[
         int | None, Form(ge=1, le=MAX_ID, description="None: the global list.")
@@ -276,7 +279,7 @@ def dnc_import(  # noqa: PLR0917  (form fields are parameters)
     with ctx.session() as session:
         campaign = _campaign_name(session, campaign_id)
     source = upload_name(file)
-    with saved_upload(file) as path, field_errors(RegionError):
+    with saved_upload(file, max_bytes=upload_limit(ctx)) as path, field_errors(RegionError):
         try:
             report = import_dnc(
                 ctx.db,

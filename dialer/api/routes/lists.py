@@ -23,11 +23,10 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from campaigns.enums import SystemStatus
-from campaigns.importer import ImportFileError, import_file
-from campaigns.models import Agent, Campaign, ContactList, Record, StatusDef
+from campaigns.importer import ImportFileError, ImportReport, ReadLimits, import_file
+from campaigns.models import Agent, AuditLog, Campaign, ContactList, Record, StatusDef, utcnow
 from campaigns.phones import RegionError, check_region
 from campaigns.service import get_campaign
-from campaigns.statuses import audit
 from campaigns.windows import WindowError, check_zone
 from dialer.api.context import ApiContext
 from dialer.api.export import ExportFormat, export_response
@@ -36,10 +35,12 @@ from dialer.api.routes.admin_common import (
     Limit,
     Offset,
     Page,
+    UploadGuard,
     check_export,
     field_errors,
     invalid,
     saved_upload,
+    upload_limit,
     upload_name,
 )
 from dialer.api.security import Admin, Ctx, Leader, Principal, Supervisor, agent_ids_in_scope
@@ -133,6 +134,7 @@ def lists_upload(  # noqa: PLR0917  (form fields are parameters)
     campaign_id: CampaignId,
     user: Admin,
     ctx: Ctx,
+    size: UploadGuard,
     file: Annotated[UploadFile, File(description="A .csv or .xlsx file, header row first.")],
     name: Annotated[str | None, Form(max_length=200, description="List name.")] = None,
     region: Annotated[
@@ -150,7 +152,14 @@ def lists_upload(  # noqa: PLR0917  (form fields are parameters)
         ),
     ] = None,
 ) -> ImportReportOut:
-    """Import a list into the campaign; answer the import report (line numbers of rejects)."""
+    """Import a list into the campaign; answer the import report (line numbers of rejects).
+
+    The list, its records and its audit entry are written together or not at all; a file
+    over ``http.upload_max_mb`` is refused with 413, one with more rows than
+    ``http.import_max_rows`` or whose import takes longer than ``http.import_max_s`` with
+    422 naming the limit (nothing imported).
+    """
+    del size
     with ctx.session() as session:
         campaign = get_campaign(session, campaign_id)
     with field_errors(RegionError, WindowError):
@@ -161,7 +170,27 @@ def lists_upload(  # noqa: PLR0917  (form fields are parameters)
     list_name = (name or "").strip() or source
     if "\x00" in list_name:
         raise invalid("name", "text without NUL characters")
-    with saved_upload(file) as path:
+    http = ctx.settings.http
+
+    def audited(conn: sa.Connection, report: ImportReport) -> None:
+        conn.execute(
+            sa.insert(AuditLog.__table__).values(  # type: ignore[attr-defined]
+                at=utcnow(),
+                actor=user.actor,
+                action="list.import",
+                entity="contact_list",
+                entity_id=str(report.list_id),
+                details={
+                    "campaign_id": campaign_id,
+                    "source": source,
+                    "name": list_name,
+                    "imported": report.imported,
+                    "rejected": report.rejected,
+                },
+            )
+        )
+
+    with saved_upload(file, max_bytes=upload_limit(ctx)) as path:
         try:
             report = import_file(
                 ctx.db,
@@ -172,6 +201,10 @@ def lists_upload(  # noqa: PLR0917  (form fields are parameters)
                 tz=tz,
                 list_name=list_name,
                 keep_rejects=MAX_REJECTS_SHOWN,
+                source_name=source,
+                limits=ReadLimits(max_rows=http.import_max_rows, max_seconds=http.import_max_s),
+                atomic=True,
+                on_written=audited,
             )
         except ImportFileError as exc:
             raise invalid("file", f"{source}: {exc.problem}") from exc
@@ -180,26 +213,6 @@ def lists_upload(  # noqa: PLR0917  (form fields are parameters)
         except Exception as exc:  # a broken file can make the readers raise anything
             log.warning("list_upload_unreadable", source=source, error=repr(exc))
             raise invalid("file", f"{source}: cannot be read as CSV or XLSX ({exc})") from exc
-    with ctx.session() as session:
-        if report.list_id is not None:
-            row = session.get(ContactList, report.list_id)
-            if row is not None:
-                row.source = source
-                session.add(row)
-        audit(
-            session,
-            actor=user.actor,
-            action="list.import",
-            entity="contact_list",
-            entity_id=report.list_id,
-            details={
-                "campaign_id": campaign_id,
-                "source": source,
-                "name": list_name,
-                "imported": report.imported,
-                "rejected": report.rejected,
-            },
-        )
     return ImportReportOut(
         list_id=report.list_id,
         campaign_id=campaign_id,

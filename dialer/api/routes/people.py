@@ -118,6 +118,9 @@ class AgentOut(BaseModel):
     login: str
     name: str
     extension: str | None = Field(description="The seat the engine calls the agent on.")
+    seats: list[str] = Field(
+        description="Other seats the agent may log in on (hot-desking); any other is refused."
+    )
     group_id: int | None
     active: bool
     created_at: dt.datetime
@@ -131,6 +134,9 @@ class AgentIn(BaseModel):
     login: Login
     name: Text = Field(default="", max_length=120)
     extension: Text | None = Field(default=None, max_length=32, pattern=r"^\S+$")
+    seats: list[Annotated[Text, Field(max_length=32, pattern=r"^\S+$")]] | None = Field(
+        default=None, max_length=20, description="Other seats the agent may log in on."
+    )
     group_id: RefId | None = None
     active: bool = True
 
@@ -143,6 +149,9 @@ class AgentPatch(BaseModel):
     login: Login | None = None
     name: Text | None = Field(default=None, max_length=120)
     extension: Text | None = Field(default=None, max_length=32, pattern=r"^\S+$")
+    seats: list[Annotated[Text, Field(max_length=32, pattern=r"^\S+$")]] | None = Field(
+        default=None, max_length=20, description="Other seats the agent may log in on."
+    )
     group_id: RefId | None = None
     active: bool | None = None
 
@@ -284,6 +293,7 @@ def agents_create(body: AgentIn, user: Admin, ctx: Ctx) -> AgentOut:
             login=body.login,
             name=body.name,
             extension=body.extension,
+            seats=body.seats,
             group_id=body.group_id,
             active=body.active,
             actor=user.actor,

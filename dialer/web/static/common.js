@@ -196,6 +196,7 @@
       this.error = (body && body.error) || "http_error";
       this.detail = this.message;
       this.problems = (body && body.problems) || [];
+      this.body = body || {};
     }
   }
   D.ApiError = ApiError;

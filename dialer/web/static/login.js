@@ -5,6 +5,14 @@
   const D = window.Dialer;
   const form = document.getElementById("login-form");
   const errorEl = document.getElementById("login-error");
+  /** "4 min 10 s" / "45 s": how long a locked sign-in waits. */
+  function waitText(seconds) {
+    const s = Math.max(1, Math.ceil(seconds));
+    const min = Math.floor(s / 60);
+    const rest = s % 60;
+    if (!min) return D.t("login.wait_s", { s });
+    return rest ? D.t("login.wait_min_s", { min, s: rest }) : D.t("login.wait_min", { min });
+  }
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const login = form.elements.login.value.trim();
@@ -19,8 +27,13 @@
       try {
         await D.api("POST", "/api/auth/login", { login, password });
       } catch (err) {
-        const known = { 401: "login.wrong", 429: "login.too_many" };
-        D.showError(errorEl, known[err.status] ? D.t(known[err.status]) : D.errorText(err));
+        if (err.status === 429) {
+          const data = err.body || {};
+          const key = data.locked === "address" ? "login.too_many_address" : "login.too_many";
+          D.showError(errorEl, D.t(key, { wait: waitText(Number(data.retry_after_s) || 0) }));
+        } else {
+          D.showError(errorEl, err.status === 401 ? D.t("login.wrong") : D.errorText(err));
+        }
         form.elements.password.select();
         return;
       }

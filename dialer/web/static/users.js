@@ -96,6 +96,7 @@
       const body = {
         name: f.elements.name.value.trim(),
         extension: f.elements.extension.value.trim() || null,
+        seats: f.elements.seats.value.split(/[\s,;]+/).filter(Boolean),
         group_id: optional(f.elements.group_id.value),
         active: f.elements.active.checked,
       };
@@ -148,7 +149,7 @@
           { class: row.active === false ? "inactive" : null },
           D.h("td", {}, row.login),
           D.h("td", {}, row.name || "–"),
-          D.h("td", {}, row.extension || "–"),
+          D.h("td", {}, [row.extension, ...(row.seats || [])].filter(Boolean).join(", ") || "–"),
           D.h("td", {}, groupName(row.group_id)),
           D.h("td", {}, yes(row.active !== false)),
           D.h(
@@ -159,6 +160,7 @@
                 f.elements.login.value = r.login;
                 f.elements.name.value = r.name || "";
                 f.elements.extension.value = r.extension || "";
+                f.elements.seats.value = (r.seats || []).join(" ");
                 f.elements.group_id.value = r.group_id || "";
                 f.elements.active.checked = r.active !== false;
               }),
@@ -204,5 +206,40 @@
     userMode();
   }
 
+  async function loadLocks() {
+    let locks = [];
+    try {
+      locks = await D.api("GET", "/api/auth/locks");
+      D.showError($("locks-error"), null);
+    } catch (err) {
+      D.showError($("locks-error"), err);
+    }
+    $("locks-none").hidden = locks.length > 0;
+    D.fillTable(
+      $("locks"),
+      locks.map((lock) => {
+        const lift = D.h("button", { type: "button", class: "small", "aria-label": `${D.t("users.lift")}: ${lock.key}` }, D.t("users.lift"));
+        lift.addEventListener("click", async () => {
+          try {
+            await D.api("POST", "/api/auth/locks/lift", { kind: lock.kind, key: lock.key });
+          } catch (err) {
+            if (err.status !== 404) D.showError($("locks-error"), err);
+          }
+          loadLocks();
+        });
+        return D.h(
+          "tr",
+          {},
+          D.h("td", {}, lock.kind === "address" ? D.t("lock.address") : D.t("lock.login")),
+          D.h("td", {}, lock.key),
+          D.h("td", { class: "num" }, D.fmtNumber(lock.failures)),
+          D.h("td", { class: "num" }, `${Math.ceil(lock.wait_s)} s`),
+          D.h("td", {}, lift),
+        );
+      }),
+    );
+  }
+
   loadAll();
+  loadLocks();
 })();
