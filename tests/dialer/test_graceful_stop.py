@@ -55,6 +55,11 @@ async def test_graceful_stop_hangs_up_after_the_drain_and_leaves_nothing_open(
         campaign.pacing_profile = "progressive"
         session.add(campaign)
         agents = [a.id or 0 for a in session.exec(select(Agent)).all()][:2]
+        for n, agent_id in enumerate(agents):  # the seats below are the agents' own
+            row = session.get(Agent, agent_id)
+            assert row is not None
+            row.extension = f"10{n:02d}"
+            session.add(row)
         session.commit()
     world = World(behaviour=long_talker)
     async with PbxSimulator(world, port=0) as pbx:
