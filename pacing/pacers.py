@@ -125,7 +125,7 @@ class PredictiveSettings:
     risk_gain: float = 0.1
     margin_z: float = 1.0
     full_gain_answers_per_h: float = 1000.0
-    guard_headroom_drops: float = 1.0
+    guard_headroom_drops: float = 2.0
     guard_risk: float = 0.002
     guard_min_answered: float = 100.0
     soft_headroom_drops: float = 3.0
@@ -361,9 +361,11 @@ class PredictivePacer:
         """The marginal drop probability allowed now: planned risk times the barrier."""
         return self.controller.risk * self._barrier(windows, t)
 
-    def _guard_trips(self, windows: tuple[WindowRate, ...]) -> bool:
+    def _guard_trips(self, windows: tuple[WindowRate, ...], drops: float | None = None) -> bool:
+        """True when ``drops`` more drops (default ``guard_headroom_drops``) could take a
+        guarded window past the cap."""
         cap = self.settings.target_abandon
-        k = self.settings.guard_headroom_drops
+        k = self.settings.guard_headroom_drops if drops is None else drops
         names = self.settings.guard_windows
         floor = self.settings.guard_min_answered
         return any(
@@ -638,7 +640,9 @@ class PredictivePacer:
         if view.agents_logged_in < s.small_team_threshold:
             return self._finish(view, progressive, MODE_PROGRESSIVE, "small_team", windows)
         guarded = self._guard_trips(windows)
-        if guarded and (s.guard_risk <= 0.0 or self._over_cap(windows)):
+        # Never dial at any risk when a single drop could pass the cap: progressive (an agent
+        # is there for every call). The tiny guard risk only spends the margin before that.
+        if guarded and (s.guard_risk <= 0.0 or self._guard_trips(windows, 1.0)):
             return self._finish(view, progressive, MODE_PROGRESSIVE, "compliance_guard", windows)
         if self._cold():
             return self._finish(view, progressive, MODE_PROGRESSIVE, "cold_start", windows)

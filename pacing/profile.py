@@ -37,7 +37,7 @@ class ComplianceProfile(_Frozen):
     day_start_s: float = 0.0
     amd_false_positive_rate: float = Field(default=0.0, ge=0.0, lt=1.0)
     aim_fraction: float = Field(default=0.95, gt=0.0, le=1.0)
-    guard_headroom_drops: float = Field(default=1.0, ge=0.0)
+    guard_headroom_drops: float = Field(default=2.0, ge=1.0)
     guard_risk: float = Field(default=0.002, ge=0.0, lt=1.0)
     guard_min_answered: float = Field(default=100.0, ge=0.0)
     soft_headroom_drops: float = Field(default=3.0, ge=0.0)

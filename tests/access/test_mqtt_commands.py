@@ -24,11 +24,11 @@ from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.enums import Role
 from campaigns.models import AuditLog, Campaign
-from dialer.api import security
 from dialer.config import Settings
 from dialer.runtime import Runtime
 from dialer.runtime.commands import CommandGate, open_cli_session
 from dialer.runtime.mqtt import MemorySink
+from dialer.services import accounts as security
 
 ROOT = Path(__file__).parents[2]
 PASSWORD = "correct horse"

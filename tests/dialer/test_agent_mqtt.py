@@ -17,11 +17,11 @@ from asterisk.world import World
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.enums import Role
-from dialer.api import security
 from dialer.cli.agent_cmds import send_agent_command
 from dialer.config import Settings
 from dialer.runtime import Runtime
 from dialer.runtime.commands import open_cli_session
+from dialer.services import accounts as security
 
 ROOT = Path(__file__).parents[2]
 

@@ -147,15 +147,15 @@ def _day_with(pacer: PredictivePacer, connects: int, drops: int) -> float:
     return t + connects + drops + 100.0
 
 
-def test_guard_dials_at_the_guard_risk_when_one_more_drop_could_pass_the_cap() -> None:
-    """With 3 drops in today's 120 answered persons one more would pass 3 %: the guard
-    allows only ``guard_risk`` per call, so it dials fewer calls than the budget would."""
+def test_guard_dials_at_the_guard_risk_when_two_more_drops_could_pass_the_cap() -> None:
+    """With 2 drops in today's 120 answered persons two more would pass 3 % (4 of 122): the
+    guard allows only ``guard_risk`` per call, so it dials fewer calls than the budget would."""
     view_at = lambda t: View(t, 20, 2, (1.0, 1.0), tuple([60.0] * 18), (), (), 0, 200)  # noqa: E731
     free = warmed_predictive()
     t = _day_with(free, 120, 0)
     unguarded = free.decide(view_at(t))
     pacer = warmed_predictive()
-    t = _day_with(pacer, 117, 3)
+    t = _day_with(pacer, 118, 2)
     n = pacer.decide(view_at(t))
     assert pacer.status.reason == "compliance_guard"
     assert pacer.status.mode == MODE_PREDICTIVE
@@ -163,10 +163,15 @@ def test_guard_dials_at_the_guard_risk_when_one_more_drop_could_pass_the_cap() -
     assert n < unguarded
 
 
-def test_guard_goes_progressive_once_a_window_is_at_the_cap() -> None:
-    """With 4 drops in 120 answered persons (3.3 %) the pacer dials progressively."""
+@pytest.mark.parametrize(("connects", "drops"), [(117, 3), (116, 4), (60, 3)])
+def test_guard_goes_progressive_when_one_more_drop_could_pass_the_cap(
+    connects: int, drops: int
+) -> None:
+    """With 3 drops in 120 answered persons one more would pass 3 % (4 of 121): the pacer
+    dials progressively, never at any risk; so over the cap, and early in the day (a window
+    of fewer than 100 answered is judged as if it had 100)."""
     pacer = warmed_predictive()
-    t = _day_with(pacer, 116, 4)
+    t = _day_with(pacer, connects, drops)
     view = View(t, 20, 2, (1.0, 1.0), tuple([60.0] * 18), (), (), 0, 200)
     assert pacer.decide(view) == 2
     assert pacer.status.mode == MODE_PROGRESSIVE
