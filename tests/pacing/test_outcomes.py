@@ -39,18 +39,20 @@ class Bound:
 # Measured on these short days and seeds (occupancy, abandonment), less about a point of
 # occupancy and a third to half of the abandonment: the budget controller absorbs much of
 # a 5x change of risk, so the floors are close enough to catch what it cannot absorb.
+# Marked "strict guard": re-measured once the guard went progressive whenever one more drop
+# could pass the cap (it had dialed at a small risk there, which could breach a window).
 BOUNDS: dict[str, Bound] = {
     "drift50": Bound(1.0, 2, 0.793, 0.018),  # 80.3 %, 2.5 %
-    "duo": Bound(2.0, 2, 0.653, 0.016),  # 66.3 %, 2.3 %
+    "duo": Bound(2.0, 2, 0.653, 0.008),  # 66.3 %, 1.2 % (strict guard)
     "few-lines": Bound(1.0, 2, 0.790, 0.015),  # 80.1 %, 2.5 %
     "floor-500": Bound(0.25, 1, 0.830, 0.015),  # 84.0 %, 2.1 %
     "headcount-waves": Bound(2.0, 2, 0.691, 0.015),  # 70.1 %, 2.3 %
-    "low-answer": Bound(1.0, 2, 0.770, 0.018),  # 78.0 %, 2.4 %
-    "low-answer-small": Bound(2.0, 2, 0.523, 0.011),  # 53.3 %, 1.5 %
+    "low-answer": Bound(1.0, 2, 0.760, 0.018),  # 76.8 % (strict guard), 2.4 %
+    "low-answer-small": Bound(2.0, 2, 0.468, 0.006),  # 47.8 %, 0.85 % (strict guard)
     "machines": Bound(1.0, 2, 0.693, 0.018),  # 70.3 %, 2.5 %
-    "rising-list": Bound(2.0, 2, 0.741, 0.018),  # 75.1 %, 2.6 %
+    "rising-list": Bound(2.0, 2, 0.650, 0.018),  # 66.1 % (strict guard), 2.6 %
     "team10-longtalk": Bound(2.0, 2, 0.779, 0.010),  # 78.8 %, 1.5 %
-    "tiny3": Bound(2.0, 2, 0.699, 0.010),  # 70.9 %, 1.9 %
+    "tiny3": Bound(2.0, 2, 0.685, 0.010),  # 69.4 % (strict guard), 1.9 %
 }
 
 
