@@ -16,12 +16,13 @@
   deviations, so large floors and thin lists, where the same risk drops fewer people,
   spend the legal budget instead of banking half of it, and small teams keep a margin for
   their noisy counts.  A *barrier* scales the risk down as the headroom to the cap shrinks
-  in any guarded window (today, rolling 24 h, 30 d).  When one more drop
-  (``guard_headroom_drops``) could take a window past the cap, the compliance guard
-  dials at a tiny risk (``guard_risk``) — on a thin list progressive dialing would idle
-  the agents for minutes — and falls back to progressive once a window with at least
-  ``guard_min_answered`` answers is at the cap.  Below ``small_team_threshold`` agents
-  and at the cold start (too little data) it dials progressively.
+  in any guarded window (today, rolling 24 h, 30 d).  When ``guard_headroom_drops`` (2)
+  more drops could take a window past the cap, the compliance guard dials at a tiny risk
+  (``guard_risk``) — on a thin list progressive dialing would idle the agents for
+  minutes — and as soon as a single drop could, it dials progressively (a window with
+  fewer than ``guard_min_answered`` answers is judged as if it had that many).  Below
+  ``small_team_threshold`` agents and at the cold start (too little data) it dials
+  progressively.
 
 Everything is a pure function of the events and views passed in: no clock, no I/O.
 """
