@@ -275,6 +275,14 @@ class Rig:
     def log_text(self) -> str:
         return "".join(log.read_text(errors="replace") for log in self.logs)
 
+    def wait_log(self, event: str, after: int = 0, within_s: float = 30.0) -> None:
+        """Wait for ``event`` in the engine's log past offset ``after``."""
+        wait_for(
+            f"{event} in the engine's log",
+            lambda: f'"event": "{event}"' in self.log_text()[after:],
+            within_s,
+        )
+
     def sim_control(self, op: str) -> None:
         """Send ``SimControl Op: <op>`` to the simulator after a Login."""
         with socket.create_connection(("127.0.0.1", self.sim_port), timeout=5) as sock:
@@ -365,6 +373,16 @@ class Rig:
         )
         if drop_no_at:
             problems.append(f"dropped calls without drop_at: {[r[0] for r in drop_no_at]}")
+        skipped = [
+            line[:200]
+            for line in self.log_text().splitlines()
+            if '"telephony_action_skipped"' in line and '"ConnectCall"' in line
+        ]
+        if skipped:
+            problems.append(
+                "people recorded as connected to an agent whose ConnectCall was never sent: "
+                + "; ".join(skipped[:5])
+            )
         problems += self._abandonment_mismatches()
         assert not problems, "after the fault:\n  " + "\n  ".join(problems)
 

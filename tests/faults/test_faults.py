@@ -64,7 +64,7 @@ def test_ami_cut(plain: Rig) -> None:
     the calls it lost sight of, and dials on."""
     r = plain
     r.start_engine()
-    r.wait_calls_in_flight()
+    r.wait_calls_in_flight(8)
     r.sim_control("drop")
     mark, offset = _fault_then_recover(r)
     r.run_on_then_drain(mark, offset)
@@ -76,7 +76,7 @@ def test_simulator_restart(plain: Rig) -> None:
     calls, reconnects and dials on."""
     r = plain
     r.start_engine()
-    r.wait_calls_in_flight()
+    r.wait_calls_in_flight(8)
     r.sim_control("restart")
     mark, offset = _fault_then_recover(r)
     r.run_on_then_drain(mark, offset)
