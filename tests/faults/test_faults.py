@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.faults.rig import Mosquitto, Relay, Rig, rig, wait_for
+from tests.faults.rig import LEASE_S, TIME_SCALE, Mosquitto, Relay, Rig, rig, wait_for
 
 pytestmark = [pytest.mark.fault, pytest.mark.postgres, pytest.mark.slow]
 
@@ -65,7 +65,10 @@ def test_ami_cut(plain: Rig) -> None:
     r = plain
     r.start_engine()
     r.wait_calls_in_flight(8)
+    offset = len(r.log_text())
     r.sim_control("drop")
+    r.wait_log("ami_disconnected", offset)
+    r.wait_log("ami_ready", offset)
     mark, offset = _fault_then_recover(r)
     r.run_on_then_drain(mark, offset)
     r.check_truth()
@@ -77,7 +80,10 @@ def test_simulator_restart(plain: Rig) -> None:
     r = plain
     r.start_engine()
     r.wait_calls_in_flight(8)
+    offset = len(r.log_text())
     r.sim_control("restart")
+    r.wait_log("ami_server_shutdown", offset)
+    r.wait_log("ami_ready", offset)
     mark, offset = _fault_then_recover(r)
     r.run_on_then_drain(mark, offset)
     r.check_truth()
@@ -91,9 +97,15 @@ def test_database_unreachable_longer_than_the_lease(tmp_path: Path, pg_url: str)
     with rig(tmp_path, pg_url, relay=relay) as r:
         r.start_engine()
         r.wait_calls_in_flight()
+        offset = len(r.log_text())
         relay.cut()
-        time.sleep(3.0)  # the outage itself: 60 engine seconds, lease_s is 10
+        cut_at = time.monotonic()
+        r.wait_log("lease_renew_failing", offset)
+        time.sleep(max(0.0, cut_at + 3.0 - time.monotonic()))  # the outage: 3 s wall
+        outage_s = (time.monotonic() - cut_at) * TIME_SCALE
+        assert outage_s > 2 * LEASE_S, "the outage outlasts the lease in the engine's clock"
         relay.restore()
+        r.wait_log("lease_renew_resumed", offset)
         assert r.engine_alive(), f"the engine died in the outage: {r.log_text()[-3000:]}"
         mark, offset = _fault_then_recover(r)
         r.run_on_then_drain(mark, offset)
@@ -110,13 +122,18 @@ def test_mqtt_broker_down(tmp_path: Path, pg_url: str) -> None:
     with rig(tmp_path, pg_url, mqtt=mqtt) as r:
         r.start_engine()
         r.wait_calls_in_flight()
+        r.wait_log("mqtt_connected")
+        offset = len(r.log_text())
         mqtt.stop()
+        r.wait_log("mqtt_disconnected", offset)
         down = r.last_call_id()
         wait_for(
             "the engine dials on while the broker is down",
             lambda: r.last_call_id() > down + 5,
         )
+        offset = len(r.log_text())
         mqtt.start()
+        r.wait_log("mqtt_connected", offset)
         mark, offset = _fault_then_recover(r)
         r.run_on_then_drain(mark, offset)
         r.check_truth()
