@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -193,6 +194,8 @@ class Rig:
     engine_proc: subprocess.Popen[bytes] | None = None
     logs: list[Path] = field(default_factory=list)
     campaign_id: int = 0
+    db: sa.Engine | None = field(default=None, init=False)
+    config: Path = field(init=False)
 
     # ------------------------------------------------------------------ set-up
     def url(self, *, via_relay: bool = False) -> str:
@@ -208,10 +211,10 @@ class Rig:
         with admin.begin() as conn:
             conn.execute(sa.text(f"CREATE SCHEMA {self.schema}"))
         admin.dispose()
-        self.db = make_engine(self.url())
-        upgrade(self.db)
+        self.db = db = make_engine(self.url())
+        upgrade(db)
         self.campaign_id = build_demo(
-            self.db, records=2000, now=utcnow(), agents=10, running=True, always_open=True
+            db, records=2000, now=utcnow(), agents=10, running=True, always_open=True
         )
         mqtt = ""
         if self.mqtt is not None:
@@ -244,7 +247,8 @@ class Rig:
             self.mqtt.stop()
         if self.relay is not None:
             self.relay.close()
-        self.db.dispose()
+        if self.db is not None:
+            self.db.dispose()
         admin = make_engine(self.pg_url)
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE"))
@@ -300,12 +304,13 @@ class Rig:
         assert b"SimControl" in got, f"the simulator did not take SimControl {op}: {got!r}"
 
     # ------------------------------------------------------------------ the database
-    def rows(self, sql: str, **params: object) -> list[tuple[object, ...]]:
+    def rows(self, sql: str, **params: object) -> list[tuple[Any, ...]]:
+        assert self.db is not None
         with self.db.connect() as conn:
             return [tuple(row) for row in conn.execute(sa.text(sql), params)]
 
     def scalar(self, sql: str, **params: object) -> int:
-        return int(self.rows(sql, **params)[0][0] or 0)  # type: ignore[call-overload]
+        return int(self.rows(sql, **params)[0][0] or 0)
 
     def open_calls(self) -> int:
         return self.scalar("SELECT count(*) FROM call_log WHERE end_at IS NULL")
@@ -393,6 +398,7 @@ class Rig:
         )[0][0]
         assert isinstance(latest, dt.datetime), "the engine placed calls"
         now = latest.replace(tzinfo=dt.UTC) + dt.timedelta(minutes=1)
+        assert self.db is not None
         windows = abandonment_windows(self.db, self.campaign_id, now, tz)
         wrong: list[str] = []
         for window in (windows.today, windows.rolling_24h, windows.rolling_30d):
@@ -423,5 +429,11 @@ def rig(tmp_path: Path, pg_url: str, **kwargs: object) -> Iterator[Rig]:
     try:
         r.setup()
         yield r
+    except BaseException:
+        for log in [*r.logs, tmp_path / "sim.log"]:  # shown with the failure
+            if log.exists():
+                tail = log.read_text(errors="replace").splitlines()[-40:]
+                print(f"---- last lines of {log.name}\n" + "\n".join(tail))
+        raise
     finally:
         r.teardown()
