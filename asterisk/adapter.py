@@ -600,12 +600,15 @@ class AmiAdapter:
             self._session += 1
             try:
                 await self._login(proto)
-                await self._resync(proto)
+                settled = await self._resync(proto)
+                # Ready before the settled events go out: what the engine does about them
+                # (connect an adopted answer, hang up a lost seat's call) must be sent, not
+                # refused as "not connected".
                 self._ready.set()
                 self.stats["logins"] += 1
                 backoff = s.reconnect_min_s
                 self._log.info("ami_ready", session=self._session)
-                self._emit([ServerUp(self.name)])
+                self._emit([*settled, ServerUp(self.name)])
                 await self._ping_until_lost(proto)
                 reason = "connection lost"
             except AmiLoginError as exc:
@@ -641,12 +644,14 @@ class AmiAdapter:
         if getattr(res, "response", "") != "Success":
             raise AmiLoginError(self.name, s.username, str(res.get("Message", "")))
 
-    async def _resync(self, proto: _Protocol) -> None:
+    async def _resync(self, proto: _Protocol) -> list[LifecycleEvent]:
+        """Settle every tracked call and seat against the live channels; returns the events
+        (emitted by the caller once the session is ready)."""
         items = await self._collect(proto, {"Action": "CoreShowChannels"})
         events = self.mapper.resync(items)
         if events:
             self._log.info("ami_resynced", live_channels=len(items), settled=len(events))
-            self._emit(events)
+        return events
 
     async def _ping_until_lost(self, proto: _Protocol) -> None:
         s = self.settings

@@ -906,6 +906,27 @@ def _aware(value: object) -> dt.datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
+def _scaled_start(settings: Settings) -> dt.datetime:
+    """Where a sped-up clock starts: now, or the latest time the call log already holds
+    when that is later (a restarted ``--time-scale`` engine would otherwise stamp its calls
+    before the previous run's, as if a record were dialed while its last call was up)."""
+    now = dt.datetime.now(dt.UTC)
+    db = make_engine(settings.database.url)
+    try:
+        with db.connect() as conn:
+            latest = conn.execute(
+                sa.select(
+                    sa.func.max(CallLog.dial_at),
+                    sa.func.max(CallLog.end_at),
+                )
+            ).one()
+    except sa.exc.SQLAlchemyError:
+        return now  # no call log yet (or unreachable): the runtime reports it
+    finally:
+        db.dispose()
+    return max([now, *(_aware(t.isoformat()) for t in latest if t is not None)])
+
+
 async def run_forever(
     settings: Settings,
     *,
@@ -915,7 +936,7 @@ async def run_forever(
 ) -> None:
     """``dialer run``: the engine until interrupted."""
 
-    clock = ScaledClock(time_scale) if time_scale != 1.0 else None
+    clock = ScaledClock(time_scale, _scaled_start(settings)) if time_scale != 1.0 else None
     stop = asyncio.Event()
     main = asyncio.current_task()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from asterisk.adapter import AmiAdapter, DialRequest
+from asterisk.errors import AmiError
 from asterisk.events import (
     CallAnswered,
     CallConnected,
@@ -13,6 +14,7 @@ from asterisk.events import (
     CallFailed,
     CallHungUp,
     FailOutcome,
+    LifecycleEvent,
     SeatDown,
     SeatUp,
     ServerDown,
@@ -243,3 +245,32 @@ async def test_after_a_pbx_restart_seats_are_down_and_can_come_back(sim: PbxSimu
         await log.wait_for(lambda e: isinstance(e, CallAnswered) and e.call_id == "r1")
         adapter.connect("r1", "1001")
         await log.wait_for(lambda e: isinstance(e, CallConnected) and e.call_id == "r1")
+
+
+async def test_an_answer_adopted_at_resync_can_be_connected_at_once(sim: PbxSimulator) -> None:
+    """A person who answered while the session was down is reported at the resync once the
+    session is ready: the engine's immediate Redirect into a seat is sent, not refused as
+    "not connected" (which left the person in silence, recorded as connected)."""
+    refused: list[AmiError] = []
+    log = EventLog()
+    adapter: AmiAdapter
+
+    def sink(event: LifecycleEvent) -> None:
+        log(event)
+        if isinstance(event, CallAnswered) and event.adopted:
+            try:
+                adapter.connect(event.call_id, "1001")
+            except AmiError as exc:  # what the engine meets (it skips the action)
+                refused.append(exc)
+
+    adapter = AmiAdapter(settings_for(sim, reconnect_min_s=0.5), on_event=sink)
+    async with adapter:
+        await adapter.wait_ready(5)
+        adapter.start_seat("1001")
+        await log.wait_for(lambda e: isinstance(e, SeatUp))
+        await adapter.originate(DialRequest("k1", "10509900001"))
+        await log.wait_for(lambda e: isinstance(e, CallDialing))
+        sim.drop_connections()  # the answer (after 5 simulated seconds) falls in the gap
+        await log.wait_for(lambda e: isinstance(e, CallAnswered) and e.adopted)
+        assert refused == []
+        await log.wait_for(lambda e: isinstance(e, CallConnected) and e.call_id == "k1")

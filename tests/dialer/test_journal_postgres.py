@@ -3,10 +3,7 @@ TCP relay that is cut (open connections dropped, new ones refused) and then rest
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import socket
-import threading
 import uuid
 from collections.abc import Iterator
 
@@ -20,66 +17,9 @@ from dialer.engine import Call
 from dialer.engine.clock import VirtualClock
 from dialer.runtime.store import BackgroundJournal, SqlJournal, SqlLeads
 from tests.campaigns.core_helpers import NOON, add_campaign, add_record
+from tests.faults.rig import Relay
 
 pytestmark = pytest.mark.postgres
-
-
-class Relay:
-    """Forwards TCP connections from a local port to ``target``; :meth:`cut` drops every
-    open connection and refuses new ones until :meth:`restore`."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self._lock = threading.Lock()
-        self._open: list[socket.socket] = []
-        self._server = self._listen(0)
-        self.port = self._server.getsockname()[1]
-        self._start()
-
-    def _listen(self, port: int) -> socket.socket:
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", port))
-        server.listen(16)
-        return server
-
-    def _start(self) -> None:
-        threading.Thread(target=self._accept, args=(self._server,), daemon=True).start()
-
-    def _accept(self, server: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            with self._lock:
-                self._open += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(65536):
-                dst.sendall(data)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        with contextlib.suppress(OSError):  # wakes the accepting thread (Linux)
-            self._server.shutdown(socket.SHUT_RDWR)
-        self._server.close()
-        with self._lock:
-            for sock in self._open:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            self._open.clear()
-
-    def restore(self) -> None:
-        self._server = self._listen(self.port)
-        self._start()
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Fault suite: a real engine process on PostgreSQL driven through faults."""
