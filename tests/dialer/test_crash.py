@@ -56,36 +56,55 @@ def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
         return list(conn.execute(sql))
 
 
-@pytest.mark.slow
-def test_kill_9_and_restart_lose_nothing_and_dial_nothing_twice(tmp_path: Path) -> None:
-    """After kill -9 mid-campaign and a restart, every open attempt is closed with an
-    outcome, no record is locked, and no record is dialed while its previous call may be up."""
-    db = tmp_path / "crash.db"
+def _floor(
+    tmp_path: Path, engine_id: str, extra: str = "", *, amd: bool = True
+) -> tuple[Path, Path, int]:
+    """A demo campaign in SQLite and an engine config for it: (db file, config, AMI port)."""
+    db = tmp_path / f"{engine_id}.db"
     engine = make_engine(f"sqlite:///{db}")
     build_demo(engine, records=2000, now=utcnow(), agents=10, running=True, always_open=True)
     engine.dispose()
     port = _free_port()
     config = tmp_path / "dialer.toml"
     config.write_text(
-        f'[database]\nurl = "sqlite:///{db}"\n[engine]\nid = "crash"\ntick_s = 0.5\n'
-        f'[pacing]\nprofiles_dir = "{ROOT / "config/pacing"}"\n'
+        f'[database]\nurl = "sqlite:///{db}"\n[engine]\nid = "{engine_id}"\ntick_s = 0.5\n'
+        f'{extra}[pacing]\nprofiles_dir = "{ROOT / "config/pacing"}"\n'
         f'[[asterisk.servers]]\nname = "sim"\nport = {port}\nmax_channels = 80\n'
-        "originates_per_second = 200\namd = true\n"
+        f"originates_per_second = 200\namd = {str(amd).lower()}\n"
     )
-    sim = _spawn(
+    return db, config, port
+
+
+def _start_sim(port: int, log: Path) -> subprocess.Popen[bytes]:
+    return _spawn(
         [*DIALER, "pbx-sim", "--scenario", str(ROOT / "config/scenarios/demo.toml"),
          "--port", str(port), "--time-scale", "20"],
-        tmp_path / "sim.log",
+        log,
     )  # fmt: skip
+
+
+def _wait_open_calls(db: Path, at_least: int = 3, within_s: float = 30.0) -> int:
+    """Wait until ``at_least`` call-log rows are open (calls in flight); how many are."""
+    deadline = time.monotonic() + within_s
+    open_rows = 0
+    while time.monotonic() < deadline:
+        open_rows = int(_rows(db, "SELECT count(*) FROM call_log WHERE end_at IS NULL")[0][0])  # type: ignore[call-overload]
+        if open_rows >= at_least:
+            break
+        time.sleep(0.2)
+    return open_rows
+
+
+@pytest.mark.slow
+def test_kill_9_and_restart_lose_nothing_and_dial_nothing_twice(tmp_path: Path) -> None:
+    """After kill -9 mid-campaign and a restart, every open attempt is closed with an
+    outcome, no record is locked, and no record is dialed while its previous call may be up."""
+    db, config, port = _floor(tmp_path, "crash", "")
+    sim = _start_sim(port, tmp_path / "sim.log")
     try:
         _wait_port(port)
         first = _start_engine(config, tmp_path / "run1.log")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            open_rows = _rows(db, "SELECT count(*) FROM call_log WHERE end_at IS NULL")[0][0]
-            if int(open_rows) >= 3:  # type: ignore[call-overload]
-                break
-            time.sleep(0.2)
+        _wait_open_calls(db)
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
         open_ids = [r[0] for r in _rows(db, "SELECT id FROM call_log WHERE end_at IS NULL")]
@@ -137,33 +156,12 @@ def test_kill_9_and_restart_lose_nothing_and_dial_nothing_twice(tmp_path: Path) 
 def test_sigterm_drains_and_leaves_nothing_open(tmp_path: Path) -> None:
     """SIGTERM mid-campaign: the engine stops dialing, lets its calls finish or hangs them
     up after engine.drain_s, and exits with every call-log row closed and no lease held."""
-    db = tmp_path / "term.db"
-    engine = make_engine(f"sqlite:///{db}")
-    build_demo(engine, records=2000, now=utcnow(), agents=10, running=True, always_open=True)
-    engine.dispose()
-    port = _free_port()
-    config = tmp_path / "dialer.toml"
-    config.write_text(
-        f'[database]\nurl = "sqlite:///{db}"\n[engine]\nid = "term"\ntick_s = 0.5\n'
-        f'drain_s = 20\n[pacing]\nprofiles_dir = "{ROOT / "config/pacing"}"\n'
-        f'[[asterisk.servers]]\nname = "sim"\nport = {port}\nmax_channels = 80\n'
-        "originates_per_second = 200\n"
-    )
-    sim = _spawn(
-        [*DIALER, "pbx-sim", "--scenario", str(ROOT / "config/scenarios/demo.toml"),
-         "--port", str(port), "--time-scale", "20"],
-        tmp_path / "sim.log",
-    )  # fmt: skip
+    db, config, port = _floor(tmp_path, "term", "drain_s = 20\n", amd=False)
+    sim = _start_sim(port, tmp_path / "sim.log")
     try:
         _wait_port(port)
         run = _start_engine(config, tmp_path / "run.log")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            open_rows = _rows(db, "SELECT count(*) FROM call_log WHERE end_at IS NULL")[0][0]
-            if int(open_rows) >= 3:  # type: ignore[call-overload]
-                break
-            time.sleep(0.2)
-        assert int(open_rows) >= 3, "calls in flight at the stop"  # type: ignore[call-overload]
+        assert _wait_open_calls(db) >= 3, "calls in flight at the stop"
         os.kill(run.pid, signal.SIGTERM)
         assert run.wait(timeout=60) == 0
         still_open = _rows(db, "SELECT count(*) FROM call_log WHERE end_at IS NULL")[0][0]
