@@ -23,7 +23,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -58,6 +58,7 @@ from dialer.engine import (
     Originate,
     RunState,
 )
+from dialer.engine.actions import agent_action
 from dialer.engine.adoption import Found, FoundCall, FoundSeat, Plan, plan
 from dialer.engine.calls import Call, CallPhase, Lead
 from dialer.engine.clock import Clock, ScaledClock, WallClock
@@ -837,26 +838,7 @@ class Runtime:
         Raises DialerError (refused by the agent's state), KeyError or ValueError (a payload
         field missing or wrong), with a message naming it.
         """
-        handlers: dict[str, Callable[[], list[Command]]] = {
-            "login": lambda: self.engine.agent_login(
-                agent_id, self._seat_of(agent_id, payload), int(payload["campaign"])
-            ),
-            "ready": lambda: self.engine.agent_ready(agent_id),
-            "pause": lambda: self.engine.agent_pause(agent_id, str(payload.get("reason", ""))),
-            "logout": lambda: self.engine.agent_logout(agent_id),
-            "status": lambda: self.engine.agent_set_status(
-                agent_id,
-                str(payload["call_id"]),
-                int(payload["status"]),
-                date=_aware(payload["date"]) if payload.get("date") else None,
-                note=str(payload.get("note", "")),
-            ),
-        }
-        handler = handlers.get(action)
-        if handler is None:
-            msg = f"unknown action {action!r} (login, ready, pause, logout, status)"
-            raise ValueError(msg)
-        self._execute(handler())
+        self._execute(agent_action(self.engine, agent_id, action, payload, seat_of=self._seat_of))
 
     def agent_snapshot(self, agent_id: int) -> dict[str, Any] | None:
         """The agent's live state and current call (None when it never logged in)."""
@@ -868,7 +850,7 @@ class Runtime:
             return None
         return self.engine.stats(campaign_id)
 
-    def _seat_of(self, agent_id: int, payload: dict[str, Any]) -> str:
+    def _seat_of(self, agent_id: int, payload: Mapping[str, Any]) -> str:
         # The agent's own extension or a seat an administrator allowed it (SeatRefusedError).
         seat = payload.get("seat")
         return check_seat(self.db, agent_id, str(seat) if seat else None)

@@ -10,6 +10,7 @@ hang-up). Other API tests import it from here.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from dialer.api.app import create_app
 from dialer.api.hub import EventHub
 from dialer.config import DatabaseSettings, Settings
 from dialer.engine import CampaignRun, Command, Engine, Originate, RunState, StartSeat
+from dialer.engine.actions import agent_action
 from dialer.engine.clock import WallClock
 from dialer.runtime.commands import check_seat
 from dialer.runtime.store import SqlJournal, SqlLeads
@@ -89,31 +91,12 @@ class EngineHost:
     # EngineLink ---------------------------------------------------------------------------
 
     def agent_command(self, agent_id: int, action: str, payload: dict[str, Any]) -> None:
-        """The runtime's agent actions, on the engine core."""
-        e = self.engine
-        if action == "login":
-            seat = check_seat(self.db, agent_id, str(payload.get("seat") or "") or None)
-            self._run(e.agent_login(agent_id, seat, int(payload["campaign"])))
-        elif action == "ready":
-            self._run(e.agent_ready(agent_id))
-        elif action == "pause":
-            self._run(e.agent_pause(agent_id, str(payload.get("reason", ""))))
-        elif action == "logout":
-            self._run(e.agent_logout(agent_id))
-        elif action == "status":
-            date = dt.datetime.fromisoformat(payload["date"]) if payload.get("date") else None
-            self._run(
-                e.agent_set_status(
-                    agent_id,
-                    str(payload["call_id"]),
-                    int(payload["status"]),
-                    date=date,
-                    note=str(payload.get("note", "")),
-                )
-            )
-        else:
-            msg = f"unknown action {action!r}"
-            raise ValueError(msg)
+        """The runtime's own agent-action dispatcher, on the engine core."""
+
+        def seat_of(agent: int, request: Mapping[str, Any]) -> str:
+            return check_seat(self.db, agent, str(request.get("seat") or "") or None)
+
+        self._run(agent_action(self.engine, agent_id, action, payload, seat_of=seat_of))
 
     def agent_snapshot(self, agent_id: int) -> dict[str, Any] | None:
         """The engine's snapshot."""
