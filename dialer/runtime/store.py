@@ -289,6 +289,17 @@ class _PendingStatus:
     note: str
 
 
+def _pick_up(call: Call) -> dict[str, object]:
+    """The call-log columns of a pick-up, written again with each later fact (answered,
+    connected, dropped) so that any one of them alone leaves the row complete."""
+    return {
+        "answer_at": call.answer_at,
+        "ring_s": _seconds(call.dial_at, call.answer_at),
+        "amd_result": call.amd_status,
+        "amd_cause": call.amd_cause,
+    }
+
+
 def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
     if start is None or end is None:
         return None
@@ -421,13 +432,7 @@ class SqlJournal:
         self._fact(
             call,
             "answered",
-            {
-                "answer_at": call.answer_at,
-                "ring_s": _seconds(call.dial_at, call.answer_at),
-                "amd_result": call.amd_status,
-                "amd_cause": call.amd_cause,
-                "server": call.server or None,
-            },
+            {**_pick_up(call), "server": call.server or None},
         )
 
     def connected(self, call: Call) -> None:
@@ -436,13 +441,10 @@ class SqlJournal:
             call,
             "connected",
             {
-                "answer_at": call.answer_at,
-                "ring_s": _seconds(call.dial_at, call.answer_at),
+                **_pick_up(call),
                 "connect_at": call.connect_at,
                 "agent_id": call.agent_id,
                 "wait_s": _seconds(call.person_at, call.connect_at),
-                "amd_result": call.amd_status,
-                "amd_cause": call.amd_cause,
                 "server": call.server or None,
             },
         )
@@ -453,12 +455,9 @@ class SqlJournal:
             call,
             "dropped",
             {
-                "answer_at": call.answer_at,
-                "ring_s": _seconds(call.dial_at, call.answer_at),
+                **_pick_up(call),
                 "drop_at": call.drop_at or self.clock.utcnow(),
                 "wait_s": _seconds(call.person_at, call.drop_at),
-                "amd_result": call.amd_status,
-                "amd_cause": call.amd_cause,
             },
         )
 
