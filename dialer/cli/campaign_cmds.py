@@ -51,8 +51,20 @@ from dialer.config import Settings, load_settings
 from dialer.errors import ROOT_ERRORS
 from dialer.logging import configure_logging
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _CallConsole:
+    """A rich console made when it prints, so it sees the terminal (and ``COLUMNS``) of the
+    command being run, not the one of the process that imported this module."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(Console(stderr=self._stderr), name)
+
+
+console: Console = _CallConsole()  # type: ignore[assignment]
+err_console: Console = _CallConsole(stderr=True)  # type: ignore[assignment]
 
 SYSTEM_HELP = "System status: " + ", ".join(status.value for status in SystemStatus) + "."
 AUTO_HELP = (
