@@ -26,13 +26,18 @@ async def test_coroutine_job_runs_repeatedly_in_the_event_loop() -> None:
 async def test_failing_job_is_logged_and_runs_again() -> None:
     """A job that raises keeps its schedule; the error does not escape."""
     calls: list[int] = []
+    ran_again = asyncio.Event()
+    loop = asyncio.get_running_loop()
 
     def broken() -> None:
         calls.append(1)
+        if len(calls) >= 2:
+            loop.call_soon_threadsafe(ran_again.set)
         raise RuntimeError("boom")
 
     async with Jobs([JobSpec("broken", broken, "test", every_s=0.05)]):
-        await asyncio.sleep(0.3)
+        async with asyncio.timeout(10):
+            await ran_again.wait()
     assert len(calls) >= 2
 
 
