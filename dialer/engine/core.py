@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import structlog
 
 from asterisk import events as ev
-from campaigns.enums import Outcome
+from campaigns.enums import DialMode, Outcome, PreviewTimeout
 from campaigns.windows import CallingWindow, is_open
 from dialer.engine import agents as ag
 from dialer.engine import calls as cl
@@ -101,22 +101,6 @@ class DialRefusedError(EngineError):
     def __init__(self, reason: str, message: str) -> None:
         self.reason = reason
         super().__init__(message)
-
-
-class DialMode(StrEnum):
-    """How a campaign's records reach agents."""
-
-    PREDICTIVE = "predictive"
-    """The pacer decides how many calls to place; answered persons go to ready agents."""
-    PREVIEW = "preview"
-    """Each ready agent is shown its next record and dials it (or skips it) itself."""
-
-
-class PreviewTimeout(StrEnum):
-    """What happens to a preview nobody acted on within the campaign's timeout."""
-
-    SKIP = "skip"
-    DIAL = "dial"
 
 
 #: How many recent calls the engine remembers as having their status (refuse a second one).

@@ -40,7 +40,7 @@ from asterisk.protocol import Message
 from campaigns import selection
 from campaigns.db import make_engine
 from campaigns.dispositions import CallDetails, record_outcome
-from campaigns.enums import CampaignState, Outcome
+from campaigns.enums import CampaignState, DialMode, Outcome, PreviewTimeout
 from campaigns.migrate import current_revision, head_revision
 from campaigns.models import Agent, CallLog, Campaign, Record
 from campaigns.reports import rollup_due
@@ -62,7 +62,6 @@ from dialer.engine.actions import agent_action
 from dialer.engine.adoption import Found, FoundCall, FoundSeat, Plan, plan
 from dialer.engine.calls import Call, CallPhase, Lead
 from dialer.engine.clock import Clock, ScaledClock, WallClock
-from dialer.engine.core import DialMode, PreviewTimeout
 from dialer.errors import ROOT_ERRORS, DialerError
 from dialer.runtime.commands import CommandGate, check_seat
 from dialer.runtime.jobs import Jobs, JobSpec
