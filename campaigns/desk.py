@@ -31,6 +31,24 @@ _STATUS = StatusDef.__table__  # type: ignore[attr-defined]
 _LIST = ContactList.__table__  # type: ignore[attr-defined]
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 
+#: Every reason a desk dial is refused with (this module's and the engine's), which the
+#: desk says in the user's language.
+DIAL_REFUSAL_REASONS = (
+    "not_ready",
+    "stopped",
+    "outside_hours",
+    "no_line",
+    "other_campaign",
+    "in_flight",
+    "dnc",
+    "do_not_call",
+    "not_owner",
+    "max_attempts",
+    "outside_window",
+    "invalid_number",
+    "no_preview",
+)
+
 #: The list a manually dialed number is added to when its campaign has no record of it.
 MANUAL_LIST = "Manual dials"
 

@@ -99,9 +99,7 @@ class EngineHost:
             return check_seat(self.db, agent, str(request.get("seat") or "") or None)
 
         self._run(
-            agent_action(
-                self.engine, agent_id, action, payload, seat_of=seat_of, leads=self.leads
-            )
+            agent_action(self.engine, agent_id, action, payload, seat_of=seat_of, leads=self.leads)
         )
 
     def agent_snapshot(self, agent_id: int) -> dict[str, Any] | None:
