@@ -625,7 +625,18 @@ class Engine:
             "pending": state.pending.value if state.pending else None,
             "call": current,
             "preview": None if agent.preview is None else _record(agent.preview),
+            "preview_left_s": self._preview_left(agent),
+            "preview_then": self.campaigns[agent.campaign_id].preview_timeout_action.value
+            if agent.campaign_id in self.campaigns
+            else None,
         }
+
+    def _preview_left(self, agent: AgentRun) -> float | None:
+        """Seconds until the agent's preview times out (None: no preview or no limit)."""
+        run = self.campaigns.get(agent.campaign_id)
+        if agent.preview is None or run is None or run.preview_timeout_s <= 0:
+            return None
+        return max(0.0, agent.preview_t + run.preview_timeout_s - self.clock.now())
 
     def _agent_run(self, agent_id: int) -> AgentRun:
         try:
@@ -1167,8 +1178,10 @@ class Engine:
         return out
 
     def live_record_ids(self) -> list[int]:
-        """Records whose call is up or still being wrapped up (their leases must be kept)."""
-        return sorted({call.lead.record_id for call in self.calls.values()})
+        """Records whose call is up or still being wrapped up, and records shown in
+        previews (their leases must be kept)."""
+        previews = {a.preview.record_id for a in self.agents.values() if a.preview is not None}
+        return sorted({call.lead.record_id for call in self.calls.values()} | previews)
 
     def calls_up(self) -> int:
         """Calls holding a line."""

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from campaigns.dnc import add_dnc
-from campaigns.enums import DialMode, Role, SystemStatus
+from campaigns.enums import DialMode, PreviewTimeout, Role, SystemStatus
 from campaigns.models import CallLog, Campaign, ContactList, Record
 from campaigns.service import campaign_hours
 from dialer.engine import HangupCall, Originate
@@ -209,12 +209,16 @@ def test_preview_campaign_on_the_desk(ops: Ops, api_db: sa.Engine) -> None:
     assert edited.json()["dial_mode"] == "preview"
     assert edited.json()["preview_timeout_s"] == 45
     run = ops.host.engine.campaign(ops.campaign)
-    run.dial_mode = DialMode(edited.json()["dial_mode"])  # what the runtime sync does
+    run.dial_mode = DialMode(edited.json()["dial_mode"])  # what the runtime's sync does
+    run.preview_timeout_s = 45
+    run.preview_timeout_action = PreviewTimeout.DIAL
     assert agent.post("/api/agent/login", json={"campaign": ops.campaign}).status_code == 200
     ops.host.seat_up()
     ops.host._run(ops.host.engine.tick())
     state = agent.get("/api/agent/state").json()
     assert state["dial_mode"] == "preview"
+    assert state["preview_then"] == "dial"
+    assert 0 < state["preview_left_s"] <= 45
     first = state["preview"]
     assert first is not None
     assert state["preview_card"]["history"] == []

@@ -138,6 +138,7 @@ def test_preview_campaign_never_dials_predictively_and_offers_a_record() -> None
     assert leads.records[shown["id"]].leased
     assert sink.on("agents/1/preview")[-1]["record"]["id"] == shown["id"]
     assert [r for r in leads.records.values() if r.leased] == [leads.records[shown["id"]]]
+    assert engine.live_record_ids() == [shown["id"]]  # its lease is renewed while shown
 
 
 def test_preview_dial_and_skip() -> None:

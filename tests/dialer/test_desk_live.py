@@ -13,7 +13,7 @@ from asterisk.simulator import PbxSimulator
 from asterisk.world import World
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
-from campaigns.enums import CampaignState
+from campaigns.enums import CampaignState, DialMode
 from campaigns.models import Agent, CallLog, Campaign
 from dialer.config import Settings
 from dialer.engine.agents import Phase
@@ -24,7 +24,8 @@ ROOT = Path(__file__).parents[2]
 
 
 async def test_manual_dial_connects_to_the_reserved_agent(tmp_path: Path) -> None:
-    """In a paused campaign (the engine dials nothing by itself) an agent dials a number:
+    """In a paused preview campaign (the engine dials nothing by itself) an agent dials a
+    number:
     the agent is reserved before the Originate, the answered person is bridged to it, the
     call-log row names the agent with a connect time and no drop, and the new record is in
     the "Manual dials" list."""
@@ -37,6 +38,8 @@ async def test_manual_dial_connects_to_the_reserved_agent(tmp_path: Path) -> Non
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
         campaign.state = CampaignState.PAUSED
+        campaign.dial_mode = DialMode.PREVIEW.value
+        campaign.preview_timeout_s = 30
         session.add(campaign)
         agent_id = (session.exec(select(Agent)).first() or Agent()).id or 0
         session.commit()
@@ -51,6 +54,8 @@ async def test_manual_dial_connects_to_the_reserved_agent(tmp_path: Path) -> Non
         )
         async with Runtime(settings) as runtime:
             engine = runtime.engine
+            run = engine.campaign(campaign_id)  # the runtime reads the campaign's dial mode
+            assert (run.dial_mode, run.preview_timeout_s) == (DialMode.PREVIEW, 30.0)
             runtime.agent_command(agent_id, "login", {"campaign": campaign_id})
             await until("the agent ready", lambda: engine.agents[agent_id].state.seat_up)
             await until(

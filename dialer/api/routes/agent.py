@@ -21,7 +21,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from campaigns.desk import record_card
 from campaigns.dispositions import campaign_statuses
-from campaigns.enums import DialMode, SystemStatus
+from campaigns.enums import DialMode, PreviewTimeout, SystemStatus
 from campaigns.models import Campaign, Record
 from campaigns.status_engine import DATED_STATUSES, StatusRuleError
 from campaigns.statuses import audit
@@ -140,6 +140,12 @@ class AgentState(BaseModel):
         default=None, description="The record shown for the agent to dial or skip"
     )
     preview_card: RecordCardOut | None = None
+    preview_left_s: float | None = Field(
+        default=None, description="Seconds before the preview times out (null: no limit)"
+    )
+    preview_then: PreviewTimeout | None = Field(
+        default=None, description="What the timeout does: skip or dial"
+    )
 
 
 class LoginIn(BaseModel):
@@ -236,6 +242,8 @@ async def _state(ctx: ApiContext, engine: EngineLink, agent_id: int) -> AgentSta
         seat=snap.get("seat"),
         call=CurrentCall.model_validate(snap["call"]) if snap.get("call") else None,
         preview=ScreenRecord.model_validate(snap["preview"]) if snap.get("preview") else None,
+        preview_left_s=snap.get("preview_left_s"),
+        preview_then=snap.get("preview_then"),
     )
     if state.phase is Phase.LOGGED_OUT or state.campaign is None:
         return AgentState(agent=agent_id, phase=Phase.LOGGED_OUT)

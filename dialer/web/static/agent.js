@@ -222,6 +222,17 @@
 
   /* ---- preview campaigns: the next record, dialed or skipped by the agent ---------- */
 
+  let previewDeadline = null;
+  let previewThen = "skip";
+  function tickPreview() {
+    const el = $("preview-timeout");
+    el.hidden = previewDeadline === null || $("preview-record").hidden;
+    if (el.hidden) return;
+    const left = Math.max(0, Math.round((previewDeadline - Date.now()) / 1000));
+    el.textContent = previewThen === "dial" ? D.t("agent.preview_dials_in", { s: left }) : D.t("agent.preview_skips_in", { s: left });
+  }
+  setInterval(tickPreview, 1000);
+
   function showPreview(snapshot) {
     const preview = snapshot && snapshot.dial_mode === "preview";
     $("preview-card").hidden = !preview;
@@ -230,6 +241,9 @@
     $("preview-record").hidden = !record;
     $("preview-none").hidden = !!record;
     if (!record) return;
+    previewDeadline = typeof snapshot.preview_left_s === "number" ? Date.now() + snapshot.preview_left_s * 1000 : null;
+    previewThen = snapshot.preview_then || "skip";
+    tickPreview();
     $("preview-name").textContent = record.name || D.t("agent.no_name");
     $("preview-phone").textContent = record.phone || "";
     const rows = [[D.t("agent.attempt"), D.fmtNumber(record.attempt)]];
