@@ -25,10 +25,9 @@ ROOT = Path(__file__).parents[2]
 
 async def test_manual_dial_connects_to_the_reserved_agent(tmp_path: Path) -> None:
     """In a paused preview campaign (the engine dials nothing by itself) an agent dials a
-    number:
-    the agent is reserved before the Originate, the answered person is bridged to it, the
-    call-log row names the agent with a connect time and no drop, and the new record is in
-    the "Manual dials" list."""
+    number: the agent is reserved before the Originate, the answered person is bridged to
+    it, the call-log row names the agent with a connect time and no drop, and the new
+    record is in the "Manual dials" list."""
     db_path = tmp_path / "desk.db"
     db = make_engine(f"sqlite:///{db_path}")
     campaign_id = build_demo(
