@@ -142,3 +142,37 @@ async def test_desk_in_polish_preview_and_a_status_given_twice(ops: Ops) -> None
         await second.get_by_role("button", name=PL["agent.save_status"]).click()
         await expect(second.locator("#call-ok")).to_have_text(PL["agent.status_twice"])
         assert errors == []
+
+
+async def test_campaign_page_sets_the_dial_mode_in_polish(ops: Ops) -> None:
+    """The administrator makes a campaign a preview one on its page (in Polish), with a
+    time limit after which the record is dialed; the campaign's rules say so after a
+    reload."""
+    with Session(ops.host.db) as session:  # a window a time input can show ("24:00" is not)
+        campaign = session.get(Campaign, ops.campaign)
+        assert campaign is not None
+        campaign.window_start, campaign.window_end = "08:00", "21:00"
+        session.add(campaign)
+        session.commit()
+    async with serve(ops.app) as url, chromium() as browser:
+        page = await (await new_context(browser, url, locale="pl-PL")).new_page()
+        errors = page_errors(page)
+        await sign_in(page, "admin", PASSWORD)
+        await page.goto(f"/campaigns/{ops.campaign}?lang=pl")
+        mode = page.get_by_label(PL["campaign.dial_mode"])
+        await expect(mode).to_have_value("predictive")
+        await mode.select_option(label=PL["dial_mode.preview"])
+        await page.get_by_label(PL["campaign.preview_timeout_s"]).fill("30")
+        await page.get_by_label(PL["campaign.preview_timeout_action"]).select_option(
+            label=PL["preview_timeout.dial"]
+        )
+        await page.locator("#btn-save-campaign").click()
+        await expect(page.locator("#rules-ok")).to_have_text(PL["app.saved"])
+        await page.reload()
+        await expect(page.get_by_label(PL["campaign.dial_mode"])).to_have_value("preview")
+        await expect(page.get_by_label(PL["campaign.preview_timeout_s"])).to_have_value("30")
+        with Session(ops.host.db) as session:
+            campaign = session.get(Campaign, ops.campaign)
+            assert campaign is not None
+            assert (campaign.dial_mode, campaign.preview_timeout_action) == ("preview", "dial")
+        assert errors == []
