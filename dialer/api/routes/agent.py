@@ -1,11 +1,14 @@
-"""The agent's own actions and lists: log in to a seat, ready, pause, log out, set a status,
-own callbacks and own call history.
+"""The agent's own actions and lists: log in to a seat, ready, pause, log out, set a status
+(once per call), hang up, dial or skip a preview, call a callback back now, dial a typed
+number; own callbacks and own call history; the screen pop's record card and history.
 
 Actions go to the engine running in this process (503 when there is none). Handlers that
 touch the engine run on the engine's event loop (``async def``) and do their database work
-in the thread pool. A refusal by the agent's state machine or the engine answers 409 with
-the engine's message; a request that names a wrong field answers 422 naming it. Every
-accepted action is written to the audit log with the user as actor.
+in the thread pool, except the desk's own dials, whose one-record claim runs with the
+engine's check on the loop (as the engine's reserved claims do). A refusal by the agent's
+state machine or the engine answers 409 with the engine's message (a refused dial also
+with ``reason``, a stable code); a request that names a wrong field answers 422 naming
+it. Every accepted action is written to the audit log with the user as actor.
 """
 
 from __future__ import annotations
