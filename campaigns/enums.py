@@ -74,6 +74,22 @@ class OwnerAbsentPolicy(StrEnum):
     """After N minutes past due, anyone may take it (it becomes NOT_BEFORE-like)."""
 
 
+class DialMode(StrEnum):
+    """How a campaign's records reach agents."""
+
+    PREDICTIVE = "predictive"
+    """The pacer decides how many calls to place; answered persons go to ready agents."""
+    PREVIEW = "preview"
+    """Each ready agent is shown its next record and dials it (or skips it) itself."""
+
+
+class PreviewTimeout(StrEnum):
+    """What happens to a preview its agent did not act on within the campaign's timeout."""
+
+    SKIP = "skip"
+    DIAL = "dial"
+
+
 class Role(StrEnum):
     """What a user of the HTTP API and pages may see and change (seed 004)."""
 

@@ -129,6 +129,15 @@ class Campaign(SQLModel, table=True):
         sa_column=Column(JSON, nullable=False, server_default="[1, 2, 3, 4, 5, 6, 7]"),
     )
     hours_tz: str = Field(default="UTC", max_length=64, sa_column_kwargs={"server_default": "UTC"})
+    #: "predictive" (the pacer dials) or "preview" (each agent dials its next record).
+    dial_mode: str = Field(
+        default="predictive", max_length=12, sa_column_kwargs={"server_default": "predictive"}
+    )
+    #: Seconds a preview waits for its agent (0 = no limit), then "skip" or "dial".
+    preview_timeout_s: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    preview_timeout_action: str = Field(
+        default="skip", max_length=8, sa_column_kwargs={"server_default": "skip"}
+    )
     created_at: dt.datetime = _created()
     updated_at: dt.datetime = _created()
 

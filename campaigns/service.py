@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session, col, select
 
-from campaigns.enums import Outcome, OwnerAbsentPolicy, SystemStatus
+from campaigns.enums import DialMode, Outcome, OwnerAbsentPolicy, PreviewTimeout, SystemStatus
 from campaigns.errors import CampaignError, CampaignNotFoundError
 from campaigns.models import Campaign, DncEntry, Record, StatusDef
 from campaigns.statuses import (
@@ -72,6 +72,9 @@ class CampaignRules(BaseModel):
     hours_end: str | None = None
     hours_days: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
     hours_tz: str = "UTC"
+    dial_mode: DialMode = DialMode.PREDICTIVE
+    preview_timeout_s: int = Field(default=0, ge=0, le=3600)
+    preview_timeout_action: PreviewTimeout = PreviewTimeout.SKIP
 
     @field_validator("name")
     @classmethod

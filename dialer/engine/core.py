@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import structlog
 
 from asterisk import events as ev
-from campaigns.enums import Outcome
+from campaigns.enums import DialMode, Outcome, PreviewTimeout
 from campaigns.windows import CallingWindow, is_open
 from dialer.engine import agents as ag
 from dialer.engine import calls as cl
@@ -37,6 +37,7 @@ from dialer.engine.sink import (
     agent_state_topic,
     call_topic,
     campaign_stats_topic,
+    preview_topic,
     screenpop_topic,
 )
 from dialer.errors import DialerError
@@ -50,6 +51,8 @@ __all__ = [
     "CampaignRun",
     "Command",
     "ConnectCall",
+    "DialMode",
+    "DialRefusedError",
     "DropCall",
     "Engine",
     "EngineError",
@@ -57,8 +60,10 @@ __all__ = [
     "Lead",
     "LeadSource",
     "Originate",
+    "PreviewTimeout",
     "RunState",
     "StartSeat",
+    "StatusAlreadySetError",
     "StopSeat",
 ]
 
@@ -72,6 +77,34 @@ class EngineError(DialerError):
 
     def __init__(self, what: str) -> None:
         super().__init__(what)
+
+
+class StatusAlreadySetError(EngineError):
+    """The call already has its status: a second one is refused (the first one stands)."""
+
+    error_id = "status_already_set"
+
+    def __init__(self, call_id: str) -> None:
+        self.call_id = call_id
+        super().__init__(
+            f"call {call_id!r} already has a status: a status cannot be given twice "
+            "(a supervisor can change the record's status)"
+        )
+
+
+class DialRefusedError(EngineError):
+    """An agent's own dial (preview, call back now, manual) that may not be placed now;
+    ``reason`` is a stable code (``outside_hours``, ``not_ready``, ``no_line``, …)."""
+
+    error_id = "dial_refused"
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+#: How many recent calls the engine remembers as having their status (refuse a second one).
+_STATUS_MEMORY = 10_000
 
 
 # ---- what the core needs from the outside ------------------------------------------------
@@ -229,6 +262,10 @@ class CampaignRun:
     """Originates refused one after the other, with no call placed in between."""
     alerts: dict[str, str] = field(default_factory=dict)
     """What an operator must look at now (code → message), shown in the stats."""
+    dial_mode: DialMode = DialMode.PREDICTIVE
+    preview_timeout_s: float = 0.0
+    """Seconds a preview waits for the agent; 0 = no limit."""
+    preview_timeout_action: PreviewTimeout = PreviewTimeout.SKIP
 
     def abandon_rate(self) -> float:
         """Drops / (connected + dropped) since the engine started."""
@@ -245,6 +282,11 @@ class AgentRun:
     campaign_id: int
     logged_in_t: float = 0.0
     logged_in_s: float = 0.0
+    preview: Lead | None = None
+    """The record shown to the agent of a preview campaign (claimed for it), if any."""
+    preview_t: float = 0.0
+    skipped: deque[int] = field(default_factory=lambda: deque(maxlen=50))
+    """Records this agent skipped lately: not previewed to it again meanwhile."""
 
 
 _FAIL_TO_OUTCOME = {
@@ -308,6 +350,8 @@ class Engine:
         self._seats: dict[str, int] = {}
         #: Agents on a call when their seat's server came back: re-seated after the call.
         self._reseat_after_call: set[int] = set()
+        #: Calls given a status lately (call id → agent), oldest first: never a second one.
+        self._status_given: dict[str, int] = {}
 
     # ---- campaigns ----------------------------------------------------------------------
 
@@ -388,13 +432,172 @@ class Engine:
     ) -> list[Command]:
         """The agent gives the call a status (validated by the journal) and ends wrap-up."""
         agent = self._agent_run(agent_id)
+        if call_id in self._status_given or (
+            agent.state.call_id == call_id and agent.state.status_set
+        ):
+            raise StatusAlreadySetError(call_id)
         call = self.calls.get(call_id)
         if call is None or agent.state.call_id != call_id:
             raise EngineError(f"agent {agent_id} has no call {call_id!r} to set a status for")
         self.journal.status_set(call, agent_id, status_id, date, note)
+        self._remember_status(call_id, agent_id)
         commands = self._agent(agent_id, ag.StatusSet(call_id))
         self._forget_if_done(call)
         return commands
+
+    def _remember_status(self, call_id: str, agent_id: int) -> None:
+        self._status_given[call_id] = agent_id
+        while len(self._status_given) > _STATUS_MEMORY:
+            del self._status_given[next(iter(self._status_given))]
+
+    def agent_hangup(self, agent_id: int) -> list[Command]:
+        """The agent ends its call from the desk: the call is hung up on the PBX; its
+        hang-up event (journaled as any other) ends the call and the agent wraps up."""
+        agent = self._agent_run(agent_id)
+        state = agent.state
+        call = self.calls.get(state.call_id) if state.call_id else None
+        if state.phase is not ag.Phase.TALKING or call is None or not call.up:
+            raise EngineError(f"agent {agent_id} has no call up to hang up")
+        log.info("agent_hangup", agent=agent_id, call_id=call.call_id)
+        return [HangupCall(call.call_id)]
+
+    # ---- an agent's own dials -------------------------------------------------------------
+
+    def check_dial_for_agent(self, agent_id: int) -> int:
+        """The campaign an agent's own dial goes to, or DialRefusedError saying why no dial
+        can be placed for this agent now (not ready, campaign stopped or closed, no line)."""
+        agent = self._agent_run(agent_id)
+        state = agent.state
+        if state.phase is not ag.Phase.READY or state.pending is not None:
+            why = f"agent {agent_id} is {state.phase.value}: only a ready agent can dial"
+            raise DialRefusedError("not_ready", why)
+        run = self.campaign(agent.campaign_id)
+        if run.state is RunState.STOPPED or self.draining:
+            raise DialRefusedError("stopped", f"campaign {run.name!r} is stopped")
+        wall = self.clock.utcnow()
+        if run.hours is not None and not is_open(run.hours, run.hours_tz, wall):
+            why = f"campaign {run.name!r} is outside its hours ({run.hours_tz})"
+            raise DialRefusedError("outside_hours", why)
+        if self.calls_up() >= self.lines:
+            raise DialRefusedError("no_line", f"all {self.lines} lines are busy")
+        return run.campaign_id
+
+    def dial_for_agent(self, agent_id: int, lead: Lead) -> tuple[str, list[Command]]:
+        """Dial ``lead`` now with ``agent_id`` reserved for it: the direct command behind
+        the desk's own dials (preview, "call back now", a manual number) and any caller
+        that already holds a record for one agent (e.g. an inbound callback).
+
+        The caller has claimed ``lead`` (its lease is this engine's). The agent must be
+        ready in the lead's campaign (:meth:`check_dial_for_agent`); it is reserved before
+        the call is placed, so whoever answers is connected to it: nobody can be dropped.
+        Returns the new call's id and the commands (the Originate). Raises
+        DialRefusedError (the lead is then not dialed: the caller releases it).
+        """
+        campaign_id = self.check_dial_for_agent(agent_id)
+        if lead.campaign_id != campaign_id:
+            why = f"record {lead.record_id} is not in the agent's campaign {campaign_id}"
+            raise DialRefusedError("other_campaign", why)
+        records, phones = self._in_flight()
+        if lead.record_id in records or lead.phone in phones:
+            raise DialRefusedError("in_flight", f"{lead.phone} is being called already")
+        run = self.campaigns[campaign_id]
+        agent = self.agents[agent_id]
+        if agent.preview is not None and agent.preview.record_id != lead.record_id:
+            self._drop_preview(agent, skipped=False)
+        agent.preview = None
+        call = self._new_call(run, lead, reserved=agent_id)
+        out = self._agent(agent_id, ag.Reserve(call.call_id))
+        out.append(self._originate(run, call))
+        log.info("dial_for_agent", agent=agent_id, call_id=call.call_id, record=lead.record_id)
+        return call.call_id, out
+
+    def preview_dial(self, agent_id: int) -> list[Command]:
+        """The agent dials the record it is previewing."""
+        agent = self._agent_run(agent_id)
+        if agent.preview is None:
+            raise DialRefusedError("no_preview", f"agent {agent_id} has no record to dial")
+        lead = agent.preview
+        try:
+            return self.dial_for_agent(agent_id, lead)[1]
+        except DialRefusedError:
+            if agent.state.phase is not ag.Phase.READY:
+                self._drop_preview(agent, skipped=False)
+            raise
+
+    def preview_skip(self, agent_id: int) -> list[Command]:
+        """The agent skips the record it is previewing: given back undialed, not shown to
+        this agent again for a while; the next one comes on the next tick."""
+        agent = self._agent_run(agent_id)
+        if agent.preview is None:
+            raise DialRefusedError("no_preview", f"agent {agent_id} has no record to skip")
+        self._drop_preview(agent, skipped=True)
+        return []
+
+    def _drop_preview(self, agent: AgentRun, *, skipped: bool) -> None:
+        lead = agent.preview
+        if lead is None:
+            return
+        agent.preview = None
+        if skipped:
+            agent.skipped.append(lead.record_id)
+        self.leads.release([lead.record_id])
+        log.info("preview_released", agent=agent.state.agent_id, record=lead.record_id)
+        self._publish_preview(agent)
+
+    def _publish_preview(self, agent: AgentRun) -> None:
+        lead = agent.preview
+        self.sink.publish(
+            preview_topic(agent.state.agent_id),
+            {
+                "agent": agent.state.agent_id,
+                "campaign": agent.campaign_id,
+                "record": None if lead is None else _record(lead),
+            },
+        )
+
+    def _offer_previews(self, run: CampaignRun) -> None:
+        """A preview campaign: each ready agent with nothing shown gets its next record."""
+        wall = self.clock.utcnow()
+        now = self.clock.now()
+        for agent in sorted(self._campaign_agents(run.campaign_id), key=lambda a: a.state.since):
+            state = agent.state
+            if agent.preview is not None or state.phase is not ag.Phase.READY or state.pending:
+                continue
+            records, phones = self._in_flight()
+            records |= {a.preview.record_id for a in self.agents.values() if a.preview}
+            got = self.leads.claim(
+                run.campaign_id,
+                1,
+                wall,
+                exclude_records=records | set(agent.skipped),
+                exclude_phones=phones,
+            )
+            run.exhausted = not got
+            if not got:
+                return
+            agent.preview, agent.preview_t = got[0], now
+            log.info("preview_offered", agent=state.agent_id, record=got[0].record_id)
+            self._publish_preview(agent)
+
+    def _preview_timeouts(self) -> list[Command]:
+        out: list[Command] = []
+        now = self.clock.now()
+        for agent in list(self.agents.values()):
+            run = self.campaigns.get(agent.campaign_id)
+            if agent.preview is None or run is None or run.preview_timeout_s <= 0:
+                continue
+            if agent.preview_t + run.preview_timeout_s > now:
+                continue
+            if run.preview_timeout_action is PreviewTimeout.DIAL:
+                try:
+                    out.extend(self.preview_dial(agent.state.agent_id))
+                except DialRefusedError as exc:
+                    aid = agent.state.agent_id
+                    log.warning("preview_autodial_refused", agent=aid, why=str(exc))
+                    self._drop_preview(agent, skipped=True)
+            else:
+                self._drop_preview(agent, skipped=True)
+        return out
 
     def agent_snapshot(self, agent_id: int) -> dict[str, Any] | None:
         """An agent's live state and its current call's record (None if never logged in)."""
@@ -421,7 +624,19 @@ class Engine:
             "pause_reason": state.pause_reason,
             "pending": state.pending.value if state.pending else None,
             "call": current,
+            "preview": None if agent.preview is None else _record(agent.preview),
+            "preview_left_s": self._preview_left(agent),
+            "preview_then": self.campaigns[agent.campaign_id].preview_timeout_action.value
+            if agent.campaign_id in self.campaigns
+            else None,
         }
+
+    def _preview_left(self, agent: AgentRun) -> float | None:
+        """Seconds until the agent's preview times out (None: no preview or no limit)."""
+        run = self.campaigns.get(agent.campaign_id)
+        if agent.preview is None or run is None or run.preview_timeout_s <= 0:
+            return None
+        return max(0.0, agent.preview_t + run.preview_timeout_s - self.clock.now())
 
     def _agent_run(self, agent_id: int) -> AgentRun:
         try:
@@ -439,6 +654,8 @@ class Engine:
         out: list[Command] = []
         if after.phase is not before.phase:
             self._on_phase_change(agent, before, now)
+            if after.phase in {ag.Phase.PAUSED, ag.Phase.LOGGED_OUT}:
+                self._drop_preview(agent, skipped=False)
         for cmd in agent_commands:
             out.extend(self._agent_command(agent, cmd))
         if (
@@ -755,9 +972,11 @@ class Engine:
             self._drop_at(call) for call in self.calls.values() if call.phase is CallPhase.WAITING
         ]
         for agent in self.agents.values():
+            run = self.campaigns[agent.campaign_id]
             if agent.state.phase is ag.Phase.WRAP_UP:
-                run = self.campaigns[agent.campaign_id]
                 times.append(agent.state.since + run.wrapup_timeout_s)
+            if agent.preview is not None and run.preview_timeout_s > 0:
+                times.append(agent.preview_t + run.preview_timeout_s)
         return min(times, default=None)
 
     def _drop_at(self, call: Call) -> float:
@@ -777,6 +996,7 @@ class Engine:
                 run = self.campaigns[agent.campaign_id]
                 if state.since + run.wrapup_timeout_s <= now:
                     out.extend(self._agent(state.agent_id, ag.WrapupTimeout(state.call_id)))
+        out.extend(self._preview_timeouts())
         return out
 
     def tick(self) -> list[Command]:
@@ -847,6 +1067,13 @@ class Engine:
         if code not in run.alerts:
             log.warning("campaign_alert", campaign=run.campaign_id, alert=code, message=message)
         run.alerts[code] = message
+
+    def in_flight(self) -> tuple[set[int], set[str]]:
+        """Records and numbers of this engine's calls up or wrapped up, and of records shown
+        in previews: a desk's own claim excludes them."""
+        records, phones = self._in_flight()
+        previews = [a.preview for a in self.agents.values() if a.preview is not None]
+        return records | {p.record_id for p in previews}, phones | {p.phone for p in previews}
 
     def _in_flight(self) -> tuple[set[int], set[str]]:
         """Records and numbers of this engine's calls up or wrapped up: never claimed again
@@ -951,8 +1178,10 @@ class Engine:
         return out
 
     def live_record_ids(self) -> list[int]:
-        """Records whose call is up or still being wrapped up (their leases must be kept)."""
-        return sorted({call.lead.record_id for call in self.calls.values()})
+        """Records whose call is up or still being wrapped up, and records shown in
+        previews (their leases must be kept)."""
+        previews = {a.preview.record_id for a in self.agents.values() if a.preview is not None}
+        return sorted({call.lead.record_id for call in self.calls.values()} | previews)
 
     def calls_up(self) -> int:
         """Calls holding a line."""
@@ -1016,7 +1245,7 @@ class Engine:
             ready = [
                 a.state.agent_id
                 for a in sorted(agents, key=lambda a: a.state.since)
-                if a.state.phase is ag.Phase.READY
+                if a.state.phase is ag.Phase.READY and a.preview is None
             ]
             owners, progressive = (
                 self.leads.reserved_work(run.campaign_id, ready, wall) if ready else (set(), 0)
@@ -1037,6 +1266,10 @@ class Engine:
                     call = self._new_call(run, lead, reserved=agent_id)
                     out.extend(self._agent(agent_id, ag.Reserve(call.call_id)))
                     out.append(self._originate(run, call))
+        if run.dial_mode is DialMode.PREVIEW:
+            # Never dialed predictively: each ready agent dials its own next record.
+            self._offer_previews(run)
+            return out
         view = self.view(run.campaign_id)
         n = run.pacer.decide(view)
         if self._overload is not None:

@@ -34,6 +34,11 @@ def screenpop_topic(agent: int | str) -> str:
     return f"agents/{agent}/screenpop"
 
 
+def preview_topic(agent: int | str) -> str:
+    """Topic of the record shown to an agent of a preview campaign (``record`` None: none)."""
+    return f"agents/{agent}/preview"
+
+
 def campaign_stats_topic(campaign: int | str) -> str:
     """Retained topic of a campaign's live figures."""
     return f"campaigns/{campaign}/stats"

@@ -38,7 +38,20 @@ from dialer.runtime.mqtt import EventSink
 
 log = structlog.get_logger(__name__)
 
-AGENT_ACTIONS = frozenset({"login", "ready", "pause", "logout", "status"})
+AGENT_ACTIONS = frozenset(
+    {
+        "login",
+        "ready",
+        "pause",
+        "logout",
+        "status",
+        "hangup",
+        "preview_dial",
+        "preview_skip",
+        "dial_record",
+        "dial_number",
+    }
+)
 CAMPAIGN_ACTIONS = frozenset({"start", "pause", "stop"})
 CAMPAIGN_ROLES = frozenset({Role.ADMIN, Role.HEAD})
 TOKEN_FIELD = "token"  # noqa: S105  (the name of a payload field)

@@ -40,7 +40,7 @@ from asterisk.protocol import Message
 from campaigns import selection
 from campaigns.db import make_engine
 from campaigns.dispositions import CallDetails, record_outcome
-from campaigns.enums import CampaignState, Outcome
+from campaigns.enums import CampaignState, DialMode, Outcome, PreviewTimeout
 from campaigns.migrate import current_revision, head_revision
 from campaigns.models import Agent, CallLog, Campaign, Record
 from campaigns.reports import rollup_due
@@ -532,6 +532,9 @@ class Runtime:
                 log.info(
                     "campaign_loaded", campaign=row.id, name=row.name, profile=row.pacing_profile
                 )
+            run.dial_mode = DialMode(row.dial_mode or DialMode.PREDICTIVE.value)
+            run.preview_timeout_s = float(row.preview_timeout_s or 0)
+            run.preview_timeout_action = PreviewTimeout(row.preview_timeout_action or "skip")
             try:
                 run.hours = campaign_hours(row.hours_start, row.hours_end, row.hours_days)
                 run.hours_tz = row.hours_tz
@@ -829,6 +832,7 @@ class Runtime:
             sink=self.sink,
             agent_command=self.agent_command,
             campaign_command=self._campaign_command,
+            errors=(*ROOT_ERRORS, KeyError, ValueError, TypeError),
         )
         await gate(kind, ident, payload)
 
@@ -838,7 +842,11 @@ class Runtime:
         Raises DialerError (refused by the agent's state), KeyError or ValueError (a payload
         field missing or wrong), with a message naming it.
         """
-        self._execute(agent_action(self.engine, agent_id, action, payload, seat_of=self._seat_of))
+        self._execute(
+            agent_action(
+                self.engine, agent_id, action, payload, seat_of=self._seat_of, leads=self.leads
+            )
+        )
 
     def agent_snapshot(self, agent_id: int) -> dict[str, Any] | None:
         """The agent's live state and current call (None when it never logged in)."""

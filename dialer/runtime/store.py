@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
-from campaigns import selection
+from campaigns import desk, selection
 from campaigns.abandonment import settled_facts, zone
 from campaigns.dispositions import (
     CallDetails,
@@ -182,6 +182,35 @@ class SqlLeads:
     def release(self, record_ids: Sequence[int]) -> None:
         """Give back records claimed and not dialed (only leases this owner holds)."""
         selection.release(self.db, record_ids, engine_id=self.owner)
+
+    def claim_for_agent(
+        self,
+        campaign_id: int,
+        record_id: int,
+        agent_id: int,
+        now: dt.datetime,
+        *,
+        exclude_records: Collection[int] = (),
+        exclude_phones: Collection[str] = (),
+    ) -> Lead:
+        """Record ``record_id`` leased for a dial with ``agent_id`` reserved, now
+        (:func:`campaigns.desk.claim_for_agent`: DeskDialRefusedError says why not)."""
+        item = desk.claim_for_agent(
+            self.db,
+            record_id,
+            agent_id,
+            now,
+            campaign_id=campaign_id,
+            engine_id=self.owner,
+            lease_s=self.lease_s,
+            exclude_records=exclude_records,
+            exclude_phones=exclude_phones,
+        )
+        return _lead(item)
+
+    def record_for_number(self, campaign_id: int, number: str) -> int:
+        """The campaign's record of a typed number, created when there is none."""
+        return desk.record_for_number(self.db, campaign_id, number)
 
     def renew(self, record_ids: Sequence[int], now: dt.datetime) -> list[int]:
         """Extend this owner's leases on records whose calls are still going on (and take

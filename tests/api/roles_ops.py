@@ -58,6 +58,18 @@ ROLE_TABLE: list[RoleCase] = [
         AGENTS,
         fixed("/api/agent/status", json={"call_id": "c-1", "status": 1}),
     ),
+    RoleCase("POST", "/api/agent/hangup", AGENTS, fixed("/api/agent/hangup")),
+    RoleCase("POST", "/api/agent/preview/dial", AGENTS, fixed("/api/agent/preview/dial")),
+    RoleCase("POST", "/api/agent/preview/skip", AGENTS, fixed("/api/agent/preview/skip")),
+    RoleCase(
+        "POST", "/api/agent/dial", AGENTS, fixed("/api/agent/dial", json={"number": "+48221234567"})
+    ),
+    RoleCase(
+        "POST",
+        "/api/agent/callbacks/{record_id}/dial",
+        AGENTS,
+        fixed("/api/agent/callbacks/1/dial"),
+    ),
     RoleCase("GET", "/api/agent/callbacks", AGENTS, fixed("/api/agent/callbacks")),
     RoleCase("GET", "/api/agent/calls", AGENTS, fixed("/api/agent/calls")),
     RoleCase("GET", "/api/calls", ALL_ROLES, fixed("/api/calls", params={"page_size": 10})),

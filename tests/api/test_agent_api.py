@@ -63,15 +63,17 @@ class EngineHost:
     hub: EventHub
     engine: Engine = field(init=False)
     journal: SqlJournal = field(init=False)
+    leads: SqlLeads = field(init=False)
     commands: list[Command] = field(default_factory=list)
     syncs: int = 0
 
     def __post_init__(self) -> None:
         clock = WallClock()
         self.journal = SqlJournal(self.db, engine_id="api-test", clock=clock)
+        self.leads = SqlLeads(self.db, engine_id="api-test", lease_s=60)
         self.engine = Engine(
             clock=clock,
-            leads=SqlLeads(self.db, engine_id="api-test", lease_s=60),
+            leads=self.leads,
             journal=self.journal,
             sink=self.hub,
             engine_id="api-test",
@@ -96,7 +98,9 @@ class EngineHost:
         def seat_of(agent: int, request: Mapping[str, Any]) -> str:
             return check_seat(self.db, agent, str(request.get("seat") or "") or None)
 
-        self._run(agent_action(self.engine, agent_id, action, payload, seat_of=seat_of))
+        self._run(
+            agent_action(self.engine, agent_id, action, payload, seat_of=seat_of, leads=self.leads)
+        )
 
     def agent_snapshot(self, agent_id: int) -> dict[str, Any] | None:
         """The engine's snapshot."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from campaigns.desk import DIAL_REFUSAL_REASONS
 from campaigns.enums import CampaignState, Outcome, Role, SystemStatus
 from campaigns.importer import RejectReason
 from campaigns.service import RETRY_KEYS
@@ -52,6 +53,7 @@ ENUMERATIONS: dict[str, list[str]] = {
     "dashboard.": ["dials", "answered", "connected", "dropped"],
     "campaigns.": ["start", "pause", "stop"],
     "alert": ["no_seat", "overload"],
+    "dial_refused": list(DIAL_REFUSAL_REASONS),
     "records": ["total", "due_now", "waiting", "outside_window", "in_flight", "dnc", "exhausted"],
 }
 

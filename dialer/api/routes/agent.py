@@ -1,11 +1,14 @@
-"""The agent's own actions and lists: log in to a seat, ready, pause, log out, set a status,
-own callbacks and own call history.
+"""The agent's own actions and lists: log in to a seat, ready, pause, log out, set a status
+(once per call), hang up, dial or skip a preview, call a callback back now, dial a typed
+number; own callbacks and own call history; the screen pop's record card and history.
 
 Actions go to the engine running in this process (503 when there is none). Handlers that
 touch the engine run on the engine's event loop (``async def``) and do their database work
-in the thread pool. A refusal by the agent's state machine or the engine answers 409 with
-the engine's message; a request that names a wrong field answers 422 naming it. Every
-accepted action is written to the audit log with the user as actor.
+in the thread pool, except the desk's own dials, whose one-record claim runs with the
+engine's check on the loop (as the engine's reserved claims do). A refusal by the agent's
+state machine or the engine answers 409 with the engine's message (a refused dial also
+with ``reason``, a stable code); a request that names a wrong field answers 422 naming
+it. Every accepted action is written to the audit log with the user as actor.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ import datetime as dt
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
+from campaigns.desk import record_card
 from campaigns.dispositions import campaign_statuses
-from campaigns.enums import SystemStatus
-from campaigns.models import Campaign
+from campaigns.enums import DialMode, PreviewTimeout, SystemStatus
+from campaigns.models import Campaign, Record
 from campaigns.status_engine import DATED_STATUSES, StatusRuleError
 from campaigns.statuses import audit
 from dialer.api.context import ApiContext, EngineLink
@@ -69,6 +73,33 @@ class ScreenRecord(BaseModel):
     attempt: int | None = None
 
 
+class PastCallOut(BaseModel):
+    """An earlier call of the record (newest first)."""
+
+    dial_at: dt.datetime
+    agent: str | None
+    outcome: str | None
+    status: str | None
+    system_status: str | None
+    note: str
+    talk_s: float | None
+
+
+class RecordCardOut(BaseModel):
+    """What the screen pop shows beside the record's fields: its list, status, the
+    callback's owner, date and note, and its previous calls."""
+
+    record_id: int
+    list_name: str | None
+    status: str | None
+    system_status: str
+    attempts: int
+    owner: str | None = Field(description="The callback's owner (MY_RECORD), else null")
+    next_call_at: dt.datetime | None
+    callback_note: str | None = Field(description="The note of the call that booked it")
+    history: list[PastCallOut]
+
+
 class CurrentCall(BaseModel):
     """The call the agent is reserved for, talking on or wrapping up."""
 
@@ -77,6 +108,7 @@ class CurrentCall(BaseModel):
     phase: str
     connected_at: dt.datetime | None = None
     record: ScreenRecord
+    card: RecordCardOut | None = None
 
 
 class StatusChoice(BaseModel):
@@ -103,6 +135,19 @@ class AgentState(BaseModel):
     call: CurrentCall | None = None
     statuses: list[StatusChoice] = Field(
         default_factory=list, description="The campaign's statuses (when logged in)"
+    )
+    dial_mode: DialMode | None = Field(
+        default=None, description="The campaign's dial mode (preview: the agent dials)"
+    )
+    preview: ScreenRecord | None = Field(
+        default=None, description="The record shown for the agent to dial or skip"
+    )
+    preview_card: RecordCardOut | None = None
+    preview_left_s: float | None = Field(
+        default=None, description="Seconds before the preview times out (null: no limit)"
+    )
+    preview_then: PreviewTimeout | None = Field(
+        default=None, description="What the timeout does: skip or dial"
     )
 
 
@@ -146,22 +191,45 @@ def _agent_id(user: Principal) -> int:
     return user.agent_id
 
 
-def _choices(ctx: ApiContext, campaign_id: int) -> tuple[str | None, list[StatusChoice]]:
+class DialNumberIn(BaseModel):
+    """A number the agent types to dial now."""
+
+    number: str = Field(min_length=3, max_length=32, pattern=r"^[0-9+()./ -]+$")
+
+
+def _card(conn: sa.Connection, record_id: int, call_id: str | None) -> RecordCardOut | None:
+    card = record_card(conn, record_id, exclude_call=call_id)
+    return None if card is None else RecordCardOut.model_validate(card, from_attributes=True)
+
+
+def _choices(
+    ctx: ApiContext, state: AgentState
+) -> tuple[str | None, DialMode | None, list[StatusChoice]]:
+    campaign_id = state.campaign
     with ctx.db.connect() as conn:
-        name = conn.execute(
-            sa.select(_CAMPAIGN.c.name).where(_CAMPAIGN.c.id == campaign_id)
-        ).scalar()
-        options = campaign_statuses(conn, campaign_id)
-    return name, [
-        StatusChoice(
-            id=o.id,
-            name=o.name,
-            system_status=o.system_status,
-            needs_date=o.system_status in DATED_STATUSES,
-        )
-        for o in options
-        if o.active and not o.hidden
-    ]
+        row = conn.execute(
+            sa.select(_CAMPAIGN.c.name, _CAMPAIGN.c.dial_mode).where(_CAMPAIGN.c.id == campaign_id)
+        ).first()
+        options = campaign_statuses(conn, campaign_id or 0)
+        if state.call is not None:
+            state.call.card = _card(conn, state.call.record.id, state.call.call_id)
+        if state.preview is not None:
+            state.preview_card = _card(conn, state.preview.id, None)
+    name, mode = (row.name, DialMode(row.dial_mode)) if row is not None else (None, None)
+    return (
+        name,
+        mode,
+        [
+            StatusChoice(
+                id=o.id,
+                name=o.name,
+                system_status=o.system_status,
+                needs_date=o.system_status in DATED_STATUSES,
+            )
+            for o in options
+            if o.active and not o.hidden
+        ],
+    )
 
 
 async def _state(ctx: ApiContext, engine: EngineLink, agent_id: int) -> AgentState:
@@ -176,10 +244,15 @@ async def _state(ctx: ApiContext, engine: EngineLink, agent_id: int) -> AgentSta
         campaign=snap.get("campaign"),
         seat=snap.get("seat"),
         call=CurrentCall.model_validate(snap["call"]) if snap.get("call") else None,
+        preview=ScreenRecord.model_validate(snap["preview"]) if snap.get("preview") else None,
+        preview_left_s=snap.get("preview_left_s"),
+        preview_then=snap.get("preview_then"),
     )
     if state.phase is Phase.LOGGED_OUT or state.campaign is None:
         return AgentState(agent=agent_id, phase=Phase.LOGGED_OUT)
-    state.campaign_name, state.statuses = await run_in_threadpool(_choices, ctx, state.campaign)
+    state.campaign_name, state.dial_mode, state.statuses = await run_in_threadpool(
+        _choices, ctx, state
+    )
     return state
 
 
@@ -188,7 +261,11 @@ def _refused(exc: Exception) -> JSONResponse:
     detail = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
     if isinstance(exc, KeyError):
         detail = f"missing field {detail}"
-    return JSONResponse({"error": error, "detail": detail}, status_code=409)
+    body = {"error": error, "detail": detail}
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and error == "dial_refused":
+        body["reason"] = reason  # a stable code the desk says in the user's language
+    return JSONResponse(body, status_code=409)
 
 
 def _audit(ctx: ApiContext, user: Principal, action: str, details: dict[str, Any]) -> None:
@@ -304,6 +381,63 @@ async def agent_status(body: StatusIn, user: AgentUser, ctx: Ctx) -> Any:
     if body.date is not None:
         payload["date"] = body.date.isoformat()
     return await _act(ctx, user, "status", payload)
+
+
+@router.post("/hangup", response_model=AgentState, responses=_ACTION_ERRORS)
+async def agent_hangup(user: AgentUser, ctx: Ctx) -> Any:
+    """End the agent's current call on the PBX; the agent then wraps up (409 when it has
+    no call up)."""
+    return await _act(ctx, user, "hangup", {})
+
+
+@router.post("/preview/dial", response_model=AgentState, responses=_ACTION_ERRORS)
+async def agent_preview_dial(user: AgentUser, ctx: Ctx) -> Any:
+    """Dial the record shown to the agent (preview campaigns), with the agent reserved."""
+    return await _act(ctx, user, "preview_dial", {})
+
+
+@router.post("/preview/skip", response_model=AgentState, responses=_ACTION_ERRORS)
+async def agent_preview_skip(user: AgentUser, ctx: Ctx) -> Any:
+    """Skip the record shown to the agent: given back undialed; the next one follows."""
+    return await _act(ctx, user, "preview_skip", {})
+
+
+@router.post("/dial", response_model=AgentState, responses=_ACTION_ERRORS)
+async def agent_dial_number(body: DialNumberIn, user: AgentUser, ctx: Ctx) -> Any:
+    """Dial a number now for this agent (reserved: nobody is dropped), in the campaign it
+    works: the record of that number, created in the "Manual dials" list when new. Refused
+    (409, ``reason``) on a DNC list, outside the person's window or the campaign's hours."""
+    return await _act(ctx, user, "dial_number", {"number": body.number.strip()})
+
+
+def _own_callback(ctx: ApiContext, agent_id: int, record_id: int) -> None:
+    rec = Record.__table__.c  # type: ignore[attr-defined]
+    with ctx.db.connect() as conn:
+        mine = conn.execute(
+            sa.select(rec.id).where(
+                rec.id == record_id,
+                rec.owner_agent_id == agent_id,
+                rec.system_status == SystemStatus.MY_RECORD.value,
+            )
+        ).first()
+    if mine is None:
+        raise HTTPException(404, detail=f"record {record_id} is not one of your callbacks")
+
+
+@router.post(
+    "/callbacks/{record_id}/dial",
+    response_model=AgentState,
+    responses={**_ACTION_ERRORS, 404: {"model": ErrorOut, "description": "Not your callback"}},
+)
+async def agent_call_back_now(
+    record_id: Annotated[int, Path(ge=1, le=MAX_ID)], user: AgentUser, ctx: Ctx
+) -> Any:
+    """Call one of the agent's own callbacks now, ahead of its date, with the agent
+    reserved (nobody is dropped)."""
+    if ctx.engine is None:
+        return _unavailable()
+    await run_in_threadpool(_own_callback, ctx, _agent_id(user), record_id)
+    return await _act(ctx, user, "dial_record", {"record": record_id})
 
 
 @router.get("/callbacks")

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from campaigns.enums import CampaignState, OwnerAbsentPolicy, Role
+from campaigns.enums import CampaignState, DialMode, OwnerAbsentPolicy, PreviewTimeout, Role
 from campaigns.models import Campaign, Record, utcnow
 from campaigns.service import (
     CampaignRules,
@@ -92,6 +92,15 @@ class CampaignFields(BaseModel):
     hours_end: HHMM | None = None
     hours_days: list[Weekday] | None = Field(default=None, max_length=7)
     hours_tz: Zone | None = None
+    dial_mode: DialMode | None = Field(
+        default=None, description="predictive, or preview: each agent dials its next record."
+    )
+    preview_timeout_s: int | None = Field(
+        default=None, ge=0, le=3600, description="Seconds a preview waits (0 = no limit)."
+    )
+    preview_timeout_action: PreviewTimeout | None = Field(
+        default=None, description="After the preview timeout: skip the record or dial it."
+    )
 
 
 class CampaignIn(CampaignFields):
@@ -139,6 +148,9 @@ class CampaignOut(CampaignBrief):
     hours_end: str | None
     hours_days: list[int]
     hours_tz: str
+    dial_mode: DialMode = DialMode.PREDICTIVE
+    preview_timeout_s: int = 0
+    preview_timeout_action: PreviewTimeout = PreviewTimeout.SKIP
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -416,7 +428,8 @@ def _edit(ctx: ApiContext, campaign_id: int, body: CampaignPatch, actor: str) ->
 def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
-    return str(value) if isinstance(value, CampaignState | OwnerAbsentPolicy) else value
+    plain = CampaignState | OwnerAbsentPolicy | DialMode | PreviewTimeout
+    return str(value) if isinstance(value, plain) else value
 
 
 @router.patch("/campaigns/{campaign_id}")

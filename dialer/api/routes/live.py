@@ -2,13 +2,14 @@
 
 A reader first gets the retained present (campaign figures, agent states), then every
 event as it happens. Event names are the kinds ``stats``, ``agent``, ``call``,
-``screenpop`` and ``error``; each event's data is ``{"topic": ..., "payload": ...}`` (the
-payloads are described in :mod:`dialer.runtime.mqtt`). What a reader sees:
+``screenpop``, ``preview`` and ``error``; each event's data is
+``{"topic": ..., "payload": ...}`` (the payloads are described in
+:mod:`dialer.runtime.mqtt`). What a reader sees:
 
 * administrators and heads: everything;
 * a group leader: campaign figures, its group's agents' states, and the calls its agents
   take (a call shows once it is connected to one of them);
-* an agent: its own ``agents/{id}/*`` topics (state, screen pop, errors).
+* an agent: its own ``agents/{id}/*`` topics (state, screen pop, preview, errors).
 
 ``?campaign=ID`` keeps the events of one campaign (events that name no campaign pass).
 
@@ -76,7 +77,8 @@ def kind_of(topic: str) -> str | None:
     if len(parts) == 3 and parts[0] == "campaigns" and parts[2] == "stats":
         return "stats"
     if len(parts) == 3 and parts[0] == "agents":
-        return {"state": "agent", "screenpop": "screenpop", "error": "error"}.get(parts[2])
+        kinds = {"state": "agent", "screenpop": "screenpop", "preview": "preview", "error": "error"}
+        return kinds.get(parts[2])
     if len(parts) == 3 and parts[0] == "calls":
         return "call"
     return None
@@ -101,7 +103,7 @@ def admit(scope: LiveScope, event: LiveEvent) -> str | None:
             return None
     if scope.everything:
         return kind
-    if kind in {"agent", "screenpop", "error"}:
+    if kind in {"agent", "screenpop", "preview", "error"}:
         agent = _int(parts[1])
         if agent not in scope.agents:
             return None

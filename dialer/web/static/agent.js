@@ -27,6 +27,17 @@
   }
   D.reasonText = reasonText;
 
+  /** A desk refusal in the page's language: a dial refused for a known reason, or a
+      status already given; else the usual error text. */
+  function refusalText(err) {
+    if (err && err.error === "status_already_set") return D.t("agent.status_twice");
+    const reason = err && err.body && err.body.reason;
+    if (err && err.error === "dial_refused" && reason && Object.prototype.hasOwnProperty.call(D.catalog, "dial_refused." + reason)) {
+      return D.t("dial_refused." + reason);
+    }
+    return D.errorText(err);
+  }
+
   /* ---- state ------------------------------------------------------------------------ */
 
   async function loadState() {
@@ -65,11 +76,13 @@
       $("live-campaign").textContent = campaignNames[next.campaign] || (next.campaign_name || (next.campaign ? "#" + next.campaign : "–"));
       $("live-seat").textContent = next.seat || "–";
       $("btn-ready").disabled = next.phase !== "paused";
+      $("btn-dial").disabled = next.phase !== "ready" || !!next.pending;
       $("btn-pause").disabled = next.pending === "paused" || (next.phase === "paused" && !next.pending);
       tick();
     }
     const call = next.call || null;
     showCall(call);
+    showPreview(loggedOut ? null : next);
     if (call && call.call_id !== previousCall) {
       D.showError($("status-error"), null);
       D.setText($("call-ok"), "");
@@ -170,7 +183,101 @@
     if (call.connected_at) rows.push([D.t("agent.connected_at"), D.fmtDateTime(call.connected_at)]);
     for (const [key, value] of Object.entries(record.fields || {})) rows.push([key, value === null ? "" : String(value)]);
     $("pop-fields").replaceChildren(...rows.flatMap(([k, v]) => [D.h("dt", {}, k), D.h("dd", {}, v)]));
+    $("btn-hangup").hidden = state.phase !== "talking";
+    showCard("pop", call.card);
   }
+
+  /** The record's card: list, status, the callback's owner, date and note, its calls. */
+  function showCard(prefix, card) {
+    const facts = [];
+    const historyRows = [];
+    let note = "";
+    if (card) {
+      if (card.list_name) facts.push([D.t("agent.list"), card.list_name]);
+      facts.push([D.t("col.status"), card.status || D.tv("system_status", card.system_status)]);
+      if (card.owner) facts.push([D.t("agent.callback_owner"), card.owner]);
+      if (card.next_call_at) facts.push([D.t("agent.callback_at"), D.fmtDateTime(card.next_call_at)]);
+      note = card.callback_note || "";
+      for (const c of card.history || []) {
+        historyRows.push(
+          D.h(
+            "tr",
+            {},
+            D.h("td", {}, D.timeEl(c.dial_at, true)),
+            D.h("td", {}, c.agent || "–"),
+            D.h("td", {}, c.outcome ? D.tv("outcome", c.outcome) : D.t("calls.in_progress")),
+            D.h("td", {}, c.status || "–"),
+            D.h("td", { class: "note" }, c.note || ""),
+          ),
+        );
+      }
+    }
+    $(prefix + "-card-facts").replaceChildren(...facts.flatMap(([k, v]) => [D.h("dt", {}, k), D.h("dd", {}, v)]));
+    const noteEl = $(prefix + "-callback-note");
+    noteEl.hidden = !note;
+    noteEl.textContent = note ? D.t("agent.callback_note") + ": " + note : "";
+    $(prefix + "-history").tBodies[0].replaceChildren(...historyRows);
+    $(prefix + "-history-empty").hidden = historyRows.length > 0;
+  }
+
+  /* ---- preview campaigns: the next record, dialed or skipped by the agent ---------- */
+
+  let previewDeadline = null;
+  let previewThen = "skip";
+  function tickPreview() {
+    const el = $("preview-timeout");
+    el.hidden = previewDeadline === null || $("preview-record").hidden;
+    if (el.hidden) return;
+    const left = Math.max(0, Math.round((previewDeadline - Date.now()) / 1000));
+    el.textContent = previewThen === "dial" ? D.t("agent.preview_dials_in", { s: left }) : D.t("agent.preview_skips_in", { s: left });
+  }
+  setInterval(tickPreview, 1000);
+
+  function showPreview(snapshot) {
+    const preview = snapshot && snapshot.dial_mode === "preview";
+    $("preview-card").hidden = !preview;
+    if (!preview) return;
+    const record = snapshot.preview;
+    $("preview-record").hidden = !record;
+    $("preview-none").hidden = !!record;
+    if (!record) return;
+    previewDeadline = typeof snapshot.preview_left_s === "number" ? Date.now() + snapshot.preview_left_s * 1000 : null;
+    previewThen = snapshot.preview_then || "skip";
+    tickPreview();
+    $("preview-name").textContent = record.name || D.t("agent.no_name");
+    $("preview-phone").textContent = record.phone || "";
+    const rows = [[D.t("agent.attempt"), D.fmtNumber(record.attempt)]];
+    for (const [key, value] of Object.entries(record.fields || {})) rows.push([key, value === null ? "" : String(value)]);
+    $("preview-fields").replaceChildren(...rows.flatMap(([k, v]) => [D.h("dt", {}, k), D.h("dd", {}, v)]));
+    showCard("preview", snapshot.preview_card);
+  }
+
+  async function deskAction(button, path, payload, errorEl) {
+    await D.busy(button, async () => {
+      try {
+        const answer = await D.api("POST", path, payload);
+        D.showError(errorEl, null);
+        if (answer && answer.phase) setState(answer);
+        else await loadState();
+      } catch (err) {
+        D.showError(errorEl, refusalText(err));
+      }
+    });
+  }
+  $("btn-preview-dial").addEventListener("click", () => deskAction($("btn-preview-dial"), "/api/agent/preview/dial", null, $("preview-error")));
+  $("btn-preview-skip").addEventListener("click", () => deskAction($("btn-preview-skip"), "/api/agent/preview/skip", null, $("preview-error")));
+  $("btn-hangup").addEventListener("click", () => deskAction($("btn-hangup"), "/api/agent/hangup", null, $("seat-error")));
+  $("dial-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const number = $("dial-number").value.trim();
+    if (!number) {
+      D.showError($("seat-error"), D.t("agent.dial_number_needed"));
+      $("dial-number").focus();
+      return;
+    }
+    await deskAction($("btn-dial"), "/api/agent/dial", { number }, $("seat-error"));
+    if (!$("seat-error").textContent) $("dial-number").value = "";
+  });
 
   async function loadStatuses(campaign, provided) {
     if (Array.isArray(provided)) {
@@ -288,6 +395,12 @@
         refreshLists();
         setTimeout(refreshLists, 1600);
       } catch (err) {
+        if (err && err.error === "status_already_set") {
+          savedFor = call.call_id;
+          $("status-card").hidden = true;
+          D.setText($("call-ok"), D.t("agent.status_twice"));
+          return;
+        }
         D.showFormErrors(form, err, $("status-error"));
       }
     });
@@ -296,6 +409,14 @@
   /* ---- own callbacks and calls ----------------------------------------------------- */
 
   const campaignLabel = (row) => row.campaign_name || campaignNames[row.campaign_id] || "#" + row.campaign_id;
+
+  function callBackButton(row) {
+    const button = D.h("button", { type: "button", class: "small", dataset: { record: row.record_id } }, D.t("agent.call_back_now"));
+    button.disabled = state.phase !== "ready" || state.campaign !== row.campaign_id;
+    if (state.campaign && state.campaign !== row.campaign_id) button.title = D.t("agent.call_back_other_campaign");
+    button.addEventListener("click", () => deskAction(button, `/api/agent/callbacks/${row.record_id}/dial`, null, $("callbacks-error")));
+    return button;
+  }
 
   async function loadCallbacks() {
     try {
@@ -310,6 +431,7 @@
             D.h("td", {}, r.name || "–"),
             D.h("td", {}, r.phone || "–"),
             D.h("td", {}, campaignLabel(r)),
+            D.h("td", {}, callBackButton(r)),
           ),
         ),
         $("callbacks-empty"),
@@ -363,6 +485,7 @@
         refresh();
       },
       screenpop: refresh,
+      preview: refresh,
       error: (payload) => D.showError($("seat-error"), D.t("error.refused") + " " + ((payload && payload.error) || "")),
     },
   );

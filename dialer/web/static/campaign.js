@@ -28,6 +28,9 @@
     hours_end: null,
     hours_days: [1, 2, 3, 4, 5, 6, 7],
     hours_tz: "UTC",
+    dial_mode: "predictive",
+    preview_timeout_s: 0,
+    preview_timeout_action: "skip",
   };
   let campaign = null;
   let offered = [];
@@ -42,7 +45,7 @@
 
   function fillForm(c) {
     const el = form.elements;
-    for (const name of ["name", "description", "max_attempts", "max_wait_s", "window_start", "window_end", "default_region", "default_tz", "wrapup_timeout_s", "caller_id", "hours_start", "hours_end", "hours_tz"]) {
+    for (const name of ["name", "description", "max_attempts", "max_wait_s", "window_start", "window_end", "default_region", "default_tz", "wrapup_timeout_s", "caller_id", "hours_start", "hours_end", "hours_tz", "dial_mode", "preview_timeout_s", "preview_timeout_action"]) {
       if (el[name]) el[name].value = c[name] === null || c[name] === undefined ? "" : c[name];
     }
     ensureOption(el.pacing_profile, c.pacing_profile);
@@ -91,8 +94,11 @@
       hours_end: orNull("hours_end"),
       hours_days: days("hours_days"),
       hours_tz: text("hours_tz") || "UTC",
+      dial_mode: el.dial_mode.value || "predictive",
+      preview_timeout_s: number("preview_timeout_s"),
+      preview_timeout_action: el.preview_timeout_action.value || "skip",
     };
-    for (const k of ["max_attempts", "max_wait_s", "wrapup_timeout_s"]) if (body[k] === null) delete body[k];
+    for (const k of ["max_attempts", "max_wait_s", "wrapup_timeout_s", "preview_timeout_s"]) if (body[k] === null) delete body[k];
     const wrap = el.wrapup_default_status_id.value;
     if (wrap) body.wrapup_default_status_id = Number(wrap);
     else if (campaign && campaign.wrapup_default_status_id) body.wrapup_default_status_id = null;
