@@ -49,9 +49,9 @@ def build_cluster_demo(
         for k in range(2, campaigns + 1):
             values = {key: value for key, value in row.items() if key != "id"}
             values["name"] = f"{row['name']} {k}"
-            new_id = int(
-                conn.execute(sa.insert(_CAMPAIGN).values(**values)).inserted_primary_key[0]
-            )
+            new_id = conn.execute(
+                sa.insert(_CAMPAIGN).values(**values).returning(_CAMPAIGN.c.id)
+            ).scalar_one()
             conn.execute(
                 sa.insert(_STATUS),
                 [{**s._asdict(), "campaign_id": new_id} for s in statuses],
