@@ -58,7 +58,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             help="Scenario TOML whose simulated agents work --campaign (testing with pbx-sim).",
         ),
         campaign: str | None = typer.Option(
-            None, "--campaign", help="With --sim-agents: the campaign they work (name or id)."
+            None,
+            "--campaign",
+            help="With --sim-agents: the campaign they work (name or id), or `all`: every "
+            "campaign, each with its own agents, acting while this engine runs it (a cluster).",
         ),
         time_scale: float = typer.Option(
             1.0, "--time-scale", min=1.0, help="Engine clock speed; match pbx-sim --time-scale."
@@ -76,7 +79,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         from dialer.cli.campaign_cmds import get_settings
         from dialer.errors import ROOT_ERRORS
         from dialer.runtime import run_forever
-        from dialer.sim.simagents import scenario_agents
+        from dialer.sim.simagents import all_campaigns_agents, scenario_agents
 
         settings = get_settings(ctx)
         try:
@@ -85,7 +88,11 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 if campaign is None:
                     typer.echo("error: --sim-agents needs --campaign", err=True)
                     raise typer.Exit(2)
-                agents = scenario_agents(settings, sim_agents, campaign)
+                agents = (
+                    all_campaigns_agents(settings, sim_agents)
+                    if campaign == "all"
+                    else scenario_agents(settings, sim_agents, campaign)
+                )
             listen = parse_listen(http) if http else None
             if listen is None and settings.http.enabled:
                 listen = (settings.http.host, settings.http.port)

@@ -920,6 +920,41 @@ class Engine:
         )
         return []
 
+    def adopt_agent(self, agent_id: int, seat: str, campaign_id: int) -> list[Command]:
+        """Take over an agent whose seat is up and idle on Asterisk (a campaign taken over
+        from another engine): logged in to ``campaign_id`` and ready, its seat kept."""
+        self.campaign(campaign_id)
+        current = self.agents.get(agent_id)
+        if current is not None and current.state.phase is not ag.Phase.LOGGED_OUT:
+            raise EngineError(f"agent {agent_id} is already logged in")
+        now = self.clock.now()
+        before = ag.AgentState(agent_id=agent_id)
+        state, _ = ag.transition(before, ag.Login(), now)  # its seat is up: not started
+        state, _ = ag.transition(state, ag.SeatUp(), now)
+        agent = AgentRun(state, seat, campaign_id, logged_in_t=now)
+        self.agents[agent_id] = agent
+        self._seats[seat] = agent_id
+        self._pacer_event(campaign_id, pt.LOGIN, agent_id=agent_id)
+        self._on_phase_change(agent, before, now)
+        log.info("agent_adopted", agent=agent_id, seat=seat, campaign=campaign_id)
+        return self._serve_queue(campaign_id)
+
+    def remove_campaign(self, campaign_id: int) -> list[str]:
+        """Forget a campaign another engine now owns (its lease was lost): its calls and
+        agents are dropped from memory without a command (the new owner adopts them on
+        Asterisk); returns the call ids forgotten."""
+        self.campaigns.pop(campaign_id, None)
+        gone = [cid for cid, call in self.calls.items() if call.campaign_id == campaign_id]
+        for call_id in gone:
+            del self.calls[call_id]
+        for agent_id, agent in list(self.agents.items()):
+            if agent.campaign_id == campaign_id:
+                del self.agents[agent_id]
+                if self._seats.get(agent.seat) == agent_id:
+                    del self._seats[agent.seat]
+        log.warning("campaign_removed", campaign=campaign_id, calls=len(gone))
+        return gone
+
     # ---- graceful stop ------------------------------------------------------------------
 
     def hang_up_all(self) -> list[Command]:

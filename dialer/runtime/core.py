@@ -23,7 +23,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -63,6 +63,7 @@ from dialer.engine.adoption import Found, FoundCall, FoundSeat, Plan, plan
 from dialer.engine.calls import Call, CallPhase, Lead
 from dialer.engine.clock import Clock, ScaledClock, WallClock
 from dialer.errors import ROOT_ERRORS, DialerError
+from dialer.runtime.cluster import Cluster, Taken, owner_engine
 from dialer.runtime.commands import CommandGate, check_seat
 from dialer.runtime.jobs import Jobs, JobSpec
 from dialer.runtime.mqtt import EventSink, MqttPublisher, NullSink, mqtt_tls
@@ -149,6 +150,11 @@ class Runtime:
         self.leads = SqlLeads(
             self.db, engine_id=engine_id, lease_s=settings.engine.lease_s, nonce=self.nonce
         )
+        #: Campaign ownership shared with the other engines on this database ([cluster]).
+        self.cluster = _cluster_of(settings, self.db, self.leads.owner)
+        if self.cluster is not None:
+            self.leads.fence = self.cluster.fence
+        self._cluster_ok_t = time.monotonic()
         self.journal = BackgroundJournal(
             SqlJournal(self.db, engine_id=engine_id, clock=self.clock, nonce=self.nonce)
         )
@@ -224,8 +230,12 @@ class Runtime:
             msg = f"no Asterisk server answered within {self.ready_within_s:.0f} s ({names})"
             raise EngineStartError(msg) from None
         self.profiles.poll()
+        taken: list[Taken] = []
+        if self.cluster is not None:
+            taken = await self._join_cluster()
         self.sync_campaigns()
         await self.adopt_after_restart()
+        await self._take_over(taken)
         jobs = Jobs(self._job_specs(), time_scale=self.time_scale)
         await self._stack.enter_async_context(jobs)
         for name, loop in (
@@ -236,6 +246,8 @@ class Runtime:
             self._tasks.append(asyncio.create_task(loop(), name=f"engine-{name}"))
         if self.sim_agents is not None:
             self._tasks.append(asyncio.create_task(self._sim_agents(), name="engine-sim-agents"))
+        if self.cluster is not None:
+            self._tasks.append(asyncio.create_task(self._cluster_loop(), name="engine-cluster"))
         if self.http is not None:
             await self._serve_http(*self.http)
         log.info(
@@ -313,6 +325,7 @@ class Runtime:
             self._guard("drain", lambda: self.engine.settle_left("engine stopped"))
         self._guard("drain", self.engine.close_agents)
         await asyncio.sleep(0.1)  # the seats' hang-ups leave before the pool closes
+        await self._leave_cluster()
         log.info("engine_drained")
 
     async def _until_no_call_up(self, within_s: float) -> None:
@@ -505,11 +518,12 @@ class Runtime:
         unwritten = {campaign_id for campaign_id, _ in self.engine.self_paused}
         with self.db.connect() as conn:
             rows = conn.execute(sa.select(_CAMPAIGN)).all()
+        held = None if self.cluster is None else set(self.cluster.held)
         for row in rows:
             state = _STATE.get(row.state, RunState.STOPPED)
             run = self.engine.campaigns.get(row.id)
             if run is None:
-                if state is RunState.STOPPED:
+                if state is RunState.STOPPED or (held is not None and row.id not in held):
                     continue
                 try:
                     profile = self.profiles.get(row.pacing_profile)
@@ -578,12 +592,46 @@ class Runtime:
         are re-attached to their agents and calls, people on hold are connected or dropped,
         ringing calls and legs of calls nobody knows are hung up (only those), the rows of
         calls that ended meanwhile are closed from their facts, and leases of records never
-        dialed are given back. Returns how many calls were adopted."""
+        dialed are given back. Returns how many calls were adopted.
+
+        In a cluster only the campaigns this engine holds are adopted (another engine takes
+        the others, with their calls), and idle seats are left to the owners of their
+        campaigns (:meth:`_take_over` adopts those of the campaigns taken)."""
         engine_id = self.settings.engine.id
+        if self.cluster is not None:
+            return 0  # done per campaign taken, by _take_over
+        return await self._adopt(engine_id, campaigns=None, seats=None)
+
+    async def _take_over(self, taken: Sequence[Taken]) -> int:
+        """Adopt the live calls and agent seats of campaigns this engine just took from
+        another engine (or from an earlier start of its own): as a restart does, for
+        those campaigns only; the seats their previous owner reported are adopted idle
+        (agents logged in and ready), so the agents follow their campaign."""
+        by_engine: dict[str, dict[int, tuple[str, ...]]] = {}
+        for item in taken:
+            if item.previous is None:
+                continue
+            by_engine.setdefault(owner_engine(item.previous), {})[item.campaign_id] = item.seats
+        adopted = 0
+        for engine_id, campaigns in sorted(by_engine.items()):
+            seats = {seat: c for c, names in campaigns.items() for seat in names}
+            adopted += await self._adopt(engine_id, campaigns=set(campaigns), seats=seats)
+        return adopted
+
+    async def _adopt(
+        self,
+        engine_id: str,
+        *,
+        campaigns: set[int] | None,
+        seats: Mapping[str, int] | None,
+    ) -> int:
+        """Adopt what engine ``engine_id`` (this one's earlier starts, or another engine)
+        left on the servers: for ``campaigns`` (None: all), adopting idle ``seats``
+        (seat → campaign; None: idle seats are hung up, as after a restart)."""
         prefix = f"{engine_id}-"
         now = self.clock.utcnow()
         with self.db.connect() as conn:
-            rows = {
+            known_rows = {
                 str(row.channel_id): row
                 for row in conn.execute(
                     sa.select(
@@ -598,15 +646,31 @@ class Runtime:
                     .where(_CALL_LOG.c.end_at.is_(None), _CALL_LOG.c.channel_id.like(f"{prefix}%"))
                 )
             }
-        earlier = await asyncio.to_thread(self.leads.earlier_leases)
+        rows = {
+            call_id: row
+            for call_id, row in known_rows.items()
+            if campaigns is None or int(row.campaign_id) in campaigns
+        }
+        earlier = await asyncio.to_thread(self._earlier_leases, engine_id, campaigns)
         calls: list[FoundCall] = []
-        seats: dict[tuple[str, str], FoundSeat] = {}
+        live_seats: dict[tuple[str, str], FoundSeat] = {}
         hangups: list[tuple[str, str]] = []
+        idle: list[FoundSeat] = []
         for adapter in self.pool.adapters:
-            found = await self._live_plan(adapter, set(rows), prefix)
-            calls.extend(found.calls)
-            seats.update({(s.server, s.seat): s for s in found.seats})
-            hangups.extend(found.hangups)
+            # Every open call of that engine is known to the plan (legs of calls of
+            # campaigns others take are not "unknown"); only ours are acted on below.
+            found = await self._live_plan(adapter, set(known_rows), prefix)
+            calls.extend(c for c in found.calls if c.call_id in rows)
+            live_seats.update({(s.server, s.seat): s for s in found.seats})
+            others = {c.channel for c in found.calls if c.call_id not in rows}
+            idle_channels = {s.channel for s in found.idle}
+            hangups.extend(
+                h
+                for h in found.hangups
+                if h[1] not in others and (seats is None or h[1] not in idle_channels)
+            )
+            if seats is not None:
+                idle.extend(s for s in found.idle if s.seat in seats)
         adopted: list[int] = []
         ended: set[str] = set()
         for item in calls:
@@ -614,28 +678,144 @@ class Runtime:
             if item.where is Found.RINGING:
                 self._close_row(row, Outcome.CANCELLED, now, "engine restarted while ringing")
                 ended.add(item.call_id)
-            elif self._adopt_call(row, item, seats.get((item.server, item.seat or ""))):
+            elif self._adopt_call(row, item, live_seats.get((item.server, item.seat or ""))):
                 adopted.append(int(row.record_id))
                 ended.add(item.call_id)
         for call_id, row in rows.items():
             if call_id not in ended and call_id not in {c.call_id for c in calls}:
                 self._close_row(row, _outcome_of(row), now, "engine restarted")
         if adopted:
-            await asyncio.to_thread(self.leads.adopt, adopted, now)
+            await asyncio.to_thread(self.leads.adopt, adopted, now, engine_id=engine_id)
         dialed = {int(row.record_id) for row in rows.values()}
         self._release_undialed([r for r in earlier if r not in dialed])
         for where in hangups:
             self._hangup_channel(where)
+        agents = [self._adopt_seat(seat, (seats or {})[seat.seat]) for seat in idle]
         await self._wait_gone({channel for _, channel in hangups})
-        if rows or hangups or earlier:
+        if rows or hangups or earlier or idle:
             log.warning(
-                "adopted_after_restart",
+                "adopted_after_restart"
+                if engine_id == self.settings.engine.id
+                else "adopted_campaigns",
+                previous=engine_id,
+                campaigns=sorted(campaigns or ()),
                 open_calls=len(rows),
                 adopted=len(adopted),
+                agents=sum(agents),
                 hung_up=len(hangups),
                 released=len([r for r in earlier if r not in dialed]),
             )
         return len(adopted)
+
+    def _earlier_leases(self, engine_id: str, campaigns: set[int] | None) -> list[int]:
+        """Records leased by ``engine_id``'s other starts (in ``campaigns``, if given)."""
+        if campaigns is None and engine_id == self.settings.engine.id:
+            return self.leads.earlier_leases()
+        query = sa.select(_RECORD.c.id).where(
+            _RECORD.c.lease_owner.like(f"{engine_id}/%"), _RECORD.c.lease_owner != self.leads.owner
+        )
+        if campaigns is not None:
+            query = query.where(_RECORD.c.campaign_id.in_(sorted(campaigns)))
+        with self.db.connect() as conn:
+            return sorted(int(r[0]) for r in conn.execute(query))
+
+    def _adopt_seat(self, seat: FoundSeat, campaign_id: int) -> int:
+        """Adopt an idle agent seat of a campaign taken over: 1 when its agent is logged
+        in and ready here, 0 when it is hung up instead (no such agent, or already here)."""
+        agent_id = self._agent_of_seat(seat.seat)
+        if agent_id is None or campaign_id not in self.engine.campaigns:
+            self._hangup_channel((seat.server, seat.channel))
+            return 0
+        try:
+            self.pool.adopt_seat(
+                seat.seat, server=seat.server, uniqueid=seat.uniqueid, members=set(seat.members)
+            )
+        except AmiError as exc:
+            log.warning("seat_not_adopted", seat=seat.seat, error=str(exc))
+            return 0
+        self._guard("adopt_seat", lambda: self.engine.adopt_agent(agent_id, seat.seat, campaign_id))
+        here = self.engine.agents.get(agent_id)
+        return int(here is not None and here.seat == seat.seat)
+
+    # ---- the cluster --------------------------------------------------------------------
+
+    async def _join_cluster(self) -> list[Taken]:
+        """Announce this engine, give the others ``settle_s`` to announce themselves, then
+        take the campaigns the sharing rule gives it."""
+        cluster = self.cluster
+        if cluster is None:
+            return []
+        try:
+            await asyncio.to_thread(cluster.step, {})
+            await asyncio.sleep(cluster.settle_s)
+            changes = await asyncio.to_thread(cluster.step, {})
+        except sa.exc.SQLAlchemyError as exc:
+            msg = f"database {self.settings.database.safe_url()}: {exc.__class__.__name__}"
+            raise EngineStartError(msg) from exc
+        self._cluster_ok_t = time.monotonic()
+        log.info("cluster_joined", owner=cluster.owner, campaigns=sorted(cluster.held))
+        return changes.taken
+
+    async def _cluster_loop(self) -> None:
+        """Every ``failover_s / 3``: heartbeat, renew, take what the rule gives; follow
+        what was lost (fenced: another engine owns it now) and what was taken."""
+        cluster = self.cluster
+        if cluster is None:
+            return
+        while True:
+            await asyncio.sleep(cluster.failover_s / 3)
+            await self.cluster_round()
+
+    async def cluster_round(self) -> None:
+        """One round of the cluster loop (tests call it to skip the wait)."""
+        cluster = self.cluster
+        if cluster is None or self.engine.draining:
+            return
+        seats = {
+            c: [
+                a.seat
+                for a in self.engine.agents.values()
+                if a.campaign_id == c and a.state.phase.value != "logged_out"
+            ]
+            for c in cluster.held
+        }
+        try:
+            changes = await asyncio.to_thread(cluster.step, seats)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("cluster_round_failed", error=str(exc).splitlines()[0])
+            if time.monotonic() - self._cluster_ok_t > cluster.failover_s:
+                for campaign_id in list(cluster.held):
+                    del cluster.held[campaign_id]
+                for campaign_id in list(self.engine.campaigns):
+                    self._lose_campaign(campaign_id)
+            return
+        self._cluster_ok_t = time.monotonic()
+        for campaign_id in changes.lost:
+            self._lose_campaign(campaign_id)
+        if changes.taken:
+            self.sync_campaigns()
+            await self._take_over(changes.taken)
+
+    def _lose_campaign(self, campaign_id: int) -> None:
+        """Another engine owns the campaign now (or will: its lease ran out): stop dialing
+        it and forget its calls and agents; the new owner adopts them on Asterisk."""
+        if campaign_id not in self.engine.campaigns:
+            return
+        self.engine.remove_campaign(campaign_id)
+        self._profile_of.pop(campaign_id, None)
+
+    async def _leave_cluster(self) -> None:
+        """Graceful stop: give the leases back so that the others take the campaigns in
+        their next round."""
+        if self.cluster is None:
+            return
+        for task in self._tasks:
+            if task.get_name() == "engine-cluster":
+                task.cancel()
+        try:
+            await asyncio.to_thread(self.cluster.leave)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("cluster_leave_failed", error=str(exc).splitlines()[0])
 
     async def _live_plan(self, adapter: AmiAdapter, known: set[str], prefix: str) -> Plan:
         """What one connected server still has, sorted against the open calls."""
@@ -869,6 +1049,29 @@ class Runtime:
                 sa.update(_CAMPAIGN).where(_CAMPAIGN.c.id == campaign_id).values(state=state.value)
             )
         self.sync_campaigns()
+
+
+def _cluster_of(settings: Settings, db: sa.Engine, owner: str) -> Cluster | None:
+    """The engine's cluster membership: on PostgreSQL unless ``[cluster] enabled = false``;
+    never on SQLite (one engine)."""
+    enabled = settings.cluster.enabled
+    if enabled is None:
+        enabled = db.dialect.name == "postgresql"
+    if not enabled:
+        return None
+    if db.dialect.name != "postgresql":
+        msg = (
+            f"[cluster] enabled = true needs PostgreSQL; {settings.database.safe_url()} is "
+            f"{db.dialect.name}: set enabled = false or use a postgresql+psycopg:// URL"
+        )
+        raise EngineStartError(msg)
+    return Cluster(
+        db,
+        engine_id=settings.engine.id,
+        owner=owner,
+        failover_s=settings.cluster.failover_s,
+        settle_s=settings.cluster.settle_s,
+    )
 
 
 def _outcome_of(row: Any) -> Outcome:
