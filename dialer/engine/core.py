@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -163,6 +163,8 @@ class Originate:
     campaign_id: int
     phone: str
     variables: Mapping[str, str]
+    server: str | None = None
+    """The server whose agent seats will take the call (None: any)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,8 +284,12 @@ class Engine:
         refused_pause_after: int = 3,
         overload_lag_s: float = 0.5,
         overload_hold_s: float = 30.0,
+        seat_server: Callable[[str], str | None] | None = None,
     ) -> None:
         self.clock = clock
+        #: Where an agent's seat is (server name; None: unknown). With several servers a
+        #: call is placed where seats are, and connected only to a seat on its server.
+        self.seat_server = seat_server
         self.leads = leads
         self.journal = journal
         self.sink = sink
@@ -590,7 +596,7 @@ class Engine:
         self._publish_call(call, "answered")
         agent_id = call.reserved_agent
         if agent_id is None or self.agents[agent_id].state.call_id != call.call_id:
-            agent_id = self._longest_idle(call.campaign_id)
+            agent_id = self._longest_idle(call.campaign_id, call.server)
         if agent_id is not None:
             return self._connect(call, agent_id)
         if adopted:
@@ -621,7 +627,12 @@ class Engine:
         log.info("call_connected", call_id=call.call_id, agent=agent_id, wait_s=round(wait, 3))
         return commands
 
-    def _longest_idle(self, campaign_id: int) -> int | None:
+    def _server_of(self, agent: AgentRun) -> str | None:
+        return None if self.seat_server is None else self.seat_server(agent.seat)
+
+    def _longest_idle(self, campaign_id: int, server: str = "") -> int | None:
+        """The ready agent idle longest; with ``server``, one whose seat is there (a
+        Redirect cannot cross servers; a seat on an unknown server counts anywhere)."""
         best: AgentRun | None = None
         for agent in self.agents.values():
             if (
@@ -629,19 +640,29 @@ class Engine:
                 and agent.state.phase is ag.Phase.READY
                 and (best is None or agent.state.since < best.state.since)
             ):
-                best = agent
+                where = self._server_of(agent) if server else None
+                if where is None or where == server:
+                    best = agent
         return None if best is None else best.state.agent_id
 
     def _serve_queue(self, campaign_id: int) -> list[Command]:
+        """Connect waiting persons, oldest first, each to a ready agent on its server."""
         run = self.campaigns.get(campaign_id)
         out: list[Command] = []
-        while run is not None and run.queue:
-            agent_id = self._longest_idle(campaign_id)
+        if run is None:
+            return out
+        for call_id in list(run.queue):
+            call = self.calls.get(call_id)
+            if call is None or call.phase is not CallPhase.WAITING:
+                if call_id in run.queue:
+                    run.queue.remove(call_id)
+                continue
+            agent_id = self._longest_idle(campaign_id, call.server)
             if agent_id is None:
-                break
-            call = self.calls[run.queue.popleft()]
-            if call.phase is CallPhase.WAITING:
-                out.extend(self._connect(call, agent_id))
+                if self._longest_idle(campaign_id) is None:
+                    break  # nobody is ready anywhere
+                continue
+            out.extend(self._connect(call, agent_id))
         return out
 
     def _ended(self, call: Call, before: CallPhase) -> list[Command]:
@@ -1104,6 +1125,9 @@ class Engine:
         return call
 
     def _originate(self, run: CampaignRun, call: Call) -> Originate:
+        server = self._place(run, call)
+        if server is not None:
+            call = self.calls[call.call_id] = replace(call, server=server)
         run.dials += 1
         self._pacer_event(run.campaign_id, pt.DIAL, call=call)
         self.journal.dialed(call)
@@ -1115,7 +1139,36 @@ class Engine:
         }
         if run.amd:
             variables["DIALER_AMD"] = "1"
-        return Originate(call.call_id, run.campaign_id, call.lead.phone, variables)
+        return Originate(call.call_id, run.campaign_id, call.lead.phone, variables, server)
+
+    def _place(self, run: CampaignRun, call: Call) -> str | None:
+        """The server for a new call: its reserved agent's, else the one where the
+        campaign's seats have the fewest calls not yet connected per seat (None: seats'
+        servers unknown, any server will do)."""
+        if self.seat_server is None:
+            return None
+        if call.reserved_agent is not None:
+            agent = self.agents.get(call.reserved_agent)
+            return None if agent is None else self._server_of(agent)
+        seats: dict[str, int] = {}
+        for agent in self._campaign_agents(run.campaign_id):
+            if agent.state.phase is ag.Phase.LOGGED_OUT or not agent.state.seat_up:
+                continue
+            where = self._server_of(agent)
+            if where is not None:
+                seats[where] = seats.get(where, 0) + 1
+        if not seats:
+            return None
+        pending = dict.fromkeys(seats, 0)
+        for other in self.calls.values():
+            if (
+                other.campaign_id == run.campaign_id
+                and other.call_id != call.call_id
+                and other.server in pending
+                and other.phase in {CallPhase.DIALING, CallPhase.SCREENING, CallPhase.WAITING}
+            ):
+                pending[other.server] += 1
+        return min(seats, key=lambda s: (pending[s] / seats[s], -seats[s], s))
 
     # ---- outputs ------------------------------------------------------------------------
 

@@ -193,6 +193,9 @@ class Runtime:
             call_prefix=f"{engine_id}-{_base36(int(time.time()))}{self.nonce[:4]}",
             refused_pause_after=settings.engine.refused_pause_after,
             overload_lag_s=settings.engine.overload_lag_s,
+            # Several servers: calls go where the campaign's seats are, and connect only
+            # to a seat on the same server.
+            seat_server=self.pool.server_of_agent if len(settings.asterisk.servers) > 1 else None,
         )
         self.profiles: ProfileWatcher[PacingProfile] = ProfileWatcher(
             Path(settings.pacing.profiles_dir), load_profile
