@@ -146,14 +146,16 @@ class Cluster:
 
     # ---- one round ----------------------------------------------------------------------
 
-    def step(self, seats: Mapping[int, Sequence[str]]) -> Changes:
+    def step(self, seats: Mapping[int, Sequence[str]], take: bool = True) -> Changes:
         """Heartbeat, renew, survey, take (``seats``: of the agents logged in, per campaign
-        held)."""
+        held; ``take``: False while draining, when only the leases held are kept)."""
         now_t = self._monotonic()
         if self._joined_t is None:
             self._joined_t = now_t
         changes = Changes()
         changes.lost = self.renew(seats)
+        if not take:
+            return changes
         survey = self.survey()
         if now_t - self._joined_t < self.settle_s:
             return changes  # the others may not have announced themselves yet

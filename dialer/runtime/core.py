@@ -24,6 +24,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -233,12 +234,10 @@ class Runtime:
             msg = f"no Asterisk server answered within {self.ready_within_s:.0f} s ({names})"
             raise EngineStartError(msg) from None
         self.profiles.poll()
-        taken: list[Taken] = []
         if self.cluster is not None:
-            taken = await self._join_cluster()
+            await self._take_over(await self._join_cluster())
         self.sync_campaigns()
         await self.adopt_after_restart()
-        await self._take_over(taken)
         jobs = Jobs(self._job_specs(), time_scale=self.time_scale)
         await self._stack.enter_async_context(jobs)
         for name, loop in (
@@ -606,19 +605,24 @@ class Runtime:
         return await self._adopt(engine_id, campaigns=None, seats=None)
 
     async def _take_over(self, taken: Sequence[Taken]) -> int:
-        """Adopt the live calls and agent seats of campaigns this engine just took from
-        another engine (or from an earlier start of its own): as a restart does, for
-        those campaigns only; the seats their previous owner reported are adopted idle
-        (agents logged in and ready), so the agents follow their campaign."""
+        """Load and adopt campaigns this engine just took from another engine (or from an
+        earlier start of its own): their live calls as a restart does, for those campaigns
+        only; the seats their previous owner reported are adopted idle (agents logged in
+        and ready), so the agents follow their campaign. What the servers have is read
+        first; the campaigns are loaded and adopted after it in one step, so that no agent
+        logs in to them in between."""
         by_engine: dict[str, dict[int, tuple[str, ...]]] = {}
         for item in taken:
             if item.previous is None:
                 continue
             by_engine.setdefault(owner_engine(item.previous), {})[item.campaign_id] = item.seats
-        adopted = 0
+        found: list[_Found] = []
         for engine_id, campaigns in sorted(by_engine.items()):
             seats = {seat: c for c, names in campaigns.items() for seat in names}
-            adopted += await self._adopt(engine_id, campaigns=set(campaigns), seats=seats)
+            found.append(await self._gather(engine_id, campaigns=set(campaigns), seats=seats))
+        self.sync_campaigns()
+        adopted = sum(self._apply(item) for item in found)
+        await self._wait_gone({channel for item in found for _, channel in item.hangups})
         return adopted
 
     async def _adopt(
@@ -631,8 +635,20 @@ class Runtime:
         """Adopt what engine ``engine_id`` (this one's earlier starts, or another engine)
         left on the servers: for ``campaigns`` (None: all), adopting idle ``seats``
         (seat → campaign; None: idle seats are hung up, as after a restart)."""
+        found = await self._gather(engine_id, campaigns=campaigns, seats=seats)
+        adopted = self._apply(found)
+        await self._wait_gone({channel for _, channel in found.hangups})
+        return adopted
+
+    async def _gather(
+        self,
+        engine_id: str,
+        *,
+        campaigns: set[int] | None,
+        seats: Mapping[str, int] | None,
+    ) -> _Found:
+        """Read the open calls ``engine_id`` left and what the servers still have of them."""
         prefix = f"{engine_id}-"
-        now = self.clock.utcnow()
         with self.db.connect() as conn:
             known_rows = {
                 str(row.channel_id): row
@@ -649,31 +665,34 @@ class Runtime:
                     .where(_CALL_LOG.c.end_at.is_(None), _CALL_LOG.c.channel_id.like(f"{prefix}%"))
                 )
             }
-        rows = {
+        found = _Found(engine_id, campaigns, dict(seats) if seats is not None else None)
+        found.rows = {
             call_id: row
             for call_id, row in known_rows.items()
             if campaigns is None or int(row.campaign_id) in campaigns
         }
-        earlier = await asyncio.to_thread(self._earlier_leases, engine_id, campaigns)
-        calls: list[FoundCall] = []
-        live_seats: dict[tuple[str, str], FoundSeat] = {}
-        hangups: list[tuple[str, str]] = []
-        idle: list[FoundSeat] = []
+        found.earlier = await asyncio.to_thread(self._earlier_leases, engine_id, campaigns)
         for adapter in self.pool.adapters:
             # Every open call of that engine is known to the plan (legs of calls of
-            # campaigns others take are not "unknown"); only ours are acted on below.
-            found = await self._live_plan(adapter, set(known_rows), prefix)
-            calls.extend(c for c in found.calls if c.call_id in rows)
-            live_seats.update({(s.server, s.seat): s for s in found.seats})
-            others = {c.channel for c in found.calls if c.call_id not in rows}
-            idle_channels = {s.channel for s in found.idle}
-            hangups.extend(
+            # campaigns others take are not "unknown"); only ours are acted on.
+            plan_ = await self._live_plan(adapter, set(known_rows), prefix)
+            found.calls.extend(c for c in plan_.calls if c.call_id in found.rows)
+            found.live_seats.update({(s.server, s.seat): s for s in plan_.seats})
+            others = {c.channel for c in plan_.calls if c.call_id not in found.rows}
+            idle_channels = {s.channel for s in plan_.idle}
+            found.hangups.extend(
                 h
-                for h in found.hangups
+                for h in plan_.hangups
                 if h[1] not in others and (seats is None or h[1] not in idle_channels)
             )
             if seats is not None:
-                idle.extend(s for s in found.idle if s.seat in seats)
+                found.idle.extend(s for s in plan_.idle if s.seat in seats)
+        return found
+
+    def _apply(self, found: _Found) -> int:
+        """Adopt what :meth:`_gather` found (no await inside: nothing else runs between)."""
+        now = self.clock.utcnow()
+        rows, calls = found.rows, found.calls
         adopted: list[int] = []
         ended: set[str] = set()
         for item in calls:
@@ -681,32 +700,33 @@ class Runtime:
             if item.where is Found.RINGING:
                 self._close_row(row, Outcome.CANCELLED, now, "engine restarted while ringing")
                 ended.add(item.call_id)
-            elif self._adopt_call(row, item, live_seats.get((item.server, item.seat or ""))):
+            elif self._adopt_call(row, item, found.live_seats.get((item.server, item.seat or ""))):
                 adopted.append(int(row.record_id))
                 ended.add(item.call_id)
+        seen = {c.call_id for c in calls}
         for call_id, row in rows.items():
-            if call_id not in ended and call_id not in {c.call_id for c in calls}:
+            if call_id not in ended and call_id not in seen:
                 self._close_row(row, _outcome_of(row), now, "engine restarted")
         if adopted:
-            await asyncio.to_thread(self.leads.adopt, adopted, now, engine_id=engine_id)
+            self.leads.adopt(adopted, now, engine_id=found.engine_id)
         dialed = {int(row.record_id) for row in rows.values()}
-        self._release_undialed([r for r in earlier if r not in dialed])
-        for where in hangups:
+        released = [r for r in found.earlier if r not in dialed]
+        self._release_undialed(released)
+        for where in found.hangups:
             self._hangup_channel(where)
-        agents = [self._adopt_seat(seat, (seats or {})[seat.seat]) for seat in idle]
-        await self._wait_gone({channel for _, channel in hangups})
-        if rows or hangups or earlier or idle:
+        agents = sum(self._adopt_seat(seat, (found.seats or {})[seat.seat]) for seat in found.idle)
+        if rows or found.hangups or found.earlier or found.idle:
             log.warning(
                 "adopted_after_restart"
-                if engine_id == self.settings.engine.id
+                if found.engine_id == self.settings.engine.id
                 else "adopted_campaigns",
-                previous=engine_id,
-                campaigns=sorted(campaigns or ()),
+                previous=found.engine_id,
+                campaigns=sorted(found.campaigns or ()),
                 open_calls=len(rows),
                 adopted=len(adopted),
-                agents=sum(agents),
-                hung_up=len(hangups),
-                released=len([r for r in earlier if r not in dialed]),
+                agents=agents,
+                hung_up=len(found.hangups),
+                released=len(released),
             )
         return len(adopted)
 
@@ -726,7 +746,13 @@ class Runtime:
         """Adopt an idle agent seat of a campaign taken over: 1 when its agent is logged
         in and ready here, 0 when it is hung up instead (no such agent, or already here)."""
         agent_id = self._agent_of_seat(seat.seat)
-        if agent_id is None or campaign_id not in self.engine.campaigns:
+        here = None if agent_id is None else self.engine.agents.get(agent_id)
+        if (
+            agent_id is None
+            or campaign_id not in self.engine.campaigns
+            or (here is not None and here.state.phase.value != "logged_out")
+        ):
+            # No such agent, or it has a seat here already: this one is left over.
             self._hangup_channel((seat.server, seat.channel))
             return 0
         try:
@@ -772,7 +798,7 @@ class Runtime:
     async def cluster_round(self) -> None:
         """One round of the cluster loop (tests call it to skip the wait)."""
         cluster = self.cluster
-        if cluster is None or self.engine.draining:
+        if cluster is None:
             return
         seats = {
             c: [
@@ -783,7 +809,9 @@ class Runtime:
             for c in cluster.held
         }
         try:
-            changes = await asyncio.to_thread(cluster.step, seats)
+            # While draining the leases are kept (the calls up are still this engine's)
+            # and nothing new is taken.
+            changes = await asyncio.to_thread(cluster.step, seats, not self.engine.draining)
         except sa.exc.SQLAlchemyError as exc:
             log.warning("cluster_round_failed", error=str(exc).splitlines()[0])
             if time.monotonic() - self._cluster_ok_t > cluster.failover_s:
@@ -796,7 +824,6 @@ class Runtime:
         for campaign_id in changes.lost:
             self._lose_campaign(campaign_id)
         if changes.taken:
-            self.sync_campaigns()
             await self._take_over(changes.taken)
 
     def _lose_campaign(self, campaign_id: int) -> None:
@@ -1052,6 +1079,21 @@ class Runtime:
                 sa.update(_CAMPAIGN).where(_CAMPAIGN.c.id == campaign_id).values(state=state.value)
             )
         self.sync_campaigns()
+
+
+@dataclass
+class _Found:
+    """What an engine (``engine_id``) left on the servers, for :meth:`Runtime._apply`."""
+
+    engine_id: str
+    campaigns: set[int] | None
+    seats: dict[str, int] | None
+    rows: dict[str, Any] = field(default_factory=dict)
+    earlier: list[int] = field(default_factory=list)
+    calls: list[FoundCall] = field(default_factory=list)
+    live_seats: dict[tuple[str, str], FoundSeat] = field(default_factory=dict)
+    hangups: list[tuple[str, str]] = field(default_factory=list)
+    idle: list[FoundSeat] = field(default_factory=list)
 
 
 def _cluster_of(settings: Settings, db: sa.Engine, owner: str) -> Cluster | None:
