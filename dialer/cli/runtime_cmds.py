@@ -49,8 +49,63 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             for key, value in result.items():
                 typer.echo(f"{key:24} {value}")
 
+    @bench.command("cluster")
+    def bench_cluster(  # noqa: PLR0917  (typer: each option is a parameter)
+        engines: int = typer.Option(2, "--engines", min=1, help="Engine processes."),
+        servers: int = typer.Option(2, "--servers", min=1, help="PBX simulators."),
+        agents: int = typer.Option(250, "--agents", min=2, help="Simulated agents in all."),
+        campaigns: int | None = typer.Option(
+            None, "--campaigns", min=1, help="Campaigns (default: 2 per engine)."
+        ),
+        seconds: float = typer.Option(
+            90.0, "--seconds", min=40, help="Real seconds to run (the first 30 are warm-up)."
+        ),
+        database_url: str | None = typer.Option(
+            None,
+            "--database-url",
+            help="PostgreSQL to run on (a fresh schema is made and dropped); default: "
+            "DIALER_BENCH_PG_URL, else the settings' database URL.",
+        ),
+        profiles: Path = typer.Option(
+            Path("config/pacing"), "--profiles", help="Folder with predictive.toml."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """E engine processes and S simulators on loopback over one PostgreSQL: dials/s,
+        answer-to-connect p50/p99, tick p99, abandonment per campaign, double dials,
+        database CPU and connections, engine CPU-seconds per agent-hour."""
+        import os
+
+        from dialer.config import load_settings
+        from dialer.sim.bench_cluster import run_cluster_bench
+
+        url = database_url or os.environ.get("DIALER_BENCH_PG_URL")
+        if url is None:
+            url = load_settings().database.url
+        if not url.startswith("postgresql"):
+            typer.echo(
+                f"error: --database-url {url.split('@')[-1]!r}: the cluster bench needs "
+                "PostgreSQL (postgresql+psycopg://user@host/db)",
+                err=True,
+            )
+            raise typer.Exit(2)
+        result = run_cluster_bench(
+            engines=engines,
+            servers=servers,
+            agents=agents,
+            pg_url=url,
+            seconds=seconds,
+            campaigns=campaigns,
+            profiles_dir=profiles,
+        )
+        if as_json:
+            typer.echo(json.dumps(result))
+        else:
+            for key, value in result.items():
+                typer.echo(f"{key:30} {value}")
+
     @app.command()
-    def run(
+    def run(  # noqa: PLR0917  (typer: each option is a parameter)
         ctx: typer.Context,
         sim_agents: Path | None = typer.Option(
             None,
@@ -70,6 +125,12 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             None,
             "--http",
             help="Serve the HTTP API and pages on HOST:PORT (default: [http] of the settings).",
+        ),
+        metrics: Path | None = typer.Option(
+            None,
+            "--metrics",
+            help="Write latency samples (answer-to-connect, tick-to-originate) as JSON to "
+            "this file when the engine stops (used by `dialer bench cluster`).",
         ),
     ) -> None:
         """Run the engine: the campaigns that are running in the database, on the Asterisk
@@ -97,7 +158,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             if listen is None and settings.http.enabled:
                 listen = (settings.http.host, settings.http.port)
             asyncio.run(
-                run_forever(settings, time_scale=time_scale, sim_agents=agents, http=listen)
+                run_forever(
+                    settings,
+                    time_scale=time_scale,
+                    sim_agents=agents,
+                    http=listen,
+                    metrics=metrics,
+                )
             )
         except ROOT_ERRORS as exc:
             typer.echo(f"error: {exc}", err=True)

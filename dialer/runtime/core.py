@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import secrets
 import signal
 import sys
@@ -1163,8 +1164,10 @@ async def run_forever(
     time_scale: float = 1.0,
     sim_agents: AgentDriver | None = None,
     http: tuple[str, int] | None = None,
+    metrics: Path | None = None,
 ) -> None:
-    """``dialer run``: the engine until interrupted."""
+    """``dialer run``: the engine until interrupted (``metrics``: a JSON file written at
+    the end with the latency samples, for ``dialer bench cluster``)."""
 
     clock = ScaledClock(time_scale, _scaled_start(settings)) if time_scale != 1.0 else None
     stop = asyncio.Event()
@@ -1185,3 +1188,16 @@ async def run_forever(
     ) as runtime:
         await runtime.run(stop)
         await runtime.drain()
+        if metrics is not None:
+            await asyncio.to_thread(
+                metrics.write_text,
+                json.dumps(
+                    {
+                        "engine": settings.engine.id,
+                        "answer_to_connect": runtime.answer_to_connect,
+                        "tick_to_originate": runtime.tick_to_originate,
+                        "errors": runtime.errors,
+                        "overloaded": runtime.engine.overloaded,
+                    }
+                ),
+            )
