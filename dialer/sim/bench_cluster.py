@@ -229,6 +229,8 @@ def run_cluster_bench(
         started = time.monotonic()
         time.sleep(warmup_s)
         first_id = _scalar(db, "SELECT coalesce(max(id), 0) FROM call_log")
+        # The engines' samples carry perf_counter() times: one system-wide monotonic clock.
+        cutoff = time.perf_counter()
         cpu0, t0 = _postgres_cpu_s(), time.monotonic()
         connections = 0
         while time.monotonic() - started < seconds:
@@ -251,13 +253,6 @@ def run_cluster_bench(
             for p in engine_procs
             if (tmp / f"{p.name}.json").exists()
         ]
-        cutoff = (
-            min(
-                (s["answer_to_connect"][0][0] for s in steady if s["answer_to_connect"]),
-                default=0.0,
-            )
-            + warmup_s
-        )
         connects = [d for s in steady for t, d in s["answer_to_connect"] if t >= cutoff]
         ticks = [d for s in steady for t, d in s["tick_to_originate"] if t >= cutoff]
         now = dt.datetime.now(dt.UTC)
