@@ -290,6 +290,8 @@ class Engine:
         #: Where an agent's seat is (server name; None: unknown). With several servers a
         #: call is placed where seats are, and connected only to a seat on its server.
         self.seat_server = seat_server
+        #: Servers whose AMI session is down now: no call is placed for their seats.
+        self.servers_down: set[str] = set()
         self.leads = leads
         self.journal = journal
         self.sink = sink
@@ -524,8 +526,10 @@ class Engine:
                     return []
                 return self._agent(agent_id, ag.WrapupTimeout(state.call_id))
             case ev.ServerUp(server=server):
+                self.servers_down.discard(server)
                 return self._reseat(server)
-            case ev.ServerDown():
+            case ev.ServerDown(server=server):
+                self.servers_down.add(server)
                 return []
         call = self.calls.get(event.call_id)
         if call is None:
@@ -630,6 +634,10 @@ class Engine:
     def _server_of(self, agent: AgentRun) -> str | None:
         return None if self.seat_server is None else self.seat_server(agent.seat)
 
+    def _seat_reachable(self, agent: AgentRun) -> bool:
+        """The agent's seat is up on a server whose session is up (a call can reach it)."""
+        return agent.state.seat_up and self._server_of(agent) not in self.servers_down
+
     def _longest_idle(self, campaign_id: int, server: str = "") -> int | None:
         """The ready agent idle longest; with ``server``, one whose seat is there (a
         Redirect cannot cross servers; a seat on an unknown server counts anywhere)."""
@@ -640,8 +648,10 @@ class Engine:
                 and agent.state.phase is ag.Phase.READY
                 and (best is None or agent.state.since < best.state.since)
             ):
-                where = self._server_of(agent) if server else None
-                if where is None or where == server:
+                where = self._server_of(agent)
+                if where in self.servers_down:
+                    continue  # its server's session is down: no Redirect can reach it
+                if not server or where is None or where == server:
                     best = agent
         return None if best is None else best.state.agent_id
 
@@ -1057,7 +1067,9 @@ class Engine:
 
     def _dial(self, run: CampaignRun) -> list[Command]:
         agents = self._campaign_agents(run.campaign_id)
-        if not any(a.state.phase is not ag.Phase.LOGGED_OUT and a.state.seat_up for a in agents):
+        if not any(
+            a.state.phase is not ag.Phase.LOGGED_OUT and self._seat_reachable(a) for a in agents
+        ):
             return []  # nobody logged in, or no seat left to connect a person to
         now = self.clock.now()
         wall = self.clock.utcnow()
@@ -1152,7 +1164,7 @@ class Engine:
             return None if agent is None else self._server_of(agent)
         seats: dict[str, int] = {}
         for agent in self._campaign_agents(run.campaign_id):
-            if agent.state.phase is ag.Phase.LOGGED_OUT or not agent.state.seat_up:
+            if agent.state.phase is ag.Phase.LOGGED_OUT or not self._seat_reachable(agent):
                 continue
             where = self._server_of(agent)
             if where is not None:

@@ -59,3 +59,19 @@ def test_an_answered_person_goes_to_an_agent_on_the_same_server() -> None:
     other_pbx2 = next(c for c in calls if c.server == "pbx2" and c is not on_pbx2)
     out = engine.on_event(ev.CallAnswered(other_pbx2.call_id, "Local/y;1", "u3", server="pbx2"))
     assert [c for c in out if isinstance(c, ConnectCall)] == [], "agent 1's seat is on pbx1"
+
+
+def test_a_server_whose_session_is_down_gets_no_calls_for_its_seats() -> None:
+    """pbx2's AMI session drops: new calls go only where seats are reachable (pbx1), and
+    none at all once no reachable seat is left; pbx2 back up, it gets calls again."""
+    engine, clock = _engine(pacer_n=3)
+    _login(engine, clock, 1, 2, 3)
+    engine.on_event(ev.ServerDown("pbx2", "connection lost"))
+    placed = [c for c in engine.tick() if isinstance(c, Originate)]
+    assert placed
+    assert {c.server for c in placed} == {"pbx1"}
+    engine.on_event(ev.ServerDown("pbx1", "connection lost"))
+    assert [c for c in engine.tick() if isinstance(c, Originate)] == []
+    engine.on_event(ev.ServerUp("pbx2"))
+    clock.advance(1.0)
+    assert {c.server for c in engine.tick() if isinstance(c, Originate)} == {"pbx2"}
