@@ -4,10 +4,15 @@ answered person is connected only to an agent whose seat is on the same server."
 from __future__ import annotations
 
 from asterisk import events as ev
+from asterisk.adapter import DialRequest
+from asterisk.pool import AmiPool
+from asterisk.simulator import PbxSimulator
+from asterisk.world import World
 from dialer.engine import CampaignRun, ConnectCall, Engine, Originate, RunState, StartSeat
 from dialer.engine.clock import VirtualClock
 from dialer.runtime.mqtt import MemorySink
 from dialer.sim.memory import MemoryJournal, MemoryLeads, MemoryRecord
+from tests.asterisk.conftest import EventLog, settings_for
 from tests.dialer.test_engine import FixedPacer
 
 SERVER_OF_SEAT = {"1001": "pbx1", "1002": "pbx2", "1003": "pbx2"}
@@ -75,3 +80,27 @@ def test_a_server_whose_session_is_down_gets_no_calls_for_its_seats() -> None:
     engine.on_event(ev.ServerUp("pbx2"))
     clock.advance(1.0)
     assert {c.server for c in engine.tick() if isinstance(c, Originate)} == {"pbx2"}
+
+
+async def test_the_pool_places_a_call_on_the_server_it_names_while_it_can() -> None:
+    """A request naming a server goes there (even with more free channels elsewhere); when
+    that server is full it goes to the one with the most free channels."""
+    log = EventLog()
+    async with (
+        PbxSimulator(World(), port=0, time_scale=20) as sim_a,
+        PbxSimulator(World(), port=0, time_scale=20) as sim_b,
+    ):
+        servers = [
+            settings_for(sim_a, name="a", max_channels=2),
+            settings_for(sim_b, name="b", max_channels=9),
+        ]
+        async with AmiPool(servers, on_event=log) as pool:
+            await pool.wait_ready(5)
+            while not all(a.connected for a in pool.adapters):
+                await log.wait_for(lambda _: all(a.connected for a in pool.adapters))
+            for i in range(3):
+                assert (
+                    pool.originate_nowait(DialRequest(f"x{i}", f"3000000000{i}", server="a"))
+                    is not None
+                )
+            assert [pool.server_of_call(f"x{i}") for i in range(3)] == ["a", "a", "b"]
