@@ -14,6 +14,7 @@ from campaigns.db import make_engine
 from campaigns.migrate import upgrade
 from campaigns.models import utcnow
 from dialer.runtime.cluster import Cluster, assign
+from dialer.runtime.store import SqlLeads
 from dialer.sim.bench_cluster import build_cluster_demo
 
 
@@ -130,3 +131,25 @@ def test_release_hands_campaigns_over_in_one_round_and_only_one_engine_wins(
     b.step({})
     assert set(b.held) == {1, 2, 3}
     assert a.take(1, tokens[1]) is None, "the token moved on: the old view loses"
+
+
+@pytest.mark.postgres
+def test_a_stale_owner_claims_no_record_after_its_campaign_moved(db: sa.Engine) -> None:
+    """Record claims are fenced by the campaign lease: the owner claims, and once another
+    engine took the campaign over, the stale owner's claim returns nothing."""
+    a, b = _member(db, "a"), _member(db, "b")
+    a.renew({})
+    a.step({})
+    leads = SqlLeads(db, engine_id="a", lease_s=60, nonce="n1")
+    leads.fence = a.fence
+    assert leads.claim(1, 2, utcnow())
+    with db.begin() as conn:  # a stalls past its lease
+        conn.execute(
+            sa.text(
+                "UPDATE campaign_lease SET expires_at = expires_at - interval '1 h';"
+                "UPDATE cluster_engine SET expires_at = expires_at - interval '1 h'"
+            )
+        )
+    b.renew({})
+    assert 1 in {t.campaign_id for t in b.step({}).taken}
+    assert leads.claim(1, 2, utcnow()) == []
