@@ -80,6 +80,9 @@ class DialRequest:
     caller_id: str | None = None
     ring_timeout_s: float | None = None
     amd: bool | None = None
+    server: str | None = None
+    """With several servers (:class:`asterisk.pool.AmiPool`): the one to place it on, where
+    the agent seats that will take it are (None: the one with the most free channels)."""
 
 
 class TokenBucket:

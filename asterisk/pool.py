@@ -1,8 +1,10 @@
 """Several Asterisk servers behind one interface.
 
-``async with AmiPool(servers) as pbx:`` runs one :class:`AmiAdapter` per server. New
-calls go to a connected server with free capacity (the most free first); a server whose
-AMI session is down takes no new calls. A call stays on the server that placed it, and an
+``async with AmiPool(servers) as pbx:`` runs one :class:`AmiAdapter` per server. A new
+call goes to the server its request names (``DialRequest.server``: where the agent seats
+that will take it are) while that server is connected, has a free channel and a rate
+slot; otherwise to a connected server with free capacity (the most free first); a server
+whose AMI session is down takes no new calls. A call stays on the server that placed it, and an
 answered call can only be connected to an agent whose seat is on that same server (a
 Redirect cannot cross servers): :meth:`AmiPool.server_of_agent` tells the engine where.
 """
@@ -153,7 +155,8 @@ class AmiPool:
                 if last_error is not None:
                     raise last_error
                 self.pick()  # raises the right error: nothing connected, or all full
-            adapter = max(live, key=lambda a: a.free_capacity)
+            wanted = self._by_name.get(req.server or "")
+            adapter = wanted if wanted in live else max(live, key=lambda a: a.free_capacity)
             tried.add(adapter.name)
             self._call_server[req.call_id] = adapter
             try:
@@ -166,14 +169,16 @@ class AmiPool:
                 raise
 
     def originate_nowait(self, req: DialRequest) -> str | None:
-        """Send on the best server at once if its rate allows; ``None`` when the call would
-        have to wait for a rate slot (then use :meth:`originate`)."""
+        """Send on the requested server (else the best one) at once if its rate allows;
+        ``None`` when the call would have to wait for a rate slot (then use
+        :meth:`originate`, or call again later)."""
         if req.call_id in self._call_server:
             raise AmiDuplicateOriginateError(req.call_id)
         live = [a for a in self.adapters if a.connected and a.free_capacity > 0]
         if not live:
             self.pick()  # raises the right error: nothing connected, or all full
-        adapter = max(live, key=lambda a: a.free_capacity)
+        wanted = self._by_name.get(req.server or "")
+        adapter = wanted if wanted in live else max(live, key=lambda a: a.free_capacity)
         self._call_server[req.call_id] = adapter
         try:
             sent = adapter.originate_nowait(req)

@@ -443,3 +443,39 @@ class RollupHour(SQLModel, table=True):
     hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     final: bool = False
     updated_at: dt.datetime = _created()
+
+
+class ClusterEngine(SQLModel, table=True):
+    """An engine process sharing this database (``[cluster]``): its heartbeat and load.
+
+    ``owner`` is the engine id and its start nonce (``<engine id>/<nonce>``). A row whose
+    ``expires_at`` passed (the database's clock) is an engine that died or stalled.
+    """
+
+    __tablename__: ClassVar[str] = "cluster_engine"
+
+    owner: str = Field(primary_key=True, max_length=100)
+    engine_id: str = Field(max_length=64)
+    started_at: dt.datetime = _ts(nullable=False)
+    expires_at: dt.datetime = _ts(nullable=False)
+    agents: int = 0
+    """Agents logged in on this engine's campaigns (as last reported)."""
+
+
+class CampaignLease(SQLModel, table=True):
+    """Who runs a campaign now (``[cluster]``): one engine at a time, fenced by ``token``.
+
+    ``token`` grows by one with every new owner; an owner's claims and renewals name the
+    token it took, so a lapsed owner's writes find no row and fail. ``agents`` is the last
+    count of agents logged in that the owner reported, ``seats`` their seats (comma
+    separated): a new owner adopts those seats, so the agents follow their campaign.
+    """
+
+    __tablename__: ClassVar[str] = "campaign_lease"
+
+    campaign_id: int = Field(primary_key=True, foreign_key="campaign.id")
+    owner: str | None = Field(default=None, max_length=100)
+    token: int = Field(default=0, sa_column=Column(sa.BigInteger(), nullable=False))
+    expires_at: dt.datetime | None = _ts()
+    agents: int = 0
+    seats: str = Field(default="", sa_column=Column(sa.Text(), nullable=False))

@@ -254,6 +254,21 @@ class RetentionSettings(_Section):
     """Rows deleted per transaction (short transactions: the engine keeps writing)."""
 
 
+class ClusterSettings(_Section):
+    """Several engines on one PostgreSQL: each running campaign is owned by one engine at a
+    time (a lease row with a fencing token, dialer/runtime/cluster.py)."""
+
+    enabled: bool | None = None
+    """True: share campaigns with the other engines on this database; False: run every
+    campaign found (one engine); unset: True on PostgreSQL, False on SQLite."""
+    failover_s: float = Field(default=10.0, ge=1, le=600)
+    """Seconds (wall clock, counted by the database) after which the campaigns of an engine
+    that stopped renewing its leases go to the others."""
+    settle_s: float | None = Field(default=None, ge=0, le=600)
+    """At start, seconds to wait for the other engines to announce themselves before taking
+    free campaigns (default: half of ``failover_s``)."""
+
+
 class Settings(_Section):
     """Every setting of the engine, validated; built by :func:`load_settings`."""
 
@@ -265,6 +280,7 @@ class Settings(_Section):
     mqtt: MqttSettings = MqttSettings()
     http: HttpSettings = HttpSettings()
     retention: RetentionSettings = RetentionSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
 
 # --------------------------------------------------------------------------- loading

@@ -49,8 +49,63 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             for key, value in result.items():
                 typer.echo(f"{key:24} {value}")
 
+    @bench.command("cluster")
+    def bench_cluster(  # noqa: PLR0917  (typer: each option is a parameter)
+        engines: int = typer.Option(2, "--engines", min=1, help="Engine processes."),
+        servers: int = typer.Option(2, "--servers", min=1, help="PBX simulators."),
+        agents: int = typer.Option(250, "--agents", min=2, help="Simulated agents in all."),
+        campaigns: int | None = typer.Option(
+            None, "--campaigns", min=1, help="Campaigns (default: 2 per engine)."
+        ),
+        seconds: float = typer.Option(
+            90.0, "--seconds", min=40, help="Real seconds to run (the first 30 are warm-up)."
+        ),
+        database_url: str | None = typer.Option(
+            None,
+            "--database-url",
+            help="PostgreSQL to run on (a fresh schema is made and dropped); default: "
+            "DIALER_BENCH_PG_URL, else the settings' database URL.",
+        ),
+        profiles: Path = typer.Option(
+            Path("config/pacing"), "--profiles", help="Folder with predictive.toml."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """E engine processes and S simulators on loopback over one PostgreSQL: dials/s,
+        answer-to-connect p50/p99, tick p99, abandonment per campaign, double dials,
+        database CPU and connections, engine CPU-seconds per agent-hour."""
+        import os
+
+        from dialer.config import load_settings
+        from dialer.sim.bench_cluster import run_cluster_bench
+
+        url = database_url or os.environ.get("DIALER_BENCH_PG_URL")
+        if url is None:
+            url = load_settings().database.url
+        if not url.startswith("postgresql"):
+            typer.echo(
+                f"error: --database-url {url.split('@')[-1]!r}: the cluster bench needs "
+                "PostgreSQL (postgresql+psycopg://user@host/db)",
+                err=True,
+            )
+            raise typer.Exit(2)
+        result = run_cluster_bench(
+            engines=engines,
+            servers=servers,
+            agents=agents,
+            pg_url=url,
+            seconds=seconds,
+            campaigns=campaigns,
+            profiles_dir=profiles,
+        )
+        if as_json:
+            typer.echo(json.dumps(result))
+        else:
+            for key, value in result.items():
+                typer.echo(f"{key:30} {value}")
+
     @app.command()
-    def run(
+    def run(  # noqa: PLR0917  (typer: each option is a parameter)
         ctx: typer.Context,
         sim_agents: Path | None = typer.Option(
             None,
@@ -58,7 +113,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             help="Scenario TOML whose simulated agents work --campaign (testing with pbx-sim).",
         ),
         campaign: str | None = typer.Option(
-            None, "--campaign", help="With --sim-agents: the campaign they work (name or id)."
+            None,
+            "--campaign",
+            help="With --sim-agents: the campaign they work (name or id), or `all`: every "
+            "campaign, each with its own agents, acting while this engine runs it (a cluster).",
         ),
         time_scale: float = typer.Option(
             1.0, "--time-scale", min=1.0, help="Engine clock speed; match pbx-sim --time-scale."
@@ -68,6 +126,12 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             "--http",
             help="Serve the HTTP API and pages on HOST:PORT (default: [http] of the settings).",
         ),
+        metrics: Path | None = typer.Option(
+            None,
+            "--metrics",
+            help="Write latency samples (answer-to-connect, tick-to-originate) as JSON to "
+            "this file when the engine stops (used by `dialer bench cluster`).",
+        ),
     ) -> None:
         """Run the engine: the campaigns that are running in the database, on the Asterisk
         servers of the settings, until interrupted (Ctrl-C)."""
@@ -76,7 +140,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         from dialer.cli.campaign_cmds import get_settings
         from dialer.errors import ROOT_ERRORS
         from dialer.runtime import run_forever
-        from dialer.sim.simagents import scenario_agents
+        from dialer.sim.simagents import all_campaigns_agents, scenario_agents
 
         settings = get_settings(ctx)
         try:
@@ -85,12 +149,22 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 if campaign is None:
                     typer.echo("error: --sim-agents needs --campaign", err=True)
                     raise typer.Exit(2)
-                agents = scenario_agents(settings, sim_agents, campaign)
+                agents = (
+                    all_campaigns_agents(settings, sim_agents)
+                    if campaign == "all"
+                    else scenario_agents(settings, sim_agents, campaign)
+                )
             listen = parse_listen(http) if http else None
             if listen is None and settings.http.enabled:
                 listen = (settings.http.host, settings.http.port)
             asyncio.run(
-                run_forever(settings, time_scale=time_scale, sim_agents=agents, http=listen)
+                run_forever(
+                    settings,
+                    time_scale=time_scale,
+                    sim_agents=agents,
+                    http=listen,
+                    metrics=metrics,
+                )
             )
         except ROOT_ERRORS as exc:
             typer.echo(f"error: {exc}", err=True)

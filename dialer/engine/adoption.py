@@ -67,6 +67,9 @@ class Plan:
     """Open calls found on no server."""
     hangups: tuple[tuple[str, str], ...] = field(default=())
     """(server, channel) of legs that belong to no known call."""
+    idle: tuple[FoundSeat, ...] = ()
+    """Seats with no adopted conversation (their channels are in ``hangups`` too: a
+    restart hangs them up; a cluster takeover adopts those of its campaigns' agents)."""
 
 
 def plan(
@@ -91,6 +94,7 @@ def plan(
     calls: list[FoundCall] = []
     seats: list[FoundSeat] = []
     hangups: list[tuple[str, str]] = []
+    idle: list[FoundSeat] = []
     found: set[str] = set()
     for server, items in channels.items():
         room_of: dict[str, str] = {}
@@ -139,6 +143,7 @@ def plan(
                     kept.add(uniqueid)
                 elif live_seat.channel:
                     hangups.append((server, live_seat.channel))
+                    idle.append(live_seat)
                     kept.add(uniqueid)
         for ch in items:
             uid, linked = ch.get("Uniqueid"), ch.get("Linkedid") or ch.get("Uniqueid")
@@ -148,4 +153,4 @@ def plan(
             if call_id is not None and call_id not in known and call_id.startswith(own_prefix):
                 hangups.append((server, ch.get("Channel")))
     gone = tuple(sorted(known - found))
-    return Plan(tuple(calls), tuple(seats), gone, tuple(hangups))
+    return Plan(tuple(calls), tuple(seats), gone, tuple(hangups), tuple(idle))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -196,6 +196,8 @@ class Originate:
     campaign_id: int
     phone: str
     variables: Mapping[str, str]
+    server: str | None = None
+    """The server whose agent seats will take the call (None: any)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,8 +326,14 @@ class Engine:
         refused_pause_after: int = 3,
         overload_lag_s: float = 0.5,
         overload_hold_s: float = 30.0,
+        seat_server: Callable[[str], str | None] | None = None,
     ) -> None:
         self.clock = clock
+        #: Where an agent's seat is (server name; None: unknown). With several servers a
+        #: call is placed where seats are, and connected only to a seat on its server.
+        self.seat_server = seat_server
+        #: Servers whose AMI session is down now: no call is placed for their seats.
+        self.servers_down: set[str] = set()
         self.leads = leads
         self.journal = journal
         self.sink = sink
@@ -735,8 +743,10 @@ class Engine:
                     return []
                 return self._agent(agent_id, ag.WrapupTimeout(state.call_id))
             case ev.ServerUp(server=server):
+                self.servers_down.discard(server)
                 return self._reseat(server)
-            case ev.ServerDown():
+            case ev.ServerDown(server=server):
+                self.servers_down.add(server)
                 return []
         call = self.calls.get(event.call_id)
         if call is None:
@@ -807,7 +817,7 @@ class Engine:
         self._publish_call(call, "answered")
         agent_id = call.reserved_agent
         if agent_id is None or self.agents[agent_id].state.call_id != call.call_id:
-            agent_id = self._longest_idle(call.campaign_id)
+            agent_id = self._longest_idle(call.campaign_id, call.server)
         if agent_id is not None:
             return self._connect(call, agent_id)
         if adopted:
@@ -838,7 +848,16 @@ class Engine:
         log.info("call_connected", call_id=call.call_id, agent=agent_id, wait_s=round(wait, 3))
         return commands
 
-    def _longest_idle(self, campaign_id: int) -> int | None:
+    def _server_of(self, agent: AgentRun) -> str | None:
+        return None if self.seat_server is None else self.seat_server(agent.seat)
+
+    def _seat_reachable(self, agent: AgentRun) -> bool:
+        """The agent's seat is up on a server whose session is up (a call can reach it)."""
+        return agent.state.seat_up and self._server_of(agent) not in self.servers_down
+
+    def _longest_idle(self, campaign_id: int, server: str = "") -> int | None:
+        """The ready agent idle longest; with ``server``, one whose seat is there (a
+        Redirect cannot cross servers; a seat on an unknown server counts anywhere)."""
         best: AgentRun | None = None
         for agent in self.agents.values():
             if (
@@ -846,19 +865,31 @@ class Engine:
                 and agent.state.phase is ag.Phase.READY
                 and (best is None or agent.state.since < best.state.since)
             ):
-                best = agent
+                where = self._server_of(agent)
+                if where in self.servers_down:
+                    continue  # its server's session is down: no Redirect can reach it
+                if not server or where is None or where == server:
+                    best = agent
         return None if best is None else best.state.agent_id
 
     def _serve_queue(self, campaign_id: int) -> list[Command]:
+        """Connect waiting persons, oldest first, each to a ready agent on its server."""
         run = self.campaigns.get(campaign_id)
         out: list[Command] = []
-        while run is not None and run.queue:
-            agent_id = self._longest_idle(campaign_id)
+        if run is None:
+            return out
+        for call_id in list(run.queue):
+            call = self.calls.get(call_id)
+            if call is None or call.phase is not CallPhase.WAITING:
+                if call_id in run.queue:
+                    run.queue.remove(call_id)
+                continue
+            agent_id = self._longest_idle(campaign_id, call.server)
             if agent_id is None:
-                break
-            call = self.calls[run.queue.popleft()]
-            if call.phase is CallPhase.WAITING:
-                out.extend(self._connect(call, agent_id))
+                if self._longest_idle(campaign_id) is None:
+                    break  # nobody is ready anywhere
+                continue
+            out.extend(self._connect(call, agent_id))
         return out
 
     def _ended(self, call: Call, before: CallPhase) -> list[Command]:
@@ -1147,6 +1178,41 @@ class Engine:
         )
         return []
 
+    def adopt_agent(self, agent_id: int, seat: str, campaign_id: int) -> list[Command]:
+        """Take over an agent whose seat is up and idle on Asterisk (a campaign taken over
+        from another engine): logged in to ``campaign_id`` and ready, its seat kept."""
+        self.campaign(campaign_id)
+        current = self.agents.get(agent_id)
+        if current is not None and current.state.phase is not ag.Phase.LOGGED_OUT:
+            raise EngineError(f"agent {agent_id} is already logged in")
+        now = self.clock.now()
+        before = ag.AgentState(agent_id=agent_id)
+        state, _ = ag.transition(before, ag.Login(), now)  # its seat is up: not started
+        state, _ = ag.transition(state, ag.SeatUp(), now)
+        agent = AgentRun(state, seat, campaign_id, logged_in_t=now)
+        self.agents[agent_id] = agent
+        self._seats[seat] = agent_id
+        self._pacer_event(campaign_id, pt.LOGIN, agent_id=agent_id)
+        self._on_phase_change(agent, before, now)
+        log.info("agent_adopted", agent=agent_id, seat=seat, campaign=campaign_id)
+        return self._serve_queue(campaign_id)
+
+    def remove_campaign(self, campaign_id: int) -> list[str]:
+        """Forget a campaign another engine now owns (its lease was lost): its calls and
+        agents are dropped from memory without a command (the new owner adopts them on
+        Asterisk); returns the call ids forgotten."""
+        self.campaigns.pop(campaign_id, None)
+        gone = [cid for cid, call in self.calls.items() if call.campaign_id == campaign_id]
+        for call_id in gone:
+            del self.calls[call_id]
+        for agent_id, agent in list(self.agents.items()):
+            if agent.campaign_id == campaign_id:
+                del self.agents[agent_id]
+                if self._seats.get(agent.seat) == agent_id:
+                    del self._seats[agent.seat]
+        log.warning("campaign_removed", campaign=campaign_id, calls=len(gone))
+        return gone
+
     # ---- graceful stop ------------------------------------------------------------------
 
     def hang_up_all(self) -> list[Command]:
@@ -1230,7 +1296,9 @@ class Engine:
 
     def _dial(self, run: CampaignRun) -> list[Command]:
         agents = self._campaign_agents(run.campaign_id)
-        if not any(a.state.phase is not ag.Phase.LOGGED_OUT and a.state.seat_up for a in agents):
+        if not any(
+            a.state.phase is not ag.Phase.LOGGED_OUT and self._seat_reachable(a) for a in agents
+        ):
             return []  # nobody logged in, or no seat left to connect a person to
         now = self.clock.now()
         wall = self.clock.utcnow()
@@ -1302,6 +1370,9 @@ class Engine:
         return call
 
     def _originate(self, run: CampaignRun, call: Call) -> Originate:
+        server = self._place(run, call)
+        if server is not None:
+            call = self.calls[call.call_id] = replace(call, server=server)
         run.dials += 1
         self._pacer_event(run.campaign_id, pt.DIAL, call=call)
         self.journal.dialed(call)
@@ -1313,7 +1384,36 @@ class Engine:
         }
         if run.amd:
             variables["DIALER_AMD"] = "1"
-        return Originate(call.call_id, run.campaign_id, call.lead.phone, variables)
+        return Originate(call.call_id, run.campaign_id, call.lead.phone, variables, server)
+
+    def _place(self, run: CampaignRun, call: Call) -> str | None:
+        """The server for a new call: its reserved agent's, else the one where the
+        campaign's seats have the fewest calls not yet connected per seat (None: seats'
+        servers unknown, any server will do)."""
+        if self.seat_server is None:
+            return None
+        if call.reserved_agent is not None:
+            agent = self.agents.get(call.reserved_agent)
+            return None if agent is None else self._server_of(agent)
+        seats: dict[str, int] = {}
+        for agent in self._campaign_agents(run.campaign_id):
+            if agent.state.phase is ag.Phase.LOGGED_OUT or not self._seat_reachable(agent):
+                continue
+            where = self._server_of(agent)
+            if where is not None:
+                seats[where] = seats.get(where, 0) + 1
+        if not seats:
+            return None
+        pending = dict.fromkeys(seats, 0)
+        for other in self.calls.values():
+            if (
+                other.campaign_id == run.campaign_id
+                and other.call_id != call.call_id
+                and other.server in pending
+                and other.phase in {CallPhase.DIALING, CallPhase.SCREENING, CallPhase.WAITING}
+            ):
+                pending[other.server] += 1
+        return min(seats, key=lambda s: (pending[s] / seats[s], -seats[s], s))
 
     # ---- outputs ------------------------------------------------------------------------
 

@@ -18,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import secrets
 import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -63,6 +65,7 @@ from dialer.engine.adoption import Found, FoundCall, FoundSeat, Plan, plan
 from dialer.engine.calls import Call, CallPhase, Lead
 from dialer.engine.clock import Clock, ScaledClock, WallClock
 from dialer.errors import ROOT_ERRORS, DialerError
+from dialer.runtime.cluster import Cluster, Taken, owner_engine
 from dialer.runtime.commands import CommandGate, check_seat
 from dialer.runtime.jobs import Jobs, JobSpec
 from dialer.runtime.mqtt import EventSink, MqttPublisher, NullSink, mqtt_tls
@@ -149,6 +152,11 @@ class Runtime:
         self.leads = SqlLeads(
             self.db, engine_id=engine_id, lease_s=settings.engine.lease_s, nonce=self.nonce
         )
+        #: Campaign ownership shared with the other engines on this database ([cluster]).
+        self.cluster = _cluster_of(settings, self.db, self.leads.owner)
+        if self.cluster is not None:
+            self.leads.fence = self.cluster.fence
+        self._cluster_ok_t = time.monotonic()
         self.journal = BackgroundJournal(
             SqlJournal(self.db, engine_id=engine_id, clock=self.clock, nonce=self.nonce)
         )
@@ -187,6 +195,9 @@ class Runtime:
             call_prefix=f"{engine_id}-{_base36(int(time.time()))}{self.nonce[:4]}",
             refused_pause_after=settings.engine.refused_pause_after,
             overload_lag_s=settings.engine.overload_lag_s,
+            # Several servers: calls go where the campaign's seats are, and connect only
+            # to a seat on the same server.
+            seat_server=self.pool.server_of_agent if len(settings.asterisk.servers) > 1 else None,
         )
         self.profiles: ProfileWatcher[PacingProfile] = ProfileWatcher(
             Path(settings.pacing.profiles_dir), load_profile
@@ -224,6 +235,8 @@ class Runtime:
             msg = f"no Asterisk server answered within {self.ready_within_s:.0f} s ({names})"
             raise EngineStartError(msg) from None
         self.profiles.poll()
+        if self.cluster is not None:
+            await self._take_over(await self._join_cluster())
         self.sync_campaigns()
         await self.adopt_after_restart()
         jobs = Jobs(self._job_specs(), time_scale=self.time_scale)
@@ -236,6 +249,8 @@ class Runtime:
             self._tasks.append(asyncio.create_task(loop(), name=f"engine-{name}"))
         if self.sim_agents is not None:
             self._tasks.append(asyncio.create_task(self._sim_agents(), name="engine-sim-agents"))
+        if self.cluster is not None:
+            self._tasks.append(asyncio.create_task(self._cluster_loop(), name="engine-cluster"))
         if self.http is not None:
             await self._serve_http(*self.http)
         log.info(
@@ -313,6 +328,7 @@ class Runtime:
             self._guard("drain", lambda: self.engine.settle_left("engine stopped"))
         self._guard("drain", self.engine.close_agents)
         await asyncio.sleep(0.1)  # the seats' hang-ups leave before the pool closes
+        await self._leave_cluster()
         log.info("engine_drained")
 
     async def _until_no_call_up(self, within_s: float) -> None:
@@ -505,11 +521,12 @@ class Runtime:
         unwritten = {campaign_id for campaign_id, _ in self.engine.self_paused}
         with self.db.connect() as conn:
             rows = conn.execute(sa.select(_CAMPAIGN)).all()
+        held = None if self.cluster is None else set(self.cluster.held)
         for row in rows:
             state = _STATE.get(row.state, RunState.STOPPED)
             run = self.engine.campaigns.get(row.id)
             if run is None:
-                if state is RunState.STOPPED:
+                if state is RunState.STOPPED or (held is not None and row.id not in held):
                     continue
                 try:
                     profile = self.profiles.get(row.pacing_profile)
@@ -581,12 +598,63 @@ class Runtime:
         are re-attached to their agents and calls, people on hold are connected or dropped,
         ringing calls and legs of calls nobody knows are hung up (only those), the rows of
         calls that ended meanwhile are closed from their facts, and leases of records never
-        dialed are given back. Returns how many calls were adopted."""
+        dialed are given back. Returns how many calls were adopted.
+
+        In a cluster only the campaigns this engine holds are adopted (another engine takes
+        the others, with their calls), and idle seats are left to the owners of their
+        campaigns (:meth:`_take_over` adopts those of the campaigns taken)."""
         engine_id = self.settings.engine.id
+        if self.cluster is not None:
+            return 0  # done per campaign taken, by _take_over
+        return await self._adopt(engine_id, campaigns=None, seats=None)
+
+    async def _take_over(self, taken: Sequence[Taken]) -> int:
+        """Load and adopt campaigns this engine just took from another engine (or from an
+        earlier start of its own): their live calls as a restart does, for those campaigns
+        only; the seats their previous owner reported are adopted idle (agents logged in
+        and ready), so the agents follow their campaign. What the servers have is read
+        first; the campaigns are loaded and adopted after it in one step, so that no agent
+        logs in to them in between."""
+        by_engine: dict[str, dict[int, tuple[str, ...]]] = {}
+        for item in taken:
+            if item.previous is None:
+                continue
+            by_engine.setdefault(owner_engine(item.previous), {})[item.campaign_id] = item.seats
+        found: list[_Found] = []
+        for engine_id, campaigns in sorted(by_engine.items()):
+            seats = {seat: c for c, names in campaigns.items() for seat in names}
+            found.append(await self._gather(engine_id, campaigns=set(campaigns), seats=seats))
+        self.sync_campaigns()
+        adopted = sum(self._apply(item) for item in found)
+        await self._wait_gone({channel for item in found for _, channel in item.hangups})
+        return adopted
+
+    async def _adopt(
+        self,
+        engine_id: str,
+        *,
+        campaigns: set[int] | None,
+        seats: Mapping[str, int] | None,
+    ) -> int:
+        """Adopt what engine ``engine_id`` (this one's earlier starts, or another engine)
+        left on the servers: for ``campaigns`` (None: all), adopting idle ``seats``
+        (seat → campaign; None: idle seats are hung up, as after a restart)."""
+        found = await self._gather(engine_id, campaigns=campaigns, seats=seats)
+        adopted = self._apply(found)
+        await self._wait_gone({channel for _, channel in found.hangups})
+        return adopted
+
+    async def _gather(
+        self,
+        engine_id: str,
+        *,
+        campaigns: set[int] | None,
+        seats: Mapping[str, int] | None,
+    ) -> _Found:
+        """Read the open calls ``engine_id`` left and what the servers still have of them."""
         prefix = f"{engine_id}-"
-        now = self.clock.utcnow()
         with self.db.connect() as conn:
-            rows = {
+            known_rows = {
                 str(row.channel_id): row
                 for row in conn.execute(
                     sa.select(
@@ -601,15 +669,34 @@ class Runtime:
                     .where(_CALL_LOG.c.end_at.is_(None), _CALL_LOG.c.channel_id.like(f"{prefix}%"))
                 )
             }
-        earlier = await asyncio.to_thread(self.leads.earlier_leases)
-        calls: list[FoundCall] = []
-        seats: dict[tuple[str, str], FoundSeat] = {}
-        hangups: list[tuple[str, str]] = []
+        found = _Found(engine_id, campaigns, dict(seats) if seats is not None else None)
+        found.rows = {
+            call_id: row
+            for call_id, row in known_rows.items()
+            if campaigns is None or int(row.campaign_id) in campaigns
+        }
+        found.earlier = await asyncio.to_thread(self._earlier_leases, engine_id, campaigns)
         for adapter in self.pool.adapters:
-            found = await self._live_plan(adapter, set(rows), prefix)
-            calls.extend(found.calls)
-            seats.update({(s.server, s.seat): s for s in found.seats})
-            hangups.extend(found.hangups)
+            # Every open call of that engine is known to the plan (legs of calls of
+            # campaigns others take are not "unknown"); only ours are acted on.
+            plan_ = await self._live_plan(adapter, set(known_rows), prefix)
+            found.calls.extend(c for c in plan_.calls if c.call_id in found.rows)
+            found.live_seats.update({(s.server, s.seat): s for s in plan_.seats})
+            others = {c.channel for c in plan_.calls if c.call_id not in found.rows}
+            idle_channels = {s.channel for s in plan_.idle}
+            found.hangups.extend(
+                h
+                for h in plan_.hangups
+                if h[1] not in others and (seats is None or h[1] not in idle_channels)
+            )
+            if seats is not None:
+                found.idle.extend(s for s in plan_.idle if s.seat in seats)
+        return found
+
+    def _apply(self, found: _Found) -> int:
+        """Adopt what :meth:`_gather` found (no await inside: nothing else runs between)."""
+        now = self.clock.utcnow()
+        rows, calls = found.rows, found.calls
         adopted: list[int] = []
         ended: set[str] = set()
         for item in calls:
@@ -617,28 +704,152 @@ class Runtime:
             if item.where is Found.RINGING:
                 self._close_row(row, Outcome.CANCELLED, now, "engine restarted while ringing")
                 ended.add(item.call_id)
-            elif self._adopt_call(row, item, seats.get((item.server, item.seat or ""))):
+            elif self._adopt_call(row, item, found.live_seats.get((item.server, item.seat or ""))):
                 adopted.append(int(row.record_id))
                 ended.add(item.call_id)
+        seen = {c.call_id for c in calls}
         for call_id, row in rows.items():
-            if call_id not in ended and call_id not in {c.call_id for c in calls}:
+            if call_id not in ended and call_id not in seen:
                 self._close_row(row, _outcome_of(row), now, "engine restarted")
         if adopted:
-            await asyncio.to_thread(self.leads.adopt, adopted, now)
+            self.leads.adopt(adopted, now, engine_id=found.engine_id)
         dialed = {int(row.record_id) for row in rows.values()}
-        self._release_undialed([r for r in earlier if r not in dialed])
-        for where in hangups:
+        released = [r for r in found.earlier if r not in dialed]
+        self._release_undialed(released)
+        for where in found.hangups:
             self._hangup_channel(where)
-        await self._wait_gone({channel for _, channel in hangups})
-        if rows or hangups or earlier:
+        agents = sum(self._adopt_seat(seat, (found.seats or {})[seat.seat]) for seat in found.idle)
+        if rows or found.hangups or found.earlier or found.idle:
             log.warning(
-                "adopted_after_restart",
+                "adopted_after_restart"
+                if found.engine_id == self.settings.engine.id
+                else "adopted_campaigns",
+                previous=found.engine_id,
+                campaigns=sorted(found.campaigns or ()),
                 open_calls=len(rows),
                 adopted=len(adopted),
-                hung_up=len(hangups),
-                released=len([r for r in earlier if r not in dialed]),
+                agents=agents,
+                hung_up=len(found.hangups),
+                released=len(released),
             )
         return len(adopted)
+
+    def _earlier_leases(self, engine_id: str, campaigns: set[int] | None) -> list[int]:
+        """Records leased by ``engine_id``'s other starts (in ``campaigns``, if given)."""
+        if campaigns is None and engine_id == self.settings.engine.id:
+            return self.leads.earlier_leases()
+        query = sa.select(_RECORD.c.id).where(
+            _RECORD.c.lease_owner.like(f"{engine_id}/%"), _RECORD.c.lease_owner != self.leads.owner
+        )
+        if campaigns is not None:
+            query = query.where(_RECORD.c.campaign_id.in_(sorted(campaigns)))
+        with self.db.connect() as conn:
+            return sorted(int(r[0]) for r in conn.execute(query))
+
+    def _adopt_seat(self, seat: FoundSeat, campaign_id: int) -> int:
+        """Adopt an idle agent seat of a campaign taken over: 1 when its agent is logged
+        in and ready here, 0 when it is hung up instead (no such agent, or already here)."""
+        agent_id = self._agent_of_seat(seat.seat)
+        here = None if agent_id is None else self.engine.agents.get(agent_id)
+        if (
+            agent_id is None
+            or campaign_id not in self.engine.campaigns
+            or (here is not None and here.state.phase.value != "logged_out")
+        ):
+            # No such agent, or it has a seat here already: this one is left over.
+            self._hangup_channel((seat.server, seat.channel))
+            return 0
+        try:
+            self.pool.adopt_seat(
+                seat.seat, server=seat.server, uniqueid=seat.uniqueid, members=set(seat.members)
+            )
+        except AmiError as exc:
+            log.warning("seat_not_adopted", seat=seat.seat, error=str(exc))
+            return 0
+        self._guard("adopt_seat", lambda: self.engine.adopt_agent(agent_id, seat.seat, campaign_id))
+        here = self.engine.agents.get(agent_id)
+        return int(here is not None and here.seat == seat.seat)
+
+    # ---- the cluster --------------------------------------------------------------------
+
+    async def _join_cluster(self) -> list[Taken]:
+        """Announce this engine, give the others ``settle_s`` to announce themselves, then
+        take the campaigns the sharing rule gives it."""
+        cluster = self.cluster
+        if cluster is None:
+            return []
+        try:
+            await asyncio.to_thread(cluster.step, {})
+            await asyncio.sleep(cluster.settle_s)
+            changes = await asyncio.to_thread(cluster.step, {})
+        except sa.exc.SQLAlchemyError as exc:
+            msg = f"database {self.settings.database.safe_url()}: {exc.__class__.__name__}"
+            raise EngineStartError(msg) from exc
+        self._cluster_ok_t = time.monotonic()
+        log.info("cluster_joined", owner=cluster.owner, campaigns=sorted(cluster.held))
+        return changes.taken
+
+    async def _cluster_loop(self) -> None:
+        """Every ``failover_s / 3``: heartbeat, renew, take what the rule gives; follow
+        what was lost (fenced: another engine owns it now) and what was taken."""
+        cluster = self.cluster
+        if cluster is None:
+            return
+        while True:
+            await asyncio.sleep(cluster.failover_s / 3)
+            await self.cluster_round()
+
+    async def cluster_round(self) -> None:
+        """One round of the cluster loop (tests call it to skip the wait)."""
+        cluster = self.cluster
+        if cluster is None:
+            return
+        seats = {
+            c: [
+                a.seat
+                for a in self.engine.agents.values()
+                if a.campaign_id == c and a.state.phase.value != "logged_out"
+            ]
+            for c in cluster.held
+        }
+        try:
+            # While draining the leases are kept (the calls up are still this engine's)
+            # and nothing new is taken.
+            changes = await asyncio.to_thread(cluster.step, seats, not self.engine.draining)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("cluster_round_failed", error=str(exc).splitlines()[0])
+            if time.monotonic() - self._cluster_ok_t > cluster.failover_s:
+                for campaign_id in list(cluster.held):
+                    del cluster.held[campaign_id]
+                for campaign_id in list(self.engine.campaigns):
+                    self._lose_campaign(campaign_id)
+            return
+        self._cluster_ok_t = time.monotonic()
+        for campaign_id in changes.lost:
+            self._lose_campaign(campaign_id)
+        if changes.taken:
+            await self._take_over(changes.taken)
+
+    def _lose_campaign(self, campaign_id: int) -> None:
+        """Another engine owns the campaign now (or will: its lease ran out): stop dialing
+        it and forget its calls and agents; the new owner adopts them on Asterisk."""
+        if campaign_id not in self.engine.campaigns:
+            return
+        self.engine.remove_campaign(campaign_id)
+        self._profile_of.pop(campaign_id, None)
+
+    async def _leave_cluster(self) -> None:
+        """Graceful stop: give the leases back so that the others take the campaigns in
+        their next round."""
+        if self.cluster is None:
+            return
+        for task in self._tasks:
+            if task.get_name() == "engine-cluster":
+                task.cancel()
+        try:
+            await asyncio.to_thread(self.cluster.leave)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("cluster_leave_failed", error=str(exc).splitlines()[0])
 
     async def _live_plan(self, adapter: AmiAdapter, known: set[str], prefix: str) -> Plan:
         """What one connected server still has, sorted against the open calls."""
@@ -879,6 +1090,44 @@ class Runtime:
         self.sync_campaigns()
 
 
+@dataclass
+class _Found:
+    """What an engine (``engine_id``) left on the servers, for :meth:`Runtime._apply`."""
+
+    engine_id: str
+    campaigns: set[int] | None
+    seats: dict[str, int] | None
+    rows: dict[str, Any] = field(default_factory=dict)
+    earlier: list[int] = field(default_factory=list)
+    calls: list[FoundCall] = field(default_factory=list)
+    live_seats: dict[tuple[str, str], FoundSeat] = field(default_factory=dict)
+    hangups: list[tuple[str, str]] = field(default_factory=list)
+    idle: list[FoundSeat] = field(default_factory=list)
+
+
+def _cluster_of(settings: Settings, db: sa.Engine, owner: str) -> Cluster | None:
+    """The engine's cluster membership: on PostgreSQL unless ``[cluster] enabled = false``;
+    never on SQLite (one engine)."""
+    enabled = settings.cluster.enabled
+    if enabled is None:
+        enabled = db.dialect.name == "postgresql"
+    if not enabled:
+        return None
+    if db.dialect.name != "postgresql":
+        msg = (
+            f"[cluster] enabled = true needs PostgreSQL; {settings.database.safe_url()} is "
+            f"{db.dialect.name}: set enabled = false or use a postgresql+psycopg:// URL"
+        )
+        raise EngineStartError(msg)
+    return Cluster(
+        db,
+        engine_id=settings.engine.id,
+        owner=owner,
+        failover_s=settings.cluster.failover_s,
+        settle_s=settings.cluster.settle_s,
+    )
+
+
 def _outcome_of(row: Any) -> Outcome:
     """The outcome of a call that ended while no engine followed it, from its facts: a
     connected call was answered, a person never connected was dropped by the dialplan's
@@ -923,8 +1172,10 @@ async def run_forever(
     time_scale: float = 1.0,
     sim_agents: AgentDriver | None = None,
     http: tuple[str, int] | None = None,
+    metrics: Path | None = None,
 ) -> None:
-    """``dialer run``: the engine until interrupted."""
+    """``dialer run``: the engine until interrupted (``metrics``: a JSON file written at
+    the end with the latency samples, for ``dialer bench cluster``)."""
 
     clock = ScaledClock(time_scale, _scaled_start(settings)) if time_scale != 1.0 else None
     stop = asyncio.Event()
@@ -945,3 +1196,16 @@ async def run_forever(
     ) as runtime:
         await runtime.run(stop)
         await runtime.drain()
+        if metrics is not None:
+            await asyncio.to_thread(
+                metrics.write_text,
+                json.dumps(
+                    {
+                        "engine": settings.engine.id,
+                        "answer_to_connect": runtime.answer_to_connect,
+                        "tick_to_originate": runtime.tick_to_originate,
+                        "errors": runtime.errors,
+                        "overloaded": runtime.engine.overloaded,
+                    }
+                ),
+            )

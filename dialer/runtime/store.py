@@ -10,11 +10,12 @@ call may still be live; :meth:`SqlLeads.renew` keeps the leases of long calls al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import queue
 import secrets
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -87,6 +88,9 @@ class SqlLeads:
         self.owner = lease_owner(engine_id, nonce)
         self.lease_s = lease_s
         self._renew_failing = False
+        #: In a cluster: checks, inside a claim's transaction, that this engine still owns
+        #: the campaign (:meth:`dialer.runtime.cluster.Cluster.fence`); None: one engine.
+        self.fence: Callable[[sa.Connection, int], bool] | None = None
 
     @property
     def can_claim(self) -> bool:
@@ -106,17 +110,31 @@ class SqlLeads:
         with a number in ``exclude_phones`` (the engine's live calls)."""
         if not self.can_claim:
             return []
-        got = selection.claim(
-            self.db,
-            campaign_id,
-            n,
-            now,
-            engine_id=self.owner,
-            lease_s=self.lease_s,
-            exclude_records=exclude_records,
-            exclude_phones=exclude_phones,
-        )
+        with self._fenced(campaign_id) as conn:
+            if conn is None:
+                return []
+            got = selection.claim(
+                conn,
+                campaign_id,
+                n,
+                now,
+                engine_id=self.owner,
+                lease_s=self.lease_s,
+                exclude_records=exclude_records,
+                exclude_phones=exclude_phones,
+            )
         return [_lead(item) for item in got]
+
+    @contextlib.contextmanager
+    def _fenced(self, campaign_id: int) -> Iterator[sa.Connection | None]:
+        """A transaction for a claim; None (nothing may be claimed) when the fence says
+        this engine no longer owns the campaign."""
+        with self.db.begin() as conn:
+            if self.fence is not None and not self.fence(conn, campaign_id):
+                log.warning("claim_fenced", campaign=campaign_id, owner=self.owner)
+                yield None
+                return
+            yield conn
 
     def reserved_work(
         self, campaign_id: int, agent_ids: Sequence[int], now: dt.datetime
@@ -165,18 +183,21 @@ class SqlLeads:
         """The agent's due callback, else a progressive redial, else ``None``."""
         if not self.can_claim:
             return None
-        got = selection.claim(
-            self.db,
-            campaign_id,
-            1,
-            now,
-            engine_id=self.owner,
-            lease_s=self.lease_s,
-            agent_id=agent_id,
-            reserved_only=True,
-            exclude_records=exclude_records,
-            exclude_phones=exclude_phones,
-        )
+        with self._fenced(campaign_id) as conn:
+            if conn is None:
+                return None
+            got = selection.claim(
+                conn,
+                campaign_id,
+                1,
+                now,
+                engine_id=self.owner,
+                lease_s=self.lease_s,
+                agent_id=agent_id,
+                reserved_only=True,
+                exclude_records=exclude_records,
+                exclude_phones=exclude_phones,
+            )
         return _lead(got[0]) if got else None
 
     def release(self, record_ids: Sequence[int]) -> None:
@@ -233,16 +254,19 @@ class SqlLeads:
             log.warning("leases_lost", records=sorted(lost))
         return renewed
 
-    def adopt(self, record_ids: Sequence[int], now: dt.datetime) -> list[int]:
-        """Take over the leases an earlier start of this engine held on ``record_ids``
-        (calls adopted after a restart), and free or lapsed ones; returns the ids taken."""
+    def adopt(
+        self, record_ids: Sequence[int], now: dt.datetime, *, engine_id: str | None = None
+    ) -> list[int]:
+        """Take over the leases an earlier start of this engine (or of ``engine_id``, whose
+        campaign this engine took over) held on ``record_ids`` (calls adopted), and free or
+        lapsed ones; returns the ids taken."""
         return selection.renew(
             self.db,
             record_ids,
             now,
             engine_id=self.owner,
             lease_s=self.lease_s,
-            also_owners_like=f"{self.engine_id}/%",
+            also_owners_like=f"{engine_id or self.engine_id}/%",
         )
 
     def earlier_leases(self) -> list[int]:

@@ -53,7 +53,9 @@ class SyncTelephony(Protocol):
 
 def dial_request(cmd: Originate) -> DialRequest:
     """The edge's request for an engine Originate."""
-    return DialRequest(call_id=cmd.call_id, number=cmd.phone, variables=dict(cmd.variables))
+    return DialRequest(
+        call_id=cmd.call_id, number=cmd.phone, variables=dict(cmd.variables), server=cmd.server
+    )
 
 
 def refused(call_id: str, exc: Exception) -> ev.CallRefused:

@@ -12,7 +12,7 @@ import datetime as dt
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -65,6 +65,7 @@ class SimAgents:
         pause_duration: Sampler | None = None,
         seed: int = 1,
         seat_of: Callable[[int], str] = lambda agent_id: str(1000 + agent_id),
+        agent_ids: Sequence[int] | None = None,
     ) -> None:
         if not dispositions:
             msg = "simulated agents need at least one status to give"
@@ -77,6 +78,8 @@ class SimAgents:
         self.rng = random.Random(seed)
         self.seat_of = seat_of
         self.max_agents = max(n for _, n in schedule)
+        #: The agents this schedule logs in, in order (default 1..max).
+        self.agent_ids = list(agent_ids or range(1, self.max_agents + 1))
         self._heap: list[tuple[float, int, Callable[[Engine, float], list[Command]]]] = []
         self._seq = itertools.count()
         self._seen: dict[int, tuple[ag.Phase, str | None, str | None]] = {}
@@ -108,7 +111,7 @@ class SimAgents:
     def _headcount(self, n: int) -> Callable[[Engine, float], list[Command]]:
         def apply(engine: Engine, now: float) -> list[Command]:
             out: list[Command] = []
-            wanted = set(range(1, n + 1))
+            wanted = set(self.agent_ids[:n])
             for agent_id in sorted(wanted - self._logged):
                 run = engine.agents.get(agent_id)
                 if run is not None and run.state.phase is not ag.Phase.LOGGED_OUT:
@@ -140,7 +143,7 @@ class SimAgents:
 
     def _observe(self, engine: Engine, now: float) -> list[Command]:
         out: list[Command] = []
-        for agent_id in range(1, self.max_agents + 1):
+        for agent_id in self.agent_ids:
             run = engine.agents.get(agent_id)
             if run is None:
                 continue
@@ -246,3 +249,61 @@ def scenario_agents(
         seed=seed,
         seat_of=lambda agent_id: f"agent{agent_id}",
     )
+
+
+class CampaignsSimAgents:
+    """Simulated agents of several campaigns (a cluster's engine): each campaign's agents
+    act only while this engine runs the campaign, so they follow it to another engine."""
+
+    def __init__(self, by_campaign: Mapping[int, SimAgents]) -> None:
+        self.by_campaign = dict(by_campaign)
+
+    def next_time(self) -> float | None:
+        """When :meth:`step` has something to do next."""
+        times = [t for sim in self.by_campaign.values() if (t := sim.next_time()) is not None]
+        return min(times, default=None)
+
+    def step(self, engine: Engine, now: float) -> list[Command]:
+        """Step the agents of every campaign the engine runs now."""
+        out: list[Command] = []
+        for campaign_id, sim in self.by_campaign.items():
+            if campaign_id in engine.campaigns:
+                out.extend(sim.step(engine, now))
+        return out
+
+
+def all_campaigns_agents(
+    settings: Settings, scenario_path: Path, *, seed: int = 1
+) -> CampaignsSimAgents:
+    """``--campaign all``: the scenario's agents for every campaign in the database, the
+    agents of the k-th campaign (in id order) being agent ids k*n+1 .. k*n+n (n: the
+    scenario's largest head count; seats ``agent<id>``)."""
+    scenario = load_scenario(scenario_path)
+    db = make_engine(settings.database.url)
+    try:
+        with db.connect() as conn:
+            ids = [
+                int(c)
+                for c in conn.execute(sa.select(_CAMPAIGN.c.id).order_by(_CAMPAIGN.c.id)).scalars()
+            ]
+    finally:
+        db.dispose()
+    if not ids:
+        msg = "--campaign all: the database has no campaign"
+        raise SimAgentsError(msg)
+    per = max(int(n) for _, n in scenario.agents.steps)
+    out: dict[int, SimAgents] = {}
+    for k, campaign_id in enumerate(ids):
+        one = scenario_agents(settings, scenario_path, str(campaign_id), seed=seed + k)
+        out[campaign_id] = SimAgents(
+            campaign_id=campaign_id,
+            schedule=[(t, int(n)) for t, n in scenario.agents.steps],
+            wrapup=scenario.wrapup,
+            dispositions=one.dispositions,
+            pause_rate_per_hour=scenario.pause_rate_per_hour,
+            pause_duration=scenario.pause_duration,
+            seed=seed + k,
+            seat_of=lambda agent_id: f"agent{agent_id}",
+            agent_ids=range(k * per + 1, k * per + per + 1),
+        )
+    return CampaignsSimAgents(out)

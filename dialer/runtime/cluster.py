@@ -1,0 +1,355 @@
+"""Several engines on one PostgreSQL: who runs which campaign.
+
+Each running (or paused) campaign is owned by exactly one engine at a time, through a row
+of ``campaign_lease``: the owner (``<engine id>/<start nonce>``), when the lease ends and a
+**fencing token** that grows by one with every new owner. Times are the database's own
+clock, so engines on hosts whose clocks disagree (or engines run at ``--time-scale``) still
+agree on who is late.
+
+The rule (:func:`assign`), run by every engine on the same survey of the database:
+
+* every engine writes a heartbeat (``cluster_engine``) every ``failover_s / 3``; one whose
+  heartbeat is older than ``failover_s`` is gone;
+* a campaign needs an owner when it has no lease, or its lease ran out (its owner died or
+  stalled: it did not renew for ``failover_s``), or its lease belongs to an earlier start
+  of this same engine (engine ids are unique: that start is dead);
+* campaigns needing an owner are handed out heaviest first (by the agents logged in to
+  them when last owned, at least 1), each to the live engine with the fewest agents so
+  far (then the lowest owner name): balanced by agents logged in;
+* an engine takes the campaigns the rule gives it; one left free longer than
+  ``failover_s`` (its designated engine did not take it) is taken by whoever sees it;
+* a campaign is not moved away from a live engine that renews its lease; a graceful stop
+  (SIGTERM) releases the engine's leases at once, so the others take them in one round.
+
+Taking a lease is one conditional write (``token = token + 1`` only while the token is the
+one seen and the lease is free or ran out), so two engines never both win. The new owner
+adopts the campaign's live calls and seats as a restart does. An owner that fails to renew
+drops the campaign at once, and its record claims are fenced: each claim checks, in the
+claim's own transaction, that the lease still names this owner and token and has not run
+out (``FOR SHARE``: a takeover waits for the claim to commit), so a stale owner can never
+lease (and so dial) a record after the campaign moved.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import sqlalchemy as sa
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+def assign(
+    needing: Collection[int],
+    weights: Mapping[int, int],
+    engines: Mapping[str, int],
+) -> dict[int, str]:
+    """Which live engine takes each campaign of ``needing`` (pure; see the module).
+
+    ``weights``: agents last logged in per campaign; ``engines``: live engine owner name →
+    agents logged in on the campaigns it holds now. Returns campaign → owner name.
+    """
+    if not engines:
+        return {}
+    load = dict(engines)
+    out: dict[int, str] = {}
+    for campaign_id in sorted(needing, key=lambda c: (-max(1, weights.get(c, 0)), c)):
+        owner = min(load, key=lambda o: (load[o], o))
+        out[campaign_id] = owner
+        load[owner] += max(1, weights.get(campaign_id, 0))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One campaign's lease as surveyed."""
+
+    campaign_id: int
+    owner: str | None
+    token: int
+    live: bool
+    """Its owner renewed it within ``failover_s``."""
+    agents: int
+    seats: tuple[str, ...] = ()
+    """The seats of the agents logged in to it, as its owner last reported."""
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """What the database says about the cluster now."""
+
+    engines: dict[str, int]
+    """Live engines: owner → agents logged in on their campaigns."""
+    leases: dict[int, Lease]
+    campaigns: tuple[int, ...]
+    """Campaigns that want an owner while live (running or paused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A campaign this engine now owns: its token, and the owner before it (None: free)."""
+
+    campaign_id: int
+    token: int
+    previous: str | None
+    seats: tuple[str, ...] = ()
+    """The seats its previous owner reported (the agents that follow the campaign)."""
+
+
+@dataclass
+class Changes:
+    """What one round of :meth:`Cluster.step` changed for this engine."""
+
+    taken: list[Taken] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)
+
+
+def owner_engine(owner: str) -> str:
+    """The engine id of a lease owner name (``<engine id>/<nonce>``)."""
+    return owner.rpartition("/")[0] or owner
+
+
+class Cluster:
+    """This engine's membership of the cluster, on a PostgreSQL database.
+
+    Call :meth:`step` every ``failover_s / 3`` (wall clock); it heartbeats, renews the
+    leases held, surveys the others and takes what the rule gives this engine.
+    :attr:`held` maps each campaign owned to its fencing token; :meth:`fence` checks it
+    inside a claim's transaction.
+    """
+
+    def __init__(
+        self,
+        db: sa.Engine,
+        *,
+        engine_id: str,
+        owner: str,
+        failover_s: float = 10.0,
+        settle_s: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if db.dialect.name != "postgresql":
+            msg = f"campaign ownership needs PostgreSQL, not {db.dialect.name}"
+            raise ValueError(msg)
+        self.db = db
+        self.engine_id = engine_id
+        self.owner = owner
+        self.failover_s = failover_s
+        self.settle_s = failover_s / 2 if settle_s is None else settle_s
+        self.held: dict[int, int] = {}
+        self._monotonic = monotonic
+        self._joined_t: float | None = None
+        self._free_since: dict[int, float] = {}
+
+    # ---- one round ----------------------------------------------------------------------
+
+    def step(self, seats: Mapping[int, Sequence[str]], take: bool = True) -> Changes:
+        """Heartbeat, renew, survey, take (``seats``: of the agents logged in, per campaign
+        held; ``take``: False while draining, when only the leases held are kept)."""
+        now_t = self._monotonic()
+        if self._joined_t is None:
+            self._joined_t = now_t
+        changes = Changes()
+        changes.lost = self.renew(seats)
+        if not take:
+            return changes
+        survey = self.survey()
+        if now_t - self._joined_t < self.settle_s:
+            return changes  # the others may not have announced themselves yet
+        needing = [
+            c
+            for c in survey.campaigns
+            if c not in self.held and self._needs_owner(survey.leases.get(c))
+        ]
+        for c in list(self._free_since):
+            if c not in needing:
+                del self._free_since[c]
+        for c in needing:
+            self._free_since.setdefault(c, now_t)
+        weights = {c: lease.agents for c, lease in survey.leases.items()}
+        plan = assign(needing, weights, survey.engines)
+        for campaign_id in needing:
+            mine = plan.get(campaign_id) == self.owner
+            overdue = now_t - self._free_since[campaign_id] > self.failover_s
+            if not (mine or overdue):
+                continue
+            lease = survey.leases.get(campaign_id)
+            taken = self.take(campaign_id, lease.token if lease else None)
+            if taken is not None:
+                taken = replace(taken, seats=lease.seats if lease else ())
+                changes.taken.append(taken)
+                self._free_since.pop(campaign_id, None)
+        return changes
+
+    def _needs_owner(self, lease: Lease | None) -> bool:
+        if lease is None or lease.owner is None or not lease.live:
+            return True
+        return owner_engine(lease.owner) == self.engine_id and lease.owner != self.owner
+
+    # ---- the database -------------------------------------------------------------------
+
+    def renew(self, seats: Mapping[int, Sequence[str]]) -> list[int]:
+        """Heartbeat and extend the leases held (``seats``: of the agents logged in, per
+        campaign); returns the campaigns lost (another owner took them, or they ran out
+        while this engine could not reach the database)."""
+        total = sum(len(seats.get(c, ())) for c in self.held)
+        lost: list[int] = []
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO cluster_engine (owner, engine_id, started_at, expires_at, agents)"
+                    " VALUES (:owner, :engine, timezone('UTC', clock_timestamp()),"
+                    " timezone('UTC', clock_timestamp()) + make_interval(secs => :f), :a)"
+                    " ON CONFLICT (owner) DO UPDATE SET"
+                    " expires_at = EXCLUDED.expires_at, agents = EXCLUDED.agents"
+                ),
+                {"owner": self.owner, "engine": self.engine_id, "f": self.failover_s, "a": total},
+            )
+            for campaign_id, token in sorted(self.held.items()):
+                kept = conn.execute(
+                    sa.text(
+                        "UPDATE campaign_lease SET"
+                        " expires_at = timezone('UTC', clock_timestamp()) + make_interval(secs =>"
+                        " :f), agents = :a, seats = :s"
+                        " WHERE campaign_id = :c AND owner = :owner AND token = :t"
+                        " AND expires_at > timezone('UTC', clock_timestamp())"
+                    ),
+                    {
+                        "c": campaign_id,
+                        "owner": self.owner,
+                        "t": token,
+                        "f": self.failover_s,
+                        "a": len(seats.get(campaign_id, ())),
+                        "s": ",".join(sorted(seats.get(campaign_id, ()))),
+                    },
+                ).rowcount
+                if not kept:
+                    lost.append(campaign_id)
+        for campaign_id in lost:
+            del self.held[campaign_id]
+            log.warning("campaign_lease_lost", campaign=campaign_id, owner=self.owner)
+        return lost
+
+    def survey(self) -> Survey:
+        """Live engines, leases and the campaigns that want an owner."""
+        with self.db.connect() as conn:
+            engines = {
+                str(owner): 0
+                for owner, _agents in conn.execute(
+                    sa.text(
+                        "SELECT owner, agents FROM cluster_engine WHERE expires_at >"
+                        " timezone('UTC', clock_timestamp())"
+                    )
+                )
+            }
+            leases = {
+                int(row.campaign_id): Lease(
+                    int(row.campaign_id),
+                    row.owner,
+                    int(row.token),
+                    bool(row.live),
+                    int(row.agents),
+                    tuple(s for s in str(row.seats).split(",") if s),
+                )
+                for row in conn.execute(
+                    sa.text(
+                        "SELECT campaign_id, owner, token, agents, seats,"
+                        " coalesce(expires_at > timezone('UTC', clock_timestamp()), false) AS"
+                        " live FROM campaign_lease"
+                    )
+                )
+            }
+            campaigns = tuple(
+                int(c)
+                for (c,) in conn.execute(
+                    sa.text(
+                        "SELECT id FROM campaign WHERE state IN ('running', 'paused') ORDER BY id"
+                    )
+                )
+            )
+        engines.setdefault(self.owner, 0)
+        # An engine's load: the agents on the campaigns it holds, each campaign at least 1
+        # (so that campaigns nobody works yet are spread too).
+        for lease in leases.values():
+            if lease.live and lease.owner in engines:
+                engines[lease.owner] += max(1, lease.agents)
+        return Survey(engines, leases, campaigns)
+
+    def take(self, campaign_id: int, seen_token: int | None) -> Taken | None:
+        """Become the campaign's owner if its lease is still as surveyed (``seen_token``;
+        None: no lease row) and free, run out, or an earlier start's of this engine."""
+        with self.db.begin() as conn:
+            row = conn.execute(
+                sa.text(
+                    "INSERT INTO campaign_lease AS l"
+                    " (campaign_id, owner, token, expires_at, agents, seats)"
+                    " VALUES (:c, :owner, 1, timezone('UTC', clock_timestamp()) +"
+                    " make_interval(secs => :f), 0, '')"
+                    " ON CONFLICT (campaign_id) DO UPDATE SET owner = :owner,"
+                    " token = l.token + 1, expires_at = EXCLUDED.expires_at"
+                    " WHERE l.token = :seen AND (l.owner IS NULL OR l.expires_at IS NULL"
+                    " OR l.expires_at <= timezone('UTC', clock_timestamp()) OR l.owner LIKE :mine)"
+                    " RETURNING token,"
+                    " (SELECT owner FROM campaign_lease WHERE campaign_id = :c) AS previous"
+                ),
+                {
+                    "c": campaign_id,
+                    "owner": self.owner,
+                    "f": self.failover_s,
+                    "seen": -1 if seen_token is None else seen_token,
+                    "mine": f"{self.engine_id}/%",
+                },
+            ).first()
+        if row is None:
+            return None
+        token, previous = int(row.token), row.previous
+        self.held[campaign_id] = token
+        log.info(
+            "campaign_lease_taken",
+            campaign=campaign_id,
+            token=token,
+            previous=previous,
+            owner=self.owner,
+        )
+        return Taken(campaign_id, token, previous)
+
+    def release(self, campaign_ids: Sequence[int] | None = None) -> None:
+        """Give up leases (default: all held) so that the others take them at once."""
+        ids = sorted(self.held if campaign_ids is None else campaign_ids)
+        with self.db.begin() as conn:
+            for campaign_id in ids:
+                conn.execute(
+                    sa.text(
+                        "UPDATE campaign_lease SET owner = NULL, expires_at = NULL"
+                        " WHERE campaign_id = :c AND owner = :owner AND token = :t"
+                    ),
+                    {"c": campaign_id, "owner": self.owner, "t": self.held.get(campaign_id, -1)},
+                )
+                self.held.pop(campaign_id, None)
+        log.info("campaign_leases_released", campaigns=ids, owner=self.owner)
+
+    def leave(self) -> None:
+        """Release every lease and remove this engine's heartbeat (graceful stop)."""
+        self.release()
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.text("DELETE FROM cluster_engine WHERE owner = :owner"), {"owner": self.owner}
+            )
+
+    def fence(self, conn: sa.Connection, campaign_id: int) -> bool:
+        """True when the lease still names this owner and token and has not run out; the
+        row stays share-locked until ``conn``'s transaction ends (a takeover waits)."""
+        token = self.held.get(campaign_id)
+        if token is None:
+            return False
+        row = conn.execute(
+            sa.text(
+                "SELECT 1 FROM campaign_lease WHERE campaign_id = :c AND owner = :owner"
+                " AND token = :t AND expires_at > timezone('UTC', clock_timestamp()) FOR SHARE"
+            ),
+            {"c": campaign_id, "owner": self.owner, "t": token},
+        ).first()
+        return row is not None

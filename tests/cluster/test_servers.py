@@ -1,0 +1,106 @@
+"""Several Asterisk servers: calls are placed where the campaign's agent seats are, and an
+answered person is connected only to an agent whose seat is on the same server."""
+
+from __future__ import annotations
+
+from asterisk import events as ev
+from asterisk.adapter import DialRequest
+from asterisk.pool import AmiPool
+from asterisk.simulator import PbxSimulator
+from asterisk.world import World
+from dialer.engine import CampaignRun, ConnectCall, Engine, Originate, RunState, StartSeat
+from dialer.engine.clock import VirtualClock
+from dialer.runtime.mqtt import MemorySink
+from dialer.sim.memory import MemoryJournal, MemoryLeads, MemoryRecord
+from tests.asterisk.conftest import EventLog, settings_for
+from tests.dialer.test_engine import FixedPacer
+
+SERVER_OF_SEAT = {"1001": "pbx1", "1002": "pbx2", "1003": "pbx2"}
+
+
+def _engine(pacer_n: int) -> tuple[Engine, VirtualClock]:
+    clock = VirtualClock()
+    leads = MemoryLeads([MemoryRecord(i, 1, f"+4822100{i:04d}") for i in range(1, 60)])
+    engine = Engine(
+        clock=clock,
+        leads=leads,
+        journal=MemoryJournal(leads),
+        sink=MemorySink(),
+        lines=30,
+        seat_server=SERVER_OF_SEAT.get,
+    )
+    engine.add_campaign(CampaignRun(1, "two servers", FixedPacer(pacer_n), max_wait_s=2.0))
+    engine.set_state(1, RunState.RUNNING)
+    return engine, clock
+
+
+def _login(engine: Engine, clock: VirtualClock, *agents: int) -> None:
+    for agent_id in agents:
+        seat = str(1000 + agent_id)
+        assert engine.agent_login(agent_id, seat, 1) == [StartSeat(agent_id, seat)]
+        engine.on_event(ev.SeatUp(agent_id=seat, channel="x"))
+        clock.advance(1.0)
+
+
+def test_calls_are_placed_in_proportion_to_the_seats_on_each_server() -> None:
+    """One seat on pbx1 and two on pbx2: of six calls, two go to pbx1 and four to pbx2."""
+    engine, clock = _engine(pacer_n=6)
+    _login(engine, clock, 1, 2, 3)
+    calls = [c for c in engine.tick() if isinstance(c, Originate)]
+    assert len(calls) == 6
+    servers = sorted(c.server or "" for c in calls)
+    assert servers == ["pbx1", "pbx1", "pbx2", "pbx2", "pbx2", "pbx2"]
+
+
+def test_an_answered_person_goes_to_an_agent_on_the_same_server() -> None:
+    """The longest idle agent is on pbx1, but a person answering on pbx2 is connected to the
+    agent whose seat is on pbx2; one answering on a server with no ready seat waits."""
+    engine, clock = _engine(pacer_n=4)
+    _login(engine, clock, 1, 2)
+    calls = [c for c in engine.tick() if isinstance(c, Originate)]
+    on_pbx2 = next(c for c in calls if c.server == "pbx2")
+    out = engine.on_event(ev.CallAnswered(on_pbx2.call_id, "Local/x;1", "u2", server="pbx2"))
+    assert [c.seat for c in out if isinstance(c, ConnectCall)] == ["1002"]
+    other_pbx2 = next(c for c in calls if c.server == "pbx2" and c is not on_pbx2)
+    out = engine.on_event(ev.CallAnswered(other_pbx2.call_id, "Local/y;1", "u3", server="pbx2"))
+    assert [c for c in out if isinstance(c, ConnectCall)] == [], "agent 1's seat is on pbx1"
+
+
+def test_a_server_whose_session_is_down_gets_no_calls_for_its_seats() -> None:
+    """pbx2's AMI session drops: new calls go only where seats are reachable (pbx1), and
+    none at all once no reachable seat is left; pbx2 back up, it gets calls again."""
+    engine, clock = _engine(pacer_n=3)
+    _login(engine, clock, 1, 2, 3)
+    engine.on_event(ev.ServerDown("pbx2", "connection lost"))
+    placed = [c for c in engine.tick() if isinstance(c, Originate)]
+    assert placed
+    assert {c.server for c in placed} == {"pbx1"}
+    engine.on_event(ev.ServerDown("pbx1", "connection lost"))
+    assert [c for c in engine.tick() if isinstance(c, Originate)] == []
+    engine.on_event(ev.ServerUp("pbx2"))
+    clock.advance(1.0)
+    assert {c.server for c in engine.tick() if isinstance(c, Originate)} == {"pbx2"}
+
+
+async def test_the_pool_places_a_call_on_the_server_it_names_while_it_can() -> None:
+    """A request naming a server goes there (even with more free channels elsewhere); when
+    that server is full it goes to the one with the most free channels."""
+    log = EventLog()
+    async with (
+        PbxSimulator(World(), port=0, time_scale=20) as sim_a,
+        PbxSimulator(World(), port=0, time_scale=20) as sim_b,
+    ):
+        servers = [
+            settings_for(sim_a, name="a", max_channels=2),
+            settings_for(sim_b, name="b", max_channels=9),
+        ]
+        async with AmiPool(servers, on_event=log) as pool:
+            await pool.wait_ready(5)
+            while not all(a.connected for a in pool.adapters):
+                await log.wait_for(lambda _: all(a.connected for a in pool.adapters))
+            for i in range(3):
+                assert (
+                    pool.originate_nowait(DialRequest(f"x{i}", f"3000000000{i}", server="a"))
+                    is not None
+                )
+            assert [pool.server_of_call(f"x{i}") for i in range(3)] == ["a", "a", "b"]
