@@ -51,6 +51,7 @@ from campaigns.models import (
     RequestSource,
 )
 from campaigns.phones import PhoneError, PhoneNormalizer, PhoneReason, check_region
+from campaigns.selection import forget_zone_keys
 from campaigns.service import campaign_hours
 from campaigns.windows import CallingWindow, is_open, next_opening
 
@@ -624,6 +625,9 @@ def create_request(
             )
         )
         _event(conn, int(request_id), RequestState.WAITING, now, f"{kind.value} from {source_name}")
+    if record is None:
+        # A new record may bring a zone key the claim's cache does not know yet.
+        forget_zone_keys(int(campaign.id))
     return get_request(db, int(request_id))
 
 
