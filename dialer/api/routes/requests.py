@@ -390,6 +390,20 @@ def list_requests(
     )
 
 
+class SourceName(BaseModel):
+    """A source as filters list it."""
+
+    id: int
+    name: str
+
+
+@router.get("/requests/sources")
+def source_names(ctx: Ctx, user: CurrentUser) -> list[SourceName]:
+    """Every source's id and name (the requests page's filter; any signed-in user)."""
+    del user
+    return [SourceName(id=s.id, name=s.name) for s in rq.list_sources(ctx.db)]
+
+
 @router.get("/requests/stats")
 def request_stats(
     ctx: Ctx,
