@@ -711,14 +711,18 @@ def _set_state(
     now: dt.datetime,
     detail: str,
     **values: Any,
-) -> None:
+) -> bool:
+    """Move the request from the state it was read in (``req.state``) to ``state``, with
+    a history row; False, writing nothing, when another writer changed it meanwhile."""
     if state not in OPEN_STATES:
         values.setdefault("ended_at", now)
-    conn.execute(
+    moved = conn.execute(
         sa.update(_REQ)
-        .where(_REQ.c.id == req.id)
+        .where(_REQ.c.id == req.id, _REQ.c.state == req.state)
         .values(state=state.value, updated_at=now, **values)
-    )
+    ).rowcount
+    if not moved:
+        return False
     _event(
         conn,
         int(req.id),
@@ -728,6 +732,11 @@ def _set_state(
         agent_id=values.get("agent_id", req.agent_id),
         call_id=values.get("call_id", req.call_id),
     )
+    return True
+
+
+class _RacedError(Exception):
+    """Another writer changed a request under way: the whole change is rolled back."""
 
 
 def cancel_request(
@@ -750,15 +759,10 @@ def cancel_request(
             raise RequestNotFoundError(request_id)
         if req.state == RequestState.CANCELLED.value:
             pass
-        elif req.state != RequestState.WAITING.value or not _give_back(conn, req, now):
-            raise RequestConflictError(
-                "id",
-                f"request {request_id} is {req.state.replace('_', ' ')}"
-                f"{' (being dialed)' if req.state == 'waiting' else ''}: it can no longer"
-                " be cancelled",
-            )
-        else:
-            _set_state(
+        elif (
+            req.state != RequestState.WAITING.value
+            or not _give_back(conn, req, now)
+            or not _set_state(
                 conn,
                 req,
                 RequestState.CANCELLED,
@@ -766,6 +770,14 @@ def cancel_request(
                 f"cancelled by {actor}",
                 reason=f"cancelled by {actor}",
             )
+        ):
+            raise RequestConflictError(
+                "id",
+                f"request {request_id} is {req.state.replace('_', ' ')}"
+                f"{' (being dialed)' if req.state == 'waiting' else ''}: it can no longer"
+                " be cancelled",
+            )
+        else:
             _audit(
                 conn,
                 actor=actor,
@@ -809,7 +821,8 @@ def on_call_fact(
         if state is not RequestState.WAITING and state not in OPEN_STATES:
             values["reason"] = detail or (outcome.value if outcome else fact.value)
         text = detail or (outcome.value if outcome else fact.value)
-        _set_state(conn, req, state, now, text, **values)
+        if not _set_state(conn, req, state, now, text, **values):
+            return None
         if state not in OPEN_STATES:
             _untag(conn, int(req.record_id), request_id)
     return get_request(db, request_id)
@@ -829,6 +842,15 @@ def expire_overdue(db: sa.Engine, *, now: dt.datetime) -> list[RequestView]:
     """Waiting requests whose time plus their source's ``answer_within_s`` has passed:
     missed by agent (nobody became free in time); their records are given back."""
     ended: list[int] = []
+    try:
+        ended = _expire(db, now)
+    except _RacedError:  # a call or a cancel got there first: the next run looks again
+        return []
+    return [get_request(db, i) for i in ended]
+
+
+def _expire(db: sa.Engine, now: dt.datetime) -> list[int]:
+    ended: list[int] = []
     with db.begin() as conn:
         rows = conn.execute(
             sa.select(_REQ, _SOURCE.c.answer_within_s)
@@ -840,16 +862,17 @@ def expire_overdue(db: sa.Engine, *, now: dt.datetime) -> list[RequestView]:
                 continue
             if not _give_back(conn, req, now):
                 continue  # being dialed this very moment: its call decides
-            _set_state(
+            if not _set_state(
                 conn,
                 req,
                 RequestState.MISSED_BY_AGENT,
                 now,
                 "no agent took it in time",
                 reason=f"no agent free within {int(req.answer_within_s)} s",
-            )
+            ):
+                raise _RacedError
             ended.append(int(req.id))
-    return [get_request(db, i) for i in ended]
+    return ended
 
 
 # ------------------------------------------------------------------------- reading
