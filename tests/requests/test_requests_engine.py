@@ -4,7 +4,6 @@ are dialed (only with an agent reserved), and how each call fact moves their sta
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -12,8 +11,7 @@ from sqlmodel import Session
 
 from asterisk import events as ev
 from campaigns import requests as rq
-from campaigns.db import make_engine
-from campaigns.migrate import initialize
+from campaigns.enums import Outcome
 from campaigns.models import Agent, Record
 from campaigns.selection import forget_zone_keys
 from dialer.engine import CampaignRun, Engine, Originate, RunState
@@ -38,15 +36,13 @@ class Never:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> sa.Engine:
-    """A migrated database with one agent."""
+def db(api_db: sa.Engine) -> sa.Engine:
+    """A migrated database (a copy of the template) with one agent."""
     forget_zone_keys()
-    engine = make_engine(f"sqlite:///{tmp_path / 'req.db'}")
-    initialize(engine, actor="test")
-    with Session(engine) as session:
+    with Session(api_db) as session:
         session.add(Agent(id=1, login="ala", name="Ala"))
         session.commit()
-    return engine
+    return api_db
 
 
 def make(db: sa.Engine, campaign_id: int) -> tuple[Engine, VirtualClock, MemorySink]:
@@ -198,3 +194,26 @@ def test_call_cancelled_before_answer_puts_the_request_back_to_waiting(db: sa.En
     [again] = originates(engine)
     assert again.phone == "+48500100204"
     assert state(db, view.id) == "calling"
+
+
+@pytest.mark.parametrize(
+    ("state", "fact", "outcome", "expected"),
+    [
+        ("waiting", rq.CallFact.DIALED, None, "calling"),
+        ("calling", rq.CallFact.REFUSED, None, "waiting"),
+        ("calling", rq.CallFact.DROPPED, None, "missed_by_agent"),
+        ("calling", rq.CallFact.FINISHED, Outcome.MACHINE, "missed_by_customer"),
+        ("calling", rq.CallFact.FINISHED, Outcome.INVALID, "carrier_failure"),
+        ("calling", rq.CallFact.FINISHED, Outcome.ANSWERED, "missed_by_agent"),
+        ("in_progress", rq.CallFact.FINISHED, Outcome.ANSWERED, "answered"),
+        ("cancelled", rq.CallFact.DIALED, None, None),
+        ("answered", rq.CallFact.FINISHED, Outcome.BUSY, None),
+    ],
+)
+def test_state_rules(
+    state: str, fact: rq.CallFact, outcome: Outcome | None, expected: str | None
+) -> None:
+    """The pure state rules: what each call fact makes of each state; ended requests
+    never change again."""
+    got = rq.next_state(rq.RequestState(state), fact, outcome)
+    assert (got.value if got else None) == expected
