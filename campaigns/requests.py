@@ -63,6 +63,8 @@ _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditLog.__table__  # type: ignore[attr-defined]
 
 KEY_PREFIX = "cbr_"
+#: The largest row id (ids are PostgreSQL ``integer`` columns).
+MAX_ID = 2**31 - 1
 #: The farthest ahead a call may be scheduled.
 MAX_AHEAD = dt.timedelta(days=60)
 #: A scheduled time this far in the past is taken as "now" (clocks differ a little).
@@ -355,8 +357,9 @@ def find_source(db: sa.Engine, key: int | str) -> SourceView:
     """A source by id or name (SourceNotFoundError otherwise)."""
     with db.connect() as conn:
         where = _SOURCE.c.name == str(key)
-        if isinstance(key, int) or str(key).isdigit():
-            where = sa.or_(where, _SOURCE.c.id == int(key))
+        as_id = _as_id(key)
+        if as_id is not None:
+            where = sa.or_(where, _SOURCE.c.id == as_id)
         row = conn.execute(sa.select(_SOURCE).where(where)).first()
     if row is None:
         raise SourceNotFoundError(key)
@@ -471,10 +474,20 @@ def _zone(name: str) -> ZoneInfo:
         ) from None
 
 
+def _as_id(key: int | str) -> int | None:
+    """``key`` as a row id when it can be one (a positive 32-bit integer), else None."""
+    text = str(key).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
+
+
 def _campaign_row(conn: sa.Connection, key: int | str) -> Any:
     where = _CAMPAIGN.c.name == str(key)
-    if isinstance(key, int) or str(key).isdigit():
-        where = sa.or_(_CAMPAIGN.c.id == int(key), where)
+    as_id = _as_id(key)
+    if as_id is not None:
+        where = sa.or_(_CAMPAIGN.c.id == as_id, where)
     row = conn.execute(sa.select(_CAMPAIGN).where(where)).first()
     if row is None:
         raise CampaignNotFoundError(key)
@@ -494,7 +507,10 @@ def _due(asked: Asked, now: dt.datetime) -> tuple[RequestKind, dt.datetime, str]
                 "at", "a time without a UTC offset needs 'timezone' (e.g. Europe/Warsaw)"
             )
         at = at.replace(tzinfo=zone)
-    due = at.astimezone(dt.UTC)
+    try:
+        due = at.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise RequestError("at", f"{at.isoformat()} is out of range") from None
     if due < now - PAST_SLACK:
         raise RequestError("at", f"{at.isoformat()} is in the past")
     if due > now + MAX_AHEAD:
