@@ -124,11 +124,13 @@ class SourceCreated(SourceOut):
 # ---------------------------------------------------------------------- helpers
 
 
-def _limiter(ctx: ApiContext) -> WindowLimiter:
-    limiter: WindowLimiter | None = getattr(ctx, "_request_limiter", None)
+def _limiter(request: Request) -> WindowLimiter:
+    """The app's request limiter (one per app, in memory), made on first use."""
+    state = request.app.state
+    limiter: WindowLimiter | None = getattr(state, "request_limiter", None)
     if limiter is None:
         limiter = WindowLimiter()
-        ctx._request_limiter = limiter  # type: ignore[attr-defined]
+        state.request_limiter = limiter
     return limiter
 
 
@@ -177,7 +179,7 @@ def _too_many(wait_s: float, what: str) -> JSONResponse:
 def _source(ctx: ApiContext, request: Request, key: str | None) -> rq.SourceView | JSONResponse:
     """The source of the request's API key, or the 401/429 answer."""
     address = request.client.host if request.client else "?"
-    limiter = _limiter(ctx)
+    limiter = _limiter(request)
     wait = limiter.wait_s(("bad-key", address), BAD_KEYS_PER_MIN, 60.0)
     if wait > 0:
         return _too_many(wait, "too many wrong API keys from this address")
@@ -248,7 +250,7 @@ def create_callback_request(
     source = _source(ctx, request, x_api_key)
     if isinstance(source, JSONResponse):
         return source
-    wait = _limiter(ctx).hit(("source", source.id), source.rate_per_min, 60.0)
+    wait = _limiter(request).hit(("source", source.id), source.rate_per_min, 60.0)
     if wait > 0:
         return _too_many(wait, f"source {source.name!r} may make {source.rate_per_min} a minute")
     asked = rq.Asked(
