@@ -479,3 +479,85 @@ class CampaignLease(SQLModel, table=True):
     expires_at: dt.datetime | None = _ts()
     agents: int = 0
     seats: str = Field(default="", sa_column=Column(sa.Text(), nullable=False))
+
+
+# ------------------------------------------------------------ callback requests (issue 15)
+
+
+class RequestSource(SQLModel, table=True):
+    """A website widget or CRM allowed to ask for callbacks, with its API key's SHA-256.
+
+    The key itself is shown once, when the source is created; ``key_prefix`` (its first
+    characters) tells keys apart in lists. A revoked source's key is refused.
+    """
+
+    __tablename__: ClassVar[str] = "request_source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    key_prefix: str = Field(max_length=16)
+    #: Requests accepted per minute (a flood beyond it gets 429).
+    rate_per_min: int = 30
+    #: Seconds a request may wait past its time for an agent before it is missed by agent.
+    answer_within_s: int = 900
+    created_by: str = ""
+    created_at: dt.datetime = _created()
+    revoked_at: dt.datetime | None = _ts()
+    revoked_by: str | None = None
+
+
+class CallbackRequest(SQLModel, table=True):
+    """A person's request to be called (ASAP or at a time), and its state as it goes.
+
+    ``prior_*`` keep the record's state before the request made it a progressive call,
+    so a cancelled or expired request gives the record back as it was.
+    """
+
+    __tablename__: ClassVar[str] = "callback_request"
+    __table_args__ = (
+        sa.Index("ix_callback_request_created", "created_at", "id"),
+        sa.Index("ix_callback_request_open", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="request_source.id", index=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    record_id: int = Field(foreign_key="record.id", index=True)
+    phone: str = Field(max_length=20)
+    name: str = ""
+    kind: str = Field(max_length=12)
+    """``asap`` or ``scheduled``."""
+    due_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    requester_tz: str = Field(default="UTC", max_length=64)
+    state: str = Field(default="waiting", max_length=20)
+    external_ref: str = Field(default="", max_length=120)
+    note: str = Field(default="", max_length=500)
+    agent_id: int | None = Field(default=None, foreign_key="agent.id", index=True)
+    call_id: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    reason: str = ""
+    """Why the request ended as it did (cancelled by whom, carrier cause, expiry)."""
+    created_at: dt.datetime = _created()
+    updated_at: dt.datetime = _created()
+    dialed_at: dt.datetime | None = _ts()
+    connected_at: dt.datetime | None = _ts()
+    ended_at: dt.datetime | None = _ts()
+    record_created: bool = False
+    prior_status: str | None = Field(default=None, max_length=20)
+    prior_next_call_at: dt.datetime | None = _ts()
+    prior_attempts: int | None = None
+
+
+class CallbackRequestEvent(SQLModel, table=True):
+    """One change of a request's state, written when it happened (its history)."""
+
+    __tablename__: ClassVar[str] = "callback_request_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="callback_request.id", index=True)
+    at: dt.datetime = _created()
+    state: str = Field(max_length=20)
+    detail: str = ""
+    agent_id: int | None = None
+    call_id: str | None = Field(default=None, max_length=64)

@@ -15,6 +15,7 @@ from dialer.cli import (
     import_cmds,
     pacing_cmds,
     runtime_cmds,
+    source_cmds,
     user_cmds,
 )
 
@@ -37,6 +38,7 @@ ami_cmds.register(app, bench_app)
 runtime_cmds.register(app, bench_app)
 agent_cmds.register(app, bench_app)
 user_cmds.register(app, bench_app)
+source_cmds.register(app, bench_app)
 
 
 def main() -> None:

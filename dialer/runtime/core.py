@@ -70,7 +70,8 @@ from dialer.runtime.commands import CommandGate, check_seat
 from dialer.runtime.jobs import Jobs, JobSpec
 from dialer.runtime.mqtt import EventSink, MqttPublisher, NullSink, mqtt_tls
 from dialer.runtime.profiles import PacerHost, ProfileWatcher
-from dialer.runtime.store import BackgroundJournal, SqlJournal, SqlLeads, load_ledger
+from dialer.runtime.requests import LoopSink, RequestJournal, expiry_job
+from dialer.runtime.store import BackgroundJournal, SqlLeads, load_ledger
 from dialer.runtime.telephony import dial_request, execute_now, refused
 from pacing.accounting import AbandonmentLedger
 from pacing.profile import PacingProfile, build_pacer, load_profile
@@ -157,8 +158,16 @@ class Runtime:
         if self.cluster is not None:
             self.leads.fence = self.cluster.fence
         self._cluster_ok_t = time.monotonic()
+        #: Callback-request events from the journal's worker thread (bound to the sink below).
+        self.request_sink = LoopSink(NullSink())
         self.journal = BackgroundJournal(
-            SqlJournal(self.db, engine_id=engine_id, clock=self.clock, nonce=self.nonce)
+            RequestJournal(
+                self.db,
+                engine_id=engine_id,
+                clock=self.clock,
+                nonce=self.nonce,
+                sink=self.request_sink,
+            )
         )
         self._own_sink = sink is None and settings.mqtt.enabled
         self.mqtt: MqttPublisher | None = None
@@ -183,6 +192,7 @@ class Runtime:
         self.http_server: uvicorn.Server | None = None
         if http is not None:
             self.sink = TeeSink((self.sink, self.hub))
+        self.request_sink.inner = self.sink
         self.pool = AmiPool(settings.asterisk.servers, on_event=self._on_event)
         self.engine = Engine(
             clock=self.clock,
@@ -224,6 +234,7 @@ class Runtime:
         # thread from holding the loop (answered people, Originates) for 5 ms at a time.
         sys.setswitchinterval(0.0005)
         self._check_schema()
+        self.request_sink.bind(asyncio.get_running_loop())
         if self.mqtt is not None:
             await self._stack.enter_async_context(self.mqtt)
         await self._stack.enter_async_context(self.pool)
@@ -1031,6 +1042,7 @@ class Runtime:
             JobSpec("lease-sweep", sweep, "free leases of crashed engines", every_s=30),
             JobSpec("dnc-park", park, "move DNC hits out of the claim path", at="03:00"),
             JobSpec("rollups", rollups, "daily and hourly figures", every_s=900),
+            expiry_job(self.db, self.clock, self.request_sink),
         ]
 
     # ---- commands from MQTT -------------------------------------------------------------

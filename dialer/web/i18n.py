@@ -590,6 +590,58 @@ EN: Final[dict[str, str]] = {
     "report.col.system_status": "System status",
     "report.col.records": "Records",
     "report.col.total": "Total",
+    # ---- callback requests (issue 15)
+    "nav.requests": "Callback requests",
+    "requests.title": "Callback requests",
+    "requests.hint": (
+        "Calls people asked for on a website or through a CRM. ASAP requests are dialed "
+        "as soon as an agent is free (the agent is reserved first); scheduled ones at "
+        "their time."
+    ),
+    "requests.filters": "Request filters",
+    "requests.state": "State",
+    "requests.source": "Source",
+    "requests.kind": "When",
+    "requests.due": "Due",
+    "requests.reason": "Reason",
+    "requests.stats": "Statistics per source",
+    "requests.total": "Requests",
+    "requests.answered_rate": "Answered (of ended)",
+    "requests.none": "No callback requests match.",
+    "requests.history": "History",
+    "requests.cancel": "Cancel",
+    "requests.confirm_cancel": "Cancel the callback request for {phone}? It will not be dialed.",
+    "requests.cancelled": "The request for {phone} is cancelled.",
+    "requests.sources": "Request sources and API keys",
+    "requests.sources_hint": (
+        "Each website widget or CRM has its own API key, sent in the X-API-Key header. "
+        "The key is shown once, when the source is created; only its hash is stored."
+    ),
+    "requests.key_prefix": "Key begins",
+    "requests.rate_per_min": "Requests per minute",
+    "requests.answer_within_s": "Missed by agent after (s)",
+    "requests.source_state": "Key",
+    "requests.source_name": "Source name",
+    "requests.create_source": "Create source and key",
+    "requests.key_once": "The new API key (copy it now, it is not shown again):",
+    "requests.active": "active",
+    "requests.revoked_at": "revoked {at}",
+    "requests.revoke": "Revoke key",
+    "requests.confirm_revoke": (
+        "Revoke the key of {source}? Its website or CRM can no longer ask for calls."
+    ),
+    "requests.revoked": "The key of {source} is revoked.",
+    "request_state.waiting": "Waiting",
+    "request_state.calling": "Calling",
+    "request_state.in_progress": "In progress",
+    "request_state.answered": "Answered",
+    "request_state.missed_by_agent": "Missed (agent)",
+    "request_state.missed_by_customer": "Missed (customer)",
+    "request_state.carrier_failure": "Carrier failure",
+    "request_state.cancelled": "Cancelled",
+    "request_kind.asap": "ASAP",
+    "request_kind.scheduled": "Scheduled",
+    "agent.request_from": "Callback request from {source}",
 }
 
 PL: Final[dict[str, str]] = {
@@ -1159,6 +1211,61 @@ PL: Final[dict[str, str]] = {
     "report.col.system_status": "Status systemowy",
     "report.col.records": "Rekordy",
     "report.col.total": "Razem",
+    # ---- zamówione połączenia (issue 15)
+    "nav.requests": "Zamówione połączenia",
+    "requests.title": "Zamówione połączenia",
+    "requests.hint": (
+        "Połączenia, o które poproszono na stronie internetowej lub przez CRM. Prośby "
+        "ASAP są wybierane, gdy tylko zwolni się konsultant (najpierw jest on "
+        "rezerwowany); zamówione na termin — o wskazanej godzinie."
+    ),
+    "requests.filters": "Filtry próśb",
+    "requests.state": "Stan",
+    "requests.source": "Źródło",
+    "requests.kind": "Kiedy",
+    "requests.due": "Termin",
+    "requests.reason": "Przyczyna",
+    "requests.stats": "Statystyki według źródła",
+    "requests.total": "Prośby",
+    "requests.answered_rate": "Odebrane (z zakończonych)",
+    "requests.none": "Brak zamówionych połączeń spełniających kryteria.",
+    "requests.history": "Historia",
+    "requests.cancel": "Anuluj",
+    "requests.confirm_cancel": (
+        "Anulować zamówione połączenie do {phone}? Numer nie zostanie wybrany."
+    ),
+    "requests.cancelled": "Prośba o połączenie z {phone} została anulowana.",
+    "requests.sources": "Źródła próśb i klucze API",
+    "requests.sources_hint": (
+        "Każdy widżet na stronie lub CRM ma własny klucz API, wysyłany w nagłówku "
+        "X-API-Key. Klucz jest pokazywany raz, przy tworzeniu źródła; przechowywany "
+        "jest tylko jego skrót."
+    ),
+    "requests.key_prefix": "Początek klucza",
+    "requests.rate_per_min": "Prośby na minutę",
+    "requests.answer_within_s": "Nieodebrane (konsultant) po (s)",
+    "requests.source_state": "Klucz",
+    "requests.source_name": "Nazwa źródła",
+    "requests.create_source": "Utwórz źródło i klucz",
+    "requests.key_once": "Nowy klucz API (skopiuj go teraz, nie zostanie pokazany ponownie):",
+    "requests.active": "aktywny",
+    "requests.revoked_at": "unieważniony {at}",
+    "requests.revoke": "Unieważnij klucz",
+    "requests.confirm_revoke": (
+        "Unieważnić klucz źródła {source}? Jego strona lub CRM nie będzie mogła zamawiać połączeń."
+    ),
+    "requests.revoked": "Klucz źródła {source} został unieważniony.",
+    "request_state.waiting": "Oczekuje",
+    "request_state.calling": "Dzwonię",
+    "request_state.in_progress": "W trakcie",
+    "request_state.answered": "Odebrane",
+    "request_state.missed_by_agent": "Nieodebrane (doradca)",
+    "request_state.missed_by_customer": "Nieodebrane (klient)",
+    "request_state.carrier_failure": "Błąd operatora",
+    "request_state.cancelled": "Anulowane",
+    "request_kind.asap": "ASAP",
+    "request_kind.scheduled": "Zamówione na termin",
+    "agent.request_from": "Zamówione połączenie ze źródła {source}",
 }
 
 CATALOGS: Final[dict[str, dict[str, str]]] = {"en": EN, "pl": PL}

@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from campaigns.enums import AUTO_OUTCOMES, CampaignState, Outcome, Role, SystemStatus
 from campaigns.importer import RejectReason
+from campaigns.requests import RequestState
 from campaigns.service import RETRY_KEYS
 from dialer.api.security import (
     ADMIN_ONLY,
@@ -85,6 +86,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("campaigns", "/campaigns", "nav.campaigns", LEADERS),
     NavItem("statuses", "/statuses", "nav.statuses", ADMIN_ONLY),
     NavItem("calls", "/calls", "nav.calls", EVERYONE),
+    NavItem("requests", "/requests", "nav.requests", EVERYONE),
     NavItem("reports", "/reports", "nav.reports", EVERYONE),
     NavItem("dnc", "/dnc", "nav.dnc", SUPERVISORS),
     NavItem("users", "/users", "nav.users", ADMIN_ONLY),
@@ -322,6 +324,20 @@ def calls_page(request: Request) -> Response:
         title="calls.title",
         roles=PAGE_ROLES["calls"],
         recording_url=get_ctx(request).settings.http.recording_url or "",
+    )
+
+
+@router.get("/requests", response_class=HTMLResponse)
+def requests_page(request: Request) -> Response:
+    """Callback requests with filters, statistics per source and export (each role its
+    scope); administrators manage the sources and their API keys."""
+    return _page(
+        request,
+        "requests.html",
+        page="requests",
+        title="requests.title",
+        roles=PAGE_ROLES["requests"],
+        request_states=[s.value for s in RequestState],
     )
 
 

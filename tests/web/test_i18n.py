@@ -11,6 +11,7 @@ import pytest
 from campaigns.desk import DIAL_REFUSAL_REASONS
 from campaigns.enums import CampaignState, Outcome, Role, SystemStatus
 from campaigns.importer import RejectReason
+from campaigns.requests import RequestKind, RequestState
 from campaigns.service import RETRY_KEYS
 from dialer.engine import CallPhase
 from dialer.engine.agents import Phase
@@ -55,6 +56,8 @@ ENUMERATIONS: dict[str, list[str]] = {
     "alert": ["no_seat", "overload"],
     "dial_refused": list(DIAL_REFUSAL_REASONS),
     "records": ["total", "due_now", "waiting", "outside_window", "in_flight", "dnc", "exhausted"],
+    "request_state": [s.value for s in RequestState],
+    "request_kind": [k.value for k in RequestKind],
 }
 
 

@@ -16,6 +16,7 @@ from dialer.api.routes import (
     live,
     people,
     reports,
+    requests,
     statuses,
 )
 
@@ -37,3 +38,4 @@ def register_routes(app: FastAPI) -> None:
     app.include_router(dashboard.router)
     app.include_router(live.router)
     app.include_router(reports.router)
+    app.include_router(requests.router)

@@ -181,7 +181,14 @@
       [D.t("agent.call_phase"), D.tv("call_phase", call.phase)],
     ];
     if (call.connected_at) rows.push([D.t("agent.connected_at"), D.fmtDateTime(call.connected_at)]);
-    for (const [key, value] of Object.entries(record.fields || {})) rows.push([key, value === null ? "" : String(value)]);
+    const fields = Object.assign({}, record.fields || {});
+    // A callback request (made on a website or in a CRM) says so, with its source.
+    const source = fields.request_source;
+    delete fields.request_source;
+    delete fields.callback_request;
+    $("pop-request").hidden = !source;
+    $("pop-request").textContent = source ? D.t("agent.request_from", { source: String(source) }) : "";
+    for (const [key, value] of Object.entries(fields)) rows.push([key, value === null ? "" : String(value)]);
     $("pop-fields").replaceChildren(...rows.flatMap(([k, v]) => [D.h("dt", {}, k), D.h("dd", {}, v)]));
     $("btn-hangup").hidden = state.phase !== "talking";
     showCard("pop", call.card);
