@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 from asterisk.dialplan import Dialplan, Extension, expand
 from asterisk.protocol import Message
+from asterisk.queue_model import QueueCaller, SimQueue, lab_queues
 
 Pairs = list[tuple[str, str]]
 
@@ -56,6 +57,12 @@ ANSWER_MEDIA_S = 0.1
 AMD_HUMAN_S = 2.0
 AMD_MACHINE_S = 2.2
 STEP_S = 0.001  # dialplan steps that Asterisk runs "at once" are 1 ms apart
+# Answer() on the PBX side of an inbound call waits 500 ms for media (i1-i4: QueueCallerJoin
+# and the after-hours UserEvent come ~0.5 s after OriginateResponse).
+INBOUND_ANSWER_MEDIA_S = 0.5
+#: How long Playback() of a PBX-side leg plays (the lab's sound files).
+PLAYBACK_S = {"im-sorry&vm-goodbye": 1.92}
+CALLING_PRES = ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")
 
 
 class Out(NamedTuple):
@@ -198,6 +205,7 @@ class World:
         emit_dialplan: bool = True,
         wrapup: Callable[[], float] | None = None,
         dialplan: Dialplan | None = None,
+        queues: dict[str, SimQueue] | None = None,
     ) -> None:
         self._behaviour = behaviour or (lambda exten, now: lab_behaviour(exten))
         #: What exists on this server (default: the shipped dialplan).
@@ -218,6 +226,11 @@ class World:
         self.bridges: dict[str, Bridge] = {}
         self._out: list[Out] = []
         self.stats = {"originates": 0, "events": 0}
+        #: app_queue's queues (default: the lab's ``sales``) and the global variables
+        #: (``Setvar`` without Channel, ``${GLOBAL(NAME)}``).
+        self.queues: dict[str, SimQueue] = queues if queues is not None else lab_queues()
+        self.globals: dict[str, str] = {}
+        self._queued: dict[str, SimQueue] = {}  # caller Uniqueid -> the queue it waits in
 
     # ------------------------------------------------------------------ clock
     def next_time(self) -> float | None:
@@ -306,6 +319,9 @@ class World:
             "confbridgelist": self._a_confbridge_list,
             "confbridgelistrooms": self._a_confbridge_list_rooms,
             "status": self._a_status,
+            "setvar": self._a_setvar,
+            "queuereset": self._a_queue_reset,
+            "queuepause": self._a_queue_pause,
         }.get(name)
         if handler is None:
             self._respond(session, aid, "Error", "Invalid/unknown command")
@@ -370,6 +386,8 @@ class World:
             behaviour = Behaviour("seat")
         elif dctx == "customers":
             behaviour = self._behaviour(exten, self.now)
+        elif self.dialplan.exists(dctx, exten):
+            behaviour = Behaviour("dialplan")  # ;2 runs the dialplan (inbound: [inbound])
         else:
             behaviour = Behaviour("invalid")
         call = Call(
@@ -404,6 +422,9 @@ class World:
         self._ev("Newchannel", one)
         self._ev("Newchannel", two)
         self._newexten(one, "AppDial2", "(Outgoing Line)")
+        if call.behaviour.kind == "dialplan":
+            self._start_dialplan_leg(call)
+            return
         for k, v in call.variables.items():
             self._varset(one, k, v)
         one.cid_num, one.cid_name = call.cid_num, call.cid_name
@@ -563,6 +584,8 @@ class World:
                 return ch.name
             if name == "EPOCH":
                 return str(int(self.start_epoch + self.now))
+            if name.startswith("GLOBAL(") and name.endswith(")"):
+                return self.globals.get(name[7:-1], "")
             return call.variables.get(name, "")
 
         return lookup
@@ -606,7 +629,11 @@ class World:
             if name == "CustomerAnswered":
                 self._originate_success(call)
             return here + 1
-        if app in ("GotoIf", "Goto", "AMD", "MusicOnHold", "Hangup"):
+        if ch is call.two and call.behaviour.kind == "dialplan":
+            pbx = self._pbx_step(call, ch, app, data, here)
+            if pbx != -1:
+                return pbx
+        if app in ("GotoIf", "Goto", "AMD", "MusicOnHold", "Hangup") and ch is call.one:
             self._originate_success(call)  # (no-op once sent) before the leg moves on
         if app == "GotoIf":
             cond, _, dests = data.partition("?")
@@ -800,6 +827,284 @@ class World:
                 ("CallerIDName", cid_name),
             ]
         )
+
+    # ------------------------------------------------------------------ PBX-side legs
+    def _start_dialplan_leg(self, call: Call) -> None:
+        """``Local/<exten>@<context>`` into a context of the dialplan (an inbound call:
+        ``Local/<caller>@inbound``): the pair is bridged and ``;2`` runs the extension."""
+        one, two = call.one, call.two
+        if call.cid_num:  # an Originate CallerID shows on both legs (none for i1-i4)
+            for ch in (one, two):
+                ch.cid_num, ch.cid_name = call.cid_num, call.cid_name
+                ch.cl_num, ch.cl_name = call.cid_num, call.cid_name
+                self._ev("NewCallerid", ch, CALLING_PRES)
+                self._ev("NewConnectedLine", ch)
+        else:  # no CallerID: OriginateResponse says <unknown> (i1-i4)
+            call.cid_num = call.cid_name = "<unknown>"
+        self._emit(
+            [
+                ("Event", "LocalBridge"),
+                ("Privilege", "call,all"),
+                *one.snap("LocalOne"),
+                *two.snap("LocalTwo"),
+                ("Context", one.context),
+                ("Exten", one.exten),
+                ("LocalOptimization", "Yes"),
+            ]
+        )
+        self._ev_dial("DialBegin", one, ("DialString", f"{one.exten}@{one.context}"))
+        self._run(call, two, 1)
+
+    def _pbx_step(
+        self, call: Call, ch: Channel, app: str, data: str, here: int
+    ) -> int | tuple[str, str, int] | None:
+        """Applications of a PBX-side ``;2`` leg; -1 when the common handling applies."""
+        if app == "Set":
+            name, _, value = data.partition("=")
+            if name in {"CALLERID(num)", "CALLERID(name)"}:
+                before = (ch.cid_num, ch.cid_name)
+                if name == "CALLERID(num)":
+                    ch.cid_num = value
+                else:
+                    ch.cid_name = value
+                if (ch.cid_num, ch.cid_name) != before:  # only a change is announced
+                    self._ev("NewCallerid", ch, CALLING_PRES)
+            else:
+                call.variables[name] = value
+            return here + 1
+        if app == "Answer":
+            if call.answered:
+                return here + 1
+            self._pbx_answer(call)
+            self._at(INBOUND_ANSWER_MEDIA_S, lambda: self._continue(call, ch, here + 1))
+            return None
+        if app == "Queue":
+            return self._queue_join(call, ch, data, here)
+        if app in {"Playback", "Wait"}:
+            if app == "Playback":
+                seconds = PLAYBACK_S.get(data, 1.0)
+            else:
+                try:
+                    seconds = float(data or 0)
+                except ValueError:
+                    seconds = 0.0
+
+            def done() -> None:
+                if app == "Playback" and ch.alive:
+                    self._varset(ch, "PLAYBACKSTATUS", "SUCCESS")
+                self._continue(call, ch, here + 1)
+
+            self._at(seconds, done)
+            return None
+        if app == "Hangup":
+            self._pbx_hangup(call, int(data) if data.isdigit() else 16)
+            return None
+        return -1
+
+    def _continue(self, call: Call, ch: Channel, priority: int) -> None:
+        if ch.alive:
+            self._run(call, ch, priority)
+
+    def _pbx_answer(self, call: Call) -> None:
+        """``Answer()`` on ``;2``: both legs up, the Originate succeeds, ``;1`` (the caller's
+        phone) runs the Originate's application (``Wait(N)``, then it hangs up)."""
+        one, two = call.one, call.two
+        call.answered = True
+        self._set_state(two, 6)
+        self._set_state(one, 6)
+        self._ev_dial("DialEnd", one, ("DialStatus", "ANSWER"))
+        self._originate_success(call)
+        if call.application is None:
+            one.context, one.exten = call.context, call.exten
+            self._run(call, one, 1)
+            return
+        app, data = call.application
+        if app.lower() == "wait":
+            try:
+                seconds = float(data)
+            except ValueError:
+                seconds = 0.0
+            self._at(seconds, lambda: self._caller_hangs_up(call))
+
+    def _caller_hangs_up(self, call: Call) -> None:
+        """The caller's phone (``;1``) hangs up: a caller waiting in a queue abandons (i1)."""
+        one, two = call.one, call.two
+        if not one.alive:
+            return
+        call.generation += 1
+        if two.alive:
+            self._ev("HangupRequest", two, ("Cause", "0"))
+        self._hangup_leg(one, 0)
+        if not two.alive:
+            return
+        if two.on_hold:
+            self._moh_stop(two)
+        self._queue_leave(two, abandon=True)
+        self._ev("SoftHangupRequest", two, ("Cause", "16"))
+        self._hangup_leg(two, 0)
+
+    def _pbx_hangup(self, call: Call, cause: int) -> None:
+        """``Hangup(cause)`` in ``;2``'s dialplan; the caller's leg follows (i4)."""
+        one, two = call.one, call.two
+        call.generation += 1
+        if two.on_hold:
+            self._moh_stop(two)
+        self._queue_leave(two, abandon=False)
+        self._ev("SoftHangupRequest", two, ("Cause", str(cause)))
+        if one.alive:
+            self._ev("HangupRequest", one, ("Cause", str(cause)))
+        self._hangup_leg(two, cause)
+        self._hangup_leg(one, cause)
+
+    def _queue_join(
+        self, call: Call, ch: Channel, data: str, here: int
+    ) -> int | tuple[str, str, int] | None:
+        """``Queue(name,,,,timeout)``: the caller waits with music on hold."""
+        args = data.split(",")
+        q = self.queues.get(args[0].strip())
+        if q is None:  # app_queue: "Unable to join queue", the dialplan continues
+            return here + 1
+        entry = QueueCaller(ch.uniqueid, self.now, len(q.callers) + 1)
+        q.callers.append(entry)
+        self._queued[ch.uniqueid] = q
+        self._emit(
+            [
+                ("Event", "QueueCallerJoin"),
+                ("Privilege", "agent,all"),
+                *ch.snap(),
+                ("Queue", q.name),
+                ("Position", str(len(q.callers))),
+                ("Count", str(len(q.callers))),
+            ]
+        )
+        ch.on_hold = True
+        self._ev("MusicOnHoldStart", ch, ("Class", "default"))
+        timeout = args[4].strip() if len(args) > 4 else ""
+        if timeout.isdigit() and int(timeout) > 0:
+
+            def give_up() -> None:
+                if ch.alive and self._queued.get(ch.uniqueid) is q:
+                    self._moh_stop(ch)
+                    self._queue_leave(ch, abandon=False)
+                    self._run(call, ch, here + 1)
+
+            self._at(float(timeout), give_up)
+        return None
+
+    def _queue_leave(self, ch: Channel, *, abandon: bool) -> None:
+        q = self._queued.pop(ch.uniqueid, None)
+        if q is None:
+            return
+        pos = q.position(ch.uniqueid)
+        entry = q.callers.pop(pos - 1)
+        if abandon:
+            epoch = self.start_epoch
+            hold = int(epoch + self.now) - int(epoch + entry.joined)
+            self._emit(
+                [
+                    ("Event", "QueueCallerAbandon"),
+                    ("Privilege", "agent,all"),
+                    *ch.snap(),
+                    ("Queue", q.name),
+                    ("Position", str(pos)),
+                    ("OriginalPosition", str(entry.original_position)),
+                    ("HoldTime", str(hold)),
+                ]
+            )
+        self._emit(
+            [
+                ("Event", "QueueCallerLeave"),
+                ("Privilege", "agent,all"),
+                *ch.snap(),
+                ("Queue", q.name),
+                ("Position", str(pos)),
+                ("Count", str(len(q.callers))),
+            ]
+        )
+
+    def _a_setvar(self, session: int, msg: Message) -> None:
+        name, value = msg.get("Variable"), msg.get("Value")
+        if not name:
+            self._respond(session, msg.action_id, "Error", "No variable specified")
+            return
+        target = msg.get("Channel")
+        if target:
+            ch = self._find(target)
+            if ch is None or ch.call is None:
+                self._respond(session, msg.action_id, "Error", "Channel not found")
+                return
+            ch.call.variables[name] = value
+            self._respond(session, msg.action_id, "Success", "Variable Set")
+            self._varset(ch, name, value)
+            return
+        self.globals[name] = value
+        self._respond(session, msg.action_id, "Success", "Variable Set")
+        if self.emit_dialplan:
+            self._emit(
+                [
+                    ("Event", "VarSet"),
+                    ("Privilege", "dialplan,all"),
+                    ("Channel", "none"),
+                    ("Uniqueid", "none"),
+                    ("Variable", name),
+                    ("Value", value),
+                ]
+            )
+
+    def _a_queue_reset(self, session: int, msg: Message) -> None:
+        name = msg.get("Queue")
+        queues = [self.queues[name]] if name in self.queues else []
+        if name and not queues:
+            self._respond(session, msg.action_id, "Error", "Invalid queue")
+            return
+        for q in queues or list(self.queues.values()):
+            for m in q.members:
+                m.calls_taken, m.last_call = 0, 0
+        self._respond(session, msg.action_id, "Success", "Queue stats reset successfully")
+
+    def _a_queue_pause(self, session: int, msg: Message) -> None:
+        interface = msg.get("Interface")
+        paused = msg.get("Paused").lower() in {"true", "yes", "1", "on"}
+        wanted = msg.get("Queue")
+        found = [
+            (q, m)
+            for q in self.queues.values()
+            if not wanted or q.name == wanted
+            for m in q.members
+            if m.interface == interface
+        ]
+        if not interface or not found:
+            self._respond(session, msg.action_id, "Error", "Interface not found")
+            return
+        word = "paused" if paused else "unpaused"
+        self._respond(session, msg.action_id, "Success", f"Interface {word} successfully")
+        for q, m in found:
+            m.paused = paused
+            m.paused_reason = msg.get("Reason") if paused else ""
+            if paused:
+                m.last_pause = int(self.start_epoch + self.now)
+            self._emit(
+                [
+                    ("Event", "QueueMemberPause"),
+                    ("Privilege", "agent,all"),
+                    ("Queue", q.name),
+                    ("MemberName", m.name),
+                    ("Interface", m.interface),
+                    ("StateInterface", m.interface),
+                    ("Membership", "static"),
+                    ("Penalty", str(m.penalty)),
+                    ("CallsTaken", str(m.calls_taken)),
+                    ("LastCall", str(m.last_call)),
+                    ("LastPause", str(m.last_pause)),
+                    ("LoginTime", str(m.login_time or self.start_epoch)),
+                    ("InCall", "1" if m.in_call else "0"),
+                    ("Status", str(m.status)),
+                    ("Paused", "1" if m.paused else "0"),
+                    ("PausedReason", m.paused_reason),
+                    ("Ringinuse", "0"),
+                    ("Wrapuptime", "0"),
+                ]
+            )
 
     # ------------------------------------------------------------------ seats
     def _seat_answer(self, call: Call) -> None:

@@ -37,6 +37,7 @@ from asterisk.adapter import AmiAdapter
 from asterisk.errors import AmiError
 from asterisk.pool import AmiPool
 from asterisk.protocol import Message
+from campaigns import inbound as worklist
 from campaigns import selection
 from campaigns.db import make_engine
 from campaigns.dispositions import CallDetails, record_outcome
@@ -64,10 +65,11 @@ from dialer.engine.calls import Call, CallPhase, Lead
 from dialer.engine.clock import Clock, ScaledClock, WallClock
 from dialer.errors import ROOT_ERRORS, DialerError
 from dialer.runtime.commands import CommandGate, check_seat
+from dialer.runtime.inbound import InboundRecorder, Notifier, WorklistJournal
 from dialer.runtime.jobs import Jobs, JobSpec
 from dialer.runtime.mqtt import EventSink, MqttPublisher, NullSink, mqtt_tls
 from dialer.runtime.profiles import PacerHost, ProfileWatcher
-from dialer.runtime.store import BackgroundJournal, SqlJournal, SqlLeads, load_ledger
+from dialer.runtime.store import BackgroundJournal, SqlLeads, load_ledger
 from dialer.runtime.telephony import dial_request, execute_now, refused
 from pacing.accounting import AbandonmentLedger
 from pacing.profile import PacingProfile, build_pacer, load_profile
@@ -150,7 +152,7 @@ class Runtime:
             self.db, engine_id=engine_id, lease_s=settings.engine.lease_s, nonce=self.nonce
         )
         self.journal = BackgroundJournal(
-            SqlJournal(self.db, engine_id=engine_id, clock=self.clock, nonce=self.nonce)
+            WorklistJournal(self.db, engine_id=engine_id, clock=self.clock, nonce=self.nonce)
         )
         self._own_sink = sink is None and settings.mqtt.enabled
         self.mqtt: MqttPublisher | None = None
@@ -175,7 +177,20 @@ class Runtime:
         self.http_server: uvicorn.Server | None = None
         if http is not None:
             self.sink = TeeSink((self.sink, self.hub))
-        self.pool = AmiPool(settings.asterisk.servers, on_event=self._on_event)
+        #: Inbound queue facts -> the missed-call worklist (None: inbound switched off).
+        self.inbound: InboundRecorder | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if settings.inbound.enabled:
+            self.inbound = InboundRecorder(
+                self.db,
+                settings.inbound,
+                utcnow=self.clock.utcnow,
+                publish=self._publish_threadsafe,
+                notifier=Notifier(settings.inbound) if settings.inbound.recipients else None,
+            )
+        self.pool = AmiPool(
+            settings.asterisk.servers, on_event=self._on_event, on_inbound=self.inbound
+        )
         self.engine = Engine(
             clock=self.clock,
             leads=self.leads,
@@ -212,6 +227,7 @@ class Runtime:
         # The call journal writes on a worker thread; a short GIL switch interval keeps that
         # thread from holding the loop (answered people, Originates) for 5 ms at a time.
         sys.setswitchinterval(0.0005)
+        self._loop = asyncio.get_running_loop()
         self._check_schema()
         if self.mqtt is not None:
             await self._stack.enter_async_context(self.mqtt)
@@ -277,6 +293,8 @@ class Runtime:
         self._tasks.clear()
         await self._stack.aclose()
         await asyncio.to_thread(self.journal.close)
+        if self.inbound is not None:
+            await asyncio.to_thread(self.inbound.close)
         self.db.dispose()
         log.info("engine_stopped", engine=self.settings.engine.id)
 
@@ -811,13 +829,44 @@ class Runtime:
             for campaign_id in list(self.engine.campaigns):
                 selection.park_dnc_hits(self.db, campaign_id, now)
 
+        inbound = self.settings.inbound
+
+        def worklist_retention() -> None:
+            closed = worklist.expire(self.db, self.clock.utcnow(), inbound.retention_days)
+            if closed:
+                log.info("worklist_rows_expired", rows=closed)
+
+        def worklist_digest() -> None:
+            if self.inbound is not None and self.inbound.notifier is not None:
+                self.inbound.notifier.digest(self.db)
+
+        inbound_jobs = (
+            [
+                JobSpec("worklist-retention", worklist_retention, "expire old misses", every_s=600),
+                JobSpec(
+                    "worklist-digest",
+                    worklist_digest,
+                    "mail digests of new misses",
+                    every_s=inbound.digest_minutes * 60,
+                ),
+            ]
+            if inbound.enabled
+            else []
+        )
         return [
+            *inbound_jobs,
             self.leads.renew_job(self.engine.live_record_ids, self.clock),
             JobSpec("campaign-sync", campaigns, "follow campaign starts/pauses/stops", every_s=2),
             JobSpec("lease-sweep", sweep, "free leases of crashed engines", every_s=30),
             JobSpec("dnc-park", park, "move DNC hits out of the claim path", at="03:00"),
             JobSpec("rollups", rollups, "daily and hourly figures", every_s=900),
         ]
+
+    def _publish_threadsafe(self, topic: str, payload: Mapping[str, Any]) -> None:
+        """Publish from a worker thread (the inbound recorder) on the engine's loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: self.sink.publish(topic, payload))
 
     # ---- commands from MQTT -------------------------------------------------------------
 

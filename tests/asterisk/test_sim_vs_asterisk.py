@@ -153,6 +153,19 @@ async def test_simulator_matches_real_asterisk_per_channel(tmp_path: Path) -> No
     assert not failures, failures
 
 
+#: Inbound scenarios the simulator reproduces: a caller abandons in the queue (its only
+#: member paused), and a call after hours (the InboundMissed UserEvent, no queue).
+INBOUND_SCENARIOS = ["i1_queue_abandon", "i4_after_hours"]
+
+
+@pytest.mark.slow
+async def test_simulator_matches_real_asterisk_inbound(tmp_path: Path) -> None:
+    """For i1 and i4 (QueuePause, Setvar, Application-form Originates into [inbound]),
+    compare.py --per-channel finds the same AMI behaviour, Newexten included."""
+    failures = await compare_with_real(tmp_path, INBOUND_SCENARIOS)
+    assert not failures, failures
+
+
 @pytest.mark.slow
 async def test_simulator_matches_real_asterisk_a_year_later(tmp_path: Path) -> None:
     """With the server's clock a year ahead, every clock it shows (Timestamp, EventTV,
