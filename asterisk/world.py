@@ -31,7 +31,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from asterisk.dialplan import Dialplan, Extension, expand
 from asterisk.protocol import Message
@@ -95,6 +95,15 @@ def lab_behaviour(exten: str) -> Behaviour:
 
 
 BehaviourSource = Callable[[str, float], Behaviour]
+
+
+class InboundSource(Protocol):
+    """Where callers from outside come from (a scenario's ``[inbound]`` rates)."""
+
+    def next_arrival(self, now: float) -> tuple[float, str, float]:
+        """``(gap_s, caller, patience_s)``: the next caller arrives ``gap_s`` after ``now``
+        and gives up after ``patience_s``; an empty caller means "nobody, ask again"."""
+        ...
 
 
 @dataclass(slots=True, eq=False)
@@ -827,6 +836,56 @@ class World:
                 ("CallerIDName", cid_name),
             ]
         )
+
+    # ------------------------------------------------------------------ inbound callers
+    def inbound_call(
+        self, caller: str, *, patience_s: float, context: str = "dialer-inbound"
+    ) -> str:
+        """A caller from outside reaches the PBX: the PBX side (``;2``) runs ``context``
+        (e.g. answers and queues), the caller's side hangs up after ``patience_s`` unless the
+        dialplan ends the call first. No OriginateResponse (nobody originated it). Returns
+        the Uniqueid of the PBX side, the queue caller."""
+        if not self.dialplan.exists(context, caller):
+            msg = f"no extension {caller!r} in context {context!r} of the simulated dialplan"
+            raise ValueError(msg)
+        n = next(self._local_seq)
+        base = f"Local/{caller}@{context}-{n:08x}"
+        uid1, uid2 = self._uid(), self._uid()
+        one = Channel(f"{base};1", uid1, uid1, context, caller, self.now, state=0)
+        two = Channel(f"{base};2", uid2, uid1, context, caller, self.now, state=4)
+        call = Call(
+            0,
+            "",
+            f"Local/{caller}@{context}",
+            "",
+            "",
+            "",
+            "",
+            {},
+            Behaviour("dialplan"),
+            one,
+            two,
+            application=("Wait", f"{patience_s:g}"),
+        )
+        call.done = True  # an outside call: no OriginateResponse
+        one.call = two.call = call
+        for ch in (one, two):
+            self.channels[ch.name] = ch
+            self._by_uid[ch.uniqueid] = ch
+        self._at(STEP_S, lambda: self._start(call, 30.0))
+        return uid2
+
+    def start_inbound(self, source: InboundSource, *, context: str = "dialer-inbound") -> None:
+        """Callers arrive from ``source`` from now on (one timed step per arrival)."""
+
+        def arrive(caller: str, patience: float) -> None:
+            if caller:
+                self.inbound_call(caller, patience_s=patience, context=context)
+            gap, nxt, wait = source.next_arrival(self.now)
+            self._at(max(gap, STEP_S), lambda: arrive(nxt, wait))
+
+        gap, first, wait = source.next_arrival(self.now)
+        self._at(max(gap, STEP_S), lambda: arrive(first, wait))
 
     # ------------------------------------------------------------------ PBX-side legs
     def _start_dialplan_leg(self, call: Call) -> None:
