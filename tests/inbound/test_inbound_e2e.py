@@ -1,0 +1,158 @@
+"""End to end over AMI: callers give up in a queue of the PBX simulator, the engine's
+worklist gets their rows within a second (one per caller and queue), a callback campaign
+fed by the queue calls them back with an agent reserved, the rows leave by themselves, and
+the immediate e-mail reaches a local SMTP sink."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from sqlmodel import Session, select
+
+from asterisk.simulator import PbxSimulator
+from asterisk.world import Behaviour, World
+from campaigns import inbound as wl
+from campaigns.db import make_engine
+from campaigns.demo import build_demo
+from campaigns.models import Agent, Campaign
+from dialer.config import Settings
+from dialer.engine.sink import MemorySink
+from dialer.runtime import Runtime
+
+ROOT = Path(__file__).parents[2]
+
+
+def quick_answer(exten: str, now: float) -> Behaviour:
+    """Every called-back person answers after 0.3 s and talks for 1 s."""
+    del exten, now
+    return Behaviour("human", ring_s=0.3, talk_s=1.0)
+
+
+async def until(what: str, check: Callable[[], Any], within_s: float = 15.0) -> Any:
+    """Poll ``check`` until it is truthy (returns it); fail naming ``what``."""
+    deadline = time.monotonic() + within_s
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            msg = f"timed out waiting for {what}"
+            raise AssertionError(msg)
+        await asyncio.sleep(0.02)
+    return value
+
+
+class MailSink:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        """Keep the envelope (aiosmtpd's hook)."""
+        del server, session
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[MailSink, int]]:
+    """A local SMTP sink (aiosmtpd) on a free port."""
+    sink = MailSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()
+
+
+@pytest.mark.slow
+async def test_abandons_become_rows_that_a_callback_campaign_clears(
+    tmp_path: Path, smtp: tuple[MailSink, int]
+) -> None:
+    """Three abandons (two of one caller) make two rows within a second of each abandon;
+    the campaign attached to 'sales' calls both back (progressive: an agent reserved
+    first, nobody dropped); each connected callback closes its row (callback_reached);
+    the history has the misses and the callback; each new miss mailed the user at once."""
+    mail, smtp_port = smtp
+    db_path = tmp_path / "inbound.db"
+    db = make_engine(f"sqlite:///{db_path}")
+    campaign_id = build_demo(
+        db, records=1, now=dt.datetime.now(dt.UTC), agents=1, running=True, always_open=True
+    )
+    with Session(db) as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        campaign.pacing_profile = "progressive"
+        campaign.wrapup_timeout_s = 1  # the agent is ready again a second after each call
+        session.add(campaign)
+        agent = session.exec(select(Agent)).first()
+        assert agent is not None
+        agent.extension = "1001"
+        session.add(agent)
+        session.commit()
+        agent_id = agent.id or 0
+    with db.begin() as conn:  # only the worklist's callers are to be called here
+        conn.execute(sa.text("UPDATE record SET system_status = 'DO_NOT_CALL'"))
+    wl.attach_queue(db, "sales", campaign_id, actor="boss", known_queues=["sales"])
+    sink = MemorySink()
+    async with PbxSimulator(World(behaviour=quick_answer), port=0) as pbx:
+        settings = Settings.model_validate(
+            {
+                "database": {"url": f"sqlite:///{db_path}"},
+                "engine": {"id": "inbound", "tick_s": 0.1},
+                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
+                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
+                "inbound": {
+                    "smtp": {"host": "127.0.0.1", "port": smtp_port},
+                    "recipients": [
+                        {"user": "boss", "email": "boss@example.com", "mode": "immediate"}
+                    ],
+                },
+            }
+        )
+        async with Runtime(settings, sink=sink) as runtime:
+            # each caller gives up 1 s after the PBX answered (0.5 s media wait): the rows
+            # must follow within a second of that
+            for caller in ("48601000001", "48601000002"):
+                pbx.inbound_call(caller, patience_s=1.0)
+            abandoned = time.monotonic() + 1.5
+            await until("two misses", lambda: len(sink.on("inbound/missed")) == 2, 5)
+            assert time.monotonic() - abandoned < 1.0
+            pbx.inbound_call("48601000001", patience_s=1.0)
+            abandoned = time.monotonic() + 1.5
+            await until("the repeat miss", lambda: len(sink.on("inbound/missed")) == 3, 5)
+            assert time.monotonic() - abandoned < 1.0
+            misses = sink.on("inbound/missed")
+            assert [m["new_row"] for m in misses] == [True, True, False]
+            assert misses[2]["miss_count"] == 2
+            runtime.agent_command(agent_id, "login", {"campaign": campaign_id, "seat": "1001"})
+            await until("both rows called back", lambda: wl.open_count(db) == 0, 20)
+            stats = runtime.engine.stats(campaign_id)
+            assert stats["dropped"] == 0
+    rows = wl.list_rows(db, wl.Filters(states=["closed"]), now=dt.datetime.now(dt.UTC))
+    assert sorted(r.phone for r in rows) == ["+48601000001", "+48601000002"]
+    assert {r.closed_reason for r in rows} == {"callback_reached"}
+    first = next(r for r in rows if r.phone == "+48601000001")
+    kinds = [h.kind for h in wl.history(db, first.id)]
+    assert kinds == ["missed", "missed", "callback", "closed"]
+    assert wl.history(db, first.id)[2].agent == str(agent_id)
+    await until("two mails", lambda: len(mail.messages) >= 2, 5)
+    assert all(m.rcpt_tos == ["boss@example.com"] for m in mail.messages)
+    assert b"+48601000001" in mail.messages[0].content
+    db.dispose()
