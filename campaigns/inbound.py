@@ -835,11 +835,7 @@ def _view(row: sa.Row[Any]) -> RowView:
     return RowView(**{name: getattr(row, name) for name in RowView.__slots__})
 
 
-def list_rows(
-    db: sa.Engine, filters: Filters, *, now: dt.datetime, limit: int = 500, offset: int = 0
-) -> list[RowView]:
-    """Rows matching ``filters``, the oldest last miss first (who waited longest on top)."""
-    q = sa.select(_ROW)
+def _filtered(q: sa.Select[Any], filters: Filters, now: dt.datetime) -> sa.Select[Any]:
     if filters.states:
         q = q.where(_ROW.c.state.in_(list(filters.states)))
     if filters.queues:
@@ -848,9 +844,24 @@ def list_rows(
         q = q.where(_ROW.c.last_missed_at >= now - dt.timedelta(seconds=filters.max_age_s))
     if filters.phone:
         q = q.where(_ROW.c.phone == filters.phone)
+    return q
+
+
+def list_rows(
+    db: sa.Engine, filters: Filters, *, now: dt.datetime, limit: int = 500, offset: int = 0
+) -> list[RowView]:
+    """Rows matching ``filters``, the oldest last miss first (who waited longest on top)."""
+    q = _filtered(sa.select(_ROW), filters, now)
     q = q.order_by(_ROW.c.last_missed_at.asc(), _ROW.c.id).limit(limit).offset(offset)
     with db.connect() as conn:
         return [_view(r) for r in conn.execute(q).all()]
+
+
+def count_rows(db: sa.Engine, filters: Filters, *, now: dt.datetime) -> int:
+    """How many rows match ``filters``."""
+    q = _filtered(sa.select(sa.func.count()).select_from(_ROW), filters, now)
+    with db.connect() as conn:
+        return int(conn.execute(q).scalar_one())
 
 
 def get_row(db: sa.Engine, row_id: int) -> RowView:
