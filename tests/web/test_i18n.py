@@ -10,6 +10,7 @@ import pytest
 
 from campaigns.enums import CampaignState, Outcome, Role, SystemStatus
 from campaigns.importer import RejectReason
+from campaigns.inbound import CloseReason, EventKind, RowState
 from campaigns.service import RETRY_KEYS
 from dialer.engine import CallPhase
 from dialer.engine.agents import Phase
@@ -53,6 +54,10 @@ ENUMERATIONS: dict[str, list[str]] = {
     "campaigns.": ["start", "pause", "stop"],
     "alert": ["no_seat", "overload"],
     "records": ["total", "due_now", "waiting", "outside_window", "in_flight", "dnc", "exhausted"],
+    "wl_state": [s.value for s in RowState],
+    "wl_kind": [k.value for k in EventKind],
+    "wl_closed": [r.value for r in CloseReason],
+    "wl_reason": ["abandoned", "left_unanswered", "after-hours", "missed"],
 }
 
 
