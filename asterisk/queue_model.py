@@ -38,11 +38,17 @@ class QueueMember:
     last_pause: int = 0
     login_time: int = 0
     in_call: bool = False
+    ringing: bool = False
 
     @property
     def status(self) -> int:
-        """AST_DEVICE_* as app_queue reports it: 1 not in use, 2 in use."""
-        return 2 if self.in_call else 1
+        """AST_DEVICE_* as app_queue reports it: 1 not in use, 2 in use (or ringing)."""
+        return 2 if self.in_call or self.ringing else 1
+
+    @property
+    def available(self) -> bool:
+        """Whether the queue may ring this member now."""
+        return not (self.paused or self.in_call or self.ringing)
 
 
 @dataclass(slots=True, eq=False)
@@ -52,6 +58,8 @@ class QueueCaller:
     uniqueid: str
     joined: float
     original_position: int
+    ringing: bool = False
+    retry_at: float = 0.0
 
 
 @dataclass(slots=True)

@@ -125,6 +125,7 @@ class PbxSimulator:
         self._t0 = loop.time()
         self._epoch0 = self._wall_clock()
         self.world.start_epoch = int(self._epoch0)
+        self.world.start_frac = self._epoch0 - int(self._epoch0)
         self._server = await loop.create_server(
             lambda: _Session(self, next(self._sid)), self.host, self.port
         )

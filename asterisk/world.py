@@ -24,6 +24,7 @@ the lab's (or the scenario's) customers unless the dialplan defines it. The answ
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -35,7 +36,7 @@ from typing import NamedTuple, Protocol
 
 from asterisk.dialplan import Dialplan, Extension, expand
 from asterisk.protocol import Message
-from asterisk.queue_model import QueueCaller, SimQueue, lab_queues
+from asterisk.queue_model import QueueCaller, QueueMember, SimQueue, lab_queues
 
 Pairs = list[tuple[str, str]]
 
@@ -192,6 +193,8 @@ class Call:
     answered: bool = False
     done: bool = False  # OriginateResponse sent
     generation: int = 0  # bumps when a pending step must be ignored (redirect, hangup)
+    #: a queue member's call: the queue, the member and the caller's channel it rings for
+    member_of: tuple[SimQueue, QueueMember, Channel] | None = None
 
 
 def _parse_callerid(value: str) -> tuple[str, str]:
@@ -221,6 +224,9 @@ class World:
         self.dialplan = dialplan if dialplan is not None else Dialplan.shipped()
         self._rng = random.Random(seed)
         self.start_epoch = start_epoch
+        #: the fraction of a second the server's clock was past ``start_epoch`` at world
+        #: time 0 (app_queue's HoldTime/TalkTime are differences of whole-second clocks)
+        self.start_frac = 0.0
         self.emit_dialplan = emit_dialplan
         # scenario mode: after a customer leaves an agent's conference, the simulated agent
         # wraps up for a drawn time, then the seat says so (UserEvent AgentWrapup done)
@@ -240,6 +246,9 @@ class World:
         self.queues: dict[str, SimQueue] = queues if queues is not None else lab_queues()
         self.globals: dict[str, str] = {}
         self._queued: dict[str, SimQueue] = {}  # caller Uniqueid -> the queue it waits in
+        #: caller Uniqueid -> the member call connected to it, its bridge id, connect time
+        self._connected: dict[str, tuple[Call, str, float, float]] = {}
+        self._ringing: dict[str, Call] = {}  # caller Uniqueid -> the member call ringing
 
     # ------------------------------------------------------------------ clock
     def next_time(self) -> float | None:
@@ -931,9 +940,17 @@ class World:
             else:
                 call.variables[name] = value
             return here + 1
+        if app == "Ringing":
+            if call.member_of is not None:
+                self._member_ringing(call)
+            return here + 1
         if app == "Answer":
             if call.answered:
                 return here + 1
+            if call.member_of is not None:
+                self._member_answer(call)
+                self._at(INBOUND_ANSWER_MEDIA_S, lambda: self._continue(call, ch, here + 1))
+                return None
             self._pbx_answer(call)
             self._at(INBOUND_ANSWER_MEDIA_S, lambda: self._continue(call, ch, here + 1))
             return None
@@ -996,6 +1013,10 @@ class World:
         self._hangup_leg(one, 0)
         if not two.alive:
             return
+        if two.uniqueid in self._connected:
+            self._member_call_ends(two)
+            return
+        self._cancel_ringing(two)
         if two.on_hold:
             self._moh_stop(two)
         self._queue_leave(two, abandon=True)
@@ -1038,6 +1059,7 @@ class World:
         )
         ch.on_hold = True
         self._ev("MusicOnHoldStart", ch, ("Class", "default"))
+        self._ring_members(q)
         timeout = args[4].strip() if len(args) > 4 else ""
         if timeout.isdigit() and int(timeout) > 0:
 
@@ -1057,8 +1079,7 @@ class World:
         pos = q.position(ch.uniqueid)
         entry = q.callers.pop(pos - 1)
         if abandon:
-            epoch = self.start_epoch
-            hold = int(epoch + self.now) - int(epoch + entry.joined)
+            hold = self._clock_s(self.now) - self._clock_s(entry.joined)
             self._emit(
                 [
                     ("Event", "QueueCallerAbandon"),
@@ -1080,6 +1101,328 @@ class World:
                 ("Count", str(len(q.callers))),
             ]
         )
+
+    # ------------------------------------------------------------------ queue members
+    def _clock_s(self, t: float) -> int:
+        """The server's ``time()`` (whole seconds) at world time ``t``."""
+        return int(self.start_epoch + self.start_frac + t)
+
+    def _member_status(self, q: SimQueue, m: QueueMember) -> None:
+        self._emit(
+            [
+                ("Event", "QueueMemberStatus"),
+                ("Privilege", "agent,all"),
+                ("Queue", q.name),
+                ("MemberName", m.name),
+                ("Interface", m.interface),
+                ("StateInterface", m.interface),
+                ("Membership", "static"),
+                ("Penalty", str(m.penalty)),
+                ("CallsTaken", str(m.calls_taken)),
+                ("LastCall", str(m.last_call)),
+                ("LastPause", str(m.last_pause)),
+                ("LoginTime", str(m.login_time or self.start_epoch)),
+                ("InCall", "1" if m.in_call else "0"),
+                ("Status", str(m.status)),
+                ("Paused", "1" if m.paused else "0"),
+                ("PausedReason", m.paused_reason),
+                ("Ringinuse", "0"),
+                ("Wrapuptime", "0"),
+            ]
+        )
+
+    def _ring_members(self, q: SimQueue) -> None:
+        """ringall: the caller at the head of the queue rings every available member."""
+        if not q.callers:
+            return
+        head = q.callers[0]
+        caller = self._by_uid.get(head.uniqueid)
+        if caller is None or head.ringing or head.retry_at > self.now:
+            return
+        members = [m for m in q.members if m.available and self._reachable(m)]
+        if not members:
+            return
+        head.ringing = True
+        for member in members[:1]:  # one static member per call in this model
+            self._call_member(q, member, caller)
+
+    def _reachable(self, member: QueueMember) -> bool:
+        """A member app_queue can ring: a Local interface whose extension the dialplan has
+        (any other device is unavailable here, as an unregistered phone is to Asterisk)."""
+        tech, _, rest = member.interface.partition("/")
+        exten, _, context = rest.partition("@")
+        return tech == "Local" and self.dialplan.exists(context, exten)
+
+    def _call_member(self, q: SimQueue, member: QueueMember, caller: Channel) -> None:
+        """app_queue dials the member's interface (a Local pair, ``;2`` runs its context)."""
+        tech, _, rest = member.interface.partition("/")
+        exten, _, context = rest.partition("@")
+        n = next(self._local_seq)
+        base = f"{member.interface}-{n:08x}"
+        uid1, uid2 = self._uid(), self._uid()
+        m1 = Channel(f"{base};1", uid1, caller.linkedid, context, exten, self.now, state=0)
+        m2 = Channel(f"{base};2", uid2, caller.linkedid, context, exten, self.now, state=4)
+        ccall = caller.call
+        inherited = {
+            k.lstrip("_"): v for k, v in (ccall.variables if ccall else {}).items() if k[:1] == "_"
+        }
+        mcall = Call(
+            0,
+            "",
+            member.interface,
+            "",
+            "",
+            caller.cid_num,
+            caller.cid_name,
+            inherited,
+            Behaviour("dialplan"),
+            m1,
+            m2,
+            kind="member",
+            member_of=(q, member, caller),
+        )
+        mcall.done = True
+        m1.call = m2.call = mcall
+        for leg in (m1, m2):
+            self.channels[leg.name] = leg
+            self._by_uid[leg.uniqueid] = leg
+        member.ringing = True
+        self._ringing[caller.uniqueid] = mcall
+        del tech
+        self._ev("Newchannel", m1)
+        self._ev("Newchannel", m2)
+        m1.cid_num = caller.cid_num
+        self._newexten(m1, "AppQueue", "(Outgoing Line)")
+        self._ev("NewCallerid", m1, CALLING_PRES)
+        self._varset(m1, "DIALEDPEERNUMBER", f"{exten}@{context}")
+        self._varset(m2, "DIALEDPEERNUMBER", f"{exten}@{context}")
+        m2.cid_num = m2.cl_num = caller.cid_num
+        self._ev("NewCallerid", m2, CALLING_PRES)
+        self._ev("NewConnectedLine", m2)
+        self._emit(
+            [
+                ("Event", "LocalBridge"),
+                ("Privilege", "call,all"),
+                *m1.snap("LocalOne"),
+                *m2.snap("LocalTwo"),
+                ("Context", context),
+                ("Exten", exten),
+                ("LocalOptimization", "Yes"),
+            ]
+        )
+        # AgentCalled carries the member leg as it is once ringing (exten, connected line)
+        ringing_view = Channel(
+            m1.name, m1.uniqueid, m1.linkedid, context, caller.exten, self.now, state=0
+        )
+        ringing_view.cid_num = ringing_view.cl_num = caller.cid_num
+        self._emit(
+            [
+                ("Event", "AgentCalled"),
+                ("Privilege", "agent,all"),
+                *caller.snap(),
+                *ringing_view.snap("Dest"),
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+            ]
+        )
+        self._emit(
+            [
+                ("Event", "DialBegin"),
+                ("Privilege", "call,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("DialString", member.interface),
+            ]
+        )
+        self._run(mcall, m2, 1)
+        self._later(q.timeout_s, mcall, lambda: self._member_no_answer(mcall))
+
+    def _member_ringing(self, mcall: Call) -> None:
+        """The member's phone rings (``Ringing()`` on its ``;2``)."""
+        assert mcall.member_of is not None  # noqa: S101 - member calls only
+        q, member, caller = mcall.member_of
+        m1 = mcall.one
+        m1.exten, m1.cl_num = caller.exten, caller.cid_num
+        self._set_state(m1, 5)
+        self._newexten(m1, "AppQueue", "(Outgoing Line)")
+        self._ev("NewConnectedLine", m1)
+        self._member_status(q, member)
+        self._emit(
+            [
+                ("Event", "DialState"),
+                ("Privilege", "call,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("DialStatus", "RINGING"),
+            ]
+        )
+
+    def _member_answer(self, mcall: Call) -> None:
+        """The member answers: the caller leaves the queue and is bridged to the member."""
+        assert mcall.member_of is not None  # noqa: S101 - member calls only
+        q, member, caller = mcall.member_of
+        m1, m2 = mcall.one, mcall.two
+        mcall.answered = True
+        mcall.generation += 1  # no ring timeout any more
+        member.ringing, member.in_call = False, True
+        self._ringing.pop(caller.uniqueid, None)
+        self._set_state(m2, 6)
+        self._set_state(m1, 6)
+        self._emit(
+            [
+                ("Event", "DialEnd"),
+                ("Privilege", "call,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("DialStatus", "ANSWER"),
+            ]
+        )
+        entry = next((c for c in q.callers if c.uniqueid == caller.uniqueid), None)
+        joined = entry.joined if entry is not None else self.now
+        if caller.on_hold:
+            self._moh_stop(caller)
+        self._queue_leave(caller, abandon=False)
+        wait = self._clock_s(self.now) - self._clock_s(joined)
+        self._emit(
+            [
+                ("Event", "AgentConnect"),
+                ("Privilege", "agent,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                ("HoldTime", str(wait)),
+                ("RingTime", str(wait)),
+            ]
+        )
+        bridge = self._bridge_uid()
+        self._connected[caller.uniqueid] = (mcall, bridge, self.now, joined)
+        self._emit([("Event", "BridgeCreate"), ("Privilege", "call,all"), *_basic(bridge, 0)])
+        self._emit(
+            [("Event", "BridgeEnter"), ("Privilege", "call,all"), *_basic(bridge, 1), *m1.snap()]
+        )
+        self._emit(
+            [
+                ("Event", "BridgeEnter"),
+                ("Privilege", "call,all"),
+                *_basic(bridge, 2),
+                *caller.snap(),
+            ]
+        )
+
+    def _member_call_ends(self, caller: Channel) -> None:
+        """The caller hung up after talking to a member (i2): AgentComplete, both leave the
+        bridge, all four legs hang up, the member is free again."""
+        mcall, bridge, connected_at, joined = self._connected.pop(caller.uniqueid)
+        assert mcall.member_of is not None  # noqa: S101 - member calls only
+        q, member, _ = mcall.member_of
+        m1, m2 = mcall.one, mcall.two
+        self._emit(
+            [
+                ("Event", "AgentComplete"),
+                ("Privilege", "agent,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                ("HoldTime", str(self._clock_s(connected_at) - self._clock_s(joined))),
+                ("TalkTime", str(self._clock_s(self.now) - self._clock_s(connected_at))),
+                ("Reason", "caller"),
+            ]
+        )
+        self._emit(
+            [
+                ("Event", "BridgeLeave"),
+                ("Privilege", "call,all"),
+                *_basic(bridge, 1),
+                *caller.snap(),
+            ]
+        )
+        self._ev("SoftHangupRequest", caller, ("Cause", "16"))
+        self._hangup_leg(caller, 16)
+        mcall.generation += 1
+        self._emit(
+            [("Event", "BridgeLeave"), ("Privilege", "call,all"), *_basic(bridge, 0), *m1.snap()]
+        )
+        self._ev("HangupRequest", m2, ("Cause", "16"))
+        self._ev("SoftHangupRequest", m2, ("Cause", "16"))
+        self._hangup_leg(m1, 16)
+        self._emit([("Event", "BridgeDestroy"), ("Privilege", "call,all"), *_basic(bridge, 0)])
+        self._hangup_leg(m2, 16)
+        member.in_call = False
+        member.calls_taken += 1
+        member.last_call = self._clock_s(self.now)
+        self._member_status(q, member)
+        self._at(STEP_S, lambda: self._ring_members(q))
+
+    def _member_no_answer(self, mcall: Call) -> None:
+        """The queue's ring timeout passed (i3): AgentRingNoAnswer (in ms), the dial ends,
+        the member's legs hang up; the caller waits ``retry`` before the next ring."""
+        if mcall.answered or mcall.member_of is None or not mcall.one.alive:
+            return
+        q, member, caller = mcall.member_of
+        m1, m2 = mcall.one, mcall.two
+        self._ringing.pop(caller.uniqueid, None)
+        mcall.generation += 1
+        self._emit(
+            [
+                ("Event", "AgentRingNoAnswer"),
+                ("Privilege", "agent,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                ("RingTime", str(round(q.timeout_s * 1000))),
+            ]
+        )
+        for status in ("NOANSWER", "CANCEL"):
+            self._emit(
+                [
+                    ("Event", "DialEnd"),
+                    ("Privilege", "call,all"),
+                    *caller.snap(),
+                    *m1.snap("Dest"),
+                    ("DialStatus", status),
+                ]
+            )
+        self._hangup_leg(m1, 0)
+        self._ev("HangupRequest", m2, ("Cause", "0"))
+        self._ev("SoftHangupRequest", m2, ("Cause", "16"))
+        self._hangup_leg(m2, 0)
+        member.ringing = False
+        self._member_status(q, member)
+        entry = next((c for c in q.callers if c.uniqueid == caller.uniqueid), None)
+        if entry is not None:
+            entry.ringing = False
+            entry.retry_at = self.now + q.retry_s
+            self._at(q.retry_s, lambda: self._ring_members(q))
+
+    def _cancel_ringing(self, caller: Channel) -> None:
+        """The caller left while a member's phone rang: that dial is cancelled."""
+        mcall = self._ringing.pop(caller.uniqueid, None)
+        if mcall is None or mcall.member_of is None:
+            return
+        q, member, _ = mcall.member_of
+        mcall.generation += 1
+        self._emit(
+            [
+                ("Event", "DialEnd"),
+                ("Privilege", "call,all"),
+                *caller.snap(),
+                *mcall.one.snap("Dest"),
+                ("DialStatus", "CANCEL"),
+            ]
+        )
+        self._hangup_leg(mcall.one, 0)
+        self._ev("HangupRequest", mcall.two, ("Cause", "0"))
+        self._ev("SoftHangupRequest", mcall.two, ("Cause", "16"))
+        self._hangup_leg(mcall.two, 0)
+        member.ringing = False
+        self._member_status(q, member)
 
     def _a_setvar(self, session: int, msg: Message) -> None:
         name, value = msg.get("Variable"), msg.get("Value")
@@ -1141,7 +1484,9 @@ class World:
             m.paused = paused
             m.paused_reason = msg.get("Reason") if paused else ""
             if paused:
-                m.last_pause = int(self.start_epoch + self.now)
+                m.last_pause = self._clock_s(self.now)
+            else:
+                self._at(STEP_S, functools.partial(self._ring_members, q))
             self._emit(
                 [
                     ("Event", "QueueMemberPause"),
@@ -1565,3 +1910,16 @@ class World:
                 if not call.done and not call.one.alive and not call.two.alive:
                     self._originate_failed(call, 0)
         return self._flush()
+
+
+def _basic(bridge: str, count: int) -> Pairs:
+    """The snapshot of app_queue's two-party bridge with ``count`` channels."""
+    return [
+        ("BridgeUniqueid", bridge),
+        ("BridgeType", "basic"),
+        ("BridgeTechnology", "simple_bridge"),
+        ("BridgeCreator", "<unknown>"),
+        ("BridgeName", "<unknown>"),
+        ("BridgeNumChannels", str(count)),
+        ("BridgeVideoSourceMode", "none"),
+    ]

@@ -8,10 +8,13 @@ from collections.abc import Callable
 import pytest
 
 from asterisk.adapter import AmiAdapter
+from asterisk.dialplan import SHIPPED, Dialplan
 from asterisk.errors import ScenarioError
 from asterisk.protocol import Message
 from asterisk.queues import (
     InboundAbandoned,
+    InboundAnswered,
+    InboundCompleted,
     InboundEvent,
     InboundJoined,
     InboundMissed,
@@ -89,6 +92,43 @@ async def test_after_hours_call_is_missed_without_any_queue_event() -> None:
         "dialer-missed",
     )
     assert [f for f in facts.items if not isinstance(f, InboundMissed)] == []
+
+
+#: A queue member's phone for the simulator: rings 1 s, answers, talks until hung up.
+MEMBER_PHONE = """
+[queue-agents]
+exten => _X.,1,NoOp(member ${EXTEN})
+ same => n,Ringing()
+ same => n,Wait(1)
+ same => n,Answer()
+ same => n,Wait(3600)
+"""
+
+
+def with_member_phone() -> Dialplan:
+    """The shipped dialplan plus a phone for the lab queue's member Local/2001@queue-agents."""
+    return Dialplan.parse(SHIPPED.read_text() + MEMBER_PHONE)
+
+
+async def test_a_caller_the_member_answers_is_answered_then_completed() -> None:
+    """With the member's phone reachable, the queue rings it; it answers after 1 s: the
+    adapter gets InboundAnswered (hold and ring seconds) and, when the caller hangs up,
+    InboundCompleted with the talk time; never an abandon."""
+    facts = Facts()
+    async with (
+        PbxSimulator(World(dialplan=with_member_phone()), port=0, time_scale=10) as pbx,
+        AmiAdapter(settings_for(pbx), on_inbound=facts) as ami,
+    ):
+        await ami.wait_ready(5)
+        pbx.inbound_call("48601000002", patience_s=4.0)
+        ans = await facts.wait_for(lambda f: isinstance(f, InboundAnswered))
+        done = await facts.wait_for(lambda f: isinstance(f, InboundCompleted))
+    assert isinstance(ans, InboundAnswered)
+    assert (ans.queue, ans.caller, ans.member) == ("sales", "48601000002", "Agent 2001")
+    assert ans.hold_s in (0, 1, 2)
+    assert isinstance(done, InboundCompleted)
+    assert (done.reason, done.talk_s in (2, 3, 4)) == ("caller", True)
+    assert not [f for f in facts.items if isinstance(f, InboundAbandoned)]
 
 
 def test_inbound_call_into_a_missing_context_is_refused() -> None:
