@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
 from asterisk.dialplan import SHIPPED, Dialplan
@@ -29,6 +27,7 @@ from campaigns.models import Agent, Campaign
 from dialer.config import Settings
 from dialer.engine.sink import MemorySink
 from dialer.runtime import Runtime
+from tests.inbound.conftest import MailSink
 
 ROOT = Path(__file__).parents[2]
 
@@ -59,39 +58,6 @@ async def until(what: str, check: Callable[[], Any], within_s: float = 15.0) -> 
             raise AssertionError(msg)
         await asyncio.sleep(0.02)
     return value
-
-
-class MailSink:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        """Keep the envelope (aiosmtpd's hook)."""
-        del server, session
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[MailSink, int]]:
-    """A local SMTP sink (aiosmtpd) on a free port."""
-    sink = MailSink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield sink, port
-    finally:
-        controller.stop()
 
 
 @pytest.mark.slow
