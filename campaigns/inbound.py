@@ -349,7 +349,7 @@ def _record_miss(
     detail: str,
 ) -> MissResult:
     row = conn.execute(
-        sa.select(_ROW.c.id, _ROW.c.record_id).where(
+        sa.select(_ROW.c.id, _ROW.c.record_id, _ROW.c.last_missed_at).where(
             _ROW.c.phone == phone, _ROW.c.queue == queue, _ROW.c.state != RowState.CLOSED.value
         )
     ).first()
@@ -383,9 +383,7 @@ def _record_miss(
             .where(_ROW.c.id == row_id)
             .values(
                 miss_count=_ROW.c.miss_count + 1,
-                last_missed_at=sa.func.max(_ROW.c.last_missed_at, at)
-                if conn.dialect.name == "sqlite"
-                else sa.func.greatest(_ROW.c.last_missed_at, at),
+                last_missed_at=max(row.last_missed_at, at),  # facts may arrive late
                 last_reason=reason,
                 notified=False,
             )
