@@ -44,7 +44,13 @@ async def test_sign_in_in_polish_shows_the_error_then_the_dashboard(app: FastAPI
         await expect(page.locator("h1")).to_have_text(PL["dashboard.title"])
         nav = page.get_by_role("navigation")
         await expect(nav.get_by_role("link")).to_have_text(
-            [PL["nav.dashboard"], PL["nav.campaigns"], PL["nav.calls"], PL["nav.reports"]]
+            [
+                PL["nav.dashboard"],
+                PL["nav.campaigns"],
+                PL["nav.calls"],
+                f"{PL['nav.worklist']} 0",  # with the count of open rows
+                PL["nav.reports"],
+            ]
         )
         await page.get_by_role("button", name=PL["app.sign_out"]).click()
         await page.wait_for_url(f"{url}/login")
