@@ -51,6 +51,7 @@ from asterisk.errors import (
 from asterisk.events import CallRefused, LifecycleEvent, ServerDown, ServerUp
 from asterisk.mapping import CallMapper, CallState, Phase
 from asterisk.protocol import NOISY_EVENTS, AmiParser, Garbage, Greeting, Message
+from asterisk.queues import QUEUE_EVENTS, InboundEvent, InboundSink, QueueTracker
 from asterisk.settings import AmiServerSettings
 
 log = structlog.get_logger("asterisk.adapter")
@@ -183,6 +184,7 @@ class AmiAdapter:
         *,
         client_id: str = "",
         on_event: EventSink | None = None,
+        on_inbound: InboundSink | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -198,6 +200,14 @@ class AmiAdapter:
             drop_context=settings.drop_context,
         )
         self._on_event = on_event
+        #: Inbound queue callers (missed/answered) go to ``on_inbound``; None: not followed.
+        self._on_inbound = on_inbound
+        self.queues = QueueTracker(
+            server=settings.name,
+            queues=frozenset(settings.inbound_queues),
+            missed_event=settings.inbound_missed_event,
+            missed_queue=settings.inbound_missed_queue,
+        )
         self._queue: asyncio.Queue[LifecycleEvent] = asyncio.Queue()
         rate = settings.originates_per_second  # a tenth of a second of calls may go at once
         self._bucket = TokenBucket(rate, burst=max(1.0, rate / 10), clock=clock)
@@ -555,6 +565,10 @@ class AmiAdapter:
                 if self._proto is not None:
                     self._proto.transport.abort()
                 return
+            if self._on_inbound is not None and (
+                name in QUEUE_EVENTS or name in {"UserEvent", "Hangup"}
+            ):
+                self._feed_inbound(item)
             try:
                 events = self.mapper.feed(item)
             except Exception:  # pragma: no cover - the mapper is fuzzed; never lose the session
@@ -572,6 +586,21 @@ class AmiAdapter:
             self._log.warning("ami_garbage_received", reason=item.reason, raw=item.raw[:80])
         else:
             self._log.info("ami_greeting", version=item.version)
+
+    def _feed_inbound(self, item: Message) -> None:
+        sink = self._on_inbound
+        assert sink is not None  # noqa: S101 - only called with a sink
+        try:
+            facts: list[InboundEvent] = self.queues.feed(item)
+        except Exception:  # pragma: no cover - never lose the session over one message
+            self._log.exception("ami_queue_message_unhandled", message=item.pairs[:3])
+            return
+        for fact in facts:
+            self.stats["events"] += 1
+            try:
+                sink(fact)
+            except Exception:  # the runtime's bug must not kill the AMI session
+                self._log.exception("ami_inbound_handler_failed", inbound_event=repr(fact))
 
     def _jitter(self, seconds: float) -> float:
         """Backoff with +-20 % jitter, so that many engines do not reconnect in lockstep."""
@@ -626,6 +655,7 @@ class AmiAdapter:
                 proto.close()
                 self._proto = None
                 self.mapper.connection_lost()
+                self.queues.connection_lost()
             if was_ready:
                 self._log.warning("ami_disconnected", reason=reason)
                 self._emit([ServerDown(self.name, reason)])

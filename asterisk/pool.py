@@ -26,6 +26,7 @@ from asterisk.errors import (
 )
 from asterisk.events import TERMINAL, LifecycleEvent, SeatDown
 from asterisk.protocol import Message
+from asterisk.queues import InboundSink
 from asterisk.settings import AmiServerSettings
 
 
@@ -66,6 +67,7 @@ class AmiPool:
         *,
         client_id: str = "",
         on_event: EventSink | None = None,
+        on_inbound: InboundSink | None = None,
         adapter_factory: Callable[..., AmiAdapter] = AmiAdapter,
     ) -> None:
         if not servers:
@@ -74,7 +76,8 @@ class AmiPool:
         self._on_event = on_event
         self._queue: asyncio.Queue[LifecycleEvent] = asyncio.Queue()
         self.adapters = [
-            adapter_factory(s, client_id=client_id, on_event=self._sink) for s in servers
+            adapter_factory(s, client_id=client_id, on_event=self._sink, on_inbound=on_inbound)
+            for s in servers
         ]
         self._by_name = {a.name: a for a in self.adapters}
         self._call_server: dict[str, AmiAdapter] = {}

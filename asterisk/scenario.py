@@ -38,7 +38,9 @@ _TOP = (
     "agents",
     "calls",
     "pacer",
+    "inbound",
 )
+_INBOUND = ("rate_per_hour", "patience", "callers", "first_caller", "context")
 _AGENTS = ("count", "schedule", "wrapup", "pause_rate_per_hour", "pause_duration")
 _CALLS = (
     "answer_prob",
@@ -148,6 +150,24 @@ class Scenario:
     congestion: Dist
     talk: Dist
     pacer: Mapping[str, Any]
+    inbound: InboundRates | None = None
+
+
+@dataclass(frozen=True)
+class InboundRates:
+    """``[inbound]``: callers from outside joining the PBX's queues.
+
+    ``rate_per_hour`` (a number or a schedule) callers arrive (Poisson), each gives up
+    after a ``patience`` draw unless answered; numbers are drawn from a pool of
+    ``callers`` numbers from ``first_caller`` on (so some callers call again); the PBX
+    side runs ``context`` of the dialplan.
+    """
+
+    rate_per_hour: Schedule
+    patience: Dist
+    callers: int = 200
+    first_caller: str = "48601000000"
+    context: str = "dialer-inbound"
 
 
 class _Checker:
@@ -293,7 +313,9 @@ def scenario_from_dict(data: Mapping[str, Any], *, name: str, path: str = "<dict
     desc = data.get("description", "")
     if not isinstance(desc, str):
         raise c.fail("'description' must be a string")
+    inbound = _inbound(c, data["inbound"]) if "inbound" in data else None
     return Scenario(
+        inbound=inbound,
         name=nm,
         path=path,
         description=desc,
@@ -321,6 +343,52 @@ def scenario_from_dict(data: Mapping[str, Any], *, name: str, path: str = "<dict
         talk=c.dist(ca["talk"], "calls.talk"),
         pacer=dict(pacer),
     )
+
+
+def _inbound(c: _Checker, obj: Any) -> InboundRates:
+    if not isinstance(obj, dict):
+        raise c.fail("'inbound' must be a table")
+    c.keys(obj, _INBOUND, "inbound.")
+    if "rate_per_hour" not in obj:
+        raise c.fail("missing required key 'inbound.rate_per_hour'")
+    if "patience" not in obj:
+        raise c.fail("missing required key 'inbound.patience'")
+    callers = obj.get("callers", 200)
+    if not isinstance(callers, int) or isinstance(callers, bool) or callers < 1:
+        raise c.fail(f"'inbound.callers' must be an integer >= 1, got {callers!r}")
+    first = obj.get("first_caller", "48601000000")
+    if not isinstance(first, str) or not first.isdigit():
+        raise c.fail(f"'inbound.first_caller' must be a string of digits, got {first!r}")
+    context = obj.get("context", "dialer-inbound")
+    if not isinstance(context, str) or not context:
+        raise c.fail("'inbound.context' must be a non-empty string")
+    return InboundRates(
+        rate_per_hour=c.schedule(
+            obj["rate_per_hour"], "inbound.rate_per_hour", lo=0, hi=1e6, integer=False
+        ),
+        patience=c.dist(obj["patience"], "inbound.patience"),
+        callers=callers,
+        first_caller=first,
+        context=context,
+    )
+
+
+class ScenarioInbound:
+    """Draws inbound arrivals from a scenario's ``[inbound]`` (seeded)."""
+
+    def __init__(self, rates: InboundRates, *, seed: int = 1) -> None:
+        self.rates = rates
+        self.rng = random.Random(seed)
+
+    def next_arrival(self, now: float) -> tuple[float, str, float]:
+        """The gap to the next caller, their number and patience (empty: rate is 0 now)."""
+        per_s = self.rates.rate_per_hour.at(now) / 3600.0
+        if per_s <= 0:
+            return 1.0, "", 0.0
+        gap = self.rng.expovariate(per_s)
+        base = int(self.rates.first_caller)
+        caller = str(base + self.rng.randrange(self.rates.callers))
+        return gap, caller, max(0.5, self.rates.patience.sample(self.rng))
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -44,6 +44,12 @@ class AmiServerSettings(BaseModel):
     login_timeout_s: float = Field(5.0, gt=0)
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
+    #: Inbound: the queues whose callers are followed (empty: every queue on the server).
+    inbound_queues: tuple[str, ...] = ()
+    #: Inbound: the UserEvent a call that reached no queue sends (after hours, i4).
+    inbound_missed_event: str = Field("InboundMissed", min_length=1)
+    #: Inbound: the queue such a call counts for when the UserEvent names none.
+    inbound_missed_queue: str = "after-hours"
 
     @field_validator("channel_template")
     @classmethod

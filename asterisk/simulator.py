@@ -125,6 +125,7 @@ class PbxSimulator:
         self._t0 = loop.time()
         self._epoch0 = self._wall_clock()
         self.world.start_epoch = int(self._epoch0)
+        self.world.start_frac = self._epoch0 - int(self._epoch0)
         self._server = await loop.create_server(
             lambda: _Session(self, next(self._sid)), self.host, self.port
         )
@@ -159,6 +160,16 @@ class PbxSimulator:
         return self._epoch0 + self.now()
 
     # ------------------------------------------------------------------ controls
+    def inbound_call(
+        self, caller: str, *, patience_s: float, context: str = "dialer-inbound"
+    ) -> str:
+        """A caller from outside calls in now (see :meth:`World.inbound_call`); returns the
+        Uniqueid of the queue caller's channel."""
+        self._dispatch(self.world.advance(self.now()))
+        uid = self.world.inbound_call(caller, patience_s=patience_s, context=context)
+        self._wake.set()
+        return uid
+
     def drop_connections(self) -> int:
         """Abort every client connection at once (no Shutdown event). Returns how many."""
         sessions = list(self._sessions.values())

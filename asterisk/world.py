@@ -24,6 +24,7 @@ the lab's (or the scenario's) customers unless the dialplan defines it. The answ
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -31,10 +32,11 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from asterisk.dialplan import Dialplan, Extension, expand
 from asterisk.protocol import Message
+from asterisk.queue_model import QueueCaller, QueueMember, SimQueue, lab_queues
 
 Pairs = list[tuple[str, str]]
 
@@ -56,6 +58,12 @@ ANSWER_MEDIA_S = 0.1
 AMD_HUMAN_S = 2.0
 AMD_MACHINE_S = 2.2
 STEP_S = 0.001  # dialplan steps that Asterisk runs "at once" are 1 ms apart
+# Answer() on the PBX side of an inbound call waits 500 ms for media (i1-i4: QueueCallerJoin
+# and the after-hours UserEvent come ~0.5 s after OriginateResponse).
+INBOUND_ANSWER_MEDIA_S = 0.5
+#: How long Playback() of a PBX-side leg plays (the lab's sound files).
+PLAYBACK_S = {"im-sorry&vm-goodbye": 1.92}
+CALLING_PRES = ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")
 
 
 class Out(NamedTuple):
@@ -88,6 +96,15 @@ def lab_behaviour(exten: str) -> Behaviour:
 
 
 BehaviourSource = Callable[[str, float], Behaviour]
+
+
+class InboundSource(Protocol):
+    """Where callers from outside come from (a scenario's ``[inbound]`` rates)."""
+
+    def next_arrival(self, now: float) -> tuple[float, str, float]:
+        """``(gap_s, caller, patience_s)``: the next caller arrives ``gap_s`` after ``now``
+        and gives up after ``patience_s``; an empty caller means "nobody, ask again"."""
+        ...
 
 
 @dataclass(slots=True, eq=False)
@@ -176,6 +193,8 @@ class Call:
     answered: bool = False
     done: bool = False  # OriginateResponse sent
     generation: int = 0  # bumps when a pending step must be ignored (redirect, hangup)
+    #: a queue member's call: the queue, the member and the caller's channel it rings for
+    member_of: tuple[SimQueue, QueueMember, Channel] | None = None
 
 
 def _parse_callerid(value: str) -> tuple[str, str]:
@@ -198,12 +217,16 @@ class World:
         emit_dialplan: bool = True,
         wrapup: Callable[[], float] | None = None,
         dialplan: Dialplan | None = None,
+        queues: dict[str, SimQueue] | None = None,
     ) -> None:
         self._behaviour = behaviour or (lambda exten, now: lab_behaviour(exten))
         #: What exists on this server (default: the shipped dialplan).
         self.dialplan = dialplan if dialplan is not None else Dialplan.shipped()
         self._rng = random.Random(seed)
         self.start_epoch = start_epoch
+        #: the fraction of a second the server's clock was past ``start_epoch`` at world
+        #: time 0 (app_queue's HoldTime/TalkTime are differences of whole-second clocks)
+        self.start_frac = 0.0
         self.emit_dialplan = emit_dialplan
         # scenario mode: after a customer leaves an agent's conference, the simulated agent
         # wraps up for a drawn time, then the seat says so (UserEvent AgentWrapup done)
@@ -218,6 +241,14 @@ class World:
         self.bridges: dict[str, Bridge] = {}
         self._out: list[Out] = []
         self.stats = {"originates": 0, "events": 0}
+        #: app_queue's queues (default: the lab's ``sales``) and the global variables
+        #: (``Setvar`` without Channel, ``${GLOBAL(NAME)}``).
+        self.queues: dict[str, SimQueue] = queues if queues is not None else lab_queues()
+        self.globals: dict[str, str] = {}
+        self._queued: dict[str, SimQueue] = {}  # caller Uniqueid -> the queue it waits in
+        #: caller Uniqueid -> the member call connected to it, its bridge id, connect time
+        self._connected: dict[str, tuple[Call, str, float, float]] = {}
+        self._ringing: dict[str, Call] = {}  # caller Uniqueid -> the member call ringing
 
     # ------------------------------------------------------------------ clock
     def next_time(self) -> float | None:
@@ -306,6 +337,9 @@ class World:
             "confbridgelist": self._a_confbridge_list,
             "confbridgelistrooms": self._a_confbridge_list_rooms,
             "status": self._a_status,
+            "setvar": self._a_setvar,
+            "queuereset": self._a_queue_reset,
+            "queuepause": self._a_queue_pause,
         }.get(name)
         if handler is None:
             self._respond(session, aid, "Error", "Invalid/unknown command")
@@ -370,6 +404,8 @@ class World:
             behaviour = Behaviour("seat")
         elif dctx == "customers":
             behaviour = self._behaviour(exten, self.now)
+        elif self.dialplan.exists(dctx, exten):
+            behaviour = Behaviour("dialplan")  # ;2 runs the dialplan (inbound: [inbound])
         else:
             behaviour = Behaviour("invalid")
         call = Call(
@@ -404,6 +440,9 @@ class World:
         self._ev("Newchannel", one)
         self._ev("Newchannel", two)
         self._newexten(one, "AppDial2", "(Outgoing Line)")
+        if call.behaviour.kind == "dialplan":
+            self._start_dialplan_leg(call)
+            return
         for k, v in call.variables.items():
             self._varset(one, k, v)
         one.cid_num, one.cid_name = call.cid_num, call.cid_name
@@ -563,6 +602,8 @@ class World:
                 return ch.name
             if name == "EPOCH":
                 return str(int(self.start_epoch + self.now))
+            if name.startswith("GLOBAL(") and name.endswith(")"):
+                return self.globals.get(name[7:-1], "")
             return call.variables.get(name, "")
 
         return lookup
@@ -606,7 +647,11 @@ class World:
             if name == "CustomerAnswered":
                 self._originate_success(call)
             return here + 1
-        if app in ("GotoIf", "Goto", "AMD", "MusicOnHold", "Hangup"):
+        if ch is call.two and call.behaviour.kind == "dialplan":
+            pbx = self._pbx_step(call, ch, app, data, here)
+            if pbx != -1:
+                return pbx
+        if app in ("GotoIf", "Goto", "AMD", "MusicOnHold", "Hangup") and ch is call.one:
             self._originate_success(call)  # (no-op once sent) before the leg moves on
         if app == "GotoIf":
             cond, _, dests = data.partition("?")
@@ -800,6 +845,670 @@ class World:
                 ("CallerIDName", cid_name),
             ]
         )
+
+    # ------------------------------------------------------------------ inbound callers
+    def inbound_call(
+        self, caller: str, *, patience_s: float, context: str = "dialer-inbound"
+    ) -> str:
+        """A caller from outside reaches the PBX: the PBX side (``;2``) runs ``context``
+        (e.g. answers and queues), the caller's side hangs up after ``patience_s`` unless the
+        dialplan ends the call first. No OriginateResponse (nobody originated it). Returns
+        the Uniqueid of the PBX side, the queue caller."""
+        if not self.dialplan.exists(context, caller):
+            msg = f"no extension {caller!r} in context {context!r} of the simulated dialplan"
+            raise ValueError(msg)
+        n = next(self._local_seq)
+        base = f"Local/{caller}@{context}-{n:08x}"
+        uid1, uid2 = self._uid(), self._uid()
+        one = Channel(f"{base};1", uid1, uid1, context, caller, self.now, state=0)
+        two = Channel(f"{base};2", uid2, uid1, context, caller, self.now, state=4)
+        call = Call(
+            0,
+            "",
+            f"Local/{caller}@{context}",
+            "",
+            "",
+            "",
+            "",
+            {},
+            Behaviour("dialplan"),
+            one,
+            two,
+            application=("Wait", f"{patience_s:g}"),
+        )
+        call.done = True  # an outside call: no OriginateResponse
+        one.call = two.call = call
+        for ch in (one, two):
+            self.channels[ch.name] = ch
+            self._by_uid[ch.uniqueid] = ch
+        self._at(STEP_S, lambda: self._start(call, 30.0))
+        return uid2
+
+    def start_inbound(self, source: InboundSource, *, context: str = "dialer-inbound") -> None:
+        """Callers arrive from ``source`` from now on (one timed step per arrival)."""
+
+        def arrive(caller: str, patience: float) -> None:
+            if caller:
+                self.inbound_call(caller, patience_s=patience, context=context)
+            gap, nxt, wait = source.next_arrival(self.now)
+            self._at(max(gap, STEP_S), lambda: arrive(nxt, wait))
+
+        gap, first, wait = source.next_arrival(self.now)
+        self._at(max(gap, STEP_S), lambda: arrive(first, wait))
+
+    # ------------------------------------------------------------------ PBX-side legs
+    def _start_dialplan_leg(self, call: Call) -> None:
+        """``Local/<exten>@<context>`` into a context of the dialplan (an inbound call:
+        ``Local/<caller>@inbound``): the pair is bridged and ``;2`` runs the extension."""
+        one, two = call.one, call.two
+        if call.cid_num:  # an Originate CallerID shows on both legs (none for i1-i4)
+            for ch in (one, two):
+                ch.cid_num, ch.cid_name = call.cid_num, call.cid_name
+                ch.cl_num, ch.cl_name = call.cid_num, call.cid_name
+                self._ev("NewCallerid", ch, CALLING_PRES)
+                self._ev("NewConnectedLine", ch)
+        else:  # no CallerID: OriginateResponse says <unknown> (i1-i4)
+            call.cid_num = call.cid_name = "<unknown>"
+        self._emit(
+            [
+                ("Event", "LocalBridge"),
+                ("Privilege", "call,all"),
+                *one.snap("LocalOne"),
+                *two.snap("LocalTwo"),
+                ("Context", one.context),
+                ("Exten", one.exten),
+                ("LocalOptimization", "Yes"),
+            ]
+        )
+        self._ev_dial("DialBegin", one, ("DialString", f"{one.exten}@{one.context}"))
+        self._run(call, two, 1)
+
+    def _pbx_step(
+        self, call: Call, ch: Channel, app: str, data: str, here: int
+    ) -> int | tuple[str, str, int] | None:
+        """Applications of a PBX-side ``;2`` leg; -1 when the common handling applies."""
+        if app == "Set":
+            name, _, value = data.partition("=")
+            if name in {"CALLERID(num)", "CALLERID(name)"}:
+                before = (ch.cid_num, ch.cid_name)
+                if name == "CALLERID(num)":
+                    ch.cid_num = value
+                else:
+                    ch.cid_name = value
+                if (ch.cid_num, ch.cid_name) != before:  # only a change is announced
+                    self._ev("NewCallerid", ch, CALLING_PRES)
+            else:
+                call.variables[name] = value
+            return here + 1
+        if app == "Ringing":
+            if call.member_of is not None:
+                self._member_ringing(call)
+            return here + 1
+        if app == "Answer":
+            if call.answered:
+                return here + 1
+            if call.member_of is not None:
+                self._member_answer(call)
+                self._at(INBOUND_ANSWER_MEDIA_S, lambda: self._continue(call, ch, here + 1))
+                return None
+            self._pbx_answer(call)
+            self._at(INBOUND_ANSWER_MEDIA_S, lambda: self._continue(call, ch, here + 1))
+            return None
+        if app == "Queue":
+            return self._queue_join(call, ch, data, here)
+        if app in {"Playback", "Wait"}:
+            if app == "Playback":
+                seconds = PLAYBACK_S.get(data, 1.0)
+            else:
+                try:
+                    seconds = float(data or 0)
+                except ValueError:
+                    seconds = 0.0
+
+            def done() -> None:
+                if app == "Playback" and ch.alive:
+                    self._varset(ch, "PLAYBACKSTATUS", "SUCCESS")
+                self._continue(call, ch, here + 1)
+
+            self._at(seconds, done)
+            return None
+        if app == "Hangup":
+            self._pbx_hangup(call, int(data) if data.isdigit() else 16)
+            return None
+        return -1
+
+    def _continue(self, call: Call, ch: Channel, priority: int) -> None:
+        if ch.alive:
+            self._run(call, ch, priority)
+
+    def _pbx_answer(self, call: Call) -> None:
+        """``Answer()`` on ``;2``: both legs up, the Originate succeeds, ``;1`` (the caller's
+        phone) runs the Originate's application (``Wait(N)``, then it hangs up)."""
+        one, two = call.one, call.two
+        call.answered = True
+        self._set_state(two, 6)
+        self._set_state(one, 6)
+        self._ev_dial("DialEnd", one, ("DialStatus", "ANSWER"))
+        self._originate_success(call)
+        if call.application is None:
+            one.context, one.exten = call.context, call.exten
+            self._run(call, one, 1)
+            return
+        app, data = call.application
+        if app.lower() == "wait":
+            try:
+                seconds = float(data)
+            except ValueError:
+                seconds = 0.0
+            self._at(seconds, lambda: self._caller_hangs_up(call))
+
+    def _caller_hangs_up(self, call: Call) -> None:
+        """The caller's phone (``;1``) hangs up: a caller waiting in a queue abandons (i1)."""
+        one, two = call.one, call.two
+        if not one.alive:
+            return
+        call.generation += 1
+        if two.alive:
+            self._ev("HangupRequest", two, ("Cause", "0"))
+        self._hangup_leg(one, 0)
+        if not two.alive:
+            return
+        if two.uniqueid in self._connected:
+            self._member_call_ends(two)
+            return
+        self._cancel_ringing(two)
+        if two.on_hold:
+            self._moh_stop(two)
+        self._queue_leave(two, abandon=True)
+        self._ev("SoftHangupRequest", two, ("Cause", "16"))
+        self._hangup_leg(two, 0)
+
+    def _pbx_hangup(self, call: Call, cause: int) -> None:
+        """``Hangup(cause)`` in ``;2``'s dialplan; the caller's leg follows (i4)."""
+        one, two = call.one, call.two
+        call.generation += 1
+        if two.on_hold:
+            self._moh_stop(two)
+        self._queue_leave(two, abandon=False)
+        self._ev("SoftHangupRequest", two, ("Cause", str(cause)))
+        if one.alive:
+            self._ev("HangupRequest", one, ("Cause", str(cause)))
+        self._hangup_leg(two, cause)
+        self._hangup_leg(one, cause)
+
+    def _queue_join(
+        self, call: Call, ch: Channel, data: str, here: int
+    ) -> int | tuple[str, str, int] | None:
+        """``Queue(name,,,,timeout)``: the caller waits with music on hold."""
+        args = data.split(",")
+        q = self.queues.get(args[0].strip())
+        if q is None:  # app_queue: "Unable to join queue", the dialplan continues
+            return here + 1
+        entry = QueueCaller(ch.uniqueid, self.now, len(q.callers) + 1)
+        q.callers.append(entry)
+        self._queued[ch.uniqueid] = q
+        self._emit(
+            [
+                ("Event", "QueueCallerJoin"),
+                ("Privilege", "agent,all"),
+                *ch.snap(),
+                ("Queue", q.name),
+                ("Position", str(len(q.callers))),
+                ("Count", str(len(q.callers))),
+            ]
+        )
+        ch.on_hold = True
+        self._ev("MusicOnHoldStart", ch, ("Class", "default"))
+        self._ring_members(q)
+        timeout = args[4].strip() if len(args) > 4 else ""
+        if timeout.isdigit() and int(timeout) > 0:
+
+            def give_up() -> None:
+                if ch.alive and self._queued.get(ch.uniqueid) is q:
+                    self._moh_stop(ch)
+                    self._queue_leave(ch, abandon=False)
+                    self._run(call, ch, here + 1)
+
+            self._at(float(timeout), give_up)
+        return None
+
+    def _queue_leave(self, ch: Channel, *, abandon: bool) -> None:
+        q = self._queued.pop(ch.uniqueid, None)
+        if q is None:
+            return
+        pos = q.position(ch.uniqueid)
+        entry = q.callers.pop(pos - 1)
+        if abandon:
+            hold = self._clock_s(self.now) - self._clock_s(entry.joined)
+            self._emit(
+                [
+                    ("Event", "QueueCallerAbandon"),
+                    ("Privilege", "agent,all"),
+                    *ch.snap(),
+                    ("Queue", q.name),
+                    ("Position", str(pos)),
+                    ("OriginalPosition", str(entry.original_position)),
+                    ("HoldTime", str(hold)),
+                ]
+            )
+        self._emit(
+            [
+                ("Event", "QueueCallerLeave"),
+                ("Privilege", "agent,all"),
+                *ch.snap(),
+                ("Queue", q.name),
+                ("Position", str(pos)),
+                ("Count", str(len(q.callers))),
+            ]
+        )
+
+    # ------------------------------------------------------------------ queue members
+    def _clock_s(self, t: float) -> int:
+        """The server's ``time()`` (whole seconds) at world time ``t``."""
+        return int(self.start_epoch + self.start_frac + t)
+
+    def _member_status(self, q: SimQueue, m: QueueMember) -> None:
+        self._emit(
+            [
+                ("Event", "QueueMemberStatus"),
+                ("Privilege", "agent,all"),
+                ("Queue", q.name),
+                ("MemberName", m.name),
+                ("Interface", m.interface),
+                ("StateInterface", m.interface),
+                ("Membership", "static"),
+                ("Penalty", str(m.penalty)),
+                ("CallsTaken", str(m.calls_taken)),
+                ("LastCall", str(m.last_call)),
+                ("LastPause", str(m.last_pause)),
+                ("LoginTime", str(m.login_time or self.start_epoch)),
+                ("InCall", "1" if m.in_call else "0"),
+                ("Status", str(m.status)),
+                ("Paused", "1" if m.paused else "0"),
+                ("PausedReason", m.paused_reason),
+                ("Ringinuse", "0"),
+                ("Wrapuptime", "0"),
+            ]
+        )
+
+    def _ring_members(self, q: SimQueue) -> None:
+        """ringall: the caller at the head of the queue rings every available member."""
+        if not q.callers:
+            return
+        head = q.callers[0]
+        caller = self._by_uid.get(head.uniqueid)
+        if caller is None or head.ringing or head.retry_at > self.now:
+            return
+        members = [m for m in q.members if m.available and self._reachable(m)]
+        if not members:
+            return
+        head.ringing = True
+        for member in members[:1]:  # one static member per call in this model
+            self._call_member(q, member, caller)
+
+    def _reachable(self, member: QueueMember) -> bool:
+        """A member app_queue can ring: a Local interface whose extension the dialplan has
+        (any other device is unavailable here, as an unregistered phone is to Asterisk)."""
+        tech, _, rest = member.interface.partition("/")
+        exten, _, context = rest.partition("@")
+        return tech == "Local" and self.dialplan.exists(context, exten)
+
+    def _call_member(self, q: SimQueue, member: QueueMember, caller: Channel) -> None:
+        """app_queue dials the member's interface (a Local pair, ``;2`` runs its context)."""
+        tech, _, rest = member.interface.partition("/")
+        exten, _, context = rest.partition("@")
+        n = next(self._local_seq)
+        base = f"{member.interface}-{n:08x}"
+        uid1, uid2 = self._uid(), self._uid()
+        m1 = Channel(f"{base};1", uid1, caller.linkedid, context, exten, self.now, state=0)
+        m2 = Channel(f"{base};2", uid2, caller.linkedid, context, exten, self.now, state=4)
+        ccall = caller.call
+        inherited = {
+            k.lstrip("_"): v for k, v in (ccall.variables if ccall else {}).items() if k[:1] == "_"
+        }
+        mcall = Call(
+            0,
+            "",
+            member.interface,
+            "",
+            "",
+            caller.cid_num,
+            caller.cid_name,
+            inherited,
+            Behaviour("dialplan"),
+            m1,
+            m2,
+            kind="member",
+            member_of=(q, member, caller),
+        )
+        mcall.done = True
+        m1.call = m2.call = mcall
+        for leg in (m1, m2):
+            self.channels[leg.name] = leg
+            self._by_uid[leg.uniqueid] = leg
+        member.ringing = True
+        self._ringing[caller.uniqueid] = mcall
+        del tech
+        self._ev("Newchannel", m1)
+        self._ev("Newchannel", m2)
+        m1.cid_num = caller.cid_num
+        self._newexten(m1, "AppQueue", "(Outgoing Line)")
+        self._ev("NewCallerid", m1, CALLING_PRES)
+        self._varset(m1, "DIALEDPEERNUMBER", f"{exten}@{context}")
+        self._varset(m2, "DIALEDPEERNUMBER", f"{exten}@{context}")
+        m2.cid_num = m2.cl_num = caller.cid_num
+        self._ev("NewCallerid", m2, CALLING_PRES)
+        self._ev("NewConnectedLine", m2)
+        self._emit(
+            [
+                ("Event", "LocalBridge"),
+                ("Privilege", "call,all"),
+                *m1.snap("LocalOne"),
+                *m2.snap("LocalTwo"),
+                ("Context", context),
+                ("Exten", exten),
+                ("LocalOptimization", "Yes"),
+            ]
+        )
+        # AgentCalled carries the member leg as it is once ringing (exten, connected line)
+        ringing_view = Channel(
+            m1.name, m1.uniqueid, m1.linkedid, context, caller.exten, self.now, state=0
+        )
+        ringing_view.cid_num = ringing_view.cl_num = caller.cid_num
+        self._emit(
+            [
+                ("Event", "AgentCalled"),
+                ("Privilege", "agent,all"),
+                *caller.snap(),
+                *ringing_view.snap("Dest"),
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+            ]
+        )
+        self._emit(
+            [
+                ("Event", "DialBegin"),
+                ("Privilege", "call,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("DialString", member.interface),
+            ]
+        )
+        self._run(mcall, m2, 1)
+        self._later(q.timeout_s, mcall, lambda: self._member_no_answer(mcall))
+
+    def _member_ringing(self, mcall: Call) -> None:
+        """The member's phone rings (``Ringing()`` on its ``;2``)."""
+        assert mcall.member_of is not None  # noqa: S101 - member calls only
+        q, member, caller = mcall.member_of
+        m1 = mcall.one
+        m1.exten, m1.cl_num = caller.exten, caller.cid_num
+        self._set_state(m1, 5)
+        self._newexten(m1, "AppQueue", "(Outgoing Line)")
+        self._ev("NewConnectedLine", m1)
+        self._member_status(q, member)
+        self._emit(
+            [
+                ("Event", "DialState"),
+                ("Privilege", "call,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("DialStatus", "RINGING"),
+            ]
+        )
+
+    def _member_answer(self, mcall: Call) -> None:
+        """The member answers: the caller leaves the queue and is bridged to the member."""
+        assert mcall.member_of is not None  # noqa: S101 - member calls only
+        q, member, caller = mcall.member_of
+        m1, m2 = mcall.one, mcall.two
+        mcall.answered = True
+        mcall.generation += 1  # no ring timeout any more
+        member.ringing, member.in_call = False, True
+        self._ringing.pop(caller.uniqueid, None)
+        self._set_state(m2, 6)
+        self._set_state(m1, 6)
+        self._emit(
+            [
+                ("Event", "DialEnd"),
+                ("Privilege", "call,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("DialStatus", "ANSWER"),
+            ]
+        )
+        entry = next((c for c in q.callers if c.uniqueid == caller.uniqueid), None)
+        joined = entry.joined if entry is not None else self.now
+        if caller.on_hold:
+            self._moh_stop(caller)
+        self._queue_leave(caller, abandon=False)
+        wait = self._clock_s(self.now) - self._clock_s(joined)
+        self._emit(
+            [
+                ("Event", "AgentConnect"),
+                ("Privilege", "agent,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                ("HoldTime", str(wait)),
+                ("RingTime", str(wait)),
+            ]
+        )
+        bridge = self._bridge_uid()
+        self._connected[caller.uniqueid] = (mcall, bridge, self.now, joined)
+        self._emit([("Event", "BridgeCreate"), ("Privilege", "call,all"), *_basic(bridge, 0)])
+        self._emit(
+            [("Event", "BridgeEnter"), ("Privilege", "call,all"), *_basic(bridge, 1), *m1.snap()]
+        )
+        self._emit(
+            [
+                ("Event", "BridgeEnter"),
+                ("Privilege", "call,all"),
+                *_basic(bridge, 2),
+                *caller.snap(),
+            ]
+        )
+
+    def _member_call_ends(self, caller: Channel) -> None:
+        """The caller hung up after talking to a member (i2): AgentComplete, both leave the
+        bridge, all four legs hang up, the member is free again."""
+        mcall, bridge, connected_at, joined = self._connected.pop(caller.uniqueid)
+        assert mcall.member_of is not None  # noqa: S101 - member calls only
+        q, member, _ = mcall.member_of
+        m1, m2 = mcall.one, mcall.two
+        self._emit(
+            [
+                ("Event", "AgentComplete"),
+                ("Privilege", "agent,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                ("HoldTime", str(self._clock_s(connected_at) - self._clock_s(joined))),
+                ("TalkTime", str(self._clock_s(self.now) - self._clock_s(connected_at))),
+                ("Reason", "caller"),
+            ]
+        )
+        self._emit(
+            [
+                ("Event", "BridgeLeave"),
+                ("Privilege", "call,all"),
+                *_basic(bridge, 1),
+                *caller.snap(),
+            ]
+        )
+        self._ev("SoftHangupRequest", caller, ("Cause", "16"))
+        self._hangup_leg(caller, 16)
+        mcall.generation += 1
+        self._emit(
+            [("Event", "BridgeLeave"), ("Privilege", "call,all"), *_basic(bridge, 0), *m1.snap()]
+        )
+        self._ev("HangupRequest", m2, ("Cause", "16"))
+        self._ev("SoftHangupRequest", m2, ("Cause", "16"))
+        self._hangup_leg(m1, 16)
+        self._emit([("Event", "BridgeDestroy"), ("Privilege", "call,all"), *_basic(bridge, 0)])
+        self._hangup_leg(m2, 16)
+        member.in_call = False
+        member.calls_taken += 1
+        member.last_call = self._clock_s(self.now)
+        self._member_status(q, member)
+        self._at(STEP_S, lambda: self._ring_members(q))
+
+    def _member_no_answer(self, mcall: Call) -> None:
+        """The queue's ring timeout passed (i3): AgentRingNoAnswer (in ms), the dial ends,
+        the member's legs hang up; the caller waits ``retry`` before the next ring."""
+        if mcall.answered or mcall.member_of is None or not mcall.one.alive:
+            return
+        q, member, caller = mcall.member_of
+        m1, m2 = mcall.one, mcall.two
+        self._ringing.pop(caller.uniqueid, None)
+        mcall.generation += 1
+        self._emit(
+            [
+                ("Event", "AgentRingNoAnswer"),
+                ("Privilege", "agent,all"),
+                *caller.snap(),
+                *m1.snap("Dest"),
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                ("RingTime", str(round(q.timeout_s * 1000))),
+            ]
+        )
+        for status in ("NOANSWER", "CANCEL"):
+            self._emit(
+                [
+                    ("Event", "DialEnd"),
+                    ("Privilege", "call,all"),
+                    *caller.snap(),
+                    *m1.snap("Dest"),
+                    ("DialStatus", status),
+                ]
+            )
+        self._hangup_leg(m1, 0)
+        self._ev("HangupRequest", m2, ("Cause", "0"))
+        self._ev("SoftHangupRequest", m2, ("Cause", "16"))
+        self._hangup_leg(m2, 0)
+        member.ringing = False
+        self._member_status(q, member)
+        entry = next((c for c in q.callers if c.uniqueid == caller.uniqueid), None)
+        if entry is not None:
+            entry.ringing = False
+            entry.retry_at = self.now + q.retry_s
+            self._at(q.retry_s, lambda: self._ring_members(q))
+
+    def _cancel_ringing(self, caller: Channel) -> None:
+        """The caller left while a member's phone rang: that dial is cancelled."""
+        mcall = self._ringing.pop(caller.uniqueid, None)
+        if mcall is None or mcall.member_of is None:
+            return
+        q, member, _ = mcall.member_of
+        mcall.generation += 1
+        self._emit(
+            [
+                ("Event", "DialEnd"),
+                ("Privilege", "call,all"),
+                *caller.snap(),
+                *mcall.one.snap("Dest"),
+                ("DialStatus", "CANCEL"),
+            ]
+        )
+        self._hangup_leg(mcall.one, 0)
+        self._ev("HangupRequest", mcall.two, ("Cause", "0"))
+        self._ev("SoftHangupRequest", mcall.two, ("Cause", "16"))
+        self._hangup_leg(mcall.two, 0)
+        member.ringing = False
+        self._member_status(q, member)
+
+    def _a_setvar(self, session: int, msg: Message) -> None:
+        name, value = msg.get("Variable"), msg.get("Value")
+        if not name:
+            self._respond(session, msg.action_id, "Error", "No variable specified")
+            return
+        target = msg.get("Channel")
+        if target:
+            ch = self._find(target)
+            if ch is None or ch.call is None:
+                self._respond(session, msg.action_id, "Error", "Channel not found")
+                return
+            ch.call.variables[name] = value
+            self._respond(session, msg.action_id, "Success", "Variable Set")
+            self._varset(ch, name, value)
+            return
+        self.globals[name] = value
+        self._respond(session, msg.action_id, "Success", "Variable Set")
+        if self.emit_dialplan:
+            self._emit(
+                [
+                    ("Event", "VarSet"),
+                    ("Privilege", "dialplan,all"),
+                    ("Channel", "none"),
+                    ("Uniqueid", "none"),
+                    ("Variable", name),
+                    ("Value", value),
+                ]
+            )
+
+    def _a_queue_reset(self, session: int, msg: Message) -> None:
+        name = msg.get("Queue")
+        queues = [self.queues[name]] if name in self.queues else []
+        if name and not queues:
+            self._respond(session, msg.action_id, "Error", "Invalid queue")
+            return
+        for q in queues or list(self.queues.values()):
+            for m in q.members:
+                m.calls_taken, m.last_call = 0, 0
+        self._respond(session, msg.action_id, "Success", "Queue stats reset successfully")
+
+    def _a_queue_pause(self, session: int, msg: Message) -> None:
+        interface = msg.get("Interface")
+        paused = msg.get("Paused").lower() in {"true", "yes", "1", "on"}
+        wanted = msg.get("Queue")
+        found = [
+            (q, m)
+            for q in self.queues.values()
+            if not wanted or q.name == wanted
+            for m in q.members
+            if m.interface == interface
+        ]
+        if not interface or not found:
+            self._respond(session, msg.action_id, "Error", "Interface not found")
+            return
+        word = "paused" if paused else "unpaused"
+        self._respond(session, msg.action_id, "Success", f"Interface {word} successfully")
+        for q, m in found:
+            m.paused = paused
+            m.paused_reason = msg.get("Reason") if paused else ""
+            if paused:
+                m.last_pause = self._clock_s(self.now)
+            else:
+                self._at(STEP_S, functools.partial(self._ring_members, q))
+            self._emit(
+                [
+                    ("Event", "QueueMemberPause"),
+                    ("Privilege", "agent,all"),
+                    ("Queue", q.name),
+                    ("MemberName", m.name),
+                    ("Interface", m.interface),
+                    ("StateInterface", m.interface),
+                    ("Membership", "static"),
+                    ("Penalty", str(m.penalty)),
+                    ("CallsTaken", str(m.calls_taken)),
+                    ("LastCall", str(m.last_call)),
+                    ("LastPause", str(m.last_pause)),
+                    ("LoginTime", str(m.login_time or self.start_epoch)),
+                    ("InCall", "1" if m.in_call else "0"),
+                    ("Status", str(m.status)),
+                    ("Paused", "1" if m.paused else "0"),
+                    ("PausedReason", m.paused_reason),
+                    ("Ringinuse", "0"),
+                    ("Wrapuptime", "0"),
+                ]
+            )
 
     # ------------------------------------------------------------------ seats
     def _seat_answer(self, call: Call) -> None:
@@ -1201,3 +1910,16 @@ class World:
                 if not call.done and not call.one.alive and not call.two.alive:
                     self._originate_failed(call, 0)
         return self._flush()
+
+
+def _basic(bridge: str, count: int) -> Pairs:
+    """The snapshot of app_queue's two-party bridge with ``count`` channels."""
+    return [
+        ("BridgeUniqueid", bridge),
+        ("BridgeType", "basic"),
+        ("BridgeTechnology", "simple_bridge"),
+        ("BridgeCreator", "<unknown>"),
+        ("BridgeName", "<unknown>"),
+        ("BridgeNumChannels", str(count)),
+        ("BridgeVideoSourceMode", "none"),
+    ]

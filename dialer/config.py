@@ -269,6 +269,44 @@ class ClusterSettings(_Section):
     free campaigns (default: half of ``failover_s``)."""
 
 
+class NotifyRecipient(_Section):
+    """One user who gets e-mail about new missed calls."""
+
+    user: str = Field(min_length=1, max_length=64)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    mode: Literal["immediate", "digest"] = "digest"
+    """``immediate``: one mail per miss; ``digest``: one mail per digest period."""
+    queues: tuple[str, ...] = ()
+    """Only misses of these queues (empty: every queue)."""
+
+
+class SmtpSettings(_Section):
+    """Where notification mail goes out."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65_535)
+    sender: str = Field(default="dialer@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
+    username: str | None = None
+    password: SecretStr | None = Field(default=None, repr=False)
+    starttls: bool = False
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class InboundSettings(_Section):
+    """The missed-call worklist (inbound queues, seed 002)."""
+
+    enabled: bool = True
+    """Follow the queues of every configured server and keep the worklist."""
+    region: str = Field(default="PL", min_length=2, max_length=2)
+    """Region of caller numbers that come without a country code."""
+    retention_days: float = Field(default=30.0, gt=0, le=3650)
+    """A row whose last miss is older than this leaves the list by itself."""
+    digest_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+    """How often digest mail goes out."""
+    smtp: SmtpSettings = SmtpSettings()
+    recipients: tuple[NotifyRecipient, ...] = ()
+
+
 class Settings(_Section):
     """Every setting of the engine, validated; built by :func:`load_settings`."""
 
@@ -281,6 +319,7 @@ class Settings(_Section):
     http: HttpSettings = HttpSettings()
     retention: RetentionSettings = RetentionSettings()
     cluster: ClusterSettings = ClusterSettings()
+    inbound: InboundSettings = InboundSettings()
 
 
 # --------------------------------------------------------------------------- loading

@@ -35,6 +35,7 @@ _NOT_FOUND_IDS = frozenset(
         "status_not_found",
         "record_not_found",
         "dnc_not_found",
+        "worklist_row_not_found",
         "user_not_found",
         "agent_not_found",
         "group_not_found",

@@ -39,6 +39,7 @@ from asterisk.adapter import AmiAdapter
 from asterisk.errors import AmiError
 from asterisk.pool import AmiPool
 from asterisk.protocol import Message
+from campaigns import inbound as worklist
 from campaigns import selection
 from campaigns.db import make_engine
 from campaigns.dispositions import CallDetails, record_outcome
@@ -67,6 +68,7 @@ from dialer.engine.clock import Clock, ScaledClock, WallClock
 from dialer.errors import ROOT_ERRORS, DialerError
 from dialer.runtime.cluster import Cluster, Taken, owner_engine
 from dialer.runtime.commands import CommandGate, check_seat
+from dialer.runtime.inbound import InboundRecorder, Notifier, WorklistJournal
 from dialer.runtime.jobs import Jobs, JobSpec
 from dialer.runtime.mqtt import EventSink, MqttPublisher, NullSink, mqtt_tls
 from dialer.runtime.profiles import PacerHost, ProfileWatcher
@@ -124,6 +126,11 @@ class _HttpServer(uvicorn.Server):
         return contextlib.nullcontext()
 
 
+class EngineJournal(WorklistJournal, RequestJournal):
+    """The call journal with both follow-ups of a call's facts: worklist rows (inbound
+    callbacks) and callback requests. Each part calls ``super()``, so both run."""
+
+
 class Runtime:
     """The engine process: ``async with Runtime(settings) as rt: await rt.run()``."""
 
@@ -158,15 +165,16 @@ class Runtime:
         if self.cluster is not None:
             self.leads.fence = self.cluster.fence
         self._cluster_ok_t = time.monotonic()
-        #: Callback-request events from the journal's worker thread (bound to the sink below).
-        self.request_sink = LoopSink(NullSink())
+        #: Events published from worker threads (the journal's callback requests, the inbound
+        #: recorder), handed to the engine's sink on its loop (bound below).
+        self.thread_sink = LoopSink(NullSink())
         self.journal = BackgroundJournal(
-            RequestJournal(
+            EngineJournal(
                 self.db,
                 engine_id=engine_id,
                 clock=self.clock,
                 nonce=self.nonce,
-                sink=self.request_sink,
+                sink=self.thread_sink,
             )
         )
         self._own_sink = sink is None and settings.mqtt.enabled
@@ -192,8 +200,20 @@ class Runtime:
         self.http_server: uvicorn.Server | None = None
         if http is not None:
             self.sink = TeeSink((self.sink, self.hub))
-        self.request_sink.inner = self.sink
-        self.pool = AmiPool(settings.asterisk.servers, on_event=self._on_event)
+        #: Inbound queue facts -> the missed-call worklist (None: inbound switched off).
+        self.inbound: InboundRecorder | None = None
+        if settings.inbound.enabled:
+            self.inbound = InboundRecorder(
+                self.db,
+                settings.inbound,
+                utcnow=self.clock.utcnow,
+                publish=self.thread_sink.publish,
+                notifier=Notifier(settings.inbound) if settings.inbound.recipients else None,
+            )
+        self.thread_sink.inner = self.sink
+        self.pool = AmiPool(
+            settings.asterisk.servers, on_event=self._on_event, on_inbound=self.inbound
+        )
         self.engine = Engine(
             clock=self.clock,
             leads=self.leads,
@@ -234,7 +254,7 @@ class Runtime:
         # thread from holding the loop (answered people, Originates) for 5 ms at a time.
         sys.setswitchinterval(0.0005)
         self._check_schema()
-        self.request_sink.bind(asyncio.get_running_loop())
+        self.thread_sink.bind(asyncio.get_running_loop())
         if self.mqtt is not None:
             await self._stack.enter_async_context(self.mqtt)
         await self._stack.enter_async_context(self.pool)
@@ -303,6 +323,8 @@ class Runtime:
         self._tasks.clear()
         await self._stack.aclose()
         await asyncio.to_thread(self.journal.close)
+        if self.inbound is not None:
+            await asyncio.to_thread(self.inbound.close)
         self.db.dispose()
         log.info("engine_stopped", engine=self.settings.engine.id)
 
@@ -1036,13 +1058,38 @@ class Runtime:
             for campaign_id in list(self.engine.campaigns):
                 selection.park_dnc_hits(self.db, campaign_id, now)
 
+        inbound = self.settings.inbound
+
+        def worklist_retention() -> None:
+            closed = worklist.expire(self.db, self.clock.utcnow(), inbound.retention_days)
+            if closed:
+                log.info("worklist_rows_expired", rows=closed)
+
+        def worklist_digest() -> None:
+            if self.inbound is not None and self.inbound.notifier is not None:
+                self.inbound.notifier.digest(self.db)
+
+        inbound_jobs = (
+            [
+                JobSpec("worklist-retention", worklist_retention, "expire old misses", every_s=600),
+                JobSpec(
+                    "worklist-digest",
+                    worklist_digest,
+                    "mail digests of new misses",
+                    every_s=inbound.digest_minutes * 60,
+                ),
+            ]
+            if inbound.enabled
+            else []
+        )
         return [
+            *inbound_jobs,
             self.leads.renew_job(self.engine.live_record_ids, self.clock),
             JobSpec("campaign-sync", campaigns, "follow campaign starts/pauses/stops", every_s=2),
             JobSpec("lease-sweep", sweep, "free leases of crashed engines", every_s=30),
             JobSpec("dnc-park", park, "move DNC hits out of the claim path", at="03:00"),
             JobSpec("rollups", rollups, "daily and hourly figures", every_s=900),
-            expiry_job(self.db, self.clock, self.request_sink),
+            expiry_job(self.db, self.clock, self.thread_sink),
         ]
 
     # ---- commands from MQTT -------------------------------------------------------------

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from campaigns import inbound as worklist
 from campaigns.enums import AUTO_OUTCOMES, CampaignState, Outcome, Role, SystemStatus
 from campaigns.importer import RejectReason
 from campaigns.requests import RequestState
@@ -87,6 +88,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("statuses", "/statuses", "nav.statuses", ADMIN_ONLY),
     NavItem("calls", "/calls", "nav.calls", EVERYONE),
     NavItem("requests", "/requests", "nav.requests", EVERYONE),
+    NavItem("worklist", "/worklist", "nav.worklist", EVERYONE),
     NavItem("reports", "/reports", "nav.reports", EVERYONE),
     NavItem("dnc", "/dnc", "nav.dnc", SUPERVISORS),
     NavItem("users", "/users", "nav.users", ADMIN_ONLY),
@@ -157,6 +159,8 @@ def _base_context(request: Request, user: Principal | None, lang: str) -> dict[s
         "catalog": catalog(lang),
         "user": user,
         "nav": [item for item in NAV if user is not None and user.role in item.roles],
+        # the header's counter of callers waiting in the missed-call worklist
+        "worklist_open": worklist.open_count(ctx.db) if user is not None else 0,
         "static_version": STATIC_VERSION,
         "may_export": may_export,
         "path": request.url.path,
@@ -360,6 +364,19 @@ def dnc_page(request: Request) -> Response:
     """The do-not-call lists with filters, paging and export; administrators add, remove
     and import numbers."""
     return _page(request, "dnc.html", page="dnc", title="dnc.title", roles=PAGE_ROLES["dnc"])
+
+
+@router.get("/worklist", response_class=HTMLResponse)
+def worklist_page(request: Request) -> Response:
+    """The missed-call worklist: filters, expandable history, call back, notes; leaders
+    hide and restore, supervisors delete, link queues to campaigns and read statistics."""
+    return _page(
+        request,
+        "worklist.html",
+        page="worklist",
+        title="worklist.title",
+        roles=PAGE_ROLES["worklist"],
+    )
 
 
 @router.get("/audit", response_class=HTMLResponse)

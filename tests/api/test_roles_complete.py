@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.api.roles_admin import ROLE_TABLE as ADMIN_TABLE
+from tests.api.roles_inbound import ROLE_TABLE as INBOUND_TABLE
 from tests.api.roles_ops import ROLE_TABLE as OPS_TABLE
 from tests.api.roles_requests import ROLE_TABLE as REQUESTS_TABLE
 
@@ -19,7 +20,10 @@ def test_every_api_route_is_in_exactly_one_role_table(app: FastAPI) -> None:
     spec = TestClient(app).get("/api/openapi.json").json()
     served = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
     assert len(served) > 40
-    cases = [(case.method, case.path) for case in [*ADMIN_TABLE, *OPS_TABLE, *REQUESTS_TABLE]]
+    cases = [
+        (case.method, case.path)
+        for case in [*ADMIN_TABLE, *OPS_TABLE, *INBOUND_TABLE, *REQUESTS_TABLE]
+    ]
     assert len(cases) == len(set(cases)), "a route is in two role tables"
     missing = sorted(served - set(cases) - PUBLIC)
     assert missing == [], f"routes with no role case: {missing}"

@@ -85,7 +85,10 @@ WITH_EPOCHS = ["b_answered_to_agent", "e_no_agent_drop", "f1_amd_machine", "f2_a
 
 
 async def compare_with_real(
-    tmp_path: Path, names: list[str], wall_clock: Callable[[], float] = time.time
+    tmp_path: Path,
+    names: list[str],
+    wall_clock: Callable[[], float] = time.time,
+    prepare: Callable[[World], None] | None = None,
 ) -> dict[str, str]:
     """Record each scenario on a simulator whose clock is ``wall_clock``; the failures."""
     record = TRANSCRIPTS / "record.py"
@@ -96,6 +99,8 @@ async def compare_with_real(
         out = tmp_path / name
         out.mkdir()
         world = World(dialplan=Dialplan.load(TRANSCRIPTS / "conf" / "extensions.conf"))
+        if prepare is not None:
+            prepare(world)
         async with PbxSimulator(world, port=0, time_scale=1.0, wall_clock=wall_clock) as sim:
             # h6 kicks the session with the Asterisk CLI: a stand-in drives the simulator
             cli = tmp_path / f"{name}.asterisk"
@@ -150,6 +155,33 @@ async def test_simulator_matches_real_asterisk_per_channel(tmp_path: Path) -> No
     """For scenarios a-f, g1, h1-h5 and h7, compare.py --per-channel finds the same AMI
     behaviour (h2: both sessions' files; h7: both consecutive sessions)."""
     failures = await compare_with_real(tmp_path, SCENARIOS)
+    assert not failures, failures
+
+
+#: The inbound scenarios: a caller abandons in the queue (its only member paused), is
+#: answered by the member, rings the member in vain then abandons, calls after hours.
+INBOUND_SCENARIOS = [
+    "i1_queue_abandon",
+    "i2_queue_answered",
+    "i3_queue_ring_noanswer_then_abandon",
+    "i4_after_hours",
+]
+
+
+def paused_before(world: World) -> None:
+    """The lab recorded i1..i4 in that order on one Asterisk: from i2 on, the member has
+    been paused once (LastPause is an epoch, not 0; i1 pauses it again itself)."""
+    for queue in world.queues.values():
+        for member in queue.members:
+            member.last_pause = int(time.time())  # the simulator's wall clock
+
+
+@pytest.mark.slow
+async def test_simulator_matches_real_asterisk_inbound(tmp_path: Path) -> None:
+    """For i1-i4 (QueueReset/QueuePause/Setvar; Application-form Originates into [inbound];
+    the queue member rung, answering or not), compare.py --per-channel finds the same AMI
+    behaviour, Newexten included."""
+    failures = await compare_with_real(tmp_path, INBOUND_SCENARIOS, prepare=paused_before)
     assert not failures, failures
 
 

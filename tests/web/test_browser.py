@@ -49,6 +49,7 @@ async def test_sign_in_in_polish_shows_the_error_then_the_dashboard(app: FastAPI
                 PL["nav.campaigns"],
                 PL["nav.calls"],
                 PL["nav.requests"],
+                f"{PL['nav.worklist']} 0",  # with the count of open rows
                 PL["nav.reports"],
             ]
         )

@@ -11,6 +11,7 @@ import pytest
 from campaigns.desk import DIAL_REFUSAL_REASONS
 from campaigns.enums import CampaignState, Outcome, Role, SystemStatus
 from campaigns.importer import RejectReason
+from campaigns.inbound import CloseReason, EventKind, RowState
 from campaigns.requests import RequestKind, RequestState
 from campaigns.service import RETRY_KEYS
 from dialer.engine import CallPhase
@@ -58,6 +59,10 @@ ENUMERATIONS: dict[str, list[str]] = {
     "records": ["total", "due_now", "waiting", "outside_window", "in_flight", "dnc", "exhausted"],
     "request_state": [s.value for s in RequestState],
     "request_kind": [k.value for k in RequestKind],
+    "wl_state": [s.value for s in RowState],
+    "wl_kind": [k.value for k in EventKind],
+    "wl_closed": [r.value for r in CloseReason],
+    "wl_reason": ["abandoned", "left_unanswered", "after-hours", "missed"],
 }
 
 

@@ -38,6 +38,7 @@ PAGES: dict[str, tuple[frozenset[Role], str]] = {
     "/me": (ALL, "me.title"),
     "/dnc": (SUPERVISORS, "dnc.title"),
     "/audit": (frozenset({Role.ADMIN}), "audit.title"),
+    "/worklist": (ALL, "worklist.title"),
 }
 NAV_PAGES = [
     "/agent",
@@ -45,6 +46,7 @@ NAV_PAGES = [
     "/campaigns",
     "/statuses",
     "/calls",
+    "/worklist",
     "/requests",
     "/reports",
     "/dnc",

@@ -12,6 +12,7 @@ from dialer.api.routes import (
     campaigns,
     dashboard,
     dnc,
+    inbound,
     lists,
     live,
     people,
@@ -38,4 +39,5 @@ def register_routes(app: FastAPI) -> None:
     app.include_router(dashboard.router)
     app.include_router(live.router)
     app.include_router(reports.router)
+    app.include_router(inbound.router)
     app.include_router(requests.router)
