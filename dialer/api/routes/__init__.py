@@ -15,6 +15,7 @@ from dialer.api.routes import (
     lists,
     live,
     people,
+    records,
     reports,
     statuses,
 )
@@ -27,6 +28,7 @@ def register_routes(app: FastAPI) -> None:
         campaigns.router,
         statuses.router,
         lists.router,
+        records.router,
         dnc.router,
         people.router,
         audit.router,

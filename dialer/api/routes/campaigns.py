@@ -167,6 +167,7 @@ class RecordSummary(RecordCounts):
     exhausted: int
     open_zones: list[str]
     closed_zones: list[str]
+    parked: int = Field(default=0, description="Parked by a supervisor.")
 
 
 class CampaignDetail(CampaignOut):
@@ -355,6 +356,7 @@ def _detail(ctx: ApiContext, campaign_id: int) -> CampaignDetail:
             exhausted=summary.exhausted,
             open_zones=summary.open_zones,
             closed_zones=summary.closed_zones,
+            parked=summary.parked,
         ),
     )
 
