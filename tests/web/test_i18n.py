@@ -10,7 +10,9 @@ import pytest
 
 from campaigns.enums import CampaignState, Outcome, Role, SystemStatus
 from campaigns.importer import RejectReason
+from campaigns.records import RecordAction, Skip
 from campaigns.service import RETRY_KEYS
+from campaigns.status_engine import NotCallable
 from dialer.engine import CallPhase
 from dialer.engine.agents import Phase
 from dialer.web.i18n import (
@@ -52,7 +54,16 @@ ENUMERATIONS: dict[str, list[str]] = {
     "dashboard.": ["dials", "answered", "connected", "dropped"],
     "campaigns.": ["start", "pause", "stop"],
     "alert": ["no_seat", "overload"],
-    "records": ["total", "due_now", "waiting", "outside_window", "in_flight", "dnc", "exhausted"],
+    "records": [
+        *("total", "due_now", "waiting", "outside_window", "in_flight", "dnc", "exhausted"),
+        "parked",
+    ],
+    "record_action": [a.value for a in RecordAction],
+    "not_callable": [n.value for n in NotCallable],
+    "skip": [s.value for s in Skip],
+    "audit_action": [
+        f"record_{a}" for a in (*RecordAction, "edit", "status_by_hand", "status_set")
+    ],
 }
 
 

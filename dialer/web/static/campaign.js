@@ -28,6 +28,8 @@
     hours_end: null,
     hours_days: [1, 2, 3, 4, 5, 6, 7],
     hours_tz: "UTC",
+    owner_absent_policy: "keep_waiting",
+    owner_absent_release_min: 30,
   };
   let campaign = null;
   let offered = [];
@@ -42,14 +44,18 @@
 
   function fillForm(c) {
     const el = form.elements;
-    for (const name of ["name", "description", "max_attempts", "max_wait_s", "window_start", "window_end", "default_region", "default_tz", "wrapup_timeout_s", "caller_id", "hours_start", "hours_end", "hours_tz"]) {
+    for (const name of ["name", "description", "max_attempts", "max_wait_s", "window_start", "window_end", "default_region", "default_tz", "wrapup_timeout_s", "caller_id", "hours_start", "hours_end", "hours_tz", "owner_absent_policy", "owner_absent_release_min"]) {
       if (el[name]) el[name].value = c[name] === null || c[name] === undefined ? "" : c[name];
     }
     ensureOption(el.pacing_profile, c.pacing_profile);
     el.pacing_profile.value = c.pacing_profile || "";
     for (const input of D.$$("[data-retry]", form)) {
       const v = (c.retry_delays_s || {})[input.dataset.retry];
-      input.value = v === undefined ? "" : v;
+      const unit = form.querySelector(`[data-retry-unit="${input.dataset.retry}"]`);
+      // Shown in the largest unit that holds it whole (stored in seconds).
+      const size = v === undefined ? 60 : v % 3600 === 0 && v >= 3600 ? 3600 : v % 60 === 0 ? 60 : 1;
+      unit.value = String(size);
+      input.value = v === undefined ? "" : v / size;
     }
     for (const name of ["window_days", "hours_days"]) {
       const days = new Set((c[name] || []).map(Number));
@@ -70,7 +76,8 @@
     const number = (name) => (text(name) === "" ? null : Number(text(name)));
     const retry = {};
     for (const input of D.$$("[data-retry]", form)) {
-      if (input.value.trim() !== "") retry[input.dataset.retry] = Number(input.value);
+      const unit = Number(form.querySelector(`[data-retry-unit="${input.dataset.retry}"]`).value);
+      if (input.value.trim() !== "") retry[input.dataset.retry] = Math.round(Number(input.value) * unit);
     }
     const days = (name) => D.$$(`input[name="${name}"]:checked`, form).map((b) => Number(b.value));
     const body = {
@@ -91,8 +98,10 @@
       hours_end: orNull("hours_end"),
       hours_days: days("hours_days"),
       hours_tz: text("hours_tz") || "UTC",
+      owner_absent_policy: el.owner_absent_policy.value,
+      owner_absent_release_min: number("owner_absent_release_min"),
     };
-    for (const k of ["max_attempts", "max_wait_s", "wrapup_timeout_s"]) if (body[k] === null) delete body[k];
+    for (const k of ["max_attempts", "max_wait_s", "wrapup_timeout_s", "owner_absent_release_min"]) if (body[k] === null) delete body[k];
     const wrap = el.wrapup_default_status_id.value;
     if (wrap) body.wrapup_default_status_id = Number(wrap);
     else if (campaign && campaign.wrapup_default_status_id) body.wrapup_default_status_id = null;

@@ -31,14 +31,9 @@
 
   /* ---- dates and numbers, in the browser's locale and time zone ------------------ */
 
-  /** The browser's locale for the page's language (e.g. en-GB, pl-PL). */
-  D.locale = (function () {
-    const prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || D.lang];
-    for (const code of prefs) {
-      if (code && code.toLowerCase().split("-")[0] === D.lang) return code;
-    }
-    return D.lang;
-  })();
+  /** The locale of the page's language (the user's setting), never the browser's: a Polish
+      user on an English browser reads Polish dates, and the other way round. */
+  D.locale = { en: "en-GB", pl: "pl-PL" }[D.lang] || D.lang;
   const dateTimeFmt = new Intl.DateTimeFormat(D.locale, { dateStyle: "short", timeStyle: "medium" });
   const shortFmt = new Intl.DateTimeFormat(D.locale, { dateStyle: "short", timeStyle: "short" });
   const timeFmt = new Intl.DateTimeFormat(D.locale, { hour: "2-digit", minute: "2-digit" });
@@ -99,6 +94,33 @@
     for (const el of (root || document).querySelectorAll("time[datetime]")) {
       el.textContent = el.dataset.short ? D.fmtDateTimeShort(el.getAttribute("datetime")) : D.fmtDateTime(el.getAttribute("datetime"));
     }
+  };
+
+  /** A change's details as readable lines: "field: before → after" for {from, to} pairs and
+      [before, after] lists (also under "changed"), "field: value" for the rest. */
+  D.diff = function (details) {
+    if (!details || typeof details !== "object" || Object.keys(details).length === 0) return "–";
+    const show = (v) => {
+      if (v === null || v === undefined || v === "") return "–";
+      if (typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v)) return D.fmtDateTimeShort(v);
+      return typeof v === "object" ? JSON.stringify(v) : String(v);
+    };
+    const lines = [];
+    const walk = (obj) => {
+      for (const [key, value] of Object.entries(obj)) {
+        if (key === "changed" && value && typeof value === "object" && !Array.isArray(value)) {
+          walk(value);
+        } else if (value && typeof value === "object" && !Array.isArray(value) && "from" in value && "to" in value) {
+          lines.push(D.h("li", {}, D.h("b", {}, key), ": ", D.h("del", {}, show(value.from)), " → ", D.h("ins", {}, show(value.to))));
+        } else if (Array.isArray(value) && value.length === 2 && key !== "ids") {
+          lines.push(D.h("li", {}, D.h("b", {}, key), ": ", D.h("del", {}, show(value[0])), " → ", D.h("ins", {}, show(value[1]))));
+        } else {
+          lines.push(D.h("li", {}, D.h("b", {}, key), ": ", show(value)));
+        }
+      }
+    };
+    walk(details);
+    return D.h("ul", { class: "diff" }, lines);
   };
 
   /* ---- DOM --------------------------------------------------------------------- */
