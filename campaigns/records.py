@@ -250,6 +250,23 @@ def _columns(changes: Mapping[str, Any], now: dt.datetime, actor: str) -> dict[s
     return out
 
 
+def _names(conn: sa.Connection, details: dict[str, Any]) -> dict[str, Any]:
+    """Audit details with status and owner ids shown by name (``status``, ``owner``)."""
+    out = dict(details)
+    for key, table, column, label in (
+        ("status_id", _STATUS, _STATUS.c.name, "status"),
+        ("owner_agent_id", _AGENT, _AGENT.c.login, "owner"),
+    ):
+        change = out.pop(key, None)
+        if change is None:
+            continue
+        ids = [v for v in (change["from"], change["to"]) if v is not None]
+        rows = conn.execute(sa.select(table.c.id, column).where(table.c.id.in_(ids)))
+        names: dict[Any, Any] = {row[0]: row[1] for row in rows}
+        out[label] = {"from": names.get(change["from"]), "to": names.get(change["to"])}
+    return out
+
+
 def _agent_exists(conn: sa.Connection, agent_id: int) -> None:
     if conn.execute(sa.select(_AGENT.c.id).where(_AGENT.c.id == agent_id)).first() is None:
         raise RecordActionError("agent_id", f"no agent with id {agent_id}", "choose an agent")
@@ -312,7 +329,7 @@ def act(
                 for key, value in values.items()
                 if key != "parked_by"
             }
-            audits.append({"id": rid, "at": now, "details": details})
+            audits.append({"id": rid, "at": now, "details": _names(conn, details)})
         _audit(conn, audits, actor=actor, action=f"record.{action.value}")
     if action in {RecordAction.CALL_NEXT, RecordAction.UNPARK, RecordAction.RELEASE}:
         forget_zone_keys(campaign_id)  # callable now: claims look again at once
@@ -360,7 +377,8 @@ def set_status(
             for key, value in values.items()
             if getattr(row, key) != value
         }
-        details["status"] = status_row.name
+        details = _names(conn, details)
+        details.setdefault("status", {"from": None, "to": status_row.name})
         if note:
             details["note"] = note
         _audit(

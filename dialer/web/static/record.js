@@ -176,8 +176,10 @@
       try {
         show(await D.api("PATCH", base, body));
         D.clearFormErrors(form);
-        D.showError($("edit-error"), D.t("app.saved"));
+        D.showError($("edit-error"), null);
+        D.setText($("edit-ok"), D.t("app.saved"));
       } catch (err) {
+        D.setText($("edit-ok"), "");
         D.showFormErrors(form, err, $("edit-error"));
       }
     });
