@@ -420,6 +420,7 @@ class Engine:
             "phase": state.phase.value,
             "pause_reason": state.pause_reason,
             "pending": state.pending.value if state.pending else None,
+            "in_state_s": round(max(0.0, self.clock.now() - state.since), 1),
             "call": current,
         }
 
@@ -1163,6 +1164,7 @@ class Engine:
             "outside_hours": run.outside_hours,
             "paused_reason": run.paused_reason,
             "alerts": dict(run.alerts),
+            "pacer_reason": getattr(getattr(run.pacer, "status", None), "reason", None),
         }
 
     def _publish_stats(self, run: CampaignRun) -> None:

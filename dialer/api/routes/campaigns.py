@@ -32,6 +32,7 @@ from campaigns.service import (
 )
 from campaigns.statuses import audit, campaign_statuses, name_key
 from dialer.api.context import ApiContext
+from dialer.api.idle import IdleReason, RecordFacts, record_facts, why_idle
 from dialer.api.routes.admin_common import MAX_ID, Text, field_errors, invalid, unique
 from dialer.api.routes.statuses import StatusOut, status_out
 from dialer.api.security import Admin, Ctx, CurrentUser, Leader, Supervisor
@@ -170,6 +171,22 @@ class RecordSummary(RecordCounts):
     parked: int = Field(default=0, description="Parked by a supervisor.")
 
 
+class IdleReasonOut(BaseModel):
+    """A reason a campaign does not dial, as a code and the values its sentence names."""
+
+    code: str = Field(
+        description="circuit_breaker, not_running, outside_hours, list_exhausted, "
+        "nothing_due, outside_every_window, no_engine, no_agents, no_agent_ready, "
+        "compliance_guard"
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def idle_out(reasons: list[IdleReason]) -> list[IdleReasonOut]:
+    """The API form of :func:`dialer.api.idle.why_idle`'s answer."""
+    return [IdleReasonOut(code=r.code, params=dict(r.params)) for r in reasons]
+
+
 class CampaignDetail(CampaignOut):
     """A campaign with its statuses, its records' figures and, when running here, live
     figures from the engine."""
@@ -177,6 +194,13 @@ class CampaignDetail(CampaignOut):
     statuses: list[StatusOut]
     records: RecordSummary
     live: dict[str, Any] | None = None
+    hours_open: bool | None = Field(
+        default=None, description="The campaign's own hours are open now (null: no hours)."
+    )
+    idle: list[IdleReasonOut] = Field(
+        default_factory=list,
+        description="Why the campaign does not dial now (empty: nothing stops it).",
+    )
 
 
 class CampaignStateOut(BaseModel):
@@ -369,7 +393,20 @@ async def campaigns_get(campaign_id: CampaignId, user: Leader, ctx: Ctx) -> Camp
     detail = await run_in_threadpool(_detail, ctx, campaign_id)
     if ctx.engine is not None:
         detail.live = ctx.engine.campaign_stats(campaign_id)
+    facts = await run_in_threadpool(_record_facts, ctx, campaign_id)
+    detail.hours_open = facts.hours_open
+    detail.idle = idle_out(why_idle(detail.state.value, detail.paused_reason, detail.live, facts))
     return detail
+
+
+def _record_facts(ctx: ApiContext, campaign_id: int) -> RecordFacts:
+    with ctx.db.connect() as conn:
+        row = conn.execute(
+            sa.select(Campaign.__table__).where(  # type: ignore[attr-defined]
+                col(Campaign.id) == campaign_id
+            )
+        ).one()
+        return record_facts(conn, row, utcnow())
 
 
 def _edit(ctx: ApiContext, campaign_id: int, body: CampaignPatch, actor: str) -> CampaignOut:

@@ -8,16 +8,21 @@ there whether or not the engine runs. A group leader sees its group's agents onl
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from campaigns.models import Campaign
+from campaigns.statuses import audit
 from dialer.api.context import ApiContext, EngineLink
+from dialer.api.idle import RecordFacts, record_facts, why_idle
 from dialer.api.queries import (
     Abandonment,
     AbandonmentFigures,
@@ -29,8 +34,10 @@ from dialer.api.queries import (
     minute_series,
 )
 from dialer.api.routes.admin_common import MAX_ID
+from dialer.api.routes.campaigns import IdleReasonOut, idle_out
 from dialer.api.security import Ctx, Leader, Principal, agent_ids_in_scope
 from dialer.engine.agents import Phase
+from dialer.errors import ROOT_ERRORS, error_id_of
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
@@ -123,6 +130,15 @@ class AgentLine(BaseModel):
     pending: Phase | None = None
     call_id: str | None = None
     seat: str | None = None
+    in_state_s: float | None = Field(
+        default=None, description="Seconds in the current phase (since its start)"
+    )
+    since: dt.datetime | None = Field(default=None, description="When the current phase began")
+    overdue: str | None = Field(
+        default=None,
+        description="long_pause or stuck_wrapup when past http.dashboard_long_pause_s / "
+        "dashboard_stuck_wrapup_s",
+    )
 
 
 class MinuteFigures(BaseModel):
@@ -154,6 +170,9 @@ class CampaignDashboard(BaseModel):
     agents: list[AgentLine]
     series: list[MinuteFigures] = Field(description="The last 60 minutes, oldest first")
     generated_at: dt.datetime
+    idle: list[IdleReasonOut] = Field(
+        default_factory=list, description="Why the campaign does not dial now (empty: it may)"
+    )
 
 
 class CampaignLine(BaseModel):
@@ -169,6 +188,14 @@ class _Stored:
     figures: AbandonmentFigures
     series: Series
     agents: list[AgentInfo]
+    facts: RecordFacts
+    paused_reason: str | None
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key reading digit runs as numbers: "Agent 2" before "Agent 10"."""
+    parts = re.split(r"(\d+)", text.casefold())
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
 
 
 def _head(row: Any) -> CampaignHead:
@@ -186,10 +213,11 @@ def _stored(ctx: ApiContext, user: Principal, campaign_id: int, now: dt.datetime
         cap = abandon_cap(ctx.settings.pacing.profiles_dir, row.pacing_profile)
         figures = abandonment(conn, campaign_id, now=now, tz_name=row.hours_tz, cap=cap)
         series = minute_series(conn, campaign_id, now=now)
+        facts = record_facts(conn, row, now)
     scope = agent_ids_in_scope(ctx, user)
     with ctx.db.connect() as conn:
         agents = agents_in(conn, None if scope is None else frozenset(scope))
-    return _Stored(_head(row), figures, series, agents)
+    return _Stored(_head(row), figures, series, agents, facts, row.paused_reason)
 
 
 def _live(engine: EngineLink | None, campaign_id: int) -> LiveFigures | None:
@@ -197,9 +225,21 @@ def _live(engine: EngineLink | None, campaign_id: int) -> LiveFigures | None:
     return LiveFigures.model_validate(stats) if stats is not None else None
 
 
+def _overdue(ctx: ApiContext, phase: Phase, in_state_s: float | None) -> str | None:
+    http = ctx.settings.http
+    if in_state_s is None:
+        return None
+    if phase is Phase.PAUSED and in_state_s > http.dashboard_long_pause_s:
+        return "long_pause"
+    if phase is Phase.WRAP_UP and in_state_s > http.dashboard_stuck_wrapup_s:
+        return "stuck_wrapup"
+    return None
+
+
 def _agent_lines(
-    engine: EngineLink | None, campaign_id: int, agents: list[AgentInfo]
+    ctx: ApiContext, campaign_id: int, agents: list[AgentInfo], now: dt.datetime
 ) -> list[AgentLine]:
+    engine = ctx.engine
     if engine is None:
         return []
     lines = []
@@ -210,20 +250,25 @@ def _agent_lines(
         if snap.get("phase") == Phase.LOGGED_OUT.value:
             continue
         call = snap.get("call") or {}
+        in_state = snap.get("in_state_s")
+        phase = Phase(snap["phase"])
         lines.append(
             AgentLine(
                 agent_id=agent.id,
                 login=agent.login,
                 name=agent.name,
                 group_id=agent.group_id,
-                phase=Phase(snap["phase"]),
+                phase=phase,
                 pause_reason=snap.get("pause_reason"),
                 pending=Phase(snap["pending"]) if snap.get("pending") else None,
                 call_id=call.get("call_id"),
                 seat=snap.get("seat"),
+                in_state_s=in_state,
+                since=now - dt.timedelta(seconds=in_state) if in_state is not None else None,
+                overdue=_overdue(ctx, phase, in_state),
             )
         )
-    return lines
+    return sorted(lines, key=lambda line: (natural_key(line.name or line.login), line.agent_id))
 
 
 @router.get("")
@@ -250,11 +295,14 @@ async def campaign_dashboard(
     in to it (a group leader: its group's) and the last hour per minute."""
     now = ctx.clock()
     stored = await run_in_threadpool(_stored, ctx, user, campaign_id, now)
+    live = _live(ctx.engine, campaign_id)
+    stats = ctx.engine.campaign_stats(campaign_id) if ctx.engine is not None else None
     return CampaignDashboard(
         campaign=stored.campaign,
-        live=_live(ctx.engine, campaign_id),
+        live=live,
+        idle=idle_out(why_idle(stored.campaign.state, stored.paused_reason, stats, stored.facts)),
         abandonment=AbandonFigures.of(stored.figures),
-        agents=_agent_lines(ctx.engine, campaign_id, stored.agents),
+        agents=_agent_lines(ctx, campaign_id, stored.agents, now),
         series=[
             MinuteFigures(
                 at=m.at,
@@ -268,3 +316,88 @@ async def campaign_dashboard(
         ],
         generated_at=now,
     )
+
+
+#: What an agent action may be refused with (answered 409 with its error id).
+_REFUSALS: tuple[type[Exception], ...] = (*ROOT_ERRORS, KeyError, ValueError)
+
+
+class SupervisorAction(StrEnum):
+    """What a supervisor may make an agent do from the dashboard."""
+
+    READY = "ready"
+    PAUSE = "pause"
+    LOGOUT = "logout"
+
+
+class AgentActionIn(BaseModel):
+    """A pause reason for ``pause`` (default: the supervisor paused the agent)."""
+
+    reason: str = Field(default="supervisor", max_length=64)
+
+
+class AgentActionOut(BaseModel):
+    """The agent's phase after the action."""
+
+    agent_id: int
+    phase: Phase
+
+
+def _audit_agent(
+    ctx: ApiContext, user: Principal, agent_id: int, action: str, details: dict[str, Any]
+) -> None:
+    with ctx.session() as session:
+        audit(
+            session,
+            actor=user.actor,
+            action=f"agent.supervisor_{action}",
+            entity="agent",
+            entity_id=agent_id,
+            details=details,
+        )
+
+
+@router.post(
+    "/agents/{agent_id}/{action}",
+    responses={
+        404: {"description": "No such agent in the user's scope"},
+        409: {"description": "Refused by the agent's state or the engine"},
+        503: {"description": "No engine runs in this process"},
+    },
+)
+async def dashboard_agent_action(
+    agent_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    action: SupervisorAction,
+    user: Leader,
+    ctx: Ctx,
+    body: AgentActionIn | None = None,
+) -> Any:
+    """Force an agent ready or paused, or log it out (a group leader: its group's agents),
+    through the engine's agent-action dispatcher; audited as ``agent.supervisor_<action>``
+    with the phase before and after."""
+    scope = agent_ids_in_scope(ctx, user)
+    if scope is not None and agent_id not in scope:
+        raise HTTPException(404, detail=f"agent {agent_id} is not in your group")
+    engine = ctx.engine
+    if engine is None:
+        return JSONResponse(
+            {"error": "engine_unavailable", "detail": "no dialer engine runs in this process"},
+            status_code=503,
+        )
+    before = engine.agent_snapshot(agent_id)
+    if before is None or before.get("phase") == Phase.LOGGED_OUT.value:
+        return JSONResponse(
+            {"error": "agent_transition", "detail": f"agent {agent_id} is not logged in"},
+            status_code=409,
+        )
+    payload: dict[str, Any] = {}
+    if action is SupervisorAction.PAUSE:
+        payload["reason"] = (body or AgentActionIn()).reason
+    try:
+        engine.agent_command(agent_id, action.value, payload)
+    except _REFUSALS as exc:
+        return JSONResponse({"error": error_id_of(exc), "detail": str(exc)}, status_code=409)
+    after = engine.agent_snapshot(agent_id) or {"phase": Phase.LOGGED_OUT.value}
+    details = {"phase": {"from": before.get("phase"), "to": after.get("phase")}, **payload}
+    await run_in_threadpool(_audit_agent, ctx, user, agent_id, action.value, details)
+    return AgentActionOut(agent_id=agent_id, phase=Phase(after["phase"]))
