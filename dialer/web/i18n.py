@@ -335,6 +335,32 @@ EN: Final[dict[str, str]] = {
     "records.last_call_at": "Last call",
     "records.none": "No records match the filters.",
     # --- the floor (issue 14): record page, bulk actions, 404 pages, campaign fields
+    "idle.title": "Why this campaign is not dialing",
+    "idle.circuit_breaker": "Paused by the engine: {reason}",
+    "idle.not_running": "The campaign is not running ({state}).",
+    "idle.outside_hours": "Outside the campaign's hours.",
+    "idle.list_exhausted": "The list is exhausted: no record may be dialed again.",
+    "idle.nothing_due": "No record is due now.",
+    "idle.nothing_due_at": "No record is due now; the next one falls due {when}.",
+    "idle.outside_every_window": (
+        "{due} records are due, but every one is outside its person's calling window now."
+    ),
+    "idle.no_engine": "No engine runs this campaign here.",
+    "idle.no_agents": "No agent is logged in to this campaign.",
+    "idle.no_agent_ready": "No agent is ready ({logged_in} logged in).",
+    "idle.compliance_guard": (
+        "The compliance guard holds dialing back: abandonment is near the cap."
+    ),
+    "dashboard.agent_actions": "Actions",
+    "dashboard.force_ready": "Ready",
+    "dashboard.force_pause": "Pause",
+    "dashboard.force_logout": "Log out",
+    "dashboard.overdue_long_pause": "long pause",
+    "dashboard.overdue_stuck_wrapup": "wrap-up too long",
+    "campaign.start_closed_confirm": (
+        "The campaign's hours ({hours}) are closed now: it will not dial until they open. "
+        "Start it anyway?"
+    ),
     "records.page_of": "Page {page} of {pages} ({total} records)",
     "records.parked": "Parked",
     "records.parked_filter": "Parked",
@@ -946,6 +972,33 @@ PL: Final[dict[str, str]] = {
     "records.last_call_at": "Ostatnie połączenie",
     "records.none": "Brak rekordów spełniających filtry.",
     # --- the floor (issue 14): record page, bulk actions, 404 pages, campaign fields
+    "idle.title": "Dlaczego ta kampania nie dzwoni",
+    "idle.circuit_breaker": "Wstrzymana przez silnik: {reason}",
+    "idle.not_running": "Kampania nie jest uruchomiona ({state}).",
+    "idle.outside_hours": "Poza godzinami pracy kampanii.",
+    "idle.list_exhausted": "Lista wyczerpana: żadnego rekordu nie można już wybrać.",
+    "idle.nothing_due": "Żaden rekord nie czeka teraz na połączenie.",
+    "idle.nothing_due_at": "Żaden rekord nie czeka teraz na połączenie; następny przypada {when}.",
+    "idle.outside_every_window": (
+        "{due} rekordów czeka na połączenie, ale każdy jest teraz poza oknem dzwonienia "
+        "swojej osoby."
+    ),
+    "idle.no_engine": "Żaden silnik nie prowadzi tu tej kampanii.",
+    "idle.no_agents": "Żaden konsultant nie jest zalogowany do tej kampanii.",
+    "idle.no_agent_ready": "Żaden konsultant nie jest gotowy (zalogowanych: {logged_in}).",
+    "idle.compliance_guard": (
+        "Strażnik zgodności ogranicza wybieranie: porzucenia są blisko limitu."
+    ),
+    "dashboard.agent_actions": "Działania",
+    "dashboard.force_ready": "Gotowy",
+    "dashboard.force_pause": "Przerwa",
+    "dashboard.force_logout": "Wyloguj",
+    "dashboard.overdue_long_pause": "długa przerwa",
+    "dashboard.overdue_stuck_wrapup": "zbyt długa obsługa po rozmowie",
+    "campaign.start_closed_confirm": (
+        "Godziny pracy kampanii ({hours}) są teraz zamknięte: nie będzie dzwonić, dopóki się "
+        "nie otworzą. Uruchomić mimo to?"
+    ),
     "records.page_of": "Strona {page} z {pages} ({total} rekordów)",
     "records.parked": "Zaparkowane",
     "records.parked_filter": "Zaparkowane",

@@ -264,12 +264,15 @@ def agent_page(request: Request) -> Response:
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(request: Request) -> Response:
     """The live dashboard of one campaign (and a line per campaign)."""
+    http = get_ctx(request).settings.http
     return _page(
         request,
         "dashboard.html",
         page="dashboard",
         title="dashboard.title",
         roles=PAGE_ROLES["dashboard"],
+        long_pause_s=http.dashboard_long_pause_s,
+        stuck_wrapup_s=http.dashboard_stuck_wrapup_s,
     )
 
 

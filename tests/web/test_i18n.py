@@ -59,6 +59,13 @@ ENUMERATIONS: dict[str, list[str]] = {
         "parked",
     ],
     "record_action": [a.value for a in RecordAction],
+    "idle": [
+        *("circuit_breaker", "not_running", "outside_hours", "list_exhausted", "nothing_due"),
+        *("outside_every_window", "no_engine", "no_agents", "no_agent_ready"),
+        "compliance_guard",
+    ],
+    "dashboard.force_": ["ready", "pause", "logout"],
+    "dashboard.overdue_": ["long_pause", "stuck_wrapup"],
     "not_callable": [n.value for n in NotCallable],
     "skip": [s.value for s in Skip],
     "audit_action": [

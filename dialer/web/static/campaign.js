@@ -163,6 +163,7 @@
     const why = $("campaign-paused-reason");
     why.textContent = campaign.paused_reason ? D.t("dashboard.paused_reason", { reason: campaign.paused_reason }) : "";
     why.hidden = !campaign.paused_reason;
+    D.showIdle($("campaign-idle"), $("campaign-idle-box"), campaign.idle);
     for (const b of D.$$("#state-actions button")) {
       const allowed = { start: ["draft", "paused", "stopped"], pause: ["running"], stop: ["running", "paused"] }[b.dataset.action];
       b.disabled = !allowed.includes(campaign.state);
@@ -173,12 +174,17 @@
 
   for (const b of D.$$("#state-actions button")) {
     b.addEventListener("click", async () => {
+      // Starting outside the campaign's own hours: say so first (it would not dial yet).
+      if (b.dataset.action === "start" && campaign && campaign.hours_open === false) {
+        const hours = `${campaign.hours_start}–${campaign.hours_end} (${campaign.hours_tz})`;
+        if (!window.confirm(D.t("campaign.start_closed_confirm", { hours }))) return;
+      }
       await D.busy(b, async () => {
         try {
           const answer = await D.api("POST", `/api/campaigns/${campaignId}/${b.dataset.action}`);
           const state = pick(answer || {}, "state") || pick((answer || {}).campaign || {}, "state");
           if (state) campaign.state = state;
-          else await loadCampaign();
+          await refreshFigures();
           D.showError($("campaign-error"), null);
         } catch (err) {
           D.showError($("campaign-error"), err);
@@ -329,6 +335,7 @@
           D.showImportReport(report.report || report);
           upload.reset();
           await loadLists();
+          await refreshFigures();
         } catch (err) {
           D.showFormErrors(upload, err, $("upload-error"));
         }
@@ -343,6 +350,17 @@
     fillForm(campaign);
     showHeader();
     showRecords(campaign.records);
+  }
+  /** The campaign's state, reasons and record counts again, the form left as typed. */
+  async function refreshFigures() {
+    try {
+      const fresh = await D.api("GET", `/api/campaigns/${campaignId}`);
+      for (const key of ["state", "paused_reason", "idle", "hours_open"]) campaign[key] = fresh[key];
+      showHeader();
+      showRecords(fresh.records);
+    } catch (err) {
+      /* the next event or the next minute tries again */
+    }
   }
   function showRecords(records) {
     for (const el of D.$$("[data-records]")) el.textContent = D.fmtNumber(records[el.dataset.records]);
@@ -366,5 +384,10 @@
     if (admin) loadProfiles();
     loadStatuses();
     loadLists();
+    // Record counts and the reasons follow the engine (calls placed, imports, starts)
+    // without a reload: refresh at most every few seconds while the stream says so.
+    const refresh = D.throttle(refreshFigures, 3000);
+    D.live({ campaign: campaignId }, { stats: (p) => Number(p.campaign) === campaignId && refresh(), call: (p) => Number(p.campaign) === campaignId && refresh() });
+    setInterval(refresh, 30000);
   })();
 })();

@@ -123,6 +123,25 @@
     return D.h("ul", { class: "diff" }, lines);
   };
 
+  /** Why a campaign does not dial, one sentence per reason (GET … "idle": [{code, params}]). */
+  D.idleText = function (reason) {
+    const p = Object.assign({}, reason.params || {});
+    if (reason.code === "nothing_due") {
+      return p.next_due_at ? D.t("idle.nothing_due_at", { when: D.fmtDateTimeShort(p.next_due_at) }) : D.t("idle.nothing_due");
+    }
+    if (reason.code === "not_running") p.state = D.tv("campaign_state", p.state);
+    if (reason.code === "outside_every_window" || reason.code === "no_agent_ready") {
+      for (const k of ["due", "logged_in"]) if (k in p) p[k] = D.fmtNumber(p[k]);
+    }
+    return D.t("idle." + reason.code, p);
+  };
+  /** Fill a list (and show its box) with the reasons, or hide the box when there are none. */
+  D.showIdle = function (list, box, reasons) {
+    const items = (reasons || []).map((r) => D.h("li", { dataset: { idle: r.code } }, D.idleText(r)));
+    list.replaceChildren(...items);
+    box.hidden = items.length === 0;
+  };
+
   /* ---- DOM --------------------------------------------------------------------- */
 
   /** Build an element: D.h("td", {class: "num"}, "text", child…). Text is never parsed as HTML. */

@@ -85,8 +85,13 @@
     showState((data.live && data.live.state) || data.campaign.state);
     showLive(data.live);
     showAbandonment(data.abandonment);
+    D.showIdle($("dash-idle"), $("dash-idle-box"), data.idle);
     agents.clear();
-    for (const a of data.agents) agents.set(a.agent_id, a);
+    for (const a of data.agents) {
+      agents.set(a.agent_id, a);
+      // The engine knows when each phase began: the "since" column is right from the start.
+      if (a.since && !since.has(a.agent_id)) since.set(a.agent_id, a.since);
+    }
     showAgents();
     window.DialerChart.render($("chart"), data.series);
   }
@@ -139,20 +144,51 @@
     return rest.length ? `${label}: ${rest.join(": ")}` : label;
   }
 
+  const collator = new Intl.Collator(D.locale, { numeric: true, sensitivity: "base" });
+  const table = $("dash-agents");
+  const limits = { paused: Number(table.dataset.longPause), wrap_up: Number(table.dataset.stuckWrapup) };
+  const OVERDUE = { paused: "long_pause", wrap_up: "stuck_wrapup" };
+  /** "long_pause" / "stuck_wrapup" when an agent has been paused / in wrap-up too long. */
+  function overdue(phase, iso) {
+    const when = D.parseDate(iso);
+    if (!when || !limits[phase]) return "";
+    return (Date.now() - when.getTime()) / 1000 > limits[phase] ? OVERDUE[phase] : "";
+  }
+  function actionButtons(a) {
+    const make = (action) =>
+      D.h("button", { type: "button", class: "small", dataset: { agentAction: action, agent: a.agent_id }, "aria-label": `${D.t("dashboard.force_" + action)}: ${a.name || a.login}` }, D.t("dashboard.force_" + action));
+    return [a.phase !== "ready" && a.phase !== "talking" ? make("ready") : null, a.phase !== "paused" && a.phase !== "talking" ? make("pause") : null, make("logout")];
+  }
+  table.addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-agent-action]");
+    if (!button) return;
+    D.busy(button, async () => {
+      try {
+        await D.api("POST", `/api/dashboard/agents/${button.dataset.agent}/${button.dataset.agentAction}`);
+        D.showError($("dash-error"), null);
+        await loadDetail();
+      } catch (err) {
+        D.showError($("dash-error"), err);
+      }
+    });
+  });
+
   function showAgents() {
     const rows = Array.from(agents.values())
       .filter((a) => a.phase !== "logged_out")
-      .sort((a, b) => String(a.name || a.login).localeCompare(String(b.name || b.login)))
+      .sort((a, b) => collator.compare(String(a.name || a.login), String(b.name || b.login)))
       .map((a) => {
         const from = since.get(a.agent_id);
         const pending = a.pending ? ` (${D.t("agent.pending_" + a.pending)})` : "";
+        const late = overdue(a.phase, from);
         return D.h(
           "tr",
-          { dataset: { agent: a.agent_id, phase: a.phase } },
+          { dataset: { agent: a.agent_id, phase: a.phase, overdue: late || null } },
           D.h("td", {}, a.name || a.login || "#" + a.agent_id),
-          D.h("td", {}, D.badge("phase", a.phase), pending),
+          D.h("td", {}, D.badge("phase", a.phase), pending, late ? D.h("span", { class: "badge", dataset: { overdue: late } }, D.t("dashboard.overdue_" + late)) : null),
           D.h("td", { class: "num", dataset: { since: from || "" }, title: from ? D.fmtDateTime(from) : null }, from ? elapsed(from) : "–"),
           D.h("td", {}, a.phase === "paused" ? reason(a.pause_reason) : ""),
+          D.h("td", { class: "actions" }, actionButtons(a)),
         );
       });
     D.fillTable($("dash-agents"), rows, $("dash-agents-empty"));
@@ -163,7 +199,11 @@
   }
   setInterval(() => {
     for (const cell of D.$$("#dash-agents td[data-since]")) {
-      if (cell.dataset.since) cell.textContent = elapsed(cell.dataset.since);
+      if (!cell.dataset.since) continue;
+      cell.textContent = elapsed(cell.dataset.since);
+      const row = cell.closest("tr");
+      const late = overdue(row.dataset.phase, cell.dataset.since);
+      if (late && row.dataset.overdue !== late) showAgents();
     }
   }, 1000);
 
