@@ -65,6 +65,10 @@ ENUMERATIONS: dict[str, list[str]] = {
         "compliance_guard",
     ],
     "dashboard.force_": ["ready", "pause", "logout"],
+    "field": [
+        *("status_id", "owner_agent_id", "agent_id", "date", "note", "name", "tz", "fields"),
+        *("ids", "phone", "file", "campaign", "reason"),
+    ],
     "dashboard.overdue_": ["long_pause", "stuck_wrapup"],
     "not_callable": [n.value for n in NotCallable],
     "skip": [s.value for s in Skip],

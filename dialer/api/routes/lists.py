@@ -214,7 +214,7 @@ def lists_upload(  # noqa: PLR0917  (form fields are parameters)
             raise
         except Exception as exc:  # a broken file can make the readers raise anything
             log.warning("list_upload_unreadable", source=source, error=repr(exc))
-            raise invalid("file", f"{source}: cannot be read as CSV or XLSX ({exc})") from exc
+            raise invalid("file", f"{source}: cannot be read as CSV or XLSX") from exc
     return ImportReportOut(
         list_id=report.list_id,
         campaign_id=campaign_id,

@@ -375,6 +375,7 @@
       return;
     }
     try {
+      await D.ready;
       await loadCampaign();
     } catch (err) {
       D.showError($("campaign-error"), err);

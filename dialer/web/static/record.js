@@ -186,6 +186,7 @@
   });
 
   (async function start() {
+    await D.ready;
     await load();
     if (!record) return;
     const [campaign, agents] = await Promise.allSettled([
