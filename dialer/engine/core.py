@@ -1167,6 +1167,29 @@ class Engine:
             "pacer_reason": getattr(getattr(run.pacer, "status", None), "reason", None),
         }
 
+    def live_calls(self, campaign_id: int) -> list[dict[str, Any]]:
+        """The campaign's calls up now, oldest first: number, agent, phase, seconds since
+        the dial and since the person was connected (for the supervisors' dashboard)."""
+        now = self.clock.now()
+        up = [
+            c
+            for c in self.calls.values()
+            if c.campaign_id == campaign_id
+            and c.phase not in {CallPhase.ENDED, CallPhase.FAILED, CallPhase.DROPPED}
+        ]
+        return [
+            {
+                "call_id": c.call_id,
+                "record_id": c.lead.record_id,
+                "phone": c.lead.phone,
+                "agent": c.agent_id if c.agent_id is not None else c.reserved_agent,
+                "state": c.phase.value,
+                "duration_s": round(max(0.0, now - c.dial_t), 1),
+                "talk_s": round(max(0.0, now - c.connect_t), 1) if c.connect_t else None,
+            }
+            for c in sorted(up, key=lambda c: c.dial_t)
+        ]
+
     def _publish_stats(self, run: CampaignRun) -> None:
         self.sink.publish(
             campaign_stats_topic(run.campaign_id), self.stats(run.campaign_id), retain=True

@@ -335,6 +335,9 @@ EN: Final[dict[str, str]] = {
     "records.last_call_at": "Last call",
     "records.none": "No records match the filters.",
     # --- the floor (issue 14): record page, bulk actions, 404 pages, campaign fields
+    "dashboard.live_calls": "Calls now",
+    "dashboard.call_duration": "Since the dial",
+    "dashboard.no_live_calls": "No call is up.",
     "problem.whole_number": "a whole number",
     "problem.number": "a number",
     "problem.yes_no": "yes or no",
@@ -1004,6 +1007,9 @@ PL: Final[dict[str, str]] = {
     "records.last_call_at": "Ostatnie połączenie",
     "records.none": "Brak rekordów spełniających filtry.",
     # --- the floor (issue 14): record page, bulk actions, 404 pages, campaign fields
+    "dashboard.live_calls": "Połączenia teraz",
+    "dashboard.call_duration": "Od wybrania",
+    "dashboard.no_live_calls": "Brak trwających połączeń.",
     "problem.whole_number": "liczba całkowita",
     "problem.number": "liczba",
     "problem.yes_no": "tak lub nie",

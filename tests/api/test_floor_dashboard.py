@@ -129,3 +129,31 @@ def test_supervisor_forces_ready_pause_and_logout_audited_within_scope(
         campaign = session.get(Campaign, floor.running)
         assert campaign is not None
         assert campaign.state == CampaignState.RUNNING
+
+
+def test_dashboard_lists_live_calls_with_agent_state_and_duration(
+    floor: Floor,  # noqa: F811  (the fixture imported above)
+    world: World,
+) -> None:
+    """A call connected to agent A and one still ringing are listed with the number, the
+    agent, the state and the time since the dial; a group leader sees its agent's call."""
+    agent = sign_in(floor.app, "agent")
+    assert agent.post("/api/agent/login", json={"campaign": floor.running}).status_code == 200
+    floor.host.seat_up()
+    talking = floor.host.dial()
+    floor.host.answer(talking.call_id)
+    floor.host.dial()
+    board = sign_in(floor.app, "head").get(f"/api/dashboard/{floor.running}").json()
+    calls = {c["call_id"]: c for c in board["calls"]}
+    assert len(calls) == 2
+    mine = calls[talking.call_id]
+    assert (mine["agent_id"], mine["agent"], mine["state"]) == (
+        world.agent_a,
+        "Anna Nowak",
+        "talking",
+    )
+    assert mine["phone"].startswith("+")
+    assert mine["duration_s"] >= 0
+    assert mine["talk_s"] is not None
+    leader = sign_in(floor.app, "leader").get(f"/api/dashboard/{floor.running}").json()
+    assert [c["call_id"] for c in leader["calls"]] == [talking.call_id]

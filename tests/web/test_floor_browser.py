@@ -44,6 +44,8 @@ async def test_head_in_polish_pauses_agents_and_reads_why_nothing_is_dialed(
     floor.host.seat_up()
     second.post("/api/agent/login", json={"campaign": floor.running, "seat": "desk-2"})
     floor.host.seat_up()
+    call = floor.host.dial()
+    floor.host.answer(call.call_id)
     async with serve(floor.app) as url, chromium() as browser:
         page = await (await new_context(browser, url, locale="pl-PL")).new_page()
         errors = page_errors(page)
@@ -53,11 +55,15 @@ async def test_head_in_polish_pauses_agents_and_reads_why_nothing_is_dialed(
         await expect(rows.locator("td:first-child")).to_have_text(["Agent 2", "Agent 10"])
         await expect(rows.locator("td:nth-child(3)")).to_have_text([re.compile(r"^\d+:\d\d$")] * 2)
         await expect(page.locator("#dash-idle-box")).to_be_hidden()
-        for name in ("Agent 10", "Agent 2"):
-            await page.get_by_role("button", name=f"{PL['dashboard.force_pause']}: {name}").click()
-            await expect(
-                page.locator(f"#dash-agents tr[data-phase=paused]:has-text('{name}')")
-            ).to_have_count(1)
+        calls = page.locator("#dash-calls tbody tr")
+        await expect(calls).to_have_count(1)
+        await expect(calls.locator("td:nth-child(3)")).to_have_text(PL["call_phase.talking"])
+        await expect(calls.locator("td:nth-child(4)")).to_have_text(re.compile(r"^\d+:\d\d$"))
+        # The talking agent has no pause button; the ready one is paused by the head.
+        pause = page.locator("#dash-agents button[data-agent-action=pause]")
+        await expect(pause).to_have_count(1)
+        await pause.click()
+        await expect(page.locator("#dash-agents tr[data-phase=paused]")).to_have_count(1)
         idle = page.locator("#dash-idle [data-idle=no_agent_ready]")
         await expect(idle).to_have_text(PL["idle.no_agent_ready"].format(logged_in=2))
         await page.goto(f"/campaigns/{floor.running}")

@@ -141,6 +141,19 @@ class AgentLine(BaseModel):
     )
 
 
+class LiveCall(BaseModel):
+    """A call up now."""
+
+    call_id: str
+    record_id: int | None
+    phone: str
+    agent_id: int | None
+    agent: str | None = Field(description="The agent's name (or login) when one has it")
+    state: str = Field(description="dialing, screening, waiting, talking")
+    duration_s: float = Field(description="Seconds since the dial")
+    talk_s: float | None = Field(description="Seconds since the person was connected")
+
+
 class MinuteFigures(BaseModel):
     """Calls dialed in one minute (UTC), as the call log has them."""
 
@@ -172,6 +185,9 @@ class CampaignDashboard(BaseModel):
     generated_at: dt.datetime
     idle: list[IdleReasonOut] = Field(
         default_factory=list, description="Why the campaign does not dial now (empty: it may)"
+    )
+    calls: list[LiveCall] = Field(
+        default_factory=list, description="Calls up now, oldest first (the engine's)"
     )
 
 
@@ -271,6 +287,35 @@ def _agent_lines(
     return sorted(lines, key=lambda line: (natural_key(line.name or line.login), line.agent_id))
 
 
+def _live_calls(
+    engine: EngineLink | None,
+    campaign_id: int,
+    agents: list[AgentInfo],
+    user: Principal,
+    ctx: ApiContext,
+) -> list[LiveCall]:
+    """The engine's calls up now; a group leader sees those of its agents only."""
+    calls = engine.campaign_calls(campaign_id) if engine is not None else None
+    if not calls:
+        return []
+    names = {a.id: a.name or a.login for a in agents}
+    scope = agent_ids_in_scope(ctx, user)
+    return [
+        LiveCall(
+            call_id=c["call_id"],
+            record_id=c.get("record_id"),
+            phone=c["phone"],
+            agent_id=c.get("agent"),
+            agent=names.get(c["agent"]) if c.get("agent") is not None else None,
+            state=c["state"],
+            duration_s=c["duration_s"],
+            talk_s=c.get("talk_s"),
+        )
+        for c in calls
+        if scope is None or c.get("agent") in scope
+    ]
+
+
 @router.get("")
 async def dashboard_overview(user: Leader, ctx: Ctx) -> list[CampaignLine]:
     """Every campaign with its state and, when the engine here runs it, its live figures."""
@@ -303,6 +348,7 @@ async def campaign_dashboard(
         idle=idle_out(why_idle(stored.campaign.state, stored.paused_reason, stats, stored.facts)),
         abandonment=AbandonFigures.of(stored.figures),
         agents=_agent_lines(ctx, campaign_id, stored.agents, now),
+        calls=_live_calls(ctx.engine, campaign_id, stored.agents, user, ctx),
         series=[
             MinuteFigures(
                 at=m.at,

@@ -93,6 +93,7 @@
       if (a.since && !since.has(a.agent_id)) since.set(a.agent_id, a.since);
     }
     showAgents();
+    showCalls(data.calls || [], data.generated_at);
     window.DialerChart.render($("chart"), data.series);
   }
 
@@ -193,11 +194,37 @@
       });
     D.fillTable($("dash-agents"), rows, $("dash-agents-empty"));
   }
+  /** The calls up now: number (linked to its record), agent, state, time since the dial
+      and since the person was connected, ticking. */
+  function showCalls(calls, generatedAt) {
+    const base = D.parseDate(generatedAt) || new Date();
+    const start = (s) => (s === null || s === undefined ? "" : new Date(base.getTime() - s * 1000).toISOString());
+    D.fillTable(
+      $("dash-calls"),
+      calls.map((c) => {
+        const dialed = start(c.duration_s);
+        const talked = start(c.talk_s);
+        return D.h(
+          "tr",
+          { dataset: { call: c.call_id, state: c.state } },
+          D.h("td", {}, c.record_id ? D.h("a", { href: `/records/${c.record_id}` }, c.phone) : c.phone),
+          D.h("td", {}, c.agent || (c.agent_id ? "#" + c.agent_id : "–")),
+          D.h("td", {}, D.h("span", { class: "badge", dataset: { callPhase: c.state } }, D.tv("call_phase", c.state))),
+          D.h("td", { class: "num", dataset: { since: dialed } }, elapsed(dialed)),
+          D.h("td", { class: "num", dataset: { since: talked } }, talked ? elapsed(talked) : "–"),
+        );
+      }),
+      $("dash-calls-empty"),
+    );
+  }
   function elapsed(iso) {
     const when = D.parseDate(iso);
     return when ? D.fmtDuration((Date.now() - when.getTime()) / 1000) : "–";
   }
   setInterval(() => {
+    for (const cell of D.$$("#dash-calls td[data-since]")) {
+      if (cell.dataset.since) cell.textContent = elapsed(cell.dataset.since);
+    }
     for (const cell of D.$$("#dash-agents td[data-since]")) {
       if (!cell.dataset.since) continue;
       cell.textContent = elapsed(cell.dataset.since);
@@ -236,7 +263,8 @@
           showAgents();
         },
         call: (payload) => {
-          if (Number(payload.campaign) === campaignId && ["connected", "dropped", "ended"].includes(payload.state)) reloadDetail();
+          // Calls come and go: the live calls list (and the figures) follow.
+          if (Number(payload.campaign) === campaignId) reloadDetail();
         },
       },
       D.liveIndicator($("live-dot")),
