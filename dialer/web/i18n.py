@@ -241,7 +241,6 @@ EN: Final[dict[str, str]] = {
     "dashboard.pacing": "Pacing",
     "dashboard.dial_level": "Dial level",
     "dashboard.occupancy": "Occupancy",
-    "dashboard.totals": "Since the engine started",
     "dashboard.dials": "Dials",
     "dashboard.answered": "Answered",
     "dashboard.connected": "Connected",
@@ -335,6 +334,7 @@ EN: Final[dict[str, str]] = {
     "records.last_call_at": "Last call",
     "records.none": "No records match the filters.",
     # --- the floor (issue 14): record page, bulk actions, 404 pages, campaign fields
+    "dashboard.today_totals": "Today",
     "dashboard.live_calls": "Calls now",
     "dashboard.call_duration": "Since the dial",
     "dashboard.no_live_calls": "No call is up.",
@@ -913,7 +913,6 @@ PL: Final[dict[str, str]] = {
     "dashboard.pacing": "Tempo wybierania",
     "dashboard.dial_level": "Poziom wybierania",
     "dashboard.occupancy": "Obłożenie",
-    "dashboard.totals": "Od startu silnika",
     "dashboard.dials": "Wybrane",
     "dashboard.answered": "Odebrane",
     "dashboard.connected": "Połączone",
@@ -1007,6 +1006,7 @@ PL: Final[dict[str, str]] = {
     "records.last_call_at": "Ostatnie połączenie",
     "records.none": "Brak rekordów spełniających filtry.",
     # --- the floor (issue 14): record page, bulk actions, 404 pages, campaign fields
+    "dashboard.today_totals": "Dzisiaj",
     "dashboard.live_calls": "Połączenia teraz",
     "dashboard.call_duration": "Od wybrania",
     "dashboard.no_live_calls": "Brak trwających połączeń.",

@@ -157,3 +157,26 @@ def test_dashboard_lists_live_calls_with_agent_state_and_duration(
     assert mine["talk_s"] is not None
     leader = sign_in(floor.app, "leader").get(f"/api/dashboard/{floor.running}").json()
     assert [c["call_id"] for c in leader["calls"]] == [talking.call_id]
+
+
+def test_one_connected_figure_on_the_dashboard_and_the_campaign_list(
+    floor: Floor,  # noqa: F811  (the fixture imported above)
+    api_db: sa.Engine,
+) -> None:
+    """Today's connected people are one number: the figures tile, the abandonment gauge
+    and the campaign list all read the call log's connected facts of today."""
+    from tests.api.test_dashboard_api import add_settled
+
+    for i in range(3):
+        add_settled(
+            api_db, floor.running, ago_min=2 + i, phone=f"+4850100000{i}", outcome="answered"
+        )
+    add_settled(api_db, floor.running, ago_min=9, phone="+48501000009", outcome="dropped")
+    head = sign_in(floor.app, "head")
+    board = head.get(f"/api/dashboard/{floor.running}").json()
+    today = board["today"]
+    assert (today["connected"], today["dropped"], today["answered"]) == (3, 1, 4)
+    assert today["dials"] >= 4
+    assert board["abandonment"]["today"]["connected"] == today["connected"]
+    overview = {line["campaign"]["id"]: line for line in head.get("/api/dashboard").json()}
+    assert overview[floor.running]["connected_today"] == today["connected"]

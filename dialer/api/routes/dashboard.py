@@ -19,7 +19,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from campaigns.models import Campaign
+from campaigns.abandonment import day_start
+from campaigns.models import CallLog, Campaign
 from campaigns.statuses import audit
 from dialer.api.context import ApiContext, EngineLink
 from dialer.api.idle import RecordFacts, record_facts, why_idle
@@ -42,6 +43,7 @@ from dialer.errors import ROOT_ERRORS, error_id_of
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
+_CALL_LOG = CallLog.__table__  # type: ignore[attr-defined]
 
 
 class CallsNow(BaseModel):
@@ -165,6 +167,17 @@ class MinuteFigures(BaseModel):
     machines: int
 
 
+class TodayFigures(BaseModel):
+    """The campaign's calls today (since midnight in its hours zone), from the call log:
+    the one "connected" figure the dashboard shows (the abandonment gauge's too)."""
+
+    since: dt.datetime
+    dials: int
+    answered: int = Field(description="A person answered: connected or dropped")
+    connected: int
+    dropped: int
+
+
 class CampaignHead(BaseModel):
     """Which campaign."""
 
@@ -189,6 +202,7 @@ class CampaignDashboard(BaseModel):
     calls: list[LiveCall] = Field(
         default_factory=list, description="Calls up now, oldest first (the engine's)"
     )
+    today: TodayFigures | None = None
 
 
 class CampaignLine(BaseModel):
@@ -196,6 +210,9 @@ class CampaignLine(BaseModel):
 
     campaign: CampaignHead
     live: LiveFigures | None
+    connected_today: int = Field(
+        default=0, description="People connected to an agent today (the call log's count)"
+    )
 
 
 @dataclass(frozen=True)
@@ -206,6 +223,7 @@ class _Stored:
     agents: list[AgentInfo]
     facts: RecordFacts
     paused_reason: str | None
+    dials_today: int
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
@@ -230,10 +248,23 @@ def _stored(ctx: ApiContext, user: Principal, campaign_id: int, now: dt.datetime
         figures = abandonment(conn, campaign_id, now=now, tz_name=row.hours_tz, cap=cap)
         series = minute_series(conn, campaign_id, now=now)
         facts = record_facts(conn, row, now)
+        dials_today = _dials_since(conn, campaign_id, figures.today.since)
     scope = agent_ids_in_scope(ctx, user)
     with ctx.db.connect() as conn:
         agents = agents_in(conn, None if scope is None else frozenset(scope))
-    return _Stored(_head(row), figures, series, agents, facts, row.paused_reason)
+    return _Stored(_head(row), figures, series, agents, facts, row.paused_reason, dials_today)
+
+
+def _dials_since(conn: sa.Connection, campaign_id: int, since: dt.datetime) -> int:
+    c = _CALL_LOG.c
+    query = sa.select(sa.func.count()).where(c.campaign_id == campaign_id, c.dial_at >= since)
+    return int(conn.execute(query).scalar_one())
+
+
+def _connected_since(conn: sa.Connection, campaign_id: int, since: dt.datetime) -> int:
+    c = _CALL_LOG.c
+    query = sa.select(sa.func.count()).where(c.campaign_id == campaign_id, c.connect_at >= since)
+    return int(conn.execute(query).scalar_one())
 
 
 def _live(engine: EngineLink | None, campaign_id: int) -> LiveFigures | None:
@@ -321,13 +352,18 @@ async def dashboard_overview(user: Leader, ctx: Ctx) -> list[CampaignLine]:
     """Every campaign with its state and, when the engine here runs it, its live figures."""
     del user
 
-    def rows() -> list[Any]:
+    now = ctx.clock()
+
+    def rows() -> list[tuple[Any, int]]:
         with ctx.db.connect() as conn:
-            return list(conn.execute(sa.select(_CAMPAIGN).order_by(_CAMPAIGN.c.id)).all())
+            found = conn.execute(sa.select(_CAMPAIGN).order_by(_CAMPAIGN.c.id)).all()
+            return [
+                (row, _connected_since(conn, row.id, day_start(now, row.hours_tz))) for row in found
+            ]
 
     return [
-        CampaignLine(campaign=_head(row), live=_live(ctx.engine, row.id))
-        for row in await run_in_threadpool(rows)
+        CampaignLine(campaign=_head(row), live=_live(ctx.engine, row.id), connected_today=n)
+        for row, n in await run_in_threadpool(rows)
     ]
 
 
@@ -349,6 +385,13 @@ async def campaign_dashboard(
         abandonment=AbandonFigures.of(stored.figures),
         agents=_agent_lines(ctx, campaign_id, stored.agents, now),
         calls=_live_calls(ctx.engine, campaign_id, stored.agents, user, ctx),
+        today=TodayFigures(
+            since=stored.figures.today.since,
+            dials=stored.dials_today,
+            answered=stored.figures.today.connected + stored.figures.today.dropped,
+            connected=stored.figures.today.connected,
+            dropped=stored.figures.today.dropped,
+        ),
         series=[
             MinuteFigures(
                 at=m.at,

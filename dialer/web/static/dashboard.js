@@ -47,7 +47,7 @@
           D.h("td", { class: "num" }, l.live ? D.fmtNumber(calls.ringing) : "–"),
           D.h("td", { class: "num" }, l.live ? D.fmtNumber(calls.talking) : "–"),
           D.h("td", { class: "num" }, l.live ? D.fmtNumber(live.dial_level) : "–"),
-          D.h("td", { class: "num" }, l.live ? D.fmtNumber(live.connected) : "–"),
+          D.h("td", { class: "num" }, D.fmtNumber(l.connected_today)),
         );
       }),
     );
@@ -94,6 +94,9 @@
     }
     showAgents();
     showCalls(data.calls || [], data.generated_at);
+    // Today's figures from the call log: the same "connected" as the abandonment gauge and
+    // the campaign list (the engine's own counters restart with it).
+    for (const el of D.$$("[data-total]")) el.textContent = data.today ? D.fmtNumber(data.today[el.dataset.total] || 0) : "–";
     window.DialerChart.render($("chart"), data.series);
   }
 
@@ -104,7 +107,6 @@
     for (const el of D.$$("[data-calls]")) el.textContent = live ? D.fmtNumber(calls[el.dataset.calls] || 0) : "–";
     D.setText($("dial-level"), live ? D.fmtNumber(live.dial_level) : "–");
     D.setText($("occupancy"), live ? D.fmtPercent(live.occupancy) : "–");
-    for (const el of D.$$("[data-total]")) el.textContent = live ? D.fmtNumber(live[el.dataset.total] || 0) : "–";
     showAlerts(live);
   }
 
