@@ -4,15 +4,18 @@ dashboard and the campaign page saying in words why the campaign does not dial."
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 import sqlalchemy as sa
-from playwright.async_api import expect
+from fastapi import FastAPI
+from playwright.async_api import Dialog, expect
 from sqlmodel import Session
 
 from campaigns.models import Agent
-from dialer.web.i18n import PL
+from campaigns.service import create_campaign, validate_rules
+from dialer.web.i18n import EN, PL
 from tests.api.conftest import PASSWORD, World
 from tests.api.conftest import sign_in as api_sign_in
 from tests.api.test_dashboard_api import Floor, floor  # noqa: F401  (fixture)
@@ -69,5 +72,49 @@ async def test_head_in_polish_pauses_agents_and_reads_why_nothing_is_dialed(
         await page.goto(f"/campaigns/{floor.running}")
         await expect(page.locator("#campaign-idle [data-idle=no_agent_ready]")).to_have_text(
             PL["idle.no_agent_ready"].format(logged_in=2)
+        )
+        assert errors == []
+
+
+async def test_starting_outside_the_campaigns_hours_asks_first(
+    app: FastAPI, api_db: sa.Engine
+) -> None:
+    """A campaign whose hours are closed today: Start on the campaign list and on the
+    campaign page asks first, naming the hours; "cancel" leaves it as it was, "OK" starts
+    it, and the page then says it is outside its hours."""
+    today = dt.datetime.now(dt.UTC).isoweekday()
+    with Session(api_db) as session:
+        rules = validate_rules(
+            name="Nocna",
+            hours_start="09:00",
+            hours_end="17:00",
+            hours_days=[d for d in range(1, 8) if d != today],
+            hours_tz="UTC",
+        )
+        campaign_id = create_campaign(session, rules, actor="t").id
+        session.commit()
+    async with serve(app) as url, chromium() as browser:
+        page = await (await new_context(browser, url)).new_page()
+        errors = page_errors(page)
+        await sign_in(page, "head", PASSWORD)
+        asked: list[str] = []
+
+        async def cancel(dialog: Dialog) -> None:
+            asked.append(dialog.message)
+            await dialog.dismiss()
+
+        page.once("dialog", cancel)
+        await page.goto("/campaigns")
+        await page.get_by_role("button", name=f"{EN['campaigns.start']}: Nocna").click()
+        await expect(page.locator(f"#campaigns tr[data-campaign='{campaign_id}']")).to_contain_text(
+            EN["campaign_state.draft"]
+        )
+        assert asked == [EN["campaign.start_closed_confirm"].format(hours="09:00–17:00 (UTC)")]
+        page.once("dialog", lambda dialog: dialog.accept())
+        await page.goto(f"/campaigns/{campaign_id}")
+        await page.locator("#state-actions [data-action=start]").click()
+        await expect(page.locator("#campaign-state")).to_have_text(EN["campaign_state.running"])
+        await expect(page.locator("#campaign-idle [data-idle=outside_hours]")).to_have_text(
+            EN["idle.outside_hours"]
         )
         assert errors == []

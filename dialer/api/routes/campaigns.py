@@ -24,6 +24,7 @@ from campaigns.models import Campaign, Record, utcnow
 from campaigns.service import (
     CampaignRules,
     CampaignRulesError,
+    campaign_hours,
     create_campaign,
     get_campaign,
     list_campaigns,
@@ -31,6 +32,7 @@ from campaigns.service import (
     validate_rules,
 )
 from campaigns.statuses import audit, campaign_statuses, name_key
+from campaigns.windows import is_open
 from dialer.api.context import ApiContext
 from dialer.api.idle import IdleReason, RecordFacts, record_facts, why_idle
 from dialer.api.routes.admin_common import MAX_ID, Text, field_errors, invalid, unique
@@ -155,6 +157,15 @@ class CampaignListItem(CampaignOut):
     """A campaign in the supervisors' list."""
 
     records: RecordCounts
+    hours_open: bool | None = Field(
+        default=None, description="The campaign's own hours are open now (null: no hours)."
+    )
+
+
+def hours_open_now(row: Campaign, now: dt.datetime) -> bool | None:
+    """Whether the campaign's own hours are open at ``now`` (None: it has none)."""
+    hours = campaign_hours(row.hours_start, row.hours_end, row.hours_days)
+    return None if hours is None else is_open(hours, row.hours_tz, now)
 
 
 class RecordSummary(RecordCounts):
@@ -321,6 +332,7 @@ def campaigns_list(user: CurrentUser, ctx: Ctx) -> list[CampaignListItem] | list
                 if row.state in _LIVE_STATES
             ]
         counts = record_counts(session)
+        now = utcnow()
         return [
             CampaignListItem(
                 **campaign_out(row),
@@ -328,6 +340,7 @@ def campaigns_list(user: CurrentUser, ctx: Ctx) -> list[CampaignListItem] | list
                     total=sum(counts.get(row.id or 0, {}).values()),
                     by_system_status=counts.get(row.id or 0, {}),
                 ),
+                hours_open=hours_open_now(row, now),
             )
             for row in rows
         ]
