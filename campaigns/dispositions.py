@@ -100,6 +100,8 @@ def state_of(row: Any) -> RecordState:
         last_call_at=row.last_call_at,
         tz=row.tz,
         lease_expires_at=row.lease_expires_at,
+        parked=row.parked_at is not None,
+        call_next_at=row.call_next_at,
     )
 
 

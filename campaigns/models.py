@@ -195,6 +195,14 @@ class Record(SQLModel, table=True):
             sqlite_where=sa.text(_DUE_NOW),
             postgresql_where=sa.text(_DUE_NOW),
         ),
+        # Records a supervisor moved to the front of the queue ("call next").
+        sa.Index(
+            "ix_record_call_next",
+            "campaign_id",
+            "call_next_at",
+            sqlite_where=sa.text("call_next_at IS NOT NULL"),
+            postgresql_where=sa.text("call_next_at IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -215,6 +223,12 @@ class Record(SQLModel, table=True):
     #: Lease: who is dialing the record and until when (NULL when free).
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_expires_at: dt.datetime | None = _ts(index=True)
+    #: Parked by a supervisor: never dialed until unparked (NULL when not parked).
+    parked_at: dt.datetime | None = _ts()
+    parked_by: str | None = Field(default=None, max_length=64)
+    #: A supervisor asked to call it next: claimed before every other record not reserved
+    #: for an agent, in the order asked; cleared when it is claimed.
+    call_next_at: dt.datetime | None = _ts()
     created_at: dt.datetime = _created()
 
 

@@ -4,6 +4,8 @@ Priority (DESIGN §3, issue 2):
 
 1. ``MY_RECORD`` callbacks due for the ready agent the claim is made for (``agent_id``);
 2. ``CALL_PROGRESSIVE`` redials, only when an agent is reserved for the call;
+   then ``TO_CALL`` / ``NOT_BEFORE`` records a supervisor asked to call next
+   (``call_next_at``, in the order asked);
 3. due ``NOT_BEFORE`` records (and, under the ``release`` owner-absent policy,
    ``MY_RECORD`` callbacks whose owner has not taken them ``owner_absent_release_min``
    minutes after they fell due);
@@ -12,7 +14,7 @@ Priority (DESIGN §3, issue 2):
 
 Tiers 1 and 2 give at most one record per claim: the one the reserved agent will take.
 Whatever the tier, a claimed record is never on a DNC list (global or the campaign's,
-not expired — checked at claim time), never ``DO_NOT_CALL``, never before its
+not expired — checked at claim time), never ``DO_NOT_CALL``, never parked, never before its
 ``next_call_at``, never outside its calling window in its own zone key, never at or over
 the campaign's ``max_attempts`` and never in flight (holding an unexpired lease).
 
@@ -69,9 +71,10 @@ class Tier(IntEnum):
 
     MY_RECORD = 1
     PROGRESSIVE = 2
-    NOT_BEFORE = 3
-    RETRY = 4
-    FRESH = 5
+    CALL_NEXT = 3
+    NOT_BEFORE = 4
+    RETRY = 5
+    FRESH = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +253,18 @@ def _tiers(
         )
     tiers.append(
         _TierQuery(
+            Tier.CALL_NEXT,
+            (
+                _c.call_next_at.is_not(None),
+                _c.system_status.in_([SystemStatus.TO_CALL.value, SystemStatus.NOT_BEFORE.value]),
+                _due(now),
+            ),
+            (_c.call_next_at, _c.id),
+            reserved=False,
+        )
+    )
+    tiers.append(
+        _TierQuery(
             Tier.NOT_BEFORE,
             (_is(SystemStatus.NOT_BEFORE), _due(now)),
             (_c.next_call_at.asc().nulls_first(), _c.id),
@@ -372,13 +387,15 @@ def claim_rank(
     if status in {SystemStatus.MY_RECORD, SystemStatus.CALL_PROGRESSIVE} or not allowed(None):
         if status is SystemStatus.MY_RECORD and allowed(None):  # released to anyone
             release = owner_release_at(state, rules)
-            return Tier.NOT_BEFORE, 3, (release, 0)
+            return Tier.NOT_BEFORE, 4, (release, 0)
         return None
+    if state.call_next_at is not None:
+        return Tier.CALL_NEXT, 2, (state.call_next_at, 0)
     if status is SystemStatus.NOT_BEFORE:
-        return Tier.NOT_BEFORE, 2, dated
+        return Tier.NOT_BEFORE, 3, dated
     if state.next_call_at is not None:
-        return Tier.RETRY, 4, (state.next_call_at, 0)
-    return (Tier.RETRY if state.attempts > 0 else Tier.FRESH), 5, (-state.attempts, 0)
+        return Tier.RETRY, 5, (state.next_call_at, 0)
+    return (Tier.RETRY if state.attempts > 0 else Tier.FRESH), 6, (-state.attempts, 0)
 
 
 # ------------------------------------------------------------------------------- API
@@ -440,6 +457,7 @@ def claim(
         common: list[sa.ColumnElement[bool]] = [
             _c.campaign_id == campaign_id,
             sa.or_(_c.lease_expires_at.is_(None), _c.lease_expires_at <= now),
+            _c.parked_at.is_(None),
             _not_on_dnc(campaign_id, now),
             # Always filter, even when every known zone is open: a zone imported since the
             # keys were cached is not known to be open, so it waits for the next refresh.
@@ -488,7 +506,12 @@ def claim(
             stmt = (
                 sa.update(_record)
                 .where(_c.id.in_(pick.scalar_subquery()))
-                .values(lease_owner=engine_id, lease_expires_at=expires, attempts=_c.attempts + 1)
+                .values(
+                    lease_owner=engine_id,
+                    lease_expires_at=expires,
+                    attempts=_c.attempts + 1,
+                    call_next_at=None,
+                )
                 .returning(*_c)
             )
             rows = sorted(conn.execute(stmt).mappings(), key=_order_key)

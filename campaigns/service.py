@@ -241,6 +241,8 @@ class CampaignSummary:
     exhausted: int
     open_zones: list[str] = field(default_factory=list)
     closed_zones: list[str] = field(default_factory=list)
+    parked: int = 0
+    """Parked by a supervisor (not dialed until unparked)."""
 
 
 def summarize(session: Session, campaign: Campaign, now: dt.datetime) -> CampaignSummary:
@@ -273,7 +275,8 @@ def summarize(session: Session, campaign: Campaign, now: dt.datetime) -> Campaig
     )
     due = sa.or_(col(Record.next_call_at).is_(None), col(Record.next_call_at) <= now)
     in_open = col(Record.tz).in_(open_zones) if open_zones else sa.false()
-    live = sa.and_(callable_status, ~exhausted, ~dnc_hit)
+    parked = col(Record.parked_at).is_not(None)
+    live = sa.and_(callable_status, ~exhausted, ~dnc_hit, ~parked)
 
     def count(*conditions: Any) -> int:
         query = select(sa.func.count()).select_from(Record).where(Record.campaign_id == cid)
@@ -292,4 +295,5 @@ def summarize(session: Session, campaign: Campaign, now: dt.datetime) -> Campaig
         exhausted=count(exhausted, callable_status),
         open_zones=open_zones,
         closed_zones=[zone for zone in zones if zone not in open_zones],
+        parked=count(parked),
     )

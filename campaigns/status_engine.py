@@ -72,6 +72,8 @@ class NotCallable(StrEnum):
     """The number is on the global or the campaign's do-not-call list."""
     DO_NOT_CALL = "do_not_call"
     """The record's system status is DO_NOT_CALL."""
+    PARKED = "parked"
+    """A supervisor parked the record: it waits until unparked."""
     MAX_ATTEMPTS = "max_attempts"
     """The record used up the campaign's attempts."""
     IN_FLIGHT = "in_flight"
@@ -101,6 +103,10 @@ class RecordState:
     tz: str = "UTC"
     #: End of the dialer's lease while a call is in flight (``None`` when free).
     lease_expires_at: dt.datetime | None = None
+    #: Parked by a supervisor: never dialed until unparked.
+    parked: bool = False
+    #: When a supervisor asked to call it next (``None``: in its normal place).
+    call_next_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +458,8 @@ def why_not_callable(
         return NotCallable.DNC_LIST
     if state.system_status is SystemStatus.DO_NOT_CALL:
         return NotCallable.DO_NOT_CALL
+    if state.parked:
+        return NotCallable.PARKED
     if state.attempts >= rules.max_attempts:
         return NotCallable.MAX_ATTEMPTS
     if state.lease_expires_at is not None and state.lease_expires_at > now:

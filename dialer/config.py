@@ -212,6 +212,11 @@ class HttpSettings(_Section):
             raise ValueError(msg)
         return value
 
+    dashboard_long_pause_s: float = Field(default=900.0, gt=0, le=24 * 3600)
+    """The dashboard highlights an agent paused longer than this."""
+    dashboard_stuck_wrapup_s: float = Field(default=300.0, gt=0, le=24 * 3600)
+    """The dashboard highlights an agent in wrap-up longer than this."""
+
     signin_max_failures: int = Field(default=5, ge=1, le=1000)
     """Wrong passwords for one login within ``signin_window_s`` before it is locked."""
     signin_max_failures_per_address: int = Field(default=20, ge=1, le=100_000)

@@ -43,6 +43,26 @@ _NOT_FOUND_IDS = frozenset(
 )
 
 
+def _plain(value: Any) -> Any:
+    """A JSON-safe value of a validation error's context (limits are numbers or text)."""
+    return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+
+
+def _problem(err: Any) -> dict[str, Any]:
+    """One validation problem: the field (without "body"), the message, and pydantic's error
+    type and context, so a page can say it in the user's language."""
+    return {
+        "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+        "problem": err.get("msg", ""),
+        "type": err.get("type", ""),
+        "ctx": {
+            key: _plain(value)
+            for key, value in (err.get("ctx") or {}).items()
+            if key != "error"  # an exception object: its text is in "problem"
+        },
+    }
+
+
 def _error(status: int, error: str, detail: Any) -> JSONResponse:
     return JSONResponse({"error": error, "detail": detail}, status_code=status)
 
@@ -102,13 +122,7 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         del request
-        problems = [
-            {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
-                "problem": err.get("msg", ""),
-            }
-            for err in exc.errors()
-        ]
+        problems = [_problem(err) for err in exc.errors()]
         detail = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
         return JSONResponse(
             {"error": "invalid_request", "detail": detail, "problems": problems},

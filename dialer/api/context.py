@@ -28,6 +28,10 @@ class EngineLink(Protocol):
     def campaign_stats(self, campaign_id: int) -> dict[str, Any] | None:
         """Live figures of a campaign the engine runs (None when not loaded)."""
 
+    def campaign_calls(self, campaign_id: int) -> list[dict[str, Any]] | None:
+        """The campaign's calls up now (None when the engine does not run it)."""
+        ...
+
     def sync_campaigns(self) -> None:
         """Re-read campaign states and settings from the database now."""
 

@@ -628,11 +628,20 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             Path("var/demo.db"), "--db", help="SQLite file to (re)create for the demo."
         ),
         records: int = typer.Option(3000, "--records", min=1, max=1_000_000, help="List size."),
+        fresh: bool = typer.Option(
+            False,
+            "--fresh",
+            "--yes",
+            help="Replace an existing --db file without asking (otherwise asked on a "
+            "terminal, refused without one).",
+        ),
     ) -> None:
         """Build a demo database (statuses, a campaign, a generated list) and show it."""
         from campaigns.demo import build_demo
         from campaigns.selection import claim
+        from dialer.cli.replace import may_replace
 
+        may_replace(db, fresh=fresh)
         db.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)

@@ -174,6 +174,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
     @app.command()
     def demo(
+        *,
         minutes: float = typer.Option(
             60.0, "--minutes", min=0.5, help="Call-center minutes to run (simulated)."
         ),
@@ -185,6 +186,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         ),
         db: Path = typer.Option(
             Path("var/demo.db"), "--db", help="SQLite file to (re)create for the demo."
+        ),
+        fresh: bool = typer.Option(
+            False,
+            "--fresh",
+            "--yes",
+            help="Replace an existing --db file without asking (otherwise asked on a "
+            "terminal, refused without one).",
         ),
         live: bool = typer.Option(True, "--live/--no-live", help="Show the live view."),
         http: str | None = typer.Option(
@@ -201,8 +209,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         import structlog
         from rich.console import Console
 
+        from dialer.cli.replace import may_replace
         from dialer.sim.demo import print_summary, run_demo
 
+        may_replace(db, fresh=fresh)
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
         console = Console()
         listen = parse_listen(http) if http else None

@@ -631,6 +631,7 @@ class Engine:
             "phase": state.phase.value,
             "pause_reason": state.pause_reason,
             "pending": state.pending.value if state.pending else None,
+            "in_state_s": round(max(0.0, self.clock.now() - state.since), 1),
             "call": current,
             "preview": None if agent.preview is None else _record(agent.preview),
             "preview_left_s": self._preview_left(agent),
@@ -1496,7 +1497,31 @@ class Engine:
             "outside_hours": run.outside_hours,
             "paused_reason": run.paused_reason,
             "alerts": dict(run.alerts),
+            "pacer_reason": getattr(getattr(run.pacer, "status", None), "reason", None),
         }
+
+    def live_calls(self, campaign_id: int) -> list[dict[str, Any]]:
+        """The campaign's calls up now, oldest first: number, agent, phase, seconds since
+        the dial and since the person was connected (for the supervisors' dashboard)."""
+        now = self.clock.now()
+        up = [
+            c
+            for c in self.calls.values()
+            if c.campaign_id == campaign_id
+            and c.phase not in {CallPhase.ENDED, CallPhase.FAILED, CallPhase.DROPPED}
+        ]
+        return [
+            {
+                "call_id": c.call_id,
+                "record_id": c.lead.record_id,
+                "phone": c.lead.phone,
+                "agent": c.agent_id if c.agent_id is not None else c.reserved_agent,
+                "state": c.phase.value,
+                "duration_s": round(max(0.0, now - c.dial_t), 1),
+                "talk_s": round(max(0.0, now - c.connect_t), 1) if c.connect_t else None,
+            }
+            for c in sorted(up, key=lambda c: c.dial_t)
+        ]
 
     def _publish_stats(self, run: CampaignRun) -> None:
         self.sink.publish(

@@ -1128,6 +1128,12 @@ class Runtime:
             return None
         return self.engine.stats(campaign_id)
 
+    def campaign_calls(self, campaign_id: int) -> list[dict[str, Any]] | None:
+        """The campaign's calls up now (None when not loaded)."""
+        if campaign_id not in self.engine.campaigns:
+            return None
+        return self.engine.live_calls(campaign_id)
+
     def _seat_of(self, agent_id: int, payload: Mapping[str, Any]) -> str:
         # The agent's own extension or a seat an administrator allowed it (SeatRefusedError).
         seat = payload.get("seat")

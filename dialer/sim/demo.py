@@ -260,7 +260,12 @@ def print_summary(result: DemoResult, console: Console) -> None:
         ("dropped (abandoned)", str(s["dropped"])),
         ("abandonment", f"{100 * float(s['abandon_rate']):.2f} % (cap 3 %)"),  # type: ignore[arg-type]
         ("occupancy", f"{100 * float(s['occupancy']):.1f} %"),  # type: ignore[arg-type]
-        ("calls still up at the end", str(calls)),
+        (
+            "calls still up at the end",
+            ", ".join(f"{k} {v}" for k, v in calls.items())
+            if isinstance(calls, dict)
+            else str(calls),
+        ),
         ("call-log rows written", str(result.call_log_rows)),
         (
             "records by system status",

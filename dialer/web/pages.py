@@ -23,14 +23,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from campaigns import inbound as worklist
 from campaigns.enums import AUTO_OUTCOMES, CampaignState, Outcome, Role, SystemStatus
 from campaigns.importer import RejectReason
+from campaigns.models import Campaign, Record
 from campaigns.requests import RequestState
 from campaigns.service import RETRY_KEYS
+from dialer.api.routes.admin_common import MAX_ID
 from dialer.api.security import (
     ADMIN_ONLY,
     EVERYONE,
     LEADERS,
     SUPERVISORS,
     Principal,
+    agent_ids_in_scope,
     get_ctx,
     principal_for,
     request_token,
@@ -184,6 +187,23 @@ def _forbidden(request: Request, user: Principal, lang: str) -> Response:
     return _finish(request, response)
 
 
+def _not_found(request: Request, user: Principal, lang: str, *, what: str) -> Response:
+    """A 404 page saying what (``campaign``, ``record``) was not found, naming nothing
+    else, with a way back."""
+    context = _base_context(request, user, lang)
+    context.update(page="not_found", title="not_found.title", what=what)
+    response = templates.TemplateResponse(request, "not_found.html", context, status_code=404)
+    return _finish(request, response)
+
+
+def _exists(request: Request, model: type[Any], key: int) -> bool:
+    """Whether a row of ``model`` has id ``key`` (ids beyond the column's range do not)."""
+    if not 1 <= key <= MAX_ID:
+        return False
+    with get_ctx(request).session() as session:
+        return session.get(model, key) is not None
+
+
 def _page(
     request: Request,
     template: str,
@@ -203,6 +223,10 @@ def _page(
     lang = _language(request, user)
     if user.role not in roles:
         return _forbidden(request, user, lang)
+    missing = extra.pop("missing", None)
+    if missing is not None and missing(user):
+        return _not_found(request, user, lang, what=extra.pop("missing_page"))
+    extra.pop("missing_page", None)
     context = _base_context(request, user, lang)
     context.update(page=page, title=title, **extra)
     return _finish(request, templates.TemplateResponse(request, template, context))
@@ -246,12 +270,15 @@ def agent_page(request: Request) -> Response:
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(request: Request) -> Response:
     """The live dashboard of one campaign (and a line per campaign)."""
+    http = get_ctx(request).settings.http
     return _page(
         request,
         "dashboard.html",
         page="dashboard",
         title="dashboard.title",
         roles=PAGE_ROLES["dashboard"],
+        long_pause_s=http.dashboard_long_pause_s,
+        stuck_wrapup_s=http.dashboard_stuck_wrapup_s,
     )
 
 
@@ -280,9 +307,17 @@ def campaign_new_page(request: Request) -> Response:
     )
 
 
+def _no_campaign(request: Request, campaign_id: int) -> dict[str, Any]:
+    return {
+        "missing": lambda user: not _exists(request, Campaign, campaign_id),
+        "missing_page": "campaign",
+    }
+
+
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
 def campaign_page(request: Request, campaign_id: int) -> Response:
-    """One campaign: its rules and statuses (editable by administrators) and its lists."""
+    """One campaign: its rules and statuses (editable by administrators) and its lists;
+    an unknown id: a 404 page (no editor)."""
     return _page(
         request,
         "campaign.html",
@@ -290,12 +325,14 @@ def campaign_page(request: Request, campaign_id: int) -> Response:
         title="campaign.title",
         roles=PAGE_ROLES["campaigns"],
         campaign_id=campaign_id,
+        **_no_campaign(request, campaign_id),
     )
 
 
 @router.get("/campaigns/{campaign_id}/records", response_class=HTMLResponse)
 def records_page(request: Request, campaign_id: int) -> Response:
-    """A campaign's records with filters, paging and export (a group leader: its agents')."""
+    """A campaign's records with filters, bulk actions, paging and export (a group
+    leader: its agents')."""
     return _page(
         request,
         "records.html",
@@ -303,6 +340,34 @@ def records_page(request: Request, campaign_id: int) -> Response:
         title="records.title",
         roles=PAGE_ROLES["campaigns"],
         campaign_id=campaign_id,
+        **_no_campaign(request, campaign_id),
+    )
+
+
+@router.get("/records/{record_id}", response_class=HTMLResponse)
+def record_page(request: Request, record_id: int) -> Response:
+    """One record: where it stands, actions, a status by hand, edit, attempts, audit; a
+    record unknown or out of the user's scope: a 404 page."""
+
+    def missing(user: Principal) -> bool:
+        if not _exists(request, Record, record_id):
+            return True
+        scope = agent_ids_in_scope(get_ctx(request), user)
+        if scope is None:
+            return False
+        with get_ctx(request).session() as session:
+            row = session.get(Record, record_id)
+            return row is None or row.owner_agent_id not in scope
+
+    return _page(
+        request,
+        "record.html",
+        page="campaigns",
+        title="record.title",
+        roles=PAGE_ROLES["campaigns"],
+        record_id=record_id,
+        missing=missing,
+        missing_page="record",
     )
 
 

@@ -1,6 +1,7 @@
 """The role table of the administration API (and the auth endpoints): who may call what.
 
-Every route of ``dialer/api/routes/{auth,campaigns,statuses,lists,dnc,people,audit}.py``
+Every route of ``dialer/api/routes/{auth,campaigns,statuses,lists,records,dnc,people,
+audit}.py``
 has one :class:`RoleCase` here. ``test_roles_admin.py`` runs each case for every role.
 """
 
@@ -12,8 +13,8 @@ from collections.abc import Callable
 from sqlmodel import Session, select
 
 from campaigns.dnc import add_dnc
-from campaigns.enums import CampaignState
-from campaigns.models import DncEntry, User
+from campaigns.enums import CampaignState, SystemStatus
+from campaigns.models import DncEntry, Record, User
 from campaigns.service import create_campaign, validate_rules
 from campaigns.statuses import list_statuses
 from tests.api.conftest import PASSWORD
@@ -67,6 +68,31 @@ def fresh_dnc(ctx: RoleContext) -> tuple[int, str]:
     with Session(ctx.db) as session:
         row = session.exec(select(DncEntry).where(DncEntry.phone == phone)).one()
         return row.id or 0, phone
+
+
+def record_id(ctx: RoleContext) -> int:
+    """A callback of the group leader's agent in the shared campaign."""
+
+    def make(c: RoleContext) -> int:
+        with Session(c.db) as session:
+            row = Record(
+                campaign_id=campaign_id(c),
+                phone="+48601000111",
+                system_status=SystemStatus.MY_RECORD,
+                owner_agent_id=c.world.agent_a,
+            )
+            session.add(row)
+            session.commit()
+            return row.id or 0
+
+    return ctx.once("record", make)
+
+
+def _record(suffix: str, **kwargs: object) -> Callable[[RoleContext], RoleRequest]:
+    def build(ctx: RoleContext) -> RoleRequest:
+        return RoleRequest(f"/api/records/{record_id(ctx)}{suffix}", **kwargs)
+
+    return build
 
 
 def _unique(prefix: str) -> str:
@@ -176,6 +202,29 @@ ROLE_TABLE: list[RoleCase] = [
         "/api/campaigns/{campaign_id}/records/export",
         LEADERS,
         _in_campaign("/records/export", params={"format": "xlsx"}),
+    ),
+    RoleCase(
+        "POST",
+        "/api/campaigns/{campaign_id}/records/actions",
+        LEADERS,
+        _in_campaign("/records/actions", json={"action": "park", "filter": {}}),
+    ),
+    # -------------------------------------------------------------------- records
+    RoleCase("GET", "/api/records/{record_id}", LEADERS, _record("")),
+    RoleCase("PATCH", "/api/records/{record_id}", LEADERS, _record("", json={"name": "Jan"})),
+    RoleCase(
+        "POST",
+        "/api/records/{record_id}/status",
+        LEADERS,
+        lambda ctx: RoleRequest(
+            f"/api/records/{record_id(ctx)}/status", json={"status_id": status_id(ctx)}
+        ),
+    ),
+    RoleCase(
+        "POST",
+        "/api/records/{record_id}/actions",
+        LEADERS,
+        _record("/actions", json={"action": "call_next"}),
     ),
     # ----------------------------------------------------------------------- DNC
     RoleCase("GET", "/api/dnc", SUPERVISORS, fixed("/api/dnc")),

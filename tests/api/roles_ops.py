@@ -78,6 +78,12 @@ ROLE_TABLE: list[RoleCase] = [
     ),
     RoleCase("GET", "/api/dashboard", LEADERS, fixed("/api/dashboard")),
     RoleCase("GET", "/api/dashboard/{campaign_id}", LEADERS, dashboard),
+    RoleCase(
+        "POST",
+        "/api/dashboard/agents/{agent_id}/{action}",
+        LEADERS,
+        lambda ctx: RoleRequest(f"/api/dashboard/agents/{ctx.world.agent_a}/ready"),
+    ),
     RoleCase("GET", "/api/live", ALL_ROLES, fixed("/api/live")),
     # reports (issue 13): an agent has only the agent report of itself
     RoleCase("GET", "/api/reports/period", LEADERS, fixed("/api/reports/period")),

@@ -112,6 +112,12 @@ class EngineHost:
             return None
         return self.engine.stats(campaign_id)
 
+    def campaign_calls(self, campaign_id: int) -> list[dict[str, Any]] | None:
+        """The engine's calls up of a loaded campaign."""
+        if campaign_id not in self.engine.campaigns:
+            return None
+        return self.engine.live_calls(campaign_id)
+
     def sync_campaigns(self) -> None:
         """Counted only."""
         self.syncs += 1

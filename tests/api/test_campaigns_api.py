@@ -299,6 +299,11 @@ class FakeEngine:
         """Live figures of every campaign: a fixed dial level."""
         return {"campaign_id": campaign_id, "dial_level": 1.5}
 
+    def campaign_calls(self, campaign_id: int) -> list[dict[str, Any]] | None:
+        """No calls up."""
+        del campaign_id
+        return []
+
     def sync_campaigns(self) -> None:
         """Remember the states the database holds now."""
         with self.db.connect() as conn:

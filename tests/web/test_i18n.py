@@ -12,8 +12,10 @@ from campaigns.desk import DIAL_REFUSAL_REASONS
 from campaigns.enums import CampaignState, Outcome, Role, SystemStatus
 from campaigns.importer import RejectReason
 from campaigns.inbound import CloseReason, EventKind, RowState
+from campaigns.records import RecordAction, Skip
 from campaigns.requests import RequestKind, RequestState
 from campaigns.service import RETRY_KEYS
+from campaigns.status_engine import NotCallable
 from dialer.engine import CallPhase
 from dialer.engine.agents import Phase
 from dialer.web.i18n import (
@@ -56,13 +58,33 @@ ENUMERATIONS: dict[str, list[str]] = {
     "campaigns.": ["start", "pause", "stop"],
     "alert": ["no_seat", "overload"],
     "dial_refused": list(DIAL_REFUSAL_REASONS),
-    "records": ["total", "due_now", "waiting", "outside_window", "in_flight", "dnc", "exhausted"],
     "request_state": [s.value for s in RequestState],
     "request_kind": [k.value for k in RequestKind],
     "wl_state": [s.value for s in RowState],
     "wl_kind": [k.value for k in EventKind],
     "wl_closed": [r.value for r in CloseReason],
     "wl_reason": ["abandoned", "left_unanswered", "after-hours", "missed"],
+    "records": [
+        *("total", "due_now", "waiting", "outside_window", "in_flight", "dnc", "exhausted"),
+        "parked",
+    ],
+    "record_action": [a.value for a in RecordAction],
+    "idle": [
+        *("circuit_breaker", "not_running", "outside_hours", "list_exhausted", "nothing_due"),
+        *("outside_every_window", "no_engine", "no_agents", "no_agent_ready"),
+        "compliance_guard",
+    ],
+    "dashboard.force_": ["ready", "pause", "logout"],
+    "field": [
+        *("status_id", "owner_agent_id", "agent_id", "date", "note", "name", "tz", "fields"),
+        *("ids", "phone", "file", "campaign", "reason"),
+    ],
+    "dashboard.overdue_": ["long_pause", "stuck_wrapup"],
+    "not_callable": [n.value for n in NotCallable],
+    "skip": [s.value for s in Skip],
+    "audit_action": [
+        f"record_{a}" for a in (*RecordAction, "edit", "status_by_hand", "status_set")
+    ],
 }
 
 

@@ -9,13 +9,15 @@ from html.parser import HTMLParser
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from sqlmodel import Session
 
 from campaigns.enums import Role
-from campaigns.models import User
+from campaigns.models import Record, User
+from campaigns.service import create_campaign, validate_rules
 from dialer.api.app import create_app
 from dialer.config import DatabaseSettings, HttpSettings, Settings
 from dialer.web.i18n import EN, PL
-from tests.api.conftest import LOGINS
+from tests.api.conftest import LOGINS, World
 from tests.web.conftest import page_client
 
 ALL = frozenset(Role)
@@ -30,6 +32,7 @@ PAGES: dict[str, tuple[frozenset[Role], str]] = {
     "/campaigns/new": (frozenset({Role.ADMIN}), "campaign.new_title"),
     "/campaigns/1": (LEADERS, "campaign.title"),
     "/campaigns/1/records": (LEADERS, "records.title"),
+    "/records/1": (LEADERS, "record.title"),
     "/statuses": (frozenset({Role.ADMIN}), "statuses.title"),
     "/calls": (ALL, "calls.title"),
     "/requests": (ALL, "requests.title"),
@@ -53,6 +56,20 @@ NAV_PAGES = [
     "/users",
     "/audit",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _campaign_and_record(api_db: sa.Engine, world: World) -> None:
+    """Campaign 1 and its record 1, a callback of the group leader's agent (the pages of
+    an unknown campaign or record are 404 pages)."""
+    with Session(api_db) as session:
+        campaign = create_campaign(session, validate_rules(name="Pages"), actor="t")
+        session.flush()
+        assert campaign.id == 1
+        session.add(
+            Record(campaign_id=1, phone="+48600100200", name="Jan", owner_agent_id=world.agent_a)
+        )
+        session.commit()
 
 
 def _main(html: str) -> str:
@@ -331,3 +348,22 @@ def test_every_control_has_a_label(app: FastAPI, path: str) -> None:
         )
         assert labelled, control
     assert parser.label_for <= ids
+
+
+def test_unknown_campaign_or_record_is_a_404_page_naming_nothing_else(app: FastAPI) -> None:
+    """An unknown campaign or record id answers a 404 page with a way back: no editor, no
+    buttons, no other campaign's name; a record of another group is unknown to a group
+    leader; in Polish too."""
+    admin = page_client(app, "admin")
+    for path in ("/campaigns/999", "/campaigns/999/records", "/records/999"):
+        response = admin.get(path)
+        assert response.status_code == 404, path
+        main = _main(response.text)
+        assert EN["not_found.title"] in main
+        assert "Pages" not in main
+        assert "<button" not in main
+        assert 'href="/campaigns"' in main
+    assert EN["not_found.record"] in _main(admin.get("/records/999").text)
+    polish = admin.get("/records/999", params={"lang": "pl"})
+    assert PL["not_found.record"] in _main(polish.text)
+    assert page_client(app, "leader").get("/records/1").status_code == 200

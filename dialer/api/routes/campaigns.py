@@ -24,6 +24,7 @@ from campaigns.models import Campaign, Record, utcnow
 from campaigns.service import (
     CampaignRules,
     CampaignRulesError,
+    campaign_hours,
     create_campaign,
     get_campaign,
     list_campaigns,
@@ -31,7 +32,9 @@ from campaigns.service import (
     validate_rules,
 )
 from campaigns.statuses import audit, campaign_statuses, name_key
+from campaigns.windows import is_open
 from dialer.api.context import ApiContext
+from dialer.api.idle import IdleReason, RecordFacts, record_facts, why_idle
 from dialer.api.routes.admin_common import MAX_ID, Text, field_errors, invalid, unique
 from dialer.api.routes.statuses import StatusOut, status_out
 from dialer.api.security import Admin, Ctx, CurrentUser, Leader, Supervisor
@@ -166,6 +169,15 @@ class CampaignListItem(CampaignOut):
     """A campaign in the supervisors' list."""
 
     records: RecordCounts
+    hours_open: bool | None = Field(
+        default=None, description="The campaign's own hours are open now (null: no hours)."
+    )
+
+
+def hours_open_now(row: Campaign, now: dt.datetime) -> bool | None:
+    """Whether the campaign's own hours are open at ``now`` (None: it has none)."""
+    hours = campaign_hours(row.hours_start, row.hours_end, row.hours_days)
+    return None if hours is None else is_open(hours, row.hours_tz, now)
 
 
 class RecordSummary(RecordCounts):
@@ -179,6 +191,23 @@ class RecordSummary(RecordCounts):
     exhausted: int
     open_zones: list[str]
     closed_zones: list[str]
+    parked: int = Field(default=0, description="Parked by a supervisor.")
+
+
+class IdleReasonOut(BaseModel):
+    """A reason a campaign does not dial, as a code and the values its sentence names."""
+
+    code: str = Field(
+        description="circuit_breaker, not_running, outside_hours, list_exhausted, "
+        "nothing_due, outside_every_window, no_engine, no_agents, no_agent_ready, "
+        "compliance_guard"
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def idle_out(reasons: list[IdleReason]) -> list[IdleReasonOut]:
+    """The API form of :func:`dialer.api.idle.why_idle`'s answer."""
+    return [IdleReasonOut(code=r.code, params=dict(r.params)) for r in reasons]
 
 
 class CampaignDetail(CampaignOut):
@@ -188,6 +217,13 @@ class CampaignDetail(CampaignOut):
     statuses: list[StatusOut]
     records: RecordSummary
     live: dict[str, Any] | None = None
+    hours_open: bool | None = Field(
+        default=None, description="The campaign's own hours are open now (null: no hours)."
+    )
+    idle: list[IdleReasonOut] = Field(
+        default_factory=list,
+        description="Why the campaign does not dial now (empty: nothing stops it).",
+    )
 
 
 class CampaignStateOut(BaseModel):
@@ -308,6 +344,7 @@ def campaigns_list(user: CurrentUser, ctx: Ctx) -> list[CampaignListItem] | list
                 if row.state in _LIVE_STATES
             ]
         counts = record_counts(session)
+        now = utcnow()
         return [
             CampaignListItem(
                 **campaign_out(row),
@@ -315,6 +352,7 @@ def campaigns_list(user: CurrentUser, ctx: Ctx) -> list[CampaignListItem] | list
                     total=sum(counts.get(row.id or 0, {}).values()),
                     by_system_status=counts.get(row.id or 0, {}),
                 ),
+                hours_open=hours_open_now(row, now),
             )
             for row in rows
         ]
@@ -367,6 +405,7 @@ def _detail(ctx: ApiContext, campaign_id: int) -> CampaignDetail:
             exhausted=summary.exhausted,
             open_zones=summary.open_zones,
             closed_zones=summary.closed_zones,
+            parked=summary.parked,
         ),
     )
 
@@ -379,7 +418,20 @@ async def campaigns_get(campaign_id: CampaignId, user: Leader, ctx: Ctx) -> Camp
     detail = await run_in_threadpool(_detail, ctx, campaign_id)
     if ctx.engine is not None:
         detail.live = ctx.engine.campaign_stats(campaign_id)
+    facts = await run_in_threadpool(_record_facts, ctx, campaign_id)
+    detail.hours_open = facts.hours_open
+    detail.idle = idle_out(why_idle(detail.state.value, detail.paused_reason, detail.live, facts))
     return detail
+
+
+def _record_facts(ctx: ApiContext, campaign_id: int) -> RecordFacts:
+    with ctx.db.connect() as conn:
+        row = conn.execute(
+            sa.select(Campaign.__table__).where(  # type: ignore[attr-defined]
+                col(Campaign.id) == campaign_id
+            )
+        ).one()
+        return record_facts(conn, row, utcnow())
 
 
 def _edit(ctx: ApiContext, campaign_id: int, body: CampaignPatch, actor: str) -> CampaignOut:

@@ -8,16 +8,22 @@ there whether or not the engine runs. A group leader sees its group's agents onl
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from campaigns.models import Campaign
+from campaigns.abandonment import day_start
+from campaigns.models import CallLog, Campaign
+from campaigns.statuses import audit
 from dialer.api.context import ApiContext, EngineLink
+from dialer.api.idle import RecordFacts, record_facts, why_idle
 from dialer.api.queries import (
     Abandonment,
     AbandonmentFigures,
@@ -29,12 +35,15 @@ from dialer.api.queries import (
     minute_series,
 )
 from dialer.api.routes.admin_common import MAX_ID
+from dialer.api.routes.campaigns import IdleReasonOut, idle_out
 from dialer.api.security import Ctx, Leader, Principal, agent_ids_in_scope
 from dialer.engine.agents import Phase
+from dialer.errors import ROOT_ERRORS, error_id_of
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
+_CALL_LOG = CallLog.__table__  # type: ignore[attr-defined]
 
 
 class CallsNow(BaseModel):
@@ -123,6 +132,28 @@ class AgentLine(BaseModel):
     pending: Phase | None = None
     call_id: str | None = None
     seat: str | None = None
+    in_state_s: float | None = Field(
+        default=None, description="Seconds in the current phase (since its start)"
+    )
+    since: dt.datetime | None = Field(default=None, description="When the current phase began")
+    overdue: str | None = Field(
+        default=None,
+        description="long_pause or stuck_wrapup when past http.dashboard_long_pause_s / "
+        "dashboard_stuck_wrapup_s",
+    )
+
+
+class LiveCall(BaseModel):
+    """A call up now."""
+
+    call_id: str
+    record_id: int | None
+    phone: str
+    agent_id: int | None
+    agent: str | None = Field(description="The agent's name (or login) when one has it")
+    state: str = Field(description="dialing, screening, waiting, talking")
+    duration_s: float = Field(description="Seconds since the dial")
+    talk_s: float | None = Field(description="Seconds since the person was connected")
 
 
 class MinuteFigures(BaseModel):
@@ -134,6 +165,17 @@ class MinuteFigures(BaseModel):
     connected: int
     dropped: int
     machines: int
+
+
+class TodayFigures(BaseModel):
+    """The campaign's calls today (since midnight in its hours zone), from the call log:
+    the one "connected" figure the dashboard shows (the abandonment gauge's too)."""
+
+    since: dt.datetime
+    dials: int
+    answered: int = Field(description="A person answered: connected or dropped")
+    connected: int
+    dropped: int
 
 
 class CampaignHead(BaseModel):
@@ -154,6 +196,13 @@ class CampaignDashboard(BaseModel):
     agents: list[AgentLine]
     series: list[MinuteFigures] = Field(description="The last 60 minutes, oldest first")
     generated_at: dt.datetime
+    idle: list[IdleReasonOut] = Field(
+        default_factory=list, description="Why the campaign does not dial now (empty: it may)"
+    )
+    calls: list[LiveCall] = Field(
+        default_factory=list, description="Calls up now, oldest first (the engine's)"
+    )
+    today: TodayFigures | None = None
 
 
 class CampaignLine(BaseModel):
@@ -161,6 +210,9 @@ class CampaignLine(BaseModel):
 
     campaign: CampaignHead
     live: LiveFigures | None
+    connected_today: int = Field(
+        default=0, description="People connected to an agent today (the call log's count)"
+    )
 
 
 @dataclass(frozen=True)
@@ -169,6 +221,15 @@ class _Stored:
     figures: AbandonmentFigures
     series: Series
     agents: list[AgentInfo]
+    facts: RecordFacts
+    paused_reason: str | None
+    dials_today: int
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key reading digit runs as numbers: "Agent 2" before "Agent 10"."""
+    parts = re.split(r"(\d+)", text.casefold())
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
 
 
 def _head(row: Any) -> CampaignHead:
@@ -186,10 +247,24 @@ def _stored(ctx: ApiContext, user: Principal, campaign_id: int, now: dt.datetime
         cap = abandon_cap(ctx.settings.pacing.profiles_dir, row.pacing_profile)
         figures = abandonment(conn, campaign_id, now=now, tz_name=row.hours_tz, cap=cap)
         series = minute_series(conn, campaign_id, now=now)
+        facts = record_facts(conn, row, now)
+        dials_today = _dials_since(conn, campaign_id, figures.today.since)
     scope = agent_ids_in_scope(ctx, user)
     with ctx.db.connect() as conn:
         agents = agents_in(conn, None if scope is None else frozenset(scope))
-    return _Stored(_head(row), figures, series, agents)
+    return _Stored(_head(row), figures, series, agents, facts, row.paused_reason, dials_today)
+
+
+def _dials_since(conn: sa.Connection, campaign_id: int, since: dt.datetime) -> int:
+    c = _CALL_LOG.c
+    query = sa.select(sa.func.count()).where(c.campaign_id == campaign_id, c.dial_at >= since)
+    return int(conn.execute(query).scalar_one())
+
+
+def _connected_since(conn: sa.Connection, campaign_id: int, since: dt.datetime) -> int:
+    c = _CALL_LOG.c
+    query = sa.select(sa.func.count()).where(c.campaign_id == campaign_id, c.connect_at >= since)
+    return int(conn.execute(query).scalar_one())
 
 
 def _live(engine: EngineLink | None, campaign_id: int) -> LiveFigures | None:
@@ -197,9 +272,21 @@ def _live(engine: EngineLink | None, campaign_id: int) -> LiveFigures | None:
     return LiveFigures.model_validate(stats) if stats is not None else None
 
 
+def _overdue(ctx: ApiContext, phase: Phase, in_state_s: float | None) -> str | None:
+    http = ctx.settings.http
+    if in_state_s is None:
+        return None
+    if phase is Phase.PAUSED and in_state_s > http.dashboard_long_pause_s:
+        return "long_pause"
+    if phase is Phase.WRAP_UP and in_state_s > http.dashboard_stuck_wrapup_s:
+        return "stuck_wrapup"
+    return None
+
+
 def _agent_lines(
-    engine: EngineLink | None, campaign_id: int, agents: list[AgentInfo]
+    ctx: ApiContext, campaign_id: int, agents: list[AgentInfo], now: dt.datetime
 ) -> list[AgentLine]:
+    engine = ctx.engine
     if engine is None:
         return []
     lines = []
@@ -210,20 +297,54 @@ def _agent_lines(
         if snap.get("phase") == Phase.LOGGED_OUT.value:
             continue
         call = snap.get("call") or {}
+        in_state = snap.get("in_state_s")
+        phase = Phase(snap["phase"])
         lines.append(
             AgentLine(
                 agent_id=agent.id,
                 login=agent.login,
                 name=agent.name,
                 group_id=agent.group_id,
-                phase=Phase(snap["phase"]),
+                phase=phase,
                 pause_reason=snap.get("pause_reason"),
                 pending=Phase(snap["pending"]) if snap.get("pending") else None,
                 call_id=call.get("call_id"),
                 seat=snap.get("seat"),
+                in_state_s=in_state,
+                since=now - dt.timedelta(seconds=in_state) if in_state is not None else None,
+                overdue=_overdue(ctx, phase, in_state),
             )
         )
-    return lines
+    return sorted(lines, key=lambda line: (natural_key(line.name or line.login), line.agent_id))
+
+
+def _live_calls(
+    engine: EngineLink | None,
+    campaign_id: int,
+    agents: list[AgentInfo],
+    user: Principal,
+    ctx: ApiContext,
+) -> list[LiveCall]:
+    """The engine's calls up now; a group leader sees those of its agents only."""
+    calls = engine.campaign_calls(campaign_id) if engine is not None else None
+    if not calls:
+        return []
+    names = {a.id: a.name or a.login for a in agents}
+    scope = agent_ids_in_scope(ctx, user)
+    return [
+        LiveCall(
+            call_id=c["call_id"],
+            record_id=c.get("record_id"),
+            phone=c["phone"],
+            agent_id=c.get("agent"),
+            agent=names.get(c["agent"]) if c.get("agent") is not None else None,
+            state=c["state"],
+            duration_s=c["duration_s"],
+            talk_s=c.get("talk_s"),
+        )
+        for c in calls
+        if scope is None or c.get("agent") in scope
+    ]
 
 
 @router.get("")
@@ -231,13 +352,18 @@ async def dashboard_overview(user: Leader, ctx: Ctx) -> list[CampaignLine]:
     """Every campaign with its state and, when the engine here runs it, its live figures."""
     del user
 
-    def rows() -> list[Any]:
+    now = ctx.clock()
+
+    def rows() -> list[tuple[Any, int]]:
         with ctx.db.connect() as conn:
-            return list(conn.execute(sa.select(_CAMPAIGN).order_by(_CAMPAIGN.c.id)).all())
+            found = conn.execute(sa.select(_CAMPAIGN).order_by(_CAMPAIGN.c.id)).all()
+            return [
+                (row, _connected_since(conn, row.id, day_start(now, row.hours_tz))) for row in found
+            ]
 
     return [
-        CampaignLine(campaign=_head(row), live=_live(ctx.engine, row.id))
-        for row in await run_in_threadpool(rows)
+        CampaignLine(campaign=_head(row), live=_live(ctx.engine, row.id), connected_today=n)
+        for row, n in await run_in_threadpool(rows)
     ]
 
 
@@ -250,11 +376,22 @@ async def campaign_dashboard(
     in to it (a group leader: its group's) and the last hour per minute."""
     now = ctx.clock()
     stored = await run_in_threadpool(_stored, ctx, user, campaign_id, now)
+    live = _live(ctx.engine, campaign_id)
+    stats = ctx.engine.campaign_stats(campaign_id) if ctx.engine is not None else None
     return CampaignDashboard(
         campaign=stored.campaign,
-        live=_live(ctx.engine, campaign_id),
+        live=live,
+        idle=idle_out(why_idle(stored.campaign.state, stored.paused_reason, stats, stored.facts)),
         abandonment=AbandonFigures.of(stored.figures),
-        agents=_agent_lines(ctx.engine, campaign_id, stored.agents),
+        agents=_agent_lines(ctx, campaign_id, stored.agents, now),
+        calls=_live_calls(ctx.engine, campaign_id, stored.agents, user, ctx),
+        today=TodayFigures(
+            since=stored.figures.today.since,
+            dials=stored.dials_today,
+            answered=stored.figures.today.connected + stored.figures.today.dropped,
+            connected=stored.figures.today.connected,
+            dropped=stored.figures.today.dropped,
+        ),
         series=[
             MinuteFigures(
                 at=m.at,
@@ -268,3 +405,88 @@ async def campaign_dashboard(
         ],
         generated_at=now,
     )
+
+
+#: What an agent action may be refused with (answered 409 with its error id).
+_REFUSALS: tuple[type[Exception], ...] = (*ROOT_ERRORS, KeyError, ValueError)
+
+
+class SupervisorAction(StrEnum):
+    """What a supervisor may make an agent do from the dashboard."""
+
+    READY = "ready"
+    PAUSE = "pause"
+    LOGOUT = "logout"
+
+
+class AgentActionIn(BaseModel):
+    """A pause reason for ``pause`` (default: the supervisor paused the agent)."""
+
+    reason: str = Field(default="supervisor", max_length=64)
+
+
+class AgentActionOut(BaseModel):
+    """The agent's phase after the action."""
+
+    agent_id: int
+    phase: Phase
+
+
+def _audit_agent(
+    ctx: ApiContext, user: Principal, agent_id: int, action: str, details: dict[str, Any]
+) -> None:
+    with ctx.session() as session:
+        audit(
+            session,
+            actor=user.actor,
+            action=f"agent.supervisor_{action}",
+            entity="agent",
+            entity_id=agent_id,
+            details=details,
+        )
+
+
+@router.post(
+    "/agents/{agent_id}/{action}",
+    responses={
+        404: {"description": "No such agent in the user's scope"},
+        409: {"description": "Refused by the agent's state or the engine"},
+        503: {"description": "No engine runs in this process"},
+    },
+)
+async def dashboard_agent_action(
+    agent_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    action: SupervisorAction,
+    user: Leader,
+    ctx: Ctx,
+    body: AgentActionIn | None = None,
+) -> Any:
+    """Force an agent ready or paused, or log it out (a group leader: its group's agents),
+    through the engine's agent-action dispatcher; audited as ``agent.supervisor_<action>``
+    with the phase before and after."""
+    scope = agent_ids_in_scope(ctx, user)
+    if scope is not None and agent_id not in scope:
+        raise HTTPException(404, detail=f"agent {agent_id} is not in your group")
+    engine = ctx.engine
+    if engine is None:
+        return JSONResponse(
+            {"error": "engine_unavailable", "detail": "no dialer engine runs in this process"},
+            status_code=503,
+        )
+    before = engine.agent_snapshot(agent_id)
+    if before is None or before.get("phase") == Phase.LOGGED_OUT.value:
+        return JSONResponse(
+            {"error": "agent_transition", "detail": f"agent {agent_id} is not logged in"},
+            status_code=409,
+        )
+    payload: dict[str, Any] = {}
+    if action is SupervisorAction.PAUSE:
+        payload["reason"] = (body or AgentActionIn()).reason
+    try:
+        engine.agent_command(agent_id, action.value, payload)
+    except _REFUSALS as exc:
+        return JSONResponse({"error": error_id_of(exc), "detail": str(exc)}, status_code=409)
+    after = engine.agent_snapshot(agent_id) or {"phase": Phase.LOGGED_OUT.value}
+    details = {"phase": {"from": before.get("phase"), "to": after.get("phase")}, **payload}
+    await run_in_threadpool(_audit_agent, ctx, user, agent_id, action.value, details)
+    return AgentActionOut(agent_id=agent_id, phase=Phase(after["phase"]))

@@ -297,7 +297,7 @@ def dnc_import(  # noqa: PLR0917  (form fields are parameters)
             raise
         except Exception as exc:  # a broken file can make the readers raise anything
             log.warning("dnc_upload_unreadable", source=source, error=repr(exc))
-            raise invalid("file", f"{source}: cannot be read as CSV or XLSX ({exc})") from exc
+            raise invalid("file", f"{source}: cannot be read as CSV or XLSX") from exc
     shown = report.rejects[:MAX_REJECTS_SHOWN]
     return DncImportOut(
         source=source,

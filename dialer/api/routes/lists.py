@@ -113,6 +113,8 @@ class RecordOut(BaseModel):
     owner: str | None = Field(description="Login of the agent who owns the record.")
     last_outcome: str | None
     last_call_at: dt.datetime | None
+    parked_at: dt.datetime | None = Field(description="Parked by a supervisor since then.")
+    call_next_at: dt.datetime | None = Field(description="Asked to be called next then.")
     created_at: dt.datetime
 
 
@@ -212,7 +214,7 @@ def lists_upload(  # noqa: PLR0917  (form fields are parameters)
             raise
         except Exception as exc:  # a broken file can make the readers raise anything
             log.warning("list_upload_unreadable", source=source, error=repr(exc))
-            raise invalid("file", f"{source}: cannot be read as CSV or XLSX ({exc})") from exc
+            raise invalid("file", f"{source}: cannot be read as CSV or XLSX") from exc
     return ImportReportOut(
         list_id=report.list_id,
         campaign_id=campaign_id,
@@ -259,7 +261,7 @@ def lists_list(campaign_id: CampaignId, user: Supervisor, ctx: Ctx) -> list[Cont
 class RecordFilter:
     """The filters of the records list and its export (query parameters)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917  (query parameters)
         self,
         system_status: Annotated[SystemStatus | None, Query()] = None,
         status_id: Annotated[
@@ -272,15 +274,19 @@ class RecordFilter:
             int | None, Query(ge=1, le=MAX_ID, description="Agent who owns the record.")
         ] = None,
         list_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+        parked: Annotated[
+            bool | None, Query(description="Only parked (true) or unparked (false) records.")
+        ] = None,
     ) -> None:
         self.system_status = system_status
         self.status_id = status_id
         self.phone = phone
         self.owner_agent_id = owner_agent_id
         self.list_id = list_id
+        self.parked = parked
 
 
-def _records_query(
+def records_query(
     ctx: ApiContext, user: Principal, campaign_id: int, filters: RecordFilter
 ) -> sa.Select[Record, str, str]:
     """Records of the campaign matching ``filters`` in ``user``'s scope, by id."""
@@ -304,6 +310,9 @@ def _records_query(
         query = query.where(col(Record.status_id) == filters.status_id)
     if filters.list_id is not None:
         query = query.where(col(Record.list_id) == filters.list_id)
+    if filters.parked is not None:
+        parked = col(Record.parked_at)
+        query = query.where(parked.is_not(None) if filters.parked else parked.is_(None))
     if filters.phone is not None:
         digits = "".join(ch for ch in filters.phone if ch.isdigit() and ch.isascii())
         if not digits:
@@ -312,7 +321,7 @@ def _records_query(
     return query
 
 
-def _record_out(record: Record, status: str | None, owner: str | None) -> RecordOut:
+def record_out(record: Record, status: str | None, owner: str | None) -> RecordOut:
     return RecordOut(
         id=record.id or 0,
         list_id=record.list_id,
@@ -329,6 +338,8 @@ def _record_out(record: Record, status: str | None, owner: str | None) -> Record
         owner=owner,
         last_outcome=record.last_outcome,
         last_call_at=record.last_call_at,
+        parked_at=record.parked_at,
+        call_next_at=record.call_next_at,
         created_at=record.created_at,
     )
 
@@ -347,14 +358,14 @@ def records_list(  # noqa: PLR0917
     offset: Offset = 0,
 ) -> Page[RecordOut]:
     """A campaign's records, filtered and paged (a group leader: its agents' records)."""
-    query = _records_query(ctx, user, campaign_id, filters)
+    query = records_query(ctx, user, campaign_id, filters)
     with ctx.session() as session:
         _campaign(session, campaign_id)
         total = session.execute(
             sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
         ).scalar_one()
         rows = session.execute(query.limit(limit).offset(offset)).all()
-        items = [_record_out(rec, status, owner) for rec, status, owner in rows]
+        items = [record_out(rec, status, owner) for rec, status, owner in rows]
     return Page[RecordOut](items=items, total=total, limit=limit, offset=offset)
 
 
@@ -389,7 +400,7 @@ def records_export(
 ) -> Response:
     """The filtered records as a CSV or XLSX file (custom fields as extra columns)."""
     check_export(ctx, user)
-    query = _records_query(ctx, user, campaign_id, filters)
+    query = records_query(ctx, user, campaign_id, filters)
     with ctx.session() as session:
         campaign = _campaign(session, campaign_id)
         keys: set[str] = set()
@@ -402,7 +413,7 @@ def records_export(
         with Session(ctx.db) as session:
             result = session.execute(query.execution_options(yield_per=2000))
             for record, status, owner in result:
-                out = _record_out(record, status, owner).model_dump()
+                out = record_out(record, status, owner).model_dump()
                 yield [out[c] for c in _RECORD_COLUMNS] + [record.fields.get(k) for k in extra]
 
     return export_response(

@@ -1,5 +1,5 @@
 /* The audit log: filters (kept in the page's address) by actor, entity, action and period;
-   paging; each change's details as compact JSON. GET /api/audit. */
+   paging; each change's details as a readable diff (before → after). GET /api/audit. */
 "use strict";
 
 (function () {
@@ -30,10 +30,9 @@
     page = Math.max(1, Number(q.get("page") || 1));
   }
 
-  /** The details of a change as one line of JSON (nothing when there are none). */
+  /** The details of a change as a readable diff (field: before → after). */
   function details(value) {
-    if (!value || (typeof value === "object" && Object.keys(value).length === 0)) return "–";
-    return D.h("code", { class: "details" }, JSON.stringify(value));
+    return D.diff(value);
   }
 
   async function load() {

@@ -31,6 +31,8 @@
     dial_mode: "predictive",
     preview_timeout_s: 0,
     preview_timeout_action: "skip",
+    owner_absent_policy: "keep_waiting",
+    owner_absent_release_min: 30,
   };
   let campaign = null;
   let offered = [];
@@ -45,14 +47,18 @@
 
   function fillForm(c) {
     const el = form.elements;
-    for (const name of ["name", "description", "max_attempts", "max_wait_s", "window_start", "window_end", "default_region", "default_tz", "wrapup_timeout_s", "caller_id", "hours_start", "hours_end", "hours_tz", "dial_mode", "preview_timeout_s", "preview_timeout_action"]) {
+    for (const name of ["name", "description", "max_attempts", "max_wait_s", "window_start", "window_end", "default_region", "default_tz", "wrapup_timeout_s", "caller_id", "hours_start", "hours_end", "hours_tz", "dial_mode", "preview_timeout_s", "preview_timeout_action", "owner_absent_policy", "owner_absent_release_min"]) {
       if (el[name]) el[name].value = c[name] === null || c[name] === undefined ? "" : c[name];
     }
     ensureOption(el.pacing_profile, c.pacing_profile);
     el.pacing_profile.value = c.pacing_profile || "";
     for (const input of D.$$("[data-retry]", form)) {
       const v = (c.retry_delays_s || {})[input.dataset.retry];
-      input.value = v === undefined ? "" : v;
+      const unit = form.querySelector(`[data-retry-unit="${input.dataset.retry}"]`);
+      // Shown in the largest unit that holds it whole (stored in seconds).
+      const size = v === undefined ? 60 : v % 3600 === 0 && v >= 3600 ? 3600 : v % 60 === 0 ? 60 : 1;
+      unit.value = String(size);
+      input.value = v === undefined ? "" : v / size;
     }
     for (const name of ["window_days", "hours_days"]) {
       const days = new Set((c[name] || []).map(Number));
@@ -73,7 +79,8 @@
     const number = (name) => (text(name) === "" ? null : Number(text(name)));
     const retry = {};
     for (const input of D.$$("[data-retry]", form)) {
-      if (input.value.trim() !== "") retry[input.dataset.retry] = Number(input.value);
+      const unit = Number(form.querySelector(`[data-retry-unit="${input.dataset.retry}"]`).value);
+      if (input.value.trim() !== "") retry[input.dataset.retry] = Math.round(Number(input.value) * unit);
     }
     const days = (name) => D.$$(`input[name="${name}"]:checked`, form).map((b) => Number(b.value));
     const body = {
@@ -97,8 +104,10 @@
       dial_mode: el.dial_mode.value || "predictive",
       preview_timeout_s: number("preview_timeout_s"),
       preview_timeout_action: el.preview_timeout_action.value || "skip",
+      owner_absent_policy: el.owner_absent_policy.value,
+      owner_absent_release_min: number("owner_absent_release_min"),
     };
-    for (const k of ["max_attempts", "max_wait_s", "wrapup_timeout_s", "preview_timeout_s"]) if (body[k] === null) delete body[k];
+    for (const k of ["max_attempts", "max_wait_s", "wrapup_timeout_s", "preview_timeout_s", "owner_absent_release_min"]) if (body[k] === null) delete body[k];
     const wrap = el.wrapup_default_status_id.value;
     if (wrap) body.wrapup_default_status_id = Number(wrap);
     else if (campaign && campaign.wrapup_default_status_id) body.wrapup_default_status_id = null;
@@ -160,6 +169,7 @@
     const why = $("campaign-paused-reason");
     why.textContent = campaign.paused_reason ? D.t("dashboard.paused_reason", { reason: campaign.paused_reason }) : "";
     why.hidden = !campaign.paused_reason;
+    D.showIdle($("campaign-idle"), $("campaign-idle-box"), campaign.idle);
     for (const b of D.$$("#state-actions button")) {
       const allowed = { start: ["draft", "paused", "stopped"], pause: ["running"], stop: ["running", "paused"] }[b.dataset.action];
       b.disabled = !allowed.includes(campaign.state);
@@ -170,12 +180,17 @@
 
   for (const b of D.$$("#state-actions button")) {
     b.addEventListener("click", async () => {
+      // Starting outside the campaign's own hours: say so first (it would not dial yet).
+      if (b.dataset.action === "start" && campaign && campaign.hours_open === false) {
+        const hours = `${campaign.hours_start}–${campaign.hours_end} (${campaign.hours_tz})`;
+        if (!window.confirm(D.t("campaign.start_closed_confirm", { hours }))) return;
+      }
       await D.busy(b, async () => {
         try {
           const answer = await D.api("POST", `/api/campaigns/${campaignId}/${b.dataset.action}`);
           const state = pick(answer || {}, "state") || pick((answer || {}).campaign || {}, "state");
           if (state) campaign.state = state;
-          else await loadCampaign();
+          await refreshFigures();
           D.showError($("campaign-error"), null);
         } catch (err) {
           D.showError($("campaign-error"), err);
@@ -326,6 +341,7 @@
           D.showImportReport(report.report || report);
           upload.reset();
           await loadLists();
+          await refreshFigures();
         } catch (err) {
           D.showFormErrors(upload, err, $("upload-error"));
         }
@@ -341,6 +357,17 @@
     showHeader();
     showRecords(campaign.records);
   }
+  /** The campaign's state, reasons and record counts again, the form left as typed. */
+  async function refreshFigures() {
+    try {
+      const fresh = await D.api("GET", `/api/campaigns/${campaignId}`);
+      for (const key of ["state", "paused_reason", "idle", "hours_open"]) campaign[key] = fresh[key];
+      showHeader();
+      showRecords(fresh.records);
+    } catch (err) {
+      /* the next event or the next minute tries again */
+    }
+  }
   function showRecords(records) {
     for (const el of D.$$("[data-records]")) el.textContent = D.fmtNumber(records[el.dataset.records]);
     for (const el of D.$$("#record-by-status [data-system]")) el.textContent = D.fmtNumber(records.by_system_status[el.dataset.system] || 0);
@@ -354,6 +381,7 @@
       return;
     }
     try {
+      await D.ready;
       await loadCampaign();
     } catch (err) {
       D.showError($("campaign-error"), err);
@@ -363,5 +391,10 @@
     if (admin) loadProfiles();
     loadStatuses();
     loadLists();
+    // Record counts and the reasons follow the engine (calls placed, imports, starts)
+    // without a reload: refresh at most every few seconds while the stream says so.
+    const refresh = D.throttle(refreshFigures, 3000);
+    D.live({ campaign: campaignId }, { stats: (p) => Number(p.campaign) === campaignId && refresh(), call: (p) => Number(p.campaign) === campaignId && refresh() });
+    setInterval(refresh, 30000);
   })();
 })();

@@ -46,7 +46,14 @@
               { type: "button", class: "small", dataset: { action }, "aria-label": `${D.t("campaigns." + action)}: ${c.name}` },
               D.t("campaigns." + action),
             );
-            b.addEventListener("click", () => changeState(b, c.id, action));
+            b.addEventListener("click", () => {
+              // Starting outside the campaign's own hours: say so first (it would not dial).
+              if (action === "start" && c.hours_open === false) {
+                const hours = `${c.hours_start}–${c.hours_end} (${c.hours_tz})`;
+                if (!window.confirm(D.t("campaign.start_closed_confirm", { hours }))) return;
+              }
+              changeState(b, c.id, action);
+            });
             return b;
           });
         cells.push(D.h("td", { class: "actions" }, ...buttons));

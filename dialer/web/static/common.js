@@ -31,14 +31,9 @@
 
   /* ---- dates and numbers, in the browser's locale and time zone ------------------ */
 
-  /** The browser's locale for the page's language (e.g. en-GB, pl-PL). */
-  D.locale = (function () {
-    const prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || D.lang];
-    for (const code of prefs) {
-      if (code && code.toLowerCase().split("-")[0] === D.lang) return code;
-    }
-    return D.lang;
-  })();
+  /** The locale of the page's language (the user's setting), never the browser's: a Polish
+      user on an English browser reads Polish dates, and the other way round. */
+  D.locale = { en: "en-GB", pl: "pl-PL" }[D.lang] || D.lang;
   const dateTimeFmt = new Intl.DateTimeFormat(D.locale, { dateStyle: "short", timeStyle: "medium" });
   const shortFmt = new Intl.DateTimeFormat(D.locale, { dateStyle: "short", timeStyle: "short" });
   const timeFmt = new Intl.DateTimeFormat(D.locale, { hour: "2-digit", minute: "2-digit" });
@@ -99,6 +94,52 @@
     for (const el of (root || document).querySelectorAll("time[datetime]")) {
       el.textContent = el.dataset.short ? D.fmtDateTimeShort(el.getAttribute("datetime")) : D.fmtDateTime(el.getAttribute("datetime"));
     }
+  };
+
+  /** A change's details as readable lines: "field: before → after" for {from, to} pairs and
+      [before, after] lists (also under "changed"), "field: value" for the rest. */
+  D.diff = function (details) {
+    if (!details || typeof details !== "object" || Object.keys(details).length === 0) return "–";
+    const show = (v) => {
+      if (v === null || v === undefined || v === "") return "–";
+      if (typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v)) return D.fmtDateTimeShort(v);
+      return typeof v === "object" ? JSON.stringify(v) : String(v);
+    };
+    const lines = [];
+    const walk = (obj) => {
+      for (const [key, value] of Object.entries(obj)) {
+        if (key === "changed" && value && typeof value === "object" && !Array.isArray(value)) {
+          walk(value);
+        } else if (value && typeof value === "object" && !Array.isArray(value) && "from" in value && "to" in value) {
+          lines.push(D.h("li", {}, D.h("b", {}, key), ": ", D.h("del", {}, show(value.from)), " → ", D.h("ins", {}, show(value.to))));
+        } else if (Array.isArray(value) && value.length === 2 && key !== "ids") {
+          lines.push(D.h("li", {}, D.h("b", {}, key), ": ", D.h("del", {}, show(value[0])), " → ", D.h("ins", {}, show(value[1]))));
+        } else {
+          lines.push(D.h("li", {}, D.h("b", {}, key), ": ", show(value)));
+        }
+      }
+    };
+    walk(details);
+    return D.h("ul", { class: "diff" }, lines);
+  };
+
+  /** Why a campaign does not dial, one sentence per reason (GET … "idle": [{code, params}]). */
+  D.idleText = function (reason) {
+    const p = Object.assign({}, reason.params || {});
+    if (reason.code === "nothing_due") {
+      return p.next_due_at ? D.t("idle.nothing_due_at", { when: D.fmtDateTimeShort(p.next_due_at) }) : D.t("idle.nothing_due");
+    }
+    if (reason.code === "not_running") p.state = D.tv("campaign_state", p.state);
+    if (reason.code === "outside_every_window" || reason.code === "no_agent_ready") {
+      for (const k of ["due", "logged_in"]) if (k in p) p[k] = D.fmtNumber(p[k]);
+    }
+    return D.t("idle." + reason.code, p);
+  };
+  /** Fill a list (and show its box) with the reasons, or hide the box when there are none. */
+  D.showIdle = function (list, box, reasons) {
+    const items = (reasons || []).map((r) => D.h("li", { dataset: { idle: r.code } }, D.idleText(r)));
+    list.replaceChildren(...items);
+    box.hidden = items.length === 0;
   };
 
   /* ---- DOM --------------------------------------------------------------------- */
@@ -200,6 +241,7 @@
     }
   }
   D.ApiError = ApiError;
+  const PENDING = "dialer.pending";
 
   /** Call the API: `D.api("POST", "/api/x", {json})` → the JSON answer, or throws ApiError. */
   D.api = async function (method, path, payload, options) {
@@ -220,7 +262,15 @@
       throw new ApiError(0, { error: "network", detail: D.t("error.network") });
     }
     if (response.status === 401 && D.role) {
-      // The session ended: sign in again and come back here.
+      // The session ended: keep the change being sent (JSON only), sign in again, come back
+      // here, and send it then (see "replay" below).
+      if (method !== "GET" && !(payload instanceof FormData)) {
+        try {
+          sessionStorage.setItem(PENDING, JSON.stringify({ method, path, payload: payload === undefined ? null : payload, page: location.pathname }));
+        } catch (exc) {
+          /* storage full or off: the change is lost, as before */
+        }
+      }
       window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
       throw new ApiError(401, { error: "unauthorized", detail: D.t("error.unauthorized") });
     }
@@ -232,6 +282,29 @@
     if (!response.ok) throw new ApiError(response.status, data);
     return data;
   };
+  /** A change sent while the session had ended, sent again once signed in on its page. */
+  async function replay() {
+    let pending = null;
+    try {
+      pending = JSON.parse(sessionStorage.getItem(PENDING) || "null");
+    } catch (exc) {
+      pending = null;
+    }
+    if (!pending || !D.role || pending.page !== location.pathname) return;
+    sessionStorage.removeItem(PENDING);
+    const note = D.h("p", { class: "ok", id: "replayed", role: "status" });
+    const main = document.querySelector("main") || document.body;
+    main.prepend(note);
+    try {
+      await D.api(pending.method, pending.path, pending.payload);
+      note.textContent = D.t("app.replayed");
+      document.dispatchEvent(new CustomEvent("dialer:replayed"));
+    } catch (err) {
+      note.className = "error";
+      note.textContent = D.t("app.replay_failed") + " " + D.errorText(err);
+    }
+  }
+
   /** The items of a list answer (a plain array, or an object with `items`). */
   D.items = function (data) {
     if (Array.isArray(data)) return data;
@@ -264,11 +337,71 @@
     let lead = Object.prototype.hasOwnProperty.call(D.catalog, key) ? D.catalog[key] : null;
     if (!lead) lead = D.t(known[err.status] || (err.status >= 500 ? "error.server" : "error.refused"));
     if (err.status === 0 || !err.detail || err.detail === lead) return lead;
-    return lead + " " + err.detail;
+    if (err.problems.length) {
+      return lead + " " + err.problems.map((p) => `${D.fieldLabel(p.field)}: ${D.problemText(p)}`).join("; ");
+    }
+    // "status_id: …" from the server reads as "<the field's label>: …".
+    const named = /^([a-z_][a-z0-9_.]*): (.*)$/s.exec(err.detail);
+    return lead + " " + (named ? `${D.fieldLabel(named[1])}: ${named[2]}` : err.detail);
+  };
+  /** A validation problem in the page's language: by its type (pydantic's, with the limit
+      it names), else our own sentence; never the validator's English wording. */
+  const PROBLEMS = {
+    missing: (p) => D.t("problem.required", p),
+    int_parsing: (p) => D.t("problem.whole_number", p),
+    int_type: (p) => D.t("problem.whole_number", p),
+    int_from_float: (p) => D.t("problem.whole_number", p),
+    float_parsing: (p) => D.t("problem.number", p),
+    float_type: (p) => D.t("problem.number", p),
+    bool_parsing: (p) => D.t("problem.yes_no", p),
+    bool_type: (p) => D.t("problem.yes_no", p),
+    string_too_long: (p) => D.t("problem.too_long", p),
+    string_too_short: (p) => D.t("problem.too_short", p),
+    too_long: (p) => D.t("problem.too_many", p),
+    greater_than_equal: (p) => D.t("problem.at_least", p),
+    less_than_equal: (p) => D.t("problem.at_most", p),
+    greater_than: (p) => D.t("problem.more_than", p),
+    less_than: (p) => D.t("problem.less_than", p),
+    enum: (p) => D.t("problem.choice", p),
+    literal_error: (p) => D.t("problem.choice", p),
+    datetime_parsing: (p) => D.t("problem.datetime", p),
+    datetime_from_date_parsing: (p) => D.t("problem.datetime", p),
+    datetime_type: (p) => D.t("problem.datetime", p),
+    timezone_aware: (p) => D.t("problem.datetime", p),
+    date_parsing: (p) => D.t("problem.date", p),
+    time_parsing: (p) => D.t("problem.time", p),
+    json_invalid: (p) => D.t("problem.invalid", p),
+    string_type: (p) => D.t("problem.text", p),
+    dict_type: (p) => D.t("problem.invalid", p),
+    list_type: (p) => D.t("problem.invalid", p),
+    model_attributes_type: (p) => D.t("problem.invalid", p),
+    extra_forbidden: (p) => D.t("problem.unknown_field", p),
+    string_pattern_mismatch: (p) => D.t("problem.invalid", p),
   };
   D.problemText = function (problem) {
-    const known = { "Field required": "problem.required" };
-    return known[problem] ? D.t(known[problem]) : problem;
+    if (problem && typeof problem === "object") {
+      const say = PROBLEMS[problem.type];
+      const ctx = problem.ctx || {};
+      if (say) {
+        const limit = ["max_length", "min_length", "ge", "le", "gt", "lt"].map((k) => ctx[k]).find((v) => v !== undefined);
+        return say({ limit: limit === undefined ? "" : D.fmtNumber(limit) });
+      }
+      if (problem.type === "value_error" || problem.type === "assertion_error") {
+        return String(problem.problem || "").replace(/^(Value|Assertion) error, /, "");
+      }
+      return problem.type ? D.t("problem.invalid") : String(problem.problem || "");
+    }
+    return problem === "Field required" ? D.t("problem.required") : String(problem);
+  };
+  /** A field's name as a person reads it: its label on the page, a known name, or words. */
+  D.fieldLabel = function (field) {
+    const name = String(field || "").replace(/^(body|query|path|form)\./, "");
+    const input = document.querySelector(`[name="${CSS.escape(name.split(".")[0])}"]`);
+    const label = input && input.id ? document.querySelector(`label[for="${CSS.escape(input.id)}"]`) : null;
+    if (label && label.textContent.trim()) return label.textContent.trim();
+    const base = name.split(".")[0];
+    if (Object.prototype.hasOwnProperty.call(D.catalog, "field." + base)) return D.t("field." + base);
+    return name.replace(/[._]/g, " ");
   };
 
   /** Show an error in `el` (or clear it with null). */
@@ -299,7 +432,7 @@
     };
     if (err instanceof ApiError) {
       for (const p of err.problems) {
-        if (mark(p.field, D.problemText(p.problem))) named = true;
+        if (mark(p.field, D.problemText(p))) named = true;
       }
       if (!err.problems.length) {
         const m = /^([a-z_][a-z0-9_.]*): (.*)$/s.exec(err.detail || "");
@@ -396,4 +529,7 @@
     });
   }
   D.localizeTimes();
+  /** Settled once a change kept across an expired session was sent again (pages that show
+      what it changed wait for it before loading). */
+  D.ready = replay();
 })();

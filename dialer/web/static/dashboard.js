@@ -47,7 +47,7 @@
           D.h("td", { class: "num" }, l.live ? D.fmtNumber(calls.ringing) : "–"),
           D.h("td", { class: "num" }, l.live ? D.fmtNumber(calls.talking) : "–"),
           D.h("td", { class: "num" }, l.live ? D.fmtNumber(live.dial_level) : "–"),
-          D.h("td", { class: "num" }, l.live ? D.fmtNumber(live.connected) : "–"),
+          D.h("td", { class: "num" }, D.fmtNumber(l.connected_today)),
         );
       }),
     );
@@ -85,9 +85,18 @@
     showState((data.live && data.live.state) || data.campaign.state);
     showLive(data.live);
     showAbandonment(data.abandonment);
+    D.showIdle($("dash-idle"), $("dash-idle-box"), data.idle);
     agents.clear();
-    for (const a of data.agents) agents.set(a.agent_id, a);
+    for (const a of data.agents) {
+      agents.set(a.agent_id, a);
+      // The engine knows when each phase began: the "since" column is right from the start.
+      if (a.since && !since.has(a.agent_id)) since.set(a.agent_id, a.since);
+    }
     showAgents();
+    showCalls(data.calls || [], data.generated_at);
+    // Today's figures from the call log: the same "connected" as the abandonment gauge and
+    // the campaign list (the engine's own counters restart with it).
+    for (const el of D.$$("[data-total]")) el.textContent = data.today ? D.fmtNumber(data.today[el.dataset.total] || 0) : "–";
     window.DialerChart.render($("chart"), data.series);
   }
 
@@ -98,7 +107,6 @@
     for (const el of D.$$("[data-calls]")) el.textContent = live ? D.fmtNumber(calls[el.dataset.calls] || 0) : "–";
     D.setText($("dial-level"), live ? D.fmtNumber(live.dial_level) : "–");
     D.setText($("occupancy"), live ? D.fmtPercent(live.occupancy) : "–");
-    for (const el of D.$$("[data-total]")) el.textContent = live ? D.fmtNumber(live[el.dataset.total] || 0) : "–";
     showAlerts(live);
   }
 
@@ -139,31 +147,92 @@
     return rest.length ? `${label}: ${rest.join(": ")}` : label;
   }
 
+  const collator = new Intl.Collator(D.locale, { numeric: true, sensitivity: "base" });
+  const table = $("dash-agents");
+  const limits = { paused: Number(table.dataset.longPause), wrap_up: Number(table.dataset.stuckWrapup) };
+  const OVERDUE = { paused: "long_pause", wrap_up: "stuck_wrapup" };
+  /** "long_pause" / "stuck_wrapup" when an agent has been paused / in wrap-up too long. */
+  function overdue(phase, iso) {
+    const when = D.parseDate(iso);
+    if (!when || !limits[phase]) return "";
+    return (Date.now() - when.getTime()) / 1000 > limits[phase] ? OVERDUE[phase] : "";
+  }
+  function actionButtons(a) {
+    const make = (action) =>
+      D.h("button", { type: "button", class: "small", dataset: { agentAction: action, agent: a.agent_id }, "aria-label": `${D.t("dashboard.force_" + action)}: ${a.name || a.login}` }, D.t("dashboard.force_" + action));
+    return [a.phase !== "ready" && a.phase !== "talking" ? make("ready") : null, a.phase !== "paused" && a.phase !== "talking" ? make("pause") : null, make("logout")];
+  }
+  table.addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-agent-action]");
+    if (!button) return;
+    D.busy(button, async () => {
+      try {
+        await D.api("POST", `/api/dashboard/agents/${button.dataset.agent}/${button.dataset.agentAction}`);
+        D.showError($("dash-error"), null);
+        await loadDetail();
+      } catch (err) {
+        D.showError($("dash-error"), err);
+      }
+    });
+  });
+
   function showAgents() {
     const rows = Array.from(agents.values())
       .filter((a) => a.phase !== "logged_out")
-      .sort((a, b) => String(a.name || a.login).localeCompare(String(b.name || b.login)))
+      .sort((a, b) => collator.compare(String(a.name || a.login), String(b.name || b.login)))
       .map((a) => {
         const from = since.get(a.agent_id);
         const pending = a.pending ? ` (${D.t("agent.pending_" + a.pending)})` : "";
+        const late = overdue(a.phase, from);
         return D.h(
           "tr",
-          { dataset: { agent: a.agent_id, phase: a.phase } },
+          { dataset: { agent: a.agent_id, phase: a.phase, overdue: late || null } },
           D.h("td", {}, a.name || a.login || "#" + a.agent_id),
-          D.h("td", {}, D.badge("phase", a.phase), pending),
+          D.h("td", {}, D.badge("phase", a.phase), pending, late ? D.h("span", { class: "badge", dataset: { overdue: late } }, D.t("dashboard.overdue_" + late)) : null),
           D.h("td", { class: "num", dataset: { since: from || "" }, title: from ? D.fmtDateTime(from) : null }, from ? elapsed(from) : "–"),
           D.h("td", {}, a.phase === "paused" ? reason(a.pause_reason) : ""),
+          D.h("td", { class: "actions" }, actionButtons(a)),
         );
       });
     D.fillTable($("dash-agents"), rows, $("dash-agents-empty"));
+  }
+  /** The calls up now: number (linked to its record), agent, state, time since the dial
+      and since the person was connected, ticking. */
+  function showCalls(calls, generatedAt) {
+    const base = D.parseDate(generatedAt) || new Date();
+    const start = (s) => (s === null || s === undefined ? "" : new Date(base.getTime() - s * 1000).toISOString());
+    D.fillTable(
+      $("dash-calls"),
+      calls.map((c) => {
+        const dialed = start(c.duration_s);
+        const talked = start(c.talk_s);
+        return D.h(
+          "tr",
+          { dataset: { call: c.call_id, state: c.state } },
+          D.h("td", {}, c.record_id ? D.h("a", { href: `/records/${c.record_id}` }, c.phone) : c.phone),
+          D.h("td", {}, c.agent || (c.agent_id ? "#" + c.agent_id : "–")),
+          D.h("td", {}, D.h("span", { class: "badge", dataset: { callPhase: c.state } }, D.tv("call_phase", c.state))),
+          D.h("td", { class: "num", dataset: { since: dialed } }, elapsed(dialed)),
+          D.h("td", { class: "num", dataset: { since: talked } }, talked ? elapsed(talked) : "–"),
+        );
+      }),
+      $("dash-calls-empty"),
+    );
   }
   function elapsed(iso) {
     const when = D.parseDate(iso);
     return when ? D.fmtDuration((Date.now() - when.getTime()) / 1000) : "–";
   }
   setInterval(() => {
-    for (const cell of D.$$("#dash-agents td[data-since]")) {
+    for (const cell of D.$$("#dash-calls td[data-since]")) {
       if (cell.dataset.since) cell.textContent = elapsed(cell.dataset.since);
+    }
+    for (const cell of D.$$("#dash-agents td[data-since]")) {
+      if (!cell.dataset.since) continue;
+      cell.textContent = elapsed(cell.dataset.since);
+      const row = cell.closest("tr");
+      const late = overdue(row.dataset.phase, cell.dataset.since);
+      if (late && row.dataset.overdue !== late) showAgents();
     }
   }, 1000);
 
@@ -196,7 +265,8 @@
           showAgents();
         },
         call: (payload) => {
-          if (Number(payload.campaign) === campaignId && ["connected", "dropped", "ended"].includes(payload.state)) reloadDetail();
+          // Calls come and go: the live calls list (and the figures) follow.
+          if (Number(payload.campaign) === campaignId) reloadDetail();
         },
       },
       D.liveIndicator($("live-dot")),
