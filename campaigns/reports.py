@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from campaigns.enums import Outcome
 from campaigns.models import (
@@ -34,6 +35,8 @@ from campaigns.models import (
     CallLog,
     CampaignHour,
     Record,
+    RecordContact,
+    RecordRollup,
     RollupHour,
     StatusHour,
 )
@@ -45,6 +48,8 @@ _CHOUR = CampaignHour.__table__  # type: ignore[attr-defined]
 _DONE = RollupHour.__table__  # type: ignore[attr-defined]
 _AGENT = Agent.__table__  # type: ignore[attr-defined]
 _RECORD = Record.__table__  # type: ignore[attr-defined]
+_CONTACT = RecordContact.__table__  # type: ignore[attr-defined]
+_UPTO = RecordRollup.__table__  # type: ignore[attr-defined]
 
 HOUR = dt.timedelta(hours=1)
 _CHUNK = dt.timedelta(days=7)
@@ -226,6 +231,7 @@ def rollup_due(db: sa.Engine, *, now: dt.datetime, lookback: dt.timedelta = LOOK
             span_end += HOUR
         written += rollup_hours(db, at, span_end, now=now)
         at = span_end
+    rollup_records(db, now=now)
     return written
 
 
@@ -233,12 +239,135 @@ def fill_rollups(db: sa.Engine, *, now: dt.datetime) -> int:
     """Roll up the whole call log up to the current hour (first run, or a rebuild)."""
     with db.connect() as conn:
         oldest = conn.execute(sa.select(sa.func.min(_LOG.c.dial_at))).scalar()
+    rollup_records(db, now=now, rebuild=True)
     if oldest is None:
         return 0
     current = _floor_hour(now)
     if oldest >= current:
         return 0
     return rollup_hours(db, oldest, current, now=now)
+
+
+# ------------------------------------------------------------------------- per record
+
+
+def records_upto(conn: sa.Connection) -> dt.datetime | None:
+    """Every call dialed before this is in ``record_contact`` (None: no call is)."""
+    value = conn.execute(sa.select(_UPTO.c.upto).where(_UPTO.c.id == 1)).scalar()
+    return None if value is None else _as_hour(value)
+
+
+def _span_per_record(start: dt.datetime | None, end: dt.datetime) -> sa.Select[Any]:
+    """Each record's calls dialed in [start, end): the row ``record_contact`` holds."""
+    is_answered = _LOG.c.outcome == Outcome.ANSWERED.value
+    in_span = [_LOG.c.dial_at < end, _LOG.c.record_id.is_not(None)]
+    if start is not None:
+        in_span.append(_LOG.c.dial_at >= start)
+    agg = (
+        sa.select(
+            _LOG.c.record_id.label("record_id"),
+            sa.func.count().label("attempts"),
+            sa.func.sum(sa.case((is_answered, 1), else_=0)).label("reached"),
+            sa.func.min(_LOG.c.id).label("first_call_id"),
+            sa.func.max(_LOG.c.id).label("last_call_id"),
+            sa.func.max(sa.case((is_answered, _LOG.c.id))).label("last_answered_id"),
+        )
+        .where(*in_span)
+        .group_by(_LOG.c.record_id)
+        .subquery("span")
+    )
+    first, last = _LOG.alias("first_call"), _LOG.alias("last_call")
+    return (
+        sa.select(
+            agg.c.record_id,
+            last.c.campaign_id,
+            _RECORD.c.list_id,
+            agg.c.attempts,
+            agg.c.reached,
+            agg.c.first_call_id,
+            first.c.dial_at,
+            first.c.outcome,
+            first.c.agent_id,
+            agg.c.last_call_id,
+            last.c.dial_at,
+            last.c.outcome,
+            last.c.agent_id,
+            agg.c.last_answered_id,
+        )
+        .select_from(
+            agg.join(first, first.c.id == agg.c.first_call_id)
+            .join(last, last.c.id == agg.c.last_call_id)
+            .outerjoin(_RECORD, _RECORD.c.id == agg.c.record_id)
+        )
+        .where(sa.true())  # SQLite: an INSERT … SELECT … ON CONFLICT needs a WHERE
+    )
+
+
+_CONTACT_COLS = (
+    "record_id",
+    "campaign_id",
+    "list_id",
+    "attempts",
+    "reached",
+    "first_call_id",
+    "first_at",
+    "first_outcome",
+    "first_agent_id",
+    "last_call_id",
+    "last_at",
+    "last_outcome",
+    "last_agent_id",
+    "last_answered_id",
+)
+
+
+def rollup_records(db: sa.Engine, *, now: dt.datetime, rebuild: bool = False) -> bool:
+    """Add the calls that settled since the last run (dialed before the hour that ended
+    :data:`SETTLE` ago) to each record's ``record_contact`` row; ``rebuild`` starts over
+    from the whole log. Returns whether anything moved."""
+    upto = _floor_hour(now - SETTLE)
+    with db.begin() as conn:
+        done = None if rebuild else records_upto(conn)
+        if done is not None and done >= upto:
+            return False
+        if done is None:
+            conn.execute(sa.delete(_CONTACT))
+            conn.execute(
+                sa.insert(_CONTACT).from_select(_CONTACT_COLS, _span_per_record(None, upto))
+            )
+        else:
+            insert = (
+                postgresql.insert(_CONTACT)
+                if db.dialect.name == "postgresql"
+                else sqlite.insert(_CONTACT)
+            )
+            stmt = insert.from_select(_CONTACT_COLS, _span_per_record(done, upto))
+            new = stmt.excluded
+            # First and last are by call id: a call dialed in this span may have been
+            # written before one of an earlier span (several engines).
+            earlier = new.first_call_id < _CONTACT.c.first_call_id
+            later = new.last_call_id > _CONTACT.c.last_call_id
+
+            def pick(cond: sa.ColumnElement[bool], name: str) -> sa.ColumnElement[Any]:
+                return sa.case((cond, new[name]), else_=_CONTACT.c[name])
+
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[_CONTACT.c.record_id],
+                set_={
+                    "campaign_id": new.campaign_id,
+                    "list_id": new.list_id,
+                    "attempts": _CONTACT.c.attempts + new.attempts,
+                    "reached": _CONTACT.c.reached + new.reached,
+                    **{n: pick(earlier, n) for n in _CONTACT_COLS if n.startswith("first_")},
+                    **{n: pick(later, n) for n in _CONTACT_COLS if n.startswith("last_call")},
+                    **{n: pick(later, n) for n in ("last_at", "last_outcome", "last_agent_id")},
+                    "last_answered_id": _later(new.last_answered_id, _CONTACT.c.last_answered_id),
+                },
+            )
+            conn.execute(stmt)
+        conn.execute(sa.delete(_UPTO))
+        conn.execute(sa.insert(_UPTO).values(id=1, upto=upto, updated_at=now))
+    return True
 
 
 # ------------------------------------------------------------------------- reading
@@ -779,10 +908,11 @@ class CustomerLine:
 
 @dataclass
 class CustomersReport:
-    """Records called in the period: attempts distribution and the four views."""
+    """Records last called (first called, in the first-contact view) in the period, over
+    their whole history: attempts distribution and the four views."""
 
     distribution: dict[int, int]
-    """Records by how many calls they got in the period."""
+    """Records by how many calls they have had (ever)."""
     records: int
     never_reached: int
     last_not_answered: int
@@ -800,6 +930,107 @@ class CustomerView(StrEnum):
     NEVER_REACHED = "never_reached"
 
 
+def _raw_per_record(conds: Sequence[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    """Each record's calls among those matching ``conds``, from the raw log: calls, reached,
+    first / last / last answered call id, and when the first and last were dialed."""
+    is_answered = _LOG.c.outcome == Outcome.ANSWERED.value
+    agg = (
+        sa.select(
+            _LOG.c.record_id.label("record_id"),
+            sa.func.count().label("calls"),
+            sa.func.sum(sa.case((is_answered, 1), else_=0)).label("reached"),
+            sa.func.min(_LOG.c.id).label("first_id"),
+            sa.func.max(_LOG.c.id).label("last_id"),
+            sa.func.max(sa.case((is_answered, _LOG.c.id))).label("last_answered_id"),
+        )
+        .where(_LOG.c.record_id.is_not(None), *conds)
+        .group_by(_LOG.c.record_id)
+        .subquery("agg")
+    )
+    first, last = _LOG.alias("f"), _LOG.alias("l")
+    return sa.select(
+        agg.c.record_id,
+        agg.c.calls,
+        agg.c.reached,
+        agg.c.first_id,
+        agg.c.last_id,
+        agg.c.last_answered_id,
+        first.c.dial_at.label("first_at"),
+        last.c.dial_at.label("last_at"),
+    ).select_from(
+        agg.join(first, first.c.id == agg.c.first_id).join(last, last.c.id == agg.c.last_id)
+    )
+
+
+def _later(a: Any, b: Any) -> sa.ColumnElement[Any]:
+    """The larger of two ids, either of which may be NULL."""
+    return sa.case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
+
+
+def _per_record(
+    conn: sa.Connection, s: Scope, *, list_id: int | None, by_first: bool
+) -> sa.Subquery:
+    """One row per record whose last call (first call, ``by_first``) was dialed in ``s``,
+    over the record's whole history: from ``record_contact`` plus the calls dialed since
+    it was last brought up to date (an unscoped reader), or from the raw log of the calls
+    the reader sees (a scoped one)."""
+    call_conds: list[sa.ColumnElement[bool]] = list(_scope_conds(_LOG, _LOG.c.agent_id, s))
+    if list_id is not None:
+        call_conds.append(
+            _LOG.c.record_id.in_(sa.select(_RECORD.c.id).where(_RECORD.c.list_id == list_id))
+        )
+    scoped = s.agents is not None or s.agent_id is not None or s.group_id is not None
+    upto = None if scoped else records_upto(conn)
+
+    def in_period(first_at: Any, last_at: Any) -> sa.ColumnElement[bool]:
+        at = first_at if by_first else last_at
+        return sa.and_(at >= s.start, at < s.end)
+
+    if upto is None:
+        raw = _raw_per_record(call_conds).subquery("raw")
+        return sa.select(raw).where(in_period(raw.c.first_at, raw.c.last_at)).subquery("per_record")
+    fresh = _raw_per_record([_LOG.c.dial_at >= upto, *call_conds]).subquery("fresh")
+    rc = _CONTACT
+    rc_conds: list[sa.ColumnElement[bool]] = []
+    if s.campaign_id is not None:
+        rc_conds.append(rc.c.campaign_id == s.campaign_id)
+    if list_id is not None:
+        rc_conds.append(rc.c.list_id == list_id)
+    settled = sa.select(
+        rc.c.record_id,
+        rc.c.attempts.label("calls"),
+        rc.c.reached,
+        rc.c.first_call_id.label("first_id"),
+        rc.c.last_call_id.label("last_id"),
+        rc.c.last_answered_id,
+        rc.c.first_at,
+        rc.c.last_at,
+    ).where(
+        *rc_conds,
+        in_period(rc.c.first_at, rc.c.last_at),
+        rc.c.record_id.not_in(sa.select(fresh.c.record_id)),
+    )
+    rc_first = sa.and_(rc.c.first_call_id.is_not(None), rc.c.first_call_id < fresh.c.first_id)
+    rc_last = sa.and_(rc.c.last_call_id.is_not(None), rc.c.last_call_id > fresh.c.last_id)
+    first_at = sa.case((rc_first, rc.c.first_at), else_=fresh.c.first_at)
+    last_at = sa.case((rc_last, rc.c.last_at), else_=fresh.c.last_at)
+    merged = (
+        sa.select(
+            fresh.c.record_id,
+            (fresh.c.calls + sa.func.coalesce(rc.c.attempts, 0)).label("calls"),
+            (fresh.c.reached + sa.func.coalesce(rc.c.reached, 0)).label("reached"),
+            sa.case((rc_first, rc.c.first_call_id), else_=fresh.c.first_id).label("first_id"),
+            sa.case((rc_last, rc.c.last_call_id), else_=fresh.c.last_id).label("last_id"),
+            _later(fresh.c.last_answered_id, rc.c.last_answered_id).label("last_answered_id"),
+            first_at.label("first_at"),
+            last_at.label("last_at"),
+        )
+        .select_from(fresh.outerjoin(rc, rc.c.record_id == fresh.c.record_id))
+        .where(in_period(first_at, last_at))
+    )
+    return sa.union_all(settled, merged).subquery("per_record")
+
+
 def customers_report(
     conn: sa.Connection,
     s: Scope,
@@ -809,32 +1040,11 @@ def customers_report(
     limit: int = 100,
     offset: int = 0,
 ) -> CustomersReport:
-    """Records called in the period (in ``s``): attempts per record, first and last call,
-    whether the last was not answered, whether any reached a person."""
-    conds = [
-        _LOG.c.dial_at >= s.start,
-        _LOG.c.dial_at < s.end,
-        _LOG.c.record_id.is_not(None),
-        *_scope_conds(_LOG, _LOG.c.agent_id, s),
-    ]
-    if list_id is not None:
-        conds.append(
-            _LOG.c.record_id.in_(sa.select(_RECORD.c.id).where(_RECORD.c.list_id == list_id))
-        )
-    is_answered = _LOG.c.outcome == Outcome.ANSWERED.value
-    per_record = (
-        sa.select(
-            _LOG.c.record_id.label("record_id"),
-            sa.func.count().label("calls"),
-            sa.func.sum(sa.case((is_answered, 1), else_=0)).label("reached"),
-            sa.func.min(_LOG.c.id).label("first_id"),
-            sa.func.max(_LOG.c.id).label("last_id"),
-            sa.func.max(sa.case((is_answered, _LOG.c.id))).label("last_answered_id"),
-        )
-        .where(*conds)
-        .group_by(_LOG.c.record_id)
-        .subquery("per_record")
-    )
+    """Records whose last call (the first call, in the first-contact view) was dialed in
+    the period, over each record's whole history of calls (those the reader sees): attempts
+    per record, first and last call, whether the last was not answered, whether any call
+    ever reached a person."""
+    per_record = _per_record(conn, s, list_id=list_id, by_first=view is CustomerView.FIRST_CONTACT)
     # The last call was not answered when no call was, or a later one was not.
     last_not_answered = sa.or_(
         per_record.c.last_answered_id.is_(None),
@@ -875,25 +1085,38 @@ def customers_report(
     records = {
         r.id: r
         for r in conn.execute(
-            sa.select(_RECORD.c.id, _RECORD.c.list_id, _RECORD.c.phone, _RECORD.c.name).where(
-                _RECORD.c.id.in_(sorted({r.record_id for r in picked}))
-            )
+            sa.select(
+                _RECORD.c.id,
+                _RECORD.c.campaign_id,
+                _RECORD.c.list_id,
+                _RECORD.c.phone,
+                _RECORD.c.name,
+            ).where(_RECORD.c.id.in_(sorted({r.record_id for r in picked})))
         )
     }
+
+    def contact(call_id: int, at: Any) -> Contact:
+        call = calls.get(call_id)  # None once retention purged it: the rollup still knows when
+        if call is None:
+            return Contact(_as_hour(at), None, None, int(call_id))
+        return Contact(call.dial_at, call.outcome, call.agent_id, int(call_id))
+
     lines = []
     for r in picked:
-        first, last, rec = calls[r.first_id], calls[r.last_id], records.get(r.record_id)
+        rec = records.get(r.record_id)
+        last_call = calls.get(r.last_id)
+        campaign = last_call.campaign_id if last_call is not None else None
         lines.append(
             CustomerLine(
                 record_id=int(r.record_id),
-                campaign_id=int(last.campaign_id),
+                campaign_id=int(campaign or (rec.campaign_id if rec is not None else 0)),
                 list_id=rec.list_id if rec is not None else None,
                 phone=rec.phone if rec is not None else "",
                 name=rec.name if rec is not None else "",
                 calls=int(r.calls),
                 reached=int(r.reached or 0),
-                first=Contact(first.dial_at, first.outcome, first.agent_id, first.id),
-                last=Contact(last.dial_at, last.outcome, last.agent_id, last.id),
+                first=contact(r.first_id, r.first_at),
+                last=contact(r.last_id, r.last_at),
             )
         )
     return CustomersReport(
