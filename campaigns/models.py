@@ -486,3 +486,44 @@ class RecordRollup(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
     upto: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: dt.datetime = _created()
+
+
+class AgentPhase(SQLModel, table=True):
+    """One stretch of an agent in one phase (ready, reserved, talking, wrap-up, paused with
+    a reason), written by the runtime when the agent enters it; ``end_at`` is set when the
+    agent leaves it (NULL while it lasts). Logging out closes the last stretch."""
+
+    __tablename__: ClassVar[str] = "agent_phase"
+    __table_args__ = (
+        sa.Index("ix_agent_phase_start", "start_at"),
+        sa.Index("ix_agent_phase_open", "agent_id", "end_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int
+    campaign_id: int
+    phase: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=64)
+    """The pause reason (paused only)."""
+    call_id: str | None = Field(default=None, max_length=64)
+    """The call reserved for, talked on or wrapped up."""
+    start_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    end_at: dt.datetime | None = _ts()
+
+
+class AgentPhaseHour(SQLModel, table=True):
+    """Seconds agents spent in each phase per UTC hour (:class:`AgentPhase` cut at hours),
+    and reservations that ended without a conversation because the call was dropped
+    (``missed``, counted in the hour the reservation began)."""
+
+    __tablename__: ClassVar[str] = "agent_phase_hour"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    agent_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    campaign_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    phase: str = Field(primary_key=True, max_length=20)
+    reason: str = Field(primary_key=True, max_length=64)
+    """The pause reason, "" for other phases."""
+    seconds: float = 0.0
+    missed: int = 0

@@ -31,6 +31,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from campaigns.enums import Outcome
 from campaigns.models import (
     Agent,
+    AgentPhase,
+    AgentPhaseHour,
     CallHour,
     CallLog,
     CampaignHour,
@@ -48,6 +50,8 @@ _CHOUR = CampaignHour.__table__  # type: ignore[attr-defined]
 _DONE = RollupHour.__table__  # type: ignore[attr-defined]
 _AGENT = Agent.__table__  # type: ignore[attr-defined]
 _RECORD = Record.__table__  # type: ignore[attr-defined]
+_PHASE = AgentPhase.__table__  # type: ignore[attr-defined]
+_PHOUR = AgentPhaseHour.__table__  # type: ignore[attr-defined]
 _CONTACT = RecordContact.__table__  # type: ignore[attr-defined]
 _UPTO = RecordRollup.__table__  # type: ignore[attr-defined]
 
@@ -133,6 +137,93 @@ def _floor_hour(when: dt.datetime) -> dt.datetime:
     return when.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
+# ------------------------------------------------------------------------- agents' phases
+
+#: The phases an agent is logged in through; ``paused`` stretches carry a reason.
+PHASES: tuple[str, ...] = ("ready", "reserved", "talking", "wrap_up", "paused")
+#: Phases in which the agent is busy with a call (occupancy's numerator).
+BUSY_PHASES: tuple[str, ...] = ("reserved", "talking", "wrap_up")
+
+PhaseKey = tuple[dt.datetime, int, int, str, str]
+
+
+@dataclass(frozen=True)
+class PhaseRow:
+    """One stretch of the phase history, with whether its reserved call was dropped."""
+
+    agent_id: int
+    campaign_id: int
+    phase: str
+    reason: str
+    start: dt.datetime
+    end: dt.datetime | None
+    dropped: bool
+
+
+def _phase_rows(
+    conn: sa.Connection,
+    start: dt.datetime,
+    end: dt.datetime,
+    conds: Sequence[sa.ColumnElement[bool]],
+) -> list[PhaseRow]:
+    """The stretches overlapping [start, end) (``conds`` on ``agent_phase``)."""
+    dropped = (
+        sa.select(_LOG.c.id)
+        .where(_LOG.c.channel_id == _PHASE.c.call_id, _LOG.c.outcome == Outcome.DROPPED.value)
+        .exists()
+    )
+    query = sa.select(
+        _PHASE.c.agent_id,
+        _PHASE.c.campaign_id,
+        _PHASE.c.phase,
+        _PHASE.c.reason,
+        _PHASE.c.start_at,
+        _PHASE.c.end_at,
+        sa.and_(_PHASE.c.phase == "reserved", _PHASE.c.call_id.is_not(None), dropped),
+    ).where(
+        _PHASE.c.start_at < end,
+        sa.or_(_PHASE.c.end_at.is_(None), _PHASE.c.end_at > start),
+        *conds,
+    )
+    return [
+        PhaseRow(
+            int(r[0]),
+            int(r[1]),
+            str(r[2]),
+            (r[3] or "") if r[2] == "paused" else "",
+            _as_hour(r[4]),
+            None if r[5] is None else _as_hour(r[5]),
+            bool(r[6]),
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def phase_hours(
+    rows: Iterable[PhaseRow], start: dt.datetime, end: dt.datetime, *, now: dt.datetime
+) -> dict[PhaseKey, tuple[float, int]]:
+    """Seconds per (UTC hour, agent, campaign, phase, reason) of ``rows`` inside [start, end)
+    (a stretch still open lasts until ``now``), and reservations whose call was dropped,
+    counted in the hour they began when that is inside [start, end)."""
+    out: dict[PhaseKey, tuple[float, int]] = {}
+    for row in rows:
+        a = max(row.start, start)
+        b = min(row.end if row.end is not None else max(now, row.start), end)
+        at = a
+        while at < b:
+            hour = _floor_hour(at)
+            upto = min(hour + HOUR, b)
+            key = (hour, row.agent_id, row.campaign_id, row.phase, row.reason)
+            seconds, missed = out.get(key, (0.0, 0))
+            out[key] = (seconds + (upto - at).total_seconds(), missed)
+            at = upto
+        if row.dropped and start <= row.start < end:
+            key = (_floor_hour(row.start), row.agent_id, row.campaign_id, row.phase, row.reason)
+            seconds, missed = out.get(key, (0.0, 0))
+            out[key] = (seconds, missed + 1)
+    return out
+
+
 # ------------------------------------------------------------------------- the job
 
 
@@ -203,6 +294,23 @@ def _rollup_span(db: sa.Engine, start: dt.datetime, end: dt.datetime, *, now: dt
                 statuses,
             )
         )
+        conn.execute(sa.delete(_PHOUR).where(_PHOUR.c.hour >= start, _PHOUR.c.hour < end))
+        phase_rows = [
+            {
+                "hour": hour,
+                "agent_id": agent,
+                "campaign_id": campaign,
+                "phase": phase,
+                "reason": reason,
+                "seconds": round(seconds, 3),
+                "missed": missed,
+            }
+            for (hour, agent, campaign, phase, reason), (seconds, missed) in sorted(
+                phase_hours(_phase_rows(conn, start, end, ()), start, end, now=now).items()
+            )
+        ]
+        if phase_rows:
+            conn.execute(sa.insert(_PHOUR), phase_rows)
         conn.execute(sa.insert(_DONE), hours)
 
 
@@ -849,11 +957,103 @@ class AgentLine:
     """Calls given each system status by this agent."""
     callbacks_booked: int = 0
     """Calls this agent gave MY_RECORD (a callback the agent owns)."""
+    callbacks_kept: int = 0
+    """Of those, callbacks whose record's next call was taken by the same agent."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds logged in, per phase (ready, reserved, talking, wrap_up, paused)."""
+    pauses: dict[str, float] = field(default_factory=dict)
+    """Seconds paused, per pause reason."""
+    missed: int = 0
+    """Reservations for a call that was then dropped."""
+    logged_in_s: float = 0.0
+    occupancy_pct: float = 0.0
+    """Time busy with calls (reserved, talking, wrap-up) of the time logged in and not paused."""
+    calls_per_hour: float = 0.0
+    """Calls connected per hour logged in."""
 
 
-def agents_report(conn: sa.Connection, s: Scope, *, dim: Dim = Dim.AGENT) -> list[AgentLine]:
+def phase_totals(
+    conn: sa.Connection, s: Scope, *, now: dt.datetime
+) -> list[tuple[int, str, str, float, int]]:
+    """(agent, phase, reason, seconds, missed) of the agents' phase history inside ``s``:
+    final hours from ``agent_phase_hour``, the rest cut from ``agent_phase`` (a stretch
+    still open lasts until ``now``)."""
+    runs, spans = _split(conn, s.start, s.end)
+    out: list[tuple[int, str, str, float, int]] = []
+    if runs:
+        query = (
+            sa.select(
+                _PHOUR.c.agent_id,
+                _PHOUR.c.phase,
+                _PHOUR.c.reason,
+                sa.func.sum(_PHOUR.c.seconds),
+                sa.func.sum(_PHOUR.c.missed),
+            )
+            .where(_in_runs(_PHOUR.c.hour, runs), *_scope_conds(_PHOUR, _PHOUR.c.agent_id, s))
+            .group_by(_PHOUR.c.agent_id, _PHOUR.c.phase, _PHOUR.c.reason)
+        )
+        out.extend(
+            (int(r[0]), r[1], r[2], float(r[3] or 0), int(r[4] or 0)) for r in conn.execute(query)
+        )
+    conds = _scope_conds(_PHASE, _PHASE.c.agent_id, s)
+    for a, b in spans:
+        for (_h, agent, _c, phase, reason), (seconds, missed) in phase_hours(
+            _phase_rows(conn, a, b, conds), a, b, now=now
+        ).items():
+            out.append((agent, phase, reason, seconds, missed))
+    return out
+
+
+def callbacks_kept(conn: sa.Connection, s: Scope) -> list[tuple[int, int]]:
+    """(agent, callbacks kept) for the MY_RECORD statuses set on calls dialed in ``s``: the
+    record's next call was connected to the agent who booked it."""
+    booking = _LOG.alias("booking")
+    following = _LOG.alias("following")
+    next_id = (
+        sa.select(sa.func.min(following.c.id))
+        .where(following.c.record_id == booking.c.record_id, following.c.id > booking.c.id)
+        .correlate(booking)
+        .scalar_subquery()
+    )
+    kept = (
+        sa.select(_LOG.c.id)
+        .where(
+            _LOG.c.id == next_id,
+            _LOG.c.agent_id == booking.c.agent_id,
+            _LOG.c.outcome == Outcome.ANSWERED.value,
+        )
+        .correlate(booking)
+        .exists()
+    )
+    query = (
+        sa.select(booking.c.agent_id, sa.func.count())
+        .where(
+            booking.c.dial_at >= s.start,
+            booking.c.dial_at < s.end,
+            booking.c.system_status == "MY_RECORD",
+            booking.c.agent_id.is_not(None),
+            booking.c.record_id.is_not(None),
+            *_scope_conds(booking, booking.c.agent_id, s),
+            kept,
+        )
+        .group_by(booking.c.agent_id)
+    )
+    return [(int(r[0]), int(r[1])) for r in conn.execute(query)]
+
+
+def agents_report(
+    conn: sa.Connection,
+    s: Scope,
+    *,
+    dim: Dim = Dim.AGENT,
+    now: dt.datetime | None = None,
+) -> list[AgentLine]:
     """Per agent (or per group): calls, talk, wait and wrap-up time, statuses set, callbacks
-    booked. Calls no agent took are not an agent's and are left out."""
+    booked and kept, time logged in per phase and pause reason, occupancy, calls per hour
+    and missed reservations. Calls no agent took are not an agent's and are left out; a
+    group is the agents who are in it now. ``now`` ends the stretches still open (default:
+    the wall clock)."""
+    now = now if now is not None else dt.datetime.now(dt.UTC)
     lines: dict[int, AgentLine] = {}
     for row in hourly(conn, s, dim, per_hour=False):
         key = int(row[1] or 0)
@@ -870,10 +1070,37 @@ def agents_report(conn: sa.Connection, s: Scope, *, dim: Dim = Dim.AGENT) -> lis
         line.statuses[name] = line.statuses.get(name, 0) + int(calls)
         if system == "MY_RECORD":
             line.callbacks_booked += int(calls)
+    group_of: dict[int, int] = {}
+    if dim is Dim.GROUP:
+        group_of = {
+            int(r[0]): int(r[1] or 0)
+            for r in conn.execute(sa.select(_AGENT.c.id, _AGENT.c.group_id))
+        }
+
+    def key_of(agent: int) -> int:
+        return group_of.get(agent, 0) if dim is Dim.GROUP else agent if dim is Dim.AGENT else 0
+
+    for agent, kept in callbacks_kept(conn, s):
+        line = lines.setdefault(key_of(agent), AgentLine(key_of(agent), _empty()))
+        line.callbacks_kept += kept
+    for agent, phase, reason, seconds, missed in phase_totals(conn, s, now=now):
+        line = lines.setdefault(key_of(agent), AgentLine(key_of(agent), _empty()))
+        line.phases[phase] = line.phases.get(phase, 0.0) + seconds
+        if phase == "paused":
+            line.pauses[reason] = line.pauses.get(reason, 0.0) + seconds
+        line.missed += missed
     for line in lines.values():
         line.metrics = finish(line.metrics)
         t = line.metrics
         t["talk_avg_s"] = round(t["talk_s"] / t["connected"], 1) if t["connected"] else 0.0
+        line.phases = {k: round(v, 1) for k, v in sorted(line.phases.items())}
+        line.pauses = {k: round(v, 1) for k, v in sorted(line.pauses.items())}
+        logged_in = sum(line.phases.values())
+        line.logged_in_s = round(logged_in, 1)
+        working = logged_in - line.phases.get("paused", 0.0)
+        busy = sum(line.phases.get(p, 0.0) for p in BUSY_PHASES)
+        line.occupancy_pct = round(100.0 * busy / working, 2) if working > 0 else 0.0
+        line.calls_per_hour = round(t["connected"] * 3600 / logged_in, 2) if logged_in > 0 else 0.0
     return [lines[k] for k in sorted(lines)]
 
 

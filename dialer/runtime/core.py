@@ -187,6 +187,7 @@ class Runtime:
             call_prefix=f"{engine_id}-{_base36(int(time.time()))}{self.nonce[:4]}",
             refused_pause_after=settings.engine.refused_pause_after,
             overload_lag_s=settings.engine.overload_lag_s,
+            phases=self.journal,
         )
         self.profiles: ProfileWatcher[PacingProfile] = ProfileWatcher(
             Path(settings.pacing.profiles_dir), load_profile

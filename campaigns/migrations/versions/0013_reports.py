@@ -1,5 +1,5 @@
-"""Reports: each record's contact history added up (customers report), how far it goes, and
-an index the statuses report counts records from
+"""Reports: each record's contact history added up (customers report), how far it goes, an
+index the statuses report counts records from, agents' phase history and its hourly rollup
 
 Revision ID: 0013_reports
 Revises: 0008
@@ -48,6 +48,32 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "agent_phase",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("phase", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("call_id", sa.String(length=64), nullable=True),
+        sa.Column("start_at", sa.DateTime(), nullable=False),
+        sa.Column("end_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_agent_phase_start", "agent_phase", ["start_at"])
+    op.create_index("ix_agent_phase_open", "agent_phase", ["agent_id", "end_at"])
+    op.create_table(
+        "agent_phase_hour",
+        sa.Column("hour", sa.DateTime(), nullable=False),
+        sa.Column("agent_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("campaign_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("phase", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=False),
+        sa.Column("seconds", sa.Float(), nullable=False),
+        sa.Column("missed", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("hour", "agent_id", "campaign_id", "phase", "reason"),
+        sqlite_with_rowid=False,
+    )
     op.create_index(
         "ix_record_status_breakdown",
         "record",
@@ -58,6 +84,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision."""
     op.drop_index("ix_record_status_breakdown", table_name="record")
+    op.drop_table("agent_phase_hour")
+    op.drop_index("ix_agent_phase_open", table_name="agent_phase")
+    op.drop_index("ix_agent_phase_start", table_name="agent_phase")
+    op.drop_table("agent_phase")
     op.drop_table("record_rollup")
     op.drop_index("ix_record_contact_first", table_name="record_contact")
     op.drop_index("ix_record_contact_last", table_name="record_contact")
