@@ -497,6 +497,10 @@ EN: Final[dict[str, str]] = {
     "reports.view_last_contact": "last contact",
     "reports.view_last_not_answered": "last call not answered",
     "reports.view_never_reached": "never reached",
+    "reports.customers_hint": (
+        "Records whose last call (first call, in the first-contact view) falls in the range,"
+        " with their whole history of calls."
+    ),
     "reports.sum_records": "Records called",
     "reports.chart": "Chart",
     "reports.table": "Report table",
@@ -1021,6 +1025,10 @@ PL: Final[dict[str, str]] = {
     "reports.view_last_contact": "ostatni kontakt",
     "reports.view_last_not_answered": "ostatnie połączenie nieodebrane",
     "reports.view_never_reached": "nigdy nieosiągnięte",
+    "reports.customers_hint": (
+        "Rekordy, których ostatnie połączenie (w widoku pierwszego kontaktu: pierwsze)"
+        " przypada w wybranym okresie, z całą historią ich połączeń."
+    ),
     "reports.sum_records": "Dzwonione rekordy",
     "reports.chart": "Wykres",
     "reports.table": "Tabela raportu",
