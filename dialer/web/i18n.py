@@ -501,12 +501,14 @@ EN: Final[dict[str, str]] = {
         "Records whose last call (first call, in the first-contact view) falls in the range,"
         " with their whole history of calls."
     ),
-    "reports.sum_records": "Records called",
+    "reports.sum_records": "Records",
     "reports.chart": "Chart",
     "reports.table": "Report table",
     "reports.none": "No calls in this period and scope.",
-    "reports.not_recorded": (
-        "Pause, logged-in time, occupancy and missed calls per agent are not recorded yet."
+    "reports.agents_note": (
+        "Logged-in and pause time come from the agents' phase history. Occupancy: time"
+        " reserved, talking or in wrap-up of the time logged in and not paused. Missed:"
+        " reservations whose call was then dropped."
     ),
     "report.col.date": "Date",
     "report.col.campaign": "Campaign",
@@ -1029,13 +1031,14 @@ PL: Final[dict[str, str]] = {
         "Rekordy, których ostatnie połączenie (w widoku pierwszego kontaktu: pierwsze)"
         " przypada w wybranym okresie, z całą historią ich połączeń."
     ),
-    "reports.sum_records": "Dzwonione rekordy",
+    "reports.sum_records": "Rekordy",
     "reports.chart": "Wykres",
     "reports.table": "Tabela raportu",
     "reports.none": "Brak połączeń w tym okresie i zakresie.",
-    "reports.not_recorded": (
-        "Czas przerw, zalogowania, obłożenie i połączenia utracone przez konsultanta "
-        "nie są jeszcze zapisywane."
+    "reports.agents_note": (
+        "Czas zalogowania i przerw pochodzi z historii stanów konsultantów. Obłożenie: czas"
+        " rezerwacji, rozmów i obsługi po rozmowie w czasie zalogowania bez przerw."
+        " Nieodebrane rezerwacje: rezerwacje, których połączenie zostało porzucone."
     ),
     "report.col.date": "Data",
     "report.col.campaign": "Kampania",
