@@ -3,8 +3,9 @@
     .venv/bin/python -m tests.web.report_screenshots [--out docs] [--lang en]
 
 Writes the generated call log of the report tests (three campaigns in three zones, five
-agents with their phase history, four weeks of March 2026), fills the rollups, and photographs each report's tab as
-an administrator in headless Chromium. Takes about half a minute.
+agents with their phase history, four weeks of March 2026), fills the rollups, and
+photographs each report's tab as an administrator in headless Chromium. Takes about half a
+minute.
 """
 
 from __future__ import annotations
