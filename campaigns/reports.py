@@ -444,6 +444,9 @@ def rollup_records(db: sa.Engine, *, now: dt.datetime, rebuild: bool = False) ->
     from the whole log. Returns whether anything moved."""
     upto = _floor_hour(now - SETTLE)
     with db.begin() as conn:
+        # Write first: two jobs (engines) at once take turns here, and the second sees how
+        # far the first went instead of adding the same calls again.
+        conn.execute(sa.update(_UPTO).where(_UPTO.c.id == 1).values(updated_at=now))
         done = None if rebuild else records_upto(conn)
         if done is not None and done >= upto:
             return False
