@@ -1025,8 +1025,10 @@ def callbacks_kept(conn: sa.Connection, s: Scope) -> list[tuple[int, int]]:
     record's next call was connected to the agent who booked it."""
     booking = _LOG.alias("booking")
     following = _LOG.alias("following")
+    # min() of an expression: PostgreSQL would otherwise walk the primary key upwards from
+    # the booking, over every later call of the log, until one of the record's turns up.
     next_id = (
-        sa.select(sa.func.min(following.c.id))
+        sa.select(sa.func.min(following.c.id + 0))
         .where(following.c.record_id == booking.c.record_id, following.c.id > booking.c.id)
         .correlate(booking)
         .scalar_subquery()
