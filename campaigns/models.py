@@ -185,6 +185,16 @@ class Record(SQLModel, table=True):
             "id",
         ),
         sa.Index("ix_record_owner_due", "owner_agent_id", "system_status", "next_call_at"),
+        # The statuses report counts records per campaign × list × status from this index
+        # alone (an index-only scan), never from the table's rows.
+        sa.Index(
+            "ix_record_status_breakdown",
+            "campaign_id",
+            "list_id",
+            "status_id",
+            "system_status",
+            "owner_agent_id",
+        ),
         # TO_CALL records due now without a date, in selection order: those whose lease
         # ended without an outcome (attempts > 0) first, then fresh ones in import order.
         sa.Index(
@@ -575,3 +585,86 @@ class CallbackRequestEvent(SQLModel, table=True):
     detail: str = ""
     agent_id: int | None = None
     call_id: str | None = Field(default=None, max_length=64)
+
+
+class RecordContact(SQLModel, table=True):
+    """Each record's calls added up over its whole history (the customers report reads it).
+
+    Kept by the rollup job for calls dialed before :class:`RecordRollup`'s ``upto`` (calls
+    that have settled); the report adds the calls dialed since from the raw log. First and
+    last are by call id (the order calls were dialed in).
+    """
+
+    __tablename__: ClassVar[str] = "record_contact"
+    __table_args__ = (
+        sa.Index("ix_record_contact_last", "last_at"),
+        sa.Index("ix_record_contact_first", "first_at"),
+    )
+
+    record_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    campaign_id: int
+    list_id: int | None = None
+    attempts: int = 0
+    reached: int = 0
+    """Calls a person answered and an agent took."""
+    first_call_id: int
+    first_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    first_outcome: str | None = None
+    first_agent_id: int | None = None
+    last_call_id: int
+    last_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_outcome: str | None = None
+    last_agent_id: int | None = None
+    last_answered_id: int | None = None
+    """The record's last answered call (None: never reached)."""
+
+
+class RecordRollup(SQLModel, table=True):
+    """How far :class:`RecordContact` goes: every call dialed before ``upto`` is in it."""
+
+    __tablename__: ClassVar[str] = "record_rollup"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    upto: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: dt.datetime = _created()
+
+
+class AgentPhase(SQLModel, table=True):
+    """One stretch of an agent in one phase (ready, reserved, talking, wrap-up, paused with
+    a reason), written by the runtime when the agent enters it; ``end_at`` is set when the
+    agent leaves it (NULL while it lasts). Logging out closes the last stretch."""
+
+    __tablename__: ClassVar[str] = "agent_phase"
+    __table_args__ = (
+        sa.Index("ix_agent_phase_start", "start_at"),
+        sa.Index("ix_agent_phase_open", "agent_id", "end_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int
+    campaign_id: int
+    phase: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=64)
+    """The pause reason (paused only)."""
+    call_id: str | None = Field(default=None, max_length=64)
+    """The call reserved for, talked on or wrapped up."""
+    start_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    end_at: dt.datetime | None = _ts()
+
+
+class AgentPhaseHour(SQLModel, table=True):
+    """Seconds agents spent in each phase per UTC hour (:class:`AgentPhase` cut at hours),
+    and reservations that ended without a conversation because the call was dropped
+    (``missed``, counted in the hour the reservation began)."""
+
+    __tablename__: ClassVar[str] = "agent_phase_hour"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    agent_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    campaign_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    phase: str = Field(primary_key=True, max_length=20)
+    reason: str = Field(primary_key=True, max_length=64)
+    """The pause reason, "" for other phases."""
+    seconds: float = 0.0
+    missed: int = 0

@@ -26,14 +26,19 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from campaigns.enums import Outcome
 from campaigns.models import (
     Agent,
+    AgentPhase,
+    AgentPhaseHour,
     CallHour,
     CallLog,
     CampaignHour,
     Record,
+    RecordContact,
+    RecordRollup,
     RollupHour,
     StatusHour,
 )
@@ -45,6 +50,10 @@ _CHOUR = CampaignHour.__table__  # type: ignore[attr-defined]
 _DONE = RollupHour.__table__  # type: ignore[attr-defined]
 _AGENT = Agent.__table__  # type: ignore[attr-defined]
 _RECORD = Record.__table__  # type: ignore[attr-defined]
+_PHASE = AgentPhase.__table__  # type: ignore[attr-defined]
+_PHOUR = AgentPhaseHour.__table__  # type: ignore[attr-defined]
+_CONTACT = RecordContact.__table__  # type: ignore[attr-defined]
+_UPTO = RecordRollup.__table__  # type: ignore[attr-defined]
 
 HOUR = dt.timedelta(hours=1)
 _CHUNK = dt.timedelta(days=7)
@@ -128,6 +137,93 @@ def _floor_hour(when: dt.datetime) -> dt.datetime:
     return when.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
+# ------------------------------------------------------------------------- agents' phases
+
+#: The phases an agent is logged in through; ``paused`` stretches carry a reason.
+PHASES: tuple[str, ...] = ("ready", "reserved", "talking", "wrap_up", "paused")
+#: Phases in which the agent is busy with a call (occupancy's numerator).
+BUSY_PHASES: tuple[str, ...] = ("reserved", "talking", "wrap_up")
+
+PhaseKey = tuple[dt.datetime, int, int, str, str]
+
+
+@dataclass(frozen=True)
+class PhaseRow:
+    """One stretch of the phase history, with whether its reserved call was dropped."""
+
+    agent_id: int
+    campaign_id: int
+    phase: str
+    reason: str
+    start: dt.datetime
+    end: dt.datetime | None
+    dropped: bool
+
+
+def _phase_rows(
+    conn: sa.Connection,
+    start: dt.datetime,
+    end: dt.datetime,
+    conds: Sequence[sa.ColumnElement[bool]],
+) -> list[PhaseRow]:
+    """The stretches overlapping [start, end) (``conds`` on ``agent_phase``)."""
+    dropped = (
+        sa.select(_LOG.c.id)
+        .where(_LOG.c.channel_id == _PHASE.c.call_id, _LOG.c.outcome == Outcome.DROPPED.value)
+        .exists()
+    )
+    query = sa.select(
+        _PHASE.c.agent_id,
+        _PHASE.c.campaign_id,
+        _PHASE.c.phase,
+        _PHASE.c.reason,
+        _PHASE.c.start_at,
+        _PHASE.c.end_at,
+        sa.and_(_PHASE.c.phase == "reserved", _PHASE.c.call_id.is_not(None), dropped),
+    ).where(
+        _PHASE.c.start_at < end,
+        sa.or_(_PHASE.c.end_at.is_(None), _PHASE.c.end_at > start),
+        *conds,
+    )
+    return [
+        PhaseRow(
+            int(r[0]),
+            int(r[1]),
+            str(r[2]),
+            (r[3] or "") if r[2] == "paused" else "",
+            _as_hour(r[4]),
+            None if r[5] is None else _as_hour(r[5]),
+            bool(r[6]),
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def phase_hours(
+    rows: Iterable[PhaseRow], start: dt.datetime, end: dt.datetime, *, now: dt.datetime
+) -> dict[PhaseKey, tuple[float, int]]:
+    """Seconds per (UTC hour, agent, campaign, phase, reason) of ``rows`` inside [start, end)
+    (a stretch still open lasts until ``now``), and reservations whose call was dropped,
+    counted in the hour they began when that is inside [start, end)."""
+    out: dict[PhaseKey, tuple[float, int]] = {}
+    for row in rows:
+        a = max(row.start, start)
+        b = min(row.end if row.end is not None else max(now, row.start), end)
+        at = a
+        while at < b:
+            hour = _floor_hour(at)
+            upto = min(hour + HOUR, b)
+            key = (hour, row.agent_id, row.campaign_id, row.phase, row.reason)
+            seconds, missed = out.get(key, (0.0, 0))
+            out[key] = (seconds + (upto - at).total_seconds(), missed)
+            at = upto
+        if row.dropped and start <= row.start < end:
+            key = (_floor_hour(row.start), row.agent_id, row.campaign_id, row.phase, row.reason)
+            seconds, missed = out.get(key, (0.0, 0))
+            out[key] = (seconds, missed + 1)
+    return out
+
+
 # ------------------------------------------------------------------------- the job
 
 
@@ -198,6 +294,23 @@ def _rollup_span(db: sa.Engine, start: dt.datetime, end: dt.datetime, *, now: dt
                 statuses,
             )
         )
+        conn.execute(sa.delete(_PHOUR).where(_PHOUR.c.hour >= start, _PHOUR.c.hour < end))
+        phase_rows = [
+            {
+                "hour": hour,
+                "agent_id": agent,
+                "campaign_id": campaign,
+                "phase": phase,
+                "reason": reason,
+                "seconds": round(seconds, 3),
+                "missed": missed,
+            }
+            for (hour, agent, campaign, phase, reason), (seconds, missed) in sorted(
+                phase_hours(_phase_rows(conn, start, end, ()), start, end, now=now).items()
+            )
+        ]
+        if phase_rows:
+            conn.execute(sa.insert(_PHOUR), phase_rows)
         conn.execute(sa.insert(_DONE), hours)
 
 
@@ -226,6 +339,7 @@ def rollup_due(db: sa.Engine, *, now: dt.datetime, lookback: dt.timedelta = LOOK
             span_end += HOUR
         written += rollup_hours(db, at, span_end, now=now)
         at = span_end
+    rollup_records(db, now=now)
     return written
 
 
@@ -233,12 +347,151 @@ def fill_rollups(db: sa.Engine, *, now: dt.datetime) -> int:
     """Roll up the whole call log up to the current hour (first run, or a rebuild)."""
     with db.connect() as conn:
         oldest = conn.execute(sa.select(sa.func.min(_LOG.c.dial_at))).scalar()
+    rollup_records(db, now=now, rebuild=True)
     if oldest is None:
         return 0
     current = _floor_hour(now)
     if oldest >= current:
         return 0
     return rollup_hours(db, oldest, current, now=now)
+
+
+# ------------------------------------------------------------------------- per record
+
+
+def records_upto(conn: sa.Connection) -> dt.datetime | None:
+    """Every call dialed before this is in ``record_contact`` (None: no call is)."""
+    value = conn.execute(sa.select(_UPTO.c.upto).where(_UPTO.c.id == 1)).scalar()
+    return None if value is None else _as_hour(value)
+
+
+def _span_per_record(start: dt.datetime | None, end: dt.datetime) -> sa.Select[Any]:
+    """Each record's calls dialed in [start, end): the row ``record_contact`` holds."""
+    is_answered = _LOG.c.outcome == Outcome.ANSWERED.value
+    record = _LOG.c.record_id if start is None else _recent_key()
+    in_span = [_LOG.c.dial_at < end, record.is_not(None)]
+    if start is not None:
+        in_span.append(_LOG.c.dial_at >= start)
+    agg = (
+        sa.select(
+            record.label("record_id"),
+            sa.func.count().label("attempts"),
+            sa.func.sum(sa.case((is_answered, 1), else_=0)).label("reached"),
+            sa.func.min(_LOG.c.id).label("first_call_id"),
+            sa.func.max(_LOG.c.id).label("last_call_id"),
+            sa.func.max(sa.case((is_answered, _LOG.c.id))).label("last_answered_id"),
+        )
+        .where(*in_span)
+        .group_by(record)
+        .subquery("span")
+    )
+    first, last = _LOG.alias("first_call"), _LOG.alias("last_call")
+    return (
+        sa.select(
+            agg.c.record_id,
+            last.c.campaign_id,
+            _RECORD.c.list_id,
+            agg.c.attempts,
+            agg.c.reached,
+            agg.c.first_call_id,
+            first.c.dial_at,
+            first.c.outcome,
+            first.c.agent_id,
+            agg.c.last_call_id,
+            last.c.dial_at,
+            last.c.outcome,
+            last.c.agent_id,
+            agg.c.last_answered_id,
+        )
+        .select_from(
+            agg.join(first, first.c.id == agg.c.first_call_id)
+            .join(last, last.c.id == agg.c.last_call_id)
+            .outerjoin(_RECORD, _RECORD.c.id == agg.c.record_id)
+        )
+        .where(sa.true())  # SQLite: an INSERT … SELECT … ON CONFLICT needs a WHERE
+    )
+
+
+def _recent_key() -> sa.ColumnElement[Any]:
+    """The record id as an expression, to group calls dialed since a recent time by: on the
+    bare column SQLite walks the record index (saving the grouping sort), which reads the
+    whole log instead of the recent calls through the dial-time index."""
+    key: sa.ColumnElement[Any] = _LOG.c.record_id + 0
+    return key
+
+
+_CONTACT_COLS = (
+    "record_id",
+    "campaign_id",
+    "list_id",
+    "attempts",
+    "reached",
+    "first_call_id",
+    "first_at",
+    "first_outcome",
+    "first_agent_id",
+    "last_call_id",
+    "last_at",
+    "last_outcome",
+    "last_agent_id",
+    "last_answered_id",
+)
+
+
+def rollup_records(db: sa.Engine, *, now: dt.datetime, rebuild: bool = False) -> bool:
+    """Add the calls that settled since the last run (dialed before the hour that ended
+    :data:`SETTLE` ago) to each record's ``record_contact`` row; ``rebuild`` starts over
+    from the whole log. Returns whether anything moved."""
+    upto = _floor_hour(now - SETTLE)
+    with db.begin() as conn:
+        # Write first: two jobs (engines) at once take turns here, and the second sees how
+        # far the first went instead of adding the same calls again.
+        conn.execute(sa.update(_UPTO).where(_UPTO.c.id == 1).values(updated_at=now))
+        done = None if rebuild else records_upto(conn)
+        if done is not None and done >= upto:
+            return False
+        if done is None:
+            if db.dialect.name == "postgresql":
+                # One grouping over the whole log: millions of records fit in memory with
+                # room to spare instead of spilling to disk batch by batch.
+                conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+            conn.execute(sa.delete(_CONTACT))
+            conn.execute(
+                sa.insert(_CONTACT).from_select(_CONTACT_COLS, _span_per_record(None, upto))
+            )
+        else:
+            insert = (
+                postgresql.insert(_CONTACT)
+                if db.dialect.name == "postgresql"
+                else sqlite.insert(_CONTACT)
+            )
+            stmt = insert.from_select(_CONTACT_COLS, _span_per_record(done, upto))
+            new = stmt.excluded
+            # First and last are by call id: a call dialed in this span may have been
+            # written before one of an earlier span (several engines).
+            earlier = new.first_call_id < _CONTACT.c.first_call_id
+            later = new.last_call_id > _CONTACT.c.last_call_id
+
+            def pick(cond: sa.ColumnElement[bool], name: str) -> sa.ColumnElement[Any]:
+                return sa.case((cond, new[name]), else_=_CONTACT.c[name])
+
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[_CONTACT.c.record_id],
+                set_={
+                    "campaign_id": new.campaign_id,
+                    "list_id": new.list_id,
+                    "attempts": _CONTACT.c.attempts + new.attempts,
+                    "reached": _CONTACT.c.reached + new.reached,
+                    **{n: pick(earlier, n) for n in _CONTACT_COLS if n.startswith("first_")},
+                    **{n: pick(later, n) for n in _CONTACT_COLS if n.startswith("last_call")},
+                    **{n: pick(later, n) for n in ("last_at", "last_outcome", "last_agent_id")},
+                    "last_answered_id": _later(new.last_answered_id, _CONTACT.c.last_answered_id),
+                },
+            )
+            conn.execute(stmt)
+        conn.execute(sa.delete(_UPTO))
+        conn.execute(sa.insert(_UPTO).values(id=1, upto=upto, updated_at=now))
+    return True
 
 
 # ------------------------------------------------------------------------- reading
@@ -720,11 +973,106 @@ class AgentLine:
     """Calls given each system status by this agent."""
     callbacks_booked: int = 0
     """Calls this agent gave MY_RECORD (a callback the agent owns)."""
+    callbacks_kept: int = 0
+    """Of those, callbacks whose record's next call was taken by the same agent."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds logged in, per phase (ready, reserved, talking, wrap_up, paused)."""
+    pauses: dict[str, float] = field(default_factory=dict)
+    """Seconds paused, per pause reason."""
+    missed: int = 0
+    """Reservations for a call that was then dropped."""
+    logged_in_s: float = 0.0
+    occupancy_pct: float = 0.0
+    """Time busy with calls (reserved, talking, wrap-up) of the time logged in and not paused."""
+    calls_per_hour: float = 0.0
+    """Calls connected per hour logged in."""
 
 
-def agents_report(conn: sa.Connection, s: Scope, *, dim: Dim = Dim.AGENT) -> list[AgentLine]:
+def phase_totals(
+    conn: sa.Connection, s: Scope, *, now: dt.datetime
+) -> list[tuple[int, str, str, float, int]]:
+    """(agent, phase, reason, seconds, missed) of the agents' phase history inside ``s``:
+    final hours from ``agent_phase_hour``, the rest cut from ``agent_phase`` (a stretch
+    still open lasts until ``now``)."""
+    runs, spans = _split(conn, s.start, s.end)
+    out: list[tuple[int, str, str, float, int]] = []
+    if runs:
+        query = (
+            sa.select(
+                _PHOUR.c.agent_id,
+                _PHOUR.c.phase,
+                _PHOUR.c.reason,
+                sa.func.sum(_PHOUR.c.seconds),
+                sa.func.sum(_PHOUR.c.missed),
+            )
+            .where(_in_runs(_PHOUR.c.hour, runs), *_scope_conds(_PHOUR, _PHOUR.c.agent_id, s))
+            .group_by(_PHOUR.c.agent_id, _PHOUR.c.phase, _PHOUR.c.reason)
+        )
+        out.extend(
+            (int(r[0]), r[1], r[2], float(r[3] or 0), int(r[4] or 0)) for r in conn.execute(query)
+        )
+    conds = _scope_conds(_PHASE, _PHASE.c.agent_id, s)
+    for a, b in spans:
+        for (_h, agent, _c, phase, reason), (seconds, missed) in phase_hours(
+            _phase_rows(conn, a, b, conds), a, b, now=now
+        ).items():
+            out.append((agent, phase, reason, seconds, missed))
+    return out
+
+
+def callbacks_kept(conn: sa.Connection, s: Scope) -> list[tuple[int, int]]:
+    """(agent, callbacks kept) for the MY_RECORD statuses set on calls dialed in ``s``: the
+    record's next call was connected to the agent who booked it."""
+    booking = _LOG.alias("booking")
+    following = _LOG.alias("following")
+    # min() of an expression: PostgreSQL would otherwise walk the primary key upwards from
+    # the booking, over every later call of the log, until one of the record's turns up.
+    next_id = (
+        sa.select(sa.func.min(following.c.id + 0))
+        .where(following.c.record_id == booking.c.record_id, following.c.id > booking.c.id)
+        .correlate(booking)
+        .scalar_subquery()
+    )
+    bookings = (
+        sa.select(booking.c.agent_id, next_id.label("next_id"))
+        .where(
+            booking.c.dial_at >= s.start,
+            booking.c.dial_at < s.end,
+            booking.c.system_status == "MY_RECORD",
+            booking.c.agent_id.is_not(None),
+            booking.c.record_id.is_not(None),
+            *_scope_conds(booking, booking.c.agent_id, s),
+        )
+        .subquery("bookings")
+    )
+    # The next call is read by its id, one booking at a time (a join lets PostgreSQL hash
+    # every answered call of the log).
+    kept = (
+        sa.select(sa.literal(1))
+        .where(
+            _LOG.c.id == bookings.c.next_id,
+            _LOG.c.agent_id == bookings.c.agent_id,
+            _LOG.c.outcome == Outcome.ANSWERED.value,
+        )
+        .scalar_subquery()
+    )
+    query = sa.select(bookings.c.agent_id, sa.func.count(kept)).group_by(bookings.c.agent_id)
+    return [(int(r[0]), int(r[1])) for r in conn.execute(query) if r[1]]
+
+
+def agents_report(
+    conn: sa.Connection,
+    s: Scope,
+    *,
+    dim: Dim = Dim.AGENT,
+    now: dt.datetime | None = None,
+) -> list[AgentLine]:
     """Per agent (or per group): calls, talk, wait and wrap-up time, statuses set, callbacks
-    booked. Calls no agent took are not an agent's and are left out."""
+    booked and kept, time logged in per phase and pause reason, occupancy, calls per hour
+    and missed reservations. Calls no agent took are not an agent's and are left out; a
+    group is the agents who are in it now. ``now`` ends the stretches still open (default:
+    the wall clock)."""
+    now = now if now is not None else dt.datetime.now(dt.UTC)
     lines: dict[int, AgentLine] = {}
     for row in hourly(conn, s, dim, per_hour=False):
         key = int(row[1] or 0)
@@ -741,10 +1089,37 @@ def agents_report(conn: sa.Connection, s: Scope, *, dim: Dim = Dim.AGENT) -> lis
         line.statuses[name] = line.statuses.get(name, 0) + int(calls)
         if system == "MY_RECORD":
             line.callbacks_booked += int(calls)
+    group_of: dict[int, int] = {}
+    if dim is Dim.GROUP:
+        group_of = {
+            int(r[0]): int(r[1] or 0)
+            for r in conn.execute(sa.select(_AGENT.c.id, _AGENT.c.group_id))
+        }
+
+    def key_of(agent: int) -> int:
+        return group_of.get(agent, 0) if dim is Dim.GROUP else agent if dim is Dim.AGENT else 0
+
+    for agent, kept in callbacks_kept(conn, s):
+        line = lines.setdefault(key_of(agent), AgentLine(key_of(agent), _empty()))
+        line.callbacks_kept += kept
+    for agent, phase, reason, seconds, missed in phase_totals(conn, s, now=now):
+        line = lines.setdefault(key_of(agent), AgentLine(key_of(agent), _empty()))
+        line.phases[phase] = line.phases.get(phase, 0.0) + seconds
+        if phase == "paused":
+            line.pauses[reason] = line.pauses.get(reason, 0.0) + seconds
+        line.missed += missed
     for line in lines.values():
         line.metrics = finish(line.metrics)
         t = line.metrics
         t["talk_avg_s"] = round(t["talk_s"] / t["connected"], 1) if t["connected"] else 0.0
+        line.phases = {k: round(v, 1) for k, v in sorted(line.phases.items())}
+        line.pauses = {k: round(v, 1) for k, v in sorted(line.pauses.items())}
+        logged_in = sum(line.phases.values())
+        line.logged_in_s = round(logged_in, 1)
+        working = logged_in - line.phases.get("paused", 0.0)
+        busy = sum(line.phases.get(p, 0.0) for p in BUSY_PHASES)
+        line.occupancy_pct = round(100.0 * busy / working, 2) if working > 0 else 0.0
+        line.calls_per_hour = round(t["connected"] * 3600 / logged_in, 2) if logged_in > 0 else 0.0
     return [lines[k] for k in sorted(lines)]
 
 
@@ -779,10 +1154,11 @@ class CustomerLine:
 
 @dataclass
 class CustomersReport:
-    """Records called in the period: attempts distribution and the four views."""
+    """Records last called (first called, in the first-contact view) in the period, over
+    their whole history: attempts distribution and the four views."""
 
     distribution: dict[int, int]
-    """Records by how many calls they got in the period."""
+    """Records by how many calls they have had (ever)."""
     records: int
     never_reached: int
     last_not_answered: int
@@ -800,6 +1176,114 @@ class CustomerView(StrEnum):
     NEVER_REACHED = "never_reached"
 
 
+def _raw_per_record(
+    conds: Sequence[sa.ColumnElement[bool]], *, since: dt.datetime | None = None
+) -> sa.Select[Any]:
+    """Each record's calls among those matching ``conds`` (and dialed at or after ``since``),
+    from the raw log: calls, reached, first / last / last answered call id, and when the
+    first and last were dialed."""
+    is_answered = _LOG.c.outcome == Outcome.ANSWERED.value
+    record = _LOG.c.record_id if since is None else _recent_key()
+    where = [record.is_not(None), *conds]
+    if since is not None:
+        where.append(_LOG.c.dial_at >= since)
+    agg = (
+        sa.select(
+            record.label("record_id"),
+            sa.func.count().label("calls"),
+            sa.func.sum(sa.case((is_answered, 1), else_=0)).label("reached"),
+            sa.func.min(_LOG.c.id).label("first_id"),
+            sa.func.max(_LOG.c.id).label("last_id"),
+            sa.func.max(sa.case((is_answered, _LOG.c.id))).label("last_answered_id"),
+        )
+        .where(*where)
+        .group_by(record)
+        .subquery("agg")
+    )
+    first, last = _LOG.alias("f"), _LOG.alias("l")
+    return sa.select(
+        agg.c.record_id,
+        agg.c.calls,
+        agg.c.reached,
+        agg.c.first_id,
+        agg.c.last_id,
+        agg.c.last_answered_id,
+        first.c.dial_at.label("first_at"),
+        last.c.dial_at.label("last_at"),
+    ).select_from(
+        agg.join(first, first.c.id == agg.c.first_id).join(last, last.c.id == agg.c.last_id)
+    )
+
+
+def _later(a: Any, b: Any) -> sa.ColumnElement[Any]:
+    """The larger of two ids, either of which may be NULL."""
+    return sa.case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
+
+
+def _per_record(
+    conn: sa.Connection, s: Scope, *, list_id: int | None, by_first: bool
+) -> sa.Subquery:
+    """One row per record whose last call (first call, ``by_first``) was dialed in ``s``,
+    over the record's whole history: from ``record_contact`` plus the calls dialed since
+    it was last brought up to date (an unscoped reader), or from the raw log of the calls
+    the reader sees (a scoped one)."""
+    call_conds: list[sa.ColumnElement[bool]] = list(_scope_conds(_LOG, _LOG.c.agent_id, s))
+    if list_id is not None:
+        call_conds.append(
+            _LOG.c.record_id.in_(sa.select(_RECORD.c.id).where(_RECORD.c.list_id == list_id))
+        )
+    scoped = s.agents is not None or s.agent_id is not None or s.group_id is not None
+    upto = None if scoped else records_upto(conn)
+
+    def in_period(first_at: Any, last_at: Any) -> sa.ColumnElement[bool]:
+        at = first_at if by_first else last_at
+        return sa.and_(at >= s.start, at < s.end)
+
+    if upto is None:
+        raw = _raw_per_record(call_conds).subquery("raw")
+        return sa.select(raw).where(in_period(raw.c.first_at, raw.c.last_at)).subquery("per_record")
+    fresh = _raw_per_record(call_conds, since=upto).subquery("fresh")
+    rc = _CONTACT
+    rc_conds: list[sa.ColumnElement[bool]] = []
+    if s.campaign_id is not None:
+        rc_conds.append(rc.c.campaign_id == s.campaign_id)
+    if list_id is not None:
+        rc_conds.append(rc.c.list_id == list_id)
+    settled = sa.select(
+        rc.c.record_id,
+        rc.c.attempts.label("calls"),
+        rc.c.reached,
+        rc.c.first_call_id.label("first_id"),
+        rc.c.last_call_id.label("last_id"),
+        rc.c.last_answered_id,
+        rc.c.first_at,
+        rc.c.last_at,
+    ).where(
+        *rc_conds,
+        in_period(rc.c.first_at, rc.c.last_at),
+        rc.c.record_id.not_in(sa.select(fresh.c.record_id)),
+    )
+    rc_first = sa.and_(rc.c.first_call_id.is_not(None), rc.c.first_call_id < fresh.c.first_id)
+    rc_last = sa.and_(rc.c.last_call_id.is_not(None), rc.c.last_call_id > fresh.c.last_id)
+    first_at = sa.case((rc_first, rc.c.first_at), else_=fresh.c.first_at)
+    last_at = sa.case((rc_last, rc.c.last_at), else_=fresh.c.last_at)
+    merged = (
+        sa.select(
+            fresh.c.record_id,
+            (fresh.c.calls + sa.func.coalesce(rc.c.attempts, 0)).label("calls"),
+            (fresh.c.reached + sa.func.coalesce(rc.c.reached, 0)).label("reached"),
+            sa.case((rc_first, rc.c.first_call_id), else_=fresh.c.first_id).label("first_id"),
+            sa.case((rc_last, rc.c.last_call_id), else_=fresh.c.last_id).label("last_id"),
+            _later(fresh.c.last_answered_id, rc.c.last_answered_id).label("last_answered_id"),
+            first_at.label("first_at"),
+            last_at.label("last_at"),
+        )
+        .select_from(fresh.outerjoin(rc, rc.c.record_id == fresh.c.record_id))
+        .where(in_period(first_at, last_at))
+    )
+    return sa.union_all(settled, merged).subquery("per_record")
+
+
 def customers_report(
     conn: sa.Connection,
     s: Scope,
@@ -809,32 +1293,11 @@ def customers_report(
     limit: int = 100,
     offset: int = 0,
 ) -> CustomersReport:
-    """Records called in the period (in ``s``): attempts per record, first and last call,
-    whether the last was not answered, whether any reached a person."""
-    conds = [
-        _LOG.c.dial_at >= s.start,
-        _LOG.c.dial_at < s.end,
-        _LOG.c.record_id.is_not(None),
-        *_scope_conds(_LOG, _LOG.c.agent_id, s),
-    ]
-    if list_id is not None:
-        conds.append(
-            _LOG.c.record_id.in_(sa.select(_RECORD.c.id).where(_RECORD.c.list_id == list_id))
-        )
-    is_answered = _LOG.c.outcome == Outcome.ANSWERED.value
-    per_record = (
-        sa.select(
-            _LOG.c.record_id.label("record_id"),
-            sa.func.count().label("calls"),
-            sa.func.sum(sa.case((is_answered, 1), else_=0)).label("reached"),
-            sa.func.min(_LOG.c.id).label("first_id"),
-            sa.func.max(_LOG.c.id).label("last_id"),
-            sa.func.max(sa.case((is_answered, _LOG.c.id))).label("last_answered_id"),
-        )
-        .where(*conds)
-        .group_by(_LOG.c.record_id)
-        .subquery("per_record")
-    )
+    """Records whose last call (the first call, in the first-contact view) was dialed in
+    the period, over each record's whole history of calls (those the reader sees): attempts
+    per record, first and last call, whether the last was not answered, whether any call
+    ever reached a person."""
+    per_record = _per_record(conn, s, list_id=list_id, by_first=view is CustomerView.FIRST_CONTACT)
     # The last call was not answered when no call was, or a later one was not.
     last_not_answered = sa.or_(
         per_record.c.last_answered_id.is_(None),
@@ -875,25 +1338,38 @@ def customers_report(
     records = {
         r.id: r
         for r in conn.execute(
-            sa.select(_RECORD.c.id, _RECORD.c.list_id, _RECORD.c.phone, _RECORD.c.name).where(
-                _RECORD.c.id.in_(sorted({r.record_id for r in picked}))
-            )
+            sa.select(
+                _RECORD.c.id,
+                _RECORD.c.campaign_id,
+                _RECORD.c.list_id,
+                _RECORD.c.phone,
+                _RECORD.c.name,
+            ).where(_RECORD.c.id.in_(sorted({r.record_id for r in picked})))
         )
     }
+
+    def contact(call_id: int, at: Any) -> Contact:
+        call = calls.get(call_id)  # None once retention purged it: the rollup still knows when
+        if call is None:
+            return Contact(_as_hour(at), None, None, int(call_id))
+        return Contact(call.dial_at, call.outcome, call.agent_id, int(call_id))
+
     lines = []
     for r in picked:
-        first, last, rec = calls[r.first_id], calls[r.last_id], records.get(r.record_id)
+        rec = records.get(r.record_id)
+        last_call = calls.get(r.last_id)
+        campaign = last_call.campaign_id if last_call is not None else None
         lines.append(
             CustomerLine(
                 record_id=int(r.record_id),
-                campaign_id=int(last.campaign_id),
+                campaign_id=int(campaign or (rec.campaign_id if rec is not None else 0)),
                 list_id=rec.list_id if rec is not None else None,
                 phone=rec.phone if rec is not None else "",
                 name=rec.name if rec is not None else "",
                 calls=int(r.calls),
                 reached=int(r.reached or 0),
-                first=Contact(first.dial_at, first.outcome, first.agent_id, first.id),
-                last=Contact(last.dial_at, last.outcome, last.agent_id, last.id),
+                first=contact(r.first_id, r.first_at),
+                last=contact(r.last_id, r.last_at),
             )
         )
     return CustomersReport(

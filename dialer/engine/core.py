@@ -185,6 +185,25 @@ class CallJournal(Protocol):
         """Wrap-up timed out: apply the campaign's default status."""
 
 
+@dataclass(frozen=True, slots=True)
+class PhaseChange:
+    """An agent entered ``phase`` at ``at`` (wall time): a fact for the agents report."""
+
+    agent_id: int
+    campaign_id: int
+    phase: str
+    reason: str | None
+    call_id: str | None
+    at: dt.datetime
+
+
+class PhaseLog(Protocol):
+    """Where the agents' phase history is written (each change as it happens)."""
+
+    def agent_phase(self, change: PhaseChange) -> None:
+        """The agent left its phase and entered ``change.phase`` (``logged_out``: none)."""
+
+
 # ---- commands for the telephony adapter --------------------------------------------------
 
 
@@ -327,6 +346,7 @@ class Engine:
         overload_lag_s: float = 0.5,
         overload_hold_s: float = 30.0,
         seat_server: Callable[[str], str | None] | None = None,
+        phases: PhaseLog | None = None,
     ) -> None:
         self.clock = clock
         #: Where an agent's seat is (server name; None: unknown). With several servers a
@@ -334,6 +354,8 @@ class Engine:
         self.seat_server = seat_server
         #: Servers whose AMI session is down now: no call is placed for their seats.
         self.servers_down: set[str] = set()
+        #: The agents' phase history (None: not kept, as in simulations).
+        self.phases = phases
         self.leads = leads
         self.journal = journal
         self.sink = sink
@@ -691,6 +713,17 @@ class Engine:
         if state.phase is ag.Phase.LOGGED_OUT:
             agent.logged_in_s += now - agent.logged_in_t
             self._pacer_event(cid, pt.LOGOUT, agent_id=state.agent_id)
+        if self.phases is not None:
+            self.phases.agent_phase(
+                PhaseChange(
+                    agent_id=state.agent_id,
+                    campaign_id=cid,
+                    phase=state.phase.value,
+                    reason=state.pause_reason,
+                    call_id=state.call_id,
+                    at=self.clock.utcnow(),
+                )
+            )
         self.sink.publish(
             agent_state_topic(state.agent_id),
             {

@@ -228,6 +228,7 @@ class Runtime:
             # Several servers: calls go where the campaign's seats are, and connect only
             # to a seat on the same server.
             seat_server=self.pool.server_of_agent if len(settings.asterisk.servers) > 1 else None,
+            phases=self.journal,
         )
         self.profiles: ProfileWatcher[PacingProfile] = ProfileWatcher(
             Path(settings.pacing.profiles_dir), load_profile

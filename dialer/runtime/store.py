@@ -32,17 +32,19 @@ from campaigns.dispositions import (
     state_of,
 )
 from campaigns.enums import Outcome
-from campaigns.models import CallLog, Record
+from campaigns.models import AgentPhase, CallLog, Record
 from campaigns.retention import purge
 from campaigns.status_engine import StatusRuleError, apply_agent_status
 from dialer.engine import Call, Lead
 from dialer.engine.clock import Clock
+from dialer.engine.core import PhaseChange
 from dialer.runtime.jobs import JobSpec
 from pacing.accounting import AbandonmentLedger, local_days
 
 log = structlog.get_logger(__name__)
 
 _CALL_LOG = CallLog.__table__  # type: ignore[attr-defined]
+_PHASE = AgentPhase.__table__  # type: ignore[attr-defined]
 _RECORD = Record.__table__  # type: ignore[attr-defined]
 
 
@@ -647,6 +649,38 @@ class SqlJournal:
         )
         self._forget(call.call_id)
 
+    def agent_phase(self, change: PhaseChange) -> None:
+        """Close the agent's open stretch at ``change.at`` and open the new one (none after
+        a logout). Written again after a failure, the same stretch is not opened twice."""
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.update(_PHASE)
+                .where(
+                    _PHASE.c.agent_id == change.agent_id,
+                    _PHASE.c.end_at.is_(None),
+                    _PHASE.c.start_at < change.at,
+                )
+                .values(end_at=change.at)
+            )
+            if change.phase == "logged_out":
+                return
+            again = conn.execute(
+                sa.select(_PHASE.c.id).where(
+                    _PHASE.c.agent_id == change.agent_id, _PHASE.c.start_at == change.at
+                )
+            ).first()
+            if again is None:
+                conn.execute(
+                    sa.insert(_PHASE).values(
+                        agent_id=change.agent_id,
+                        campaign_id=change.campaign_id,
+                        phase=change.phase,
+                        reason=change.reason,
+                        call_id=change.call_id,
+                        start_at=change.at,
+                    )
+                )
+
     def _forget(self, call_id: str) -> None:
         self._log_ids.pop(call_id, None)
         self._ended.discard(call_id)
@@ -802,6 +836,10 @@ class BackgroundJournal:
         """Apply the default status on the worker."""
         snapshot = replace(call)
         self._put(lambda: self.inner.default_status(snapshot))
+
+    def agent_phase(self, change: PhaseChange) -> None:
+        """Write the agent's phase change on the worker, in order with the calls' facts."""
+        self._put(lambda: self.inner.agent_phase(change))
 
     def wait_idle(self, within_s: float) -> bool:
         """Wait until every queued write is done; False when ``within_s`` ran out first."""

@@ -697,12 +697,18 @@ EN: Final[dict[str, str]] = {
     "reports.view_last_contact": "last contact",
     "reports.view_last_not_answered": "last call not answered",
     "reports.view_never_reached": "never reached",
-    "reports.sum_records": "Records called",
+    "reports.customers_hint": (
+        "Records whose last call (first call, in the first-contact view) falls in the range,"
+        " with their whole history of calls."
+    ),
+    "reports.sum_records": "Records",
     "reports.chart": "Chart",
     "reports.table": "Report table",
     "reports.none": "No calls in this period and scope.",
-    "reports.not_recorded": (
-        "Pause, logged-in time, occupancy and missed calls per agent are not recorded yet."
+    "reports.agents_note": (
+        "Logged-in and pause time come from the agents' phase history. Occupancy: time"
+        " reserved, talking or in wrap-up of the time logged in and not paused. Missed:"
+        " reservations whose call was then dropped."
     ),
     "report.col.date": "Date",
     "report.col.campaign": "Campaign",
@@ -727,6 +733,13 @@ EN: Final[dict[str, str]] = {
     "report.col.talk_avg_s": "Average talk",
     "report.col.callbacks_booked": "Callbacks booked",
     "report.col.statuses_set": "Statuses set",
+    "report.col.callbacks_kept": "Callbacks kept",
+    "report.col.logged_in_s": "Logged in",
+    "report.col.paused_s": "Paused",
+    "report.col.pause_reason": "Pause:",
+    "report.col.occupancy_pct": "Occupancy",
+    "report.col.calls_per_hour": "Calls per hour",
+    "report.col.missed": "Missed",
     "report.col.record": "Record",
     "report.col.phone": "Phone",
     "report.col.calls": "Calls",
@@ -1555,13 +1568,18 @@ PL: Final[dict[str, str]] = {
     "reports.view_last_contact": "ostatni kontakt",
     "reports.view_last_not_answered": "ostatnie połączenie nieodebrane",
     "reports.view_never_reached": "nigdy nieosiągnięte",
-    "reports.sum_records": "Dzwonione rekordy",
+    "reports.customers_hint": (
+        "Rekordy, których ostatnie połączenie (w widoku pierwszego kontaktu: pierwsze)"
+        " przypada w wybranym okresie, z całą historią ich połączeń."
+    ),
+    "reports.sum_records": "Rekordy",
     "reports.chart": "Wykres",
     "reports.table": "Tabela raportu",
     "reports.none": "Brak połączeń w tym okresie i zakresie.",
-    "reports.not_recorded": (
-        "Czas przerw, zalogowania, obłożenie i połączenia utracone przez konsultanta "
-        "nie są jeszcze zapisywane."
+    "reports.agents_note": (
+        "Czas zalogowania i przerw pochodzi z historii stanów konsultantów. Obłożenie: czas"
+        " rezerwacji, rozmów i obsługi po rozmowie w czasie zalogowania bez przerw."
+        " Nieodebrane rezerwacje: rezerwacje, których połączenie zostało porzucone."
     ),
     "report.col.date": "Data",
     "report.col.campaign": "Kampania",
@@ -1586,6 +1604,13 @@ PL: Final[dict[str, str]] = {
     "report.col.talk_avg_s": "Średnia rozmowa",
     "report.col.callbacks_booked": "Umówione oddzwonienia",
     "report.col.statuses_set": "Nadane statusy",
+    "report.col.callbacks_kept": "Dotrzymane oddzwonienia",
+    "report.col.logged_in_s": "Czas zalogowania",
+    "report.col.paused_s": "Przerwy",
+    "report.col.pause_reason": "Przerwa:",
+    "report.col.occupancy_pct": "Obłożenie",
+    "report.col.calls_per_hour": "Połączenia na godzinę",
+    "report.col.missed": "Nieodebrane rezerwacje",
     "report.col.record": "Rekord",
     "report.col.phone": "Telefon",
     "report.col.calls": "Połączenia",

@@ -225,3 +225,82 @@ def local_bounds(first: dt.date, last: dt.date, tz: str) -> tuple[dt.datetime, d
     nxt = last + dt.timedelta(days=1)
     b = dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone)
     return a.astimezone(dt.UTC), b.astimezone(dt.UTC)
+
+
+# ---------------------------------------------------------------------------- agents' phases
+
+PAUSE_REASONS = ("break", "lunch", "training")
+
+
+def generate_phases(db: sa.Engine, gen: Generated, *, seed: int = 14) -> None:
+    """Each agent's phase history between :data:`FIRST` and :data:`LAST`: sessions of
+    stretches (a few seconds to an hour) with gaps logged out between them, pauses with
+    reasons, reservations for calls of the log (some dropped); the first agent's last
+    stretch is still open. Every call gets a channel id (``c<id>``)."""
+    rng = random.Random(seed)
+    with db.begin() as conn:
+        conn.execute(sa.text("UPDATE call_log SET channel_id = 'c' || id"))
+        call_ids = [int(r[0]) for r in conn.execute(sa.text("SELECT id FROM call_log"))]
+        rows: list[dict[str, Any]] = []
+        for k, agent in enumerate(gen.agents):
+            campaign = gen.campaigns[k % len(gen.campaigns)]
+            at = FIRST + dt.timedelta(minutes=rng.uniform(0, 600))
+            while at < LAST - dt.timedelta(hours=2):
+                for _ in range(rng.randint(3, 40)):
+                    phase = rng.choice(("ready", "reserved", "talking", "wrap_up", "paused"))
+                    length = dt.timedelta(seconds=rng.uniform(5, 3600))
+                    rows.append(
+                        {
+                            "agent_id": agent,
+                            "campaign_id": campaign,
+                            "phase": phase,
+                            "reason": rng.choice(PAUSE_REASONS) if phase == "paused" else None,
+                            "call_id": f"c{rng.choice(call_ids)}"
+                            if phase in {"reserved", "talking", "wrap_up"}
+                            else None,
+                            "start_at": at,
+                            "end_at": at + length,
+                        }
+                    )
+                    at += length
+                at += dt.timedelta(hours=rng.uniform(1, 30))
+        rows[len([r for r in rows if r["agent_id"] == gen.agents[0]]) - 1]["end_at"] = None
+        conn.execute(
+            sa.text(
+                "INSERT INTO agent_phase (agent_id, campaign_id, phase, reason, call_id,"
+                " start_at, end_at) VALUES (:agent_id, :campaign_id, :phase, :reason,"
+                " :call_id, :start_at, :end_at)"
+            ),
+            [
+                {
+                    **r,
+                    "start_at": r["start_at"].replace(tzinfo=None),
+                    "end_at": r["end_at"].replace(tzinfo=None) if r["end_at"] else None,
+                }
+                for r in rows
+            ],
+        )
+
+
+def raw_phases(db: sa.Engine) -> list[dict[str, Any]]:
+    """Every stretch of the phase history, with its agent's current group and whether it
+    reserved a call that was dropped (plain SQL)."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT p.agent_id, p.campaign_id, p.phase, p.reason, p.start_at, p.end_at,"
+                " a.group_id, c.outcome FROM agent_phase p JOIN agent a ON a.id = p.agent_id"
+                " LEFT JOIN call_log c ON c.channel_id = p.call_id ORDER BY p.id"
+            )
+        ).mappings()
+        out = []
+        for r in rows:
+            row = dict(r)
+            for key in ("start_at", "end_at"):
+                at = row[key]
+                if isinstance(at, str):
+                    at = dt.datetime.fromisoformat(at)
+                row[key] = at.replace(tzinfo=dt.UTC) if at is not None else None
+            row["dropped"] = row["phase"] == "reserved" and row["outcome"] == "dropped"
+            out.append(row)
+        return out

@@ -3,8 +3,9 @@
     .venv/bin/python -m tests.web.report_screenshots [--out docs] [--lang en]
 
 Writes the generated call log of the report tests (three campaigns in three zones, five
-agents, four weeks of March 2026), fills the rollups, and photographs each report's tab as
-an administrator in headless Chromium. Takes about half a minute.
+agents with their phase history, four weeks of March 2026), fills the rollups, and
+photographs each report's tab as an administrator in headless Chromium. Takes about half a
+minute.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from campaigns.reports import fill_rollups
 from dialer.api.app import create_app
 from dialer.config import DatabaseSettings, Settings
 from dialer.services import accounts as security
-from tests.reports.data import LAST, generate
+from tests.reports.data import LAST, generate, generate_phases
 from tests.web.browser import chromium, new_context, serve, sign_in
 
 ROOT = Path(__file__).parents[2]
@@ -48,7 +49,7 @@ async def shoot(out: Path, lang: str) -> None:
         url = f"sqlite:///{tmp}/reports.db"
         db = make_engine(url)
         initialize(db)
-        generate(db, calls=3000)
+        generate_phases(db, generate(db, calls=3000))
         fill_rollups(db, now=LAST + dt.timedelta(days=1))
         with Session(db) as session:
             security.create_user(

@@ -8,13 +8,14 @@ import csv
 import datetime as dt
 import io
 
+import openpyxl
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from playwright.async_api import expect
 from sqlmodel import Session
 
-from campaigns.models import CallLog, Campaign
+from campaigns.models import AgentPhase, CallLog, Campaign
 from dialer.web.i18n import EN, PL
 from tests.api.conftest import PASSWORD, World
 from tests.web.browser import chromium, new_context, page_errors, serve, sign_in
@@ -141,3 +142,64 @@ async def test_dashboard_recent_days(app: FastAPI, api_db: sa.Engine, world: Wor
         await expect(page.locator("#recent-chart g.bar")).to_have_count(7)
         await expect(answered).to_have_count(4)
         assert errors == []
+
+
+AGENTS = "/reports?report=agents&from=2026-03-29&to=2026-03-29&tz=Europe%2FWarsaw"
+
+
+async def test_agents_report_phases_per_role_and_xlsx_equal_to_the_page(
+    app: FastAPI, api_db: sa.Engine, world: World, calls: int
+) -> None:
+    """Agent A's phase history of 29 March (ready 1 h, lunch 30 min, talking 20 min) shows as
+    its logged-in and pause time to itself and the leader (the pause reason in the heading,
+    in Polish too); the admin's XLSX, read back, holds the page's rows and figures."""
+    stretches = [
+        ("ready", None, 0, 3600),
+        ("paused", "lunch", 3600, 5400),
+        ("talking", None, 5400, 6600),
+    ]
+    with Session(api_db) as s:
+        for phase, reason, a, b in stretches:
+            s.add(
+                AgentPhase(
+                    agent_id=world.agent_a,
+                    campaign_id=calls,
+                    phase=phase,
+                    reason=reason,
+                    start_at=AT + dt.timedelta(seconds=a),
+                    end_at=AT + dt.timedelta(seconds=b),
+                )
+            )
+        s.commit()
+    async with serve(app) as url, chromium() as browser:
+        for login in ("agent", "leader"):
+            page = await (await new_context(browser, url)).new_page()
+            errors = page_errors(page)
+            await sign_in(page, login, PASSWORD)
+            await page.goto(AGENTS + ("&lang=pl" if login == "leader" else ""))
+            row = page.locator("#report-table tbody tr", has_text="Anna Nowak").first
+            await expect(row.locator("td[data-col=logged_in_s]")).to_have_text("1:50:00")
+            await expect(row.locator("td[data-col=paused_s]")).to_have_text("30:00")
+            await expect(row.locator("td[data-col='pause:lunch']")).to_have_text("30:00")
+            lang = PL if login == "leader" else EN
+            await expect(page.locator("#report-table thead")).to_contain_text(
+                f"{lang['report.col.pause_reason']} {lang['pause_reason.lunch']}"
+            )
+            assert errors == [], login
+        page = await (await new_context(browser, url)).new_page()
+        await sign_in(page, "admin", PASSWORD)
+        await page.goto(AGENTS)
+        await expect(page.locator("#report-table tbody tr").first).to_be_visible()
+        shown = await page.locator("#report-table tbody tr").all_inner_texts()
+        async with page.expect_download() as info:
+            await page.get_by_role("link", name=EN["calls.export_xlsx"]).click()
+        saved = await (await info.value).path()
+        book = openpyxl.load_workbook(io.BytesIO(saved.read_bytes()), read_only=True)
+        rows = list(book.active.iter_rows(values_only=True))  # type: ignore[union-attr]
+        head, body = list(rows[0]), rows[1:]
+        assert len(body) == len(shown)
+        assert [r[0] for r in body] == [t.split("\t")[0].strip() for t in shown]
+        anna = next(r for r in body if r[0] == "Anna Nowak")
+        assert anna[head.index("logged_in_s")] == 6600
+        assert anna[head.index("pause:lunch")] == 1800
+        assert anna[head.index("connected")] == 2

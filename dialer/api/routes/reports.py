@@ -357,31 +357,54 @@ def build_time_of_day(ctx: ApiContext, p: Params) -> Report:
 
 
 def build_agents(ctx: ApiContext, p: Params) -> Report:
-    """Per agent (or per group with by=group): calls, times, statuses set, callbacks."""
+    """Per agent (or per group with by=group): calls, times, statuses set, callbacks booked
+    and kept, logged-in time, pause time (in all and per reason), occupancy, calls per hour
+    and missed reservations."""
     dim = Dim.GROUP if p.dim is Dim.GROUP else Dim.AGENT
     with ctx.db.connect() as conn:
-        lines = agents_report(conn, p.scope, dim=dim)
+        lines = agents_report(conn, p.scope, dim=dim, now=ctx.clock())
         names = _names(conn, dim, {line.key for line in lines})
-    figures = (
+    call_figures = (
         "dials",
         "connected",
         "talk_s",
         "talk_avg_s",
         "wait_s",
         "wrapup_s",
+    )
+    reasons = sorted({reason for line in lines for reason in line.pauses})
+    figures = (
+        *call_figures,
+        "logged_in_s",
+        "paused_s",
+        *(f"pause:{reason}" for reason in reasons),
+        "occupancy_pct",
+        "calls_per_hour",
+        "missed",
         "callbacks_booked",
+        "callbacks_kept",
         "statuses_set",
     )
     rows, links = [], []
     for line in lines:
-        m = dict(line.metrics)
+        m: dict[str, Any] = dict(line.metrics)
         m["callbacks_booked"] = line.callbacks_booked
+        m["callbacks_kept"] = line.callbacks_kept
         m["statuses_set"] = sum(line.statuses.values())
+        m["logged_in_s"] = line.logged_in_s
+        m["paused_s"] = line.phases.get("paused", 0.0)
+        for reason in reasons:
+            m[f"pause:{reason}"] = line.pauses.get(reason, 0.0)
+        m["occupancy_pct"] = line.occupancy_pct
+        m["calls_per_hour"] = line.calls_per_hour
+        m["missed"] = line.missed
         rows.append([_key_name(dim, line.key, names), *(m[f] for f in figures)])
         links.append(
             _blank(1)
             + [
                 calls_link(p.scope, p.scope.start, p.scope.end, dim=dim, key=line.key, figure=f)
+                if f in call_figures
+                else None
                 for f in figures
             ]
         )
@@ -394,7 +417,7 @@ def build_agents(ctx: ApiContext, p: Params) -> Report:
         table=Table(columns=[dim.value, *figures], rows=rows, links=links),
         summary={
             "statuses": {_key_name(dim, line.key, names): line.statuses for line in lines},
-            "not_recorded": ["pause_s", "logged_in_s", "occupancy", "missed"],
+            "phases": {_key_name(dim, line.key, names): line.phases for line in lines},
         },
     )
 
@@ -643,7 +666,7 @@ def report_recent(
             conn, scope, first_day=first, last_day=today, tz=zone_info, period=Period.DAY,
             dim=Dim.NONE,
         )  # fmt: skip
-        lines = agents_report(conn, scope, dim=Dim.AGENT)
+        lines = agents_report(conn, scope, dim=Dim.AGENT, now=ctx.clock())
         answered = recent_calls(conn, scope, answered=True)
         missed = recent_calls(conn, scope, answered=False)
         keys = {line.key for line in lines} | {

@@ -11,8 +11,8 @@
   const TABS = JSON.parse($("report-tab-list").textContent);
   const SUMMARY = JSON.parse($("report-summary-labels").textContent);
   const FILTERS = ["from", "to", "tz", "period", "by", "show", "view", "campaign", "agent", "group"];
-  const DURATIONS = new Set(["talk_s", "wait_s", "wrapup_s", "talk_avg_s"]);
-  const PERCENTS = new Set(["abandon_pct", "answer_pct", "dials_pct"]);
+  const DURATIONS = new Set(["talk_s", "wait_s", "wrapup_s", "talk_avg_s", "logged_in_s", "paused_s"]);
+  const PERCENTS = new Set(["abandon_pct", "answer_pct", "dials_pct", "occupancy_pct"]);
   const TIMES = new Set(["first_at", "last_at"]);
   const OUTCOMES = new Set(["first_outcome", "last_outcome"]);
   const NS = "http://www.w3.org/2000/svg";
@@ -98,9 +98,15 @@
     return "dials";
   }
 
+  /* A column's heading; "pause:REASON" columns are the pause time of one reason. */
+  function label(column) {
+    if (column.startsWith("pause:")) return `${LABELS.pause_reason} ${D.tv("pause_reason", column.slice(6))}`;
+    return LABELS[column] || column;
+  }
+
   function cell(column, value) {
     if (value === null || value === undefined || value === "") return "–";
-    if (DURATIONS.has(column)) return D.fmtDuration(value);
+    if (DURATIONS.has(column) || column.startsWith("pause:")) return D.fmtDuration(value);
     if (PERCENTS.has(column)) return D.fmtNumber(value) + " %";
     if (TIMES.has(column)) return D.timeEl(value);
     if (OUTCOMES.has(column)) return D.tv("outcome", value);
@@ -111,7 +117,7 @@
 
   function render(data, by) {
     const table = data.table;
-    const head = table.columns.map((c) => D.h("th", { scope: "col", class: table.rows.length && typeof table.rows[0][table.columns.indexOf(c)] === "number" ? "num" : "" }, c === "key" ? LABELS[by] || "" : LABELS[c] || c));
+    const head = table.columns.map((c) => D.h("th", { scope: "col", class: table.rows.length && typeof table.rows[0][table.columns.indexOf(c)] === "number" ? "num" : "" }, c === "key" ? LABELS[by] || "" : label(c)));
     $("report-table").tHead.rows[0].replaceChildren(...head);
     const rows = table.rows.map((row, r) =>
       D.h(
