@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,10 @@ from campaigns import inbound as wl
 from campaigns.enums import Role, SystemStatus
 from campaigns.models import AuditLog, Record
 from campaigns.service import create_campaign, validate_rules
-from tests.api.conftest import World
+from dialer.api.app import create_app
+from dialer.config import DatabaseSettings, Settings
+from dialer.errors import DialerError
+from tests.api.conftest import LOGINS, World, sign_in
 
 Clients = dict[Role, TestClient]
 NOW = dt.datetime.now(dt.UTC)
@@ -189,3 +193,41 @@ def test_stats_and_export(clients: Clients, rows: dict[str, int]) -> None:
     lines = list(csv.reader(io.StringIO(res.text)))
     assert lines[0][:3] == ["id", "phone", "queue"]
     assert sorted(line[1] for line in lines[1:]) == ["+48601000001", "+48601000002"]
+
+
+class _DeskEngine:
+    """An engine link that records the desk actions it is given and refuses them while
+    ``ready`` is False (as the engine does for an agent not ready in the campaign)."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.commands: list[tuple[int, str, dict[str, Any]]] = []
+
+    def agent_command(self, agent_id: int, action: str, payload: dict[str, Any]) -> None:
+        if not self.ready:
+            raise DialerError(f"agent {agent_id} is not ready")
+        self.commands.append((agent_id, action, payload))
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the link: not used here
+        raise AttributeError(name)
+
+
+def test_a_callback_dials_at_once_when_the_agent_is_ready_else_waits(
+    api_db: sa.Engine, world: World, rows: dict[str, int], callback_campaign: int, tmp_path: Path
+) -> None:
+    """With the engine in the process, 'call back' hands the record to the engine's desk
+    dial (the agent reserved, then the person dialed) at once when the agent is ready; an
+    agent who is not ready gets the callback due now, dialed when it is ready."""
+    engine = _DeskEngine()
+    settings = Settings(database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'api.db'}"))
+    app = create_app(settings, db=api_db, engine=engine)  # type: ignore[arg-type]
+    wl.attach_queue(api_db, "sales", callback_campaign, actor="t")
+    agent = sign_in(app, LOGINS[Role.AGENT])
+    waits = agent.post(f"/api/worklist/{rows['a']}/callback", json={})
+    assert waits.status_code == 200, waits.text
+    assert waits.json()["dialing"] is False
+    assert engine.commands == []
+    engine.ready = True
+    now = agent.post(f"/api/worklist/{rows['b']}/callback", json={}).json()
+    assert now["dialing"] is True
+    assert engine.commands == [(world.agent_a, "dial_record", {"record": now["record_id"]})]

@@ -16,8 +16,10 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
+import structlog
 from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,7 +39,11 @@ from dialer.api.security import (
     Supervisor,
     forbidden,
 )
+from dialer.errors import ROOT_ERRORS
 
+log = structlog.get_logger(__name__)
+#: Why the engine may not dial a callback for an agent at once (it then waits for the agent).
+_NOT_NOW: tuple[type[Exception], ...] = (*ROOT_ERRORS, KeyError, ValueError)
 router = APIRouter(prefix="/api", tags=["worklist"])
 
 RowId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Worklist row id.")]
@@ -114,6 +120,10 @@ class CallbackOut(BaseModel):
     row_id: int
     record_id: int
     agent_id: int
+    dialing: bool = False
+    """True: dialed now with the agent reserved (the agent was ready in that campaign);
+    False: the record waits as the agent's callback, due now, and is dialed with the agent
+    reserved as soon as the agent is ready in the callback campaign."""
 
 
 class StatsOut(BaseModel):
@@ -336,9 +346,23 @@ def worklist_note(row_id: RowId, body: NoteIn, user: CurrentUser, ctx: Ctx) -> R
 
 
 @router.post("/worklist/{row_id}/callback")
-def worklist_callback(row_id: RowId, body: CallbackIn, user: CurrentUser, ctx: Ctx) -> CallbackOut:
+async def worklist_callback(
+    row_id: RowId, body: CallbackIn, user: CurrentUser, ctx: Ctx
+) -> CallbackOut:
     """Call the row back: its record in the callback campaign becomes the agent's own
-    callback, due now; the engine reserves that agent, then dials (nobody is dropped)."""
+    callback, due now; the engine reserves that agent, then dials (nobody is dropped) —
+    at once when the agent is ready in that campaign, else as soon as it is."""
+    out = await run_in_threadpool(_book_callback, row_id, body, user, ctx)
+    if ctx.engine is not None:
+        try:
+            ctx.engine.agent_command(out.agent_id, "dial_record", {"record": out.record_id})
+            out.dialing = True
+        except _NOT_NOW as exc:  # the agent is not ready in that campaign: it waits
+            log.info("worklist_callback_waits", row=row_id, agent=out.agent_id, reason=str(exc))
+    return out
+
+
+def _book_callback(row_id: int, body: CallbackIn, user: Principal, ctx: ApiContext) -> CallbackOut:
     _row_for(ctx, user, row_id)
     agent_id = body.agent_id
     if user.role is Role.AGENT:
