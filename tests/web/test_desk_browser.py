@@ -147,11 +147,11 @@ async def test_desk_in_polish_preview_and_a_status_given_twice(ops: Ops) -> None
 async def test_campaign_page_sets_the_dial_mode_in_polish(ops: Ops) -> None:
     """The administrator makes a campaign a preview one on its page (in Polish), with a
     time limit after which the record is dialed; the campaign's rules say so after a
-    reload."""
-    with Session(ops.host.db) as session:  # a window a time input can show ("24:00" is not)
+    reload, and its calling window still ends at 24:00 (a time input could not hold it)."""
+    with Session(ops.host.db) as session:  # a window to the end of the day: "24:00"
         campaign = session.get(Campaign, ops.campaign)
         assert campaign is not None
-        campaign.window_start, campaign.window_end = "08:00", "21:00"
+        campaign.window_start, campaign.window_end = "08:00", "24:00"
         session.add(campaign)
         session.commit()
     async with serve(ops.app) as url, chromium() as browser:
@@ -175,4 +175,6 @@ async def test_campaign_page_sets_the_dial_mode_in_polish(ops: Ops) -> None:
             campaign = session.get(Campaign, ops.campaign)
             assert campaign is not None
             assert (campaign.dial_mode, campaign.preview_timeout_action) == ("preview", "dial")
+            assert campaign.window_end == "24:00"
+        await expect(page.get_by_label(PL["campaign.window_end"])).to_have_value("24:00")
         assert errors == []
