@@ -349,3 +349,38 @@ def test_admit_table(
     assert admit(LiveScope(everything=True), event) == everything
     assert admit(LiveScope(agents=frozenset({7, 9})), event) == leader
     assert admit(LiveScope(agents=frozenset({7}), own_agent=True), event) == agent
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "everything", "leader", "agent"),
+    [
+        ("inbound/missed", {"phone": "+48601000001"}, "worklist", "worklist", "worklist"),
+        ("inbound/row", {"action": "hidden"}, "worklist", "worklist", "worklist"),
+        ("requests/5", {"agent": 7}, "request", "request", "request"),
+        ("requests/5", {"agent": 8}, "request", None, None),
+        ("requests/5", {"agent": None}, "request", None, None),
+    ],
+)
+def test_followed_kinds_reach_only_readers_who_ask(
+    topic: str,
+    payload: dict[str, Any],
+    everything: str | None,
+    leader: str | None,
+    agent: str | None,
+) -> None:
+    """The worklist's and the callback requests' events reach a reader only when it follows
+    them (``?follow=``): the worklist every role, a request its agent's readers (all of them
+    for administrators and heads)."""
+    event = LiveEvent(topic, payload)
+    follow = frozenset({"worklist", "request"})
+    assert admit(LiveScope(everything=True), event) is None
+    assert admit(LiveScope(everything=True, follow=follow), event) == everything
+    assert admit(LiveScope(agents=frozenset({7, 9}), follow=follow), event) == leader
+    assert admit(LiveScope(agents=frozenset({7}), own_agent=True, follow=follow), event) == agent
+
+
+def test_unknown_follow_is_422(live_app: FastAPI) -> None:
+    """Only the worklist and the requests can be followed."""
+    response = sign_in(live_app, "admin").get("/api/live", params={"follow": "everything"})
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["field"] == "query.follow.0"

@@ -12,6 +12,11 @@ event as it happens. Event names are the kinds ``stats``, ``agent``, ``call``,
 * an agent: its own ``agents/{id}/*`` topics (state, screen pop, preview, errors).
 
 ``?campaign=ID`` keeps the events of one campaign (events that name no campaign pass).
+``?follow=worklist`` adds the missed-call worklist's events (``inbound/*``, event name
+``worklist``; every role reads the worklist) and ``?follow=requests`` the callback requests'
+state changes (``requests/{id}``, event name ``request``; administrators and heads see all,
+others those of their agents). Pages that show them ask for them; the retained states of
+requests are not replayed at connect (there may be thousands).
 
 A stream ends when its session does (sign-out, expiry, a deactivated user: checked every
 :data:`RECHECK_S` seconds) and when the engine stops; browsers reconnect by themselves.
@@ -24,7 +29,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -62,6 +67,12 @@ class LiveScope:
     own_agent: bool = False
     """An agent: only its own ``agents/{id}/*`` topics."""
     campaign: int | None = None
+    follow: frozenset[str] = frozenset()
+    """Opt-in kinds: ``worklist``, ``request``."""
+
+
+#: ``?follow=`` values and the event names they add.
+FOLLOW = {"worklist": "worklist", "requests": "request"}
 
 
 def _int(text: str) -> int | None:
@@ -81,6 +92,10 @@ def kind_of(topic: str) -> str | None:
         return kinds.get(parts[2])
     if len(parts) == 3 and parts[0] == "calls":
         return "call"
+    if len(parts) == 2 and parts[0] == "inbound":
+        return "worklist"
+    if len(parts) == 2 and parts[0] == "requests":
+        return "request"
     return None
 
 
@@ -96,6 +111,8 @@ def admit(scope: LiveScope, event: LiveEvent) -> str | None:
     kind = kind_of(event.topic)
     if kind is None:
         return None
+    if kind in {"worklist", "request"}:
+        return _admit_followed(scope, kind, event)
     parts = event.topic.split("/")
     if scope.campaign is not None:
         campaign = _campaign_of(kind, parts, event)
@@ -116,12 +133,29 @@ def admit(scope: LiveScope, event: LiveEvent) -> str | None:
     return kind if isinstance(agent, int) and agent in scope.agents else None
 
 
-def scope_for(ctx_agents: set[int] | None, user: Principal, campaign: int | None) -> LiveScope:
+def _admit_followed(scope: LiveScope, kind: str, event: LiveEvent) -> str | None:
+    if kind not in scope.follow:
+        return None
+    if kind == "worklist" or scope.everything:
+        return kind
+    agent = event.payload.get("agent")
+    return kind if isinstance(agent, int) and agent in scope.agents else None
+
+
+def scope_for(
+    ctx_agents: set[int] | None,
+    user: Principal,
+    campaign: int | None,
+    follow: frozenset[str] = frozenset(),
+) -> LiveScope:
     """The live scope of ``user`` (``ctx_agents``: :func:`agent_ids_in_scope`)."""
     if ctx_agents is None:
-        return LiveScope(everything=True, campaign=campaign)
+        return LiveScope(everything=True, campaign=campaign, follow=follow)
     return LiveScope(
-        agents=frozenset(ctx_agents), own_agent=user.role is Role.AGENT, campaign=campaign
+        agents=frozenset(ctx_agents),
+        own_agent=user.role is Role.AGENT,
+        campaign=campaign,
+        follow=follow,
     )
 
 
@@ -139,7 +173,7 @@ async def live_events(
     try:
         for event in hub.snapshot():
             kind = admit(scope, event)
-            if kind is not None:
+            if kind is not None and kind != "request":
                 yield _sse(kind, event)
         checked = time.monotonic()
         while not hub.closed:
@@ -174,11 +208,13 @@ async def live(
     user: CurrentUser,
     ctx: Ctx,
     campaign: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    follow: Annotated[list[Literal["worklist", "requests"]] | None, Query(max_length=2)] = None,
 ) -> EventSourceResponse:
     """Live events (Server-Sent Events): campaign figures, agent states, calls, screen pops
-    and errors, as the caller's role may see them; the present state first."""
+    and errors, as the caller's role may see them; the present state first; with
+    ``follow``, the worklist's and the callback requests' events too."""
     agents = await run_in_threadpool(agent_ids_in_scope, ctx, user)
-    scope = scope_for(agents, user, campaign)
+    scope = scope_for(agents, user, campaign, frozenset(FOLLOW[f] for f in follow or ()))
     token, _ = request_token(request)
 
     def still_valid() -> bool:

@@ -240,4 +240,6 @@
     fillSelect(form.elements.source, "/api/requests/sources", (r) => r.name),
   ]).then(load);
   loadSources();
+  // A request's state change (a call placed, answered, missed, cancelled) shows at once.
+  D.live({ follow: "requests" }, { request: D.throttle(load, 1000) });
 })();

@@ -292,7 +292,12 @@
   fromAddress();
   loadQueues().then(load);
   loadStats();
-  setInterval(async () => {
+  // A new miss, a caller who got through, a callback's outcome or another person's action
+  // shows at once; the counter is also checked each minute in case the stream is down.
+  const refresh = D.throttle(async () => {
+    await load();
     await refreshCount();
-  }, 15000);
+  }, 1000);
+  D.live({ follow: "worklist" }, { worklist: refresh });
+  setInterval(refreshCount, 60000);
 })();
