@@ -383,6 +383,7 @@
     try {
       await D.ready;
       await loadCampaign();
+      if (admin) $("rules-fields").disabled = false;
     } catch (err) {
       D.showError($("campaign-error"), err);
       return;
