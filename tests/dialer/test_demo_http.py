@@ -32,7 +32,7 @@ async def test_demo_serves_its_users_and_a_seat_for_a_person(tmp_path: Path) -> 
             db_path=tmp_path / "demo.db",
             scenario_path=ROOT / "config/scenarios/demo.toml",
             profiles_dir=ROOT / "config/pacing",
-            minutes=1,
+            minutes=2,  # 12 s: long enough to be served while the machine is busy
             time_scale=10,
             records=500,
             live=False,
@@ -42,11 +42,14 @@ async def test_demo_serves_its_users_and_a_seat_for_a_person(tmp_path: Path) -> 
     )
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-        for _ in range(200):
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:  # until the demo serves (it must not have ended first)
+            assert not demo.done(), f"the demo ended before it served: {demo.result()!r}"
             try:
                 await client.get("/api/openapi.json")
                 break
             except httpx.TransportError:
+                assert asyncio.get_running_loop().time() < deadline, "the demo never served"
                 await asyncio.sleep(0.05)
         tokens = {}
         for login in ("admin", "head", "leader", "agent"):
@@ -64,5 +67,5 @@ async def test_demo_serves_its_users_and_a_seat_for_a_person(tmp_path: Path) -> 
         assert dashboard["campaign"]["state"] == "running"
         assert dashboard["live"] is not None
         assert len(dashboard["agents"]) >= 2
-    result = await asyncio.wait_for(demo, 30)
+    result = await asyncio.wait_for(demo, 60)
     assert int(result.stats["dials"]) > 0  # type: ignore[call-overload]
