@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/dialer demo
 
+# The suite runs on every core (pytest-xdist, at most 4 workers): most of its time is spent
+# waiting on simulators, browsers and engine processes. `PYTEST_ARGS=-n0` runs it serially.
+PYTEST_ARGS ?= -n auto --maxprocesses=4
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
