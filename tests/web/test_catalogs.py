@@ -5,6 +5,8 @@ and dates follow the page's language."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +28,7 @@ from dialer.web.i18n import (
     translator,
 )
 from tests.web.browser import chromium, new_context, page_errors, serve
+from tests.web.conftest import page_client
 from tests.web.test_i18n import ENUMERATIONS, _dynamic_key
 
 #: How many forms a text read with a count has in each language.
@@ -205,3 +208,17 @@ async def test_page_scripts_choose_the_same_plural_forms(app: FastAPI) -> None:
             general = await page.evaluate("() => Dialer.t('import.more', {count: 7})")
             assert general == translator(lang)("import.more", count=7)
         assert errors == []
+
+
+def test_pages_carry_the_plural_rule_and_the_forms(app: FastAPI) -> None:
+    """A page names its language's plural categories for the scripts and embeds the
+    catalog with every form of a text read with a count."""
+    client = page_client(app, "admin")
+    for lang, tags in (("pl", "one few many"), ("en", "one other")):
+        html = client.get("/dashboard", params={"lang": lang}).text
+        assert f'data-plural="{tags}"' in html
+        embedded = re.search(r'<script type="application/json" id="i18n">(.*?)</script>', html)
+        assert embedded is not None
+        texts = json.loads(embedded.group(1))
+        assert texts["records.page_of"] == load(lang).texts["records.page_of"]
+        assert len(texts["records.page_of"]) == FORMS[lang]
