@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from babel import Locale
 from babel.messages.pofile import read_po
 from fastapi import FastAPI
 
-from dialer.web.catalogs import ROOT, UNNAMED, template, used_keys
+from dialer.web.catalogs import ROOT, UNNAMED, UsedKey, template, used_keys
 from dialer.web.i18n import (
     LANGUAGES,
     CatalogError,
@@ -35,11 +36,17 @@ from tests.web.test_i18n import ENUMERATIONS, _dynamic_key
 FORMS = {"en": 2, "pl": 3}
 
 
+@cache
+def _extracted(root: Path) -> tuple[UsedKey, ...]:
+    """The keys Babel extracts under ``root`` (once per run: it takes a few seconds)."""
+    return tuple(used_keys(root))
+
+
 def _problems(root: Path) -> list[str]:
     """Keys used under ``root`` that a catalog lacks, or has without the plural forms a
     ``tn`` call needs."""
     problems = []
-    for used in used_keys(root):
+    for used in _extracted(root):
         for lang in LANGUAGES:
             text = load(lang).texts.get(used.key)
             where = f"{used.path}:{used.line} {used.key!r} ({lang})"
@@ -54,7 +61,7 @@ def test_every_key_the_code_uses_is_in_both_catalogs() -> None:
     """Babel's extraction of the templates, page scripts and Python code finds several
     hundred keys, every one of them (and every enumeration's key) in English and Polish,
     with plural forms where it is read with a count."""
-    keys = {used.key for used in used_keys()}
+    keys = {used.key for used in _extracted(ROOT)}
     assert len(keys) > 500
     assert {"records.page_of", "nav.dashboard", "agent.title", "login.submit"} <= keys
     assert _problems(ROOT) == []
