@@ -374,9 +374,9 @@
     float_type: (p) => D.t("problem.number", p),
     bool_parsing: (p) => D.t("problem.yes_no", p),
     bool_type: (p) => D.t("problem.yes_no", p),
-    string_too_long: (p) => D.t("problem.too_long", p),
-    string_too_short: (p) => D.t("problem.too_short", p),
-    too_long: (p) => D.t("problem.too_many", p),
+    string_too_long: (p, n) => D.tn("problem.too_long", n, p),
+    string_too_short: (p, n) => D.tn("problem.too_short", n, p),
+    too_long: (p, n) => D.tn("problem.too_many", n, p),
     greater_than_equal: (p) => D.t("problem.at_least", p),
     less_than_equal: (p) => D.t("problem.at_most", p),
     greater_than: (p) => D.t("problem.more_than", p),
@@ -403,7 +403,7 @@
       const ctx = problem.ctx || {};
       if (say) {
         const limit = ["max_length", "min_length", "ge", "le", "gt", "lt"].map((k) => ctx[k]).find((v) => v !== undefined);
-        return say({ limit: limit === undefined ? "" : D.fmtNumber(limit) });
+        return say({ limit: limit === undefined ? "" : D.fmtNumber(limit) }, limit);
       }
       if (problem.type === "value_error" || problem.type === "assertion_error") {
         return String(problem.problem || "").replace(/^(Value|Assertion) error, /, "");
