@@ -78,6 +78,8 @@ class Catalog:
     def plural(self, key: str, n: int) -> str | None:
         """The form of ``key`` for the count ``n``, or None when the catalog lacks it."""
         forms = self.texts.get(key)
+        if isinstance(forms, str):
+            return forms or None  # a text without plural forms reads the same for any n
         if not forms or not all(forms):
             return None  # missing or untranslated: the caller falls back to English
         return self.translations.ngettext(key, key, n)

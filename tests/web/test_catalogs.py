@@ -153,6 +153,8 @@ def test_english_plural_forms_and_counts_formatted() -> None:
     assert tn("import.more", 1, count=1) == "… and 1 more rejected row not shown."
     assert tn("import.more", 2, count=2) == "… and 2 more rejected rows not shown."
     assert translator("en")("import.more", count=7) == "… and 7 more rejected rows not shown."
+    assert tn("app.save", 3) == "Save"  # a text without plural forms, whatever the count
+    assert tn("no.such_key", 3) == "no.such_key"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -229,3 +231,22 @@ def test_pages_carry_the_plural_rule_and_the_forms(app: FastAPI) -> None:
         texts = json.loads(embedded.group(1))
         assert texts["records.page_of"] == load(lang).texts["records.page_of"]
         assert len(texts["records.page_of"]) == FORMS[lang]
+
+
+def test_an_untranslated_form_is_no_text(tmp_path: Path) -> None:
+    """A plural entry with an empty form, or a fuzzy guess, gives no text (the page falls
+    back to English) rather than an empty string or the key."""
+    path = tmp_path / "messages.po"
+    path.write_text(
+        'msgid ""\nmsgstr ""\n"Language: pl\\n"\n'
+        '"Plural-Forms: nplurals=3; plural=(n==1 ? 0 : n%10>=2 && n%10<=4 && '
+        '(n%100<10 || n%100>=20) ? 1 : 2);\\n"\n\n'
+        'msgid "a.count"\nmsgid_plural "a.count"\nmsgstr[0] "{n} rekord"\n'
+        'msgstr[1] ""\nmsgstr[2] "{n} rekordów"\n\n'
+        '#, fuzzy\nmsgid "b.title"\nmsgstr "Zgadnięte"\n\n'
+        'msgid "c.title"\nmsgstr "Tytuł"\n'
+    )
+    catalog = read_catalog(path, "pl")
+    assert catalog.plural("a.count", 1) is None
+    assert catalog.text("b.title") is None
+    assert catalog.text("c.title") == "Tytuł"
