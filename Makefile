@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt clean
+LOCALES := dialer/web/locale
+POT := $(LOCALES)/messages.pot
+
+.PHONY: demo test lint fmt clean extract update compile
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,5 +33,21 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Translations: the .po catalogs in $(LOCALES) are the source; the pages compile them in
+# memory at first use, so `demo` and `test` need none of these.
+# extract: the template of every key the code uses (babel.cfg) and the English catalog's.
+extract: $(STAMP)
+	$(BIN)/python -m dialer.web.catalogs pot $(POT)
+
+# update: new keys into every catalog (empty, for a translator: a test fails until then).
+update: extract
+	$(BIN)/pybabel update --input-file $(POT) --output-dir $(LOCALES) --domain messages \
+		--width 100 --no-fuzzy-matching
+
+# compile: the binary .mo files, for tools that read gettext's format (checks the catalogs).
+compile: $(STAMP)
+	$(BIN)/pybabel compile --directory $(LOCALES) --domain messages --statistics
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -f $(POT) $(LOCALES)/*/LC_MESSAGES/*.mo

@@ -44,6 +44,10 @@ from dialer.web.i18n import (
     LANGUAGES,
     catalog,
     choose_language,
+    formatters,
+    load,
+    msgkey,
+    plural_translator,
     translator,
 )
 
@@ -85,17 +89,17 @@ class NavItem:
 
 #: Every page behind a sign-in and the roles it is for (the navigation shows the same).
 NAV: tuple[NavItem, ...] = (
-    NavItem("agent", "/agent", "nav.agent", (Role.AGENT,)),
-    NavItem("dashboard", "/dashboard", "nav.dashboard", LEADERS),
-    NavItem("campaigns", "/campaigns", "nav.campaigns", LEADERS),
-    NavItem("statuses", "/statuses", "nav.statuses", ADMIN_ONLY),
-    NavItem("calls", "/calls", "nav.calls", EVERYONE),
-    NavItem("requests", "/requests", "nav.requests", EVERYONE),
-    NavItem("worklist", "/worklist", "nav.worklist", EVERYONE),
-    NavItem("reports", "/reports", "nav.reports", EVERYONE),
-    NavItem("dnc", "/dnc", "nav.dnc", SUPERVISORS),
-    NavItem("users", "/users", "nav.users", ADMIN_ONLY),
-    NavItem("audit", "/audit", "nav.audit", ADMIN_ONLY),
+    NavItem("agent", "/agent", msgkey("nav.agent"), (Role.AGENT,)),
+    NavItem("dashboard", "/dashboard", msgkey("nav.dashboard"), LEADERS),
+    NavItem("campaigns", "/campaigns", msgkey("nav.campaigns"), LEADERS),
+    NavItem("statuses", "/statuses", msgkey("nav.statuses"), ADMIN_ONLY),
+    NavItem("calls", "/calls", msgkey("nav.calls"), EVERYONE),
+    NavItem("requests", "/requests", msgkey("nav.requests"), EVERYONE),
+    NavItem("worklist", "/worklist", msgkey("nav.worklist"), EVERYONE),
+    NavItem("reports", "/reports", msgkey("nav.reports"), EVERYONE),
+    NavItem("dnc", "/dnc", msgkey("nav.dnc"), SUPERVISORS),
+    NavItem("users", "/users", msgkey("nav.users"), ADMIN_ONLY),
+    NavItem("audit", "/audit", msgkey("nav.audit"), ADMIN_ONLY),
 )
 PAGE_ROLES = {item.key: item.roles for item in NAV}
 
@@ -159,7 +163,10 @@ def _base_context(request: Request, user: Principal | None, lang: str) -> dict[s
         "languages": LANGUAGES,
         "lang_links": {code: _with_lang(request, code) for code in LANGUAGES},
         "t": translator(lang),
+        "tn": plural_translator(lang),
+        **formatters(lang),
         "catalog": catalog(lang),
+        "plural_tags": " ".join(load(lang).plural_tags),
         "user": user,
         "nav": [item for item in NAV if user is not None and user.role in item.roles],
         # the header's counter of callers waiting in the missed-call worklist
@@ -182,7 +189,7 @@ def _base_context(request: Request, user: Principal | None, lang: str) -> dict[s
 
 def _forbidden(request: Request, user: Principal, lang: str) -> Response:
     context = _base_context(request, user, lang)
-    context.update(page="forbidden", title="forbidden.title", home=home_for(user.role))
+    context.update(page="forbidden", title=msgkey("forbidden.title"), home=home_for(user.role))
     response = templates.TemplateResponse(request, "forbidden.html", context, status_code=403)
     return _finish(request, response)
 
@@ -191,7 +198,7 @@ def _not_found(request: Request, user: Principal, lang: str, *, what: str) -> Re
     """A 404 page saying what (``campaign``, ``record``) was not found, naming nothing
     else, with a way back."""
     context = _base_context(request, user, lang)
-    context.update(page="not_found", title="not_found.title", what=what)
+    context.update(page="not_found", title=msgkey("not_found.title"), what=what)
     response = templates.TemplateResponse(request, "not_found.html", context, status_code=404)
     return _finish(request, response)
 
@@ -255,7 +262,7 @@ def login_page(request: Request, next: str | None = None) -> Response:
         return _finish(request, RedirectResponse(_safe_next(next) or home_for(user.role), 303))
     lang = _language(request, None)
     context = _base_context(request, None, lang)
-    context.update(page="login", title="login.title", next=_safe_next(next) or "/")
+    context.update(page="login", title=msgkey("login.title"), next=_safe_next(next) or "/")
     return _finish(request, templates.TemplateResponse(request, "login.html", context))
 
 
@@ -263,7 +270,7 @@ def login_page(request: Request, next: str | None = None) -> Response:
 def agent_page(request: Request) -> Response:
     """The agent's desk: seat, ready/pause, screen pop, status form, callbacks, history."""
     return _page(
-        request, "agent.html", page="agent", title="agent.title", roles=PAGE_ROLES["agent"]
+        request, "agent.html", page="agent", title=msgkey("agent.title"), roles=PAGE_ROLES["agent"]
     )
 
 
@@ -275,7 +282,7 @@ def dashboard_page(request: Request) -> Response:
         request,
         "dashboard.html",
         page="dashboard",
-        title="dashboard.title",
+        title=msgkey("dashboard.title"),
         roles=PAGE_ROLES["dashboard"],
         long_pause_s=http.dashboard_long_pause_s,
         stuck_wrapup_s=http.dashboard_stuck_wrapup_s,
@@ -289,7 +296,7 @@ def campaigns_page(request: Request) -> Response:
         request,
         "campaigns.html",
         page="campaigns",
-        title="campaigns.title",
+        title=msgkey("campaigns.title"),
         roles=PAGE_ROLES["campaigns"],
     )
 
@@ -301,7 +308,7 @@ def campaign_new_page(request: Request) -> Response:
         request,
         "campaign.html",
         page="campaigns",
-        title="campaign.new_title",
+        title=msgkey("campaign.new_title"),
         roles=ADMIN_ONLY,
         campaign_id=None,
     )
@@ -322,7 +329,7 @@ def campaign_page(request: Request, campaign_id: int) -> Response:
         request,
         "campaign.html",
         page="campaigns",
-        title="campaign.title",
+        title=msgkey("campaign.title"),
         roles=PAGE_ROLES["campaigns"],
         campaign_id=campaign_id,
         **_no_campaign(request, campaign_id),
@@ -337,7 +344,7 @@ def records_page(request: Request, campaign_id: int) -> Response:
         request,
         "records.html",
         page="campaigns",
-        title="records.title",
+        title=msgkey("records.title"),
         roles=PAGE_ROLES["campaigns"],
         campaign_id=campaign_id,
         **_no_campaign(request, campaign_id),
@@ -363,7 +370,7 @@ def record_page(request: Request, record_id: int) -> Response:
         request,
         "record.html",
         page="campaigns",
-        title="record.title",
+        title=msgkey("record.title"),
         roles=PAGE_ROLES["campaigns"],
         record_id=record_id,
         missing=missing,
@@ -378,7 +385,7 @@ def statuses_page(request: Request) -> Response:
         request,
         "statuses.html",
         page="statuses",
-        title="statuses.title",
+        title=msgkey("statuses.title"),
         roles=PAGE_ROLES["statuses"],
     )
 
@@ -390,7 +397,7 @@ def calls_page(request: Request) -> Response:
         request,
         "calls.html",
         page="calls",
-        title="calls.title",
+        title=msgkey("calls.title"),
         roles=PAGE_ROLES["calls"],
         recording_url=get_ctx(request).settings.http.recording_url or "",
     )
@@ -404,7 +411,7 @@ def requests_page(request: Request) -> Response:
         request,
         "requests.html",
         page="requests",
-        title="requests.title",
+        title=msgkey("requests.title"),
         roles=PAGE_ROLES["requests"],
         request_states=[s.value for s in RequestState],
     )
@@ -413,14 +420,14 @@ def requests_page(request: Request) -> Response:
 @router.get("/me", response_class=HTMLResponse)
 def me_page(request: Request) -> Response:
     """My account: own name, language and password (every role)."""
-    return _page(request, "me.html", page="me", title="me.title", roles=EVERYONE)
+    return _page(request, "me.html", page="me", title=msgkey("me.title"), roles=EVERYONE)
 
 
 @router.get("/users", response_class=HTMLResponse)
 def users_page(request: Request) -> Response:
     """Users, agents and groups (administrators)."""
     return _page(
-        request, "users.html", page="users", title="users.title", roles=PAGE_ROLES["users"]
+        request, "users.html", page="users", title=msgkey("users.title"), roles=PAGE_ROLES["users"]
     )
 
 
@@ -428,7 +435,9 @@ def users_page(request: Request) -> Response:
 def dnc_page(request: Request) -> Response:
     """The do-not-call lists with filters, paging and export; administrators add, remove
     and import numbers."""
-    return _page(request, "dnc.html", page="dnc", title="dnc.title", roles=PAGE_ROLES["dnc"])
+    return _page(
+        request, "dnc.html", page="dnc", title=msgkey("dnc.title"), roles=PAGE_ROLES["dnc"]
+    )
 
 
 @router.get("/worklist", response_class=HTMLResponse)
@@ -439,7 +448,7 @@ def worklist_page(request: Request) -> Response:
         request,
         "worklist.html",
         page="worklist",
-        title="worklist.title",
+        title=msgkey("worklist.title"),
         roles=PAGE_ROLES["worklist"],
     )
 
@@ -448,7 +457,7 @@ def worklist_page(request: Request) -> Response:
 def audit_page(request: Request) -> Response:
     """The audit log: who changed what and when (administrators)."""
     return _page(
-        request, "audit.html", page="audit", title="audit.title", roles=PAGE_ROLES["audit"]
+        request, "audit.html", page="audit", title=msgkey("audit.title"), roles=PAGE_ROLES["audit"]
     )
 
 
@@ -472,7 +481,7 @@ def reports_page(request: Request) -> Response:
         request,
         "reports.html",
         page="reports",
-        title="reports.title",
+        title=msgkey("reports.title"),
         roles=PAGE_ROLES["reports"],
         report_tabs=tabs,
     )

@@ -19,8 +19,8 @@ from campaigns.status_engine import NotCallable
 from dialer.engine import CallPhase
 from dialer.engine.agents import Phase
 from dialer.web.i18n import (
-    CATALOGS,
     EN,
+    LANGUAGES,
     PL,
     accepted_languages,
     choose_language,
@@ -44,7 +44,7 @@ ENUMERATIONS: dict[str, list[str]] = {
     "reject": [r.value for r in RejectReason],
     "retry": list(RETRY_KEYS),
     "day": [str(d) for d in range(1, 8)],
-    "lang": list(CATALOGS),
+    "lang": list(LANGUAGES),
     "pause_reason": [
         *("break", "lunch", "training", "meeting", "technical", "other"),
         *("seat", "seat_lost"),
@@ -94,7 +94,7 @@ def _used_keys() -> tuple[set[str], set[str]]:
     prefixes: set[str] = set()
     for path in TEMPLATES:
         text = path.read_text()
-        literal |= set(re.findall(r"""\bt\(["']([a-z0-9_.]+)["']\)""", text))
+        literal |= set(re.findall(r"""\btn?\(["']([a-z0-9_.]+)["'][,)]""", text))
         # Macros whose arguments name catalog keys.
         macro_calls = r"""\{\{ (?:field|days|lists\.import_report)\((.*?)\) \}\}"""
         for call in re.findall(macro_calls, text):
@@ -102,7 +102,7 @@ def _used_keys() -> tuple[set[str], set[str]]:
         prefixes |= {p.rstrip(".") for p in re.findall(r"""\bt\(["']([a-z_.]+)["'] ~""", text)}
     for path in SCRIPTS:
         text = path.read_text()
-        literal |= set(re.findall(r"""D\.t\(["']([a-z0-9_.]+)["']\s*[,)]""", text))
+        literal |= set(re.findall(r"""D\.tn?\(["']([a-z0-9_.]+)["']\s*[,)]""", text))
         prefixes |= set(re.findall(r"""D\.tv\(["']([a-z_]+)["']""", text))
         prefixes |= {
             p if p.endswith("_") else p.rstrip(".")
@@ -112,6 +112,11 @@ def _used_keys() -> tuple[set[str], set[str]]:
     return literal, prefixes
 
 
+def _forms(text: str | list[str]) -> list[str]:
+    """A text's forms (one, or its plural forms)."""
+    return [text] if isinstance(text, str) else text
+
+
 def _dynamic_key(prefix: str, value: str) -> str:
     return prefix + value if prefix.endswith(("_", ".")) else f"{prefix}.{value}"
 
@@ -119,15 +124,17 @@ def _dynamic_key(prefix: str, value: str) -> str:
 def test_both_catalogs_have_the_same_keys_and_no_empty_text() -> None:
     """English and Polish have exactly the same keys, each with a non-empty text."""
     assert set(EN) == set(PL)
-    for lang, texts in CATALOGS.items():
-        empty = [key for key, text in texts.items() if not text.strip()]
+    for lang, texts in (("en", EN), ("pl", PL)):
+        empty = [key for key, text in texts.items() if not all(_forms(text))]
         assert empty == [], lang
 
 
 def test_placeholders_match_between_languages() -> None:
     """A text's {placeholders} are the same in English and Polish."""
     for key, text in EN.items():
-        assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", PL[key])), key
+        names = {name for form in _forms(text) for name in re.findall(r"\{(\w+)\}", form)}
+        for form in (*_forms(text), *_forms(PL[key])):
+            assert set(re.findall(r"\{(\w+)\}", form)) == names, key
 
 
 def test_polish_is_really_translated() -> None:

@@ -16,7 +16,7 @@ from playwright.async_api import expect
 from sqlmodel import Session
 
 from campaigns.models import AgentPhase, CallLog, Campaign
-from dialer.web.i18n import EN, PL
+from dialer.web.i18n import EN, PL, plural_translator
 from tests.api.conftest import PASSWORD, World
 from tests.web.browser import chromium, new_context, page_errors, serve, sign_in
 
@@ -77,7 +77,7 @@ async def test_period_report_per_role_drill_down_and_export(app: FastAPI, calls:
                 await total.locator("a").click()
                 await page.wait_for_url(f"{url}/calls?**")
                 await expect(page.locator("#page-info")).to_have_text(
-                    EN["calls.page_of"].format(page=1, pages=1, total=3)
+                    plural_translator("en")("calls.page_of", 3, page=1, pages=1, total=3)
                 )
                 await expect(page.locator("#calls tbody tr")).to_have_count(3)
             if login == "admin":

@@ -68,7 +68,7 @@
     const pages = Math.max(1, Math.ceil(data.total / size));
     $("page-prev").disabled = page <= 1;
     $("page-next").disabled = page >= pages;
-    D.setText($("page-info"), D.t("audit.page_of", { page, pages, total: D.fmtNumber(data.total) }));
+    D.setText($("page-info"), D.tn("audit.page_of", data.total, { page, pages, total: D.fmtNumber(data.total) }));
   }
 
   D.wirePaging(form, (next) => {

@@ -94,7 +94,9 @@
     $("page-next").disabled = data.total_capped ? items.length < data.page_size : page >= pages;
     D.setText(
       $("page-info"),
-      D.t(data.total_capped ? "calls.page_of_capped" : "calls.page_of", { page, pages, total: D.fmtNumber(data.total) }),
+      data.total_capped
+        ? D.tn("calls.page_of_capped", data.total, { page, pages, total: D.fmtNumber(data.total) })
+        : D.tn("calls.page_of", data.total, { page, pages, total: D.fmtNumber(data.total) }),
     );
   }
 

@@ -15,12 +15,30 @@
   /* ---- translations ------------------------------------------------------------ */
 
   /** The text of `key` in the page's language, with {name} placeholders filled. */
+  const fill = function (text, params) {
+    if (!params) return text;
+    return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+  };
   D.t = function (key, params) {
     let text = Object.prototype.hasOwnProperty.call(D.catalog, key) ? D.catalog[key] : key;
-    if (params) {
-      text = text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
-    }
-    return text;
+    // a text with plural forms read without a count: its most general form
+    if (Array.isArray(text)) text = text[text.length - 1];
+    return fill(text, params);
+  };
+  /** The plural forms of the page's language in the catalog's order (gettext's index), from
+      the server (Babel's CLDR data); the browser's Intl.PluralRules names the form of `n`. */
+  D.pluralTags = (body.dataset.plural || "one other").split(" ");
+  const pluralRules = new Intl.PluralRules({ en: "en-GB", pl: "pl-PL" }[D.lang] || D.lang);
+  D.pluralIndex = function (n) {
+    const index = D.pluralTags.indexOf(pluralRules.select(Number(n)));
+    return index < 0 ? D.pluralTags.length - 1 : index;
+  };
+  /** The text of `key` in the form for the count `n` (Polish: 1 rekord, 2 rekordy, 5 rekordów),
+      with {name} placeholders filled (pass the formatted count among them). */
+  D.tn = function (key, n, params) {
+    const forms = Object.prototype.hasOwnProperty.call(D.catalog, key) ? D.catalog[key] : key;
+    if (!Array.isArray(forms)) return fill(forms, params);
+    return fill(forms[Math.min(D.pluralIndex(n), forms.length - 1)], params);
   };
   /** A translated enum value (phase, outcome, system status…), or the value itself. */
   D.tv = function (prefix, value) {
@@ -133,6 +151,7 @@
     if (reason.code === "outside_every_window" || reason.code === "no_agent_ready") {
       for (const k of ["due", "logged_in"]) if (k in p) p[k] = D.fmtNumber(p[k]);
     }
+    if (reason.code === "outside_every_window") return D.tn("idle.outside_every_window", (reason.params || {}).due, p);
     return D.t("idle." + reason.code, p);
   };
   /** Fill a list (and show its box) with the reasons, or hide the box when there are none. */
@@ -206,7 +225,7 @@
     );
     const more = Number(report.rejects_more || 0);
     byId("rejects-more").hidden = more <= 0;
-    D.setText(byId("rejects-more"), D.t("import.more", { count: D.fmtNumber(more) }));
+    D.setText(byId("rejects-more"), D.tn("import.more", more, { count: D.fmtNumber(more) }));
   };
   /**
    * Wire a list page's filter form and pager: ``go(next)`` is called with a function from
@@ -355,9 +374,9 @@
     float_type: (p) => D.t("problem.number", p),
     bool_parsing: (p) => D.t("problem.yes_no", p),
     bool_type: (p) => D.t("problem.yes_no", p),
-    string_too_long: (p) => D.t("problem.too_long", p),
-    string_too_short: (p) => D.t("problem.too_short", p),
-    too_long: (p) => D.t("problem.too_many", p),
+    string_too_long: (p, n) => D.tn("problem.too_long", n, p),
+    string_too_short: (p, n) => D.tn("problem.too_short", n, p),
+    too_long: (p, n) => D.tn("problem.too_many", n, p),
     greater_than_equal: (p) => D.t("problem.at_least", p),
     less_than_equal: (p) => D.t("problem.at_most", p),
     greater_than: (p) => D.t("problem.more_than", p),
@@ -384,7 +403,7 @@
       const ctx = problem.ctx || {};
       if (say) {
         const limit = ["max_length", "min_length", "ge", "le", "gt", "lt"].map((k) => ctx[k]).find((v) => v !== undefined);
-        return say({ limit: limit === undefined ? "" : D.fmtNumber(limit) });
+        return say({ limit: limit === undefined ? "" : D.fmtNumber(limit) }, limit);
       }
       if (problem.type === "value_error" || problem.type === "assertion_error") {
         return String(problem.problem || "").replace(/^(Value|Assertion) error, /, "");

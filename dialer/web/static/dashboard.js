@@ -133,7 +133,9 @@
       gauge.dataset.level = level;
       D.setText(gauge.querySelector(".gauge-value"), D.fmtPercent(rate));
       gauge.querySelector(".gauge-bar span").style.width = Math.min(100, cap ? (rate / (cap * 1.25)) * 100 : 0) + "%";
-      const counts = D.t("dashboard.abandon_counts", { dropped: D.fmtNumber(w.dropped), connected: D.fmtNumber(w.connected) });
+      const dropped = D.tn("dashboard.dropped_n", w.dropped, { n: D.fmtNumber(w.dropped) });
+      const connected = D.tn("dashboard.connected_n", w.connected, { n: D.fmtNumber(w.connected) });
+      const counts = D.t("dashboard.abandon_counts", { dropped, connected });
       D.setText(gauge.querySelector(".gauge-counts"), level === "ok" ? counts : `${counts} — ${D.t("dashboard.level_" + level)}`);
       gauge.title = D.t("dashboard.level_" + level);
     }

@@ -110,7 +110,7 @@
     const pages = Math.max(1, Math.ceil(data.total / size));
     $("page-prev").disabled = page <= 1;
     $("page-next").disabled = page >= pages;
-    D.setText($("page-info"), D.t("dnc.page_of", { page, pages, total: D.fmtNumber(data.total) }));
+    D.setText($("page-info"), D.tn("dnc.page_of", data.total, { page, pages, total: D.fmtNumber(data.total) }));
   }
 
   async function fillCampaigns() {

@@ -78,7 +78,7 @@
     const page = Math.floor(data.offset / data.limit) + 1;
     $("page-prev").disabled = data.offset <= 0;
     $("page-next").disabled = data.offset + data.limit >= data.total;
-    D.setText($("page-info"), D.t("records.page_of", { page, pages, total: D.fmtNumber(data.total) }));
+    D.setText($("page-info"), D.tn("records.page_of", data.total, { page, pages, total: D.fmtNumber(data.total) }));
     $("select-all").checked = false;
   }
 

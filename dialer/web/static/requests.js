@@ -144,7 +144,7 @@
     const pages = Math.max(1, Math.ceil(data.total / data.page_size));
     $("page-prev").disabled = page <= 1;
     $("page-next").disabled = page >= pages;
-    D.setText($("page-info"), D.t("calls.page_of", { page, pages, total: D.fmtNumber(data.total) }));
+    D.setText($("page-info"), D.tn("calls.page_of", data.total, { page, pages, total: D.fmtNumber(data.total) }));
   }
 
   async function fillSelect(select, path, label) {

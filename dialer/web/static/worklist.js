@@ -216,7 +216,7 @@
     const pages = Math.max(1, Math.ceil(data.total / size));
     $("page-prev").disabled = page <= 1;
     $("page-next").disabled = page >= pages;
-    D.setText($("page-info"), D.t("worklist.page_of", { page, pages, total: D.fmtNumber(data.total) }));
+    D.setText($("page-info"), D.tn("worklist.page_of", data.total, { page, pages, total: D.fmtNumber(data.total) }));
   }
 
   async function loadStats() {
