@@ -1108,9 +1108,13 @@ class World:
         return int(self.start_epoch + self.start_frac + t)
 
     def _member_status(self, q: SimQueue, m: QueueMember) -> None:
+        self._member_event("QueueMemberStatus", q, m)
+
+    def _member_event(self, name: str, q: SimQueue, m: QueueMember) -> None:
+        """QueueMemberStatus and QueueMemberPause carry the same picture of the member."""
         self._emit(
             [
-                ("Event", "QueueMemberStatus"),
+                ("Event", name),
                 ("Privilege", "agent,all"),
                 ("Queue", q.name),
                 ("MemberName", m.name),
@@ -1487,28 +1491,7 @@ class World:
                 m.last_pause = self._clock_s(self.now)
             else:
                 self._at(STEP_S, functools.partial(self._ring_members, q))
-            self._emit(
-                [
-                    ("Event", "QueueMemberPause"),
-                    ("Privilege", "agent,all"),
-                    ("Queue", q.name),
-                    ("MemberName", m.name),
-                    ("Interface", m.interface),
-                    ("StateInterface", m.interface),
-                    ("Membership", "static"),
-                    ("Penalty", str(m.penalty)),
-                    ("CallsTaken", str(m.calls_taken)),
-                    ("LastCall", str(m.last_call)),
-                    ("LastPause", str(m.last_pause)),
-                    ("LoginTime", str(m.login_time or self.start_epoch)),
-                    ("InCall", "1" if m.in_call else "0"),
-                    ("Status", str(m.status)),
-                    ("Paused", "1" if m.paused else "0"),
-                    ("PausedReason", m.paused_reason),
-                    ("Ringinuse", "0"),
-                    ("Wrapuptime", "0"),
-                ]
-            )
+            self._member_event("QueueMemberPause", q, m)
 
     # ------------------------------------------------------------------ seats
     def _seat_answer(self, call: Call) -> None:
