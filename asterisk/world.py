@@ -461,17 +461,7 @@ class World:
             self._hangup_leg(two, 0)
             self._originate_failed(call, 0)
             return
-        self._emit(
-            [
-                ("Event", "LocalBridge"),
-                ("Privilege", "call,all"),
-                *one.snap("LocalOne"),
-                *two.snap("LocalTwo"),
-                ("Context", one.context),
-                ("Exten", one.exten),
-                ("LocalOptimization", "Yes"),
-            ]
-        )
+        self._local_bridge(one, two, one.context, one.exten)
         self._ev_dial("DialBegin", one, ("DialString", f"{one.exten}@{one.context}"))
         if kind == "seat":
             self._newexten(two, "NoOp", f"AGENT {call.agent}: seat up")
@@ -512,6 +502,20 @@ class World:
         }
         outcome = outcomes[kind]
         self._later(call.behaviour.ring_s, call, lambda: outcome(call))
+
+    def _local_bridge(self, one: Channel, two: Channel, context: str, exten: str) -> None:
+        """The two halves of a Local channel are bridged (optimisation allowed)."""
+        self._emit(
+            [
+                ("Event", "LocalBridge"),
+                ("Privilege", "call,all"),
+                *one.snap("LocalOne"),
+                *two.snap("LocalTwo"),
+                ("Context", context),
+                ("Exten", exten),
+                ("LocalOptimization", "Yes"),
+            ]
+        )
 
     def _ev_dial(self, name: str, one: Channel, *extra: tuple[str, str]) -> None:
         self._out.append(
@@ -909,17 +913,7 @@ class World:
                 self._ev("NewConnectedLine", ch)
         else:  # no CallerID: OriginateResponse says <unknown> (i1-i4)
             call.cid_num = call.cid_name = "<unknown>"
-        self._emit(
-            [
-                ("Event", "LocalBridge"),
-                ("Privilege", "call,all"),
-                *one.snap("LocalOne"),
-                *two.snap("LocalTwo"),
-                ("Context", one.context),
-                ("Exten", one.exten),
-                ("LocalOptimization", "Yes"),
-            ]
-        )
+        self._local_bridge(one, two, one.context, one.exten)
         self._ev_dial("DialBegin", one, ("DialString", f"{one.exten}@{one.context}"))
         self._run(call, two, 1)
 
@@ -1203,17 +1197,7 @@ class World:
         m2.cid_num = m2.cl_num = caller.cid_num
         self._ev("NewCallerid", m2, CALLING_PRES)
         self._ev("NewConnectedLine", m2)
-        self._emit(
-            [
-                ("Event", "LocalBridge"),
-                ("Privilege", "call,all"),
-                *m1.snap("LocalOne"),
-                *m2.snap("LocalTwo"),
-                ("Context", context),
-                ("Exten", exten),
-                ("LocalOptimization", "Yes"),
-            ]
-        )
+        self._local_bridge(m1, m2, context, exten)
         # AgentCalled carries the member leg as it is once ringing (exten, connected line)
         ringing_view = Channel(
             m1.name, m1.uniqueid, m1.linkedid, context, caller.exten, self.now, state=0
