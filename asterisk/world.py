@@ -788,25 +788,47 @@ class World:
             return [("Application", call.application[0]), ("Data", call.application[1])]
         return [("Context", call.context), ("Exten", call.exten)]
 
+    def _originate_response(
+        self,
+        action_id: str,
+        response: str,
+        *,
+        channel: str,
+        where: Pairs,
+        reason: int,
+        uid: str,
+        cid: tuple[str, str],
+    ) -> None:
+        """The async Originate's answer, sent to every session (h2, h6)."""
+        self._emit(
+            [
+                ("Event", "OriginateResponse"),
+                ("Privilege", "call,all"),
+                ("ActionID", action_id),
+                ("Response", response),
+                ("Channel", channel),
+                *where,
+                ("Reason", str(reason)),
+                ("Uniqueid", uid),
+                ("CallerIDNum", cid[0]),
+                ("CallerIDName", cid[1]),
+            ]
+        )
+
     def _originate_success(self, call: Call) -> None:
         # every session gets it, not only the one that asked (h2, h6)
         if call.done:
             return
         call.done = True
         one = call.one
-        self._emit(
-            [
-                ("Event", "OriginateResponse"),
-                ("Privilege", "call,all"),
-                ("ActionID", call.action_id),
-                ("Response", "Success"),
-                ("Channel", one.name),
-                *self._where(call),
-                ("Reason", "4"),
-                ("Uniqueid", one.uniqueid),
-                ("CallerIDNum", call.cid_num),
-                ("CallerIDName", call.cid_name),
-            ]
+        self._originate_response(
+            call.action_id,
+            "Success",
+            channel=one.name,
+            where=self._where(call),
+            reason=4,
+            uid=one.uniqueid,
+            cid=(call.cid_num, call.cid_name),
         )
 
     def _originate_failed(self, call: Call, reason: int) -> None:
@@ -816,38 +838,28 @@ class World:
         preset = (
             call.one.uniqueid if not call.one.uniqueid.startswith(f"{self.start_epoch}.") else ""
         )
-        self._emit(
-            [
-                ("Event", "OriginateResponse"),
-                ("Privilege", "call,all"),
-                ("ActionID", call.action_id),
-                ("Response", "Failure"),
-                ("Channel", call.dial),
-                *self._where(call),
-                ("Reason", str(reason)),
-                ("Uniqueid", preset or "<unknown>"),
-                ("CallerIDNum", call.cid_num),
-                ("CallerIDName", call.cid_name),
-            ]
+        self._originate_response(
+            call.action_id,
+            "Failure",
+            channel=call.dial,
+            where=self._where(call),
+            reason=reason,
+            uid=preset or "<unknown>",
+            cid=(call.cid_num, call.cid_name),
         )
 
     def _duplicate_channel_id(self, msg: Message, preset: str) -> None:
         """h4: the ChannelId is taken by a live channel: Failure, Reason 0, no channel."""
-        cid_num, cid_name = _parse_callerid(msg.get("CallerID"))
-        self._emit(
-            [
-                ("Event", "OriginateResponse"),
-                ("Privilege", "call,all"),
-                ("ActionID", msg.action_id),
-                ("Response", "Failure"),
-                ("Channel", msg.get("Channel")),
-                ("Context", msg.get("Context")),
-                ("Exten", msg.get("Exten")),
-                ("Reason", "0"),
-                ("Uniqueid", preset),
-                ("CallerIDNum", cid_num),
-                ("CallerIDName", cid_name),
-            ]
+        where = [("Context", msg.get("Context")), ("Exten", msg.get("Exten"))]
+        cid = _parse_callerid(msg.get("CallerID"))
+        self._originate_response(
+            msg.action_id,
+            "Failure",
+            channel=msg.get("Channel"),
+            where=where,
+            reason=0,
+            uid=preset,
+            cid=cid,
         )
 
     # ------------------------------------------------------------------ inbound callers
