@@ -1141,6 +1141,39 @@ class World:
             ]
         )
 
+    def _member_dial(
+        self, name: str, caller: Channel, dest: Channel, *extra: tuple[str, str]
+    ) -> None:
+        """DialBegin/DialState/DialEnd of the queue dialing a member: the caller's channel,
+        then the member leg as ``Dest``."""
+        self._emit(
+            [("Event", name), ("Privilege", "call,all"), *caller.snap(), *dest.snap("Dest"), *extra]
+        )
+
+    def _agent_event(
+        self,
+        name: str,
+        q: SimQueue,
+        member: QueueMember,
+        caller: Channel,
+        dest: Channel,
+        *extra: tuple[str, str],
+    ) -> None:
+        """AgentCalled/AgentConnect/AgentRingNoAnswer/AgentComplete: caller, member leg as
+        ``Dest``, queue and member, then the event's own fields."""
+        self._emit(
+            [
+                ("Event", name),
+                ("Privilege", "agent,all"),
+                *caller.snap(),
+                *dest.snap("Dest"),
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                *extra,
+            ]
+        )
+
     def _ring_members(self, q: SimQueue) -> None:
         """ringall: the caller at the head of the queue rings every available member."""
         if not q.callers:
@@ -1215,26 +1248,8 @@ class World:
             m1.name, m1.uniqueid, m1.linkedid, context, caller.exten, self.now, state=0
         )
         ringing_view.cid_num = ringing_view.cl_num = caller.cid_num
-        self._emit(
-            [
-                ("Event", "AgentCalled"),
-                ("Privilege", "agent,all"),
-                *caller.snap(),
-                *ringing_view.snap("Dest"),
-                ("Queue", q.name),
-                ("Interface", member.interface),
-                ("MemberName", member.name),
-            ]
-        )
-        self._emit(
-            [
-                ("Event", "DialBegin"),
-                ("Privilege", "call,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("DialString", member.interface),
-            ]
-        )
+        self._agent_event("AgentCalled", q, member, caller, ringing_view)
+        self._member_dial("DialBegin", caller, m1, ("DialString", member.interface))
         self._run(mcall, m2, 1)
         self._later(q.timeout_s, mcall, lambda: self._member_no_answer(mcall))
 
@@ -1248,15 +1263,7 @@ class World:
         self._newexten(m1, "AppQueue", "(Outgoing Line)")
         self._ev("NewConnectedLine", m1)
         self._member_status(q, member)
-        self._emit(
-            [
-                ("Event", "DialState"),
-                ("Privilege", "call,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("DialStatus", "RINGING"),
-            ]
-        )
+        self._member_dial("DialState", caller, m1, ("DialStatus", "RINGING"))
 
     def _member_answer(self, mcall: Call) -> None:
         """The member answers: the caller leaves the queue and is bridged to the member."""
@@ -1269,33 +1276,21 @@ class World:
         self._ringing.pop(caller.uniqueid, None)
         self._set_state(m2, 6)
         self._set_state(m1, 6)
-        self._emit(
-            [
-                ("Event", "DialEnd"),
-                ("Privilege", "call,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("DialStatus", "ANSWER"),
-            ]
-        )
+        self._member_dial("DialEnd", caller, m1, ("DialStatus", "ANSWER"))
         entry = next((c for c in q.callers if c.uniqueid == caller.uniqueid), None)
         joined = entry.joined if entry is not None else self.now
         if caller.on_hold:
             self._moh_stop(caller)
         self._queue_leave(caller, abandon=False)
         wait = self._clock_s(self.now) - self._clock_s(joined)
-        self._emit(
-            [
-                ("Event", "AgentConnect"),
-                ("Privilege", "agent,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("Queue", q.name),
-                ("Interface", member.interface),
-                ("MemberName", member.name),
-                ("HoldTime", str(wait)),
-                ("RingTime", str(wait)),
-            ]
+        self._agent_event(
+            "AgentConnect",
+            q,
+            member,
+            caller,
+            m1,
+            ("HoldTime", str(wait)),
+            ("RingTime", str(wait)),
         )
         bridge = self._bridge_uid()
         self._connected[caller.uniqueid] = (mcall, bridge, self.now, joined)
@@ -1319,19 +1314,15 @@ class World:
         assert mcall.member_of is not None  # noqa: S101 - member calls only
         q, member, _ = mcall.member_of
         m1, m2 = mcall.one, mcall.two
-        self._emit(
-            [
-                ("Event", "AgentComplete"),
-                ("Privilege", "agent,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("Queue", q.name),
-                ("Interface", member.interface),
-                ("MemberName", member.name),
-                ("HoldTime", str(self._clock_s(connected_at) - self._clock_s(joined))),
-                ("TalkTime", str(self._clock_s(self.now) - self._clock_s(connected_at))),
-                ("Reason", "caller"),
-            ]
+        self._agent_event(
+            "AgentComplete",
+            q,
+            member,
+            caller,
+            m1,
+            ("HoldTime", str(self._clock_s(connected_at) - self._clock_s(joined))),
+            ("TalkTime", str(self._clock_s(self.now) - self._clock_s(connected_at))),
+            ("Reason", "caller"),
         )
         self._emit(
             [
@@ -1367,28 +1358,16 @@ class World:
         m1, m2 = mcall.one, mcall.two
         self._ringing.pop(caller.uniqueid, None)
         mcall.generation += 1
-        self._emit(
-            [
-                ("Event", "AgentRingNoAnswer"),
-                ("Privilege", "agent,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("Queue", q.name),
-                ("Interface", member.interface),
-                ("MemberName", member.name),
-                ("RingTime", str(round(q.timeout_s * 1000))),
-            ]
+        self._agent_event(
+            "AgentRingNoAnswer",
+            q,
+            member,
+            caller,
+            m1,
+            ("RingTime", str(round(q.timeout_s * 1000))),
         )
         for status in ("NOANSWER", "CANCEL"):
-            self._emit(
-                [
-                    ("Event", "DialEnd"),
-                    ("Privilege", "call,all"),
-                    *caller.snap(),
-                    *m1.snap("Dest"),
-                    ("DialStatus", status),
-                ]
-            )
+            self._member_dial("DialEnd", caller, m1, ("DialStatus", status))
         self._hangup_leg(m1, 0)
         self._ev("HangupRequest", m2, ("Cause", "0"))
         self._ev("SoftHangupRequest", m2, ("Cause", "16"))
@@ -1408,15 +1387,7 @@ class World:
             return
         q, member, _ = mcall.member_of
         mcall.generation += 1
-        self._emit(
-            [
-                ("Event", "DialEnd"),
-                ("Privilege", "call,all"),
-                *caller.snap(),
-                *mcall.one.snap("Dest"),
-                ("DialStatus", "CANCEL"),
-            ]
-        )
+        self._member_dial("DialEnd", caller, mcall.one, ("DialStatus", "CANCEL"))
         self._hangup_leg(mcall.one, 0)
         self._ev("HangupRequest", mcall.two, ("Cause", "0"))
         self._ev("SoftHangupRequest", mcall.two, ("Cause", "16"))
