@@ -1754,6 +1754,18 @@ class World:
             tail.append(("ActionID", aid))
         self._emit([*tail, ("EventList", "Complete"), ("ListItems", str(n))], session)
 
+    def _list_complete(self, session: int, name: str, aid: str, items: int) -> None:
+        """The event that ends an action's event list, with how many items it had."""
+        self._emit(
+            [
+                ("Event", name),
+                ("ActionID", aid),
+                ("EventList", "Complete"),
+                ("ListItems", str(items)),
+            ],
+            session,
+        )
+
     def _a_confbridge_list(self, session: int, msg: Message) -> None:
         aid = msg.action_id
         bridge = self.bridges.get(msg.get("Conference"))
@@ -1777,15 +1789,7 @@ class World:
                 ],
                 session,
             )
-        self._emit(
-            [
-                ("Event", "ConfbridgeListComplete"),
-                ("ActionID", aid),
-                ("EventList", "Complete"),
-                ("ListItems", str(len(bridge.members))),
-            ],
-            session,
-        )
+        self._list_complete(session, "ConfbridgeListComplete", aid, len(bridge.members))
 
     def _a_confbridge_list_rooms(self, session: int, msg: Message) -> None:
         aid = msg.action_id
@@ -1808,15 +1812,7 @@ class World:
                 ],
                 session,
             )
-        self._emit(
-            [
-                ("Event", "ConfbridgeListRoomsComplete"),
-                ("ActionID", aid),
-                ("EventList", "Complete"),
-                ("ListItems", str(len(self.bridges))),
-            ],
-            session,
-        )
+        self._list_complete(session, "ConfbridgeListRoomsComplete", aid, len(self.bridges))
 
     def _a_status(self, session: int, msg: Message) -> None:
         aid = msg.action_id
@@ -1835,15 +1831,7 @@ class World:
                 session,
             )
             n += 1
-        self._emit(
-            [
-                ("Event", "StatusComplete"),
-                ("ActionID", aid),
-                ("EventList", "Complete"),
-                ("ListItems", str(n)),
-            ],
-            session,
-        )
+        self._list_complete(session, "StatusComplete", aid, n)
 
     # ------------------------------------------------------------------ restart
     def hangup_everything(self) -> list[Out]:
