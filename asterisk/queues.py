@@ -228,39 +228,17 @@ class QueueTracker:
                 )
             ]
         member = msg.get("MemberName") or msg.get("Interface")
+        who = (self.server, queue, caller, uid, member)
+        hold_s = _int(msg.get("HoldTime"))
         if name == "AgentRingNoAnswer":
-            return [
-                InboundRingNoAnswer(
-                    self.server, queue, caller, uid, member, ring_ms=_int(msg.get("RingTime"))
-                )
-            ]
+            return [InboundRingNoAnswer(*who, ring_ms=_int(msg.get("RingTime")))]
         if name == "AgentConnect":
             self._settle(uid, queue, caller)
-            return [
-                InboundAnswered(
-                    self.server,
-                    queue,
-                    caller,
-                    uid,
-                    member,
-                    hold_s=_int(msg.get("HoldTime")),
-                    ring_s=_int(msg.get("RingTime")),
-                )
-            ]
+            return [InboundAnswered(*who, hold_s=hold_s, ring_s=_int(msg.get("RingTime")))]
         # AgentComplete: the answered call is over
         self._calls.pop(uid, None)
-        return [
-            InboundCompleted(
-                self.server,
-                queue,
-                caller,
-                uid,
-                member,
-                hold_s=_int(msg.get("HoldTime")),
-                talk_s=_int(msg.get("TalkTime")),
-                reason=msg.get("Reason"),
-            )
-        ]
+        talk_s = _int(msg.get("TalkTime"))
+        return [InboundCompleted(*who, hold_s=hold_s, talk_s=talk_s, reason=msg.get("Reason"))]
 
     def _settle(self, uid: str, queue: str, caller: str) -> None:
         st = self._calls.get(uid)

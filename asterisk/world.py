@@ -461,17 +461,7 @@ class World:
             self._hangup_leg(two, 0)
             self._originate_failed(call, 0)
             return
-        self._emit(
-            [
-                ("Event", "LocalBridge"),
-                ("Privilege", "call,all"),
-                *one.snap("LocalOne"),
-                *two.snap("LocalTwo"),
-                ("Context", one.context),
-                ("Exten", one.exten),
-                ("LocalOptimization", "Yes"),
-            ]
-        )
+        self._local_bridge(one, two, one.context, one.exten)
         self._ev_dial("DialBegin", one, ("DialString", f"{one.exten}@{one.context}"))
         if kind == "seat":
             self._newexten(two, "NoOp", f"AGENT {call.agent}: seat up")
@@ -512,6 +502,20 @@ class World:
         }
         outcome = outcomes[kind]
         self._later(call.behaviour.ring_s, call, lambda: outcome(call))
+
+    def _local_bridge(self, one: Channel, two: Channel, context: str, exten: str) -> None:
+        """The two halves of a Local channel are bridged (optimisation allowed)."""
+        self._emit(
+            [
+                ("Event", "LocalBridge"),
+                ("Privilege", "call,all"),
+                *one.snap("LocalOne"),
+                *two.snap("LocalTwo"),
+                ("Context", context),
+                ("Exten", exten),
+                ("LocalOptimization", "Yes"),
+            ]
+        )
 
     def _ev_dial(self, name: str, one: Channel, *extra: tuple[str, str]) -> None:
         self._out.append(
@@ -784,25 +788,47 @@ class World:
             return [("Application", call.application[0]), ("Data", call.application[1])]
         return [("Context", call.context), ("Exten", call.exten)]
 
+    def _originate_response(
+        self,
+        action_id: str,
+        response: str,
+        *,
+        channel: str,
+        where: Pairs,
+        reason: int,
+        uid: str,
+        cid: tuple[str, str],
+    ) -> None:
+        """The async Originate's answer, sent to every session (h2, h6)."""
+        self._emit(
+            [
+                ("Event", "OriginateResponse"),
+                ("Privilege", "call,all"),
+                ("ActionID", action_id),
+                ("Response", response),
+                ("Channel", channel),
+                *where,
+                ("Reason", str(reason)),
+                ("Uniqueid", uid),
+                ("CallerIDNum", cid[0]),
+                ("CallerIDName", cid[1]),
+            ]
+        )
+
     def _originate_success(self, call: Call) -> None:
         # every session gets it, not only the one that asked (h2, h6)
         if call.done:
             return
         call.done = True
         one = call.one
-        self._emit(
-            [
-                ("Event", "OriginateResponse"),
-                ("Privilege", "call,all"),
-                ("ActionID", call.action_id),
-                ("Response", "Success"),
-                ("Channel", one.name),
-                *self._where(call),
-                ("Reason", "4"),
-                ("Uniqueid", one.uniqueid),
-                ("CallerIDNum", call.cid_num),
-                ("CallerIDName", call.cid_name),
-            ]
+        self._originate_response(
+            call.action_id,
+            "Success",
+            channel=one.name,
+            where=self._where(call),
+            reason=4,
+            uid=one.uniqueid,
+            cid=(call.cid_num, call.cid_name),
         )
 
     def _originate_failed(self, call: Call, reason: int) -> None:
@@ -812,38 +838,28 @@ class World:
         preset = (
             call.one.uniqueid if not call.one.uniqueid.startswith(f"{self.start_epoch}.") else ""
         )
-        self._emit(
-            [
-                ("Event", "OriginateResponse"),
-                ("Privilege", "call,all"),
-                ("ActionID", call.action_id),
-                ("Response", "Failure"),
-                ("Channel", call.dial),
-                *self._where(call),
-                ("Reason", str(reason)),
-                ("Uniqueid", preset or "<unknown>"),
-                ("CallerIDNum", call.cid_num),
-                ("CallerIDName", call.cid_name),
-            ]
+        self._originate_response(
+            call.action_id,
+            "Failure",
+            channel=call.dial,
+            where=self._where(call),
+            reason=reason,
+            uid=preset or "<unknown>",
+            cid=(call.cid_num, call.cid_name),
         )
 
     def _duplicate_channel_id(self, msg: Message, preset: str) -> None:
         """h4: the ChannelId is taken by a live channel: Failure, Reason 0, no channel."""
-        cid_num, cid_name = _parse_callerid(msg.get("CallerID"))
-        self._emit(
-            [
-                ("Event", "OriginateResponse"),
-                ("Privilege", "call,all"),
-                ("ActionID", msg.action_id),
-                ("Response", "Failure"),
-                ("Channel", msg.get("Channel")),
-                ("Context", msg.get("Context")),
-                ("Exten", msg.get("Exten")),
-                ("Reason", "0"),
-                ("Uniqueid", preset),
-                ("CallerIDNum", cid_num),
-                ("CallerIDName", cid_name),
-            ]
+        where = [("Context", msg.get("Context")), ("Exten", msg.get("Exten"))]
+        cid = _parse_callerid(msg.get("CallerID"))
+        self._originate_response(
+            msg.action_id,
+            "Failure",
+            channel=msg.get("Channel"),
+            where=where,
+            reason=0,
+            uid=preset,
+            cid=cid,
         )
 
     # ------------------------------------------------------------------ inbound callers
@@ -909,17 +925,7 @@ class World:
                 self._ev("NewConnectedLine", ch)
         else:  # no CallerID: OriginateResponse says <unknown> (i1-i4)
             call.cid_num = call.cid_name = "<unknown>"
-        self._emit(
-            [
-                ("Event", "LocalBridge"),
-                ("Privilege", "call,all"),
-                *one.snap("LocalOne"),
-                *two.snap("LocalTwo"),
-                ("Context", one.context),
-                ("Exten", one.exten),
-                ("LocalOptimization", "Yes"),
-            ]
-        )
+        self._local_bridge(one, two, one.context, one.exten)
         self._ev_dial("DialBegin", one, ("DialString", f"{one.exten}@{one.context}"))
         self._run(call, two, 1)
 
@@ -1108,9 +1114,13 @@ class World:
         return int(self.start_epoch + self.start_frac + t)
 
     def _member_status(self, q: SimQueue, m: QueueMember) -> None:
+        self._member_event("QueueMemberStatus", q, m)
+
+    def _member_event(self, name: str, q: SimQueue, m: QueueMember) -> None:
+        """QueueMemberStatus and QueueMemberPause carry the same picture of the member."""
         self._emit(
             [
-                ("Event", "QueueMemberStatus"),
+                ("Event", name),
                 ("Privilege", "agent,all"),
                 ("Queue", q.name),
                 ("MemberName", m.name),
@@ -1128,6 +1138,39 @@ class World:
                 ("PausedReason", m.paused_reason),
                 ("Ringinuse", "0"),
                 ("Wrapuptime", "0"),
+            ]
+        )
+
+    def _member_dial(
+        self, name: str, caller: Channel, dest: Channel, *extra: tuple[str, str]
+    ) -> None:
+        """DialBegin/DialState/DialEnd of the queue dialing a member: the caller's channel,
+        then the member leg as ``Dest``."""
+        self._emit(
+            [("Event", name), ("Privilege", "call,all"), *caller.snap(), *dest.snap("Dest"), *extra]
+        )
+
+    def _agent_event(
+        self,
+        name: str,
+        q: SimQueue,
+        member: QueueMember,
+        caller: Channel,
+        dest: Channel,
+        *extra: tuple[str, str],
+    ) -> None:
+        """AgentCalled/AgentConnect/AgentRingNoAnswer/AgentComplete: caller, member leg as
+        ``Dest``, queue and member, then the event's own fields."""
+        self._emit(
+            [
+                ("Event", name),
+                ("Privilege", "agent,all"),
+                *caller.snap(),
+                *dest.snap("Dest"),
+                ("Queue", q.name),
+                ("Interface", member.interface),
+                ("MemberName", member.name),
+                *extra,
             ]
         )
 
@@ -1199,42 +1242,14 @@ class World:
         m2.cid_num = m2.cl_num = caller.cid_num
         self._ev("NewCallerid", m2, CALLING_PRES)
         self._ev("NewConnectedLine", m2)
-        self._emit(
-            [
-                ("Event", "LocalBridge"),
-                ("Privilege", "call,all"),
-                *m1.snap("LocalOne"),
-                *m2.snap("LocalTwo"),
-                ("Context", context),
-                ("Exten", exten),
-                ("LocalOptimization", "Yes"),
-            ]
-        )
+        self._local_bridge(m1, m2, context, exten)
         # AgentCalled carries the member leg as it is once ringing (exten, connected line)
         ringing_view = Channel(
             m1.name, m1.uniqueid, m1.linkedid, context, caller.exten, self.now, state=0
         )
         ringing_view.cid_num = ringing_view.cl_num = caller.cid_num
-        self._emit(
-            [
-                ("Event", "AgentCalled"),
-                ("Privilege", "agent,all"),
-                *caller.snap(),
-                *ringing_view.snap("Dest"),
-                ("Queue", q.name),
-                ("Interface", member.interface),
-                ("MemberName", member.name),
-            ]
-        )
-        self._emit(
-            [
-                ("Event", "DialBegin"),
-                ("Privilege", "call,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("DialString", member.interface),
-            ]
-        )
+        self._agent_event("AgentCalled", q, member, caller, ringing_view)
+        self._member_dial("DialBegin", caller, m1, ("DialString", member.interface))
         self._run(mcall, m2, 1)
         self._later(q.timeout_s, mcall, lambda: self._member_no_answer(mcall))
 
@@ -1248,15 +1263,7 @@ class World:
         self._newexten(m1, "AppQueue", "(Outgoing Line)")
         self._ev("NewConnectedLine", m1)
         self._member_status(q, member)
-        self._emit(
-            [
-                ("Event", "DialState"),
-                ("Privilege", "call,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("DialStatus", "RINGING"),
-            ]
-        )
+        self._member_dial("DialState", caller, m1, ("DialStatus", "RINGING"))
 
     def _member_answer(self, mcall: Call) -> None:
         """The member answers: the caller leaves the queue and is bridged to the member."""
@@ -1269,33 +1276,21 @@ class World:
         self._ringing.pop(caller.uniqueid, None)
         self._set_state(m2, 6)
         self._set_state(m1, 6)
-        self._emit(
-            [
-                ("Event", "DialEnd"),
-                ("Privilege", "call,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("DialStatus", "ANSWER"),
-            ]
-        )
+        self._member_dial("DialEnd", caller, m1, ("DialStatus", "ANSWER"))
         entry = next((c for c in q.callers if c.uniqueid == caller.uniqueid), None)
         joined = entry.joined if entry is not None else self.now
         if caller.on_hold:
             self._moh_stop(caller)
         self._queue_leave(caller, abandon=False)
         wait = self._clock_s(self.now) - self._clock_s(joined)
-        self._emit(
-            [
-                ("Event", "AgentConnect"),
-                ("Privilege", "agent,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("Queue", q.name),
-                ("Interface", member.interface),
-                ("MemberName", member.name),
-                ("HoldTime", str(wait)),
-                ("RingTime", str(wait)),
-            ]
+        self._agent_event(
+            "AgentConnect",
+            q,
+            member,
+            caller,
+            m1,
+            ("HoldTime", str(wait)),
+            ("RingTime", str(wait)),
         )
         bridge = self._bridge_uid()
         self._connected[caller.uniqueid] = (mcall, bridge, self.now, joined)
@@ -1319,19 +1314,15 @@ class World:
         assert mcall.member_of is not None  # noqa: S101 - member calls only
         q, member, _ = mcall.member_of
         m1, m2 = mcall.one, mcall.two
-        self._emit(
-            [
-                ("Event", "AgentComplete"),
-                ("Privilege", "agent,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("Queue", q.name),
-                ("Interface", member.interface),
-                ("MemberName", member.name),
-                ("HoldTime", str(self._clock_s(connected_at) - self._clock_s(joined))),
-                ("TalkTime", str(self._clock_s(self.now) - self._clock_s(connected_at))),
-                ("Reason", "caller"),
-            ]
+        self._agent_event(
+            "AgentComplete",
+            q,
+            member,
+            caller,
+            m1,
+            ("HoldTime", str(self._clock_s(connected_at) - self._clock_s(joined))),
+            ("TalkTime", str(self._clock_s(self.now) - self._clock_s(connected_at))),
+            ("Reason", "caller"),
         )
         self._emit(
             [
@@ -1367,28 +1358,16 @@ class World:
         m1, m2 = mcall.one, mcall.two
         self._ringing.pop(caller.uniqueid, None)
         mcall.generation += 1
-        self._emit(
-            [
-                ("Event", "AgentRingNoAnswer"),
-                ("Privilege", "agent,all"),
-                *caller.snap(),
-                *m1.snap("Dest"),
-                ("Queue", q.name),
-                ("Interface", member.interface),
-                ("MemberName", member.name),
-                ("RingTime", str(round(q.timeout_s * 1000))),
-            ]
+        self._agent_event(
+            "AgentRingNoAnswer",
+            q,
+            member,
+            caller,
+            m1,
+            ("RingTime", str(round(q.timeout_s * 1000))),
         )
         for status in ("NOANSWER", "CANCEL"):
-            self._emit(
-                [
-                    ("Event", "DialEnd"),
-                    ("Privilege", "call,all"),
-                    *caller.snap(),
-                    *m1.snap("Dest"),
-                    ("DialStatus", status),
-                ]
-            )
+            self._member_dial("DialEnd", caller, m1, ("DialStatus", status))
         self._hangup_leg(m1, 0)
         self._ev("HangupRequest", m2, ("Cause", "0"))
         self._ev("SoftHangupRequest", m2, ("Cause", "16"))
@@ -1408,15 +1387,7 @@ class World:
             return
         q, member, _ = mcall.member_of
         mcall.generation += 1
-        self._emit(
-            [
-                ("Event", "DialEnd"),
-                ("Privilege", "call,all"),
-                *caller.snap(),
-                *mcall.one.snap("Dest"),
-                ("DialStatus", "CANCEL"),
-            ]
-        )
+        self._member_dial("DialEnd", caller, mcall.one, ("DialStatus", "CANCEL"))
         self._hangup_leg(mcall.one, 0)
         self._ev("HangupRequest", mcall.two, ("Cause", "0"))
         self._ev("SoftHangupRequest", mcall.two, ("Cause", "16"))
@@ -1487,28 +1458,7 @@ class World:
                 m.last_pause = self._clock_s(self.now)
             else:
                 self._at(STEP_S, functools.partial(self._ring_members, q))
-            self._emit(
-                [
-                    ("Event", "QueueMemberPause"),
-                    ("Privilege", "agent,all"),
-                    ("Queue", q.name),
-                    ("MemberName", m.name),
-                    ("Interface", m.interface),
-                    ("StateInterface", m.interface),
-                    ("Membership", "static"),
-                    ("Penalty", str(m.penalty)),
-                    ("CallsTaken", str(m.calls_taken)),
-                    ("LastCall", str(m.last_call)),
-                    ("LastPause", str(m.last_pause)),
-                    ("LoginTime", str(m.login_time or self.start_epoch)),
-                    ("InCall", "1" if m.in_call else "0"),
-                    ("Status", str(m.status)),
-                    ("Paused", "1" if m.paused else "0"),
-                    ("PausedReason", m.paused_reason),
-                    ("Ringinuse", "0"),
-                    ("Wrapuptime", "0"),
-                ]
-            )
+            self._member_event("QueueMemberPause", q, m)
 
     # ------------------------------------------------------------------ seats
     def _seat_answer(self, call: Call) -> None:
@@ -1804,6 +1754,18 @@ class World:
             tail.append(("ActionID", aid))
         self._emit([*tail, ("EventList", "Complete"), ("ListItems", str(n))], session)
 
+    def _list_complete(self, session: int, name: str, aid: str, items: int) -> None:
+        """The event that ends an action's event list, with how many items it had."""
+        self._emit(
+            [
+                ("Event", name),
+                ("ActionID", aid),
+                ("EventList", "Complete"),
+                ("ListItems", str(items)),
+            ],
+            session,
+        )
+
     def _a_confbridge_list(self, session: int, msg: Message) -> None:
         aid = msg.action_id
         bridge = self.bridges.get(msg.get("Conference"))
@@ -1827,15 +1789,7 @@ class World:
                 ],
                 session,
             )
-        self._emit(
-            [
-                ("Event", "ConfbridgeListComplete"),
-                ("ActionID", aid),
-                ("EventList", "Complete"),
-                ("ListItems", str(len(bridge.members))),
-            ],
-            session,
-        )
+        self._list_complete(session, "ConfbridgeListComplete", aid, len(bridge.members))
 
     def _a_confbridge_list_rooms(self, session: int, msg: Message) -> None:
         aid = msg.action_id
@@ -1858,15 +1812,7 @@ class World:
                 ],
                 session,
             )
-        self._emit(
-            [
-                ("Event", "ConfbridgeListRoomsComplete"),
-                ("ActionID", aid),
-                ("EventList", "Complete"),
-                ("ListItems", str(len(self.bridges))),
-            ],
-            session,
-        )
+        self._list_complete(session, "ConfbridgeListRoomsComplete", aid, len(self.bridges))
 
     def _a_status(self, session: int, msg: Message) -> None:
         aid = msg.action_id
@@ -1885,15 +1831,7 @@ class World:
                 session,
             )
             n += 1
-        self._emit(
-            [
-                ("Event", "StatusComplete"),
-                ("ActionID", aid),
-                ("EventList", "Complete"),
-                ("ListItems", str(n)),
-            ],
-            session,
-        )
+        self._list_complete(session, "StatusComplete", aid, n)
 
     # ------------------------------------------------------------------ restart
     def hangup_everything(self) -> list[Out]:

@@ -606,36 +606,44 @@ def _row(conn: sa.Connection, row_id: int) -> sa.Row[Any]:
     return row
 
 
-def hide(db: sa.Engine, row_id: int, *, actor: str, now: dt.datetime | None = None) -> None:
-    """Hide an open row (it stays in the worklist's "hidden" state, restorable)."""
+#: verb: (the state it needs, the state it leaves, its history line)
+_MOVES = {
+    "hide": (RowState.OPEN, RowState.HIDDEN, EventKind.HIDDEN),
+    "restore": (RowState.HIDDEN, RowState.OPEN, EventKind.RESTORED),
+}
+
+
+def _move(db: sa.Engine, row_id: int, verb: str, *, actor: str, now: dt.datetime | None) -> None:
+    """Hide or restore a row: state check, new state (who hid it, or nobody), history line
+    and audit entry ``worklist_<verb>``."""
+    before, after, event = _MOVES[verb]
     at = now or utcnow()
+    hiding = after is RowState.HIDDEN
     with db.begin() as conn:
         row = _row(conn, row_id)
-        if row.state != RowState.OPEN.value:
-            raise RowStateError(row_id, row.state, "hide")
+        if row.state != before.value:
+            raise RowStateError(row_id, row.state, verb)
         conn.execute(
             sa.update(_ROW)
             .where(_ROW.c.id == row_id)
-            .values(state=RowState.HIDDEN.value, hidden_at=at, hidden_by=actor)
+            .values(
+                state=after.value,
+                hidden_at=at if hiding else None,
+                hidden_by=actor if hiding else None,
+            )
         )
-        _event(conn, row_id, EventKind.HIDDEN, at, actor=actor)
-        _audit(conn, actor, "worklist_hide", row_id, at)
+        _event(conn, row_id, event, at, actor=actor)
+        _audit(conn, actor, f"worklist_{verb}", row_id, at)
+
+
+def hide(db: sa.Engine, row_id: int, *, actor: str, now: dt.datetime | None = None) -> None:
+    """Hide an open row (it stays in the worklist's "hidden" state, restorable)."""
+    _move(db, row_id, "hide", actor=actor, now=now)
 
 
 def restore(db: sa.Engine, row_id: int, *, actor: str, now: dt.datetime | None = None) -> None:
     """Bring a hidden row back to the open list."""
-    at = now or utcnow()
-    with db.begin() as conn:
-        row = _row(conn, row_id)
-        if row.state != RowState.HIDDEN.value:
-            raise RowStateError(row_id, row.state, "restore")
-        conn.execute(
-            sa.update(_ROW)
-            .where(_ROW.c.id == row_id)
-            .values(state=RowState.OPEN.value, hidden_at=None, hidden_by=None)
-        )
-        _event(conn, row_id, EventKind.RESTORED, at, actor=actor)
-        _audit(conn, actor, "worklist_restore", row_id, at)
+    _move(db, row_id, "restore", actor=actor, now=now)
 
 
 def delete(db: sa.Engine, row_id: int, *, actor: str, now: dt.datetime | None = None) -> None:

@@ -33,25 +33,13 @@ from sqlmodel import Session, select
 from campaigns.enums import Role
 from campaigns.models import Agent, User, UserSession
 from campaigns.statuses import audit
+from dialer.engine.actions import ACTIONS
 from dialer.errors import DialerError
 from dialer.runtime.mqtt import EventSink
 
 log = structlog.get_logger(__name__)
 
-AGENT_ACTIONS = frozenset(
-    {
-        "login",
-        "ready",
-        "pause",
-        "logout",
-        "status",
-        "hangup",
-        "preview_dial",
-        "preview_skip",
-        "dial_record",
-        "dial_number",
-    }
-)
+AGENT_ACTIONS = frozenset(ACTIONS)  # what the engine's dispatcher understands
 CAMPAIGN_ACTIONS = frozenset({"start", "pause", "stop"})
 CAMPAIGN_ROLES = frozenset({Role.ADMIN, Role.HEAD})
 TOKEN_FIELD = "token"  # noqa: S105  (the name of a payload field)

@@ -295,15 +295,8 @@ class WorklistJournal(SqlJournal):
         """The person was bridged to an agent: the callback reached them (row closes)."""
         super().connected(call)
         if _worklist_call(call):
-            wl.record_callback(
-                self.db,
-                record_id=call.lead.record_id,
-                outcome=Outcome.ANSWERED.value,
-                reached=True,
-                at=call.connect_at or self.clock.utcnow(),
-                agent=str(call.agent_id) if call.agent_id is not None else None,
-                call_ref=f"{call.call_id}/callback",
-            )
+            at = call.connect_at or self.clock.utcnow()
+            self._attempt(call, Outcome.ANSWERED.value, reached=True, at=at, agent=call.agent_id)
 
     def finished(self, call: Call) -> None:
         """An attempt ended; one that never reached an agent is a history line."""
@@ -312,13 +305,19 @@ class WorklistJournal(SqlJournal):
             return
         if call.outcome is None or call.outcome is Outcome.CANCELLED:
             return
+        at = call.end_at or self.clock.utcnow()
+        self._attempt(call, call.outcome.value, reached=False, at=at, agent=call.reserved_agent)
+
+    def _attempt(
+        self, call: Call, outcome: str, *, reached: bool, at: dt.datetime, agent: int | None
+    ) -> None:
         wl.record_callback(
             self.db,
             record_id=call.lead.record_id,
-            outcome=call.outcome.value,
-            reached=False,
-            at=call.end_at or self.clock.utcnow(),
-            agent=str(call.reserved_agent) if call.reserved_agent is not None else None,
+            outcome=outcome,
+            reached=reached,
+            at=at,
+            agent=str(agent) if agent is not None else None,
             call_ref=f"{call.call_id}/callback",
         )
 

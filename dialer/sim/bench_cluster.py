@@ -34,6 +34,7 @@ from campaigns.demo import build_demo
 from campaigns.migrate import upgrade
 from campaigns.models import Campaign, CampaignStatus, Record
 from campaigns.selection import forget_zone_keys
+from dialer.sim.bench_engine import bench_scenario
 
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 _STATUS = CampaignStatus.__table__  # type: ignore[attr-defined]
@@ -86,23 +87,6 @@ def build_cluster_demo(
         forget_zone_keys(campaign_id)
     return ids
 
-
-_SCENARIO = """\
-name = "bench-cluster"
-duration_s = 3600
-lines = {lines}
-[agents]
-schedule = {schedule}
-wrapup = {{ dist = "lognormal", mean = 8, sd = 4 }}
-[calls]
-answer_prob = 0.30
-machine_prob = 0.0
-busy_prob = 0.05
-congestion_prob = 0.01
-ring = {{ dist = "lognormal", mean = 8, sd = 4 }}
-no_answer_timeout_s = 20
-talk = {{ dist = "lognormal", mean = 40, sd = 20, min = 5 }}
-"""
 
 _DOUBLE_DIALS = """
 SELECT count(*) FROM call_log a JOIN call_log b
@@ -195,8 +179,9 @@ def run_cluster_bench(
             now=dt.datetime.now(dt.UTC),
         )
         scenario = tmp / "bench.toml"
-        steps = [[5 * i, max(1, per * (i + 1) // 6)] for i in range(6)]
-        scenario.write_text(_SCENARIO.format(schedule=steps, lines=per * n_campaigns * 6))
+        scenario.write_text(
+            bench_scenario("bench-cluster", agents=per, lines=per * n_campaigns * 6)
+        )
         ports = [_free_port() for _ in range(servers)]
         for k, port in enumerate(ports):
             args = [*_DIALER, "pbx-sim", "--scenario", str(scenario), "--port", str(port)]

@@ -31,7 +31,7 @@ from dialer.runtime import Runtime
 from dialer.sim.simagents import scenario_agents
 
 _SCENARIO = """\
-name = "bench-{agents}"
+name = "{name}"
 duration_s = 3600
 lines = {lines}
 [agents]
@@ -46,6 +46,13 @@ ring = {{ dist = "lognormal", mean = 8, sd = 4 }}
 no_answer_timeout_s = 20
 talk = {{ dist = "lognormal", mean = 40, sd = 20, min = 5 }}
 """
+
+
+def bench_scenario(name: str, *, agents: int, lines: int) -> str:
+    """The simulator's scenario for a bench: ``agents`` log in over 25 s, as a shift does,
+    rather than all in the same millisecond; ``lines`` trunk lines."""
+    steps = [[5 * i, max(1, agents * (i + 1) // 6)] for i in range(6)]
+    return _SCENARIO.format(name=name, schedule=steps, lines=lines)
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -68,9 +75,7 @@ def _prepare(folder: Path, agents: int, records: int) -> tuple[Path, Path]:
     )
     engine.dispose()
     scenario = folder / "bench.toml"
-    # Agents log in over 25 s, as a shift does, rather than all in the same millisecond.
-    steps = [[5 * i, max(1, agents * (i + 1) // 6)] for i in range(6)]
-    scenario.write_text(_SCENARIO.format(agents=agents, schedule=steps, lines=agents * 6))
+    scenario.write_text(bench_scenario(f"bench-{agents}", agents=agents, lines=agents * 6))
     return db, scenario
 
 

@@ -234,9 +234,11 @@ def _row_for(ctx: ApiContext, user: Principal, row_id: int) -> wl.RowView:
     return row
 
 
-def _publish(ctx: ApiContext, row_id: int, action: str, user: Principal) -> None:
+def _publish(ctx: ApiContext, row_id: int, action: str, user: Principal) -> RowOut:
+    """Tell the pages what ``user`` did to the row; returns the row as it is now."""
     row = wl.get_row(ctx.db, row_id)
     ctx.hub.publish("inbound/row", {**row.as_dict(), "action": action, "actor": user.actor})
+    return _out(row)
 
 
 @router.get("/worklist")
@@ -317,24 +319,21 @@ def worklist_row(row_id: RowId, user: CurrentUser, ctx: Ctx) -> RowDetail:
 def worklist_hide(row_id: RowId, user: Leader, ctx: Ctx) -> RowOut:
     """Hide an open row (restorable; audited)."""
     wl.hide(ctx.db, row_id, actor=user.actor, now=ctx.clock())
-    _publish(ctx, row_id, "hidden", user)
-    return _out(wl.get_row(ctx.db, row_id))
+    return _publish(ctx, row_id, "hidden", user)
 
 
 @router.post("/worklist/{row_id}/restore")
 def worklist_restore(row_id: RowId, user: Leader, ctx: Ctx) -> RowOut:
     """Bring a hidden row back (audited)."""
     wl.restore(ctx.db, row_id, actor=user.actor, now=ctx.clock())
-    _publish(ctx, row_id, "restored", user)
-    return _out(wl.get_row(ctx.db, row_id))
+    return _publish(ctx, row_id, "restored", user)
 
 
 @router.delete("/worklist/{row_id}")
 def worklist_delete(row_id: RowId, user: Supervisor, ctx: Ctx) -> RowOut:
     """Remove a row from the list (kept closed with who and when; audited)."""
     wl.delete(ctx.db, row_id, actor=user.actor, now=ctx.clock())
-    _publish(ctx, row_id, "deleted", user)
-    return _out(wl.get_row(ctx.db, row_id))
+    return _publish(ctx, row_id, "deleted", user)
 
 
 @router.post("/worklist/{row_id}/notes")
