@@ -8,11 +8,11 @@ import os
 
 import pytest
 from playwright.async_api import Page, expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from campaigns.dnc import add_dnc
-from campaigns.enums import DialMode
-from campaigns.models import Campaign
+from campaigns.enums import DialMode, SystemStatus
+from campaigns.models import Campaign, StatusDef
 from dialer.engine import HangupCall, Originate
 from dialer.web.i18n import EN, PL
 from tests.api.conftest import PASSWORD
@@ -178,3 +178,45 @@ async def test_campaign_page_sets_the_dial_mode_in_polish(ops: Ops) -> None:
             assert campaign.window_end == "24:00"
         await expect(page.get_by_label(PL["campaign.window_end"])).to_have_value("24:00")
         assert errors == []
+
+
+#: Each status option and what sticks out of it: (option's text, how far it overflows).
+_OVERFLOW_JS = """
+() => [...document.querySelectorAll('#status-form .option, .options .option')]
+  .filter((el) => el.offsetParent !== null)
+  .map((el) => {
+    const box = el.getBoundingClientRect();
+    const out = Math.max(
+      el.scrollWidth - el.clientWidth,
+      ...[...el.children].map((c) => c.getBoundingClientRect().right - box.right),
+    );
+    return [el.textContent.trim().replace(/\\s+/g, ' '), out];
+  })
+"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+async def test_status_options_are_whole_in_polish(ops: Ops, width: int) -> None:
+    """The status form's options (a status with its system status, e.g. "Oddzwonić — My
+    record") show whole on a desktop and on a phone-wide screen in Polish: nothing sticks
+    out of its tile."""
+    with Session(ops.host.db) as session:  # a long status name, as campaigns have them
+        for status in session.exec(select(StatusDef)).all():
+            if status.system_status == SystemStatus.MY_RECORD:
+                status.name = "Wstępnie zainteresowany — oddzwonić"
+                session.add(status)
+        session.commit()
+    agent = api_sign_in(ops.app, "agent")
+    call_id = connected_call(ops, agent)
+    ops.host.hang_up(call_id)
+    async with serve(ops.app) as url, chromium() as browser:
+        context = await new_context(browser, url, locale="pl-PL")
+        page = await context.new_page()
+        await page.set_viewport_size({"width": width, "height": 900})
+        await sign_in(page, "agent", PASSWORD)
+        await page.goto("/agent?lang=pl")
+        await _phase(page, PL["phase.wrap_up"])
+        await expect(page.get_by_text("Wstępnie zainteresowany — oddzwonić")).to_be_visible()
+        options = await page.evaluate(_OVERFLOW_JS)
+        assert options, "no status option on the page"
+        assert [(text, out) for text, out in options if out > 1] == []
