@@ -21,26 +21,11 @@
 
   /** The filters as API query parameters (dates as ISO instants). */
   function filters() {
-    const out = {};
-    for (const name of FILTERS) {
-      const input = form.elements[name];
-      if (!input) continue;
-      const value = input.value.trim();
-      if (!value) continue;
-      out[name] = DATES.has(name) ? D.localInputToIso(value) : value;
-    }
-    return out;
+    return D.formFilters(form, FILTERS, DATES);
   }
 
   function fromAddress() {
-    const q = new URLSearchParams(location.search);
-    for (const name of FILTERS) {
-      const input = form.elements[name];
-      if (!input || !q.has(name)) continue;
-      input.dataset.value = q.get(name);
-      input.value = DATES.has(name) ? D.isoToLocalInput(q.get(name)) : q.get(name);
-    }
-    page = Math.max(1, Number(q.get("page") || 1));
+    page = D.filtersFromAddress(form, FILTERS, DATES);
   }
 
   function updateExportLinks(params) {

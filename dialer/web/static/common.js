@@ -107,6 +107,32 @@
     const pad = (v) => String(v).padStart(2, "0");
     return `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())}T${pad(when.getHours())}:${pad(when.getMinutes())}`;
   };
+  /**
+   * A filter form's non-empty values by name (`dates`: names of datetime-local inputs, sent
+   * as ISO instants), as a list page sends them to its API.
+   */
+  D.formFilters = function (form, names, dates) {
+    const out = {};
+    for (const name of names) {
+      const input = form.elements[name];
+      if (!input) continue;
+      const value = input.value.trim();
+      if (!value) continue;
+      out[name] = dates && dates.has(name) ? D.localInputToIso(value) : value;
+    }
+    return out;
+  };
+  /** Fill a filter form from the page's address (a shared link); the page number asked. */
+  D.filtersFromAddress = function (form, names, dates) {
+    const q = new URLSearchParams(location.search);
+    for (const name of names) {
+      const input = form.elements[name];
+      if (!input || !q.has(name)) continue;
+      input.dataset.value = q.get(name);
+      input.value = dates && dates.has(name) ? D.isoToLocalInput(q.get(name)) : q.get(name);
+    }
+    return Math.max(1, Number(q.get("page") || 1));
+  };
   /** Fill every <time datetime> in `root` with the localized date. */
   D.localizeTimes = function (root) {
     for (const el of (root || document).querySelectorAll("time[datetime]")) {

@@ -21,23 +21,11 @@
   let page = 1;
 
   function filters() {
-    const out = {};
-    for (const name of FILTERS) {
-      const input = form.elements[name];
-      if (input && input.value.trim()) out[name] = input.value.trim();
-    }
-    return out;
+    return D.formFilters(form, FILTERS);
   }
 
   function fromAddress() {
-    const q = new URLSearchParams(location.search);
-    for (const name of FILTERS) {
-      const input = form.elements[name];
-      if (!input || !q.has(name)) continue;
-      input.dataset.value = q.get(name);
-      input.value = q.get(name);
-    }
-    page = Math.max(1, Number(q.get("page") || 1));
+    page = D.filtersFromAddress(form, FILTERS);
   }
 
   function say(text) {
