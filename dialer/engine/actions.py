@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from dialer.engine.calls import Lead
 from dialer.engine.core import Command, Engine
+from dialer.errors import ROOT_ERRORS
 
 ACTIONS = (
     "login",
@@ -23,6 +24,9 @@ ACTIONS = (
     "dial_record",
     "dial_number",
 )
+
+#: What :func:`agent_action` refuses an action with (the engine's rules, a bad payload).
+REFUSALS: tuple[type[Exception], ...] = (*ROOT_ERRORS, KeyError, ValueError)
 
 
 class DeskLeads(Protocol):

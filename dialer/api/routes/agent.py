@@ -33,12 +33,11 @@ from dialer.api.queries import Callback, CallFilter, agent_callbacks, call_page
 from dialer.api.routes.admin_common import MAX_ID
 from dialer.api.routes.calls import MAX_PAGE_SIZE, CallList, invalid
 from dialer.api.security import AgentUser, Ctx, Principal
+from dialer.engine.actions import REFUSALS
 from dialer.engine.agents import Phase
-from dialer.errors import ROOT_ERRORS, error_id_of
+from dialer.errors import error_id_of
 
 router = APIRouter(prefix="/api/agent", tags=["agent"])
-#: What an agent action may be refused with (answered 409 with its error id).
-_REFUSALS: tuple[type[Exception], ...] = (*ROOT_ERRORS, KeyError, ValueError)
 
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 #: How far ahead a next-contact date may be (a later one is taken for a typing mistake).
@@ -293,7 +292,7 @@ async def _act(
     except StatusRuleError as exc:  # the record's own rules, checked by the engine
         field = {"status_id": "status"}.get(exc.field, exc.field)
         raise invalid(field, str(exc), where="body") from exc
-    except _REFUSALS as exc:
+    except REFUSALS as exc:
         return _refused(exc)
     state = await _state(ctx, engine, agent_id)
     details = {**payload, "phase": state.phase.value}

@@ -37,8 +37,9 @@ from dialer.api.queries import (
 from dialer.api.routes.admin_common import MAX_ID
 from dialer.api.routes.campaigns import IdleReasonOut, idle_out
 from dialer.api.security import Ctx, Leader, Principal, agent_ids_in_scope
+from dialer.engine.actions import REFUSALS
 from dialer.engine.agents import Phase
-from dialer.errors import ROOT_ERRORS, error_id_of
+from dialer.errors import error_id_of
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
@@ -407,10 +408,6 @@ async def campaign_dashboard(
     )
 
 
-#: What an agent action may be refused with (answered 409 with its error id).
-_REFUSALS: tuple[type[Exception], ...] = (*ROOT_ERRORS, KeyError, ValueError)
-
-
 class SupervisorAction(StrEnum):
     """What a supervisor may make an agent do from the dashboard."""
 
@@ -484,7 +481,7 @@ async def dashboard_agent_action(
         payload["reason"] = (body or AgentActionIn()).reason
     try:
         engine.agent_command(agent_id, action.value, payload)
-    except _REFUSALS as exc:
+    except REFUSALS as exc:
         return JSONResponse({"error": error_id_of(exc), "detail": str(exc)}, status_code=409)
     after = engine.agent_snapshot(agent_id) or {"phase": Phase.LOGGED_OUT.value}
     details = {"phase": {"from": before.get("phase"), "to": after.get("phase")}, **payload}

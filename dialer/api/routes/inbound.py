@@ -39,11 +39,9 @@ from dialer.api.security import (
     Supervisor,
     forbidden,
 )
-from dialer.errors import ROOT_ERRORS
+from dialer.engine.actions import REFUSALS
 
 log = structlog.get_logger(__name__)
-#: Why the engine may not dial a callback for an agent at once (it then waits for the agent).
-_NOT_NOW: tuple[type[Exception], ...] = (*ROOT_ERRORS, KeyError, ValueError)
 router = APIRouter(prefix="/api", tags=["worklist"])
 
 RowId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Worklist row id.")]
@@ -356,7 +354,7 @@ async def worklist_callback(
         try:
             ctx.engine.agent_command(out.agent_id, "dial_record", {"record": out.record_id})
             out.dialing = True
-        except _NOT_NOW as exc:  # the agent is not ready in that campaign: it waits
+        except REFUSALS as exc:  # the agent is not ready in that campaign: it waits
             log.info("worklist_callback_waits", row=row_id, agent=out.agent_id, reason=str(exc))
     return out
 
