@@ -27,6 +27,7 @@ from campaigns.status_engine import (
     DATED_STATUSES,
     CampaignRules,
     RecordState,
+    RuleRefusal,
     StatusOption,
     StatusRuleError,
 )
@@ -166,37 +167,66 @@ def apply_status_by_hand(
             "status_id",
             f"status {status.name!r} is not offered by this campaign",
             f"choose one of: {names}",
+            code=RuleRefusal.NOT_OFFERED,
+            params={"status": status.name},
         )
     if not (offered.active and status.active):
         raise StatusRuleError(
-            "status_id", f"status {status.name!r} is not active", "choose an active status"
+            "status_id",
+            f"status {status.name!r} is not active",
+            "choose an active status",
+            code=RuleRefusal.INACTIVE,
+            params={"status": status.name},
         )
     if state.lease_expires_at is not None and state.lease_expires_at > now:
         raise StatusRuleError(
-            "status_id", "the record is being called right now", "try again after the call"
+            "status_id",
+            "the record is being called right now",
+            "try again after the call",
+            code=RuleRefusal.BEING_CALLED,
         )
     target = offered.system_status
     if target in DATED_STATUSES:
         if date is None:
-            raise StatusRuleError("date", f"status {offered.name!r} needs a date", "give one")
+            raise StatusRuleError(
+                "date",
+                f"status {offered.name!r} needs a date",
+                "give one",
+                code=RuleRefusal.NEEDS_DATE,
+                params={"status": offered.name},
+            )
         if date.tzinfo is None or date <= now:
-            raise StatusRuleError("date", "the date is not in the future", "give a later time")
+            raise StatusRuleError(
+                "date",
+                "the date is not in the future",
+                "give a later time",
+                code=RuleRefusal.DATE_PAST,
+                params={"status": offered.name},
+            )
         if state.attempts >= rules.max_attempts:
             raise StatusRuleError(
                 "status_id",
                 f"the record used all {rules.max_attempts} attempts: {offered.name!r} "
                 "would never be dialed",
                 "raise the campaign's max attempts first",
+                code=RuleRefusal.LAST_ATTEMPT,
+                params={"status": offered.name, "max": rules.max_attempts},
             )
     elif date is not None:
         raise StatusRuleError(
-            "date", f"status {offered.name!r} takes no date", "leave the date empty"
+            "date",
+            f"status {offered.name!r} takes no date",
+            "leave the date empty",
+            code=RuleRefusal.TAKES_NO_DATE,
+            params={"status": offered.name},
         )
     if target is SystemStatus.MY_RECORD and owner_agent_id is None:
         raise StatusRuleError(
             "owner_agent_id",
             f"status {offered.name!r} needs the agent who owns the callback",
             "choose an agent",
+            code=RuleRefusal.NEEDS_OWNER,
+            params={"status": offered.name},
         )
     base = replace(state, system_status=target, status_id=offered.id, call_next_at=None)
     if target is SystemStatus.MY_RECORD:
@@ -359,7 +389,13 @@ def set_status(
         rules, _auto = load_rules(conn, row.campaign_id)
         status_row = conn.execute(sa.select(_STATUS).where(_STATUS.c.id == status_id)).first()
         if status_row is None:
-            raise StatusRuleError("status_id", f"no status with id {status_id}", "choose one")
+            raise StatusRuleError(
+                "status_id",
+                f"no status with id {status_id}",
+                "choose one",
+                code=RuleRefusal.NO_STATUS,
+                params={"id": status_id},
+            )
         before = state_of(row)
         state = apply_status_by_hand(
             before, _option(status_row), now, rules, owner_agent_id=owner_agent_id, date=date

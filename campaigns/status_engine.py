@@ -51,17 +51,58 @@ DATED_STATUSES = frozenset({SystemStatus.MY_RECORD, SystemStatus.NOT_BEFORE})
 NO_ATTEMPT = frozenset({Outcome.CANCELLED, Outcome.NOT_PLACED})
 
 
+class RuleRefusal(StrEnum):
+    """Why a status given by a person (an agent after a call, a supervisor by hand) was
+    refused: the code the pages say in the user's language (catalog key ``rule.<code>``, with
+    the error's ``params``), beside the English message."""
+
+    NOT_OFFERED = "not_offered"
+    """The campaign does not offer the status."""
+    INACTIVE = "inactive"
+    """The status is switched off."""
+    NEEDS_DATE = "needs_date"
+    """MY_RECORD and NOT_BEFORE statuses need a date."""
+    DATE_PAST = "date_past"
+    """The date given is not in the future."""
+    TAKES_NO_DATE = "takes_no_date"
+    """A date was given to a status that takes none."""
+    LAST_ATTEMPT = "last_attempt"
+    """A dated status on the record's last attempt would never be dialed."""
+    RECORD_DNC = "record_dnc"
+    """An agent cannot make a DO_NOT_CALL record callable again."""
+    BEING_CALLED = "being_called"
+    """The record is being called right now."""
+    NEEDS_OWNER = "needs_owner"
+    """A MY_RECORD status set by hand needs the agent who owns the callback."""
+    NO_STATUS = "no_status"
+    """No status has the id given."""
+
+
 class StatusRuleError(CampaignError):
     """A status cannot be applied to a record (the campaign's rules refuse it): the message
     names the field and the fix. Not to be confused with ``campaigns.statuses.StatusError``,
-    a status definition that is invalid in the dictionary."""
+    a status definition that is invalid in the dictionary.
+
+    Refusals a person meets carry a ``code`` (``RuleRefusal``) and its ``params`` (status
+    name, attempts…), so a page can say them in its language; configuration errors carry
+    none (their English message is for ops)."""
 
     error_id = "status_refused"
 
-    def __init__(self, field: str, problem: str, expected: str) -> None:
+    def __init__(
+        self,
+        field: str,
+        problem: str,
+        expected: str,
+        *,
+        code: RuleRefusal | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
         self.field = field
         self.problem = problem
         self.expected = expected
+        self.code = code
+        self.params: dict[str, object] = dict(params or {})
         super().__init__(f"{field}: {problem}; {expected}")
 
 
@@ -369,18 +410,26 @@ def apply_agent_status(
             "status_id",
             f"status {status.name!r} (id {status.id}) is not offered by this campaign",
             f"choose one of: {names}",
+            code=RuleRefusal.NOT_OFFERED,
+            params={"status": status.name},
         )
     if not (offered.active and status.active):
         raise StatusRuleError(
             "status_id",
             f"status {status.name!r} (id {status.id}) is not active",
             "choose an active status or ask a supervisor to reactivate it",
+            code=RuleRefusal.INACTIVE,
+            params={"status": status.name},
         )
     target = offered.system_status
     if target in DATED_STATUSES:
         if date is None:
             raise StatusRuleError(
-                "date", f"status {offered.name!r} ({target.value}) needs a date", "give one"
+                "date",
+                f"status {offered.name!r} ({target.value}) needs a date",
+                "give one",
+                code=RuleRefusal.NEEDS_DATE,
+                params={"status": offered.name},
             )
         _aware(date, "date")
         if date <= now:
@@ -388,12 +437,16 @@ def apply_agent_status(
                 "date",
                 f"{date.isoformat()} is not in the future (now is {now.isoformat()})",
                 f"give a time after now for {offered.name!r}",
+                code=RuleRefusal.DATE_PAST,
+                params={"status": offered.name},
             )
     elif date is not None:
         raise StatusRuleError(
             "date",
             f"status {offered.name!r} ({target.value}) takes no date",
             "give a date only with MY_RECORD or NOT_BEFORE statuses",
+            code=RuleRefusal.TAKES_NO_DATE,
+            params={"status": offered.name},
         )
     if target in DATED_STATUSES and state.attempts >= rules.max_attempts:
         # Max attempts holds for every status (DESIGN §5): a callback set now would never be
@@ -403,12 +456,15 @@ def apply_agent_status(
             f"this call was the record's last attempt ({state.attempts} of "
             f"{rules.max_attempts}): {offered.name!r} would never be dialed",
             "choose another status, or ask a supervisor to raise the campaign's max attempts",
+            code=RuleRefusal.LAST_ATTEMPT,
+            params={"status": offered.name, "max": rules.max_attempts},
         )
     if state.system_status is SystemStatus.DO_NOT_CALL and target is not SystemStatus.DO_NOT_CALL:
         raise StatusRuleError(
             "status_id",
             "the record is DO_NOT_CALL and an agent status cannot make it callable again",
             "ask a supervisor to reopen the record",
+            code=RuleRefusal.RECORD_DNC,
         )
     base = replace(
         state,

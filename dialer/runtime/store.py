@@ -34,7 +34,7 @@ from campaigns.dispositions import (
 from campaigns.enums import Outcome
 from campaigns.models import AgentPhase, CallLog, Record
 from campaigns.retention import purge
-from campaigns.status_engine import StatusRuleError, apply_agent_status
+from campaigns.status_engine import RuleRefusal, StatusRuleError, apply_agent_status
 from dialer.engine import Call, Lead
 from dialer.engine.clock import Clock
 from dialer.engine.core import PhaseChange
@@ -629,6 +629,8 @@ class SqlJournal:
                 "status_id",
                 f"status {pending.status_id} is not offered by this campaign",
                 f"choose one of: {names}",
+                code=RuleRefusal.NOT_OFFERED,
+                params={"status": str(pending.status_id)},
             )
         apply_agent_status(
             state_of(row), option, now, rules, agent_id=pending.agent_id, date=pending.date

@@ -529,5 +529,8 @@ def test_a_status_the_record_refuses_is_422_naming_status(ops: Ops, api_db: sa.E
     problem = response.json()["problems"][0]
     assert problem["field"] == "status"
     assert "DO_NOT_CALL" in problem["problem"]
+    # the pages say it in the user's language by its code (catalog key rule.record_dnc)
+    assert problem["type"] == "status_rule"
+    assert problem["ctx"]["code"] == "record_dnc"
     assert agent.get("/api/agent/state").json()["phase"] == "wrap_up"
     assert audit_rows(api_db, "agent.status") == []

@@ -141,6 +141,10 @@ def test_status_by_hand_follows_the_campaign_rules(clients: Clients, floor: dict
     when = (NOW + dt.timedelta(days=1)).isoformat()
     no_owner = admin.post(url, json={"status_id": floor["mine"], "date": when})
     assert "owner_agent_id" in _problems(no_owner)
+    # said by its code and the status's name, so the page says it in the user's language
+    problem = no_owner.json()["problems"][0]
+    assert (problem["type"], problem["ctx"]["code"]) == ("status_rule", "needs_owner")
+    assert problem["ctx"]["status"]
     with Session(admin.app.state.ctx.db) as session:  # type: ignore[attr-defined]
         dnc = session.exec(select(StatusDef).where(StatusDef.name == "Nie dzwonić")).one()
         call = session.exec(select(StatusDef).where(StatusDef.name == "Dzwonić")).one()

@@ -17,10 +17,12 @@ from babel import Locale
 from babel.messages.pofile import read_po
 from fastapi import FastAPI
 
+from campaigns.status_engine import RuleRefusal
 from dialer.web.catalogs import ROOT, UNNAMED, UsedKey, template, used_keys
 from dialer.web.i18n import (
     LANGUAGES,
     CatalogError,
+    catalog,
     formatters,
     load,
     plural_translator,
@@ -250,3 +252,16 @@ def test_an_untranslated_form_is_no_text(tmp_path: Path) -> None:
     assert catalog.plural("a.count", 1) is None
     assert catalog.text("b.title") is None
     assert catalog.text("c.title") == "Tytuł"
+
+
+def test_every_status_refusal_is_said_in_each_language() -> None:
+    """Each code a status refusal carries (``RuleRefusal``) has its sentence in both
+    catalogs, whose placeholders are among the values the refusals send."""
+    sent = {"status", "max", "id", "code"}
+    for lang in ("en", "pl"):
+        texts = catalog(lang)
+        for code in RuleRefusal:
+            key = f"rule.{code.value}"
+            assert texts.get(key), f"{lang}: {key} missing"
+            placeholders = set(re.findall(r"\{(\w+)\}", str(texts[key])))
+            assert placeholders <= sent, f"{lang}: {key} uses {placeholders - sent}"

@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from playwright.async_api import expect
 from sqlmodel import Session, select
 
+from campaigns.enums import SystemStatus
 from campaigns.models import AuditLog, Record
 from campaigns.service import create_campaign, validate_rules
+from campaigns.statuses import create_status
 from dialer.web.i18n import EN, PL
 from tests.api.conftest import PASSWORD, World
 from tests.web.browser import chromium, new_context, page_errors, serve, sign_in
@@ -83,3 +85,34 @@ async def test_edit_typed_after_the_session_ended_is_saved_after_signing_in(
     with Session(api_db) as session:
         edits = session.exec(select(AuditLog).where(AuditLog.action == "record.edit")).all()
     assert [e.actor for e in edits] == ["user:head"]
+
+
+async def test_status_rule_refusal_in_polish_next_to_its_field(
+    app: FastAPI, record: tuple[int, int], api_db: sa.Engine
+) -> None:
+    """A MY_RECORD status set by hand without its owner: the refusal of the campaign's rules
+    shows in Polish under the owner field, naming the status, not the service's English."""
+    with Session(api_db) as session:
+        mine = create_status(
+            session,
+            name="Oddzwonić później",
+            system_status=SystemStatus.MY_RECORD,
+            campaign_id=record[0],
+            actor="t",
+        )
+        session.commit()
+        session.refresh(mine)
+    async with serve(app) as url, chromium() as browser:
+        page = await (await new_context(browser, url, locale="en-GB")).new_page()
+        errors = page_errors(page)
+        await sign_in(page, "head", PASSWORD)
+        await page.goto(f"/records/{record[1]}?lang=pl")
+        await expect(page.locator(f'#s-status option[value="{mine.id}"]')).to_have_count(1)
+        await page.locator("#s-status").select_option(str(mine.id))
+        await page.locator("#s-date").fill("2099-01-02T10:00")
+        await page.locator("#status-form button[type=submit]").click()
+        slot = page.locator('[data-error-for="owner_agent_id"]')
+        await expect(slot).to_have_text(PL["rule.needs_owner"].format(status=mine.name))
+        body = await page.locator("main").inner_text()
+        assert "needs the agent" not in body
+        assert errors == []

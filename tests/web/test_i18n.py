@@ -15,7 +15,7 @@ from campaigns.inbound import CloseReason, EventKind, RowState
 from campaigns.records import RecordAction, Skip
 from campaigns.requests import RequestKind, RequestState
 from campaigns.service import RETRY_KEYS
-from campaigns.status_engine import NotCallable
+from campaigns.status_engine import NotCallable, RuleRefusal
 from dialer.engine import CallPhase
 from dialer.engine.agents import Phase
 from dialer.web.i18n import (
@@ -64,6 +64,7 @@ ENUMERATIONS: dict[str, list[str]] = {
     "wl_kind": [k.value for k in EventKind],
     "wl_closed": [r.value for r in CloseReason],
     "wl_reason": ["abandoned", "left_unanswered", "after-hours", "missed"],
+    "rule": [r.value for r in RuleRefusal],
     "records": [
         *("total", "due_now", "waiting", "outside_window", "in_flight", "dnc", "exhausted"),
         "parked",

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from campaigns.enums import Role
+from campaigns.status_engine import StatusRuleError
 from dialer.api.context import ApiContext
 from dialer.api.security import Principal, forbidden
 
@@ -45,9 +46,32 @@ Text = Annotated[str, AfterValidator(_no_control)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
-def invalid(field: str, problem: str, *, where: str = "body") -> RequestValidationError:
-    """The 422 answer for one bad field (raise it)."""
-    return RequestValidationError([{"loc": (where, field), "msg": problem, "type": "value_error"}])
+def invalid(
+    field: str,
+    problem: str,
+    *,
+    where: str = "body",
+    kind: str = "value_error",
+    ctx: dict[str, object] | None = None,
+) -> RequestValidationError:
+    """The 422 answer for one bad field (raise it). ``kind`` and ``ctx`` are the problem's
+    type and values, by which a page says it in the user's language (pydantic's own, or
+    ``status_rule`` with the refusal's ``code`` and parameters)."""
+    error: dict[str, object] = {"loc": (where, field), "msg": problem, "type": kind}
+    if ctx:
+        error["ctx"] = ctx
+    return RequestValidationError([error])
+
+
+def rule_refused(
+    exc: StatusRuleError, field: str, *, where: str = "body"
+) -> RequestValidationError:
+    """The 422 answer for a status the campaign's rules refuse: its English message, and
+    when a person met it, its code and parameters for the pages."""
+    if exc.code is None:
+        return invalid(field, str(exc), where=where)
+    ctx = {**exc.params, "code": exc.code.value}
+    return invalid(field, str(exc), where=where, kind="status_rule", ctx=ctx)
 
 
 def _split(exc: Exception) -> tuple[str, str]:
@@ -70,6 +94,8 @@ def field_errors(*types: type[Exception], where: str = "body") -> Iterator[None]
         yield
     except types as exc:
         field, problem = _split(exc)
+        if isinstance(exc, StatusRuleError):
+            raise rule_refused(exc, field, where=where) from exc
         raise invalid(field, problem, where=where) from exc
 
 

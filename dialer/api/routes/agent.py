@@ -30,7 +30,7 @@ from campaigns.status_engine import DATED_STATUSES, StatusRuleError
 from campaigns.statuses import audit
 from dialer.api.context import ApiContext, EngineLink
 from dialer.api.queries import Callback, CallFilter, agent_callbacks, call_page
-from dialer.api.routes.admin_common import MAX_ID
+from dialer.api.routes.admin_common import MAX_ID, rule_refused
 from dialer.api.routes.calls import MAX_PAGE_SIZE, CallList, invalid
 from dialer.api.security import AgentUser, Ctx, Principal
 from dialer.engine.actions import REFUSALS
@@ -291,7 +291,7 @@ async def _act(
         engine.agent_command(agent_id, action, payload)
     except StatusRuleError as exc:  # the record's own rules, checked by the engine
         field = {"status_id": "status"}.get(exc.field, exc.field)
-        raise invalid(field, str(exc), where="body") from exc
+        raise rule_refused(exc, field) from exc
     except REFUSALS as exc:
         return _refused(exc)
     state = await _state(ctx, engine, agent_id)

@@ -431,6 +431,11 @@
         const limit = ["max_length", "min_length", "ge", "le", "gt", "lt"].map((k) => ctx[k]).find((v) => v !== undefined);
         return say({ limit: limit === undefined ? "" : D.fmtNumber(limit) }, limit);
       }
+      // a status the campaign's rules refused, by its code (catalog key rule.<code>)
+      if (problem.type === "status_rule") {
+        const key = "rule." + ctx.code;
+        return Object.prototype.hasOwnProperty.call(D.catalog, key) ? D.t(key, ctx) : String(problem.problem || "");
+      }
       if (problem.type === "value_error" || problem.type === "assertion_error") {
         return String(problem.problem || "").replace(/^(Value|Assertion) error, /, "");
       }
