@@ -75,9 +75,10 @@ async def test_head_parks_in_bulk_then_works_one_record(
     app: FastAPI, floor: dict[str, int], world: World
 ) -> None:
     """The head selects two rows and parks them; the list marks them; on the first
-    record's page it reads why it is not dialed, unparks it, is told next to the date
-    field that a callback needs a date, books the callback for an agent, edits a field,
-    and reads each change as before → after."""
+    record's page it reads why it is not dialed, types a field's new value, unparks it, is
+    told next to the date field that a callback needs a date, books the callback for an
+    agent, finds the typed value still there and saves it, and reads each change as
+    before → after."""
     del world
     async with serve(app) as url, chromium() as browser:
         page = await (await new_context(browser, url)).new_page()
@@ -99,6 +100,10 @@ async def test_head_parks_in_bulk_then_works_one_record(
         await page.get_by_role("link", name="+48600000001").click()
         await page.wait_for_url(f"{url}/records/{floor['first']}")
         await expect(page.locator("#fact-dialable")).to_contain_text(EN["not_callable.parked"])
+        # a field typed first stays while other actions show the record again
+        edit = page.locator("#edit-form")
+        city = edit.get_by_label(EN["record.field_value"] + " city")
+        await city.fill("Kraków")
         await page.get_by_role("button", name=EN["record_action.unpark"]).click()
         await expect(page.locator("#fact-dialable")).to_contain_text(EN["record.dialable_now"])
 
@@ -114,8 +119,7 @@ async def test_head_parks_in_bulk_then_works_one_record(
         await expect(page.locator("#record-system")).to_have_text(EN["system_status.MY_RECORD"])
         await expect(page.locator("#fact-owner")).to_have_text("anna")
 
-        edit = page.locator("#edit-form")
-        await edit.get_by_label(EN["record.field_value"] + " city").fill("Kraków")
+        await expect(city).to_have_value("Kraków")
         await edit.get_by_role("button", name=EN["app.save"]).click()
         await expect(page.locator("#edit-ok")).to_have_text(EN["app.saved"])
         audit = page.locator("#record-audit tbody tr")

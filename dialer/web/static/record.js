@@ -23,6 +23,8 @@
     );
   }
 
+  let editDirty = false;
+
   function show(r) {
     record = r;
     root.hidden = false;
@@ -52,10 +54,14 @@
     $("reassign-form").hidden = r.system_status !== "MY_RECORD";
     buttons.querySelector('[data-action="call_next"]').disabled = !!r.call_next_at || r.system_status === "DO_NOT_CALL" || !!r.parked_at;
 
-    const edit = $("edit-form");
-    edit.elements.name.value = r.name || "";
-    edit.elements.tz.value = r.tz || "";
-    $("e-field-rows").replaceChildren(...Object.entries(r.fields || {}).map(([k, v]) => fieldRow(k, v === null ? "" : String(v), false)));
+    // what the supervisor is typing in the edit form stays when another action (park, status…)
+    // shows the record again; the form takes the record's values when untouched or saved
+    if (!editDirty) {
+      const edit = $("edit-form");
+      edit.elements.name.value = r.name || "";
+      edit.elements.tz.value = r.tz || "";
+      $("e-field-rows").replaceChildren(...Object.entries(r.fields || {}).map(([k, v]) => fieldRow(k, v === null ? "" : String(v), false)));
+    }
 
     D.fillTable(
       $("attempts"),
@@ -158,7 +164,11 @@
     });
   });
 
+  $("edit-form").addEventListener("input", () => {
+    editDirty = true;
+  });
   $("e-add-field").addEventListener("click", () => {
+    editDirty = true;
     const row = fieldRow("", "", true);
     $("e-field-rows").append(row);
     row.querySelector("input").focus();
@@ -174,7 +184,9 @@
     const body = { name: form.elements.name.value, tz: form.elements.tz.value.trim(), fields };
     await D.busy(form.querySelector('button[type="submit"]'), async () => {
       try {
-        show(await D.api("PATCH", base, body));
+        const saved = await D.api("PATCH", base, body);
+        editDirty = false;
+        show(saved);
         D.clearFormErrors(form);
         D.showError($("edit-error"), null);
         D.setText($("edit-ok"), D.t("app.saved"));
