@@ -18,12 +18,13 @@ from rich.console import Console
 from rich.live import Live
 from sqlmodel import Session
 
-from asterisk.scenario import Scenario, ScenarioBehaviour, load_scenario
+from asterisk.scenario import Scenario, ScenarioBehaviour, ScenarioInbound, load_scenario
 from asterisk.simulator import PbxSimulator
 from asterisk.world import World
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.enums import Role
+from campaigns.inbound import open_count
 from campaigns.models import Agent, AgentGroup, Campaign
 from dialer.config import Settings
 from dialer.engine.clock import ScaledClock
@@ -48,6 +49,8 @@ class DemoResult:
     call_log_rows: int
     records_by_status: dict[str, int]
     wall_s: float
+    worklist_open: int = 0
+    """Inbound callers who gave up in a queue and wait on the worklist for a call back."""
 
 
 def prepare_database(path: Path, scenario: Scenario, *, records: int) -> tuple[int, list[int]]:
@@ -165,6 +168,10 @@ async def run_demo(
         for login, what in users:
             console.print(f"  {login:8} {what}")
     world = World(behaviour=ScenarioBehaviour(scenario, seed=seed), seed=seed)
+    if scenario.inbound is not None:  # callers from outside into the PBX's queues
+        world.start_inbound(
+            ScenarioInbound(scenario.inbound, seed=seed), context=scenario.inbound.context
+        )
     loop = asyncio.get_running_loop()
     started = loop.time()
     async with PbxSimulator(world, port=0, time_scale=time_scale) as pbx:
@@ -243,9 +250,11 @@ async def run_demo(
                     sa.text("SELECT system_status, count(*) FROM record GROUP BY system_status")
                 ).all()
             )
+        worklist = open_count(engine_db)
     finally:
         engine_db.dispose()
-    return DemoResult(stats, rows, {str(k): int(v) for k, v in by_status.items()}, wall)
+    statuses = {str(k): int(v) for k, v in by_status.items()}
+    return DemoResult(stats, rows, statuses, wall, worklist_open=worklist)
 
 
 def print_summary(result: DemoResult, console: Console) -> None:
@@ -271,6 +280,7 @@ def print_summary(result: DemoResult, console: Console) -> None:
             "records by system status",
             ", ".join(f"{k} {v}" for k, v in sorted(result.records_by_status.items())),
         ),
+        ("inbound misses on the worklist", str(result.worklist_open)),
         ("wall time", f"{result.wall_s:.0f} s"),
     ]
     console.print(summary_table(rows, title="demo summary"))

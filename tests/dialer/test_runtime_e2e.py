@@ -18,7 +18,8 @@ ROOT = Path(__file__).parents[2]
 async def test_campaign_over_ami_keeps_the_invariants(tmp_path: Path) -> None:
     """Ten simulated minutes over TCP: every dial is logged, nobody waits past max_wait_s,
     no record is dialed while its previous call is up, dropped people become progressive,
-    and callbacks belong to the agent who set them."""
+    callbacks belong to the agent who set them, and inbound callers who gave up wait on the
+    worklist."""
     db_path = tmp_path / "e2e.db"
     result = await run_demo(
         db_path=db_path,
@@ -75,4 +76,10 @@ async def test_campaign_over_ami_keeps_the_invariants(tmp_path: Path) -> None:
             sa.text("SELECT count(*) FROM call_log WHERE outcome IS NULL AND end_at IS NOT NULL")
         ).scalar_one()
         assert unlogged == 0
+        # the scenario's callers from outside gave up in the queue: their rows wait on the
+        # worklist, numbers from the scenario's pool
+        phones = conn.execute(sa.text("SELECT phone FROM missed_call")).scalars().all()
+    assert result.worklist_open >= 1
+    assert len(phones) >= result.worklist_open
+    assert all(phone.startswith("+48601") for phone in phones)
     db.dispose()
