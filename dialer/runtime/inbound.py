@@ -98,13 +98,44 @@ def miss_mail(
 
 
 class Notifier:
-    """Per-user mail about new misses: immediate, or a digest of rows not told about yet."""
+    """Per-user mail about new misses: immediate, or a digest of rows not told about yet.
+
+    Immediate mail goes out on the notifier's own thread (:meth:`notify` returns at once),
+    so a slow or unreachable SMTP server never holds up the worklist's writes."""
 
     def __init__(self, settings: InboundSettings, mailer: Mailer | None = None) -> None:
         self.settings = settings
         self.mailer: Mailer = mailer or SmtpMailer(settings.smtp)
         self.sent = 0
         self.failed = 0
+        self._outbox: queue.SimpleQueue[wl.RowView | None] = queue.SimpleQueue()
+        self._mailing: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def notify(self, row: wl.RowView) -> None:
+        """Mail the users who want each miss at once, on the mail thread (returns at once)."""
+        with self._lock:
+            if self._mailing is None:
+                self._mailing = threading.Thread(
+                    target=self._mail_loop, name="inbound-mail", daemon=True
+                )
+                self._mailing.start()
+        self._outbox.put(row)
+
+    def _mail_loop(self) -> None:
+        while (row := self._outbox.get()) is not None:
+            try:
+                self.immediate(row)
+            except Exception:
+                log.exception("miss_mail_failed", row_id=row.id)
+
+    def close(self, within_s: float = 10.0) -> None:
+        """Send what is queued (waiting at most ``within_s``), then stop the mail thread."""
+        with self._lock:
+            thread, self._mailing = self._mailing, None
+        if thread is not None:
+            self._outbox.put(None)
+            thread.join(within_s)
 
     @staticmethod
     def _wants(recipient: NotifyRecipient, row: wl.RowView) -> bool:
@@ -248,7 +279,7 @@ class InboundRecorder:
         log.info("inbound_missed", row_id=row.id, queue=row.queue, count=row.miss_count)
         self.publish(inbound_topic("missed"), {**row.as_dict(), "new_row": res.new_row})
         if self.notifier is not None:
-            self.notifier.immediate(row)
+            self.notifier.notify(row)
 
     def wait_idle(self, within_s: float) -> bool:
         """Wait until every fact taken is written; False when ``within_s`` ran out."""
@@ -260,6 +291,8 @@ class InboundRecorder:
         self.wait_idle(within_s)
         self._queue.put(None)
         self._thread.join(within_s)
+        if self.notifier is not None:
+            self.notifier.close(within_s)
 
 
 def _queue_and_reason(fact: InboundEvent) -> tuple[str, str]:
