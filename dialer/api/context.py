@@ -35,6 +35,10 @@ class EngineLink(Protocol):
     def sync_campaigns(self) -> None:
         """Re-read campaign states and settings from the database now."""
 
+    def work_arrived(self, campaign_id: int) -> None:
+        """Work to dial with an agent reserved arrived in the campaign (e.g. an ASAP callback
+        request): the engine looks for it at once. Safe to call from any thread."""
+
 
 @dataclass
 class ApiContext:

@@ -512,6 +512,13 @@ class Engine:
             raise DialRefusedError("no_line", f"all {self.lines} lines are busy")
         return run.campaign_id
 
+    def look_for_reserved(self, campaign_id: int) -> None:
+        """Work with an agent reserved (an ASAP request, a callback due now) arrived in the
+        campaign: look for it on the next tick rather than after ``reserved_check_s``."""
+        run = self.campaigns.get(campaign_id)
+        if run is not None:
+            run.reserved_checked_t = float("-inf")
+
     def dial_for_agent(self, agent_id: int, lead: Lead) -> tuple[str, list[Command]]:
         """Dial ``lead`` now with ``agent_id`` reserved for it: the direct command behind
         the desk's own dials (preview, "call back now", a manual number) and any caller

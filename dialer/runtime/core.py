@@ -165,6 +165,7 @@ class Runtime:
         if self.cluster is not None:
             self.leads.fence = self.cluster.fence
         self._cluster_ok_t = time.monotonic()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the engine's, once started
         #: Events published from worker threads (the journal's callback requests, the inbound
         #: recorder), handed to the engine's sink on its loop (bound below).
         self.thread_sink = LoopSink(NullSink())
@@ -255,7 +256,8 @@ class Runtime:
         # thread from holding the loop (answered people, Originates) for 5 ms at a time.
         sys.setswitchinterval(0.0005)
         self._check_schema()
-        self.thread_sink.bind(asyncio.get_running_loop())
+        self._loop = asyncio.get_running_loop()
+        self.thread_sink.bind(self._loop)
         if self.mqtt is not None:
             await self._stack.enter_async_context(self.mqtt)
         await self._stack.enter_async_context(self.pool)
@@ -1118,6 +1120,14 @@ class Runtime:
                 self.engine, agent_id, action, payload, seat_of=self._seat_of, leads=self.leads
             )
         )
+
+    def work_arrived(self, campaign_id: int) -> None:
+        """Work with an agent reserved arrived (an ASAP request): the engine looks for it on
+        its next tick. Called from the API's threads: handed to the event loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self.engine.look_for_reserved, campaign_id)
 
     def agent_snapshot(self, agent_id: int) -> dict[str, Any] | None:
         """The agent's live state and current call (None when it never logged in)."""

@@ -118,6 +118,10 @@ class EngineHost:
             return None
         return self.engine.live_calls(campaign_id)
 
+    def work_arrived(self, campaign_id: int) -> None:
+        """The engine looks for the campaign's reserved work on its next tick."""
+        self.engine.look_for_reserved(campaign_id)
+
     def sync_campaigns(self) -> None:
         """Counted only."""
         self.syncs += 1

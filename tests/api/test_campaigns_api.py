@@ -304,6 +304,9 @@ class FakeEngine:
         del campaign_id
         return []
 
+    def work_arrived(self, campaign_id: int) -> None:
+        """Not used here."""
+
     def sync_campaigns(self) -> None:
         """Remember the states the database holds now."""
         with self.db.connect() as conn:

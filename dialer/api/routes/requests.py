@@ -268,6 +268,8 @@ def create_callback_request(
     except (rq.RequestError, CampaignNotFoundError, RegionError) as exc:
         return _refused(exc)
     publish_request(_sink(ctx), view)
+    if ctx.engine is not None and view.kind == rq.RequestKind.ASAP:  # dial it now
+        ctx.engine.work_arrived(view.campaign_id)
     return JSONResponse(_answer(view), status_code=201)
 
 
