@@ -33,9 +33,9 @@ import itertools
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from panoramisk.ami_protocol import AMIProtocol
@@ -55,6 +55,7 @@ from asterisk.queues import QUEUE_EVENTS, InboundEvent, InboundSink, QueueTracke
 from asterisk.settings import AmiServerSettings
 
 log = structlog.get_logger("asterisk.adapter")
+T = TypeVar("T")
 
 EventSink = Callable[[LifecycleEvent], None]
 
@@ -427,7 +428,7 @@ class AmiAdapter:
     async def request(self, action: Mapping[str, Any], within_s: float = 5.0) -> Any:
         """Send an idempotent action (Ping, Status, CoreShowChannels ...) and await its result."""
         proto = self._live_protocol()
-        return await asyncio.wait_for(proto.send(dict(action)), within_s)
+        return await _within(proto.send(dict(action)), within_s)
 
     async def live_channels(self) -> list[Message]:
         """Every channel up on the server now (``CoreShowChannel`` items)."""
@@ -479,7 +480,7 @@ class AmiAdapter:
         items: list[Message] = []
         self._list_items[action_id] = items
         try:
-            await asyncio.wait_for(fut, self.settings.login_timeout_s)
+            await _within(fut, self.settings.login_timeout_s)
         finally:
             self._list_items.pop(action_id, None)
         return items
@@ -619,7 +620,7 @@ class AmiAdapter:
         while True:
             self._lost.clear()
             try:
-                _, proto = await asyncio.wait_for(
+                _, proto = await _within(
                     loop.create_connection(self._protocol_factory, s.host, s.port),
                     s.login_timeout_s,
                 )
@@ -673,7 +674,7 @@ class AmiAdapter:
                 "Events": "on",
             }
         )
-        res = await asyncio.wait_for(fut, s.login_timeout_s)
+        res = await _within(fut, s.login_timeout_s)
         if getattr(res, "response", "") != "Success":
             raise AmiLoginError(self.name, s.username, str(res.get("Message", "")))
 
@@ -696,7 +697,7 @@ class AmiAdapter:
                 return
             try:
                 ping = {"Action": "Ping", "ActionID": self._action_id("ping")}
-                await asyncio.wait_for(proto.send(ping), s.ping_timeout_s)
+                await _within(proto.send(ping), s.ping_timeout_s)
             except TimeoutError:
                 self._log.warning("ami_ping_timeout", timeout_s=s.ping_timeout_s)
                 proto.transport.abort()
@@ -726,6 +727,14 @@ class _RedactedLog:
     def exception(self, *args: object, **kw: object) -> None:
         """Logged without arguments."""
         self._log("error")
+
+
+async def _within(step: Awaitable[T], seconds: float) -> T:
+    """``await step``, or TimeoutError after ``seconds``. Not ``asyncio.wait_for``: on
+    Python 3.11 it loses a cancellation that arrives as the awaited step completes (the
+    task then runs on, e.g. a supervisor that pings for ever after its adapter closed)."""
+    async with asyncio.timeout(seconds):
+        return await step
 
 
 def _quiet(fut: asyncio.Future[Any]) -> None:
