@@ -24,12 +24,12 @@ from campaigns.errors import CampaignError
 from campaigns.models import Agent, AuditLog, Record, StatusDef
 from campaigns.selection import forget_zone_keys
 from campaigns.status_engine import (
-    DATED_STATUSES,
     CampaignRules,
     RecordState,
     RuleRefusal,
     StatusOption,
     StatusRuleError,
+    check_status_choice,
 )
 from campaigns.windows import WindowError, check_zone
 
@@ -160,24 +160,6 @@ def apply_status_by_hand(
     agent who will own the callback. A record in flight is refused. The last outcome and
     call time stay: no call was made.
     """
-    offered = rules.offered(status.id)
-    if offered is None:
-        names = ", ".join(o.name for o in rules.statuses) or "none"
-        raise StatusRuleError(
-            "status_id",
-            f"status {status.name!r} is not offered by this campaign",
-            f"choose one of: {names}",
-            code=RuleRefusal.NOT_OFFERED,
-            params={"status": status.name},
-        )
-    if not (offered.active and status.active):
-        raise StatusRuleError(
-            "status_id",
-            f"status {status.name!r} is not active",
-            "choose an active status",
-            code=RuleRefusal.INACTIVE,
-            params={"status": status.name},
-        )
     if state.lease_expires_at is not None and state.lease_expires_at > now:
         raise StatusRuleError(
             "status_id",
@@ -185,41 +167,8 @@ def apply_status_by_hand(
             "try again after the call",
             code=RuleRefusal.BEING_CALLED,
         )
+    offered = check_status_choice(status, rules, state, now, date, by_supervisor=True)
     target = offered.system_status
-    if target in DATED_STATUSES:
-        if date is None:
-            raise StatusRuleError(
-                "date",
-                f"status {offered.name!r} needs a date",
-                "give one",
-                code=RuleRefusal.NEEDS_DATE,
-                params={"status": offered.name},
-            )
-        if date.tzinfo is None or date <= now:
-            raise StatusRuleError(
-                "date",
-                "the date is not in the future",
-                "give a later time",
-                code=RuleRefusal.DATE_PAST,
-                params={"status": offered.name},
-            )
-        if state.attempts >= rules.max_attempts:
-            raise StatusRuleError(
-                "status_id",
-                f"the record used all {rules.max_attempts} attempts: {offered.name!r} "
-                "would never be dialed",
-                "raise the campaign's max attempts first",
-                code=RuleRefusal.LAST_ATTEMPT,
-                params={"status": offered.name, "max": rules.max_attempts},
-            )
-    elif date is not None:
-        raise StatusRuleError(
-            "date",
-            f"status {offered.name!r} takes no date",
-            "leave the date empty",
-            code=RuleRefusal.TAKES_NO_DATE,
-            params={"status": offered.name},
-        )
     if target is SystemStatus.MY_RECORD and owner_agent_id is None:
         raise StatusRuleError(
             "owner_agent_id",

@@ -379,6 +379,82 @@ def apply_outcome(
     )
 
 
+def check_status_choice(
+    status: StatusOption,
+    rules: CampaignRules,
+    state: RecordState,
+    now: dt.datetime,
+    date: dt.datetime | None,
+    *,
+    by_supervisor: bool = False,
+) -> StatusOption:
+    """The campaign's offer of ``status`` when the rules every person's status follows
+    allow it (an agent's after a call, a supervisor's by hand): offered and active, a date
+    in the future for MY_RECORD / NOT_BEFORE and none for the others, and attempts left for a
+    dated status. Raises ``StatusRuleError`` naming the field otherwise."""
+    offered = rules.offered(status.id)
+    if offered is None:
+        names = ", ".join(f"{o.name!r} (id {o.id})" for o in rules.statuses) or "none"
+        raise StatusRuleError(
+            "status_id",
+            f"status {status.name!r} (id {status.id}) is not offered by this campaign",
+            f"choose one of: {names}",
+            code=RuleRefusal.NOT_OFFERED,
+            params={"status": status.name},
+        )
+    if not (offered.active and status.active):
+        raise StatusRuleError(
+            "status_id",
+            f"status {status.name!r} (id {status.id}) is not active",
+            "choose an active status"
+            + ("" if by_supervisor else " or ask a supervisor to reactivate it"),
+            code=RuleRefusal.INACTIVE,
+            params={"status": status.name},
+        )
+    target = offered.system_status
+    named = {"status": offered.name}
+    if target not in DATED_STATUSES:
+        if date is not None:
+            raise StatusRuleError(
+                "date",
+                f"status {offered.name!r} ({target.value}) takes no date",
+                "give a date only with MY_RECORD or NOT_BEFORE statuses",
+                code=RuleRefusal.TAKES_NO_DATE,
+                params=named,
+            )
+        return offered
+    if date is None:
+        raise StatusRuleError(
+            "date",
+            f"status {offered.name!r} ({target.value}) needs a date",
+            "give one",
+            code=RuleRefusal.NEEDS_DATE,
+            params=named,
+        )
+    _aware(date, "date")
+    if date <= now:
+        raise StatusRuleError(
+            "date",
+            f"{date.isoformat()} is not in the future (now is {now.isoformat()})",
+            f"give a time after now for {offered.name!r}",
+            code=RuleRefusal.DATE_PAST,
+            params=named,
+        )
+    if state.attempts >= rules.max_attempts:
+        # Max attempts holds for every status (DESIGN §5): a callback set now would never be
+        # dialed, so the person setting it hears it now rather than the record never called.
+        raise StatusRuleError(
+            "status_id",
+            f"this was the record's last attempt ({state.attempts} of {rules.max_attempts}): "
+            f"{offered.name!r} would never be dialed",
+            ("raise" if by_supervisor else "choose another status, or ask a supervisor to raise")
+            + " the campaign's max attempts",
+            code=RuleRefusal.LAST_ATTEMPT,
+            params={"status": offered.name, "max": rules.max_attempts},
+        )
+    return offered
+
+
 def apply_agent_status(
     state: RecordState,
     status: StatusOption,
@@ -403,62 +479,8 @@ def apply_agent_status(
     or when the record is already DO_NOT_CALL (only a supervisor may reopen it).
     """
     _aware(now, "now")
-    offered = rules.offered(status.id)
-    if offered is None:
-        names = ", ".join(f"{o.name!r} (id {o.id})" for o in rules.statuses) or "none"
-        raise StatusRuleError(
-            "status_id",
-            f"status {status.name!r} (id {status.id}) is not offered by this campaign",
-            f"choose one of: {names}",
-            code=RuleRefusal.NOT_OFFERED,
-            params={"status": status.name},
-        )
-    if not (offered.active and status.active):
-        raise StatusRuleError(
-            "status_id",
-            f"status {status.name!r} (id {status.id}) is not active",
-            "choose an active status or ask a supervisor to reactivate it",
-            code=RuleRefusal.INACTIVE,
-            params={"status": status.name},
-        )
+    offered = check_status_choice(status, rules, state, now, date)
     target = offered.system_status
-    if target in DATED_STATUSES:
-        if date is None:
-            raise StatusRuleError(
-                "date",
-                f"status {offered.name!r} ({target.value}) needs a date",
-                "give one",
-                code=RuleRefusal.NEEDS_DATE,
-                params={"status": offered.name},
-            )
-        _aware(date, "date")
-        if date <= now:
-            raise StatusRuleError(
-                "date",
-                f"{date.isoformat()} is not in the future (now is {now.isoformat()})",
-                f"give a time after now for {offered.name!r}",
-                code=RuleRefusal.DATE_PAST,
-                params={"status": offered.name},
-            )
-    elif date is not None:
-        raise StatusRuleError(
-            "date",
-            f"status {offered.name!r} ({target.value}) takes no date",
-            "give a date only with MY_RECORD or NOT_BEFORE statuses",
-            code=RuleRefusal.TAKES_NO_DATE,
-            params={"status": offered.name},
-        )
-    if target in DATED_STATUSES and state.attempts >= rules.max_attempts:
-        # Max attempts holds for every status (DESIGN §5): a callback set now would never be
-        # dialed, so the agent hears it now rather than the person never being called.
-        raise StatusRuleError(
-            "status_id",
-            f"this call was the record's last attempt ({state.attempts} of "
-            f"{rules.max_attempts}): {offered.name!r} would never be dialed",
-            "choose another status, or ask a supervisor to raise the campaign's max attempts",
-            code=RuleRefusal.LAST_ATTEMPT,
-            params={"status": offered.name, "max": rules.max_attempts},
-        )
     if state.system_status is SystemStatus.DO_NOT_CALL and target is not SystemStatus.DO_NOT_CALL:
         raise StatusRuleError(
             "status_id",
