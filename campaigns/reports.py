@@ -365,13 +365,18 @@ def records_upto(conn: sa.Connection) -> dt.datetime | None:
     return None if value is None else _as_hour(value)
 
 
-def _span_per_record(start: dt.datetime | None, end: dt.datetime) -> sa.Select[Any]:
-    """Each record's calls dialed in [start, end): the row ``record_contact`` holds."""
+def _span_per_record(
+    start: dt.datetime | None, end: dt.datetime, *, records: Sequence[int] | None = None
+) -> sa.Select[Any]:
+    """Each record's calls dialed in [start, end) (of ``records`` only, when given): the row
+    ``record_contact`` holds."""
     is_answered = _LOG.c.outcome == Outcome.ANSWERED.value
     record = _LOG.c.record_id if start is None else _recent_key()
     in_span = [_LOG.c.dial_at < end, record.is_not(None)]
     if start is not None:
         in_span.append(_LOG.c.dial_at >= start)
+    if records is not None:
+        in_span.append(_LOG.c.record_id.in_(sorted(set(records))))
     agg = (
         sa.select(
             record.label("record_id"),
@@ -492,6 +497,26 @@ def rollup_records(db: sa.Engine, *, now: dt.datetime, rebuild: bool = False) ->
         conn.execute(sa.delete(_UPTO))
         conn.execute(sa.insert(_UPTO).values(id=1, upto=upto, updated_at=now))
     return True
+
+
+def recount_records(conn: sa.Connection, records: Sequence[int]) -> int:
+    """Make the ``record_contact`` rows of ``records`` hold what the call log holds now (of
+    the calls dialed before the rollup's ``upto``): for retention, after it deleted calls of
+    these records in the caller's transaction. A record with no such call left loses its
+    row. Takes its turn with the rollup job (both write ``record_rollup`` first); returns
+    how many rows were rewritten."""
+    if not records:
+        return 0
+    conn.execute(sa.update(_UPTO).where(_UPTO.c.id == 1).values(updated_at=_UPTO.c.updated_at))
+    upto = records_upto(conn)
+    if upto is None:
+        return 0
+    ids = sorted(set(records))
+    conn.execute(sa.delete(_CONTACT).where(_CONTACT.c.record_id.in_(ids)))
+    result = conn.execute(
+        sa.insert(_CONTACT).from_select(_CONTACT_COLS, _span_per_record(None, upto, records=ids))
+    )
+    return int(result.rowcount or 0)
 
 
 # ------------------------------------------------------------------------- reading
