@@ -668,3 +668,24 @@ class AgentPhaseHour(SQLModel, table=True):
     """The pause reason, "" for other phases."""
     seconds: float = 0.0
     missed: int = 0
+
+
+class CallbackMiss(SQLModel, table=True):
+    """A ``MY_RECORD`` callback that found its owner absent: the owner-absent policy
+    released it to anyone and a claim took it (written in the claim's transaction). One
+    row per booking (record and due time), however often the record is claimed again."""
+
+    __tablename__: ClassVar[str] = "callback_miss"
+    __table_args__ = (
+        sa.UniqueConstraint("record_id", "due_at", name="uq_callback_miss_booking"),
+        sa.Index("ix_callback_miss_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int
+    record_id: int
+    agent_id: int
+    """The owner the callback was booked for."""
+    due_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    """When it was released to someone else (claimed by anyone)."""

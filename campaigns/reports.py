@@ -33,6 +33,7 @@ from campaigns.models import (
     Agent,
     AgentPhase,
     AgentPhaseHour,
+    CallbackMiss,
     CallHour,
     CallLog,
     CampaignHour,
@@ -54,6 +55,7 @@ _PHASE = AgentPhase.__table__  # type: ignore[attr-defined]
 _PHOUR = AgentPhaseHour.__table__  # type: ignore[attr-defined]
 _CONTACT = RecordContact.__table__  # type: ignore[attr-defined]
 _UPTO = RecordRollup.__table__  # type: ignore[attr-defined]
+_MISS = CallbackMiss.__table__  # type: ignore[attr-defined]
 
 HOUR = dt.timedelta(hours=1)
 _CHUNK = dt.timedelta(days=7)
@@ -1005,7 +1007,8 @@ class AgentLine:
     pauses: dict[str, float] = field(default_factory=dict)
     """Seconds paused, per pause reason."""
     missed: int = 0
-    """Reservations for a call that was then dropped."""
+    """Reservations for a call that was then dropped, and callbacks booked for this agent
+    that found the agent absent (released to anyone by the owner-absent policy)."""
     logged_in_s: float = 0.0
     occupancy_pct: float = 0.0
     """Time busy with calls (reserved, talking, wrap-up) of the time logged in and not paused."""
@@ -1085,6 +1088,21 @@ def callbacks_kept(conn: sa.Connection, s: Scope) -> list[tuple[int, int]]:
     return [(int(r[0]), int(r[1])) for r in conn.execute(query) if r[1]]
 
 
+def callbacks_missed(conn: sa.Connection, s: Scope) -> list[tuple[int, int]]:
+    """(agent, callbacks missed) in ``s``: the agent's MY_RECORD callbacks released to
+    anyone in the period because the agent was absent (``callback_miss``, few rows)."""
+    query = (
+        sa.select(_MISS.c.agent_id, sa.func.count())
+        .where(
+            _MISS.c.at >= s.start,
+            _MISS.c.at < s.end,
+            *_scope_conds(_MISS, _MISS.c.agent_id, s),
+        )
+        .group_by(_MISS.c.agent_id)
+    )
+    return [(int(r[0]), int(r[1])) for r in conn.execute(query)]
+
+
 def agents_report(
     conn: sa.Connection,
     s: Scope,
@@ -1132,6 +1150,9 @@ def agents_report(
         line.phases[phase] = line.phases.get(phase, 0.0) + seconds
         if phase == "paused":
             line.pauses[reason] = line.pauses.get(reason, 0.0) + seconds
+        line.missed += missed
+    for agent, missed in callbacks_missed(conn, s):
+        line = lines.setdefault(key_of(agent), AgentLine(key_of(agent), _empty()))
         line.missed += missed
     for line in lines.values():
         line.metrics = finish(line.metrics)
