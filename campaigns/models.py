@@ -443,6 +443,28 @@ class CampaignHour(SQLModel, table=True):
     wrapup_s: float = 0.0
 
 
+class TotalHour(SQLModel, table=True):
+    """:class:`CampaignHour` added up over campaigns: an unscoped reader's reports over all
+    campaigns (a year's time of day reads 8,760 rows whatever the number of campaigns)."""
+
+    __tablename__: ClassVar[str] = "total_hour"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    dials: int = 0
+    persons: int = 0
+    connected: int = 0
+    dropped: int = 0
+    no_answer: int = 0
+    busy: int = 0
+    machine: int = 0
+    failed: int = 0
+    other: int = 0
+    talk_s: float = 0.0
+    wait_s: float = 0.0
+    wrapup_s: float = 0.0
+
+
 class StatusHour(SQLModel, table=True):
     """Statuses set on calls, per campaign × agent × UTC hour of dialing × status.
 

@@ -42,12 +42,14 @@ from campaigns.models import (
     RecordRollup,
     RollupHour,
     StatusHour,
+    TotalHour,
 )
 
 _LOG = CallLog.__table__  # type: ignore[attr-defined]
 _HOUR = CallHour.__table__  # type: ignore[attr-defined]
 _SHOUR = StatusHour.__table__  # type: ignore[attr-defined]
 _CHOUR = CampaignHour.__table__  # type: ignore[attr-defined]
+_THOUR = TotalHour.__table__  # type: ignore[attr-defined]
 _DONE = RollupHour.__table__  # type: ignore[attr-defined]
 _AGENT = Agent.__table__  # type: ignore[attr-defined]
 _RECORD = Record.__table__  # type: ignore[attr-defined]
@@ -290,6 +292,14 @@ def _rollup_span(db: sa.Engine, start: dt.datetime, end: dt.datetime, *, now: dt
             .group_by(_HOUR.c.hour, _HOUR.c.campaign_id)
         )
         conn.execute(sa.insert(_CHOUR).from_select(["hour", "campaign_id", *METRICS], per_campaign))
+        conn.execute(sa.delete(_THOUR).where(_THOUR.c.hour >= start, _THOUR.c.hour < end))
+        total = (
+            sa.select(_CHOUR.c.hour)
+            .add_columns(*(sa.func.sum(_CHOUR.c[m]) for m in METRICS))
+            .where(_CHOUR.c.hour >= start, _CHOUR.c.hour < end)
+            .group_by(_CHOUR.c.hour)
+        )
+        conn.execute(sa.insert(_THOUR).from_select(["hour", *METRICS], total))
         conn.execute(
             sa.insert(_SHOUR).from_select(
                 ["hour", "campaign_id", "agent_key", "status_key", "system_status", "calls"],
@@ -672,6 +682,8 @@ def hourly(
         if by_agent or dim in {Dim.AGENT, Dim.GROUP}:
             table, key = _HOUR, _dim_col(_HOUR, _HOUR.c.agent_key, dim)
             conds = _scope_conds(_HOUR, _HOUR.c.agent_key, s)
+        elif s.campaign_id is None and dim is Dim.NONE:  # all campaigns: one row an hour
+            table, key, conds = _THOUR, sa.literal(0), []
         else:  # no agent in the question: the smaller per-campaign rollup answers it
             table, key = _CHOUR, _dim_col(_CHOUR, None, dim)
             conds = _scope_conds(_CHOUR, None, s)

@@ -1,5 +1,6 @@
 """Reports: callbacks that found their owner absent (callback_miss), written when the
-owner-absent policy releases one to another agent.
+owner-absent policy releases one to another agent; the hourly rollup over all campaigns
+(total_hour), filled from campaign_hour for the hours already rolled up.
 
 Revision ID: 0015_reports_more
 Revises: 0014_cluster
@@ -19,8 +20,28 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_COUNTS = ("dials", "persons", "connected", "dropped", "no_answer", "busy", "machine", "failed")
+_METRICS = (*_COUNTS, "other", "talk_s", "wait_s", "wrapup_s")
+
+
 def upgrade() -> None:
     """Apply this revision."""
+    op.create_table(
+        "total_hour",
+        sa.Column("hour", sa.DateTime(), nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in (*_COUNTS, "other")),
+        sa.Column("talk_s", sa.Float(), nullable=False),
+        sa.Column("wait_s", sa.Float(), nullable=False),
+        sa.Column("wrapup_s", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("hour"),
+        sqlite_with_rowid=False,
+    )
+    columns = ", ".join(_METRICS)
+    sums = ", ".join(f"sum({name})" for name in _METRICS)
+    op.execute(
+        f"INSERT INTO total_hour (hour, {columns}) "  # noqa: S608  (constants only)
+        f"SELECT hour, {sums} FROM campaign_hour GROUP BY hour"
+    )
     op.create_table(
         "callback_miss",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -38,3 +59,4 @@ def downgrade() -> None:
     """Revert this revision."""
     op.drop_index("ix_callback_miss_at", table_name="callback_miss")
     op.drop_table("callback_miss")
+    op.drop_table("total_hour")
