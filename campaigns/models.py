@@ -619,8 +619,9 @@ class RecordContact(SQLModel, table=True):
 
     __tablename__: ClassVar[str] = "record_contact"
     __table_args__ = (
-        sa.Index("ix_record_contact_last", "last_at"),
-        sa.Index("ix_record_contact_first", "first_at"),
+        # The customers report pages newest first: (time, call id) in the index's order.
+        sa.Index("ix_record_contact_last", "last_at", "last_call_id"),
+        sa.Index("ix_record_contact_first", "first_at", "first_call_id"),
     )
 
     record_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})

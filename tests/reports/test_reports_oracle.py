@@ -349,6 +349,11 @@ def test_customers_report_equals_the_raw_log(db: sa.Engine, state: str) -> None:
                 CustomerView.LAST_NOT_ANSWERED: last_na,
             }.get(view, set(per))
             assert {line.record_id for line in got.lines} == expected
+            by_first = view is CustomerView.FIRST_CONTACT
+            order = [
+                (c.at, c.call_id) for c in (ln.first if by_first else ln.last for ln in got.lines)
+            ]
+            assert order == sorted(order, reverse=True)  # newest first
             for line in got.lines:
                 mine = per[line.record_id]
                 assert line.calls == len(mine)

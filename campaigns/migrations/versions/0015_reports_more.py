@@ -1,6 +1,7 @@
 """Reports: callbacks that found their owner absent (callback_miss), written when the
 owner-absent policy releases one to another agent; the hourly rollup over all campaigns
-(total_hour), filled from campaign_hour for the hours already rolled up.
+(total_hour), filled from campaign_hour for the hours already rolled up; the per-record
+rollup's time indexes with the call id after the time (the customers report's page order).
 
 Revision ID: 0015_reports_more
 Revises: 0014_cluster
@@ -22,6 +23,10 @@ depends_on: str | Sequence[str] | None = None
 
 _COUNTS = ("dials", "persons", "connected", "dropped", "no_answer", "busy", "machine", "failed")
 _METRICS = (*_COUNTS, "other", "talk_s", "wait_s", "wrapup_s")
+_CONTACT_INDEXES = {
+    "ix_record_contact_last": ("last_at", "last_call_id"),
+    "ix_record_contact_first": ("first_at", "first_call_id"),
+}
 
 
 def upgrade() -> None:
@@ -53,10 +58,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("record_id", "due_at", name="uq_callback_miss_booking"),
     )
     op.create_index("ix_callback_miss_at", "callback_miss", ["at"])
+    for name, columns in _CONTACT_INDEXES.items():
+        op.drop_index(name, table_name="record_contact")
+        op.create_index(name, "record_contact", list(columns))
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    for name, columns in _CONTACT_INDEXES.items():
+        op.drop_index(name, table_name="record_contact")
+        op.create_index(name, "record_contact", [columns[0]])
     op.drop_index("ix_callback_miss_at", table_name="callback_miss")
     op.drop_table("callback_miss")
     op.drop_table("total_hour")
