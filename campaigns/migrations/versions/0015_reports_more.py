@@ -41,10 +41,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("hour"),
         sqlite_with_rowid=False,
     )
-    columns = ", ".join(_METRICS)
+    metrics = ", ".join(_METRICS)
     sums = ", ".join(f"sum({name})" for name in _METRICS)
     op.execute(
-        f"INSERT INTO total_hour (hour, {columns}) "  # noqa: S608  (constants only)
+        f"INSERT INTO total_hour (hour, {metrics}) "  # noqa: S608  (constants only)
         f"SELECT hour, {sums} FROM campaign_hour GROUP BY hour"
     )
     op.create_table(
