@@ -310,11 +310,23 @@ class CallLog(SQLModel, table=True):
         # The abandonment windows count people when they were connected or dropped.
         sa.Index("ix_call_log_campaign_connect", "campaign_id", "connect_at"),
         sa.Index("ix_call_log_campaign_drop", "campaign_id", "drop_at"),
+        # A record's calls in order: its next call after one is a single probe.
+        sa.Index("ix_call_log_record_id", "record_id", "id"),
+        # Callbacks booked (the agents report reads a month's bookings, not its calls).
+        sa.Index(
+            "ix_call_log_booking",
+            "dial_at",
+            "agent_id",
+            "record_id",
+            "id",
+            postgresql_where=sa.text("system_status = 'MY_RECORD'"),
+            sqlite_where=sa.text("system_status = 'MY_RECORD'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id")
-    record_id: int | None = Field(default=None, foreign_key="record.id", index=True)
+    record_id: int | None = Field(default=None, foreign_key="record.id")
     phone: str = Field(max_length=20, index=True)
     agent_id: int | None = Field(default=None, foreign_key="agent.id")
     attempt: int = 1

@@ -1071,20 +1071,24 @@ def callbacks_kept(conn: sa.Connection, s: Scope) -> list[tuple[int, int]]:
     record's next call was connected to the agent who booked it."""
     booking = _LOG.alias("booking")
     following = _LOG.alias("following")
-    # min() of an expression: PostgreSQL would otherwise walk the primary key upwards from
-    # the booking, over every later call of the log, until one of the record's turns up.
+    # The record's next call: one probe of the (record, id) index. min() of an expression:
+    # PostgreSQL might otherwise walk the primary key upwards from the booking, over every
+    # later call of the log, until one of the record's turns up.
     next_id = (
         sa.select(sa.func.min(following.c.id + 0))
         .where(following.c.record_id == booking.c.record_id, following.c.id > booking.c.id)
         .correlate(booking)
         .scalar_subquery()
     )
+    # The status written inline: the planner then reads the partial index of bookings
+    # (a bound parameter would hide the value from it) instead of every call of the period.
+    booked = booking.c.system_status == sa.literal_column("'MY_RECORD'")
     bookings = (
         sa.select(booking.c.agent_id, next_id.label("next_id"))
         .where(
             booking.c.dial_at >= s.start,
             booking.c.dial_at < s.end,
-            booking.c.system_status == "MY_RECORD",
+            booked,
             booking.c.agent_id.is_not(None),
             booking.c.record_id.is_not(None),
             *_scope_conds(booking, booking.c.agent_id, s),

@@ -1,7 +1,9 @@
 """Reports: callbacks that found their owner absent (callback_miss), written when the
 owner-absent policy releases one to another agent; the hourly rollup over all campaigns
 (total_hour), filled from campaign_hour for the hours already rolled up; the per-record
-rollup's time indexes with the call id after the time (the customers report's page order).
+rollup's time indexes with the call id after the time (the customers report's page order);
+the call log's record index with the call id (a record's next call in one probe) and a
+partial index of the calls that booked a callback (the agents report's callbacks kept).
 
 Revision ID: 0015_reports_more
 Revises: 0014_cluster
@@ -61,10 +63,23 @@ def upgrade() -> None:
     for name, columns in _CONTACT_INDEXES.items():
         op.drop_index(name, table_name="record_contact")
         op.create_index(name, "record_contact", list(columns))
+    op.drop_index("ix_call_log_record_id", table_name="call_log")
+    op.create_index("ix_call_log_record_id", "call_log", ["record_id", "id"])
+    booked = sa.text("system_status = 'MY_RECORD'")
+    op.create_index(
+        "ix_call_log_booking",
+        "call_log",
+        ["dial_at", "agent_id", "record_id", "id"],
+        postgresql_where=booked,
+        sqlite_where=booked,
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_index("ix_call_log_booking", table_name="call_log")
+    op.drop_index("ix_call_log_record_id", table_name="call_log")
+    op.create_index("ix_call_log_record_id", "call_log", ["record_id"])
     for name, columns in _CONTACT_INDEXES.items():
         op.drop_index(name, table_name="record_contact")
         op.create_index(name, "record_contact", [columns[0]])
