@@ -482,6 +482,10 @@ def rollup_records(db: sa.Engine, *, now: dt.datetime, rebuild: bool = False) ->
                     _CONTACT_COLS, every.order_by(every.selected_columns[10])
                 )
             )
+            if db.dialect.name == "postgresql":
+                # The table was replaced whole: the planner's figures of it are not its own
+                # until analysed (autovacuum would get to it, some time).
+                conn.exec_driver_sql("ANALYZE record_contact")
         else:
             insert = (
                 postgresql.insert(_CONTACT)
@@ -1290,11 +1294,11 @@ def _later(a: Any, b: Any) -> sa.ColumnElement[Any]:
 
 def _per_record(
     conn: sa.Connection, s: Scope, *, list_id: int | None, by_first: bool
-) -> sa.Subquery:
+) -> list[sa.Select[Any]]:
     """One row per record whose last call (first call, ``by_first``) was dialed in ``s``,
-    over the record's whole history: from ``record_contact`` plus the calls dialed since
-    it was last brought up to date (an unscoped reader), or from the raw log of the calls
-    the reader sees (a scoped one)."""
+    over the record's whole history, as parts that share no record: from ``record_contact``
+    and from the calls dialed since it was last brought up to date merged with it (an
+    unscoped reader), or from the raw log of the calls the reader sees (a scoped one)."""
     call_conds: list[sa.ColumnElement[bool]] = list(_scope_conds(_LOG, _LOG.c.agent_id, s))
     if list_id is not None:
         call_conds.append(
@@ -1309,7 +1313,7 @@ def _per_record(
 
     if upto is None:
         raw = _raw_per_record(call_conds).subquery("raw")
-        return sa.select(raw).where(in_period(raw.c.first_at, raw.c.last_at)).subquery("per_record")
+        return [sa.select(raw).where(in_period(raw.c.first_at, raw.c.last_at))]
     fresh = _raw_per_record(call_conds, since=upto).subquery("fresh")
     rc = _CONTACT
     rc_conds: list[sa.ColumnElement[bool]] = []
@@ -1349,7 +1353,7 @@ def _per_record(
         .select_from(fresh.outerjoin(rc, rc.c.record_id == fresh.c.record_id))
         .where(in_period(first_at, last_at))
     )
-    return sa.union_all(settled, merged).subquery("per_record")
+    return [settled, merged]
 
 
 def customers_report(
@@ -1365,7 +1369,9 @@ def customers_report(
     the period, over each record's whole history of calls (those the reader sees): attempts
     per record, first and last call, whether the last was not answered, whether any call
     ever reached a person."""
-    per_record = _per_record(conn, s, list_id=list_id, by_first=view is CustomerView.FIRST_CONTACT)
+    by_first = view is CustomerView.FIRST_CONTACT
+    parts = _per_record(conn, s, list_id=list_id, by_first=by_first)
+    per_record = (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery("per_record")
     # The last call was not answered when no call was, or a later one was not.
     last_not_answered = sa.or_(
         per_record.c.last_answered_id.is_(None),
@@ -1387,18 +1393,33 @@ def customers_report(
         distribution[int(calls_n)] = int(n)
         never_reached += int(never or 0)
         last_na += int(not_answered or 0)
-    page = sa.select(per_record)
-    if view is CustomerView.NEVER_REACHED:
-        page = page.where(per_record.c.reached == 0)
-    elif view is CustomerView.LAST_NOT_ANSWERED:
-        page = page.where(last_not_answered)
-    # Newest first by (time, call id): the order of the per-record rollup's index, so that
-    # a page reads its rows from the index instead of sorting every record of the period.
-    if view is CustomerView.FIRST_CONTACT:
-        order = (per_record.c.first_at.desc(), per_record.c.first_id.desc())
-    else:
-        order = (per_record.c.last_at.desc(), per_record.c.last_id.desc())
-    picked = conn.execute(page.order_by(*order).limit(limit).offset(offset)).all()
+    # The page, newest first by (time, call id): the first offset + limit rows of each part
+    # in that order, merged. The rollup's part is read off its index, (last_at,
+    # last_call_id) or (first_at, first_call_id), instead of sorting every record of the
+    # period.
+    candidates: list[sa.Row[Any]] = []
+    for part in parts:
+        sub = part.subquery("part")
+        page = sa.select(sub)
+        if view is CustomerView.NEVER_REACHED:
+            page = page.where(sub.c.reached == 0)
+        elif view is CustomerView.LAST_NOT_ANSWERED:
+            page = page.where(
+                sa.or_(sub.c.last_answered_id.is_(None), sub.c.last_answered_id < sub.c.last_id)
+            )
+        if by_first:
+            order = (sub.c.first_at.desc(), sub.c.first_id.desc())
+        else:
+            order = (sub.c.last_at.desc(), sub.c.last_id.desc())
+        candidates.extend(conn.execute(page.order_by(*order).limit(offset + limit)).all())
+
+    def newest(r: sa.Row[Any]) -> tuple[dt.datetime, int]:
+        return (
+            _as_hour(r.first_at if by_first else r.last_at),
+            int(r.first_id if by_first else r.last_id),
+        )
+
+    picked = sorted(candidates, key=newest, reverse=True)[offset : offset + limit]
     ids = {r.first_id for r in picked} | {r.last_id for r in picked}
     calls = {
         r.id: r

@@ -354,6 +354,21 @@ def test_customers_report_equals_the_raw_log(db: sa.Engine, state: str) -> None:
                 (c.at, c.call_id) for c in (ln.first if by_first else ln.last for ln in got.lines)
             ]
             assert order == sorted(order, reverse=True)  # newest first
+            got_scope = Scope(
+                start=start,
+                end=end,
+                campaign_id=campaign,
+                agents=frozenset(scope) if scope is not None else None,
+            )
+            pages = [
+                customers_report(
+                    conn, got_scope, list_id=list_id, view=view, limit=7, offset=k
+                ).lines
+                for k in (0, 7, 14)
+            ]
+            assert [ln.record_id for page in pages for ln in page] == [
+                ln.record_id for ln in got.lines[:21]
+            ]
             for line in got.lines:
                 mine = per[line.record_id]
                 assert line.calls == len(mine)
