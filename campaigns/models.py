@@ -310,11 +310,23 @@ class CallLog(SQLModel, table=True):
         # The abandonment windows count people when they were connected or dropped.
         sa.Index("ix_call_log_campaign_connect", "campaign_id", "connect_at"),
         sa.Index("ix_call_log_campaign_drop", "campaign_id", "drop_at"),
+        # A record's calls in order: its next call after one is a single probe.
+        sa.Index("ix_call_log_record_id", "record_id", "id"),
+        # Callbacks booked (the agents report reads a month's bookings, not its calls).
+        sa.Index(
+            "ix_call_log_booking",
+            "dial_at",
+            "agent_id",
+            "record_id",
+            "id",
+            postgresql_where=sa.text("system_status = 'MY_RECORD'"),
+            sqlite_where=sa.text("system_status = 'MY_RECORD'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id")
-    record_id: int | None = Field(default=None, foreign_key="record.id", index=True)
+    record_id: int | None = Field(default=None, foreign_key="record.id")
     phone: str = Field(max_length=20, index=True)
     agent_id: int | None = Field(default=None, foreign_key="agent.id")
     attempt: int = 1
@@ -429,6 +441,28 @@ class CampaignHour(SQLModel, table=True):
 
     hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     campaign_id: int = Field(primary_key=True)
+    dials: int = 0
+    persons: int = 0
+    connected: int = 0
+    dropped: int = 0
+    no_answer: int = 0
+    busy: int = 0
+    machine: int = 0
+    failed: int = 0
+    other: int = 0
+    talk_s: float = 0.0
+    wait_s: float = 0.0
+    wrapup_s: float = 0.0
+
+
+class TotalHour(SQLModel, table=True):
+    """:class:`CampaignHour` added up over campaigns: an unscoped reader's reports over all
+    campaigns (a year's time of day reads 8,760 rows whatever the number of campaigns)."""
+
+    __tablename__: ClassVar[str] = "total_hour"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    hour: dt.datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     dials: int = 0
     persons: int = 0
     connected: int = 0
@@ -597,8 +631,9 @@ class RecordContact(SQLModel, table=True):
 
     __tablename__: ClassVar[str] = "record_contact"
     __table_args__ = (
-        sa.Index("ix_record_contact_last", "last_at"),
-        sa.Index("ix_record_contact_first", "first_at"),
+        # The customers report pages newest first: (time, call id) in the index's order.
+        sa.Index("ix_record_contact_last", "last_at", "last_call_id"),
+        sa.Index("ix_record_contact_first", "first_at", "first_call_id"),
     )
 
     record_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -668,3 +703,24 @@ class AgentPhaseHour(SQLModel, table=True):
     """The pause reason, "" for other phases."""
     seconds: float = 0.0
     missed: int = 0
+
+
+class CallbackMiss(SQLModel, table=True):
+    """A ``MY_RECORD`` callback that found its owner absent: the owner-absent policy
+    released it to anyone and a claim took it (written in the claim's transaction). One
+    row per booking (record and due time), however often the record is claimed again."""
+
+    __tablename__: ClassVar[str] = "callback_miss"
+    __table_args__ = (
+        sa.UniqueConstraint("record_id", "due_at", name="uq_callback_miss_booking"),
+        sa.Index("ix_callback_miss_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int
+    record_id: int
+    agent_id: int
+    """The owner the callback was booked for."""
+    due_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    """When it was released to someone else (claimed by anyone)."""

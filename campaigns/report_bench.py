@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -94,13 +95,63 @@ def _people(db: sa.Engine) -> None:
         s.commit()
 
 
-def write_calls(db: sa.Engine, rows: int) -> None:
+Progress = Callable[[str], None]
+
+
+def _to_stderr(message: str) -> None:
+    print(f"bench reports: {message}", file=sys.stderr, flush=True)  # noqa: T201
+
+
+_BULK_TABLES = ("record", "call_log")
+
+
+@contextmanager
+def _bare_tables(conn: sa.Connection, progress: Progress) -> Iterator[None]:
+    """PostgreSQL: the bench's own tables without their secondary indexes and foreign keys
+    while the generated rows go in (each row would otherwise update every index and look
+    up its record), put back afterwards from their saved definitions, as they were."""
+    tables = {"tables": list(_BULK_TABLES)}
+    indexes = conn.execute(
+        sa.text(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)"
+            " FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid"
+            " WHERE t.relnamespace = current_schema()::regnamespace"
+            " AND t.relname = ANY(:tables)"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+        ),
+        tables,
+    ).all()
+    foreign = conn.execute(
+        sa.text(
+            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)"
+            " FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid"
+            " WHERE t.relnamespace = current_schema()::regnamespace"
+            " AND t.relname = ANY(:tables) AND c.contype = 'f'"
+        ),
+        tables,
+    ).all()
+    for table, name, _definition in foreign:
+        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {name}")
+    yield
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+    for k, (name, definition) in enumerate(indexes, 1):
+        progress(f"index {k}/{len(indexes)}: {name}")
+        conn.exec_driver_sql(definition)
+    for table, name, definition in foreign:
+        progress(f"foreign key {table}.{name}")
+        conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
+def write_calls(db: sa.Engine, rows: int, *, progress: Progress = _to_stderr) -> None:
     """Campaigns, agents, ``rows / 5`` records and ``rows`` calls, written by SQL."""
     _people(db)
     records = max(100, rows // 5)
     per = AGENTS_PER_CAMPAIGN
     if db.dialect.name == "postgresql":
-        with db.begin() as conn:
+        with db.begin() as conn, _bare_tables(conn, progress):
+            progress(f"writing {records} records")
             conn.execute(
                 sa.text(
                     "INSERT INTO record (campaign_id, phone, name, tz, fields, system_status,"
@@ -111,6 +162,7 @@ def write_calls(db: sa.Engine, rows: int) -> None:
                 ),
                 {"c": CAMPAIGNS, "n": records},
             )
+            progress(f"writing {rows} calls")
             conn.execute(
                 sa.text(
                     "INSERT INTO call_log (campaign_id, record_id, phone, agent_id, attempt,"  # noqa: S608  (constants only)
@@ -133,6 +185,7 @@ def write_calls(db: sa.Engine, rows: int) -> None:
                 ),
                 {"c": CAMPAIGNS, "per": per, "n": rows, "recs": records},
             )
+        progress("vacuum analyze")
         # What autovacuum does to a table at rest: statistics and the visibility map (an
         # index-only scan, as the statuses report's, reads no table page once it is set).
         with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -177,7 +230,10 @@ def write_calls(db: sa.Engine, rows: int) -> None:
         conn.exec_driver_sql("ANALYZE")
 
 
-def _timed(fn: Callable[[int], object], rounds: int) -> dict[str, float]:
+def _timed(
+    fn: Callable[[int], object], rounds: int, name: str, progress: Progress
+) -> dict[str, float]:
+    progress(f"timing {name} ({rounds} rounds)")
     times = []
     for k in range(rounds):
         t0 = time.perf_counter()
@@ -190,7 +246,9 @@ def _timed(fn: Callable[[int], object], rounds: int) -> dict[str, float]:
     }
 
 
-def run_reports_bench(db: sa.Engine, *, rounds: int = 10) -> dict[str, Any]:
+def run_reports_bench(
+    db: sa.Engine, *, rounds: int = 10, progress: Progress = _to_stderr
+) -> dict[str, Any]:
     """Time each report over a month of all campaigns (a different month each round) and the
     time of day over the whole year; every hour is read from final rollups."""
     tz = ZoneInfo("Europe/Warsaw")
@@ -237,23 +295,28 @@ def run_reports_bench(db: sa.Engine, *, rounds: int = 10) -> dict[str, Any]:
             statuses_report(conn, month(k), tz=tz, period=Period.DAY)
 
     return {
-        "period_month": _timed(period, rounds),
-        "time_of_day_month": _timed(tod, rounds),
-        "time_of_day_year": _timed(tod_year, rounds),
-        "agents_month": _timed(agents, rounds),
-        "customers_month": _timed(customers, rounds),
-        "statuses_month": _timed(statuses, rounds),
+        "period_month": _timed(period, rounds, "period_month", progress),
+        "time_of_day_month": _timed(tod, rounds, "time_of_day_month", progress),
+        "time_of_day_year": _timed(tod_year, rounds, "time_of_day_year", progress),
+        "agents_month": _timed(agents, rounds, "agents_month", progress),
+        "customers_month": _timed(customers, rounds, "customers_month", progress),
+        "statuses_month": _timed(statuses, rounds, "statuses_month", progress),
     }
 
 
-def bench(db: sa.Engine, rows: int, *, rounds: int = 10) -> dict[str, Any]:
-    """Write ``rows`` calls, fill the rollups (``fill_s``), time the reports."""
+def bench(
+    db: sa.Engine, rows: int, *, rounds: int = 10, progress: Progress = _to_stderr
+) -> dict[str, Any]:
+    """Write ``rows`` calls, fill the rollups (``fill_s``), time the reports; says what it
+    is doing through ``progress`` (default: lines on stderr)."""
     t0 = time.perf_counter()
-    write_calls(db, rows)
+    write_calls(db, rows, progress=progress)
     write_s = time.perf_counter() - t0
+    progress(f"written in {write_s:.0f} s; filling the rollups")
     t0 = time.perf_counter()
     fill_rollups(db, now=_YEAR_START + dt.timedelta(days=370))
     fill_s = time.perf_counter() - t0
+    progress(f"rollups filled in {fill_s:.0f} s")
     with db.connect() as conn:
         hours = conn.execute(sa.text("SELECT count(*) FROM call_hour")).scalar_one()
     return {
@@ -262,5 +325,5 @@ def bench(db: sa.Engine, rows: int, *, rounds: int = 10) -> dict[str, Any]:
         "write_s": round(write_s, 1),
         "fill_s": round(fill_s, 1),
         "rollup_rows": int(hours),
-        **run_reports_bench(db, rounds=rounds),
+        **run_reports_bench(db, rounds=rounds, progress=progress),
     }

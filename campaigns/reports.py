@@ -33,6 +33,7 @@ from campaigns.models import (
     Agent,
     AgentPhase,
     AgentPhaseHour,
+    CallbackMiss,
     CallHour,
     CallLog,
     CampaignHour,
@@ -41,12 +42,14 @@ from campaigns.models import (
     RecordRollup,
     RollupHour,
     StatusHour,
+    TotalHour,
 )
 
 _LOG = CallLog.__table__  # type: ignore[attr-defined]
 _HOUR = CallHour.__table__  # type: ignore[attr-defined]
 _SHOUR = StatusHour.__table__  # type: ignore[attr-defined]
 _CHOUR = CampaignHour.__table__  # type: ignore[attr-defined]
+_THOUR = TotalHour.__table__  # type: ignore[attr-defined]
 _DONE = RollupHour.__table__  # type: ignore[attr-defined]
 _AGENT = Agent.__table__  # type: ignore[attr-defined]
 _RECORD = Record.__table__  # type: ignore[attr-defined]
@@ -54,6 +57,7 @@ _PHASE = AgentPhase.__table__  # type: ignore[attr-defined]
 _PHOUR = AgentPhaseHour.__table__  # type: ignore[attr-defined]
 _CONTACT = RecordContact.__table__  # type: ignore[attr-defined]
 _UPTO = RecordRollup.__table__  # type: ignore[attr-defined]
+_MISS = CallbackMiss.__table__  # type: ignore[attr-defined]
 
 HOUR = dt.timedelta(hours=1)
 _CHUNK = dt.timedelta(days=7)
@@ -288,6 +292,14 @@ def _rollup_span(db: sa.Engine, start: dt.datetime, end: dt.datetime, *, now: dt
             .group_by(_HOUR.c.hour, _HOUR.c.campaign_id)
         )
         conn.execute(sa.insert(_CHOUR).from_select(["hour", "campaign_id", *METRICS], per_campaign))
+        conn.execute(sa.delete(_THOUR).where(_THOUR.c.hour >= start, _THOUR.c.hour < end))
+        total = (
+            sa.select(_CHOUR.c.hour)
+            .add_columns(*(sa.func.sum(_CHOUR.c[m]) for m in METRICS))
+            .where(_CHOUR.c.hour >= start, _CHOUR.c.hour < end)
+            .group_by(_CHOUR.c.hour)
+        )
+        conn.execute(sa.insert(_THOUR).from_select(["hour", *METRICS], total))
         conn.execute(
             sa.insert(_SHOUR).from_select(
                 ["hour", "campaign_id", "agent_key", "status_key", "system_status", "calls"],
@@ -365,13 +377,18 @@ def records_upto(conn: sa.Connection) -> dt.datetime | None:
     return None if value is None else _as_hour(value)
 
 
-def _span_per_record(start: dt.datetime | None, end: dt.datetime) -> sa.Select[Any]:
-    """Each record's calls dialed in [start, end): the row ``record_contact`` holds."""
+def _span_per_record(
+    start: dt.datetime | None, end: dt.datetime, *, records: Sequence[int] | None = None
+) -> sa.Select[Any]:
+    """Each record's calls dialed in [start, end) (of ``records`` only, when given): the row
+    ``record_contact`` holds."""
     is_answered = _LOG.c.outcome == Outcome.ANSWERED.value
     record = _LOG.c.record_id if start is None else _recent_key()
     in_span = [_LOG.c.dial_at < end, record.is_not(None)]
     if start is not None:
         in_span.append(_LOG.c.dial_at >= start)
+    if records is not None:
+        in_span.append(_LOG.c.record_id.in_(sorted(set(records))))
     agg = (
         sa.select(
             record.label("record_id"),
@@ -456,9 +473,19 @@ def rollup_records(db: sa.Engine, *, now: dt.datetime, rebuild: bool = False) ->
                 # room to spare instead of spilling to disk batch by batch.
                 conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
             conn.execute(sa.delete(_CONTACT))
+            # Written in the order of the last call: a period's records then lie together
+            # on disk (the job's later updates are of records called lately, written at the
+            # end), so reading a month reads a stretch of the table, not pages all over it.
+            every = _span_per_record(None, upto)
             conn.execute(
-                sa.insert(_CONTACT).from_select(_CONTACT_COLS, _span_per_record(None, upto))
+                sa.insert(_CONTACT).from_select(
+                    _CONTACT_COLS, every.order_by(every.selected_columns[10])
+                )
             )
+            if db.dialect.name == "postgresql":
+                # The table was replaced whole: the planner's figures of it are not its own
+                # until analysed (autovacuum would get to it, some time).
+                conn.exec_driver_sql("ANALYZE record_contact")
         else:
             insert = (
                 postgresql.insert(_CONTACT)
@@ -492,6 +519,26 @@ def rollup_records(db: sa.Engine, *, now: dt.datetime, rebuild: bool = False) ->
         conn.execute(sa.delete(_UPTO))
         conn.execute(sa.insert(_UPTO).values(id=1, upto=upto, updated_at=now))
     return True
+
+
+def recount_records(conn: sa.Connection, records: Sequence[int]) -> int:
+    """Make the ``record_contact`` rows of ``records`` hold what the call log holds now (of
+    the calls dialed before the rollup's ``upto``): for retention, after it deleted calls of
+    these records in the caller's transaction. A record with no such call left loses its
+    row. Takes its turn with the rollup job (both write ``record_rollup`` first); returns
+    how many rows were rewritten."""
+    if not records:
+        return 0
+    conn.execute(sa.update(_UPTO).where(_UPTO.c.id == 1).values(updated_at=_UPTO.c.updated_at))
+    upto = records_upto(conn)
+    if upto is None:
+        return 0
+    ids = sorted(set(records))
+    conn.execute(sa.delete(_CONTACT).where(_CONTACT.c.record_id.in_(ids)))
+    result = conn.execute(
+        sa.insert(_CONTACT).from_select(_CONTACT_COLS, _span_per_record(None, upto, records=ids))
+    )
+    return int(result.rowcount or 0)
 
 
 # ------------------------------------------------------------------------- reading
@@ -645,6 +692,8 @@ def hourly(
         if by_agent or dim in {Dim.AGENT, Dim.GROUP}:
             table, key = _HOUR, _dim_col(_HOUR, _HOUR.c.agent_key, dim)
             conds = _scope_conds(_HOUR, _HOUR.c.agent_key, s)
+        elif s.campaign_id is None and dim is Dim.NONE:  # all campaigns: one row an hour
+            table, key, conds = _THOUR, sa.literal(0), []
         else:  # no agent in the question: the smaller per-campaign rollup answers it
             table, key = _CHOUR, _dim_col(_CHOUR, None, dim)
             conds = _scope_conds(_CHOUR, None, s)
@@ -980,7 +1029,8 @@ class AgentLine:
     pauses: dict[str, float] = field(default_factory=dict)
     """Seconds paused, per pause reason."""
     missed: int = 0
-    """Reservations for a call that was then dropped."""
+    """Reservations for a call that was then dropped, and callbacks booked for this agent
+    that found the agent absent (released to anyone by the owner-absent policy)."""
     logged_in_s: float = 0.0
     occupancy_pct: float = 0.0
     """Time busy with calls (reserved, talking, wrap-up) of the time logged in and not paused."""
@@ -1025,20 +1075,24 @@ def callbacks_kept(conn: sa.Connection, s: Scope) -> list[tuple[int, int]]:
     record's next call was connected to the agent who booked it."""
     booking = _LOG.alias("booking")
     following = _LOG.alias("following")
-    # min() of an expression: PostgreSQL would otherwise walk the primary key upwards from
-    # the booking, over every later call of the log, until one of the record's turns up.
+    # The record's next call: one probe of the (record, id) index. min() of an expression:
+    # PostgreSQL might otherwise walk the primary key upwards from the booking, over every
+    # later call of the log, until one of the record's turns up.
     next_id = (
         sa.select(sa.func.min(following.c.id + 0))
         .where(following.c.record_id == booking.c.record_id, following.c.id > booking.c.id)
         .correlate(booking)
         .scalar_subquery()
     )
+    # The status written inline: the planner then reads the partial index of bookings
+    # (a bound parameter would hide the value from it) instead of every call of the period.
+    booked = booking.c.system_status == sa.literal_column("'MY_RECORD'")
     bookings = (
         sa.select(booking.c.agent_id, next_id.label("next_id"))
         .where(
             booking.c.dial_at >= s.start,
             booking.c.dial_at < s.end,
-            booking.c.system_status == "MY_RECORD",
+            booked,
             booking.c.agent_id.is_not(None),
             booking.c.record_id.is_not(None),
             *_scope_conds(booking, booking.c.agent_id, s),
@@ -1058,6 +1112,21 @@ def callbacks_kept(conn: sa.Connection, s: Scope) -> list[tuple[int, int]]:
     )
     query = sa.select(bookings.c.agent_id, sa.func.count(kept)).group_by(bookings.c.agent_id)
     return [(int(r[0]), int(r[1])) for r in conn.execute(query) if r[1]]
+
+
+def callbacks_missed(conn: sa.Connection, s: Scope) -> list[tuple[int, int]]:
+    """(agent, callbacks missed) in ``s``: the agent's MY_RECORD callbacks released to
+    anyone in the period because the agent was absent (``callback_miss``, few rows)."""
+    query = (
+        sa.select(_MISS.c.agent_id, sa.func.count())
+        .where(
+            _MISS.c.at >= s.start,
+            _MISS.c.at < s.end,
+            *_scope_conds(_MISS, _MISS.c.agent_id, s),
+        )
+        .group_by(_MISS.c.agent_id)
+    )
+    return [(int(r[0]), int(r[1])) for r in conn.execute(query)]
 
 
 def agents_report(
@@ -1107,6 +1176,9 @@ def agents_report(
         line.phases[phase] = line.phases.get(phase, 0.0) + seconds
         if phase == "paused":
             line.pauses[reason] = line.pauses.get(reason, 0.0) + seconds
+        line.missed += missed
+    for agent, missed in callbacks_missed(conn, s):
+        line = lines.setdefault(key_of(agent), AgentLine(key_of(agent), _empty()))
         line.missed += missed
     for line in lines.values():
         line.metrics = finish(line.metrics)
@@ -1222,11 +1294,11 @@ def _later(a: Any, b: Any) -> sa.ColumnElement[Any]:
 
 def _per_record(
     conn: sa.Connection, s: Scope, *, list_id: int | None, by_first: bool
-) -> sa.Subquery:
+) -> list[sa.Select[Any]]:
     """One row per record whose last call (first call, ``by_first``) was dialed in ``s``,
-    over the record's whole history: from ``record_contact`` plus the calls dialed since
-    it was last brought up to date (an unscoped reader), or from the raw log of the calls
-    the reader sees (a scoped one)."""
+    over the record's whole history, as parts that share no record: from ``record_contact``
+    and from the calls dialed since it was last brought up to date merged with it (an
+    unscoped reader), or from the raw log of the calls the reader sees (a scoped one)."""
     call_conds: list[sa.ColumnElement[bool]] = list(_scope_conds(_LOG, _LOG.c.agent_id, s))
     if list_id is not None:
         call_conds.append(
@@ -1241,7 +1313,7 @@ def _per_record(
 
     if upto is None:
         raw = _raw_per_record(call_conds).subquery("raw")
-        return sa.select(raw).where(in_period(raw.c.first_at, raw.c.last_at)).subquery("per_record")
+        return [sa.select(raw).where(in_period(raw.c.first_at, raw.c.last_at))]
     fresh = _raw_per_record(call_conds, since=upto).subquery("fresh")
     rc = _CONTACT
     rc_conds: list[sa.ColumnElement[bool]] = []
@@ -1281,7 +1353,7 @@ def _per_record(
         .select_from(fresh.outerjoin(rc, rc.c.record_id == fresh.c.record_id))
         .where(in_period(first_at, last_at))
     )
-    return sa.union_all(settled, merged).subquery("per_record")
+    return [settled, merged]
 
 
 def customers_report(
@@ -1297,7 +1369,9 @@ def customers_report(
     the period, over each record's whole history of calls (those the reader sees): attempts
     per record, first and last call, whether the last was not answered, whether any call
     ever reached a person."""
-    per_record = _per_record(conn, s, list_id=list_id, by_first=view is CustomerView.FIRST_CONTACT)
+    by_first = view is CustomerView.FIRST_CONTACT
+    parts = _per_record(conn, s, list_id=list_id, by_first=by_first)
+    per_record = (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery("per_record")
     # The last call was not answered when no call was, or a later one was not.
     last_not_answered = sa.or_(
         per_record.c.last_answered_id.is_(None),
@@ -1319,13 +1393,33 @@ def customers_report(
         distribution[int(calls_n)] = int(n)
         never_reached += int(never or 0)
         last_na += int(not_answered or 0)
-    page = sa.select(per_record)
-    if view is CustomerView.NEVER_REACHED:
-        page = page.where(per_record.c.reached == 0)
-    elif view is CustomerView.LAST_NOT_ANSWERED:
-        page = page.where(last_not_answered)
-    order = per_record.c.first_id if view is CustomerView.FIRST_CONTACT else per_record.c.last_id
-    picked = conn.execute(page.order_by(order.desc()).limit(limit).offset(offset)).all()
+    # The page, newest first by (time, call id): the first offset + limit rows of each part
+    # in that order, merged. The rollup's part is read off its index, (last_at,
+    # last_call_id) or (first_at, first_call_id), instead of sorting every record of the
+    # period.
+    candidates: list[sa.Row[Any]] = []
+    for part in parts:
+        sub = part.subquery("part")
+        page = sa.select(sub)
+        if view is CustomerView.NEVER_REACHED:
+            page = page.where(sub.c.reached == 0)
+        elif view is CustomerView.LAST_NOT_ANSWERED:
+            page = page.where(
+                sa.or_(sub.c.last_answered_id.is_(None), sub.c.last_answered_id < sub.c.last_id)
+            )
+        if by_first:
+            order = (sub.c.first_at.desc(), sub.c.first_id.desc())
+        else:
+            order = (sub.c.last_at.desc(), sub.c.last_id.desc())
+        candidates.extend(conn.execute(page.order_by(*order).limit(offset + limit)).all())
+
+    def newest(r: sa.Row[Any]) -> tuple[dt.datetime, int]:
+        return (
+            _as_hour(r.first_at if by_first else r.last_at),
+            int(r.first_id if by_first else r.last_id),
+        )
+
+    picked = sorted(candidates, key=newest, reverse=True)[offset : offset + limit]
     ids = {r.first_id for r in picked} | {r.last_id for r in picked}
     calls = {
         r.id: r

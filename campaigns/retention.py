@@ -1,5 +1,8 @@
 """Retention: delete call-log and audit-log rows older than their keeping time.
 
+The per-record rollup (``record_contact``) of the records whose calls go is rewritten from
+the calls left, in the same transaction: the customers report never counts a purged call.
+
 Rows go in batches, each in its own short transaction (``DELETE … WHERE id IN (SELECT id
 … LIMIT batch)``), so that the engine's writes are never held up for long; the deletion
 itself is written to the audit log (who: ``system:retention``, how many, up to when).
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from campaigns.models import AuditLog, CallLog
+from campaigns.reports import recount_records
 
 _LOG = CallLog.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditLog.__table__  # type: ignore[attr-defined]
@@ -40,6 +44,25 @@ def _delete_older(
             return deleted
 
 
+def _delete_calls(db: sa.Engine, before: dt.datetime, batch: int) -> int:
+    """Call-log rows dialed before ``before``, a batch per transaction; each batch rewrites
+    the per-record rollup (``record_contact``) of the records it touched in the same
+    transaction, so the rollup never counts a call that is gone."""
+    deleted = 0
+    while True:
+        with db.begin() as conn:
+            ids = sa.select(_LOG.c.id).where(_LOG.c.dial_at < before).order_by(_LOG.c.id)
+            gone = conn.execute(
+                sa.delete(_LOG)
+                .where(_LOG.c.id.in_(ids.limit(batch).scalar_subquery()))
+                .returning(_LOG.c.record_id)
+            ).all()
+            recount_records(conn, [r[0] for r in gone if r[0] is not None])
+        deleted += len(gone)
+        if len(gone) < batch:
+            return deleted
+
+
 def purge(
     db: sa.Engine,
     now: dt.datetime,
@@ -59,7 +82,7 @@ def purge(
     calls_before = now - dt.timedelta(days=call_log_days)
     audit_before = now - dt.timedelta(days=audit_days)
     purged = Purged(
-        call_log=_delete_older(db, _LOG, _LOG.c.dial_at, calls_before, batch),
+        call_log=_delete_calls(db, calls_before, batch),
         audit=_delete_older(db, _AUDIT, _AUDIT.c.at, audit_before, batch),
     )
     if purged.call_log or purged.audit:

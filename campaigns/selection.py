@@ -48,7 +48,7 @@ from sqlmodel import Session
 
 from campaigns.enums import OwnerAbsentPolicy, SystemStatus
 from campaigns.errors import CampaignError, CampaignNotFoundError
-from campaigns.models import Campaign, DncEntry, Record
+from campaigns.models import CallbackMiss, Campaign, DncEntry, Record
 from campaigns.status_engine import CampaignRules, RecordState, owner_release_at, why_not_callable
 from campaigns.windows import CallingWindow, open_zone_keys
 
@@ -126,6 +126,7 @@ def _connection(db: Db) -> Iterator[sa.Connection]:
 _record = Record.__table__  # type: ignore[attr-defined]
 _dnc = DncEntry.__table__  # type: ignore[attr-defined]
 _campaign = Campaign.__table__  # type: ignore[attr-defined]
+_miss = CallbackMiss.__table__  # type: ignore[attr-defined]
 _c = _record.c
 
 _zone_cache: dict[tuple[str, int], tuple[dt.datetime, tuple[str, ...]]] = {}
@@ -223,6 +224,8 @@ class _TierQuery:
     where: tuple[sa.ColumnElement[bool], ...]
     order_by: tuple[sa.ColumnElement[Any], ...]
     reserved: bool
+    released: bool = False
+    """MY_RECORD callbacks the owner-absent policy gave to anyone."""
 
 
 def _tiers(
@@ -279,6 +282,7 @@ def _tiers(
                 (_is(SystemStatus.MY_RECORD), _c.next_call_at <= released_before),
                 (_c.next_call_at.asc().nulls_first(), _c.id),
                 reserved=False,
+                released=True,
             )
         )
     tiers.extend(
@@ -521,9 +525,38 @@ def claim(
             )
             if tier.reserved and rows:
                 reserved_used = True
+            if tier.released:
+                _callbacks_missed(conn, rows, agent_id, now)
             if tier.tier is Tier.FRESH and len(rows) < want:
                 _mark_exhausted(conn, cache_key, campaign_id, now, open_tuple)
     return claimed
+
+
+def _callbacks_missed(
+    conn: sa.Connection, rows: Sequence[sa.RowMapping], agent_id: int | None, now: dt.datetime
+) -> None:
+    """The fact that each released callback found its owner absent, written with the claim
+    (once per booking: a record claimed again for the same due time adds nothing). A claim
+    made for the owner himself is not a miss."""
+    missed = [
+        {
+            "campaign_id": row["campaign_id"],
+            "record_id": row["id"],
+            "agent_id": row["owner_agent_id"],
+            "due_at": row["next_call_at"],
+            "at": now,
+        }
+        for row in rows
+        if row["owner_agent_id"] is not None
+        and row["next_call_at"] is not None
+        and row["owner_agent_id"] != agent_id
+    ]
+    for fact in missed:
+        booked = sa.select(sa.literal(1)).where(
+            _miss.c.record_id == fact["record_id"], _miss.c.due_at == fact["due_at"]
+        )
+        values = sa.select(*(sa.literal(v, _miss.c[k].type).label(k) for k, v in fact.items()))
+        conn.execute(sa.insert(_miss).from_select(list(fact), values.where(~sa.exists(booked))))
 
 
 def renew(

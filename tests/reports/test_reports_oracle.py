@@ -34,6 +34,7 @@ from campaigns.reports import (
     statuses_report,
     time_of_day,
 )
+from campaigns.retention import purge
 from tests.campaigns.conftest_b import engine_in_private_schema
 from tests.reports.data import (
     FIRST,
@@ -186,23 +187,38 @@ def test_period_report_equals_the_raw_log(db: sa.Engine, state: str) -> None:
 @pytest.mark.parametrize("state", STATES)
 def test_time_of_day_equals_the_raw_log(db: sa.Engine, state: str) -> None:
     """Calls per local hour of day equal the raw log's, in zones east and west of UTC and
-    over both DST changes (a local hour is counted in the offset of its own day)."""
+    over both DST changes (a local hour is counted in the offset of its own day), for all
+    calls, one campaign, one group (with an agent moved into it), one agent and a scoped
+    reader."""
     gen = _prepare(db, state)
     calls = raw_calls(db)
+    filters: list[dict[str, Any]] = [
+        {},
+        {"campaign": gen.campaigns[1]},
+        {"group": gen.groups[1]},  # a2 moved into G2: counted in his new group
+        {"agent": gen.agents[0]},
+        {"scope": {gen.agents[0], gen.agents[1]}},
+    ]
     with db.connect() as conn:
-        for tz in ZONES:
+        for tz, f in itertools.product(ZONES, filters):
             start, end = local_bounds(dt.date(2026, 3, 7), dt.date(2026, 3, 31), tz)
-            for campaign in (None, gen.campaigns[1]):
-                got = time_of_day(
-                    conn, Scope(start=start, end=end, campaign_id=campaign), tz=ZoneInfo(tz)
-                )
-                chosen = selected(calls, start=start, end=end, campaign=campaign)
-                per_hour: dict[int, list[dict[str, Any]]] = defaultdict(list)
-                for c in chosen:
-                    per_hour[local_day(c, tz).hour].append(c)
-                assert [h["hour"] for h in got] == list(range(24))
-                for h in got:
-                    _near(h, figures(per_hour[int(h["hour"])]))
+            scope = Scope(
+                start=start,
+                end=end,
+                campaign_id=f.get("campaign"),
+                agent_id=f.get("agent"),
+                group_id=f.get("group"),
+                agents=frozenset(f["scope"]) if "scope" in f else None,
+            )
+            got = time_of_day(conn, scope, tz=ZoneInfo(tz))
+            chosen = selected(calls, start=start, end=end, **f)
+            per_hour: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            for c in chosen:
+                per_hour[local_day(c, tz).hour].append(c)
+            assert [h["hour"] for h in got] == list(range(24))
+            for h in got:
+                _near(h, figures(per_hour[int(h["hour"])]))
+            if chosen:
                 assert sum(h["dials_pct"] for h in got) == pytest.approx(100.0, abs=0.2)
 
 
@@ -217,21 +233,39 @@ def test_a_zone_off_the_whole_hour_is_refused(db: sa.Engine) -> None:
 @pytest.mark.parametrize("state", STATES)
 def test_agents_report_equals_the_raw_log(db: sa.Engine, state: str) -> None:
     """Per agent and per group (the current group of each agent): calls, times, statuses
-    set and callbacks booked equal the raw log's; calls without an agent are nobody's."""
+    set and callbacks booked equal the raw log's; calls without an agent are nobody's. Over
+    the whole span and over local days (both DST changes, the 23-hour day alone), for all,
+    a scoped reader, one campaign, one group and one agent."""
     gen = _prepare(db, state)
     calls = raw_calls(db)
-    start, end = FIRST, LAST
+    bounds = [
+        (FIRST, LAST),
+        local_bounds(dt.date(2026, 3, 8), dt.date(2026, 3, 29), "America/New_York"),
+        local_bounds(dt.date(2026, 3, 29), dt.date(2026, 3, 29), "Europe/Warsaw"),  # 23 h
+    ]
+    filters: list[dict[str, Any]] = [
+        {},
+        {"scope": {gen.agents[0], gen.agents[1]}},
+        {"campaign": gen.campaigns[2]},
+        {"group": gen.groups[1]},
+        {"agent": gen.agents[3], "scope": {gen.agents[3]}},
+    ]
     with db.connect() as conn:
-        for scope in (None, {gen.agents[0], gen.agents[1]}):
+        for (start, end), f in itertools.product(bounds, filters):
             for dim in (Dim.AGENT, Dim.GROUP):
                 got = agents_report(
                     conn,
                     Scope(
-                        start=start, end=end, agents=frozenset(scope) if scope is not None else None
+                        start=start,
+                        end=end,
+                        campaign_id=f.get("campaign"),
+                        agent_id=f.get("agent"),
+                        group_id=f.get("group"),
+                        agents=frozenset(f["scope"]) if "scope" in f else None,
                     ),
                     dim=dim,
                 )
-                chosen = selected(calls, start=start, end=end, scope=scope)
+                chosen = selected(calls, start=start, end=end, **f)
                 per: dict[int, list[dict[str, Any]]] = defaultdict(list)
                 for c in chosen:
                     if dim is Dim.AGENT:
@@ -260,14 +294,20 @@ def _roll_records(db: sa.Engine, state: str) -> None:
         assert not rollup_records(db, now=LAST + dt.timedelta(minutes=30))
     elif state == "full":
         fill_rollups(db, now=LAST + dt.timedelta(days=1))
+    elif state == "purged":
+        # Rolled up, then retention deletes every call dialed before MID (in batches).
+        fill_rollups(db, now=LAST + dt.timedelta(days=1))
+        purged = purge(db, MID + dt.timedelta(days=1), call_log_days=1, audit_days=1, batch=50)
+        assert purged.call_log > 50
 
 
-@pytest.mark.parametrize("state", ["raw", "stepped", "full"])
+@pytest.mark.parametrize("state", ["raw", "stepped", "full", "purged"])
 def test_customers_report_equals_the_raw_log(db: sa.Engine, state: str) -> None:
     """Records whose last call (first call, in the first-contact view) falls in the period,
     with attempts, first and last contact, last not answered and never reached over their
     whole history, equal the raw log's: for all records, one list, one campaign and a
-    scoped reader, whatever the per-record rollup has done."""
+    scoped reader, whatever the per-record rollup has done, and after retention purged
+    the older calls (the rollup counts no call that is gone)."""
     gen = generate(db)
     _roll_records(db, state)
     calls = raw_calls(db)
@@ -309,6 +349,26 @@ def test_customers_report_equals_the_raw_log(db: sa.Engine, state: str) -> None:
                 CustomerView.LAST_NOT_ANSWERED: last_na,
             }.get(view, set(per))
             assert {line.record_id for line in got.lines} == expected
+            by_first = view is CustomerView.FIRST_CONTACT
+            order = [
+                (c.at, c.call_id) for c in (ln.first if by_first else ln.last for ln in got.lines)
+            ]
+            assert order == sorted(order, reverse=True)  # newest first
+            got_scope = Scope(
+                start=start,
+                end=end,
+                campaign_id=campaign,
+                agents=frozenset(scope) if scope is not None else None,
+            )
+            pages = [
+                customers_report(
+                    conn, got_scope, list_id=list_id, view=view, limit=7, offset=k
+                ).lines
+                for k in (0, 7, 14)
+            ]
+            assert [ln.record_id for page in pages for ln in page] == [
+                ln.record_id for ln in got.lines[:21]
+            ]
             for line in got.lines:
                 mine = per[line.record_id]
                 assert line.calls == len(mine)
@@ -326,41 +386,64 @@ def test_customers_report_equals_the_raw_log(db: sa.Engine, state: str) -> None:
 
 @pytest.mark.parametrize("state", STATES)
 def test_statuses_report_equals_the_database(db: sa.Engine, state: str) -> None:
-    """Records by status now (owned by the scope's agents, for a scoped reader) and the
-    system statuses set on calls per local week equal plain counts."""
+    """Records by status now (owned by the scope's agents, for a scoped reader; of one
+    campaign) and the system statuses set on calls per local day, week or month (in four
+    zones) and per status equal plain counts."""
     gen = _prepare(db, state)
     calls = raw_calls(db)
-    start, end = local_bounds(dt.date(2026, 3, 6), dt.date(2026, 4, 1), "America/New_York")
+    cases = [
+        ("America/New_York", "week", None, None),
+        ("America/New_York", "week", None, {gen.agents[2]}),
+        ("Europe/Warsaw", "day", gen.campaigns[0], None),
+        ("Asia/Tokyo", "day", None, {gen.agents[0], gen.agents[1]}),
+        ("UTC", "month", gen.campaigns[1], None),
+    ]
     with db.connect() as conn:
         records = conn.execute(
             sa.text(
                 "SELECT campaign_id, list_id, status_id, system_status, owner_agent_id FROM record"
             )
         ).all()
-        for scope in (None, {gen.agents[2]}):
+        for tz, period, campaign, scope in cases:
+            start, end = local_bounds(dt.date(2026, 3, 6), dt.date(2026, 4, 1), tz)
             got = statuses_report(
                 conn,
-                Scope(start=start, end=end, agents=frozenset(scope) if scope is not None else None),
-                tz=ZoneInfo("America/New_York"),
-                period=Period.WEEK,
+                Scope(
+                    start=start,
+                    end=end,
+                    campaign_id=campaign,
+                    agents=frozenset(scope) if scope is not None else None,
+                ),
+                tz=ZoneInfo(tz),
+                period=Period(period),
             )
             now = Counter(
-                (r[0], r[1], r[2], r[3]) for r in records if scope is None or r[4] in scope
+                (r[0], r[1], r[2], r[3])
+                for r in records
+                if (scope is None or r[4] in scope) and (campaign is None or r[0] == campaign)
             )
             assert {
                 (r["campaign_id"], r["list_id"], r["status_id"], r["system_status"]): r["records"]
                 for r in got.now
             } == dict(now)
             chosen = [
-                c for c in selected(calls, start=start, end=end, scope=scope) if c["system_status"]
+                c
+                for c in selected(calls, start=start, end=end, campaign=campaign, scope=scope)
+                if c["system_status"]
             ]
-            weeks: dict[dt.date, Counter[str]] = defaultdict(Counter)
+            buckets: dict[dt.date, Counter[str]] = defaultdict(Counter)
             for c in chosen:
-                weeks[first_of_bucket(local_day(c, "America/New_York").date(), "week")][
-                    c["system_status"]
-                ] += 1
-            assert got.changes == {k: dict(v) for k, v in sorted(weeks.items())}
+                buckets[first_of_bucket(local_day(c, tz).date(), period)][c["system_status"]] += 1
+            assert got.changes == {k: dict(v) for k, v in sorted(buckets.items())}
             assert got.changes_total == dict(Counter(c["system_status"] for c in chosen))
+            with_status = [
+                c
+                for c in selected(calls, start=start, end=end, campaign=campaign, scope=scope)
+                if c["status_id"] is not None
+            ]
+            assert {k: v for k, v in got.changes_by_status.items() if k} == dict(
+                Counter(c["status_id"] for c in with_status)
+            )
 
 
 def test_offset_segments_cut_at_each_dst_change() -> None:

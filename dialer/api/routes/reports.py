@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from campaigns.enums import Role
+from campaigns.enums import Outcome, Role
 from campaigns.models import Agent, AgentGroup, Campaign, StatusDef
 from campaigns.reports import (
     CustomerView,
@@ -333,18 +333,24 @@ def build_time_of_day(ctx: ApiContext, p: Params) -> Report:
     with ctx.db.connect() as conn:
         hours = time_of_day(conn, p.scope, tz=zone(p.tz_name))
     figures = ("dials", "dials_pct", "persons", "answer_pct", "connected", "dropped", "talk_s")
-    single_day = p.first_day == p.last_day
     tz = zone(p.tz_name)
+    # One day: each local hour is a stretch of UTC time the call log can list (none for the
+    # hour skipped when clocks go forward, two UTC hours for the one repeated when they go
+    # back); over several days an hour of day is not one stretch: no links.
+    stretch: dict[int, tuple[dt.datetime, dt.datetime]] = {}
+    if p.first_day == p.last_day:
+        at = p.scope.start
+        while at < p.scope.end:
+            local = at.astimezone(tz).hour
+            first = stretch.get(local, (at, at))[0]
+            stretch[local] = (first, at + dt.timedelta(hours=1))
+            at += dt.timedelta(hours=1)
     rows, links = [], []
     for h in hours:
         rows.append([f"{h['hour']:02d}:00", *(h[f] for f in figures)])
         cell_links: list[str | None] = [None]
-        for f in figures:
-            link = None
-            if single_day:
-                start = dt.datetime.combine(p.first_day, dt.time(int(h["hour"])), tzinfo=tz)
-                link = calls_link(p.scope, start, start + dt.timedelta(hours=1), figure=f)
-            cell_links.append(link)
+        span = stretch.get(int(h["hour"]))
+        cell_links.extend(calls_link(p.scope, *span, figure=f) if span else None for f in figures)
         links.append(cell_links)
     return Report(
         report="time_of_day",
@@ -467,20 +473,16 @@ def build_customers(ctx: ApiContext, p: Params) -> Report:
                 agent_names.get(line.last.agent_id or 0, ""),
             ]
         )
-        phone_link = (
-            "/calls?"
-            + urlencode(
-                {
-                    "from": p.scope.start.isoformat().replace("+00:00", "Z"),
-                    "to": p.scope.end.isoformat().replace("+00:00", "Z"),
-                    "phone": line.phone,
-                    "campaign": line.campaign_id,
-                }
-            )
+        # The record's calls over its whole history, as the report counts them (the reader's
+        # scope applies to both); reached: those answered.
+        history = {"phone": line.phone, "campaign": line.campaign_id}
+        calls_link = "/calls?" + urlencode(history) if line.phone else None
+        reached_link = (
+            "/calls?" + urlencode(history | {"outcome": Outcome.ANSWERED.value})
             if line.phone
             else None
         )
-        links.append([None, phone_link, phone_link, None, None, None, None, None, None, None])
+        links.append([None, calls_link, calls_link, reached_link, *_blank(6)])
     return Report(
         report="customers",
         tz=p.tz_name,
