@@ -39,7 +39,24 @@ from dataclasses import dataclass, field, replace
 import sqlalchemy as sa
 import structlog
 
+from dialer.errors import DialerError
+
 log = structlog.get_logger(__name__)
+
+
+class CampaignMovedError(DialerError):
+    """A write for a campaign whose lease no longer has the writer's owner and token."""
+
+    error_id = "campaign_moved"
+
+    def __init__(self, campaign_id: int, owner: str, token: int | None) -> None:
+        self.campaign_id = campaign_id
+        self.owner = owner
+        self.token = token
+        super().__init__(
+            f"campaign {campaign_id} is no longer owned by {owner} with token {token}: "
+            "another engine took it over (or this one gave it up); the write is refused"
+        )
 
 
 def assign(
@@ -140,6 +157,12 @@ class Cluster:
         self.failover_s = failover_s
         self.settle_s = failover_s / 2 if settle_s is None else settle_s
         self.held: dict[int, int] = {}
+        #: Until when (monotonic) each lease held surely holds: the start of the write that
+        #: last extended it + failover_s - margin_s (the database's expiry is later).
+        self.valid_until: dict[int, float] = {}
+        self.margin_s = min(0.5, failover_s / 10)
+        #: Leases given up locally (lapsed) and released in the next round (token kept).
+        self._to_release: dict[int, int] = {}
         self._monotonic = monotonic
         self._joined_t: float | None = None
         self._free_since: dict[int, float] = {}
@@ -197,7 +220,18 @@ class Cluster:
         while this engine could not reach the database)."""
         total = sum(len(seats.get(c, ())) for c in self.held)
         lost: list[int] = []
+        kept_ids: list[int] = []
+        started = self._monotonic()
+        to_release = dict(self._to_release)
         with self.db.begin() as conn:
+            for campaign_id, token in sorted(to_release.items()):
+                conn.execute(
+                    sa.text(
+                        "UPDATE campaign_lease SET owner = NULL, expires_at = NULL"
+                        " WHERE campaign_id = :c AND owner = :owner AND token = :t"
+                    ),
+                    {"c": campaign_id, "owner": self.owner, "t": token},
+                )
             conn.execute(
                 sa.text(
                     "INSERT INTO cluster_engine (owner, engine_id, started_at, expires_at, agents)"
@@ -226,12 +260,44 @@ class Cluster:
                         "s": ",".join(sorted(seats.get(campaign_id, ()))),
                     },
                 ).rowcount
-                if not kept:
+                if kept:
+                    kept_ids.append(campaign_id)
+                else:
                     lost.append(campaign_id)
+        for campaign_id in to_release:
+            self._to_release.pop(campaign_id, None)
+        for campaign_id in kept_ids:
+            self.valid_until[campaign_id] = started + self.failover_s - self.margin_s
         for campaign_id in lost:
-            del self.held[campaign_id]
-            log.warning("campaign_lease_lost", campaign=campaign_id, owner=self.owner)
+            # (lapsed() may have given it up meanwhile, on the engine's loop)
+            if self.held.pop(campaign_id, None) is not None:
+                log.warning("campaign_lease_lost", campaign=campaign_id, owner=self.owner)
+            self.valid_until.pop(campaign_id, None)
         return lost
+
+    def lapsed(self) -> list[int]:
+        """Give up, at once, the leases held that may have run out by now (this engine
+        did not renew them in time: it stalled, or the database did not answer); returns
+        their campaigns. Each is released in the next round if it is still this owner's."""
+        now_t = self._monotonic()
+        out: list[int] = []
+        for campaign_id, token in list(self.held.items()):
+            until = self.valid_until.get(campaign_id)
+            if until is None or now_t < until:
+                continue
+            if self.held.pop(campaign_id, None) is None:
+                continue
+            self.valid_until.pop(campaign_id, None)
+            self._to_release[campaign_id] = token
+            out.append(campaign_id)
+            log.warning(
+                "campaign_lease_lapsed",
+                campaign=campaign_id,
+                token=token,
+                late_s=round(now_t - until, 3),
+                owner=self.owner,
+            )
+        return out
 
     def survey(self) -> Survey:
         """Live engines, leases and the campaigns that want an owner."""
@@ -281,6 +347,7 @@ class Cluster:
     def take(self, campaign_id: int, seen_token: int | None) -> Taken | None:
         """Become the campaign's owner if its lease is still as surveyed (``seen_token``;
         None: no lease row) and free, run out, or an earlier start's of this engine."""
+        started = self._monotonic()
         with self.db.begin() as conn:
             row = conn.execute(
                 sa.text(
@@ -306,6 +373,7 @@ class Cluster:
         if row is None:
             return None
         token, previous = int(row.token), row.previous
+        self.valid_until[campaign_id] = started + self.failover_s - self.margin_s
         self.held[campaign_id] = token
         log.info(
             "campaign_lease_taken",
@@ -329,6 +397,7 @@ class Cluster:
                     {"c": campaign_id, "owner": self.owner, "t": self.held.get(campaign_id, -1)},
                 )
                 self.held.pop(campaign_id, None)
+                self.valid_until.pop(campaign_id, None)
         log.info("campaign_leases_released", campaigns=ids, owner=self.owner)
 
     def leave(self) -> None:
@@ -349,6 +418,23 @@ class Cluster:
             sa.text(
                 "SELECT 1 FROM campaign_lease WHERE campaign_id = :c AND owner = :owner"
                 " AND token = :t AND expires_at > timezone('UTC', clock_timestamp()) FOR SHARE"
+            ),
+            {"c": campaign_id, "owner": self.owner, "t": token},
+        ).first()
+        return row is not None
+
+    def owns(self, conn: sa.Connection, campaign_id: int, token: int | None) -> bool:
+        """True when the campaign's lease still names this owner with ``token`` (the one
+        held when a fact happened; None: not held then). The row stays share-locked until
+        ``conn``'s transaction ends, so a takeover waits for the write to commit. The
+        lease may have run out meanwhile: until another owner takes it, the facts of this
+        owner's calls are still its own to write."""
+        if token is None:
+            return False
+        row = conn.execute(
+            sa.text(
+                "SELECT 1 FROM campaign_lease WHERE campaign_id = :c AND owner = :owner"
+                " AND token = :t FOR SHARE"
             ),
             {"c": campaign_id, "owner": self.owner, "t": token},
         ).first()

@@ -168,15 +168,14 @@ class Runtime:
         #: Events published from worker threads (the journal's callback requests, the inbound
         #: recorder), handed to the engine's sink on its loop (bound below).
         self.thread_sink = LoopSink(NullSink())
-        self.journal = BackgroundJournal(
-            EngineJournal(
-                self.db,
-                engine_id=engine_id,
-                clock=self.clock,
-                nonce=self.nonce,
-                sink=self.thread_sink,
-            )
+        inner = EngineJournal(
+            self.db, engine_id=engine_id, clock=self.clock, nonce=self.nonce, sink=self.thread_sink
         )
+        if self.cluster is not None:
+            # Call facts are fenced by the lease token held when they happened.
+            inner.fence = self.cluster.owns
+            inner.token_of = self.cluster.held.get
+        self.journal = BackgroundJournal(inner)
         self._own_sink = sink is None and settings.mqtt.enabled
         self.mqtt: MqttPublisher | None = None
         if self._own_sink:
@@ -390,6 +389,7 @@ class Runtime:
 
     def _guard(self, what: str, fn: Callable[[], list[Command]]) -> None:
         """Run an engine step and carry out its commands; an error is logged, never fatal."""
+        self._check_lapses()
         try:
             commands = fn()
         except DialerError as exc:
@@ -468,6 +468,7 @@ class Runtime:
         """Send queued Originates in order while a rate slot is free; refused ones become
         failed calls for the engine."""
         failures: list[ev.LifecycleEvent] = []
+        self._check_lapses()
         while self._originates:
             cmd, tick_t0 = self._originates[0]
             try:
@@ -864,9 +865,40 @@ class Runtime:
         if changes.taken:
             await self._take_over(changes.taken)
 
+    def _live_record_ids(self) -> list[int]:
+        """Records of the calls up (their leases are renewed), after giving up the
+        campaigns whose lease may have run out (their calls are no longer this engine's)."""
+        self._check_lapses()
+        return self.engine.live_record_ids()
+
+    def _check_lapses(self) -> None:
+        """Give up at once the campaigns whose lease may have run out (this engine stalled
+        or could not renew): before it acts on any event, tick or Originate of theirs."""
+        if self.cluster is None or not self.cluster.held:
+            return
+        for campaign_id in self.cluster.lapsed():
+            self._lose_campaign(campaign_id)
+
     def _lose_campaign(self, campaign_id: int) -> None:
         """Another engine owns the campaign now (or will: its lease ran out): stop dialing
-        it and forget its calls and agents; the new owner adopts them on Asterisk."""
+        it and forget its calls and agents; the new owner adopts them on Asterisk.
+        Originates still waiting for a rate slot are not sent; their records are given
+        back (the new owner closes their call-log rows, found with no channel)."""
+        waiting = [cmd for cmd, _ in self._originates if cmd.campaign_id == campaign_id]
+        if waiting:
+            self._originates = deque(
+                item for item in self._originates if item[0].campaign_id != campaign_id
+            )
+            records = [
+                call.lead.record_id
+                for cmd in waiting
+                if (call := self.engine.calls.get(cmd.call_id)) is not None
+            ]
+            log.warning("originates_dropped", campaign=campaign_id, calls=len(waiting))
+            try:
+                self.leads.release(records)
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("records_not_released", records=records, error=str(exc))
         if campaign_id not in self.engine.campaigns:
             return
         self.engine.remove_campaign(campaign_id)
@@ -877,6 +909,10 @@ class Runtime:
         their next round."""
         if self.cluster is None:
             return
+        # The facts of the calls ended in the drain are written while the leases (and
+        # so their fence) are still this engine's, renewed meanwhile.
+        if not await asyncio.to_thread(self.journal.wait_idle, 30.0):
+            log.warning("cluster_leave_journal_busy", writes=self.journal.pending)
         for task in self._tasks:
             if task.get_name() == "engine-cluster":
                 task.cancel()
@@ -1085,7 +1121,7 @@ class Runtime:
         )
         return [
             *inbound_jobs,
-            self.leads.renew_job(self.engine.live_record_ids, self.clock),
+            self.leads.renew_job(self._live_record_ids, self.clock),
             JobSpec("campaign-sync", campaigns, "follow campaign starts/pauses/stops", every_s=2),
             JobSpec("lease-sweep", sweep, "free leases of crashed engines", every_s=30),
             JobSpec("dnc-park", park, "move DNC hits out of the claim path", at="03:00"),
