@@ -25,7 +25,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -1023,10 +1023,14 @@ class Runtime:
             int(row.record_id),
             outcome,
             now=now,
-            call=CallDetails(end_at=now, hangup_cause_txt=why),
+            call=closing_details(row, outcome, now, why, max_wait_s=self._max_wait_of(row)),
             call_log_id=int(row.id),
             lease_owner=row.lease_owner,
         )
+
+    def _max_wait_of(self, row: Any) -> float:
+        run = self.engine.campaigns.get(int(row.campaign_id))
+        return float(run.max_wait_s) if run is not None else 2.0
 
     def _release_undialed(self, record_ids: list[int]) -> None:
         """Give back records an earlier start claimed and never dialed."""
@@ -1239,6 +1243,22 @@ def _outcome_of(row: Any) -> Outcome:
     if row.drop_at is not None or row.answer_at is not None:
         return Outcome.DROPPED
     return Outcome.FAILED
+
+
+def closing_details(
+    row: Any, outcome: Outcome, now: dt.datetime, why: str, *, max_wait_s: float
+) -> CallDetails:
+    """What closes a row whose call ended while no engine followed it. A person answered
+    and never connected was dropped by the dialplan's hold timer: the drop is a fact of the
+    abandonment windows, so it gets its time (``max_wait_s`` after the answer, at the
+    latest now) and its wait, as a drop seen live would."""
+    details = CallDetails(end_at=now, hangup_cause_txt=why)
+    if outcome is Outcome.DROPPED and row.drop_at is None and row.answer_at is not None:
+        answer_at = _aware(row.answer_at)
+        drop_at = min(now, answer_at + dt.timedelta(seconds=max_wait_s))
+        wait_s = round((drop_at - answer_at).total_seconds(), 3)
+        details = replace(details, drop_at=drop_at, wait_s=wait_s)
+    return details
 
 
 def _aware(value: object) -> dt.datetime:
