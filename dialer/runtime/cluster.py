@@ -32,9 +32,11 @@ lease (and so dial) a record after the campaign moved.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -169,14 +171,21 @@ class Cluster:
 
     # ---- one round ----------------------------------------------------------------------
 
-    def step(self, seats: Mapping[int, Sequence[str]], take: bool = True) -> Changes:
+    def step(
+        self,
+        seats: Mapping[int, Sequence[str]],
+        take: bool = True,
+        *,
+        stats: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> Changes:
         """Heartbeat, renew, survey, take (``seats``: of the agents logged in, per campaign
-        held; ``take``: False while draining, when only the leases held are kept)."""
+        held; ``take``: False while draining, when only the leases held are kept;
+        ``stats``: the live figures of the campaigns held, for the other engines' pages)."""
         now_t = self._monotonic()
         if self._joined_t is None:
             self._joined_t = now_t
         changes = Changes()
-        changes.lost = self.renew(seats)
+        changes.lost = self.renew(seats, stats)
         if not take:
             return changes
         survey = self.survey()
@@ -214,10 +223,16 @@ class Cluster:
 
     # ---- the database -------------------------------------------------------------------
 
-    def renew(self, seats: Mapping[int, Sequence[str]]) -> list[int]:
+    def renew(
+        self,
+        seats: Mapping[int, Sequence[str]],
+        stats: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> list[int]:
         """Heartbeat and extend the leases held (``seats``: of the agents logged in, per
-        campaign); returns the campaigns lost (another owner took them, or they ran out
-        while this engine could not reach the database)."""
+        campaign; ``stats``: their live figures, kept beside the lease for the other
+        engines' pages); returns the campaigns lost (another owner took them, or they ran
+        out while this engine could not reach the database)."""
+        stats = stats or {}
         total = sum(len(seats.get(c, ())) for c in self.held)
         lost: list[int] = []
         kept_ids: list[int] = []
@@ -247,7 +262,10 @@ class Cluster:
                     sa.text(
                         "UPDATE campaign_lease SET"
                         " expires_at = timezone('UTC', clock_timestamp()) + make_interval(secs =>"
-                        " :f), agents = :a, seats = :s"
+                        " :f), agents = :a, seats = :s,"
+                        " stats = coalesce(CAST(:st AS json), stats),"
+                        " stats_at = CASE WHEN :st IS NULL THEN stats_at"
+                        " ELSE timezone('UTC', clock_timestamp()) END"
                         " WHERE campaign_id = :c AND owner = :owner AND token = :t"
                         " AND expires_at > timezone('UTC', clock_timestamp())"
                     ),
@@ -258,6 +276,11 @@ class Cluster:
                         "f": self.failover_s,
                         "a": len(seats.get(campaign_id, ())),
                         "s": ",".join(sorted(seats.get(campaign_id, ()))),
+                        "st": (
+                            json.dumps(stats[campaign_id], default=str)
+                            if campaign_id in stats
+                            else None
+                        ),
                     },
                 ).rowcount
                 if kept:
@@ -439,3 +462,35 @@ class Cluster:
             {"c": campaign_id, "owner": self.owner, "t": token},
         ).first()
         return row is not None
+
+    def figures(self, campaign_id: int) -> Figures | None:
+        """The live figures another engine keeps beside its lease of the campaign (None:
+        no live owner, or it has not reported any yet)."""
+        with self.db.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT owner, stats, extract(epoch FROM timezone('UTC', clock_timestamp())"
+                    " - stats_at) AS age FROM campaign_lease WHERE campaign_id = :c"
+                    " AND owner IS NOT NULL AND stats IS NOT NULL"
+                    " AND expires_at > timezone('UTC', clock_timestamp())"
+                ),
+                {"c": campaign_id},
+            ).first()
+        if row is None:
+            return None
+        stats = row.stats if isinstance(row.stats, dict) else json.loads(str(row.stats))
+        return Figures(owner_engine(str(row.owner)), stats, round(float(row.age or 0.0), 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """A campaign's live figures as its owner (another engine) last reported them."""
+
+    engine: str
+    stats: dict[str, Any]
+    age_s: float
+    """How old they are (the owner reports every ``failover_s / 3``)."""
+
+    def payload(self) -> dict[str, Any]:
+        """The figures as this engine's own are shown, with who runs it and their age."""
+        return {**self.stats, "engine": self.engine, "figures_age_s": self.age_s}

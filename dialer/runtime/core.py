@@ -850,7 +850,10 @@ class Runtime:
         try:
             # While draining the leases are kept (the calls up are still this engine's)
             # and nothing new is taken.
-            changes = await asyncio.to_thread(cluster.step, seats, not self.engine.draining)
+            stats = {c: self.engine.stats(c) for c in cluster.held if c in self.engine.campaigns}
+            changes = await asyncio.to_thread(
+                cluster.step, seats, not self.engine.draining, stats=stats
+            )
         except sa.exc.SQLAlchemyError as exc:
             log.warning("cluster_round_failed", error=str(exc).splitlines()[0])
             if time.monotonic() - self._cluster_ok_t > cluster.failover_s:
@@ -1164,10 +1167,19 @@ class Runtime:
         return self.engine.agent_snapshot(agent_id)
 
     def campaign_stats(self, campaign_id: int) -> dict[str, Any] | None:
-        """Live figures of a campaign this engine runs (None when not loaded)."""
-        if campaign_id not in self.engine.campaigns:
+        """Live figures of a campaign this engine runs; in a cluster, of one another engine
+        runs, as that engine last reported them (with ``engine`` and ``figures_age_s``);
+        None when no engine runs it."""
+        if campaign_id in self.engine.campaigns:
+            return self.engine.stats(campaign_id)
+        if self.cluster is None:
             return None
-        return self.engine.stats(campaign_id)
+        try:
+            figures = self.cluster.figures(campaign_id)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("campaign_figures_unavailable", campaign=campaign_id, error=str(exc))
+            return None
+        return None if figures is None else figures.payload()
 
     def campaign_calls(self, campaign_id: int) -> list[dict[str, Any]] | None:
         """The campaign's calls up now (None when not loaded)."""
