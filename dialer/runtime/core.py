@@ -228,6 +228,7 @@ class Runtime:
             # to a seat on the same server.
             seat_server=self.pool.server_of_agent if len(settings.asterisk.servers) > 1 else None,
             phases=self.journal,
+            reseat_after_s=settings.asterisk.reseat_after_s,
         )
         self.profiles: ProfileWatcher[PacingProfile] = ProfileWatcher(
             Path(settings.pacing.profiles_dir), load_profile
