@@ -254,7 +254,7 @@ def run_cluster_bench(
             args += ["--campaign", "all", "--metrics", str(tmp / f"{name}.json")]
             engine_procs.append(_Proc(name, _spawn(args, tmp / f"{name}.log")))
         procs.extend(engine_procs)
-        _wait_for(lambda: _owned(db) == len(ids), 120)
+        _wait_up(db, len(ids), procs, tmp, 120)
         started = time.monotonic()
         time.sleep(warmup_s)
         first_id = _scalar(db, "SELECT coalesce(max(id), 0) FROM call_log")
@@ -372,6 +372,27 @@ def _wait_for(condition: Callable[[], bool], within_s: float) -> None:
             return
         time.sleep(0.5)
     msg = f"the cluster did not come up within {within_s:.0f} s"
+    raise TimeoutError(msg)
+
+
+def _wait_up(db: sa.Engine, campaigns: int, procs: list[_Proc], tmp: Path, within_s: float) -> None:
+    """Wait until every campaign is owned; a process that exits meanwhile (an engine that
+    refused to start, a simulator that failed) ends the wait at once, with its last lines."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        dead = [p for p in procs if p.proc.poll() is not None]
+        if dead:
+            tails = []
+            for item in dead:
+                lines = (tmp / f"{item.name}.log").read_text(errors="replace").splitlines()
+                tails.append(
+                    f"{item.name} exited ({item.proc.returncode}): " + " | ".join(lines[-5:])
+                )
+            raise RuntimeError("the cluster did not come up: " + "; ".join(tails))
+        if _owned(db) == campaigns:
+            return
+        time.sleep(0.5)
+    msg = f"the cluster did not come up within {within_s:.0f} s (campaigns owned: {_owned(db)})"
     raise TimeoutError(msg)
 
 
