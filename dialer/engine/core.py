@@ -283,6 +283,9 @@ class CampaignRun:
     """Originates refused one after the other, with no call placed in between."""
     alerts: dict[str, str] = field(default_factory=dict)
     """What an operator must look at now (code → message), shown in the stats."""
+    handing_over: bool = False
+    """Being handed to another engine (cluster rebalancing): no new call is placed; the
+    calls up end as usual, then the campaign and its idle agents go."""
     dial_mode: DialMode = DialMode.PREDICTIVE
     preview_timeout_s: float = 0.0
     """Seconds a preview waits for the agent; 0 = no limit."""
@@ -1111,7 +1114,7 @@ class Engine:
         for run in self.campaigns.values():
             self._check_seats(run)
             self._alert(run, "overload", overloaded)
-            if run.state is RunState.RUNNING and not self.draining:
+            if run.state is RunState.RUNNING and not self.draining and not run.handing_over:
                 out.extend(self._dial(run))
             self._publish_stats(run)
         return out
@@ -1322,6 +1325,17 @@ class Engine:
         previews (their leases must be kept)."""
         previews = {a.preview.record_id for a in self.agents.values() if a.preview is not None}
         return sorted({call.lead.record_id for call in self.calls.values()} | previews)
+
+    def campaign_quiet(self, campaign_id: int) -> bool:
+        """No call of the campaign is up and none of its agents is reserved, talking,
+        wrapping up or shown a preview: it can move as it is."""
+        if any(call.campaign_id == campaign_id and call.up for call in self.calls.values()):
+            return False
+        busy = {ag.Phase.RESERVED, ag.Phase.TALKING, ag.Phase.WRAP_UP}
+        return not any(
+            a.state.phase in busy or a.preview is not None
+            for a in self._campaign_agents(campaign_id)
+        )
 
     def calls_up(self) -> int:
         """Calls holding a line."""

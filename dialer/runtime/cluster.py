@@ -82,6 +82,26 @@ def assign(
     return out
 
 
+def to_hand_over(held: Mapping[int, int], engines: Mapping[str, int], me: str) -> int | None:
+    """Which campaign this engine (``me``) hands to a less loaded one, if any (pure).
+
+    ``held``: agents logged in per campaign this engine holds; ``engines``: live engine →
+    agents on its campaigns (as :class:`Survey` counts, each campaign at least 1). Only the
+    most loaded engine moves a campaign, and only one whose weight ``w`` (at least 1) is
+    below the gap to the least loaded engine, so that the move narrows the gap (and never
+    moves it back): the one leaving the two loads closest.
+    """
+    if me not in engines or len(engines) < 2 or len(held) < 2:
+        return None
+    top = max(engines.values())
+    low_owner = min(engines, key=lambda o: (engines[o], o))
+    if engines[me] != top or low_owner == me:
+        return None
+    gap = engines[me] - engines[low_owner]
+    fits = [(abs(gap - 2 * max(1, w)), c) for c, w in held.items() if max(1, w) < gap]
+    return min(fits)[1] if fits else None
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     """One campaign's lease as surveyed."""
@@ -105,6 +125,8 @@ class Survey:
     leases: dict[int, Lease]
     campaigns: tuple[int, ...]
     """Campaigns that want an owner while live (running or paused)."""
+    ages: dict[str, float] = field(default_factory=dict)
+    """Live engines: seconds since their first heartbeat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +138,9 @@ class Taken:
     previous: str | None
     seats: tuple[str, ...] = ()
     """The seats its previous owner reported (the agents that follow the campaign)."""
+    previous_live: bool = False
+    """The previous owner still runs (a handover, or a stalled owner): only legs of the
+    campaign's own calls are touched, never its other calls."""
 
 
 @dataclass
@@ -124,6 +149,8 @@ class Changes:
 
     taken: list[Taken] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
+    hand_over: int | None = None
+    """A campaign to hand to a less loaded engine (rebalancing; see :func:`to_hand_over`)."""
 
 
 def owner_engine(owner: str) -> str:
@@ -191,6 +218,14 @@ class Cluster:
         survey = self.survey()
         if now_t - self._joined_t < self.settle_s:
             return changes  # the others may not have announced themselves yet
+        # Campaigns go only to engines settled in (they take what is free only then).
+        settled = {
+            o: load
+            for o, load in survey.engines.items()
+            if o == self.owner or survey.ages.get(o, 0.0) >= self.settle_s
+        }
+        held_weights = {c: len(seats.get(c, ())) for c in self.held if c in survey.leases}
+        changes.hand_over = to_hand_over(held_weights, settled, self.owner)
         needing = [
             c
             for c in survey.campaigns
@@ -211,7 +246,11 @@ class Cluster:
             lease = survey.leases.get(campaign_id)
             taken = self.take(campaign_id, lease.token if lease else None)
             if taken is not None:
-                taken = replace(taken, seats=lease.seats if lease else ())
+                taken = replace(
+                    taken,
+                    seats=lease.seats if lease else (),
+                    previous_live=taken.previous in survey.engines,
+                )
                 changes.taken.append(taken)
                 self._free_since.pop(campaign_id, None)
         return changes
@@ -240,9 +279,11 @@ class Cluster:
         to_release = dict(self._to_release)
         with self.db.begin() as conn:
             for campaign_id, token in sorted(to_release.items()):
+                # Free at once; this owner's name stays, so that whoever takes it (this
+                # engine too) adopts its calls and the seats it reported.
                 conn.execute(
                     sa.text(
-                        "UPDATE campaign_lease SET owner = NULL, expires_at = NULL"
+                        "UPDATE campaign_lease SET expires_at = NULL"
                         " WHERE campaign_id = :c AND owner = :owner AND token = :t"
                     ),
                     {"c": campaign_id, "owner": self.owner, "t": token},
@@ -325,15 +366,17 @@ class Cluster:
     def survey(self) -> Survey:
         """Live engines, leases and the campaigns that want an owner."""
         with self.db.connect() as conn:
-            engines = {
-                str(owner): 0
-                for owner, _agents in conn.execute(
+            ages = {
+                str(owner): float(age)
+                for owner, age in conn.execute(
                     sa.text(
-                        "SELECT owner, agents FROM cluster_engine WHERE expires_at >"
+                        "SELECT owner, extract(epoch FROM timezone('UTC', clock_timestamp())"
+                        " - started_at) FROM cluster_engine WHERE expires_at >"
                         " timezone('UTC', clock_timestamp())"
                     )
                 )
             }
+            engines = dict.fromkeys(ages, 0)
             leases = {
                 int(row.campaign_id): Lease(
                     int(row.campaign_id),
@@ -365,7 +408,7 @@ class Cluster:
         for lease in leases.values():
             if lease.live and lease.owner in engines:
                 engines[lease.owner] += max(1, lease.agents)
-        return Survey(engines, leases, campaigns)
+        return Survey(engines, leases, campaigns, ages)
 
     def take(self, campaign_id: int, seen_token: int | None) -> Taken | None:
         """Become the campaign's owner if its lease is still as surveyed (``seen_token``;
@@ -422,6 +465,22 @@ class Cluster:
                 self.held.pop(campaign_id, None)
                 self.valid_until.pop(campaign_id, None)
         log.info("campaign_leases_released", campaigns=ids, owner=self.owner)
+
+    def hand_over(self, campaign_id: int) -> None:
+        """Give up a lease for another engine to take at once, keeping this owner's name on
+        it so that the taker adopts the seats it reported (its agents follow)."""
+        token = self.held.get(campaign_id, -1)
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE campaign_lease SET expires_at = NULL"
+                    " WHERE campaign_id = :c AND owner = :owner AND token = :t"
+                ),
+                {"c": campaign_id, "owner": self.owner, "t": token},
+            )
+        self.held.pop(campaign_id, None)
+        self.valid_until.pop(campaign_id, None)
+        log.info("campaign_lease_handed_over", campaign=campaign_id, owner=self.owner)
 
     def leave(self) -> None:
         """Release every lease and remove this engine's heartbeat (graceful stop)."""

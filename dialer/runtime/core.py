@@ -165,6 +165,8 @@ class Runtime:
         if self.cluster is not None:
             self.leads.fence = self.cluster.fence
         self._cluster_ok_t = time.monotonic()
+        #: Campaigns being handed to another engine (rebalancing) → since (monotonic).
+        self._handing_over: dict[int, float] = {}
         #: Events published from worker threads (the journal's callback requests, the inbound
         #: recorder), handed to the engine's sink on its loop (bound below).
         self.thread_sink = LoopSink(NullSink())
@@ -652,14 +654,25 @@ class Runtime:
         first; the campaigns are loaded and adopted after it in one step, so that no agent
         logs in to them in between."""
         by_engine: dict[str, dict[int, tuple[str, ...]]] = {}
+        live: set[str] = set()
         for item in taken:
             if item.previous is None:
                 continue
-            by_engine.setdefault(owner_engine(item.previous), {})[item.campaign_id] = item.seats
+            engine_id = owner_engine(item.previous)
+            by_engine.setdefault(engine_id, {})[item.campaign_id] = item.seats
+            if item.previous_live:
+                live.add(engine_id)
         found: list[_Found] = []
         for engine_id, campaigns in sorted(by_engine.items()):
             seats = {seat: c for c, names in campaigns.items() for seat in names}
-            found.append(await self._gather(engine_id, campaigns=set(campaigns), seats=seats))
+            found.append(
+                await self._gather(
+                    engine_id,
+                    campaigns=set(campaigns),
+                    seats=seats,
+                    only_known=engine_id in live,
+                )
+            )
         self.sync_campaigns()
         adopted = sum(self._apply(item) for item in found)
         await self._wait_gone({channel for item in found for _, channel in item.hangups})
@@ -686,8 +699,11 @@ class Runtime:
         *,
         campaigns: set[int] | None,
         seats: Mapping[str, int] | None,
+        only_known: bool = False,
     ) -> _Found:
-        """Read the open calls ``engine_id`` left and what the servers still have of them."""
+        """Read the open calls ``engine_id`` left and what the servers still have of them.
+        ``only_known``: that engine still runs (other campaigns): of its legs only those
+        of the taken campaigns' open calls are hung up, never one no row knows yet."""
         prefix = f"{engine_id}-"
         with self.db.connect() as conn:
             known_rows = {
@@ -720,10 +736,13 @@ class Runtime:
             found.live_seats.update({(s.server, s.seat): s for s in plan_.seats})
             others = {c.channel for c in plan_.calls if c.call_id not in found.rows}
             idle_channels = {s.channel for s in plan_.idle}
+            ours = {c.channel for c in plan_.calls if c.call_id in found.rows}
             found.hangups.extend(
                 h
                 for h in plan_.hangups
-                if h[1] not in others and (seats is None or h[1] not in idle_channels)
+                if h[1] not in others
+                and (seats is None or h[1] not in idle_channels)
+                and (not only_known or h[1] in ours)
             )
             if seats is not None:
                 found.idle.extend(s for s in plan_.idle if s.seat in seats)
@@ -868,6 +887,65 @@ class Runtime:
             self._lose_campaign(campaign_id)
         if changes.taken:
             await self._take_over(changes.taken)
+        self._hand_over(changes.hand_over)
+
+    def _hand_over(self, proposed: int | None) -> None:
+        """Rebalancing: a campaign the rule moves to a less loaded engine stops placing
+        calls; once quiet (its calls ended, its agents idle) its lease is released with its
+        agents' seats, so that engine takes it and adopts the agents in its next round
+        (nothing is hung up or dropped). Not quiet within ``engine.drain_s``: it dials on."""
+        cluster = self.cluster
+        if cluster is None:
+            return
+        now = time.monotonic()
+        if proposed is not None and not self._handing_over and not self.engine.draining:
+            run = self.engine.campaigns.get(proposed)
+            if run is not None:
+                run.handing_over = True
+                self._handing_over[proposed] = now
+                log.info("campaign_handover_started", campaign=proposed)
+        for campaign_id, since in list(self._handing_over.items()):
+            run = self.engine.campaigns.get(campaign_id)
+            if run is None or campaign_id not in cluster.held:
+                del self._handing_over[campaign_id]
+                continue
+            if (
+                self.engine.campaign_quiet(campaign_id)
+                and not self._queued_for(campaign_id)
+                and not self.journal.facts_queued(campaign_id)
+            ):
+                # On the loop, with nothing awaited in between: nothing can start meanwhile.
+                try:
+                    cluster.hand_over(campaign_id)
+                except sa.exc.SQLAlchemyError as exc:
+                    log.warning("campaign_handover_failed", campaign=campaign_id, error=str(exc))
+                    continue
+                del self._handing_over[campaign_id]
+                self._lose_campaign(campaign_id)
+                log.info("campaign_handed_over", campaign=campaign_id)
+            elif now - since > self.settings.engine.drain_s:
+                run.handing_over = False
+                del self._handing_over[campaign_id]
+                log.warning(
+                    "campaign_handover_abandoned",
+                    campaign=campaign_id,
+                    calls_up=sorted(
+                        f"{c.call_id}:{c.phase.value}"
+                        for c in self.engine.calls.values()
+                        if c.campaign_id == campaign_id and c.up
+                    ),
+                    agents_busy=sorted(
+                        a.state.phase.value
+                        for a in self.engine.agents.values()
+                        if a.campaign_id == campaign_id
+                        and a.state.phase.value in {"reserved", "talking", "wrap_up"}
+                    ),
+                    facts_queued=self.journal.facts_queued(campaign_id),
+                )
+
+    def _queued_for(self, campaign_id: int) -> bool:
+        """Originates of the campaign still waiting for a rate slot."""
+        return any(cmd.campaign_id == campaign_id for cmd, _ in self._originates)
 
     def _live_record_ids(self) -> list[int]:
         """Records of the calls up (their leases are renewed), after giving up the

@@ -806,6 +806,7 @@ class BackgroundJournal:
         self.retries = 0
         #: Call facts refused because the campaign moved to another engine meanwhile.
         self.fenced = 0
+        self._facts_queued: dict[int, int] = {}
         self._thread = threading.Thread(target=self._work, name="call-journal", daemon=True)
         self._thread.start()
 
@@ -864,7 +865,23 @@ class BackgroundJournal:
         campaign_id = call.campaign_id
         token_of = self.inner.token_of
         token = None if token_of is None else token_of(campaign_id)
-        self._put(lambda: self.inner.as_owner(campaign_id, token, lambda: job(snapshot)))
+        with self._idle:
+            self._facts_queued[campaign_id] = self._facts_queued.get(campaign_id, 0) + 1
+
+        def write() -> None:
+            try:
+                self.inner.as_owner(campaign_id, token, lambda: job(snapshot))
+            finally:
+                with self._idle:
+                    self._facts_queued[campaign_id] -= 1
+
+        self._put(write)
+
+    def facts_queued(self, campaign_id: int) -> int:
+        """Call facts of a campaign queued and not written yet (a campaign handed over
+        waits for them: they are written under its lease)."""
+        with self._idle:
+            return self._facts_queued.get(campaign_id, 0)
 
     def dialed(self, call: Call) -> None:
         """Queue the row (written at the next flush, on the worker)."""

@@ -132,8 +132,8 @@ def test_an_owner_that_did_not_renew_in_time_gives_the_campaign_up_and_releases_
     db: sa.Engine,
 ) -> None:
     """lapsed(): past (start of the last renewal + failover_s - margin) on the engine's own
-    clock the lease is given up at once; the next round releases it (same token) so that
-    the others take it without waiting for it to run out."""
+    clock the lease is given up at once; the next round frees it (its name kept) so that
+    another engine takes it without waiting for it to run out, and adopts from it."""
     now = [100.0]
     a = Cluster(
         db, engine_id="a", owner="a/n1", failover_s=3.0, settle_s=0.0, monotonic=lambda: now[0]
@@ -147,13 +147,15 @@ def test_an_owner_that_did_not_renew_in_time_gives_the_campaign_up_and_releases_
     now[0] += 0.02
     assert sorted(a.lapsed()) == sorted(held)
     assert a.held == {}
-    with db.connect() as conn:
-        assert all(a.owns(conn, c, t) for c, t in held.items()), "not released yet"
     a.step({}, take=False)
     with db.connect() as conn:
-        owners = {
-            int(c): o
-            for c, o in conn.execute(sa.text("SELECT campaign_id, owner FROM campaign_lease"))
-        }
-        assert all(owners[c] is None for c in held)
-        assert not any(a.owns(conn, c, t) for c, t in held.items())
+        rows = conn.execute(sa.text("SELECT campaign_id, owner, expires_at FROM campaign_lease"))
+        leases = {int(c): (o, e) for c, o, e in rows}
+    assert all(leases[c] == ("a/n1", None) for c in held), "free, a's name kept"
+    b = _member(db, "b")
+    b.renew({})
+    taken = b.step({}).taken  # its share by the rule (a is still a live engine)
+    assert taken
+    assert all(t.previous == "a/n1" and t.previous_live for t in taken)
+    with db.connect() as conn:
+        assert not any(a.owns(conn, t.campaign_id, held[t.campaign_id]) for t in taken)
