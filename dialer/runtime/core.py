@@ -718,7 +718,15 @@ class Runtime:
                         _RECORD.c.lease_owner,
                     )
                     .join(_RECORD, _RECORD.c.id == _CALL_LOG.c.record_id)
-                    .where(_CALL_LOG.c.end_at.is_(None), _CALL_LOG.c.channel_id.like(f"{prefix}%"))
+                    .where(
+                        _CALL_LOG.c.end_at.is_(None),
+                        sa.or_(
+                            _CALL_LOG.c.channel_id.like(f"{prefix}%"),
+                            # calls that engine adopted from another (their records' leases
+                            # are its own; their ids carry the other engine's prefix)
+                            _RECORD.c.lease_owner.like(f"{engine_id}/%"),
+                        ),
+                    )
                 )
             }
         found = _Found(engine_id, campaigns, dict(seats) if seats is not None else None)
@@ -850,8 +858,12 @@ class Runtime:
         cluster = self.cluster
         if cluster is None:
             return
+        # Each round starts failover_s / 3 after the previous one started (a long round,
+        # e.g. one adopting calls, does not push the next renewal later).
+        next_t = time.monotonic() + cluster.failover_s / 3
         while True:
-            await asyncio.sleep(cluster.failover_s / 3)
+            await asyncio.sleep(max(0.0, next_t - time.monotonic()))
+            next_t = time.monotonic() + cluster.failover_s / 3
             await self.cluster_round()
 
     async def cluster_round(self) -> None:
@@ -859,14 +871,7 @@ class Runtime:
         cluster = self.cluster
         if cluster is None:
             return
-        seats = {
-            c: [
-                a.seat
-                for a in self.engine.agents.values()
-                if a.campaign_id == c and a.state.phase.value != "logged_out"
-            ]
-            for c in cluster.held
-        }
+        seats = self._seats_held(cluster)
         try:
             # While draining the leases are kept (the calls up are still this engine's)
             # and nothing new is taken.
@@ -886,8 +891,26 @@ class Runtime:
         for campaign_id in changes.lost:
             self._lose_campaign(campaign_id)
         if changes.taken:
+            started = time.monotonic()
             await self._take_over(changes.taken)
+            if time.monotonic() - started > cluster.failover_s / 6:
+                # Adopting took a while: renew now rather than let the leases lapse.
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    held_seats = self._seats_held(cluster)
+                    for campaign_id in await asyncio.to_thread(cluster.renew, held_seats):
+                        self._lose_campaign(campaign_id)
         self._hand_over(changes.hand_over)
+
+    def _seats_held(self, cluster: Cluster) -> dict[int, list[str]]:
+        """The seats of the agents logged in, per campaign held."""
+        return {
+            c: [
+                a.seat
+                for a in self.engine.agents.values()
+                if a.campaign_id == c and a.state.phase.value != "logged_out"
+            ]
+            for c in cluster.held
+        }
 
     def _hand_over(self, proposed: int | None) -> None:
         """Rebalancing: a campaign the rule moves to a less loaded engine stops placing
