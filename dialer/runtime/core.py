@@ -653,6 +653,33 @@ class Runtime:
         and ready), so the agents follow their campaign. What the servers have is read
         first; the campaigns are loaded and adopted after it in one step, so that no agent
         logs in to them in between."""
+        renewing = None
+        if self.cluster is not None and taken:
+            renewing = asyncio.create_task(self._renew_while_adopting(taken))
+        try:
+            return await self._take_over_now(taken)
+        finally:
+            if renewing is not None:
+                renewing.cancel()
+                await asyncio.gather(renewing, return_exceptions=True)
+
+    async def _renew_while_adopting(self, taken: Sequence[Taken]) -> None:
+        """Adopting reads every server (slow on a loaded machine): the leases held, and
+        those just taken with the seats their previous owner reported, are renewed every
+        failover_s / 3 meanwhile, so that they do not lapse while being adopted."""
+        cluster = self.cluster
+        if cluster is None:
+            return
+        while True:
+            await asyncio.sleep(cluster.failover_s / 3)
+            seats = self._seats_held(cluster)
+            for item in taken:
+                if item.campaign_id in seats and not seats[item.campaign_id]:
+                    seats[item.campaign_id] = list(item.seats)
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                await asyncio.to_thread(cluster.renew, seats)
+
+    async def _take_over_now(self, taken: Sequence[Taken]) -> int:
         by_engine: dict[str, dict[int, tuple[str, ...]]] = {}
         live: set[str] = set()
         for item in taken:
@@ -979,10 +1006,13 @@ class Runtime:
     def _check_lapses(self) -> None:
         """Give up at once the campaigns whose lease may have run out (this engine stalled
         or could not renew): before it acts on any event, tick or Originate of theirs."""
-        if self.cluster is None or not self.cluster.held:
+        cluster = self.cluster
+        if cluster is None:
             return
-        for campaign_id in self.cluster.lapsed():
+        for campaign_id in cluster.lapsed():
             self._lose_campaign(campaign_id)
+        for campaign_id in [c for c in self.engine.campaigns if c not in cluster.held]:
+            self._lose_campaign(campaign_id)  # its lease was lost (e.g. in a renewal)
 
     def _lose_campaign(self, campaign_id: int) -> None:
         """Another engine owns the campaign now (or will: its lease ran out): stop dialing
