@@ -11,7 +11,7 @@ for agent statuses, write an ``AuditLog`` row.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -216,9 +216,16 @@ def record_outcome(
     call: CallDetails | None = None,
     call_log_id: int | None = None,
     lease_owner: str | None = None,
+    guard: Callable[[sa.Connection], None] | None = None,
 ) -> Disposition:
-    """Apply a telephony ``outcome`` to a record in one transaction (see module doc)."""
+    """Apply a telephony ``outcome`` to a record in one transaction (see module doc).
+
+    ``guard`` runs first inside that transaction; whatever it raises undoes the write (a
+    caller's fence: e.g. "this writer still owns the campaign", checked under a lock).
+    """
     with engine.begin() as conn:
+        if guard is not None:
+            guard(conn)
         row = _load_record(conn, record_id)
         rules, auto = load_rules(conn, row.campaign_id)
         state = apply_outcome(state_of(row), outcome, now, rules, auto)

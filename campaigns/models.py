@@ -537,6 +537,10 @@ class CampaignLease(SQLModel, table=True):
     expires_at: dt.datetime | None = _ts()
     agents: int = 0
     seats: str = Field(default="", sa_column=Column(sa.Text(), nullable=False))
+    stats: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """The owner's live figures of the campaign as last renewed (what its dashboard shows),
+    so that the pages of every engine show them."""
+    stats_at: dt.datetime | None = _ts()
 
 
 # ------------------------------------------------------------ callback requests (issue 15)

@@ -142,6 +142,9 @@ class AsteriskSettings(_Section):
     """The Asterisk servers calls are placed through (none: the built-in simulator)."""
 
     servers: tuple[AmiServerSettings, ...] = ()
+    reseat_after_s: float | None = Field(default=None, ge=0, le=3600)
+    """A server whose AMI session stays down this long is taken as gone: its agents who are
+    not on a call get a seat on another server (unset: they wait for it to come back)."""
 
     @field_validator("servers")
     @classmethod

@@ -58,7 +58,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             None, "--campaigns", min=1, help="Campaigns (default: 2 per engine)."
         ),
         seconds: float = typer.Option(
-            90.0, "--seconds", min=40, help="Real seconds to run (the first 30 are warm-up)."
+            90.0,
+            "--seconds",
+            min=10,
+            help="Real seconds to run once every campaign is owned, warm-up included.",
+        ),
+        warmup: float = typer.Option(
+            30.0, "--warmup", min=0, help="Real seconds at the start not measured."
         ),
         database_url: str | None = typer.Option(
             None,
@@ -68,6 +74,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         ),
         profiles: Path = typer.Option(
             Path("config/pacing"), "--profiles", help="Folder with predictive.toml."
+        ),
+        profile_to: Path | None = typer.Option(
+            None, "--profile-to", help="Folder for each engine's cProfile (bench<k>.prof)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
@@ -82,6 +91,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         url = database_url or os.environ.get("DIALER_BENCH_PG_URL")
         if url is None:
             url = load_settings().database.url
+        if seconds < warmup + 10:
+            typer.echo(
+                f"error: --seconds {seconds:g} must be at least --warmup {warmup:g} + 10 "
+                "(something must be measured)",
+                err=True,
+            )
+            raise typer.Exit(2)
         if not url.startswith("postgresql"):
             typer.echo(
                 f"error: --database-url {url.split('@')[-1]!r}: the cluster bench needs "
@@ -95,8 +111,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             agents=agents,
             pg_url=url,
             seconds=seconds,
+            warmup_s=warmup,
             campaigns=campaigns,
             profiles_dir=profiles,
+            profile_to=profile_to,
         )
         if as_json:
             typer.echo(json.dumps(result))

@@ -283,6 +283,9 @@ class CampaignRun:
     """Originates refused one after the other, with no call placed in between."""
     alerts: dict[str, str] = field(default_factory=dict)
     """What an operator must look at now (code → message), shown in the stats."""
+    handing_over: bool = False
+    """Being handed to another engine (cluster rebalancing): no new call is placed; the
+    calls up end as usual, then the campaign and its idle agents go."""
     dial_mode: DialMode = DialMode.PREDICTIVE
     preview_timeout_s: float = 0.0
     """Seconds a preview waits for the agent; 0 = no limit."""
@@ -347,8 +350,13 @@ class Engine:
         overload_hold_s: float = 30.0,
         seat_server: Callable[[str], str | None] | None = None,
         phases: PhaseLog | None = None,
+        reseat_after_s: float | None = None,
     ) -> None:
         self.clock = clock
+        #: A server down this long: its agents not on a call get a seat on another server
+        #: (None: they wait for their server to come back).
+        self.reseat_after_s = reseat_after_s
+        self._down_since: dict[str, float] = {}
         #: Where an agent's seat is (server name; None: unknown). With several servers a
         #: call is placed where seats are, and connected only to a seat on its server.
         self.seat_server = seat_server
@@ -785,9 +793,11 @@ class Engine:
                 return self._agent(agent_id, ag.WrapupTimeout(state.call_id))
             case ev.ServerUp(server=server):
                 self.servers_down.discard(server)
+                self._down_since.pop(server, None)
                 return self._reseat(server)
             case ev.ServerDown(server=server):
                 self.servers_down.add(server)
+                self._down_since.setdefault(server, self.clock.now())
                 return []
         call = self.calls.get(event.call_id)
         if call is None:
@@ -1071,14 +1081,47 @@ class Engine:
         out.extend(self._preview_timeouts())
         return out
 
+    def _reseat_elsewhere(self) -> list[Command]:
+        """Agents whose seat is on a server down for ``reseat_after_s`` and who are not on
+        a call (ready, reserved, or waiting for a seat) lose that seat and start one again,
+        which the edge places on a server that is up; agents paused by choice, talking or
+        wrapping up are left (a paused one is re-seated once ready)."""
+        if self.reseat_after_s is None or self.seat_server is None or not self._down_since:
+            return []
+        now = self.clock.now()
+        gone = {s for s, t in self._down_since.items() if now - t >= self.reseat_after_s}
+        out: list[Command] = []
+        for agent in list(self.agents.values()):
+            state = agent.state
+            if self.seat_server(agent.seat) not in gone:
+                continue
+            waiting_seat = state.phase is ag.Phase.PAUSED and (
+                state.pause_reason == ag.SEAT_LOST
+                or (state.pause_reason == ag.SEAT_PENDING and now - state.since > _SEAT_SETUP_S)
+            )
+            if not (state.phase in {ag.Phase.READY, ag.Phase.RESERVED} or waiting_seat):
+                continue
+            log.warning(
+                "agent_reseated",
+                agent=state.agent_id,
+                seat=agent.seat,
+                server=self.seat_server(agent.seat),
+            )
+            out.extend(self._agent(state.agent_id, ag.SeatDown()))
+            after = self.agents[state.agent_id].state
+            if after.phase is ag.Phase.PAUSED and after.pause_reason == ag.SEAT_LOST:
+                out.extend(self._agent(state.agent_id, ag.GoReady()))
+        return out
+
     def tick(self) -> list[Command]:
         """Dial for every running campaign; also runs due timers."""
         out = self.on_timer()
+        out.extend(self._reseat_elsewhere())
         overloaded = self.overloaded
         for run in self.campaigns.values():
             self._check_seats(run)
             self._alert(run, "overload", overloaded)
-            if run.state is RunState.RUNNING and not self.draining:
+            if run.state is RunState.RUNNING and not self.draining and not run.handing_over:
                 out.extend(self._dial(run))
             self._publish_stats(run)
         return out
@@ -1289,6 +1332,17 @@ class Engine:
         previews (their leases must be kept)."""
         previews = {a.preview.record_id for a in self.agents.values() if a.preview is not None}
         return sorted({call.lead.record_id for call in self.calls.values()} | previews)
+
+    def campaign_quiet(self, campaign_id: int) -> bool:
+        """No call of the campaign is up and none of its agents is reserved, talking,
+        wrapping up or shown a preview: it can move as it is."""
+        if any(call.campaign_id == campaign_id and call.up for call in self.calls.values()):
+            return False
+        busy = {ag.Phase.RESERVED, ag.Phase.TALKING, ag.Phase.WRAP_UP}
+        return not any(
+            a.state.phase in busy or a.preview is not None
+            for a in self._campaign_agents(campaign_id)
+        )
 
     def calls_up(self) -> int:
         """Calls holding a line."""

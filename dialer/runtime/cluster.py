@@ -32,14 +32,33 @@ lease (and so dial) a record after the campaign moved.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
 
+from dialer.errors import DialerError
+
 log = structlog.get_logger(__name__)
+
+
+class CampaignMovedError(DialerError):
+    """A write for a campaign whose lease no longer has the writer's owner and token."""
+
+    error_id = "campaign_moved"
+
+    def __init__(self, campaign_id: int, owner: str, token: int | None) -> None:
+        self.campaign_id = campaign_id
+        self.owner = owner
+        self.token = token
+        super().__init__(
+            f"campaign {campaign_id} is no longer owned by {owner} with token {token}: "
+            "another engine took it over (or this one gave it up); the write is refused"
+        )
 
 
 def assign(
@@ -61,6 +80,26 @@ def assign(
         out[campaign_id] = owner
         load[owner] += max(1, weights.get(campaign_id, 0))
     return out
+
+
+def to_hand_over(held: Mapping[int, int], engines: Mapping[str, int], me: str) -> int | None:
+    """Which campaign this engine (``me``) hands to a less loaded one, if any (pure).
+
+    ``held``: agents logged in per campaign this engine holds; ``engines``: live engine →
+    agents on its campaigns (as :class:`Survey` counts, each campaign at least 1). Only the
+    most loaded engine moves a campaign, and only one whose weight ``w`` (at least 1) is
+    below the gap to the least loaded engine, so that the move narrows the gap (and never
+    moves it back): the one leaving the two loads closest.
+    """
+    if me not in engines or len(engines) < 2 or len(held) < 2:
+        return None
+    top = max(engines.values())
+    low_owner = min(engines, key=lambda o: (engines[o], o))
+    if engines[me] != top or low_owner == me:
+        return None
+    gap = engines[me] - engines[low_owner]
+    fits = [(abs(gap - 2 * max(1, w)), c) for c, w in held.items() if max(1, w) < gap]
+    return min(fits)[1] if fits else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +125,8 @@ class Survey:
     leases: dict[int, Lease]
     campaigns: tuple[int, ...]
     """Campaigns that want an owner while live (running or paused)."""
+    ages: dict[str, float] = field(default_factory=dict)
+    """Live engines: seconds since their first heartbeat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +138,9 @@ class Taken:
     previous: str | None
     seats: tuple[str, ...] = ()
     """The seats its previous owner reported (the agents that follow the campaign)."""
+    previous_live: bool = False
+    """The previous owner still runs (a handover, or a stalled owner): only legs of the
+    campaign's own calls are touched, never its other calls."""
 
 
 @dataclass
@@ -105,6 +149,8 @@ class Changes:
 
     taken: list[Taken] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
+    hand_over: int | None = None
+    """A campaign to hand to a less loaded engine (rebalancing; see :func:`to_hand_over`)."""
 
 
 def owner_engine(owner: str) -> str:
@@ -140,25 +186,46 @@ class Cluster:
         self.failover_s = failover_s
         self.settle_s = failover_s / 2 if settle_s is None else settle_s
         self.held: dict[int, int] = {}
+        #: Until when (monotonic) each lease held surely holds: the start of the write that
+        #: last extended it + failover_s - margin_s (the database's expiry is later).
+        self.valid_until: dict[int, float] = {}
+        self.margin_s = min(0.5, failover_s / 10)
+        #: Leases given up locally (lapsed) and released in the next round (token kept).
+        self._to_release: dict[int, int] = {}
         self._monotonic = monotonic
         self._joined_t: float | None = None
         self._free_since: dict[int, float] = {}
 
     # ---- one round ----------------------------------------------------------------------
 
-    def step(self, seats: Mapping[int, Sequence[str]], take: bool = True) -> Changes:
+    def step(
+        self,
+        seats: Mapping[int, Sequence[str]],
+        take: bool = True,
+        *,
+        stats: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> Changes:
         """Heartbeat, renew, survey, take (``seats``: of the agents logged in, per campaign
-        held; ``take``: False while draining, when only the leases held are kept)."""
+        held; ``take``: False while draining, when only the leases held are kept;
+        ``stats``: the live figures of the campaigns held, for the other engines' pages)."""
         now_t = self._monotonic()
         if self._joined_t is None:
             self._joined_t = now_t
         changes = Changes()
-        changes.lost = self.renew(seats)
+        changes.lost = self.renew(seats, stats)
         if not take:
             return changes
         survey = self.survey()
         if now_t - self._joined_t < self.settle_s:
             return changes  # the others may not have announced themselves yet
+        # Campaigns go only to engines settled in (they take what is free only then).
+        settled = {
+            o: load
+            for o, load in survey.engines.items()
+            if o == self.owner or survey.ages.get(o, 0.0) >= self.settle_s
+        }
+        held_weights = {c: len(seats.get(c, ())) for c in self.held if c in survey.leases}
+        changes.hand_over = to_hand_over(held_weights, settled, self.owner)
         needing = [
             c
             for c in survey.campaigns
@@ -179,7 +246,11 @@ class Cluster:
             lease = survey.leases.get(campaign_id)
             taken = self.take(campaign_id, lease.token if lease else None)
             if taken is not None:
-                taken = replace(taken, seats=lease.seats if lease else ())
+                taken = replace(
+                    taken,
+                    seats=lease.seats if lease else (),
+                    previous_live=taken.previous in survey.engines,
+                )
                 changes.taken.append(taken)
                 self._free_since.pop(campaign_id, None)
         return changes
@@ -191,13 +262,32 @@ class Cluster:
 
     # ---- the database -------------------------------------------------------------------
 
-    def renew(self, seats: Mapping[int, Sequence[str]]) -> list[int]:
+    def renew(
+        self,
+        seats: Mapping[int, Sequence[str]],
+        stats: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> list[int]:
         """Heartbeat and extend the leases held (``seats``: of the agents logged in, per
-        campaign); returns the campaigns lost (another owner took them, or they ran out
-        while this engine could not reach the database)."""
+        campaign; ``stats``: their live figures, kept beside the lease for the other
+        engines' pages); returns the campaigns lost (another owner took them, or they ran
+        out while this engine could not reach the database)."""
+        stats = stats or {}
         total = sum(len(seats.get(c, ())) for c in self.held)
         lost: list[int] = []
+        kept_ids: list[int] = []
+        started = self._monotonic()
+        to_release = dict(self._to_release)
         with self.db.begin() as conn:
+            for campaign_id, token in sorted(to_release.items()):
+                # Free at once; this owner's name stays, so that whoever takes it (this
+                # engine too) adopts its calls and the seats it reported.
+                conn.execute(
+                    sa.text(
+                        "UPDATE campaign_lease SET expires_at = NULL"
+                        " WHERE campaign_id = :c AND owner = :owner AND token = :t"
+                    ),
+                    {"c": campaign_id, "owner": self.owner, "t": token},
+                )
             conn.execute(
                 sa.text(
                     "INSERT INTO cluster_engine (owner, engine_id, started_at, expires_at, agents)"
@@ -213,7 +303,10 @@ class Cluster:
                     sa.text(
                         "UPDATE campaign_lease SET"
                         " expires_at = timezone('UTC', clock_timestamp()) + make_interval(secs =>"
-                        " :f), agents = :a, seats = :s"
+                        " :f), agents = :a, seats = :s,"
+                        " stats = coalesce(CAST(:st AS json), stats),"
+                        " stats_at = CASE WHEN :st IS NULL THEN stats_at"
+                        " ELSE timezone('UTC', clock_timestamp()) END"
                         " WHERE campaign_id = :c AND owner = :owner AND token = :t"
                         " AND expires_at > timezone('UTC', clock_timestamp())"
                     ),
@@ -224,27 +317,66 @@ class Cluster:
                         "f": self.failover_s,
                         "a": len(seats.get(campaign_id, ())),
                         "s": ",".join(sorted(seats.get(campaign_id, ()))),
+                        "st": (
+                            json.dumps(stats[campaign_id], default=str)
+                            if campaign_id in stats
+                            else None
+                        ),
                     },
                 ).rowcount
-                if not kept:
+                if kept:
+                    kept_ids.append(campaign_id)
+                else:
                     lost.append(campaign_id)
+        for campaign_id in to_release:
+            self._to_release.pop(campaign_id, None)
+        for campaign_id in kept_ids:
+            self.valid_until[campaign_id] = started + self.failover_s - self.margin_s
         for campaign_id in lost:
-            del self.held[campaign_id]
-            log.warning("campaign_lease_lost", campaign=campaign_id, owner=self.owner)
+            # (lapsed() may have given it up meanwhile, on the engine's loop)
+            if self.held.pop(campaign_id, None) is not None:
+                log.warning("campaign_lease_lost", campaign=campaign_id, owner=self.owner)
+            self.valid_until.pop(campaign_id, None)
         return lost
+
+    def lapsed(self) -> list[int]:
+        """Give up, at once, the leases held that may have run out by now (this engine
+        did not renew them in time: it stalled, or the database did not answer); returns
+        their campaigns. Each is released in the next round if it is still this owner's."""
+        now_t = self._monotonic()
+        out: list[int] = []
+        for campaign_id, token in list(self.held.items()):
+            until = self.valid_until.get(campaign_id)
+            if until is None or now_t < until:
+                continue
+            if self.held.pop(campaign_id, None) is None:
+                continue
+            self.valid_until.pop(campaign_id, None)
+            self._to_release[campaign_id] = token
+            out.append(campaign_id)
+            log.warning(
+                "campaign_lease_lapsed",
+                campaign=campaign_id,
+                token=token,
+                late_s=round(now_t - until, 3),
+                owner=self.owner,
+            )
+        return out
 
     def survey(self) -> Survey:
         """Live engines, leases and the campaigns that want an owner."""
         with self.db.connect() as conn:
-            engines = {
-                str(owner): 0
-                for owner, _agents in conn.execute(
+            ages = {
+                str(owner): float(age)
+                for owner, age in conn.execute(
                     sa.text(
-                        "SELECT owner, agents FROM cluster_engine WHERE expires_at >"
+                        "SELECT owner, extract(epoch FROM timezone('UTC', clock_timestamp())"
+                        " - started_at) FROM cluster_engine WHERE expires_at >"
                         " timezone('UTC', clock_timestamp())"
                     )
                 )
             }
+            engines = dict.fromkeys(ages, 0)
             leases = {
                 int(row.campaign_id): Lease(
                     int(row.campaign_id),
@@ -276,11 +408,12 @@ class Cluster:
         for lease in leases.values():
             if lease.live and lease.owner in engines:
                 engines[lease.owner] += max(1, lease.agents)
-        return Survey(engines, leases, campaigns)
+        return Survey(engines, leases, campaigns, ages)
 
     def take(self, campaign_id: int, seen_token: int | None) -> Taken | None:
         """Become the campaign's owner if its lease is still as surveyed (``seen_token``;
         None: no lease row) and free, run out, or an earlier start's of this engine."""
+        started = self._monotonic()
         with self.db.begin() as conn:
             row = conn.execute(
                 sa.text(
@@ -306,6 +439,7 @@ class Cluster:
         if row is None:
             return None
         token, previous = int(row.token), row.previous
+        self.valid_until[campaign_id] = started + self.failover_s - self.margin_s
         self.held[campaign_id] = token
         log.info(
             "campaign_lease_taken",
@@ -329,7 +463,24 @@ class Cluster:
                     {"c": campaign_id, "owner": self.owner, "t": self.held.get(campaign_id, -1)},
                 )
                 self.held.pop(campaign_id, None)
+                self.valid_until.pop(campaign_id, None)
         log.info("campaign_leases_released", campaigns=ids, owner=self.owner)
+
+    def hand_over(self, campaign_id: int) -> None:
+        """Give up a lease for another engine to take at once, keeping this owner's name on
+        it so that the taker adopts the seats it reported (its agents follow)."""
+        token = self.held.get(campaign_id, -1)
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE campaign_lease SET expires_at = NULL"
+                    " WHERE campaign_id = :c AND owner = :owner AND token = :t"
+                ),
+                {"c": campaign_id, "owner": self.owner, "t": token},
+            )
+        self.held.pop(campaign_id, None)
+        self.valid_until.pop(campaign_id, None)
+        log.info("campaign_lease_handed_over", campaign=campaign_id, owner=self.owner)
 
     def leave(self) -> None:
         """Release every lease and remove this engine's heartbeat (graceful stop)."""
@@ -353,3 +504,52 @@ class Cluster:
             {"c": campaign_id, "owner": self.owner, "t": token},
         ).first()
         return row is not None
+
+    def owns(self, conn: sa.Connection, campaign_id: int, token: int | None) -> bool:
+        """True when the campaign's lease still names this owner with ``token`` (the one
+        held when a fact happened; None: not held then). The row stays share-locked until
+        ``conn``'s transaction ends, so a takeover waits for the write to commit. The
+        lease may have run out meanwhile: until another owner takes it, the facts of this
+        owner's calls are still its own to write."""
+        if token is None:
+            return False
+        row = conn.execute(
+            sa.text(
+                "SELECT 1 FROM campaign_lease WHERE campaign_id = :c AND owner = :owner"
+                " AND token = :t FOR SHARE"
+            ),
+            {"c": campaign_id, "owner": self.owner, "t": token},
+        ).first()
+        return row is not None
+
+    def figures(self, campaign_id: int) -> Figures | None:
+        """The live figures another engine keeps beside its lease of the campaign (None:
+        no live owner, or it has not reported any yet)."""
+        with self.db.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT owner, stats, extract(epoch FROM timezone('UTC', clock_timestamp())"
+                    " - stats_at) AS age FROM campaign_lease WHERE campaign_id = :c"
+                    " AND owner IS NOT NULL AND stats IS NOT NULL"
+                    " AND expires_at > timezone('UTC', clock_timestamp())"
+                ),
+                {"c": campaign_id},
+            ).first()
+        if row is None:
+            return None
+        stats = row.stats if isinstance(row.stats, dict) else json.loads(str(row.stats))
+        return Figures(owner_engine(str(row.owner)), stats, round(float(row.age or 0.0), 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """A campaign's live figures as its owner (another engine) last reported them."""
+
+    engine: str
+    stats: dict[str, Any]
+    age_s: float
+    """How old they are (the owner reports every ``failover_s / 3``)."""
+
+    def payload(self) -> dict[str, Any]:
+        """The figures as this engine's own are shown, with who runs it and their age."""
+        return {**self.stats, "engine": self.engine, "figures_age_s": self.age_s}

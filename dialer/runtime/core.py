@@ -25,7 +25,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -166,18 +166,19 @@ class Runtime:
             self.leads.fence = self.cluster.fence
         self._cluster_ok_t = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None  # the engine's, once started
+        #: Campaigns being handed to another engine (rebalancing) → since (monotonic).
+        self._handing_over: dict[int, float] = {}
         #: Events published from worker threads (the journal's callback requests, the inbound
         #: recorder), handed to the engine's sink on its loop (bound below).
         self.thread_sink = LoopSink(NullSink())
-        self.journal = BackgroundJournal(
-            EngineJournal(
-                self.db,
-                engine_id=engine_id,
-                clock=self.clock,
-                nonce=self.nonce,
-                sink=self.thread_sink,
-            )
+        inner = EngineJournal(
+            self.db, engine_id=engine_id, clock=self.clock, nonce=self.nonce, sink=self.thread_sink
         )
+        if self.cluster is not None:
+            # Call facts are fenced by the lease token held when they happened.
+            inner.fence = self.cluster.owns
+            inner.token_of = self.cluster.held.get
+        self.journal = BackgroundJournal(inner)
         self._own_sink = sink is None and settings.mqtt.enabled
         self.mqtt: MqttPublisher | None = None
         if self._own_sink:
@@ -230,6 +231,7 @@ class Runtime:
             # to a seat on the same server.
             seat_server=self.pool.server_of_agent if len(settings.asterisk.servers) > 1 else None,
             phases=self.journal,
+            reseat_after_s=settings.asterisk.reseat_after_s,
         )
         self.profiles: ProfileWatcher[PacingProfile] = ProfileWatcher(
             Path(settings.pacing.profiles_dir), load_profile
@@ -392,6 +394,7 @@ class Runtime:
 
     def _guard(self, what: str, fn: Callable[[], list[Command]]) -> None:
         """Run an engine step and carry out its commands; an error is logged, never fatal."""
+        self._check_lapses()
         try:
             commands = fn()
         except DialerError as exc:
@@ -470,6 +473,7 @@ class Runtime:
         """Send queued Originates in order while a rate slot is free; refused ones become
         failed calls for the engine."""
         failures: list[ev.LifecycleEvent] = []
+        self._check_lapses()
         while self._originates:
             cmd, tick_t0 = self._originates[0]
             try:
@@ -651,15 +655,53 @@ class Runtime:
         and ready), so the agents follow their campaign. What the servers have is read
         first; the campaigns are loaded and adopted after it in one step, so that no agent
         logs in to them in between."""
+        renewing = None
+        if self.cluster is not None and taken:
+            renewing = asyncio.create_task(self._renew_while_adopting(taken))
+        try:
+            return await self._take_over_now(taken)
+        finally:
+            if renewing is not None:
+                renewing.cancel()
+                await asyncio.gather(renewing, return_exceptions=True)
+
+    async def _renew_while_adopting(self, taken: Sequence[Taken]) -> None:
+        """Adopting reads every server (slow on a loaded machine): the leases held, and
+        those just taken with the seats their previous owner reported, are renewed every
+        failover_s / 3 meanwhile, so that they do not lapse while being adopted."""
+        cluster = self.cluster
+        if cluster is None:
+            return
+        while True:
+            await asyncio.sleep(cluster.failover_s / 3)
+            seats = self._seats_held(cluster)
+            for item in taken:
+                if item.campaign_id in seats and not seats[item.campaign_id]:
+                    seats[item.campaign_id] = list(item.seats)
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                await asyncio.to_thread(cluster.renew, seats)
+
+    async def _take_over_now(self, taken: Sequence[Taken]) -> int:
         by_engine: dict[str, dict[int, tuple[str, ...]]] = {}
+        live: set[str] = set()
         for item in taken:
             if item.previous is None:
                 continue
-            by_engine.setdefault(owner_engine(item.previous), {})[item.campaign_id] = item.seats
+            engine_id = owner_engine(item.previous)
+            by_engine.setdefault(engine_id, {})[item.campaign_id] = item.seats
+            if item.previous_live:
+                live.add(engine_id)
         found: list[_Found] = []
         for engine_id, campaigns in sorted(by_engine.items()):
             seats = {seat: c for c, names in campaigns.items() for seat in names}
-            found.append(await self._gather(engine_id, campaigns=set(campaigns), seats=seats))
+            found.append(
+                await self._gather(
+                    engine_id,
+                    campaigns=set(campaigns),
+                    seats=seats,
+                    only_known=engine_id in live,
+                )
+            )
         self.sync_campaigns()
         adopted = sum(self._apply(item) for item in found)
         await self._wait_gone({channel for item in found for _, channel in item.hangups})
@@ -686,8 +728,11 @@ class Runtime:
         *,
         campaigns: set[int] | None,
         seats: Mapping[str, int] | None,
+        only_known: bool = False,
     ) -> _Found:
-        """Read the open calls ``engine_id`` left and what the servers still have of them."""
+        """Read the open calls ``engine_id`` left and what the servers still have of them.
+        ``only_known``: that engine still runs (other campaigns): of its legs only those
+        of the taken campaigns' open calls are hung up, never one no row knows yet."""
         prefix = f"{engine_id}-"
         with self.db.connect() as conn:
             known_rows = {
@@ -702,7 +747,15 @@ class Runtime:
                         _RECORD.c.lease_owner,
                     )
                     .join(_RECORD, _RECORD.c.id == _CALL_LOG.c.record_id)
-                    .where(_CALL_LOG.c.end_at.is_(None), _CALL_LOG.c.channel_id.like(f"{prefix}%"))
+                    .where(
+                        _CALL_LOG.c.end_at.is_(None),
+                        sa.or_(
+                            _CALL_LOG.c.channel_id.like(f"{prefix}%"),
+                            # calls that engine adopted from another (their records' leases
+                            # are its own; their ids carry the other engine's prefix)
+                            _RECORD.c.lease_owner.like(f"{engine_id}/%"),
+                        ),
+                    )
                 )
             }
         found = _Found(engine_id, campaigns, dict(seats) if seats is not None else None)
@@ -720,10 +773,13 @@ class Runtime:
             found.live_seats.update({(s.server, s.seat): s for s in plan_.seats})
             others = {c.channel for c in plan_.calls if c.call_id not in found.rows}
             idle_channels = {s.channel for s in plan_.idle}
+            ours = {c.channel for c in plan_.calls if c.call_id in found.rows}
             found.hangups.extend(
                 h
                 for h in plan_.hangups
-                if h[1] not in others and (seats is None or h[1] not in idle_channels)
+                if h[1] not in others
+                and (seats is None or h[1] not in idle_channels)
+                and (not only_known or h[1] in ours)
             )
             if seats is not None:
                 found.idle.extend(s for s in plan_.idle if s.seat in seats)
@@ -831,8 +887,12 @@ class Runtime:
         cluster = self.cluster
         if cluster is None:
             return
+        # Each round starts failover_s / 3 after the previous one started (a long round,
+        # e.g. one adopting calls, does not push the next renewal later).
+        next_t = time.monotonic() + cluster.failover_s / 3
         while True:
-            await asyncio.sleep(cluster.failover_s / 3)
+            await asyncio.sleep(max(0.0, next_t - time.monotonic()))
+            next_t = time.monotonic() + cluster.failover_s / 3
             await self.cluster_round()
 
     async def cluster_round(self) -> None:
@@ -840,18 +900,14 @@ class Runtime:
         cluster = self.cluster
         if cluster is None:
             return
-        seats = {
-            c: [
-                a.seat
-                for a in self.engine.agents.values()
-                if a.campaign_id == c and a.state.phase.value != "logged_out"
-            ]
-            for c in cluster.held
-        }
+        seats = self._seats_held(cluster)
         try:
             # While draining the leases are kept (the calls up are still this engine's)
             # and nothing new is taken.
-            changes = await asyncio.to_thread(cluster.step, seats, not self.engine.draining)
+            stats = {c: self.engine.stats(c) for c in cluster.held if c in self.engine.campaigns}
+            changes = await asyncio.to_thread(
+                cluster.step, seats, not self.engine.draining, stats=stats
+            )
         except sa.exc.SQLAlchemyError as exc:
             log.warning("cluster_round_failed", error=str(exc).splitlines()[0])
             if time.monotonic() - self._cluster_ok_t > cluster.failover_s:
@@ -864,11 +920,122 @@ class Runtime:
         for campaign_id in changes.lost:
             self._lose_campaign(campaign_id)
         if changes.taken:
+            started = time.monotonic()
             await self._take_over(changes.taken)
+            if time.monotonic() - started > cluster.failover_s / 6:
+                # Adopting took a while: renew now rather than let the leases lapse.
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    held_seats = self._seats_held(cluster)
+                    for campaign_id in await asyncio.to_thread(cluster.renew, held_seats):
+                        self._lose_campaign(campaign_id)
+        self._hand_over(changes.hand_over)
+
+    def _seats_held(self, cluster: Cluster) -> dict[int, list[str]]:
+        """The seats of the agents logged in, per campaign held."""
+        return {
+            c: [
+                a.seat
+                for a in self.engine.agents.values()
+                if a.campaign_id == c and a.state.phase.value != "logged_out"
+            ]
+            for c in cluster.held
+        }
+
+    def _hand_over(self, proposed: int | None) -> None:
+        """Rebalancing: a campaign the rule moves to a less loaded engine stops placing
+        calls; once quiet (its calls ended, its agents idle) its lease is released with its
+        agents' seats, so that engine takes it and adopts the agents in its next round
+        (nothing is hung up or dropped). Not quiet within ``engine.drain_s``: it dials on."""
+        cluster = self.cluster
+        if cluster is None:
+            return
+        now = time.monotonic()
+        if proposed is not None and not self._handing_over and not self.engine.draining:
+            run = self.engine.campaigns.get(proposed)
+            if run is not None:
+                run.handing_over = True
+                self._handing_over[proposed] = now
+                log.info("campaign_handover_started", campaign=proposed)
+        for campaign_id, since in list(self._handing_over.items()):
+            run = self.engine.campaigns.get(campaign_id)
+            if run is None or campaign_id not in cluster.held:
+                del self._handing_over[campaign_id]
+                continue
+            if (
+                self.engine.campaign_quiet(campaign_id)
+                and not self._queued_for(campaign_id)
+                and not self.journal.facts_queued(campaign_id)
+            ):
+                # On the loop, with nothing awaited in between: nothing can start meanwhile.
+                try:
+                    cluster.hand_over(campaign_id)
+                except sa.exc.SQLAlchemyError as exc:
+                    log.warning("campaign_handover_failed", campaign=campaign_id, error=str(exc))
+                    continue
+                del self._handing_over[campaign_id]
+                self._lose_campaign(campaign_id)
+                log.info("campaign_handed_over", campaign=campaign_id)
+            elif now - since > self.settings.engine.drain_s:
+                run.handing_over = False
+                del self._handing_over[campaign_id]
+                log.warning(
+                    "campaign_handover_abandoned",
+                    campaign=campaign_id,
+                    calls_up=sorted(
+                        f"{c.call_id}:{c.phase.value}"
+                        for c in self.engine.calls.values()
+                        if c.campaign_id == campaign_id and c.up
+                    ),
+                    agents_busy=sorted(
+                        a.state.phase.value
+                        for a in self.engine.agents.values()
+                        if a.campaign_id == campaign_id
+                        and a.state.phase.value in {"reserved", "talking", "wrap_up"}
+                    ),
+                    facts_queued=self.journal.facts_queued(campaign_id),
+                )
+
+    def _queued_for(self, campaign_id: int) -> bool:
+        """Originates of the campaign still waiting for a rate slot."""
+        return any(cmd.campaign_id == campaign_id for cmd, _ in self._originates)
+
+    def _live_record_ids(self) -> list[int]:
+        """Records of the calls up (their leases are renewed), after giving up the
+        campaigns whose lease may have run out (their calls are no longer this engine's)."""
+        self._check_lapses()
+        return self.engine.live_record_ids()
+
+    def _check_lapses(self) -> None:
+        """Give up at once the campaigns whose lease may have run out (this engine stalled
+        or could not renew): before it acts on any event, tick or Originate of theirs."""
+        cluster = self.cluster
+        if cluster is None:
+            return
+        for campaign_id in cluster.lapsed():
+            self._lose_campaign(campaign_id)
+        for campaign_id in [c for c in self.engine.campaigns if c not in cluster.held]:
+            self._lose_campaign(campaign_id)  # its lease was lost (e.g. in a renewal)
 
     def _lose_campaign(self, campaign_id: int) -> None:
         """Another engine owns the campaign now (or will: its lease ran out): stop dialing
-        it and forget its calls and agents; the new owner adopts them on Asterisk."""
+        it and forget its calls and agents; the new owner adopts them on Asterisk.
+        Originates still waiting for a rate slot are not sent; their records are given
+        back (the new owner closes their call-log rows, found with no channel)."""
+        waiting = [cmd for cmd, _ in self._originates if cmd.campaign_id == campaign_id]
+        if waiting:
+            self._originates = deque(
+                item for item in self._originates if item[0].campaign_id != campaign_id
+            )
+            records = [
+                call.lead.record_id
+                for cmd in waiting
+                if (call := self.engine.calls.get(cmd.call_id)) is not None
+            ]
+            log.warning("originates_dropped", campaign=campaign_id, calls=len(waiting))
+            try:
+                self.leads.release(records)
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("records_not_released", records=records, error=str(exc))
         if campaign_id not in self.engine.campaigns:
             return
         self.engine.remove_campaign(campaign_id)
@@ -879,6 +1046,10 @@ class Runtime:
         their next round."""
         if self.cluster is None:
             return
+        # The facts of the calls ended in the drain are written while the leases (and
+        # so their fence) are still this engine's, renewed meanwhile.
+        if not await asyncio.to_thread(self.journal.wait_idle, 30.0):
+            log.warning("cluster_leave_journal_busy", writes=self.journal.pending)
         for task in self._tasks:
             if task.get_name() == "engine-cluster":
                 task.cancel()
@@ -989,10 +1160,14 @@ class Runtime:
             int(row.record_id),
             outcome,
             now=now,
-            call=CallDetails(end_at=now, hangup_cause_txt=why),
+            call=closing_details(row, outcome, now, why, max_wait_s=self._max_wait_of(row)),
             call_log_id=int(row.id),
             lease_owner=row.lease_owner,
         )
+
+    def _max_wait_of(self, row: Any) -> float:
+        run = self.engine.campaigns.get(int(row.campaign_id))
+        return float(run.max_wait_s) if run is not None else 2.0
 
     def _release_undialed(self, record_ids: list[int]) -> None:
         """Give back records an earlier start claimed and never dialed."""
@@ -1087,7 +1262,7 @@ class Runtime:
         )
         return [
             *inbound_jobs,
-            self.leads.renew_job(self.engine.live_record_ids, self.clock),
+            self.leads.renew_job(self._live_record_ids, self.clock),
             JobSpec("campaign-sync", campaigns, "follow campaign starts/pauses/stops", every_s=2),
             JobSpec("lease-sweep", sweep, "free leases of crashed engines", every_s=30),
             JobSpec("dnc-park", park, "move DNC hits out of the claim path", at="03:00"),
@@ -1134,10 +1309,19 @@ class Runtime:
         return self.engine.agent_snapshot(agent_id)
 
     def campaign_stats(self, campaign_id: int) -> dict[str, Any] | None:
-        """Live figures of a campaign this engine runs (None when not loaded)."""
-        if campaign_id not in self.engine.campaigns:
+        """Live figures of a campaign this engine runs; in a cluster, of one another engine
+        runs, as that engine last reported them (with ``engine`` and ``figures_age_s``);
+        None when no engine runs it."""
+        if campaign_id in self.engine.campaigns:
+            return self.engine.stats(campaign_id)
+        if self.cluster is None:
             return None
-        return self.engine.stats(campaign_id)
+        try:
+            figures = self.cluster.figures(campaign_id)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("campaign_figures_unavailable", campaign=campaign_id, error=str(exc))
+            return None
+        return None if figures is None else figures.payload()
 
     def campaign_calls(self, campaign_id: int) -> list[dict[str, Any]] | None:
         """The campaign's calls up now (None when not loaded)."""
@@ -1213,6 +1397,22 @@ def _outcome_of(row: Any) -> Outcome:
     if row.drop_at is not None or row.answer_at is not None:
         return Outcome.DROPPED
     return Outcome.FAILED
+
+
+def closing_details(
+    row: Any, outcome: Outcome, now: dt.datetime, why: str, *, max_wait_s: float
+) -> CallDetails:
+    """What closes a row whose call ended while no engine followed it. A person answered
+    and never connected was dropped by the dialplan's hold timer: the drop is a fact of the
+    abandonment windows, so it gets its time (``max_wait_s`` after the answer, at the
+    latest now) and its wait, as a drop seen live would."""
+    details = CallDetails(end_at=now, hangup_cause_txt=why)
+    if outcome is Outcome.DROPPED and row.drop_at is None and row.answer_at is not None:
+        answer_at = _aware(row.answer_at)
+        drop_at = min(now, answer_at + dt.timedelta(seconds=max_wait_s))
+        wait_s = round((drop_at - answer_at).total_seconds(), 3)
+        details = replace(details, drop_at=drop_at, wait_s=wait_s)
+    return details
 
 
 def _aware(value: object) -> dt.datetime:

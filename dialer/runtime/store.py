@@ -38,6 +38,7 @@ from campaigns.status_engine import RuleRefusal, StatusRuleError, apply_agent_st
 from dialer.engine import Call, Lead
 from dialer.engine.clock import Clock
 from dialer.engine.core import PhaseChange
+from dialer.runtime.cluster import CampaignMovedError
 from dialer.runtime.jobs import JobSpec
 from pacing.accounting import AbandonmentLedger, local_days
 
@@ -391,6 +392,13 @@ class SqlJournal:
     after it failed (a database outage): :class:`BackgroundJournal` retries it until it
     succeeds. A row is found by the call's id (``channel_id``) when this process did not
     write it (a call adopted after a restart).
+
+    In a cluster (:attr:`fence` set) every call fact is written only while the campaign's
+    lease still has this owner and the token it had when the fact happened
+    (:attr:`token_of` then, or the one :meth:`as_owner` pins), checked in the write's own
+    transaction; otherwise the write raises CampaignMovedError (a queued call-log row is
+    dropped instead): another engine took the campaign and adopted its calls. An agent's
+    status is not fenced: it is what a person did, and the record's lease guards it.
     """
 
     def __init__(
@@ -406,11 +414,46 @@ class SqlJournal:
         self._pending: dict[str, _PendingStatus] = {}
         self._ended: set[str] = set()
         self._insert_failed = False
+        #: In a cluster: does the lease of campaign c still have this owner and token t?
+        #: (:meth:`dialer.runtime.cluster.Cluster.owns`; None: one engine, no fence.)
+        self.fence: Callable[[sa.Connection, int, int | None], bool] | None = None
+        #: The token this engine holds for a campaign now (None: not held).
+        self.token_of: Callable[[int], int | None] | None = None
+        self._pinned: tuple[int, int | None] | None = None
+        self._row_tokens: dict[str, int | None] = {}
+
+    def as_owner(self, campaign_id: int, token: int | None, job: Callable[[], None]) -> None:
+        """Run ``job`` with the lease token held when its fact happened (a queued write)."""
+        self._pinned = (campaign_id, token)
+        try:
+            job()
+        finally:
+            self._pinned = None
+
+    def _token(self, campaign_id: int) -> int | None:
+        if self._pinned is not None and self._pinned[0] == campaign_id:
+            return self._pinned[1]
+        return None if self.token_of is None else self.token_of(campaign_id)
+
+    def _check_owner(self, conn: sa.Connection, campaign_id: int, token: int | None) -> None:
+        """Raise CampaignMovedError unless this engine still owns the campaign with
+        ``token`` (no fence: always fine)."""
+        if self.fence is not None and not self.fence(conn, campaign_id, token):
+            raise CampaignMovedError(campaign_id, self.owner, token)
+
+    def _guard_for(self, call: Call) -> Callable[[sa.Connection], None] | None:
+        """The fence of a write of ``call``'s facts, for a transaction opened elsewhere."""
+        if self.fence is None:
+            return None
+        campaign_id, token = call.campaign_id, self._token(call.campaign_id)
+        return lambda conn: self._check_owner(conn, campaign_id, token)
 
     def dialed(self, call: Call) -> None:
         """Queue the attempt's call-log row; :meth:`flush` writes the queued rows in one
         transaction (the runtime flushes after every engine step, before any event of
         the call can arrive)."""
+        if self.fence is not None:
+            self._row_tokens[call.call_id] = self._token(call.campaign_id)
         self._unwritten.append(call)
 
     def flush(self) -> None:
@@ -418,12 +461,26 @@ class SqlJournal:
 
         The rows stay queued until the transaction commits; after a failed attempt the
         rows already there (the commit went through, its answer was lost) are not
-        inserted twice.
+        inserted twice. In a cluster, the rows of a campaign this engine no longer owns
+        (with the token it had when it dialed) are not written: dropped and logged.
         """
         if not self._unwritten:
             return
         calls = list(self._unwritten)
+        fenced: list[str] = []
         with self.db.begin() as conn:
+            if self.fence is not None:
+                verdict: dict[tuple[int, int | None], bool] = {}
+                for call in calls:
+                    key = (call.campaign_id, self._row_tokens.get(call.call_id))
+                    if key not in verdict:
+                        verdict[key] = self.fence(conn, *key)
+                fenced = [
+                    c.call_id
+                    for c in calls
+                    if not verdict[(c.campaign_id, self._row_tokens.get(c.call_id))]
+                ]
+                calls = [c for c in calls if c.call_id not in set(fenced)]
             if self._insert_failed:
                 ids = [call.call_id for call in calls]
                 found = conn.execute(
@@ -455,7 +512,11 @@ class SqlJournal:
                 for log_id, call_id in result:
                     self._log_ids[str(call_id)] = int(log_id)
         self._insert_failed = False
+        for call in self._unwritten:
+            self._row_tokens.pop(call.call_id, None)
         del self._unwritten[: len(self._unwritten)]
+        if fenced:
+            log.warning("call_rows_fenced", calls=fenced, owner=self.owner)
 
     def _log_id(self, conn: sa.Connection, call: Call) -> int | None:
         """The call's row: written by this journal, or found by the call's id."""
@@ -476,6 +537,7 @@ class SqlJournal:
         self.flush()
         values = {k: v for k, v in values.items() if v is not None}
         with self.db.begin() as conn:
+            self._check_owner(conn, call.campaign_id, self._token(call.campaign_id))
             log_id = self._log_id(conn, call)
             if log_id is None:
                 log.warning("call_log_row_missing", call_id=call.call_id, fact=fact)
@@ -532,6 +594,7 @@ class SqlJournal:
             call=details,
             call_log_id=log_id,
             lease_owner=self.owner,
+            guard=self._guard_for(call),
         )
         self._forget(call.call_id)
 
@@ -545,18 +608,26 @@ class SqlJournal:
         now = call.end_at or self.clock.utcnow()
         outcome = call.outcome or Outcome.FAILED
         if outcome is not Outcome.ANSWERED:
-            record_outcome(
-                self.db,
-                call.lead.record_id,
-                outcome,
-                now=now,
-                call=_details(call),
-                call_log_id=log_id,
-                lease_owner=self.owner,
-            )
-            self._forget(call.call_id)
+            try:
+                record_outcome(
+                    self.db,
+                    call.lead.record_id,
+                    outcome,
+                    now=now,
+                    call=_details(call),
+                    call_log_id=log_id,
+                    lease_owner=self.owner,
+                    guard=self._guard_for(call),
+                )
+            finally:
+                self._forget(call.call_id)
             return
         with self.db.begin() as conn:
+            try:
+                self._check_owner(conn, call.campaign_id, self._token(call.campaign_id))
+            except CampaignMovedError:
+                self._forget(call.call_id)
+                raise
             values = {"outcome": outcome.value, **_details(call).values()}
             conn.execute(sa.update(_CALL_LOG).where(_CALL_LOG.c.id == log_id).values(**values))
         pending = self._pending.pop(call.call_id, None)
@@ -614,6 +685,7 @@ class SqlJournal:
             call=_details(call),
             call_log_id=self._log_ids.get(call.call_id),
             lease_owner=self.owner,
+            guard=self._guard_for(call),
         )
         self._forget(call.call_id)
 
@@ -684,6 +756,7 @@ class SqlJournal:
                 )
 
     def _forget(self, call_id: str) -> None:
+        self._row_tokens.pop(call_id, None)
         self._log_ids.pop(call_id, None)
         self._ended.discard(call_id)
         self._pending.pop(call_id, None)
@@ -733,6 +806,9 @@ class BackgroundJournal:
         self.stalled = threading.Event()
         self.failures = 0
         self.retries = 0
+        #: Call facts refused because the campaign moved to another engine meanwhile.
+        self.fenced = 0
+        self._facts_queued: dict[int, int] = {}
         self._thread = threading.Thread(target=self._work, name="call-journal", daemon=True)
         self._thread.start()
 
@@ -756,6 +832,10 @@ class BackgroundJournal:
         while True:
             try:
                 job()
+            except CampaignMovedError as exc:
+                self.fenced += 1
+                log.warning("call_fact_fenced", campaign=exc.campaign_id, token=exc.token)
+                return
             except Exception as exc:
                 if not is_outage(exc):
                     self.failures += 1
@@ -781,10 +861,33 @@ class BackgroundJournal:
             self._queued += 1
         self._queue.put(job)
 
+    def _put_fact(self, call: Call, job: Callable[[Call], None]) -> None:
+        """Queue a write of ``call``'s facts with the lease token held now (in a cluster)."""
+        snapshot = replace(call)
+        campaign_id = call.campaign_id
+        token_of = self.inner.token_of
+        token = None if token_of is None else token_of(campaign_id)
+        with self._idle:
+            self._facts_queued[campaign_id] = self._facts_queued.get(campaign_id, 0) + 1
+
+        def write() -> None:
+            try:
+                self.inner.as_owner(campaign_id, token, lambda: job(snapshot))
+            finally:
+                with self._idle:
+                    self._facts_queued[campaign_id] -= 1
+
+        self._put(write)
+
+    def facts_queued(self, campaign_id: int) -> int:
+        """Call facts of a campaign queued and not written yet (a campaign handed over
+        waits for them: they are written under its lease)."""
+        with self._idle:
+            return self._facts_queued.get(campaign_id, 0)
+
     def dialed(self, call: Call) -> None:
         """Queue the row (written at the next flush, on the worker)."""
-        snapshot = replace(call)
-        self._put(lambda: self.inner.dialed(snapshot))
+        self._put_fact(call, self.inner.dialed)
 
     def flush(self) -> None:
         """Ask the worker to write the queued rows."""
@@ -792,28 +895,23 @@ class BackgroundJournal:
 
     def answered(self, call: Call) -> None:
         """Write the pick-up on the worker."""
-        snapshot = replace(call)
-        self._put(lambda: self.inner.answered(snapshot))
+        self._put_fact(call, self.inner.answered)
 
     def connected(self, call: Call) -> None:
         """Write the connection to the agent on the worker."""
-        snapshot = replace(call)
-        self._put(lambda: self.inner.connected(snapshot))
+        self._put_fact(call, self.inner.connected)
 
     def dropped(self, call: Call) -> None:
         """Write the drop on the worker."""
-        snapshot = replace(call)
-        self._put(lambda: self.inner.dropped(snapshot))
+        self._put_fact(call, self.inner.dropped)
 
     def refused(self, call: Call, message: str) -> None:
         """Close the attempt as not placed on the worker."""
-        snapshot = replace(call)
-        self._put(lambda: self.inner.refused(snapshot, message))
+        self._put_fact(call, lambda c: self.inner.refused(c, message))
 
     def finished(self, call: Call) -> None:
         """Close the attempt on the worker."""
-        snapshot = replace(call)
-        self._put(lambda: self.inner.finished(snapshot))
+        self._put_fact(call, self.inner.finished)
 
     def status_set(
         self,
@@ -836,8 +934,7 @@ class BackgroundJournal:
 
     def default_status(self, call: Call) -> None:
         """Apply the default status on the worker."""
-        snapshot = replace(call)
-        self._put(lambda: self.inner.default_status(snapshot))
+        self._put_fact(call, self.inner.default_status)
 
     def agent_phase(self, change: PhaseChange) -> None:
         """Write the agent's phase change on the worker, in order with the calls' facts."""

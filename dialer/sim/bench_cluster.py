@@ -102,22 +102,56 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(1000 * ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 3)
 
 
-def _postgres_cpu_s() -> float:
-    """CPU seconds used so far by the local PostgreSQL server's processes (0 when it is not
-    on this host: then the figure is not known)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name = text[text.find("(") + 1 : text.rfind(")")]
-        if not name.startswith("postgres"):
-            continue
-        fields = text[text.rfind(")") + 2 :].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+def _cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a local process used so far (None: not on this host)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _DbSessions:
+    """The PostgreSQL backends serving the bench's engines (their application_name starts
+    with ``tag``): their CPU seconds and peak count, so that other work on a shared server
+    is not counted. Backends seen at :meth:`start` count from there, later ones from 0."""
+
+    def __init__(self, db: sa.Engine, tag: str) -> None:
+        self.db = db
+        self.tag = tag
+        self.base: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.peak = 0
+
+    def _pids(self) -> list[int]:
+        with self.db.connect() as conn:
+            return [
+                int(pid)
+                for (pid,) in conn.execute(
+                    sa.text("SELECT pid FROM pg_stat_activity WHERE application_name LIKE :t"),
+                    {"t": f"{self.tag}%"},
+                )
+            ]
+
+    def start(self) -> None:
+        for pid in self._pids():
+            cpu = _cpu_s(pid)
+            if cpu is not None:
+                self.base[pid] = self.last[pid] = cpu
+
+    def sample(self) -> None:
+        pids = self._pids()
+        self.peak = max(self.peak, len(pids))
+        for pid in pids:
+            cpu = _cpu_s(pid)
+            if cpu is not None:
+                self.base.setdefault(pid, 0.0)
+                self.last[pid] = cpu
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self.last[pid] - self.base[pid] for pid in self.last)
 
 
 @dataclass
@@ -153,11 +187,13 @@ def run_cluster_bench(
     campaigns: int | None = None,
     warmup_s: float = 30.0,
     profiles_dir: Path = Path("config/pacing"),
+    profile_to: Path | None = None,
 ) -> dict[str, Any]:
     """Start ``engines`` engine processes and ``servers`` simulators over a fresh schema of
     the PostgreSQL at ``pg_url``, run a predictive campaign mix with ``agents`` simulated
     agents for ``seconds`` (the first ``warmup_s`` not measured), stop everything (drain),
-    and return the figures."""
+    and return the figures. ``profile_to``: a folder where each engine writes its cProfile
+    (``bench<k>.prof``; read it with ``python -m pstats``)."""
     n_campaigns = campaigns or max(2, 2 * engines)
     per = max(1, agents // n_campaigns)
     schema = f"bench_cluster_{uuid.uuid4().hex[:10]}"
@@ -199,35 +235,43 @@ def run_cluster_bench(
         for e in range(engines):
             name = f"bench{e + 1}"
             config = tmp / f"{name}.toml"
+            engine_url = make_url(db_url).update_query_dict(
+                {"application_name": f"{schema}/{name}"}
+            )
             config.write_text(
-                f'[database]\nurl = "{db_url}"\n'
+                f'[database]\nurl = "{engine_url.render_as_string(hide_password=False)}"\n'
                 f'[engine]\nid = "{name}"\ntick_s = 0.5\ndrain_s = 20\n'
                 f"[cluster]\nfailover_s = 10\nsettle_s = 8\n"
                 f'[pacing]\nprofiles_dir = "{profiles_dir.resolve()}"\n'
                 f'[logging]\nlevel = "WARNING"\n{server_toml}'
             )
-            args = [*_DIALER, "--config", str(config), "run", "--sim-agents", str(scenario)]
+            program = _DIALER
+            if profile_to is not None:
+                profile_to.mkdir(parents=True, exist_ok=True)
+                out = profile_to.resolve() / f"{name}.prof"
+                program = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "dialer.cli"]
+            args = [*program, "--config", str(config), "run", "--sim-agents", str(scenario)]
             args += ["--campaign", "all", "--metrics", str(tmp / f"{name}.json")]
             engine_procs.append(_Proc(name, _spawn(args, tmp / f"{name}.log")))
         procs.extend(engine_procs)
-        _wait_for(lambda: _owned(db) == len(ids), 120)
+        _wait_up(db, len(ids), procs, tmp, 120)
         started = time.monotonic()
         time.sleep(warmup_s)
         first_id = _scalar(db, "SELECT coalesce(max(id), 0) FROM call_log")
         # The engines' samples carry perf_counter() times: one system-wide monotonic clock.
         cutoff = time.perf_counter()
-        cpu0, t0 = _postgres_cpu_s(), time.monotonic()
-        connections = 0
+        sessions = _DbSessions(db, f"{schema}/")
+        sessions.start()
+        t0 = time.monotonic()
+        load_start = os.getloadavg()
         while time.monotonic() - started < seconds:
-            connections = max(
-                connections,
-                _scalar(
-                    db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                ),
-            )
+            sessions.sample()
             time.sleep(1.0)
+        sessions.sample()
         measured_s = time.monotonic() - t0
-        db_cpu = _postgres_cpu_s() - cpu0
+        db_cpu = sessions.cpu_s
+        connections = sessions.peak
+        load_end = os.getloadavg()
         dials = _scalar(db, "SELECT count(*) FROM call_log WHERE id > :m", m=first_id)
         for item in engine_procs:
             item.proc.send_signal(signal.SIGTERM)
@@ -279,6 +323,11 @@ def run_cluster_bench(
             "engine_errors": sum(int(s["errors"]) for s in steady),
             "engines_reporting": len(steady),
             "target_connect_p99_ms": 100,
+            # The machine's load while measured (other work counts: the figures are the
+            # machine's as much as the engine's), and its CPUs.
+            "load_avg_1m_start": round(load_start[0], 2),
+            "load_avg_1m_end": round(load_end[0], 2),
+            "cpus": os.cpu_count(),
         }
     finally:
         for item in procs:
@@ -323,6 +372,27 @@ def _wait_for(condition: Callable[[], bool], within_s: float) -> None:
             return
         time.sleep(0.5)
     msg = f"the cluster did not come up within {within_s:.0f} s"
+    raise TimeoutError(msg)
+
+
+def _wait_up(db: sa.Engine, campaigns: int, procs: list[_Proc], tmp: Path, within_s: float) -> None:
+    """Wait until every campaign is owned; a process that exits meanwhile (an engine that
+    refused to start, a simulator that failed) ends the wait at once, with its last lines."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        dead = [p for p in procs if p.proc.poll() is not None]
+        if dead:
+            tails = []
+            for item in dead:
+                lines = (tmp / f"{item.name}.log").read_text(errors="replace").splitlines()
+                tails.append(
+                    f"{item.name} exited ({item.proc.returncode}): " + " | ".join(lines[-5:])
+                )
+            raise RuntimeError("the cluster did not come up: " + "; ".join(tails))
+        if _owned(db) == campaigns:
+            return
+        time.sleep(0.5)
+    msg = f"the cluster did not come up within {within_s:.0f} s (campaigns owned: {_owned(db)})"
     raise TimeoutError(msg)
 
 

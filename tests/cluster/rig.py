@@ -44,6 +44,47 @@ no_answer_timeout_s = 10
 talk = {{ dist = "lognormal", mean = 6, sd = 2, min = 2 }}
 """
 
+#: Test-only audit (installed in the rig's schema): every write of a call's telephony facts
+#: (who: the writing session's application_name, which is the engine's id) and every change
+#: of a campaign's lease owner or token, with the database's clock_timestamp().
+AUDIT = """
+CREATE TABLE audit_fact (call_log_id int, campaign_id int, writer text,
+                         at timestamp DEFAULT timezone('UTC', clock_timestamp()));
+CREATE TABLE audit_lease (campaign_id int, owner text, token int,
+                          at timestamp DEFAULT timezone('UTC', clock_timestamp()));
+CREATE FUNCTION audit_fact() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' OR (NEW.dial_at, NEW.answer_at, NEW.connect_at, NEW.drop_at,
+      NEW.end_at, NEW.outcome, NEW.agent_id) IS DISTINCT FROM (OLD.dial_at, OLD.answer_at,
+      OLD.connect_at, OLD.drop_at, OLD.end_at, OLD.outcome, OLD.agent_id) THEN
+    INSERT INTO audit_fact (call_log_id, campaign_id, writer)
+    VALUES (NEW.id, NEW.campaign_id, current_setting('application_name'));
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER audit_fact AFTER INSERT OR UPDATE ON call_log
+  FOR EACH ROW EXECUTE FUNCTION audit_fact();
+CREATE FUNCTION audit_lease() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' OR (NEW.owner, NEW.token) IS DISTINCT FROM (OLD.owner, OLD.token) THEN
+    INSERT INTO audit_lease (campaign_id, owner, token) VALUES (NEW.campaign_id, NEW.owner,
+                                                                NEW.token);
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER audit_lease AFTER INSERT OR UPDATE ON campaign_lease
+  FOR EACH ROW EXECUTE FUNCTION audit_lease();
+"""
+
+#: Facts written by an engine that was not the campaign's lease owner at that moment.
+FOREIGN_WRITES = """
+SELECT f.call_log_id, f.campaign_id, f.writer, f.at, l.owner FROM audit_fact f
+  LEFT JOIN LATERAL (SELECT owner FROM audit_lease a WHERE a.campaign_id = f.campaign_id
+                      AND a.at <= f.at ORDER BY a.at DESC LIMIT 1) l ON true
+ WHERE f.writer <> coalesce(split_part(l.owner, '/', 1), '')
+ ORDER BY f.at
+"""
+
 
 @dataclass
 class ClusterRig:
@@ -63,8 +104,12 @@ class ClusterRig:
     campaign_ids: list[int] = field(default_factory=list)
     db: sa.Engine | None = None
 
-    def url(self) -> str:
-        url = make_url(self.pg_url).update_query_dict({"options": f"-csearch_path={self.schema}"})
+    def url(self, application: str = "rig") -> str:
+        """The schema's URL; ``application``: the sessions' application_name (the engine's
+        id for an engine, so that the audit knows who wrote)."""
+        url = make_url(self.pg_url).update_query_dict(
+            {"options": f"-csearch_path={self.schema}", "application_name": application}
+        )
         return url.render_as_string(hide_password=False)
 
     def setup(self) -> None:
@@ -74,6 +119,8 @@ class ClusterRig:
         admin.dispose()
         self.db = make_engine(self.url())
         upgrade(self.db)
+        with self.db.begin() as conn:
+            conn.execute(sa.text(AUDIT))
         self.campaign_ids = build_cluster_demo(
             self.db,
             campaigns=self.campaigns,
@@ -101,7 +148,7 @@ class ClusterRig:
         )
         config = self.tmp / f"{name}.toml"
         config.write_text(
-            f'[database]\nurl = "{self.url()}"\n'
+            f'[database]\nurl = "{self.url(name)}"\n'
             f'[engine]\nid = "{name}"\ntick_s = 0.5\nlease_s = 10\ndrain_s = 15\n'
             f"[cluster]\nfailover_s = {self.failover_s}\nsettle_s = 4\n"
             f'[pacing]\nprofiles_dir = "{ROOT / "config/pacing"}"\n{servers}'
@@ -119,7 +166,18 @@ class ClusterRig:
         os.kill(proc.pid, sig)
         return proc.wait(timeout=within_s)
 
+    def pause_engine(self, name: str) -> None:
+        """Freeze an engine process (SIGSTOP): a stall, as under load or a long GC pause."""
+        os.kill(self.engines[name].pid, signal.SIGSTOP)
+
+    def resume_engine(self, name: str) -> None:
+        """Let a frozen engine go on (SIGCONT) where it stopped."""
+        os.kill(self.engines[name].pid, signal.SIGCONT)
+
     def teardown(self) -> None:
+        for proc in self.engines.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGCONT)
         for proc in [*self.engines.values(), *self.sims]:
             if proc.poll() is None:
                 proc.kill()
@@ -183,6 +241,12 @@ class ClusterRig:
         leased = self.rows("SELECT id, lease_owner FROM record WHERE lease_owner IS NOT NULL")
         if leased:
             out.append(f"record leases held: {leased[:10]}")
+        foreign = self.rows(FOREIGN_WRITES)
+        if foreign:
+            out.append(
+                "call facts written by an engine that did not own the campaign then"
+                f" (row, campaign, writer, at, owner): {foreign[:10]}"
+            )
         for name, log in self.logs.items():
             skipped = [
                 line[:200]

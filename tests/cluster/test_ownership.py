@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from campaigns.db import make_engine
 from campaigns.migrate import upgrade
 from campaigns.models import utcnow
-from dialer.runtime.cluster import Cluster, assign
+from dialer.runtime.cluster import Cluster, assign, to_hand_over
 from dialer.runtime.store import SqlLeads
 from dialer.sim.bench_cluster import build_cluster_demo
 
@@ -153,3 +153,15 @@ def test_a_stale_owner_claims_no_record_after_its_campaign_moved(db: sa.Engine) 
     b.renew({})
     assert 1 in {t.campaign_id for t in b.step({}).taken}
     assert leads.claim(1, 2, utcnow()) == []
+
+
+def test_the_most_loaded_engine_hands_over_the_campaign_that_narrows_the_gap() -> None:
+    """a has 8 + 4 + 1 agents, b none: a hands over the campaign leaving the loads closest
+    (13 vs 0: moving 8 gives 5 / 8, moving 4 gives 9 / 4); b, or a balanced a, hands
+    nothing over; a campaign as heavy as the gap never moves (it would move back)."""
+    assert to_hand_over({1: 8, 2: 4, 3: 1}, {"a/1": 13, "b/1": 0}, "a/1") == 1
+    assert to_hand_over({4: 2}, {"a/1": 13, "b/1": 2}, "b/1") is None
+    assert to_hand_over({1: 4, 2: 4}, {"a/1": 8, "b/1": 4}, "a/1") is None, "4 < 4 fails"
+    assert to_hand_over({1: 4, 2: 4}, {"a/1": 8, "b/1": 0}, "a/1") == 1
+    assert to_hand_over({1: 9}, {"a/1": 9, "b/1": 0}, "a/1") is None, "its only campaign"
+    assert to_hand_over({1: 0, 2: 0}, {"a/1": 2, "b/1": 0}, "a/1") == 1, "idle ones weigh 1"

@@ -3,14 +3,18 @@ answered person is connected only to an agent whose seat is on the same server."
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
 from asterisk import events as ev
 from asterisk.adapter import DialRequest
 from asterisk.pool import AmiPool
 from asterisk.simulator import PbxSimulator
 from asterisk.world import World
 from dialer.engine import CampaignRun, ConnectCall, Engine, Originate, RunState, StartSeat
+from dialer.engine import agents as ag
 from dialer.engine.clock import VirtualClock
 from dialer.runtime.mqtt import MemorySink
+from dialer.runtime.telephony import execute_now
 from dialer.sim.memory import MemoryJournal, MemoryLeads, MemoryRecord
 from tests.asterisk.conftest import EventLog, settings_for
 from tests.dialer.test_engine import FixedPacer
@@ -104,3 +108,86 @@ async def test_the_pool_places_a_call_on_the_server_it_names_while_it_can() -> N
                     is not None
                 )
             assert [pool.server_of_call(f"x{i}") for i in range(3)] == ["a", "a", "b"]
+
+
+async def test_agents_of_a_server_that_went_away_are_reseated_on_another() -> None:
+    """Two simulators, agents seated on both; one is stopped. Before ``reseat_after_s`` its
+    agents wait (no call for them); after it, the ready ones get a seat on the server that
+    is up, are ready there, and every call goes to that server."""
+    log = EventLog()
+    clock = VirtualClock()
+    leads = MemoryLeads([MemoryRecord(i, 1, f"+4822100{i:04d}") for i in range(1, 60)])
+    async with AsyncExitStack() as stack:
+        sim_a = await stack.enter_async_context(PbxSimulator(World(), port=0, time_scale=20))
+        sim_b = PbxSimulator(World(), port=0, time_scale=20)
+        await sim_b.__aenter__()
+        b_up = True
+        try:
+            servers = [
+                settings_for(sim_a, name="a", max_channels=20),
+                settings_for(sim_b, name="b", max_channels=20, reconnect_min_s=60),
+            ]
+            pool = await stack.enter_async_context(AmiPool(servers, on_event=log))
+            engine = Engine(
+                clock=clock,
+                leads=leads,
+                journal=MemoryJournal(leads),
+                sink=MemorySink(),
+                lines=30,
+                seat_server=pool.server_of_agent,
+                reseat_after_s=5.0,
+            )
+            engine.add_campaign(CampaignRun(1, "two servers", FixedPacer(4), max_wait_s=2.0))
+            engine.set_state(1, RunState.RUNNING)
+            while not all(a.connected for a in pool.adapters):
+                await log.wait_for(lambda _: all(a.connected for a in pool.adapters))
+            seen = 0
+
+            async def feed(until: object) -> None:
+                """Hand the pool's events to the engine (carrying out its commands) until
+                ``until`` holds."""
+                nonlocal seen
+                while True:
+                    while seen < len(log.events):
+                        event = log.events[seen]
+                        seen += 1
+                        execute_now(pool, engine.on_event(event), originate=False)
+                    if until():  # type: ignore[operator]
+                        return
+                    await log.wait_for(lambda _, fed=seen: fed < len(log.events))
+
+            for agent_id in (1, 2, 3, 4):
+                seat = str(1000 + agent_id)
+                cmds = engine.agent_login(agent_id, seat, 1)
+                # Seats spread over both servers: 1 and 3 on a, 2 and 4 on b.
+                execute_now(pool, [c for c in cmds if not isinstance(c, StartSeat)])
+                pool.start_seat(seat, server="a" if agent_id % 2 else "b")
+            await feed(lambda: all(a.state.seat_up for a in engine.agents.values()))
+            assert {pool.server_of_agent(str(1000 + i)) for i in (2, 4)} == {"b"}
+
+            await sim_b.__aexit__(None, None, None)  # pbx b goes away
+            b_up = False
+            await feed(lambda: "b" in engine.servers_down)
+            clock.advance(1.0)
+            early = engine.tick()
+            assert not [c for c in early if isinstance(c, StartSeat)], "too early to move"
+            assert {c.server for c in early if isinstance(c, Originate)} <= {"a"}
+
+            clock.advance(5.0)
+            moved = engine.tick()
+            assert sorted(c.agent_id for c in moved if isinstance(c, StartSeat)) == [2, 4]
+            execute_now(pool, moved, originate=False)
+            await feed(
+                lambda: all(
+                    engine.agents[i].state.seat_up and pool.server_of_agent(str(1000 + i)) == "a"
+                    for i in (2, 4)
+                )
+            )
+            assert all(a.state.phase is ag.Phase.READY for a in engine.agents.values())
+            clock.advance(1.0)
+            placed = [c for c in engine.tick() if isinstance(c, Originate)]
+            assert placed
+            assert {c.server for c in placed} == {"a"}
+        finally:
+            if b_up:
+                await sim_b.__aexit__(None, None, None)

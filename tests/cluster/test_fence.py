@@ -1,0 +1,161 @@
+"""Call facts of a stalled owner are fenced by the campaign's lease token
+(dialer/runtime/store.py SqlJournal.fence, dialer/runtime/cluster.py Cluster.owns / lapsed):
+whatever it writes after another engine took the campaign is refused, in the write's own
+transaction, and a queued write carries the token held when its fact happened."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from campaigns.models import utcnow
+from dialer.engine import Call, Lead
+from dialer.engine.clock import VirtualClock
+from dialer.runtime.cluster import CampaignMovedError, Cluster
+from dialer.runtime.store import BackgroundJournal, SqlJournal
+from tests.cluster.test_ownership import _member, db
+
+__all__ = ["db"]  # the fixture, imported for the tests below
+
+pytestmark = pytest.mark.postgres
+
+
+def _journal(db: sa.Engine, member: Cluster) -> SqlJournal:
+    journal = SqlJournal(db, engine_id="a", clock=VirtualClock(utcnow()), nonce="n1")
+    journal.fence = member.owns
+    journal.token_of = member.held.get
+    return journal
+
+
+def _call(db: sa.Engine, campaign_id: int, call_id: str) -> Call:
+    with db.connect() as conn:
+        record_id, phone = conn.execute(
+            sa.text("SELECT id, phone FROM record WHERE campaign_id = :c ORDER BY id LIMIT 1"),
+            {"c": campaign_id},
+        ).one()
+    lead = Lead(record_id=int(record_id), campaign_id=campaign_id, phone=str(phone))
+    return Call(call_id, 0, campaign_id, lead, None, 0.0, utcnow())
+
+
+def _stall(db: sa.Engine, owner: str) -> None:
+    """``owner``'s leases and heartbeat run out (it stopped renewing long ago)."""
+    with db.begin() as conn:
+        for table in ("campaign_lease", "cluster_engine"):
+            conn.execute(
+                sa.text(
+                    f"UPDATE {table} SET expires_at = expires_at - interval '1 h' WHERE owner = :o"
+                ),
+                {"o": owner},
+            )
+
+
+def _rows(db: sa.Engine) -> dict[str, tuple[object, ...]]:
+    with db.connect() as conn:
+        return {
+            str(r[0]): tuple(r[1:])
+            for r in conn.execute(sa.text("SELECT channel_id, answer_at, end_at FROM call_log"))
+        }
+
+
+def _owned_by_a(db: sa.Engine) -> tuple[Cluster, Cluster, int]:
+    a, b = _member(db, "a"), _member(db, "b")
+    a.renew({})
+    a.step({})
+    b.renew({})
+    campaign_id = min(a.held)
+    return a, b, campaign_id
+
+
+def test_a_stale_owners_call_facts_are_refused_after_the_takeover(db: sa.Engine) -> None:
+    """Row and answer written while the lease is a's; after b took the campaign, a's answer
+    of another call, its end of the first and a new call's row are all refused."""
+    a, b, campaign_id = _owned_by_a(db)
+    journal = _journal(db, a)
+    first = _call(db, campaign_id, "a-1")
+    journal.dialed(first)
+    journal.flush()
+    first.answer_at = first.person_at = utcnow()
+    journal.answered(first)
+    assert _rows(db)["a-1"][0] is not None
+    _stall(db, "a/n1")
+    b.renew({})
+    assert campaign_id in {t.campaign_id for t in b.step({}).taken}
+    first.end_at = utcnow() + dt.timedelta(seconds=5)
+    with pytest.raises(CampaignMovedError):
+        journal.finished(first)
+    assert _rows(db)["a-1"][1] is None, "the stale owner did not close the adopted call's row"
+    later = _call(db, campaign_id, "a-2")
+    journal.dialed(later)
+    journal.flush()
+    assert "a-2" not in _rows(db), "a row dialed under a lapsed lease is not written"
+
+
+def test_a_queued_fact_carries_the_token_of_when_it_happened(db: sa.Engine) -> None:
+    """A fact queued while a owned the campaign and written after b took it is refused,
+    even though a took the campaign back since (a new token: its old facts are stale)."""
+    a, b, campaign_id = _owned_by_a(db)
+    inner = _journal(db, a)
+    journal = BackgroundJournal(inner)
+    try:
+        call = _call(db, campaign_id, "a-3")
+        journal.dialed(call)
+        journal.flush()
+        assert journal.wait_idle(10)
+        blocker = db.connect()
+        lock = blocker.begin()
+        # Hold the lease row: the queued write below waits in its fence for it.
+        blocker.execute(
+            sa.text("SELECT 1 FROM campaign_lease WHERE campaign_id = :c FOR UPDATE"),
+            {"c": campaign_id},
+        )
+        call.answer_at = call.person_at = utcnow()
+        journal.answered(call)  # token 1 captured now
+        blocker.execute(
+            sa.text(
+                "UPDATE campaign_lease SET owner = 'b/n1', token = token + 1 WHERE campaign_id = :c"
+            ),
+            {"c": campaign_id},
+        )
+        lock.commit()
+        blocker.close()
+        assert journal.wait_idle(10)
+        assert journal.fenced == 1
+        assert _rows(db)["a-3"][0] is None
+    finally:
+        journal.close()
+    assert b.held == {}
+
+
+def test_an_owner_that_did_not_renew_in_time_gives_the_campaign_up_and_releases_it(
+    db: sa.Engine,
+) -> None:
+    """lapsed(): past (start of the last renewal + failover_s - margin) on the engine's own
+    clock the lease is given up at once; the next round frees it (its name kept) so that
+    another engine takes it without waiting for it to run out, and adopts from it."""
+    now = [100.0]
+    a = Cluster(
+        db, engine_id="a", owner="a/n1", failover_s=3.0, settle_s=0.0, monotonic=lambda: now[0]
+    )
+    a.renew({})
+    a.step({})
+    held = dict(a.held)
+    assert held
+    now[0] += 3.0 - a.margin_s - 0.01
+    assert a.lapsed() == []
+    now[0] += 0.02
+    assert sorted(a.lapsed()) == sorted(held)
+    assert a.held == {}
+    a.step({}, take=False)
+    with db.connect() as conn:
+        rows = conn.execute(sa.text("SELECT campaign_id, owner, expires_at FROM campaign_lease"))
+        leases = {int(c): (o, e) for c, o, e in rows}
+    assert all(leases[c] == ("a/n1", None) for c in held), "free, a's name kept"
+    b = _member(db, "b")
+    b.renew({})
+    taken = b.step({}).taken  # its share by the rule (a is still a live engine)
+    assert taken
+    assert all(t.previous == "a/n1" and t.previous_live for t in taken)
+    with db.connect() as conn:
+        assert not any(a.owns(conn, t.campaign_id, held[t.campaign_id]) for t in taken)
