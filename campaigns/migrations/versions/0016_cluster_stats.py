@@ -1,8 +1,8 @@
 """A campaign owner's live figures beside its lease, for the pages of every engine
 (dialer/runtime/cluster.py).
 
-Revision ID: 0015_cluster_stats
-Revises: 0014_cluster
+Revision ID: 0016_cluster_stats
+Revises: 0015_reports_more
 Create Date: 2026-12-07 05:20:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_cluster_stats"
-down_revision: str | None = "0014_cluster"
+revision: str = "0016_cluster_stats"
+down_revision: str | None = "0015_reports_more"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
