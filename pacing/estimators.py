@@ -223,6 +223,20 @@ class DialOutcomeModel:
         p = self._person.weights() + w * self._prior_person
         return float(p.sum() / a.sum())
 
+    def person_prob_cv2(self) -> float:
+        """Squared coefficient of variation of :meth:`person_prob` (its own uncertainty).
+
+        The share of persons is estimated from about ``P`` persons' weight (the faded
+        histogram plus the prior's), so its relative variance is about ``(1 - p) / P``: a
+        fifth at the end of the cold start (five persons seen), under 1 % once a hundred
+        are in.  Every call dialed at once shares this error, so the pacer adds it to the
+        spread of the answer count (one overestimated rate over-dials every call at once).
+        """
+        w = self.prior_weight()
+        persons = self._person.total() + w * float(self._prior_person.sum())
+        p = self.person_prob()
+        return min(1.0, (1.0 - p) / max(persons, 1.0))
+
     def tables(self, step_s: float, n_steps: int) -> tuple[FloatArray, FloatArray]:
         """Answer-within tables on the horizons ``step_s * (1..n_steps)``.
 

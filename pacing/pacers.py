@@ -9,6 +9,12 @@
   distributions learned with censoring).  It dials the largest number of calls whose
   *marginal* call has a drop probability within an allowed risk.  Small counts use the
   exact Poisson-binomial laws; large ones a skewness-corrected normal approximation.
+  With ``rate_error_weight`` > 0 (off by default) the answer rate's own error is in the
+  forecast too: its relative variance (about ``(1 - p) / persons seen``) is shared by
+  every call in flight, so it widens the answer count's spread (the exact laws are
+  averaged over three rates, the normal one gets the extra variance); a rate learned from
+  a few persons (cold start, after a change point) dials fewer calls at once, one learned
+  from hundreds changes little.
 
   The allowed risk starts at ``initial_risk`` and is steered by a budget controller
   (:class:`RiskController`): each settled answer moves it towards spending a drop budget
@@ -64,6 +70,7 @@ _SQRT2: Final = math.sqrt(2.0)
 _ANSWER_RATE_TC_S: Final = 600.0
 _SQRT2PI: Final = math.sqrt(2.0 * math.pi)
 _COARSE_POINTS: Final = 24  # the normal path's first pass: this many counts, then the gap
+_MIXTURE_CV2: Final = 0.01  # the exact path mixes over the answer rate's error above this
 
 
 def _normal_cdf(x: FloatArray) -> FloatArray:
@@ -149,6 +156,7 @@ class PredictiveSettings:
     max_after_call_s: float = 900.0
     exact_limit: int = 40
     prior_calls_per_agent: float = 0.5
+    rate_error_weight: float = 0.0
 
     def check(self) -> None:
         """Raise :class:`PacerParameterError` for a value outside its range."""
@@ -285,6 +293,7 @@ class PredictivePacer:
         self._talk_free: FloatArray = np.zeros((1, 1))
         self._after_free: FloatArray = np.zeros((1, 1))
         self._n_steps = 1
+        self._cv2 = 0.0  # relative variance of the estimated answer rate (refreshed)
         self.status = PacerStatus(0.0, MODE_PROGRESSIVE, "start", 0, self.controller.risk, 0.0, ())
 
     # ------------------------------------------------------------------ events
@@ -443,6 +452,7 @@ class PredictivePacer:
         t = view.t
         if t - self._calls_at >= s.refresh_calls_s:
             self._calls_at = t
+            self._cv2 = self.dial_model.person_prob_cv2() * s.rate_error_weight
             step = s.horizon_step_s
             g, q = self.dial_model.tables(step, math.ceil(self.dial_model.n_bins * 0.5 / step))
             # keep horizons until 99.5 % of person answers are in
@@ -537,7 +547,9 @@ class PredictivePacer:
         q = self._q[None, :]
         vq = q * (1.0 - q)
         mean = mu_a[None, :] + o * q - mu_f[None, :]
-        v = np.maximum(var[None, :] + o * vq, 1e-6)
+        # the answer rate's own error is shared by every call in flight (see _cv2)
+        coming = mu_a[None, :] - float(view.calls_waiting) + o * q
+        v = np.maximum(var[None, :] + o * vq + self._cv2 * coming * coming, 1e-6)
         sd = np.sqrt(v)
         skew = (k3[None, :] + o * vq * (1.0 - 2.0 * q)) / (v * sd)
         x = (-0.5 - mean) / sd
@@ -599,6 +611,21 @@ class PredictivePacer:
     def _exact_risk(
         self, view: View, ans: FloatArray, free: FloatArray, n_max: int, stop_above: float
     ) -> FloatArray:
+        """Marginal risks by the exact laws, averaged over the answer rate's own error.
+
+        With a relative variance ``cv2`` of the estimated answer rate above
+        ``_MIXTURE_CV2``, every answer probability is scaled by ``1 - d``, ``1``, ``1 + d``
+        (weights 1/6, 2/3, 1/6, ``d = sqrt(3 cv2)``: the same variance), and the risks are
+        the mixture's; below it the error is too small to matter on a small floor.
+        """
+        cv2 = self._cv2
+        if cv2 > _MIXTURE_CV2:
+            d = min(0.9, math.sqrt(3.0 * cv2))
+            scales = np.array([1.0 - d, 1.0, 1.0 + d])
+            weights = np.array([1.0 / 6.0, 2.0 / 3.0, 1.0 / 6.0])
+        else:
+            scales = np.ones(1)
+            weights = np.ones(1)
         k = self._n_steps
         # law of agents free by tau + wait: ready agents plus Poisson-binomial
         size_f = free.shape[0] + 1
@@ -610,26 +637,28 @@ class PredictivePacer:
             pf[:, 0] *= 1.0 - free[j]
         cdf_f = np.cumsum(pf, axis=1)  # P(F_extra <= m)
         size_a = ans.shape[0] + n_max + 1
-        pa = np.zeros((k, size_a))
-        pa[:, 0] = 1.0
+        n_s = scales.size
+        pa = np.zeros((n_s, k, size_a))
+        pa[:, :, 0] = 1.0
         for i in range(ans.shape[0]):
-            pr = ans[i][:, None]
-            pa[:, 1:] = pa[:, 1:] * (1.0 - pr) + pa[:, :-1] * pr
-            pa[:, 0] *= 1.0 - ans[i]
+            pr = np.minimum(scales[:, None] * ans[i][None, :], 1.0)  # (n_s, k)
+            pa[:, :, 1:] = pa[:, :, 1:] * (1.0 - pr[:, :, None]) + pa[:, :, :-1] * pr[:, :, None]
+            pa[:, :, 0] *= 1.0 - pr
         # overflow: waiting + A >= ready + F_extra  <=>  F_extra <= A + waiting - ready
         shift = view.calls_waiting - view.agents_ready
         idx = np.arange(size_a) + shift
         cdf_at = np.where(idx < 0, 0.0, cdf_f[:, np.clip(idx, 0, size_f - 1)])  # (k, size_a)
         out: list[float] = []
-        q = self._q[:, None]
+        qs = np.minimum(scales[:, None] * self._q[None, :], 1.0)  # (n_s, k)
+        q = qs[:, :, None]
         w = self._w
         for _ in range(n_max):
-            r = float(((pa * cdf_at).sum(axis=1)) @ w)
+            r = float(weights @ ((pa * cdf_at[None, :, :]).sum(axis=2) @ w))
             out.append(r)
             if r > stop_above:
                 break
-            pa[:, 1:] = pa[:, 1:] * (1.0 - q) + pa[:, :-1] * q
-            pa[:, 0] *= 1.0 - self._q
+            pa[:, :, 1:] = pa[:, :, 1:] * (1.0 - q) + pa[:, :, :-1] * q
+            pa[:, :, 0] *= 1.0 - qs
         return np.asarray(out, dtype=np.float64)
 
     def decide(self, view: View) -> int:

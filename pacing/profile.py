@@ -76,6 +76,7 @@ class EstimatorProfile(_Frozen):
     cold_start_min_persons: int = Field(default=5, ge=0)
     cold_start_min_hangups: int = Field(default=0, ge=0)
     prior_calls_per_agent: float = Field(default=0.5, ge=0.0)
+    rate_error_weight: float = Field(default=0.0, ge=0.0, le=10.0)
 
 
 class PacingProfile(_Frozen):
@@ -145,6 +146,7 @@ class PacingProfile(_Frozen):
             cold_start_min_persons=e.cold_start_min_persons,
             cold_start_min_hangups=e.cold_start_min_hangups,
             prior_calls_per_agent=e.prior_calls_per_agent,
+            rate_error_weight=e.rate_error_weight,
             horizon_step_s=p.horizon_step_s,
             exact_limit=p.exact_limit,
         )

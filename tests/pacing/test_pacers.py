@@ -266,3 +266,20 @@ def test_coarse_search_on_a_large_floor_finds_the_full_scan_count(
     over = np.flatnonzero(full > allowed)
     expected = int(over[0]) if over.size else int(full.size)
     assert pacer.dial_count(view, 2000, allowed) == expected
+
+
+def test_a_thin_list_with_few_persons_seen_dials_fewer_calls_than_a_known_rate() -> None:
+    """With ``rate_error_weight`` on, nine persons in seventy dials leave the answer rate
+    uncertain by about a quarter: every call dialed at once shares that error, so the pacer
+    dials fewer calls at once than one that takes the estimate as exact (three drops in one
+    burst on a cold 12 % list); once thousands of dials are in it dials about the same."""
+    view = View(140.0, 15, 11, tuple([30.0] * 11), (20.0, 40.0, 60.0, 80.0), (), (), 0, 200)
+    aware = warmed_predictive(calls=70, person_prob=0.12, seed=5, rate_error_weight=1.0)
+    blind = warmed_predictive(calls=70, person_prob=0.12, seed=5, rate_error_weight=0.0)
+    assert aware.dial_model.persons >= aware.settings.cold_start_min_persons
+    n_aware, n_blind = aware.decide(view), blind.decide(view)
+    assert aware.status.mode == blind.status.mode == MODE_PREDICTIVE
+    assert n_aware < n_blind
+    settled = warmed_predictive(calls=4000, person_prob=0.12, seed=5, rate_error_weight=1.0)
+    settled_blind = warmed_predictive(calls=4000, person_prob=0.12, seed=5, rate_error_weight=0.0)
+    assert settled.decide(view) >= settled_blind.decide(view) - 1
