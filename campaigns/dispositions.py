@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from campaigns.enums import Outcome, SystemStatus
-from campaigns.errors import CampaignError
+from campaigns.errors import CampaignError, CampaignNotFoundError
 from campaigns.models import AuditLog, CallLog, Campaign, CampaignStatus, Record, StatusDef
 from campaigns.status_engine import (
     DATED_STATUSES,
@@ -134,8 +134,11 @@ def campaign_statuses(conn: sa.Connection, campaign_id: int) -> list[StatusOptio
 
 
 def load_rules(conn: sa.Connection, campaign_id: int) -> tuple[CampaignRules, AutoTable]:
-    """The campaign's rules and automatic-status table, from its row and its statuses."""
-    campaign = conn.execute(sa.select(_CAMPAIGN).where(_CAMPAIGN.c.id == campaign_id)).one()
+    """The campaign's rules and automatic-status table, from its row and its statuses
+    (CampaignNotFoundError when there is no such campaign)."""
+    campaign = conn.execute(sa.select(_CAMPAIGN).where(_CAMPAIGN.c.id == campaign_id)).one_or_none()
+    if campaign is None:
+        raise CampaignNotFoundError(campaign_id)
     statuses = campaign_statuses(conn, campaign_id)
     rules = CampaignRules.from_campaign(campaign, statuses)
     return rules, AutoTable.from_statuses(statuses)

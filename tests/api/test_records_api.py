@@ -229,3 +229,13 @@ def test_group_leader_acts_only_within_the_group(
     assert leader.post(url, json={"action": "park", "ids": [floor["b1"]]}).status_code == 404
     parked = leader.post(url, json={"action": "park", "filter": {}}).json()
     assert parked["changed"] == [floor["a1"], floor["a2"]]
+
+
+def test_an_action_on_a_campaign_that_does_not_exist_is_404(clients: Clients) -> None:
+    """Found by schemathesis: a bulk action naming no campaign answered 500."""
+    admin = clients[Role.ADMIN]
+    response = admin.post(
+        "/api/campaigns/999/records/actions", json={"action": "park", "filter": {}}
+    )
+    assert response.status_code == 404, response.text
+    assert response.json()["error"] == "campaign_not_found"
