@@ -220,3 +220,27 @@ async def test_status_options_are_whole_in_polish(ops: Ops, width: int) -> None:
         options = await page.evaluate(_OVERFLOW_JS)
         assert options, "no status option on the page"
         assert [(text, out) for text, out in options if out > 1] == []
+
+
+async def test_a_dial_refusal_stays_when_the_desk_reads_its_state_again(ops: Ops) -> None:
+    """The desk re-reads the agent's state on every event and every 15 s: that read must
+    not wipe the words of a refusal the agent has not read yet (it once did: a DNC refusal
+    flashed and vanished when the status-saved event arrived just after it)."""
+    add_dnc(ops.host.db, "+48221234568", actor="test")
+    agent = api_sign_in(ops.app, "agent")
+    assert agent.post("/api/agent/login", json={"campaign": ops.campaign}).status_code == 200
+    ops.host.seat_up()
+    async with serve(ops.app) as url, chromium() as browser:
+        page = await (await new_context(browser, url)).new_page()
+        await page.clock.install()
+        errors = page_errors(page)
+        await sign_in(page, "agent", PASSWORD)
+        await page.goto("/agent")
+        await _phase(page, EN["phase.ready"])
+        await page.get_by_label(EN["agent.dial_number"]).fill("+48 22 123 45 68")
+        await page.get_by_role("button", name=EN["agent.dial"], exact=True).click()
+        await expect(page.locator("#seat-error")).to_have_text(EN["dial_refused.dnc"])
+        async with page.expect_response("**/api/agent/state"):
+            await page.clock.run_for(16_000)  # the 15 s safety net reads the state again
+        await expect(page.locator("#seat-error")).to_have_text(EN["dial_refused.dnc"])
+        assert errors == []

@@ -40,15 +40,20 @@
 
   /* ---- state ------------------------------------------------------------------------ */
 
+  // The element showing why the state could not be read, if any: a later successful read
+  // clears that message only, never the refusal of an action the agent just took.
+  let stateErrorEl = null;
   async function loadState() {
     try {
       const next = await D.api("GET", "/api/agent/state");
-      D.showError($("seat-error"), null);
+      if (stateErrorEl) D.showError(stateErrorEl, null);
+      stateErrorEl = null;
       setState(next || { phase: "logged_out" });
     } catch (err) {
       // Still offer the login form (and the reason it may fail) when the state is unknown.
       if (state.phase === "logged_out" && $("login-seat").hidden) setState({ phase: "logged_out" });
-      D.showError(state.phase === "logged_out" ? $("login-seat-error") : $("seat-error"), err);
+      stateErrorEl = state.phase === "logged_out" ? $("login-seat-error") : $("seat-error");
+      D.showError(stateErrorEl, err);
     }
   }
   const refresh = D.throttle(loadState, 300);
