@@ -275,6 +275,16 @@ class ClusterSettings(_Section):
     settle_s: float | None = Field(default=None, ge=0, le=600)
     """At start, seconds to wait for the other engines to announce themselves before taking
     free campaigns (default: half of ``failover_s``)."""
+    rebalance: bool = True
+    """Move a campaign from the most loaded engine to the least loaded one when the gap
+    allows (false: a campaign stays with its engine until that engine stops or stalls)."""
+    handover_s: float = Field(default=120.0, ge=1, le=3600)
+    """Rebalancing: seconds a campaign handed to a less loaded engine may take to go quiet
+    (no new call is placed; its ringing calls end, its agents finish their calls and
+    wrap-up). Not quiet by then, it dials on here."""
+    handover_retry_s: float = Field(default=600.0, ge=0, le=86_400)
+    """After a handover that was not quiet in time, seconds before this engine proposes
+    another (doubled after each further miss in a row, up to eight times)."""
 
 
 class NotifyRecipient(_Section):

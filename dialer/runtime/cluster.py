@@ -102,6 +102,53 @@ def to_hand_over(held: Mapping[int, int], engines: Mapping[str, int], me: str) -
     return min(fits)[1] if fits else None
 
 
+@dataclass
+class Handovers:
+    """The rebalancing handovers of this engine (bookkeeping only; the clock is passed in).
+
+    One at a time. A campaign being handed over places no new call and waits up to
+    ``wait_s`` to go quiet (its ringing calls ended, its agents done with their calls and
+    wrap-up). One that does not is given up (it dials on) and this engine proposes no other
+    for ``retry_s``, twice that after a second miss in a row, up to eight times: a campaign
+    that is never quiet in time (long talks, or rings longer than the wait) keeps dialing
+    instead of standing still for most of every minute."""
+
+    wait_s: float
+    retry_s: float
+    pending: dict[int, float] = field(default_factory=dict)
+    """Campaign → when its handover began."""
+    not_before: float = 0.0
+    misses: int = 0
+    """Handovers given up in a row."""
+
+    def start(self, campaign_id: int, now: float) -> bool:
+        """Begin handing ``campaign_id`` over, unless one is under way or a miss is recent."""
+        if self.pending or now < self.not_before:
+            return False
+        self.pending[campaign_id] = now
+        return True
+
+    def overdue(self, campaign_id: int, now: float) -> bool:
+        return now - self.pending[campaign_id] > self.wait_s
+
+    def done(self, campaign_id: int) -> None:
+        """Handed over: the next proposal may start at once."""
+        self.pending.pop(campaign_id, None)
+        self.misses = 0
+
+    def give_up(self, campaign_id: int, now: float) -> float:
+        """Not quiet in time: dial on; the seconds before the next proposal."""
+        self.pending.pop(campaign_id, None)
+        self.misses += 1
+        pause = self.retry_s * float(2 ** min(self.misses - 1, 3))
+        self.not_before = now + pause
+        return pause
+
+    def forget(self, campaign_id: int) -> None:
+        """The campaign left this engine another way (lost, stopped)."""
+        self.pending.pop(campaign_id, None)
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     """One campaign's lease as surveyed."""

@@ -66,7 +66,7 @@ from dialer.engine.adoption import Found, FoundCall, FoundSeat, Plan, plan
 from dialer.engine.calls import Call, CallPhase, Lead
 from dialer.engine.clock import Clock, ScaledClock, WallClock
 from dialer.errors import ROOT_ERRORS, DialerError
-from dialer.runtime.cluster import Cluster, Taken, owner_engine
+from dialer.runtime.cluster import Cluster, Handovers, Taken, owner_engine
 from dialer.runtime.commands import CommandGate, check_seat
 from dialer.runtime.inbound import InboundRecorder, Notifier, WorklistJournal
 from dialer.runtime.jobs import Jobs, JobSpec
@@ -166,8 +166,14 @@ class Runtime:
             self.leads.fence = self.cluster.fence
         self._cluster_ok_t = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None  # the engine's, once started
-        #: Campaigns being handed to another engine (rebalancing) → since (monotonic).
-        self._handing_over: dict[int, float] = {}
+        #: Campaigns being handed to another engine (rebalancing), on the monotonic clock.
+        #: Campaigns just taken from another engine whose calls and seats are still being
+        #: read from the servers: not loaded (so not dialed, nobody logs in to them) until
+        #: adopted, whatever else syncs the campaigns meanwhile.
+        self._adopting: set[int] = set()
+        self._handovers = Handovers(
+            wait_s=settings.cluster.handover_s, retry_s=settings.cluster.handover_retry_s
+        )
         #: Events published from worker threads (the journal's callback requests, the inbound
         #: recorder), handed to the engine's sink on its loop (bound below).
         self.thread_sink = LoopSink(NullSink())
@@ -566,7 +572,11 @@ class Runtime:
             state = _STATE.get(row.state, RunState.STOPPED)
             run = self.engine.campaigns.get(row.id)
             if run is None:
-                if state is RunState.STOPPED or (held is not None and row.id not in held):
+                if (
+                    state is RunState.STOPPED
+                    or (held is not None and row.id not in held)
+                    or row.id in self._adopting
+                ):
                     continue
                 try:
                     profile = self.profiles.get(row.pacing_profile)
@@ -658,9 +668,12 @@ class Runtime:
         renewing = None
         if self.cluster is not None and taken:
             renewing = asyncio.create_task(self._renew_while_adopting(taken))
+        ids = {item.campaign_id for item in taken}
+        self._adopting |= ids
         try:
             return await self._take_over_now(taken)
         finally:
+            self._adopting -= ids
             if renewing is not None:
                 renewing.cancel()
                 await asyncio.gather(renewing, return_exceptions=True)
@@ -702,6 +715,7 @@ class Runtime:
                     only_known=engine_id in live,
                 )
             )
+        self._adopting -= {item.campaign_id for item in taken}
         self.sync_campaigns()
         adopted = sum(self._apply(item) for item in found)
         await self._wait_gone({channel for item in found for _, channel in item.hangups})
@@ -928,7 +942,7 @@ class Runtime:
                     held_seats = self._seats_held(cluster)
                     for campaign_id in await asyncio.to_thread(cluster.renew, held_seats):
                         self._lose_campaign(campaign_id)
-        self._hand_over(changes.hand_over)
+        self._hand_over(changes.hand_over if self.settings.cluster.rebalance else None)
 
     def _seats_held(self, cluster: Cluster) -> dict[int, list[str]]:
         """The seats of the agents logged in, per campaign held."""
@@ -945,21 +959,22 @@ class Runtime:
         """Rebalancing: a campaign the rule moves to a less loaded engine stops placing
         calls; once quiet (its calls ended, its agents idle) its lease is released with its
         agents' seats, so that engine takes it and adopts the agents in its next round
-        (nothing is hung up or dropped). Not quiet within ``engine.drain_s``: it dials on."""
+        (nothing is hung up or dropped). Not quiet within ``cluster.handover_s``: it dials
+        on, and the next proposal waits (:class:`~dialer.runtime.cluster.Handovers`)."""
         cluster = self.cluster
         if cluster is None:
             return
         now = time.monotonic()
-        if proposed is not None and not self._handing_over and not self.engine.draining:
+        handovers = self._handovers
+        if proposed is not None and not self.engine.draining:
             run = self.engine.campaigns.get(proposed)
-            if run is not None:
+            if run is not None and handovers.start(proposed, now):
                 run.handing_over = True
-                self._handing_over[proposed] = now
                 log.info("campaign_handover_started", campaign=proposed)
-        for campaign_id, since in list(self._handing_over.items()):
+        for campaign_id in list(handovers.pending):
             run = self.engine.campaigns.get(campaign_id)
             if run is None or campaign_id not in cluster.held:
-                del self._handing_over[campaign_id]
+                handovers.forget(campaign_id)
                 continue
             if (
                 self.engine.campaign_quiet(campaign_id)
@@ -972,15 +987,16 @@ class Runtime:
                 except sa.exc.SQLAlchemyError as exc:
                     log.warning("campaign_handover_failed", campaign=campaign_id, error=str(exc))
                     continue
-                del self._handing_over[campaign_id]
+                handovers.done(campaign_id)
                 self._lose_campaign(campaign_id)
                 log.info("campaign_handed_over", campaign=campaign_id)
-            elif now - since > self.settings.engine.drain_s:
+            elif handovers.overdue(campaign_id, now):
                 run.handing_over = False
-                del self._handing_over[campaign_id]
+                retry_in_s = handovers.give_up(campaign_id, now)
                 log.warning(
                     "campaign_handover_abandoned",
                     campaign=campaign_id,
+                    retry_in_s=retry_in_s,
                     calls_up=sorted(
                         f"{c.call_id}:{c.phase.value}"
                         for c in self.engine.calls.values()

@@ -34,7 +34,7 @@ from campaigns.demo import build_demo
 from campaigns.migrate import upgrade
 from campaigns.models import Campaign, CampaignStatus, Record
 from campaigns.selection import forget_zone_keys
-from dialer.sim.bench_engine import bench_scenario
+from dialer.sim.bench_engine import NO_ANSWER_TIMEOUT_S, bench_scenario
 
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 _STATUS = CampaignStatus.__table__  # type: ignore[attr-defined]
@@ -229,6 +229,7 @@ def run_cluster_bench(
         server_toml = "".join(
             f'[[asterisk.servers]]\nname = "pbx{k + 1}"\nport = {port}\n'
             f"max_channels = {channels}\noriginates_per_second = 2000\n"
+            f"ring_timeout_s = {NO_ANSWER_TIMEOUT_S}\n"
             for k, port in enumerate(ports)
         )
         engine_procs: list[_Proc] = []

@@ -30,6 +30,9 @@ from dialer.config import Settings
 from dialer.runtime import Runtime
 from dialer.sim.simagents import scenario_agents
 
+#: How long an unanswered bench call rings (the scenario's, and the engines' ring timeout).
+NO_ANSWER_TIMEOUT_S = 20
+
 _SCENARIO = """\
 name = "{name}"
 duration_s = 3600
@@ -43,7 +46,7 @@ machine_prob = 0.0
 busy_prob = 0.05
 congestion_prob = 0.01
 ring = {{ dist = "lognormal", mean = 8, sd = 4 }}
-no_answer_timeout_s = 20
+no_answer_timeout_s = {no_answer}
 talk = {{ dist = "lognormal", mean = 40, sd = 20, min = 5 }}
 """
 
@@ -52,7 +55,7 @@ def bench_scenario(name: str, *, agents: int, lines: int) -> str:
     """The simulator's scenario for a bench: ``agents`` log in over 25 s, as a shift does,
     rather than all in the same millisecond; ``lines`` trunk lines."""
     steps = [[5 * i, max(1, agents * (i + 1) // 6)] for i in range(6)]
-    return _SCENARIO.format(name=name, schedule=steps, lines=lines)
+    return _SCENARIO.format(name=name, schedule=steps, lines=lines, no_answer=NO_ANSWER_TIMEOUT_S)
 
 
 def _pct(values: list[float], q: float) -> float | None:

@@ -140,10 +140,11 @@ class ClusterRig:
         for port in self.ports:
             wait_port(port, 60)
 
-    def start_engine(self, name: str) -> None:
+    def start_engine(self, name: str, *, rebalance: bool = True) -> None:
+        # ring_timeout_s: the scenario's no_answer_timeout_s
         servers = "".join(
             f'[[asterisk.servers]]\nname = "pbx{k + 1}"\nport = {port}\nmax_channels = 60\n'
-            "originates_per_second = 100\n"
+            "originates_per_second = 100\nring_timeout_s = 10\n"
             for k, port in enumerate(self.ports)
         )
         config = self.tmp / f"{name}.toml"
@@ -151,6 +152,7 @@ class ClusterRig:
             f'[database]\nurl = "{self.url(name)}"\n'
             f'[engine]\nid = "{name}"\ntick_s = 0.5\nlease_s = 10\ndrain_s = 15\n'
             f"[cluster]\nfailover_s = {self.failover_s}\nsettle_s = 4\n"
+            f"rebalance = {str(rebalance).lower()}\n"
             f'[pacing]\nprofiles_dir = "{ROOT / "config/pacing"}"\n{servers}'
         )
         log = self.tmp / f"{name}.log"
@@ -165,6 +167,16 @@ class ClusterRig:
         proc = self.engines.pop(name)
         os.kill(proc.pid, sig)
         return proc.wait(timeout=within_s)
+
+    def stop_all(self, within_s: float = 40.0) -> None:
+        """SIGTERM every engine at once (they drain side by side), then wait: each must
+        exit 0 (its log's tail in the failure otherwise)."""
+        names = sorted(self.engines)
+        for name in names:
+            os.kill(self.engines[name].pid, signal.SIGTERM)
+        for name in names:
+            code = self.engines.pop(name).wait(timeout=within_s)
+            assert code == 0, f"{name} exited {code}:\n{self.log_text(name)[-2000:]}"
 
     def pause_engine(self, name: str) -> None:
         """Freeze an engine process (SIGSTOP): a stall, as under load or a long GC pause."""

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from campaigns.db import make_engine
 from campaigns.migrate import upgrade
 from campaigns.models import utcnow
-from dialer.runtime.cluster import Cluster, assign, to_hand_over
+from dialer.runtime.cluster import Cluster, Handovers, assign, to_hand_over
 from dialer.runtime.store import SqlLeads
 from dialer.sim.bench_cluster import build_cluster_demo
 
@@ -165,3 +165,37 @@ def test_the_most_loaded_engine_hands_over_the_campaign_that_narrows_the_gap() -
     assert to_hand_over({1: 4, 2: 4}, {"a/1": 8, "b/1": 0}, "a/1") == 1
     assert to_hand_over({1: 9}, {"a/1": 9, "b/1": 0}, "a/1") is None, "its only campaign"
     assert to_hand_over({1: 0, 2: 0}, {"a/1": 2, "b/1": 0}, "a/1") == 1, "idle ones weigh 1"
+
+
+def test_a_campaign_never_quiet_is_not_held_still_by_handover_after_handover() -> None:
+    """The rule proposes the same campaign every round; it never goes quiet (long talks,
+    rings longer than the wait). It once stood still 15 s of every 16 (a CI run saw no
+    connect in 40 s); now it waits once, dials on, and the retries back off."""
+    handovers = Handovers(wait_s=15.0, retry_s=60.0)
+    still = 0.0
+    gave_up: list[float] = []
+    for second in range(3600):
+        now = float(second)
+        handovers.start(7, now)
+        if 7 in handovers.pending:
+            still += 1.0
+            if handovers.overdue(7, now):
+                gave_up.append(handovers.give_up(7, now))
+    assert gave_up[:5] == [60.0, 120.0, 240.0, 480.0, 480.0], "doubling up to eight times"
+    assert still / 3600 < 0.1, f"held still {still:.0f} s of the hour"
+
+
+def test_a_handover_done_lets_the_next_start_at_once_and_one_runs_at_a_time() -> None:
+    handovers = Handovers(wait_s=15.0, retry_s=60.0)
+    assert handovers.start(1, 0.0)
+    assert not handovers.start(2, 1.0), "one at a time"
+    assert not handovers.overdue(1, 15.0)
+    assert handovers.overdue(1, 15.5)
+    handovers.give_up(1, 16.0)
+    assert not handovers.start(2, 75.0), "60 s after the miss"
+    assert handovers.start(2, 76.0)
+    handovers.done(2)
+    assert handovers.misses == 0
+    assert handovers.start(3, 77.0), "a success resets the pause"
+    handovers.forget(3)
+    assert handovers.pending == {}

@@ -7,7 +7,6 @@ and dials it. Afterwards: 0 double dials, 0 lost calls, windows intact."""
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 
 import pytest
@@ -70,12 +69,13 @@ def test_a_joining_engine_gets_a_campaign_handed_over_without_a_dropped_call(
         adopted = _events(rig.log_text("e2"), "adopted_campaigns")
         assert adopted
         assert adopted[0]["open_calls"] == 0, "the campaign moved with no call up"
-        assert int(str(adopted[0]["agents"])) > 0, "its agents followed it"
+        # Every one of them: the campaign is loaded only once adopted, so none logs in anew
+        # on e2 first (once 0 of 4 followed, when the periodic sync loaded it early).
+        assert int(str(adopted[0]["agents"])) == rig.agents, "its agents followed it"
         restarted = rig.rows(
             "SELECT id FROM call_log WHERE hangup_cause_txt LIKE 'engine restarted%'"
         )
         assert restarted == [], "no call was cancelled or closed by the move"
-        for name in sorted(rig.engines):
-            assert rig.stop_engine(name, signal.SIGTERM) == 0, rig.log_text(name)[-2000:]
+        rig.stop_all()
         problems = rig.problems()
         assert not problems, "after the handover:\n  " + "\n  ".join(problems)
