@@ -223,7 +223,9 @@ class AmiAdapter:
         self._sent_calls: set[str] = set()  # claimed by an originate() in progress or done
         self._written_calls: set[str] = set()  # their Originate was written to a socket
         self._sent_originate_ids: list[str] = []
-        self._list_items: dict[str, list[Message]] = {}
+        #: List actions in progress: ActionID → their items so far, and the future that
+        #: the list's end (its ``...Complete`` event, or a refusal) resolves.
+        self._lists: dict[str, tuple[list[Message], asyncio.Future[None]]] = {}
         self.stats = {"messages": 0, "garbage": 0, "events": 0, "originates": 0, "logins": 0}
         self._log = log.bind(server=settings.name)
         self._rng = random.Random()
@@ -474,16 +476,42 @@ class AmiAdapter:
         self._send_simple({"Action": "Hangup", "Channel": channel, "Cause": str(cause)}, channel)
 
     async def _collect(self, proto: _Protocol, action: dict[str, str]) -> list[Message]:
-        """Send a list action and gather its items until the list completes."""
+        """Send a list action and gather its items until the list's ``...Complete`` event
+        (the first response only says that the list starts: Asterisk writes the items
+        after it, one by one). A refusal (``Response: Error``, e.g. no such conference)
+        is an empty list."""
         action_id = self._action_id("list")
-        fut = proto.send({**action, "ActionID": action_id})
         items: list[Message] = []
-        self._list_items[action_id] = items
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._lists[action_id] = (items, done)
+
+        def failed(sent: asyncio.Future[Any]) -> None:  # the session closed meanwhile
+            if not sent.cancelled() and sent.exception() is not None and not done.done():
+                done.set_exception(sent.exception())  # type: ignore[arg-type]
+
         try:
-            await _within(fut, self.settings.login_timeout_s)
+            proto.send({**action, "ActionID": action_id}).add_done_callback(failed)
+            await _within(done, self.settings.login_timeout_s)
         finally:
-            self._list_items.pop(action_id, None)
+            self._lists.pop(action_id, None)
         return items
+
+    def _list_item(self, item: Message) -> bool:
+        """File a message of a list in progress; True when it was one."""
+        entry = self._lists.get(item.headers.get("ActionID", ""))
+        if entry is None:
+            return False
+        items, done = entry
+        name = item.headers.get("Event")
+        if name is None:  # the response: a list follows, or nothing will
+            if item.headers.get("EventList", "").lower() != "start" and not done.done():
+                done.set_result(None)
+        elif name.endswith("Complete"):
+            if not done.done():
+                done.set_result(None)
+        else:
+            items.append(item)
+        return True
 
     # ------------------------------------------------------------------ internals
     def _action_id(self, kind: str) -> str:
@@ -555,12 +583,8 @@ class AmiAdapter:
                     message=item.pairs[:2],
                 )
             name = item.headers.get("Event")
-            if name is not None and self._list_items:
-                bucket = self._list_items.get(item.headers.get("ActionID", ""))
-                if bucket is not None:
-                    if not name.endswith("Complete"):
-                        bucket.append(item)
-                    return
+            if self._lists and self._list_item(item):
+                return
             if name == "Shutdown":
                 self._log.warning("ami_server_shutdown", restart=item.get("Restart"))
                 if self._proto is not None:

@@ -41,6 +41,10 @@ class SimControls:
     """Knobs tests turn to make the simulated server misbehave."""
 
     response_delay_s: float = 0.0  # responses to actions are written this late
+    # The items of a list (CoreShowChannels, ConfbridgeList, ...) reach the client this
+    # long after the list's first response, as Asterisk writes them one by one: a client
+    # that takes the response for the whole list gets none of them.
+    list_items_gap_s: float = 0.002
     refuse_logins: bool = False  # answer Login with an error (bad secret)
     ignore_pings: bool = False  # never answer Ping: the client must notice a dead peer
 
@@ -78,7 +82,23 @@ class _Session(asyncio.Protocol):
         self.sim._sessions.pop(self.sid, None)
         log.debug("sim_session_closed", session=self.sid)
 
+    later: list[bytes] = field(default_factory=list)
+    """Bytes held back (a list's items) and everything written after them, in order."""
+
     def write(self, data: bytes) -> None:
+        if self.later:
+            self.later.append(data)
+        elif self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def write_after(self, delay: float, data: bytes) -> None:
+        """Write ``data`` ``delay`` seconds from now; what is written meanwhile follows it."""
+        self.later.append(data)
+        if len(self.later) == 1:
+            self.sim._later(delay, self._flush, b"")
+
+    def _flush(self, _: bytes) -> None:
+        data, self.later = b"".join(self.later), []
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
@@ -362,6 +382,7 @@ class PbxSimulator:
             return
         broadcast: list[bytes] = []
         probe = self.latency_probe
+        listing: set[int] = set()  # sessions whose list items follow a "list starts" answer
         for out in outs:
             data = encode(out.pairs)
             if out.session is None:
@@ -372,10 +393,15 @@ class PbxSimulator:
             session = self._sessions.get(out.session)
             if session is None:
                 continue  # the session that asked is gone: its answer is lost, as on Asterisk
-            if self.controls.response_delay_s > 0:
-                self._later(self.controls.response_delay_s, session.write, data)
+            delay = self.controls.response_delay_s
+            if out.session in listing:
+                session.write_after(delay + self.controls.list_items_gap_s, data)
+            elif delay > 0:
+                self._later(delay, session.write, data)
             else:
                 session.write(data)
+            if ("EventList", "start") in out.pairs:
+                listing.add(out.session)
         if broadcast:
             blob = b"".join(broadcast)
             for s in self._sessions.values():

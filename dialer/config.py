@@ -278,6 +278,10 @@ class ClusterSettings(_Section):
     rebalance: bool = True
     """Move a campaign from the most loaded engine to the least loaded one when the gap
     allows (false: a campaign stays with its engine until that engine stops or stalls)."""
+    rebalance_after_s: float = Field(default=60.0, ge=0, le=3600)
+    """Rebalancing moves a campaign only once the loads have called for that same move
+    this long without a break (agents logging in at the start of a shift, or engines
+    started a few seconds apart, move nothing)."""
     handover_s: float = Field(default=120.0, ge=1, le=3600)
     """Rebalancing: seconds a campaign handed to a less loaded engine may take to go quiet
     (no new call is placed; its ringing calls end, its agents finish their calls and

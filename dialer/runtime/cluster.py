@@ -106,26 +106,42 @@ def to_hand_over(held: Mapping[int, int], engines: Mapping[str, int], me: str) -
 class Handovers:
     """The rebalancing handovers of this engine (bookkeeping only; the clock is passed in).
 
-    One at a time. A campaign being handed over places no new call and waits up to
-    ``wait_s`` to go quiet (its ringing calls ended, its agents done with their calls and
-    wrap-up). One that does not is given up (it dials on) and this engine proposes no other
-    for ``retry_s``, twice that after a second miss in a row, up to eight times: a campaign
-    that is never quiet in time (long talks, or rings longer than the wait) keeps dialing
-    instead of standing still for most of every minute."""
+    One at a time, once the rule has proposed the same campaign for ``steady_s``. A
+    campaign being handed over places no new call and waits up to ``wait_s`` to go quiet
+    (its ringing calls ended, its agents done with their calls and wrap-up). One that does
+    not is given up (it dials on) and this engine proposes no other for ``retry_s``, twice
+    that after a second miss in a row, up to eight times: a campaign that is never quiet
+    in time (long talks, or rings longer than the wait) keeps dialing instead of standing
+    still for most of every minute."""
 
     wait_s: float
     retry_s: float
+    steady_s: float = 0.0
+    """A proposal is acted on only once the rule made it this long without a break (agents
+    logging in at a shift's start, or one engine joining a few seconds after another, do
+    not move a campaign)."""
     pending: dict[int, float] = field(default_factory=dict)
     """Campaign → when its handover began."""
     not_before: float = 0.0
     misses: int = 0
     """Handovers given up in a row."""
+    proposed: int | None = None
+    proposed_since: float = 0.0
 
-    def start(self, campaign_id: int, now: float) -> bool:
-        """Begin handing ``campaign_id`` over, unless one is under way or a miss is recent."""
-        if self.pending or now < self.not_before:
+    def start(self, proposed: int | None, now: float) -> bool:
+        """The rule's proposal this round (None: none): True when handing ``proposed``
+        over begins now. Not while one is under way, a miss is recent, or the proposal has
+        not stood for ``steady_s``."""
+        if proposed != self.proposed:
+            self.proposed, self.proposed_since = proposed, now
+        if (
+            proposed is None
+            or self.pending
+            or now < self.not_before
+            or now - self.proposed_since < self.steady_s
+        ):
             return False
-        self.pending[campaign_id] = now
+        self.pending[proposed] = now
         return True
 
     def overdue(self, campaign_id: int, now: float) -> bool:
@@ -513,17 +529,24 @@ class Cluster:
                 self.valid_until.pop(campaign_id, None)
         log.info("campaign_leases_released", campaigns=ids, owner=self.owner)
 
-    def hand_over(self, campaign_id: int) -> None:
+    def hand_over(self, campaign_id: int, seats: Sequence[str]) -> None:
         """Give up a lease for another engine to take at once, keeping this owner's name on
-        it so that the taker adopts the seats it reported (its agents follow)."""
+        it with ``seats``, those of its agents logged in now (not as of the last renewal),
+        so that the taker adopts every one of them (its agents follow)."""
         token = self.held.get(campaign_id, -1)
         with self.db.begin() as conn:
             conn.execute(
                 sa.text(
-                    "UPDATE campaign_lease SET expires_at = NULL"
+                    "UPDATE campaign_lease SET expires_at = NULL, agents = :a, seats = :s"
                     " WHERE campaign_id = :c AND owner = :owner AND token = :t"
                 ),
-                {"c": campaign_id, "owner": self.owner, "t": token},
+                {
+                    "c": campaign_id,
+                    "owner": self.owner,
+                    "t": token,
+                    "a": len(seats),
+                    "s": ",".join(sorted(seats)),
+                },
             )
         self.held.pop(campaign_id, None)
         self.valid_until.pop(campaign_id, None)

@@ -172,7 +172,9 @@ class Runtime:
         #: adopted, whatever else syncs the campaigns meanwhile.
         self._adopting: set[int] = set()
         self._handovers = Handovers(
-            wait_s=settings.cluster.handover_s, retry_s=settings.cluster.handover_retry_s
+            wait_s=settings.cluster.handover_s,
+            retry_s=settings.cluster.handover_retry_s,
+            steady_s=settings.cluster.rebalance_after_s,
         )
         #: Events published from worker threads (the journal's callback requests, the inbound
         #: recorder), handed to the engine's sink on its loop (bound below).
@@ -966,11 +968,11 @@ class Runtime:
             return
         now = time.monotonic()
         handovers = self._handovers
-        if proposed is not None and not self.engine.draining:
-            run = self.engine.campaigns.get(proposed)
-            if run is not None and handovers.start(proposed, now):
-                run.handing_over = True
-                log.info("campaign_handover_started", campaign=proposed)
+        if proposed not in self.engine.campaigns or self.engine.draining:
+            proposed = None
+        if handovers.start(proposed, now) and proposed is not None:
+            self.engine.campaigns[proposed].handing_over = True
+            log.info("campaign_handover_started", campaign=proposed)
         for campaign_id in list(handovers.pending):
             run = self.engine.campaigns.get(campaign_id)
             if run is None or campaign_id not in cluster.held:
@@ -983,7 +985,7 @@ class Runtime:
             ):
                 # On the loop, with nothing awaited in between: nothing can start meanwhile.
                 try:
-                    cluster.hand_over(campaign_id)
+                    cluster.hand_over(campaign_id, self._seats_held(cluster).get(campaign_id, []))
                 except sa.exc.SQLAlchemyError as exc:
                     log.warning("campaign_handover_failed", campaign=campaign_id, error=str(exc))
                     continue

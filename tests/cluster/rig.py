@@ -152,7 +152,7 @@ class ClusterRig:
             f'[database]\nurl = "{self.url(name)}"\n'
             f'[engine]\nid = "{name}"\ntick_s = 0.5\nlease_s = 10\ndrain_s = 15\n'
             f"[cluster]\nfailover_s = {self.failover_s}\nsettle_s = 4\n"
-            f"rebalance = {str(rebalance).lower()}\n"
+            f"rebalance = {str(rebalance).lower()}\nrebalance_after_s = 3\n"
             f'[pacing]\nprofiles_dir = "{ROOT / "config/pacing"}"\n{servers}'
         )
         log = self.tmp / f"{name}.log"

@@ -199,3 +199,15 @@ def test_a_handover_done_lets_the_next_start_at_once_and_one_runs_at_a_time() ->
     assert handovers.start(3, 77.0), "a success resets the pause"
     handovers.forget(3)
     assert handovers.pending == {}
+
+
+def test_a_proposal_must_stand_before_a_campaign_moves() -> None:
+    """Loads that flicker (agents logging in one by one at a shift's start) propose a move
+    now and then: nothing moves until the same proposal stood ``steady_s`` unbroken."""
+    handovers = Handovers(wait_s=15.0, retry_s=60.0, steady_s=60.0)
+    for second in range(600):  # proposed 50 s, then one round without, again and again
+        assert not handovers.start(None if second % 51 == 50 else 4, float(second))
+    assert not handovers.start(5, 600.0), "another campaign starts its own count"
+    assert not handovers.start(5, 659.0)
+    assert handovers.start(5, 660.0)
+    assert handovers.pending == {5: 660.0}
