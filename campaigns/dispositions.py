@@ -39,6 +39,57 @@ _CALL_LOG = CallLog.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditLog.__table__  # type: ignore[attr-defined]
 
 
+def _kept_condition(call: Any) -> sa.ColumnElement[bool]:
+    """SQL: ``call`` (a row of the call log) was connected to the agent who booked its
+    record as their own callback on the record's previous call."""
+    earlier = _CALL_LOG.alias("earlier")
+    booking = _CALL_LOG.alias("booking")
+    previous_id = (
+        sa.select(sa.func.max(earlier.c.id))
+        .where(earlier.c.record_id == call.c.record_id, earlier.c.id < call.c.id)
+        .correlate(call)  # two levels down from the UPDATE: not found on its own
+        .scalar_subquery()
+    )
+    return sa.and_(
+        # connected now (the live fact), or answered (a call written whole: the log of an
+        # earlier version, generated data)
+        sa.or_(call.c.connect_at.is_not(None), call.c.outcome == Outcome.ANSWERED.value),
+        call.c.agent_id.is_not(None),
+        call.c.record_id.is_not(None),
+        sa.exists().where(
+            booking.c.id == previous_id,
+            booking.c.system_status == SystemStatus.MY_RECORD.value,
+            booking.c.agent_id == call.c.agent_id,
+        ),
+    )
+
+
+def mark_callback_kept(conn: sa.Connection, call_log_id: int) -> None:
+    """Write the fact when it happens: the call just connected (its row has its agent and
+    connect time) keeps a callback when the record's previous call was booked by that
+    agent as ``MY_RECORD``. Two probes of the (record, id) index."""
+    conn.execute(
+        sa.update(_CALL_LOG)
+        .where(
+            _CALL_LOG.c.id == call_log_id,
+            _CALL_LOG.c.callback_kept.is_(sa.false()),
+            _kept_condition(_CALL_LOG),
+        )
+        .values(callback_kept=True)
+    )
+
+
+def mark_callbacks_kept(conn: sa.Connection) -> int:
+    """The same fact for every call of the log at once (a migration, generated data):
+    how many calls kept a callback."""
+    result = conn.execute(
+        sa.update(_CALL_LOG)
+        .where(_CALL_LOG.c.callback_kept.is_(sa.false()), _kept_condition(_CALL_LOG))
+        .values(callback_kept=True)
+    )
+    return int(result.rowcount or 0)
+
+
 class RecordNotFoundError(CampaignError):
     """No record has the given id."""
 
@@ -248,6 +299,8 @@ def record_outcome(
                 **details,
             )
         )
+        if details.get("connect_at") is not None:
+            mark_callback_kept(conn, log_id)
     return Disposition(record_id, state, log_id)
 
 

@@ -312,16 +312,6 @@ class CallLog(SQLModel, table=True):
         sa.Index("ix_call_log_campaign_drop", "campaign_id", "drop_at"),
         # A record's calls in order: its next call after one is a single probe.
         sa.Index("ix_call_log_record_id", "record_id", "id"),
-        # Callbacks booked (the agents report reads a month's bookings, not its calls).
-        sa.Index(
-            "ix_call_log_booking",
-            "dial_at",
-            "agent_id",
-            "record_id",
-            "id",
-            postgresql_where=sa.text("system_status = 'MY_RECORD'"),
-            sqlite_where=sa.text("system_status = 'MY_RECORD'"),
-        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -352,6 +342,10 @@ class CallLog(SQLModel, table=True):
     server: str | None = Field(default=None, max_length=64)
     channel_id: str | None = Field(default=None, max_length=64, index=True)
     action_id: str | None = Field(default=None, max_length=64)
+    callback_kept: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    """A callback kept: the person was connected to the agent who had booked this record as
+    their own (``MY_RECORD``) on its previous call; written when the connect is
+    (:func:`campaigns.dispositions.mark_callback_kept`)."""
 
 
 class CampaignDay(SQLModel, table=True):
@@ -428,6 +422,7 @@ class CallHour(SQLModel, table=True):
     machine: int = 0
     failed: int = 0
     other: int = 0
+    callbacks_kept: int = 0
     talk_s: float = 0.0
     wait_s: float = 0.0
     wrapup_s: float = 0.0
@@ -450,6 +445,7 @@ class CampaignHour(SQLModel, table=True):
     machine: int = 0
     failed: int = 0
     other: int = 0
+    callbacks_kept: int = 0
     talk_s: float = 0.0
     wait_s: float = 0.0
     wrapup_s: float = 0.0
@@ -472,6 +468,7 @@ class TotalHour(SQLModel, table=True):
     machine: int = 0
     failed: int = 0
     other: int = 0
+    callbacks_kept: int = 0
     talk_s: float = 0.0
     wait_s: float = 0.0
     wrapup_s: float = 0.0

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from campaigns.db import create_schema, make_engine
+from campaigns.dispositions import mark_callbacks_kept
 from campaigns.models import Agent, AgentGroup, Campaign
 from campaigns.reports import (
     CustomerView,
@@ -185,6 +186,9 @@ def write_calls(db: sa.Engine, rows: int, *, progress: Progress = _to_stderr) ->
                 ),
                 {"c": CAMPAIGNS, "per": per, "n": rows, "recs": records},
             )
+        progress("callbacks kept")
+        with db.begin() as conn:
+            mark_callbacks_kept(conn)
         progress("vacuum analyze")
         # What autovacuum does to a table at rest: statistics and the visibility map (an
         # index-only scan, as the statuses report's, reads no table page once it is set).
@@ -227,6 +231,7 @@ def write_calls(db: sa.Engine, rows: int, *, progress: Progress = _to_stderr) ->
             ),
             {"c": CAMPAIGNS, "per": per, "n": rows, "recs": records},
         )
+        mark_callbacks_kept(conn)
         conn.exec_driver_sql("ANALYZE")
 
 

@@ -77,6 +77,7 @@ COUNTS: tuple[str, ...] = (
     "machine",
     "failed",
     "other",
+    "callbacks_kept",
 )
 #: Added up per hour: seconds.
 DURATIONS: tuple[str, ...] = ("talk_s", "wait_s", "wrapup_s")
@@ -131,6 +132,7 @@ def _count_cases() -> dict[str, sa.ColumnElement[Any]]:
         "machine": n(outcome == Outcome.MACHINE.value),
         "failed": n(outcome.in_(_FAILED)),
         "other": n(sa.or_(outcome.is_(None), outcome.not_in(known))),
+        "callbacks_kept": n(_LOG.c.callback_kept.is_(sa.true())),
         "talk_s": sa.func.coalesce(sa.func.sum(_LOG.c.talk_s), 0.0),
         "wait_s": sa.func.coalesce(sa.func.sum(_LOG.c.wait_s), 0.0),
         "wrapup_s": sa.func.coalesce(sa.func.sum(_LOG.c.wrapup_s), 0.0),
@@ -1070,50 +1072,6 @@ def phase_totals(
     return out
 
 
-def callbacks_kept(conn: sa.Connection, s: Scope) -> list[tuple[int, int]]:
-    """(agent, callbacks kept) for the MY_RECORD statuses set on calls dialed in ``s``: the
-    record's next call was connected to the agent who booked it."""
-    booking = _LOG.alias("booking")
-    following = _LOG.alias("following")
-    # The record's next call: one probe of the (record, id) index. min() of an expression:
-    # PostgreSQL might otherwise walk the primary key upwards from the booking, over every
-    # later call of the log, until one of the record's turns up.
-    next_id = (
-        sa.select(sa.func.min(following.c.id + 0))
-        .where(following.c.record_id == booking.c.record_id, following.c.id > booking.c.id)
-        .correlate(booking)
-        .scalar_subquery()
-    )
-    # The status written inline: the planner then reads the partial index of bookings
-    # (a bound parameter would hide the value from it) instead of every call of the period.
-    booked = booking.c.system_status == sa.literal_column("'MY_RECORD'")
-    bookings = (
-        sa.select(booking.c.agent_id, next_id.label("next_id"))
-        .where(
-            booking.c.dial_at >= s.start,
-            booking.c.dial_at < s.end,
-            booked,
-            booking.c.agent_id.is_not(None),
-            booking.c.record_id.is_not(None),
-            *_scope_conds(booking, booking.c.agent_id, s),
-        )
-        .subquery("bookings")
-    )
-    # The next call is read by its id, one booking at a time (a join lets PostgreSQL hash
-    # every answered call of the log).
-    kept = (
-        sa.select(sa.literal(1))
-        .where(
-            _LOG.c.id == bookings.c.next_id,
-            _LOG.c.agent_id == bookings.c.agent_id,
-            _LOG.c.outcome == Outcome.ANSWERED.value,
-        )
-        .scalar_subquery()
-    )
-    query = sa.select(bookings.c.agent_id, sa.func.count(kept)).group_by(bookings.c.agent_id)
-    return [(int(r[0]), int(r[1])) for r in conn.execute(query) if r[1]]
-
-
 def callbacks_missed(conn: sa.Connection, s: Scope) -> list[tuple[int, int]]:
     """(agent, callbacks missed) in ``s``: the agent's MY_RECORD callbacks released to
     anyone in the period because the agent was absent (``callback_miss``, few rows)."""
@@ -1168,9 +1126,6 @@ def agents_report(
     def key_of(agent: int) -> int:
         return group_of.get(agent, 0) if dim is Dim.GROUP else agent if dim is Dim.AGENT else 0
 
-    for agent, kept in callbacks_kept(conn, s):
-        line = lines.setdefault(key_of(agent), AgentLine(key_of(agent), _empty()))
-        line.callbacks_kept += kept
     for agent, phase, reason, seconds, missed in phase_totals(conn, s, now=now):
         line = lines.setdefault(key_of(agent), AgentLine(key_of(agent), _empty()))
         line.phases[phase] = line.phases.get(phase, 0.0) + seconds
@@ -1183,6 +1138,7 @@ def agents_report(
     for line in lines.values():
         line.metrics = finish(line.metrics)
         t = line.metrics
+        line.callbacks_kept = int(t["callbacks_kept"])
         t["talk_avg_s"] = round(t["talk_s"] / t["connected"], 1) if t["connected"] else 0.0
         line.phases = {k: round(v, 1) for k, v in sorted(line.phases.items())}
         line.pauses = {k: round(v, 1) for k, v in sorted(line.pauses.items())}

@@ -27,6 +27,7 @@ from campaigns.abandonment import settled_facts, zone
 from campaigns.dispositions import (
     CallDetails,
     load_rules,
+    mark_callback_kept,
     record_outcome,
     set_agent_status,
     state_of,
@@ -543,6 +544,8 @@ class SqlJournal:
                 log.warning("call_log_row_missing", call_id=call.call_id, fact=fact)
                 return
             conn.execute(sa.update(_CALL_LOG).where(_CALL_LOG.c.id == log_id).values(**values))
+            if "connect_at" in values:
+                mark_callback_kept(conn, log_id)
 
     def answered(self, call: Call) -> None:
         """Someone picked up: the answer time (and AMD's verdict when known)."""

@@ -126,6 +126,36 @@ def test_answer_connect_and_drop_are_written_when_they_happen(db: sa.Engine) -> 
     assert (got[drop.call_id]["wait_s"], got[drop.call_id]["end_at"]) == (2.0, None)
 
 
+def test_a_callback_kept_is_written_when_the_connect_is(db: sa.Engine) -> None:
+    """A call connected to the agent who had booked its record as MY_RECORD on the record's
+    previous call carries ``callback_kept`` from the connect on (the agents report adds
+    those up per hour); after another status, or for another agent, it does not."""
+    clock = VirtualClock(START)
+    journal = SqlJournal(db, engine_id="e1", clock=clock)
+    mine, other = claimed_calls(db, 2, clock)
+    with db.begin() as conn:
+        for call, status in ((mine, "MY_RECORD"), (other, "TO_CALL")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO call_log (campaign_id, record_id, phone, agent_id, attempt,"
+                    " dial_at, outcome, system_status, note, callback_kept)"
+                    " VALUES (1, :r, '+48500000000', 1, 1, :at, 'answered', :s, '', false)"
+                ),
+                {"r": call.lead.record_id, "at": START - dt.timedelta(days=1), "s": status},
+            )
+    for call in (mine, other):
+        journal.dialed(call)
+    journal.flush()
+    clock.advance(5)
+    for call in (mine, other):
+        now = clock.utcnow()
+        journal.connected(replace(call, answer_at=now, person_at=now, connect_at=now, agent_id=1))
+    got = rows(db)
+    assert got[mine.call_id]["end_at"] is None, "written at the connect, not at the end"
+    assert bool(got[mine.call_id]["callback_kept"]) is True
+    assert bool(got[other.call_id]["callback_kept"]) is False
+
+
 def test_a_restarted_journal_finds_the_row_by_call_id(db: sa.Engine) -> None:
     """A call adopted after a restart gets its facts into the row the previous process
     wrote (found by the call id, not by this process's memory)."""

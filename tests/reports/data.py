@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from campaigns.dispositions import mark_callbacks_kept
 from campaigns.models import Agent, AgentGroup, CallLog, Campaign, ContactList, Record, StatusDef
 
 #: The generated calls span both 2026 DST changes: the US one (8 March) and the EU one
@@ -114,13 +115,16 @@ def generate(db: sa.Engine, *, calls: int = 700, seed: int = 13) -> Generated:
                 )
             )
         s.commit()
-        return Generated(
+        gen = Generated(
             campaigns=[c.id or 0 for c in camps],
             groups=[g.id or 0 for g in groups],
             agents=[a.id or 0 for a in agents],
             lists=[lst.id or 0 for lst in lists],
             statuses=[st.id or 0 for st in statuses],
         )
+    with db.begin() as conn:  # written when the connect happens, in the product
+        mark_callbacks_kept(conn)
+    return gen
 
 
 # ---------------------------------------------------------------------------- oracles
@@ -145,7 +149,21 @@ def raw_calls(db: sa.Engine) -> list[dict[str, Any]]:
                 at = dt.datetime.fromisoformat(at)
             row["dial_at"] = at.replace(tzinfo=dt.UTC)
             out.append(row)
-        return out
+    # A callback kept, from the history: answered by the agent whose MY_RECORD booking was
+    # its record's previous call.
+    previous: dict[int, dict[str, Any]] = {}
+    for row in out:  # in id order
+        before = previous.get(row["record_id"])
+        row["kept"] = (
+            before is not None
+            and row["outcome"] == "answered"
+            and row["agent_id"] is not None
+            and before["system_status"] == "MY_RECORD"
+            and before["agent_id"] == row["agent_id"]
+        )
+        if row["record_id"] is not None:
+            previous[row["record_id"]] = row
+    return out
 
 
 def selected(
@@ -193,6 +211,7 @@ def figures(calls: list[dict[str, Any]]) -> dict[str, float]:
             "failed",
             "invalid",
         }
+        out["callbacks_kept"] += bool(c["kept"])
         out["talk_s"] += c["talk_s"] or 0
         out["wait_s"] += c["wait_s"] or 0
         out["wrapup_s"] += c["wrapup_s"] or 0

@@ -151,16 +151,19 @@ def _oracle(
     by_record: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for c in calls:
         by_record[c["record_id"]].append(c)
+    # A callback is kept by the call that keeps it (dialed in the period): answered by the
+    # agent who booked the record as MY_RECORD on its previous call.
     for c in calls:
-        if not (s.start <= c["dial_at"] < s.end) or c["system_status"] != "MY_RECORD":
+        if not (s.start <= c["dial_at"] < s.end) or c["outcome"] != "answered":
             continue
         if c["agent_id"] is None or (s.agents is not None and c["agent_id"] not in s.agents):
             continue
         if s.campaign_id is not None and c["campaign_id"] != s.campaign_id:
             continue
-        later = [n for n in by_record[c["record_id"]] if n["id"] > c["id"]]
-        kept = bool(later) and later[0]["agent_id"] == c["agent_id"]
-        kept = kept and later[0]["outcome"] == "answered"
+        earlier = [n for n in by_record[c["record_id"]] if n["id"] < c["id"]]
+        booking = max(earlier, key=lambda n: n["id"]) if earlier else None
+        kept = booking is not None and booking["system_status"] == "MY_RECORD"
+        kept = kept and booking is not None and booking["agent_id"] == c["agent_id"]
         out[key_of(c)]["kept"] = out[key_of(c)].get("kept", 0) + kept
     return out
 
