@@ -298,6 +298,18 @@ class AuditLog(SQLModel, table=True):
     details: dict[str, Any] = _json(dict)
 
 
+class AppSetting(SQLModel, table=True):
+    """A setting an administrator changes in the pages (it wins over the config file's
+    value of the same setting from then on): its value, and who set it when."""
+
+    __tablename__: ClassVar[str] = "app_setting"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: Any = Field(sa_column=Column(sa.JSON(), nullable=False))
+    updated_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_by: str = Field(max_length=200)
+
+
 class CallLog(SQLModel, table=True):
     """One row per dial attempt: what the call lists show and what compliance needs."""
 

@@ -194,7 +194,8 @@ class HttpSettings(_Section):
     session_hours: float = Field(default=12.0, gt=0, le=24 * 90)
     """How long a sign-in lasts without signing in again."""
     export_admin_only: bool = False
-    """CSV/XLSX export of lists for administrators only (otherwise for anyone who sees them)."""
+    """CSV/XLSX export of lists for administrators only (otherwise for anyone who sees them):
+    the default, until an administrator saves the setting in the pages (``app_setting``)."""
     secure_cookies: bool = False
     """Mark the session cookie Secure (serve the pages over HTTPS, e.g. behind a proxy)."""
     recording_url: str | None = None

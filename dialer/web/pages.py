@@ -26,6 +26,7 @@ from campaigns.importer import RejectReason
 from campaigns.models import Campaign, Record
 from campaigns.requests import RequestState
 from campaigns.service import RETRY_KEYS
+from dialer.api.routes import admin_common
 from dialer.api.routes.admin_common import MAX_ID
 from dialer.api.security import (
     ADMIN_ONLY,
@@ -155,9 +156,7 @@ def _with_lang(request: Request, code: str) -> str:
 
 def _base_context(request: Request, user: Principal | None, lang: str) -> dict[str, Any]:
     ctx = get_ctx(request)
-    may_export = user is not None and (
-        user.role is Role.ADMIN or not ctx.settings.http.export_admin_only
-    )
+    may_export = user is not None and admin_common.may_export(ctx, user)
     return {
         "lang": lang,
         "languages": LANGUAGES,

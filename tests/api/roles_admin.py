@@ -1,7 +1,7 @@
 """The role table of the administration API (and the auth endpoints): who may call what.
 
 Every route of ``dialer/api/routes/{auth,campaigns,statuses,lists,records,dnc,people,
-audit}.py``
+audit,settings}.py``
 has one :class:`RoleCase` here. ``test_roles_admin.py`` runs each case for every role.
 """
 
@@ -300,4 +300,9 @@ ROLE_TABLE: list[RoleCase] = [
     ),
     # --------------------------------------------------------------------- audit
     RoleCase("GET", "/api/audit", ADMIN, fixed("/api/audit", params={"limit": 5})),
+    # ------------------------------------------------------------------ settings
+    RoleCase("GET", "/api/settings", ADMIN, fixed("/api/settings")),
+    RoleCase(
+        "PUT", "/api/settings", ADMIN, fixed("/api/settings", json={"export_admin_only": False})
+    ),
 ]

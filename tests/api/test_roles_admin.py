@@ -13,7 +13,17 @@ from tests.api.conftest import LOGINS, World, sign_in
 from tests.api.roles import RoleCase, RoleContext, check_case
 from tests.api.roles_admin import ROLE_TABLE
 
-ADMIN_TAGS = {"auth", "campaigns", "statuses", "lists", "records", "dnc", "people", "audit"}
+ADMIN_TAGS = {
+    "auth",
+    "campaigns",
+    "statuses",
+    "lists",
+    "records",
+    "dnc",
+    "people",
+    "audit",
+    "settings",
+}
 
 
 @pytest.mark.parametrize("case", ROLE_TABLE, ids=lambda case: case.id)

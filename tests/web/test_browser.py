@@ -279,3 +279,44 @@ async def test_every_page_loads_without_script_errors(app: FastAPI, api_db: sa.E
         await expect(page.locator("h1")).to_have_text(PL["me.title"])
         await page.goto("/calls")
         await expect(page.locator("h1")).to_have_text(PL["calls.title"])
+
+
+async def test_administrator_in_polish_limits_exports_and_a_head_loses_the_buttons(
+    app: FastAPI,
+) -> None:
+    """The exports setting is in the pages (it was only a config key): the administrator
+    ticks it on the users page, in Polish; a head's call log and reports then offer no
+    export and the API refuses one; unticked, both come back."""
+    async with serve(app) as url, chromium() as browser:
+        admin = await (await new_context(browser, url, locale="pl-PL")).new_page()
+        errors = page_errors(admin)
+        await sign_in(admin, "admin", PASSWORD)
+        await admin.goto("/users?lang=pl")
+        form = admin.locator("#settings-form")
+        await expect(admin.locator("#s-export-source")).to_contain_text(
+            PL["settings.from_config"].split("(")[0].strip()
+        )
+        await form.get_by_label(PL["settings.export_admin_only"]).check()
+        await form.get_by_role("button", name=PL["app.save"]).click()
+        await expect(form.locator("[data-ok]")).to_have_text(PL["app.saved"])
+        await expect(admin.locator("#s-export-source")).to_contain_text("user:admin")
+
+        head = await (await new_context(browser, url)).new_page()
+        await sign_in(head, "head", PASSWORD)
+        for path in ("/calls", "/reports"):
+            await head.goto(path)
+            await expect(head.locator("h1")).to_be_visible()
+            await expect(head.locator("#export-csv")).to_have_count(0)
+        refused = await head.request.get(f"{url}/api/calls/export")
+        assert refused.status == 403
+
+        await admin.reload()
+        await expect(form.get_by_label(PL["settings.export_admin_only"])).to_be_checked()
+        await form.get_by_label(PL["settings.export_admin_only"]).uncheck()
+        await form.get_by_role("button", name=PL["app.save"]).click()
+        await expect(form.locator("[data-ok]")).to_have_text(PL["app.saved"])
+        for path in ("/calls", "/reports"):
+            await head.goto(path)
+            await expect(head.locator("#export-csv")).to_have_count(1)
+        assert (await head.request.get(f"{url}/api/calls/export")).status == 200
+        assert errors == []

@@ -19,6 +19,7 @@ from dialer.api.routes import (
     records,
     reports,
     requests,
+    settings,
     statuses,
 )
 
@@ -34,6 +35,7 @@ def register_routes(app: FastAPI) -> None:
         dnc.router,
         people.router,
         audit.router,
+        settings.router,
     ):
         app.include_router(router)
     app.include_router(agent.router)

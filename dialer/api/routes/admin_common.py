@@ -20,6 +20,7 @@ from fastapi import Depends, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
+from campaigns.app_settings import EXPORT_ADMIN_ONLY, Setting, read_setting
 from campaigns.enums import Role
 from campaigns.status_engine import StatusRuleError
 from dialer.api.context import ApiContext
@@ -123,9 +124,21 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Rows per page (1-1000).
 Offset = Annotated[int, Query(ge=0, le=2**31, description="Rows to skip.")]
 
 
+def export_setting(ctx: ApiContext) -> Setting:
+    """Whether only administrators may export: an administrator's choice in the pages
+    (``app_setting``), else the config file's ``http.export_admin_only``."""
+    with ctx.db.connect() as conn:
+        return read_setting(conn, EXPORT_ADMIN_ONLY, ctx.settings.http.export_admin_only)
+
+
+def may_export(ctx: ApiContext, user: Principal) -> bool:
+    """True when ``user`` may export now."""
+    return user.role is Role.ADMIN or not export_setting(ctx).value
+
+
 def check_export(ctx: ApiContext, user: Principal) -> None:
     """403 for a non-administrator when exports are limited to administrators."""
-    if ctx.settings.http.export_admin_only and user.role is not Role.ADMIN:
+    if not may_export(ctx, user):
         raise forbidden((Role.ADMIN,))
 
 

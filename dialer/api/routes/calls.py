@@ -33,7 +33,7 @@ from dialer.api.queries import (
     iter_calls,
     phone_digits,
 )
-from dialer.api.routes.admin_common import MAX_ID
+from dialer.api.routes.admin_common import MAX_ID, check_export
 from dialer.api.security import Ctx, CurrentUser, Principal, agent_ids_in_scope, forbidden
 
 router = APIRouter(prefix="/api", tags=["calls"])
@@ -191,8 +191,7 @@ def export_calls(
 ) -> Response:
     """The filtered call log as a CSV or XLSX file (same filters and scope as the list;
     times in UTC; at most 1 000 000 rows)."""
-    if ctx.settings.http.export_admin_only and user.role is not Role.ADMIN:
-        raise forbidden((Role.ADMIN,))
+    check_export(ctx, user)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
     return export_response(
         fmt,

@@ -41,7 +41,7 @@ from campaigns.reports import (
 from campaigns.statuses import audit
 from dialer.api.context import ApiContext
 from dialer.api.export import ExportFormat, export_response
-from dialer.api.routes.admin_common import MAX_ID
+from dialer.api.routes.admin_common import MAX_ID, check_export
 from dialer.api.routes.calls import invalid, scope_of
 from dialer.api.security import Ctx, CurrentUser, Principal, forbidden
 
@@ -724,8 +724,7 @@ def export_report(  # noqa: PLR0917
     """A report's table as CSV or XLSX: the same rows as on the page (audited)."""
     if name not in _BUILDERS:
         raise invalid("name", f"one of {', '.join(REPORTS)}", where="path")
-    if ctx.settings.http.export_admin_only and user.role is not Role.ADMIN:
-        raise forbidden((Role.ADMIN,))
+    check_export(ctx, user)
     _customer_extra(p, list_, view, page, page_size)
     report = _run(ctx, name, p)
     with ctx.session() as session:

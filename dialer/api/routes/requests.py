@@ -24,16 +24,15 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from campaigns import requests as rq
-from campaigns.enums import Role
 from campaigns.errors import CampaignNotFoundError
 from campaigns.phones import RegionError
 from dialer.api.context import ApiContext
 from dialer.api.export import ExportFormat, export_response
 from dialer.api.hub import TeeSink
 from dialer.api.ratelimit import WindowLimiter
-from dialer.api.routes.admin_common import MAX_ID, Id, Text
+from dialer.api.routes.admin_common import MAX_ID, Id, Text, check_export
 from dialer.api.routes.calls import _utc, invalid, scope_of
-from dialer.api.security import Admin, Ctx, CurrentUser, Supervisor, forbidden
+from dialer.api.security import Admin, Ctx, CurrentUser, Supervisor
 from dialer.engine.request_events import publish_request
 from dialer.engine.sink import EventSink
 
@@ -443,8 +442,7 @@ def export_requests(
     fmt: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.CSV,
 ) -> Response:
     """The filtered requests as CSV or XLSX (times in UTC; same scope as the list)."""
-    if ctx.settings.http.export_admin_only and user.role is not Role.ADMIN:
-        raise forbidden((Role.ADMIN,))
+    check_export(ctx, user)
     rows = (
         [getattr(v, attr) for _, attr in _EXPORT_COLUMNS]
         for v in rq.iter_requests(ctx.db, f, limit=EXPORT_MAX_ROWS)

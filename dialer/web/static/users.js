@@ -240,6 +240,42 @@
     );
   }
 
+  /* ---- settings: whether only administrators may export ------------------------------ */
+
+  function showSettings(settings) {
+    $("s-export").checked = Boolean(settings.export_admin_only);
+    $("s-export-source").textContent = settings.export_admin_only_set_by
+      ? D.t("settings.set_by", { who: settings.export_admin_only_set_by, when: D.fmtDateTime(settings.export_admin_only_set_at) })
+      : D.t("settings.from_config", { value: settings.export_admin_only_default ? D.t("app.yes") : D.t("app.no") });
+  }
+  async function loadSettings() {
+    const form = $("settings-form");
+    try {
+      showSettings(await D.api("GET", "/api/settings"));
+      D.showError(form.querySelector("[data-form-error]"), null);
+    } catch (err) {
+      D.showError(form.querySelector("[data-form-error]"), err);
+    }
+  }
+  $("settings-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = $("settings-form");
+    const okEl = form.querySelector("[data-ok]");
+    const errEl = form.querySelector("[data-form-error]");
+    await D.busy(form.querySelector("button[type=submit]"), async () => {
+      try {
+        D.clearFormErrors(form);
+        showSettings(await D.api("PUT", "/api/settings", { export_admin_only: $("s-export").checked }));
+        D.showError(errEl, null);
+        D.setText(okEl, D.t("app.saved"));
+      } catch (err) {
+        D.setText(okEl, "");
+        D.showFormErrors(form, err, errEl);
+      }
+    });
+  });
+
   loadAll();
   loadLocks();
+  loadSettings();
 })();
