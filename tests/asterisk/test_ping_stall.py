@@ -54,12 +54,12 @@ async def test_stalls_of_the_clients_loop_longer_than_the_ping_timeout_keep_the_
     sim_apart: PbxSimulator,
 ) -> None:
     log = EventLog()
-    settings = settings_for(sim_apart, ping_interval_s=0.05, ping_timeout_s=0.3)
+    settings = settings_for(sim_apart, ping_interval_s=0.05, ping_timeout_s=0.6)
     async with AmiAdapter(settings, on_event=log) as adapter:
         await adapter.wait_ready(5)
-        for _ in range(8):
+        for _ in range(6):
             await asyncio.sleep(0.07)  # a ping goes out; its Pong is 0.2 s away
-            time.sleep(0.6)  # noqa: ASYNC251 - the stall itself: the loop does nothing
+            time.sleep(1.2)  # noqa: ASYNC251 - the stall itself: the loop does nothing
         await asyncio.sleep(0.5)
         assert not any(isinstance(e, ServerDown) for e in log.events), log.events
         assert adapter.connected
