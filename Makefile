@@ -20,9 +20,11 @@ demo: $(STAMP)
 
 # The suite runs one worker more than the cores (pytest-xdist, at most 4): much of its time
 # is spent waiting on simulators, browsers and engine processes (on 2 cores: 3 workers,
-# about 7 minutes against 9 with 2). `PYTEST_ARGS=-n0` runs it serially.
+# about 7 minutes against 9 with 2); idle workers take tests queued for busy ones
+# (worksteal), so the long cluster tests do not end the run alone. `PYTEST_ARGS=-n0` runs
+# it serially.
 WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, (os.cpu_count() or 1) + 1))")
-PYTEST_ARGS ?= -n $(WORKERS)
+PYTEST_ARGS ?= -n $(WORKERS) --dist worksteal
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
