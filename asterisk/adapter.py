@@ -723,25 +723,19 @@ class AmiAdapter:
             sent_t = time.perf_counter()
             answer = proto.send(ping)
             answer.add_done_callback(_quiet)
-            try:
-                await _within(asyncio.shield(answer), s.ping_timeout_s)
-            except TimeoutError:
-                if self.rx_t > sent_t and await self._late_answer(answer):
-                    continue
-                self._log.warning("ami_ping_timeout", timeout_s=s.ping_timeout_s)
-                proto.transport.abort()
-                return
-
-    async def _late_answer(self, answer: asyncio.Future[Any]) -> bool:
-        """The ping timed out but bytes came in since it was sent: this loop may have been
-        late (stalled past the timeout with the Pong already read in the same turn), not
-        the server. One more timeout for its answer before the session is given up."""
-        self._log.info("ami_ping_late", timeout_s=self.settings.ping_timeout_s)
-        try:
-            await _within(asyncio.shield(answer), self.settings.ping_timeout_s)
-        except TimeoutError:
-            return False
-        return True
+            # A timeout while bytes came in since the ping was sent may be this loop's own
+            # lateness (stalled past the timer, the Pong read in the same turn), not the
+            # server's: its answer gets one more timeout before the session is given up.
+            for last in (False, True):
+                try:
+                    await _within(asyncio.shield(answer), s.ping_timeout_s)
+                    break
+                except TimeoutError:
+                    if last or self.rx_t <= sent_t:
+                        self._log.warning("ami_ping_timeout", timeout_s=s.ping_timeout_s)
+                        proto.transport.abort()
+                        return
+                    self._log.info("ami_ping_late", timeout_s=s.ping_timeout_s)
 
 
 class _RedactedLog:

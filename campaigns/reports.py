@@ -1023,9 +1023,8 @@ class AgentLine:
     statuses: dict[str, int] = field(default_factory=dict)
     """Calls given each system status by this agent."""
     callbacks_booked: int = 0
-    """Calls this agent gave MY_RECORD (a callback the agent owns)."""
-    callbacks_kept: int = 0
-    """Of those, callbacks whose record's next call was taken by the same agent."""
+    """Calls this agent gave MY_RECORD (a callback the agent owns); the callbacks kept are
+    ``metrics["callbacks_kept"]`` (calls connected to the agent who booked their record)."""
     phases: dict[str, float] = field(default_factory=dict)
     """Seconds logged in, per phase (ready, reserved, talking, wrap_up, paused)."""
     pauses: dict[str, float] = field(default_factory=dict)
@@ -1138,7 +1137,6 @@ def agents_report(
     for line in lines.values():
         line.metrics = finish(line.metrics)
         t = line.metrics
-        line.callbacks_kept = int(t["callbacks_kept"])
         t["talk_avg_s"] = round(t["talk_s"] / t["connected"], 1) if t["connected"] else 0.0
         line.phases = {k: round(v, 1) for k, v in sorted(line.phases.items())}
         line.pauses = {k: round(v, 1) for k, v in sorted(line.pauses.items())}

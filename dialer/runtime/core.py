@@ -166,11 +166,11 @@ class Runtime:
             self.leads.fence = self.cluster.fence
         self._cluster_ok_t = time.monotonic()
         self._loop: asyncio.AbstractEventLoop | None = None  # the engine's, once started
-        #: Campaigns being handed to another engine (rebalancing), on the monotonic clock.
         #: Campaigns just taken from another engine whose calls and seats are still being
         #: read from the servers: not loaded (so not dialed, nobody logs in to them) until
         #: adopted, whatever else syncs the campaigns meanwhile.
         self._adopting: set[int] = set()
+        #: Campaigns being handed to another engine (rebalancing), on the monotonic clock.
         self._handovers = Handovers(
             wait_s=settings.cluster.handover_s,
             retry_s=settings.cluster.handover_retry_s,

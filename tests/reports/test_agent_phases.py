@@ -201,7 +201,7 @@ def test_agents_phase_figures_equal_the_raw_history(db: sa.Engine, state: str) -
                     assert line.phases == pytest.approx(dict(w["phases"]), abs=0.11)
                     assert line.pauses == pytest.approx(dict(w["pauses"]), abs=0.11)
                     assert line.missed == w["missed"]
-                    assert line.callbacks_kept == w.get("kept", 0)
+                    assert line.metrics["callbacks_kept"] == w.get("kept", 0)
                     logged_in = sum(w["phases"].values())
                     assert line.logged_in_s == pytest.approx(logged_in, abs=0.5)
                     working = logged_in - w["phases"].get("paused", 0.0)

@@ -395,7 +395,6 @@ def build_agents(ctx: ApiContext, p: Params) -> Report:
     for line in lines:
         m: dict[str, Any] = dict(line.metrics)
         m["callbacks_booked"] = line.callbacks_booked
-        m["callbacks_kept"] = line.callbacks_kept
         m["statuses_set"] = sum(line.statuses.values())
         m["logged_in_s"] = line.logged_in_s
         m["paused_s"] = line.phases.get("paused", 0.0)
