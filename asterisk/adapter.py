@@ -392,8 +392,10 @@ class AmiAdapter:
         )
         self.mapper.note_hangup(call_id)
 
-    def start_seat(self, agent_id: str) -> str:
-        """Originate the agent's nailed-up seat (ConfBridge ``<prefix><agent>``)."""
+    def start_seat(self, agent_id: str, *, group: str | None = None) -> str:
+        """Originate the agent's nailed-up seat (ConfBridge ``<prefix><agent>``); ``group``
+        (the agent's campaign) matters only to a pool of servers."""
+        del group
         s = self.settings
         if agent_id in self.mapper.seats:
             raise AmiDuplicateOriginateError(f"seat:{agent_id}")

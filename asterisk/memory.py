@@ -164,8 +164,9 @@ class WorldTelephony:
         )
         self.mapper.note_hangup(call_id)
 
-    def start_seat(self, agent_id: str) -> str:
-        """Originate the agent's seat."""
+    def start_seat(self, agent_id: str, *, group: str | None = None) -> str:
+        """Originate the agent's seat (one server: ``group`` changes nothing)."""
+        del group
         s = self.settings
         if agent_id in self.mapper.seats:
             raise AmiDuplicateOriginateError(f"seat:{agent_id}")

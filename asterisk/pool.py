@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
@@ -49,8 +50,8 @@ class Telephony(Protocol):
         """Hang a call up."""
         ...
 
-    def start_seat(self, agent_id: str) -> str:
-        """Bring an agent's seat up."""
+    def start_seat(self, agent_id: str, *, group: str | None = None) -> str:
+        """Bring an agent's seat up (``group``: the agent's campaign)."""
         ...
 
     def stop_seat(self, agent_id: str) -> None:
@@ -82,6 +83,7 @@ class AmiPool:
         self._by_name = {a.name: a for a in self.adapters}
         self._call_server: dict[str, AmiAdapter] = {}
         self._agent_server: dict[str, AmiAdapter] = {}
+        self._agent_group: dict[str, str] = {}  # agent -> campaign, for seats kept together
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> AmiPool:
@@ -112,6 +114,7 @@ class AmiPool:
             self._call_server.pop(ev.call_id, None)
         elif isinstance(ev, SeatDown):
             self._agent_server.pop(ev.agent_id, None)
+            self._agent_group.pop(ev.agent_id, None)
         if self._on_event is not None:
             self._on_event(ev)
         else:
@@ -226,12 +229,61 @@ class AmiPool:
         """Hang the call up on its server."""
         self._adapter_of_call(call_id).hangup(call_id, cause)
 
-    def start_seat(self, agent_id: str, server: str | None = None) -> str:
-        """Bring the agent's seat up on ``server`` (default: the least loaded connected one)."""
-        adapter = self._by_name[server] if server is not None else self.pick()
+    def start_seat(
+        self, agent_id: str, server: str | None = None, *, group: str | None = None
+    ) -> str:
+        """Bring the agent's seat up on ``server``; by default, with a ``group`` (the
+        agent's campaign), where that group's seats are (:meth:`_pick_for`), else on the
+        connected server with the most free channels.
+
+        A campaign's seats kept together make one pool of agents for its answered people
+        (a person is bridged only to a seat on the server where the call is): spread over
+        S servers, a campaign is S small pools, each overflowing on its own, and a pacer
+        that forecasts the whole team drops far more people than it planned.
+        """
+        if server is not None:
+            adapter = self._by_name[server]
+        else:
+            adapter = self._pick_for(group) or self.pick()
         action_id = adapter.start_seat(agent_id)
         self._agent_server[agent_id] = adapter
+        if group is not None:
+            self._agent_group[agent_id] = group
         return action_id
+
+    def _pick_for(self, group: str | None) -> AmiAdapter | None:
+        """The server for a new seat of ``group``: the one with most of its seats, while
+        that server has room; else the group's home, the first server with room in a fixed
+        rotation that starts at the group's number (the same in every engine of a cluster,
+        whose pools do not see each other's seats: groups spread evenly over the servers).
+
+        A server has room while its seats (this pool's) are under a third of its channels:
+        each seat's calls need about two more, the one talking to it and those ringing
+        ahead. None: no connected server has room (the caller picks by free channels).
+        """
+        if group is None:
+            return None
+        seats: dict[str, int] = {}
+        mine: dict[str, int] = {}
+        for agent_id, adapter in self._agent_server.items():
+            seats[adapter.name] = seats.get(adapter.name, 0) + 1
+            if self._agent_group.get(agent_id) == group:
+                mine[adapter.name] = mine.get(adapter.name, 0) + 1
+        roomy = [
+            a
+            for a in self.adapters
+            if a.connected
+            and a.free_capacity > 0
+            and 3 * seats.get(a.name, 0) < a.settings.max_channels
+        ]
+        held = [a for a in roomy if mine.get(a.name, 0) > 0]
+        if held:
+            return max(held, key=lambda a: mine[a.name])
+        if not roomy:
+            return None
+        start = int(group) if group.isdigit() else zlib.crc32(group.encode())
+        order = {a.name: (k - start) % len(self.adapters) for k, a in enumerate(self.adapters)}
+        return min(roomy, key=lambda a: order[a.name])
 
     def stop_seat(self, agent_id: str) -> None:
         """Tear the agent's seat down."""

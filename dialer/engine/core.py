@@ -225,6 +225,8 @@ class StartSeat:
 
     agent_id: int
     seat: str
+    group: str | None = None
+    """The agent's campaign: a pool of servers keeps a campaign's seats together."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -755,7 +757,7 @@ class Engine:
     def _agent_command(self, agent: AgentRun, cmd: ag.AgentCommand) -> list[Command]:
         match cmd:
             case ag.StartSeat():
-                return [StartSeat(agent.state.agent_id, agent.seat)]
+                return [StartSeat(agent.state.agent_id, agent.seat, str(agent.campaign_id))]
             case ag.StopSeat():
                 return [StopSeat(agent.state.agent_id, agent.seat)]
             case ag.HangupCall(call_id=call_id):

@@ -44,8 +44,9 @@ class SyncTelephony(Protocol):
     def hangup(self, call_id: str, cause: int = 16) -> None:
         """Hang a call up."""
 
-    def start_seat(self, agent_id: str) -> str:
-        """Bring an agent's seat up."""
+    def start_seat(self, agent_id: str, *, group: str | None = None) -> str:
+        """Bring an agent's seat up (``group``: the agent's campaign, kept together on a
+        server by a pool of servers)."""
 
     def stop_seat(self, agent_id: str) -> None:
         """Tear an agent's seat down."""
@@ -84,7 +85,7 @@ def execute_now(
                 case HangupCall():
                     tel.hangup(cmd.call_id)
                 case StartSeat():
-                    tel.start_seat(cmd.seat)
+                    tel.start_seat(cmd.seat, group=cmd.group)
                 case StopSeat():
                     tel.stop_seat(cmd.seat)
         except AmiError as exc:

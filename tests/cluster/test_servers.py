@@ -41,7 +41,7 @@ def _engine(pacer_n: int) -> tuple[Engine, VirtualClock]:
 def _login(engine: Engine, clock: VirtualClock, *agents: int) -> None:
     for agent_id in agents:
         seat = str(1000 + agent_id)
-        assert engine.agent_login(agent_id, seat, 1) == [StartSeat(agent_id, seat)]
+        assert engine.agent_login(agent_id, seat, 1) == [StartSeat(agent_id, seat, "1")]
         engine.on_event(ev.SeatUp(agent_id=seat, channel="x"))
         clock.advance(1.0)
 

@@ -58,7 +58,7 @@ def make(
 
 def login(engine: Engine, agent_id: int) -> None:
     commands = engine.agent_login(agent_id, f"{1000 + agent_id}", 1)
-    assert commands == [StartSeat(agent_id, f"{1000 + agent_id}")]
+    assert commands == [StartSeat(agent_id, f"{1000 + agent_id}", "1")]
     engine.on_event(ev.SeatUp(agent_id=f"{1000 + agent_id}", channel="x"))
 
 
@@ -410,7 +410,7 @@ def test_seats_lost_with_the_server_come_back_by_themselves() -> None:
     assert "no_seat" in engine.stats(1)["alerts"]
     assert any(e["event"] == "campaign_alert" for e in logs)
     commands = engine.on_event(ev.ServerUp("sim"))
-    assert sorted(commands, key=str) == [StartSeat(1, "1001"), StartSeat(2, "1002")]
+    assert sorted(commands, key=str) == [StartSeat(1, "1001", "1"), StartSeat(2, "1002", "1")]
     engine.on_event(ev.SeatUp(agent_id="1001", channel="x"))
     engine.on_event(ev.SeatUp(agent_id="1002", channel="y"))
     assert {a.state.phase.value for a in engine.agents.values()} == {"ready"}
@@ -429,7 +429,7 @@ def test_agent_on_a_call_when_the_server_returns_is_reseated_after_it() -> None:
     engine.on_event(ev.CallHungUp(call.call_id, 16, "Normal Clearing"))
     assert engine.on_event(ev.ServerUp("sim")) == []
     commands = engine.agent_set_status(1, call.call_id, 1)
-    assert StartSeat(1, "1001") in commands
+    assert StartSeat(1, "1001", "1") in commands
 
 
 def test_a_record_in_flight_is_never_claimed_again_even_when_its_lease_lapsed() -> None:
