@@ -126,6 +126,9 @@ class EngineSettings(_Section):
     """Originates refused in a row (no call placed) after which a campaign pauses itself."""
     overload_lag_s: float = Field(default=0.5, gt=0, le=60)
     """Loop lag (tick lateness, answer-to-connect) past which campaigns dial progressively."""
+    claim_ahead: bool = True
+    """Claim records ahead on a worker thread (a few seconds' worth per campaign), so that
+    a tick never waits for the database on the event loop; false: claim in the tick."""
     drain_s: float = Field(default=30.0, ge=0, le=3600)
     """On a graceful stop: seconds ringing calls may settle and connected calls finish
     before what is left is hung up."""

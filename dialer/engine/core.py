@@ -146,6 +146,10 @@ class LeadSource(Protocol):
     def release(self, record_ids: Sequence[int]) -> None:
         """Give back records claimed and not dialed."""
 
+    def exhausted(self, campaign_id: int) -> bool:
+        """After a claim that gave nothing: True when the campaign has no record to dial
+        (False: records are on their way, e.g. claimed ahead off the event loop)."""
+
 
 class CallJournal(Protocol):
     """Where attempts are written: the call log and the status engine."""
@@ -619,7 +623,7 @@ class Engine:
                 exclude_records=records | set(agent.skipped),
                 exclude_phones=phones,
             )
-            run.exhausted = not got
+            run.exhausted = not got and self.leads.exhausted(run.campaign_id)
             if not got:
                 return
             agent.preview, agent.preview_t = got[0], now
@@ -1448,8 +1452,12 @@ class Engine:
         leads = self.leads.claim(
             run.campaign_id, n, wall, exclude_records=records, exclude_phones=phones
         )
-        run.exhausted = not leads
-        out.extend(self._originate(run, self._new_call(run, lead, reserved=None)) for lead in leads)
+        run.exhausted = not leads and self.leads.exhausted(run.campaign_id)
+        plan = self._placement(run)  # one look at seats and calls for the whole batch
+        out.extend(
+            self._originate(run, self._new_call(run, lead, reserved=None), plan=plan)
+            for lead in leads
+        )
         return out
 
     def _new_call(self, run: CampaignRun, lead: Lead, *, reserved: int | None) -> Call:
@@ -1466,8 +1474,10 @@ class Engine:
         self.calls[call_id] = call
         return call
 
-    def _originate(self, run: CampaignRun, call: Call) -> Originate:
-        server = self._place(run, call)
+    def _originate(
+        self, run: CampaignRun, call: Call, *, plan: dict[str, list[int]] | None = None
+    ) -> Originate:
+        server = self._place(run, call, plan)
         if server is not None:
             call = self.calls[call.call_id] = replace(call, server=server)
         run.dials += 1
@@ -1483,15 +1493,30 @@ class Engine:
             variables["DIALER_AMD"] = "1"
         return Originate(call.call_id, run.campaign_id, call.lead.phone, variables, server)
 
-    def _place(self, run: CampaignRun, call: Call) -> str | None:
+    def _place(
+        self, run: CampaignRun, call: Call, plan: dict[str, list[int]] | None = None
+    ) -> str | None:
         """The server for a new call: its reserved agent's, else the one where the
         campaign's seats have the fewest calls not yet connected per seat (None: seats'
-        servers unknown, any server will do)."""
+        servers unknown, any server will do). ``plan``: :meth:`_placement`'s counts made
+        for a batch of new calls (each call placed counts in it)."""
         if self.seat_server is None:
             return None
         if call.reserved_agent is not None:
             agent = self.agents.get(call.reserved_agent)
             return None if agent is None else self._server_of(agent)
+        counts = self._placement(run, call.call_id) if plan is None else plan
+        if not counts:
+            return None
+        server = min(counts, key=lambda s: (counts[s][1] / counts[s][0], -counts[s][0], s))
+        counts[server][1] += 1
+        return server
+
+    def _placement(self, run: CampaignRun, skip_call: str | None = None) -> dict[str, list[int]]:
+        """Per server with seats of the campaign: [seats, calls not yet connected] (none
+        when servers are not told apart); ``skip_call`` is not counted."""
+        if self.seat_server is None:
+            return {}
         seats: dict[str, int] = {}
         for agent in self._campaign_agents(run.campaign_id):
             if agent.state.phase is ag.Phase.LOGGED_OUT or not self._seat_reachable(agent):
@@ -1499,18 +1524,16 @@ class Engine:
             where = self._server_of(agent)
             if where is not None:
                 seats[where] = seats.get(where, 0) + 1
-        if not seats:
-            return None
-        pending = dict.fromkeys(seats, 0)
+        counts = {server: [n, 0] for server, n in seats.items()}
         for other in self.calls.values():
             if (
                 other.campaign_id == run.campaign_id
-                and other.call_id != call.call_id
-                and other.server in pending
+                and other.call_id != skip_call
+                and other.server in counts
                 and other.phase in {CallPhase.DIALING, CallPhase.SCREENING, CallPhase.WAITING}
             ):
-                pending[other.server] += 1
-        return min(seats, key=lambda s: (pending[s] / seats[s], -seats[s], s))
+                counts[other.server][1] += 1
+        return counts
 
     # ---- outputs ------------------------------------------------------------------------
 

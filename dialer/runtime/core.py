@@ -59,6 +59,8 @@ from dialer.engine import (
     ConnectCall,
     Engine,
     Originate,
+    PhaseChange,
+    PhaseLog,
     RunState,
 )
 from dialer.engine.actions import agent_action
@@ -66,6 +68,7 @@ from dialer.engine.adoption import Found, FoundCall, FoundSeat, Plan, plan
 from dialer.engine.calls import Call, CallPhase, Lead
 from dialer.engine.clock import Clock, ScaledClock, WallClock
 from dialer.errors import ROOT_ERRORS, DialerError
+from dialer.runtime.claims import ClaimAhead
 from dialer.runtime.cluster import Cluster, Handovers, Taken, owner_engine
 from dialer.runtime.commands import CommandGate, check_seat
 from dialer.runtime.inbound import InboundRecorder, Notifier, WorklistJournal
@@ -101,6 +104,23 @@ class AgentDriver(Protocol):
 
     def step(self, engine: Engine, now: float) -> list[Command]:
         """Act on the engine at ``now``; the commands to carry out."""
+
+    def agent_phase(self, change: PhaseChange) -> None:
+        """An agent changed phase (told as it happens, so that :meth:`step` need not look
+        at every agent)."""
+
+
+class _Phases:
+    """The engine's phase changes to the journal, then to the driven agents."""
+
+    def __init__(self, journal: PhaseLog, driver: AgentDriver) -> None:
+        self.journal = journal
+        self.driver = driver
+
+    def agent_phase(self, change: PhaseChange) -> None:
+        """Write the change, then tell the driver."""
+        self.journal.agent_phase(change)
+        self.driver.agent_phase(change)
 
 
 class EngineStartError(DialerError):
@@ -165,6 +185,17 @@ class Runtime:
         if self.cluster is not None:
             self.leads.fence = self.cluster.fence
         self._cluster_ok_t = time.monotonic()
+        #: Records claimed ahead on a worker thread ([engine] claim_ahead): the tick takes
+        #: them without waiting for the database on the event loop.
+        self.ahead: ClaimAhead | None = None
+        if settings.engine.claim_ahead:
+            cluster = self.cluster
+            self.ahead = ClaimAhead(
+                self.leads,
+                in_flight=lambda: self.engine.in_flight(),  # noqa: PLW0108  (made below)
+                utcnow=self.clock.utcnow,
+                held=None if cluster is None else lambda c: c in cluster.held,
+            )
         self._loop: asyncio.AbstractEventLoop | None = None  # the engine's, once started
         #: Campaigns just taken from another engine whose calls and seats are still being
         #: read from the servers: not loaded (so not dialed, nobody logs in to them) until
@@ -226,7 +257,7 @@ class Runtime:
         )
         self.engine = Engine(
             clock=self.clock,
-            leads=self.leads,
+            leads=self.leads if self.ahead is None else self.ahead,
             journal=self.journal,
             sink=self.sink,
             engine_id=engine_id,
@@ -238,7 +269,7 @@ class Runtime:
             # Several servers: calls go where the campaign's seats are, and connect only
             # to a seat on the same server.
             seat_server=self.pool.server_of_agent if len(settings.asterisk.servers) > 1 else None,
-            phases=self.journal,
+            phases=self.journal if sim_agents is None else _Phases(self.journal, sim_agents),
             reseat_after_s=settings.asterisk.reseat_after_s,
         )
         self.profiles: ProfileWatcher[PacingProfile] = ProfileWatcher(
@@ -253,6 +284,9 @@ class Runtime:
         self.tick_to_originate: list[tuple[float, float]] = []
         #: (when, seconds) from an answered (or AMD-human) event in to its Redirect written.
         self.answer_to_connect: list[tuple[float, float]] = []
+        #: (when, overloaded) at each tick: whether the campaigns dialed progressively
+        #: because the loop lagged (``engine.overload_lag_s``).
+        self.tick_overloaded: list[tuple[float, bool]] = []
         self._wake = asyncio.Event()
         self._event_seen = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -267,6 +301,8 @@ class Runtime:
         sys.setswitchinterval(0.0005)
         self._check_schema()
         self._loop = asyncio.get_running_loop()
+        if self.ahead is not None:
+            self.ahead.start()
         self.thread_sink.bind(self._loop)
         if self.mqtt is not None:
             await self._stack.enter_async_context(self.mqtt)
@@ -334,6 +370,8 @@ class Runtime:
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.ahead is not None:
+            await self.ahead.close()
         await self._stack.aclose()
         await asyncio.to_thread(self.journal.close)
         if self.inbound is not None:
@@ -374,6 +412,8 @@ class Runtime:
             self._guard("drain", lambda: self.engine.settle_left("engine stopped"))
         self._guard("drain", self.engine.close_agents)
         await asyncio.sleep(0.1)  # the seats' hang-ups leave before the pool closes
+        if self.ahead is not None:
+            await self.ahead.close()  # records claimed ahead go back before the leases
         await self._leave_cluster()
         log.info("engine_drained")
 
@@ -526,6 +566,9 @@ class Runtime:
             # How late this tick is against its schedule (the loop was busy elsewhere).
             self.engine.report_lag("tick lateness", self._tick_t0 - due)
             self._guard("tick", self.engine.tick)
+            self.tick_overloaded.append((self._tick_t0, self.engine.overloaded is not None))
+            if self.ahead is not None:
+                self.ahead.expire()
             self._tick_t0 = 0.0
             due = time.perf_counter() + self._real(tick)
             await asyncio.sleep(self._real(tick))
@@ -554,7 +597,9 @@ class Runtime:
             due = sim.next_time()
             timeout = 0.05  # notices a new wrap-up within 50 ms
             if due is not None:
-                timeout = min(timeout, max(0.0, self._real(due - self.clock.now())))
+                # Acts up to 10 ms (engine clock) late: hundreds of agents have something
+                # due every few ms, and a wake-up for each took a fifth of the loop.
+                timeout = min(timeout, self._real(max(0.01, due - self.clock.now())))
             await asyncio.sleep(timeout)
 
     def _real(self, seconds: float) -> float:
@@ -1054,6 +1099,8 @@ class Runtime:
                 self.leads.release(records)
             except sa.exc.SQLAlchemyError as exc:
                 log.warning("records_not_released", records=records, error=str(exc))
+        if self.ahead is not None:
+            self.ahead.forget(campaign_id)
         if campaign_id not in self.engine.campaigns:
             return
         self.engine.remove_campaign(campaign_id)
@@ -1498,6 +1545,7 @@ async def run_forever(
                         "engine": settings.engine.id,
                         "answer_to_connect": runtime.answer_to_connect,
                         "tick_to_originate": runtime.tick_to_originate,
+                        "tick_overloaded": runtime.tick_overloaded,
                         "errors": runtime.errors,
                         "overloaded": runtime.engine.overloaded,
                     }

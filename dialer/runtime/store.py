@@ -208,6 +208,11 @@ class SqlLeads:
         """Give back records claimed and not dialed (only leases this owner holds)."""
         selection.release(self.db, record_ids, engine_id=self.owner)
 
+    def exhausted(self, campaign_id: int) -> bool:
+        """A claim made here that gave nothing found nothing: always True."""
+        del campaign_id
+        return True
+
     def claim_for_agent(
         self,
         campaign_id: int,

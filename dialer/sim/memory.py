@@ -189,6 +189,11 @@ class MemoryLeads:
         for rid in record_ids:
             self.records[rid].leased = False
 
+    def exhausted(self, campaign_id: int) -> bool:
+        """A claim that gave nothing found nothing: always True."""
+        del campaign_id
+        return True
+
 
 class StatusRefusedError(DialerError):
     """The in-memory journal refuses a status the campaign does not offer."""

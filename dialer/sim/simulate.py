@@ -76,6 +76,11 @@ class EndlessLeads:
     def release(self, record_ids: Sequence[int]) -> None:
         """Nothing to give back: records are generated."""
 
+    def exhausted(self, campaign_id: int) -> bool:
+        """Never: records are generated."""
+        del campaign_id
+        return False
+
     def _fresh(self) -> Lead:
         rid = next(self._ids)
         return Lead(rid, self.campaign_id, f"1{rid:010d}", name=f"Customer {rid}")
@@ -213,8 +218,22 @@ def simulate(
     leads = EndlessLeads()
     journal = SimJournal(leads)
     hourly = HourlyPacer(pacer)
+    agents = SimAgents(
+        campaign_id=1,
+        schedule=[(t, int(n)) for t, n in scenario.agents.steps],
+        wrapup=scenario.wrapup,
+        dispositions=[Disposition(1, 1.0)],
+        pause_rate_per_hour=scenario.pause_rate_per_hour,
+        pause_duration=scenario.pause_duration,
+        seed=seed,
+    )
     engine = Engine(
-        clock=clock, leads=leads, journal=journal, sink=_NullSink(), lines=scenario.lines
+        clock=clock,
+        leads=leads,
+        journal=journal,
+        sink=_NullSink(),
+        lines=scenario.lines,
+        phases=agents,
     )
     engine.add_campaign(
         CampaignRun(
@@ -228,15 +247,6 @@ def simulate(
         )
     )
     engine.set_state(1, RunState.RUNNING)
-    agents = SimAgents(
-        campaign_id=1,
-        schedule=[(t, int(n)) for t, n in scenario.agents.steps],
-        wrapup=scenario.wrapup,
-        dispositions=[Disposition(1, 1.0)],
-        pause_rate_per_hour=scenario.pause_rate_per_hour,
-        pause_duration=scenario.pause_duration,
-        seed=seed,
-    )
 
     def pump(commands: list[Command]) -> None:
         pending = commands
