@@ -7,6 +7,7 @@ every write of the journal fails with "database is locked" until it is let go.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -18,12 +19,15 @@ import sqlalchemy as sa
 
 from campaigns.db import make_engine
 from campaigns.enums import Outcome
-from dialer.engine import Call
+from campaigns.models import AgentPhase
+from dialer.engine import Call, PhaseChange
 from dialer.engine.clock import VirtualClock
 from dialer.runtime.store import BackgroundJournal, SqlJournal, SqlLeads
 from tests.dialer.test_store import START, db, record
 
 __all__ = ["db"]  # the fixture, imported for the tests below
+
+_PHASE = AgentPhase.__table__  # type: ignore[attr-defined]
 
 
 def _db_path(engine: sa.Engine) -> str:
@@ -286,3 +290,38 @@ def test_close_gives_up_after_its_time_and_says_so(fast_db: sa.Engine) -> None:
         assert journal.failures == 1, "the write left is counted as not written"
     finally:
         lock.let_go()
+
+
+def test_phase_changes_queued_behind_an_outage_are_written_together(
+    fast_db: sa.Engine,
+) -> None:
+    """Phase changes that pile up while the worker waits are written in one transaction
+    when the database is back, in order and none twice: every stretch closes where the
+    next opens (a floor of hundreds of agents once kept the worker one transaction per
+    change behind, and the facts of a stopping engine's last calls were refused)."""
+    clock = VirtualClock(START)
+    journal = BackgroundJournal(
+        SqlJournal(fast_db, engine_id="e1", clock=clock), retry_s=0.01, max_retry_s=0.05
+    )
+    commits: list[int] = []
+    sa.event.listen(fast_db, "commit", lambda conn: commits.append(1))
+    lock = WriteLock(fast_db)
+    phases = ["ready", "reserved", "talking", "wrap_up"] * 25
+    t0 = START
+    journal.agent_phase(PhaseChange(7, 1, phases[0], None, None, t0))
+    assert lock.refused(1)  # the first write waits for the database
+    for k, phase in enumerate(phases[1:], start=1):
+        journal.agent_phase(PhaseChange(7, 1, phase, None, None, t0 + dt.timedelta(seconds=k)))
+    lock.let_go()
+    assert journal.wait_idle(10)
+    journal.close()
+    with fast_db.connect() as conn:
+        rows = conn.execute(
+            sa.select(_PHASE.c.phase, _PHASE.c.start_at, _PHASE.c.end_at)
+            .where(_PHASE.c.agent_id == 7)
+            .order_by(_PHASE.c.start_at)
+        ).all()
+    assert [r.phase for r in rows] == phases
+    assert all(a.end_at == b.start_at for a, b in itertools.pairwise(rows))
+    assert rows[-1].end_at is None
+    assert len(commits) <= 3  # the first change, then the rest at once (and the close)
