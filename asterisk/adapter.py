@@ -725,15 +725,18 @@ class AmiAdapter:
             sent_t = time.perf_counter()
             answer = proto.send(ping)
             answer.add_done_callback(_quiet)
-            # A timeout while bytes came in since the ping was sent may be this loop's own
-            # lateness (stalled past the timer, the Pong read in the same turn), not the
-            # server's: its answer gets one more timeout before the session is given up.
+            # A timeout while bytes came in since the ping was sent, or one whose timer ran
+            # late, may be this loop's own lateness (stalled past the timer: the Pong read
+            # in the same turn, or not read yet), not the server's: its answer gets one
+            # more timeout before the session is given up.
             for last in (False, True):
+                started = time.perf_counter()
                 try:
                     await _within(asyncio.shield(answer), s.ping_timeout_s)
                     break
                 except TimeoutError:
-                    if last or self.rx_t <= sent_t:
+                    late = time.perf_counter() - started - s.ping_timeout_s
+                    if last or (self.rx_t <= sent_t and late < _LOOP_STALL_S):
                         self._log.warning("ami_ping_timeout", timeout_s=s.ping_timeout_s)
                         proto.transport.abort()
                         return
@@ -763,6 +766,11 @@ class _RedactedLog:
     def exception(self, *args: object, **kw: object) -> None:
         """Logged without arguments."""
         self._log("error")
+
+
+#: A timer that runs this late ran on a stalled loop (its wait measured the loop, not the
+#: server).
+_LOOP_STALL_S = 0.25
 
 
 async def _within(step: Awaitable[T], seconds: float) -> T:

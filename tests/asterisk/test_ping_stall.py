@@ -63,3 +63,24 @@ async def test_stalls_of_the_clients_loop_longer_than_the_ping_timeout_keep_the_
         await asyncio.sleep(0.5)
         assert not any(isinstance(e, ServerDown) for e in log.events), log.events
         assert adapter.connected
+
+
+async def test_a_stall_past_the_timer_before_a_slow_pong_keeps_the_session(
+    sim_apart: PbxSimulator,
+) -> None:
+    """The loop stalls past the ping's timeout and the Pong comes only after the stall:
+    nothing was read, but the timer ran late, so it measured the loop, not the server; the
+    answer gets one more timeout (the cluster bench: an engine starved of CPU lost all four
+    servers at once and dropped the people answered meanwhile)."""
+    log = EventLog()
+    settings = settings_for(sim_apart, ping_interval_s=0.05, ping_timeout_s=0.6)
+    async with AmiAdapter(settings, on_event=log) as adapter:
+        await adapter.wait_ready(5)
+        for _ in range(3):
+            sim_apart.controls.response_delay_s = 1.1
+            await asyncio.sleep(0.07)  # a ping goes out; its Pong is 1.1 s away
+            time.sleep(0.9)  # noqa: ASYNC251 - the stall: past the timer, before the Pong
+            sim_apart.controls.response_delay_s = 0.2
+            await asyncio.sleep(1.0)
+        assert not any(isinstance(e, ServerDown) for e in log.events), log.events
+        assert adapter.connected
