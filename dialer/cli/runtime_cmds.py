@@ -78,6 +78,11 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         profile_to: Path | None = typer.Option(
             None, "--profile-to", help="Folder for each engine's cProfile (bench<k>.prof)."
         ),
+        logs_to: Path | None = typer.Option(
+            None,
+            "--logs-to",
+            help="Folder to keep each engine's and simulator's log in (default: deleted).",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """E engine processes and S simulators on loopback over one PostgreSQL: dials/s,
@@ -115,6 +120,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             campaigns=campaigns,
             profiles_dir=profiles,
             profile_to=profile_to,
+            logs_to=logs_to,
         )
         if as_json:
             typer.echo(json.dumps(result))

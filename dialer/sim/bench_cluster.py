@@ -188,12 +188,14 @@ def run_cluster_bench(
     warmup_s: float = 30.0,
     profiles_dir: Path = Path("config/pacing"),
     profile_to: Path | None = None,
+    logs_to: Path | None = None,
 ) -> dict[str, Any]:
     """Start ``engines`` engine processes and ``servers`` simulators over a fresh schema of
     the PostgreSQL at ``pg_url``, run a predictive campaign mix with ``agents`` simulated
     agents for ``seconds`` (the first ``warmup_s`` not measured), stop everything (drain),
     and return the figures. ``profile_to``: a folder where each engine writes its cProfile
-    (``bench<k>.prof``; read it with ``python -m pstats``)."""
+    (``bench<k>.prof``; read it with ``python -m pstats``). ``logs_to``: a folder where
+    the engines' and simulators' logs are kept (``engine<k>.log``, ``pbx<k>.log``)."""
     n_campaigns = campaigns or max(2, 2 * engines)
     per = max(1, agents // n_campaigns)
     schema = f"bench_cluster_{uuid.uuid4().hex[:10]}"
@@ -285,6 +287,7 @@ def run_cluster_bench(
         ]
         connects = [d for s in steady for t, d in s["answer_to_connect"] if t >= cutoff]
         ticks = [d for s in steady for t, d in s["tick_to_originate"] if t >= cutoff]
+        overloaded = [o for s in steady for t, o in s.get("tick_overloaded", []) if t >= cutoff]
         now = dt.datetime.now(dt.UTC)
         per_campaign = {}
         for campaign_id in ids:
@@ -311,6 +314,11 @@ def run_cluster_bench(
             "connect_p99_ms": _pct(connects, 0.99),
             "tick_samples": len(ticks),
             "tick_p99_ms": _pct(ticks, 0.99),
+            # Ticks measured while an engine lagged and dialed progressively (no pacing
+            # risk taken: abandonment figures of such a run say little about the pacer).
+            "overloaded_tick_share": round(sum(overloaded) / len(overloaded), 3)
+            if overloaded
+            else None,
             "double_dials": double,
             "campaigns_abandonment": per_campaign,
             "max_abandon_rate": max(v["abandon_rate"] for v in per_campaign.values()),
@@ -340,6 +348,10 @@ def run_cluster_bench(
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()
+        if logs_to is not None:
+            logs_to.mkdir(parents=True, exist_ok=True)
+            for log_file in tmp.glob("*.log"):
+                shutil.copy2(log_file, logs_to / log_file.name)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
