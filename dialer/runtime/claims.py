@@ -83,6 +83,8 @@ class ClaimAhead:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        #: Records whose give-back failed (the database was away): tried again.
+        self._unreleased: list[int] = []
 
     def start(self) -> None:
         """Bind to the running event loop (refills are its tasks)."""
@@ -179,6 +181,9 @@ class ClaimAhead:
         t = self._perf()
         for campaign_id, buf in list(self._buffers.items()):
             self._expire(campaign_id, buf, t)
+        if self._unreleased and not self._tasks:
+            again, self._unreleased = self._unreleased, []
+            self._give_back(again)
 
     async def settled(self) -> None:
         """Wait until no refill or give-back is under way."""
@@ -190,11 +195,14 @@ class ClaimAhead:
         self._closed = True
         await self.settled()
         records = [lead.record_id for buf in self._buffers.values() for lead, _ in buf.leads]
+        records += self._unreleased
         self._buffers.clear()
+        self._unreleased = []
         if records:
             try:
                 await asyncio.to_thread(self.leads.release, records)
             except sa.exc.SQLAlchemyError as exc:
+                # their leases run out (lease_s), or the next start gives them back
                 log.warning("claimed_ahead_not_released", records=len(records), error=str(exc))
 
     def _expire(self, campaign_id: int, buf: _Buffer, t: float) -> None:
@@ -266,7 +274,10 @@ class ClaimAhead:
     def _give_back(self, records: list[int]) -> None:
         if not records:
             return
-        if self._loop is None or self._closed:
+        if self._closed:
+            self._unreleased.extend(records)  # close() gives them back with the rest
+            return
+        if self._loop is None:
             self.leads.release(records)
             return
 
@@ -274,7 +285,8 @@ class ClaimAhead:
             try:
                 await asyncio.to_thread(self.leads.release, records)
             except sa.exc.SQLAlchemyError as exc:
-                log.warning("claimed_ahead_not_released", records=len(records), error=str(exc))
+                log.warning("claimed_ahead_release_failed", records=len(records), error=str(exc))
+                self._unreleased.extend(records)  # tried again by expire() and close()
 
         task = self._loop.create_task(release(), name="claim-ahead-release")
         self._tasks.add(task)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
 
@@ -168,4 +168,41 @@ async def test_a_forgotten_campaigns_refill_goes_back_when_it_lands(db: sa.Engin
     await asyncio.sleep(0)
     await ahead.settled()
     assert ahead.buffered(1) == 0
+    assert all(record(db, r).lease_owner is None for r in range(1, 6))
+
+
+async def test_records_not_given_back_in_an_outage_go_back_after_it(db: sa.Engine) -> None:
+    """A give-back that fails (the database is away) is tried again: nothing claimed ahead
+    stays leased after the outage (the fault test of an outage longer than the lease
+    found 20 records still leased to a stopped engine)."""
+    clock = Clock()
+    down = [False]
+
+    class Flaky(SqlLeads):
+        def release(self, record_ids: Sequence[int]) -> None:
+            if down[0]:
+                raise sa.exc.OperationalError("release", {}, Exception("connection refused"))
+            super().release(record_ids)
+
+    ahead = ahead_of(Flaky(db, engine_id="e1", lease_s=300), clock)
+    ahead.claim(1, 3, START)
+    await ahead.settled()
+    assert ahead.buffered(1) > 0
+    down[0] = True
+    clock.t += ahead.max_age_s + 1
+    ahead.expire()
+    await ahead.settled()
+    assert any(record(db, r).lease_owner == lease_owner("e1") for r in range(1, 6))
+    down[0] = False
+    ahead.expire()
+    await ahead.settled()
+    assert all(record(db, r).lease_owner is None for r in range(1, 6))
+
+    ahead.claim(1, 3, START)
+    await ahead.settled()
+    down[0] = True
+    ahead.forget(1)
+    await ahead.settled()
+    down[0] = False
+    await ahead.close()
     assert all(record(db, r).lease_owner is None for r in range(1, 6))
