@@ -187,6 +187,10 @@ def test_stats_and_export(clients: Clients, rows: dict[str, int]) -> None:
     assert clients[Role.AGENT].get("/api/worklist/stats").status_code == 403
     stats = clients[Role.HEAD].get("/api/worklist/stats").json()
     assert (stats["missed"], stats["rows_new"], stats["still_open"]) == (4, 3, 3)
+    # an end too early for the default week before it: a clear refusal, not a server error
+    early = clients[Role.HEAD].get("/api/worklist/stats", params={"end": "0001-01-01T00:00:00Z"})
+    assert early.status_code == 422
+    assert "end" in early.json()["detail"]
     assert clients[Role.AGENT].get("/api/worklist/export").status_code == 403
     res = clients[Role.GROUP_LEADER].get("/api/worklist/export", params={"queue": "sales"})
     assert res.status_code == 200

@@ -274,6 +274,8 @@ def worklist_stats(
     median time to the first callback, for rows first missed in ``[start, end)``."""
     del user
     stop = end or ctx.clock()
+    if start is None and stop < dt.datetime.min.replace(tzinfo=dt.UTC) + dt.timedelta(days=7):
+        raise invalid("end", "a time at least 7 days after 0001-01-01, or a start", where="query")
     begin = start or stop - dt.timedelta(days=7)
     if begin >= stop:
         raise invalid("start", "a time before end", where="query")
