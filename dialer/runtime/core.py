@@ -173,7 +173,11 @@ class Runtime:
         self.time_scale = time_scale
         self.sim_agents = sim_agents
         self.ready_within_s = ready_within_s
-        self.db = make_engine(settings.database.url)
+        # A frozen engine's open transaction must not hold its lease rows for longer than
+        # a failover takes (PostgreSQL ends the session; SQLite: one engine).
+        self.db = make_engine(
+            settings.database.url, idle_in_transaction_s=settings.cluster.failover_s
+        )
         engine_id = settings.engine.id
         #: This start's nonce: leases and call-log writes are fenced by engine id + nonce.
         self.nonce = secrets.token_hex(4)
