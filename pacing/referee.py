@@ -4,7 +4,8 @@
 pacer per scenario and seed through these factories.  Referee events and views are
 converted field for field into :mod:`pacing.types` values, so the referee scores exactly
 the code the engine runs.  ``params`` may override any key of the pacing profile
-(``--param risk_gain=0.3``); unknown keys are refused.
+(``--param predictive.risk_gain=0.3``: a table's key after its name); unknown keys are
+refused.
 """
 
 from __future__ import annotations
