@@ -51,8 +51,8 @@ class _Buffer:
 class ClaimAhead:
     """The engine's record source: :class:`SqlLeads` with claims made ahead off the loop.
 
-    ``in_flight`` gives the records and numbers of the engine's calls up (never claimed
-    while they are up); ``utcnow`` the engine's wall clock; ``held`` whether this engine
+    A refill excludes what the claim that asked for it excluded (the engine's calls up)
+    and the records buffered; ``utcnow`` is the engine's wall clock; ``held`` whether this engine
     still owns a campaign (a cluster; None: always). Call :meth:`start` on the event loop
     before the first claim.
     """
@@ -61,7 +61,6 @@ class ClaimAhead:
         self,
         leads: SqlLeads,
         *,
-        in_flight: Callable[[], tuple[set[int], set[str]]],
         utcnow: Callable[[], dt.datetime],
         held: Callable[[int], bool] | None = None,
         lookahead_s: float = 3.0,
@@ -71,7 +70,6 @@ class ClaimAhead:
         perf: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.leads = leads
-        self._in_flight = in_flight
         self._utcnow = utcnow
         self._held = held
         self.lookahead_s = lookahead_s
@@ -122,7 +120,7 @@ class ClaimAhead:
                 out.append(lead)
         kept.extend(buf.leads)
         buf.leads = kept
-        self._refill(campaign_id, buf)
+        self._refill(campaign_id, buf, exclude_records, exclude_phones)
         return out
 
     def exhausted(self, campaign_id: int) -> bool:
@@ -224,14 +222,20 @@ class ClaimAhead:
         rate = sum(n for _, n in buf.asks) / span
         return min(self.max_batch, max(buf.asks[-1][1], math.ceil(rate * self.lookahead_s)))
 
-    def _refill(self, campaign_id: int, buf: _Buffer) -> None:
+    def _refill(
+        self,
+        campaign_id: int,
+        buf: _Buffer,
+        exclude_records: Collection[int],
+        exclude_phones: Collection[str],
+    ) -> None:
         if buf.refilling or self._closed or self._loop is None:
             return
         want = self._target(buf) - len(buf.leads)
         if want <= 0:
             return
-        records, phones = self._in_flight()
-        records |= self._buffered_records()
+        records = set(exclude_records) | self._buffered_records()
+        phones = set(exclude_phones)
         phones |= {lead.phone for b in self._buffers.values() for lead, _ in b.leads}
         buf.refilling = True
         task = self._loop.create_task(
@@ -266,7 +270,7 @@ class ClaimAhead:
         buf.leads.extend((lead, t) for lead in got)
         buf.found_none = not got
         if got and len(got) == want:
-            self._refill(campaign_id, buf)  # demand may have grown while it ran
+            self._refill(campaign_id, buf, records, phones)  # demand may have grown
 
     def _buffered_records(self) -> set[int]:
         return {lead.record_id for b in self._buffers.values() for lead, _ in b.leads}

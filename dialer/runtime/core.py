@@ -196,7 +196,6 @@ class Runtime:
             cluster = self.cluster
             self.ahead = ClaimAhead(
                 self.leads,
-                in_flight=lambda: self.engine.in_flight(),  # noqa: PLW0108  (made below)
                 utcnow=self.clock.utcnow,
                 held=None if cluster is None else lambda c: c in cluster.held,
             )

@@ -31,13 +31,10 @@ def ahead_of(
     leads: SqlLeads,
     clock: Clock,
     *,
-    in_flight: tuple[set[int], set[str]] | None = None,
     held: set[int] | None = None,
 ) -> ClaimAhead:
-    calls = in_flight or (set(), set())
     ahead = ClaimAhead(
         leads,
-        in_flight=lambda: (set(calls[0]), set(calls[1])),
         utcnow=lambda: START,
         held=None if held is None else held.__contains__,
         perf=clock,
@@ -87,10 +84,8 @@ async def test_records_of_live_calls_are_neither_claimed_nor_handed_out(db: sa.E
     """A refill excludes the engine's calls up; a buffered record whose number is now on a
     call stays buffered for a later claim."""
     clock = Clock()
-    ahead = ahead_of(
-        SqlLeads(db, engine_id="e1", lease_s=300), clock, in_flight=({1}, {"+48500000002"})
-    )
-    ahead.claim(1, 5, START)
+    ahead = ahead_of(SqlLeads(db, engine_id="e1", lease_s=300), clock)
+    ahead.claim(1, 5, START, exclude_records={1}, exclude_phones={"+48500000002"})
     await ahead.settled()
     buffered = ahead.buffered(1)
     got = ahead.claim(1, 5, START, exclude_phones=["+48500000004"])
