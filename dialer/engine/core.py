@@ -857,7 +857,15 @@ class Engine:
                 self._pacer_event(call.campaign_id, pt.DROP, call=call, value=wait)
                 self.journal.dropped(call)
                 self._publish_call(call, "dropped")
-                log.warning("call_dropped", call_id=call.call_id, campaign=call.campaign_id)
+                log.warning(
+                    "call_dropped",
+                    call_id=call.call_id,
+                    campaign=call.campaign_id,
+                    server=call.server,
+                    wait_s=round(wait, 3),
+                    adopted=call.adopted,
+                    **self._drop_context(call),
+                )
                 return []
             case cl.Ended(before=before):
                 return self._ended(call, before)
@@ -904,6 +912,33 @@ class Engine:
         )
         log.info("call_connected", call_id=call.call_id, agent=agent_id, wait_s=round(wait, 3))
         return commands
+
+    def _drop_context(self, call: Call) -> dict[str, int]:
+        """Why nobody took a dropped call: the campaign's agents by phase, and its ready
+        agents on other servers or on a server whose session is down (for the log)."""
+        phases: dict[str, int] = {}
+        elsewhere = unreachable = 0
+        for agent in self.agents.values():
+            if agent.campaign_id != call.campaign_id:
+                continue
+            phase = agent.state.phase.value
+            phases[phase] = phases.get(phase, 0) + 1
+            if agent.state.phase is ag.Phase.READY:
+                where = self._server_of(agent)
+                if where in self.servers_down:
+                    unreachable += 1
+                elif where is not None and call.server and where != call.server:
+                    elsewhere += 1
+        calls: dict[str, int] = {}
+        for c in self.calls.values():
+            if c.campaign_id == call.campaign_id:
+                calls[c.phase.value] = calls.get(c.phase.value, 0) + 1
+        return {
+            **{f"agents_{k}": v for k, v in sorted(phases.items())},
+            **{f"calls_{k}": v for k, v in sorted(calls.items())},
+            "ready_elsewhere": elsewhere,
+            "ready_unreachable": unreachable,
+        }
 
     def _server_of(self, agent: AgentRun) -> str | None:
         return None if self.seat_server is None else self.seat_server(agent.seat)

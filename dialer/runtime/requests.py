@@ -65,6 +65,8 @@ def _request_of(call: Call) -> int | None:
 class RequestJournal(SqlJournal):
     """The call journal, moving callback requests along with their calls' facts."""
 
+    _BATCH_STATE = (*SqlJournal._BATCH_STATE, "_dialed")
+
     def __init__(
         self,
         db: sa.Engine,

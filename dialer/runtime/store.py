@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import datetime as dt
 import queue
 import secrets
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 import structlog
@@ -391,10 +392,26 @@ def _details(call: Call) -> CallDetails:
     )
 
 
+class _InTransaction:
+    """Stands for the engine inside :meth:`SqlJournal.batch`: what the journal's writers
+    call on an engine (``begin()``, ``connect()``) gives the batch's connection, inside
+    its transaction, and leaves both open."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def begin(self) -> contextlib.nullcontext[sa.Connection]:
+        return contextlib.nullcontext(self._conn)
+
+    def connect(self) -> contextlib.nullcontext[sa.Connection]:
+        return contextlib.nullcontext(self._conn)
+
+
 class SqlJournal:
     """Call log and status engine on the database, for one engine.
 
-    Every method writes its fact at once, in its own transaction, and may be run again
+    Every method writes its fact at once, in its own transaction (or, inside
+    :meth:`batch`, in the batch's), and may be run again
     after it failed (a database outage): :class:`BackgroundJournal` retries it until it
     succeeds. A row is found by the call's id (``channel_id``) when this process did not
     write it (a call adopted after a restart).
@@ -407,10 +424,21 @@ class SqlJournal:
     status is not fenced: it is what a person did, and the record's lease guards it.
     """
 
+    #: The in-memory bookkeeping a batch undoes when its transaction does not commit.
+    _BATCH_STATE: tuple[str, ...] = (
+        "_log_ids",
+        "_unwritten",
+        "_pending",
+        "_ended",
+        "_insert_failed",
+        "_row_tokens",
+    )
+
     def __init__(
         self, db: sa.Engine, *, engine_id: str, clock: Clock, nonce: str | None = None
     ) -> None:
-        self.db = db
+        self._engine = db
+        self._local = threading.local()
         self.engine_id = engine_id
         #: The lease owner this journal writes outcomes as (see :func:`lease_owner`).
         self.owner = lease_owner(engine_id, nonce)
@@ -428,6 +456,70 @@ class SqlJournal:
         self._pinned: tuple[int, int | None] | None = None
         self._row_tokens: dict[str, int | None] = {}
 
+    @property
+    def db(self) -> sa.Engine:
+        """The database; inside :meth:`batch`, on the thread running it, the batch's one
+        connection and transaction."""
+        conn: sa.Connection | None = getattr(self._local, "conn", None)
+        return self._engine if conn is None else cast(sa.Engine, _InTransaction(conn))
+
+    @contextlib.contextmanager
+    def batch(self, leases: Collection[tuple[int, int | None]] = ()) -> Iterator[None]:
+        """Write everything done inside in one transaction, committed at the end.
+
+        The writers open their own transactions as usual; inside a batch, on this
+        thread, those are the batch's one (a floor of hundreds of agents writes dozens of
+        facts a second: one transaction each, with its commit and its lease check, kept
+        the journal seconds behind). The lease is checked once per campaign and token:
+        the row stays share-locked until the commit. Those of ``leases`` (the campaigns
+        and tokens of the facts to write) and of the rows waiting for :meth:`flush` are
+        checked first, in the order of their campaigns, the order in which the cluster's
+        renewal locks them: taken in the facts' order, a batch holding one lease row and
+        asking for another deadlocked with the renewal holding the second, and the
+        renewal, PostgreSQL's victim, let the leases lapse. When the batch raises, or its commit
+        fails, nothing of it is written and this journal's bookkeeping (rows written,
+        statuses waiting for their calls' end) is as it was before: the jobs can be run
+        again, one by one.
+        """
+        if getattr(self._local, "conn", None) is not None:
+            yield  # already in one
+            return
+        saved = {name: copy.copy(getattr(self, name)) for name in self._BATCH_STATE}
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                self._local.conn = conn
+                self._local.verdicts = {}
+                try:
+                    if self.fence is not None:
+                        rows = {
+                            (c.campaign_id, self._row_tokens.get(c.call_id))
+                            for c in self._unwritten
+                        }
+                        for campaign_id, token in sorted(
+                            {*leases, *rows}, key=lambda k: (k[0], k[1] is None, k[1] or 0)
+                        ):
+                            self._owns(conn, campaign_id, token)
+                    yield
+                finally:
+                    self._local.conn = None
+                    self._local.verdicts = None
+        except BaseException:
+            for name, value in saved.items():
+                setattr(self, name, value)
+            raise
+
+    def _owns(self, conn: sa.Connection, campaign_id: int, token: int | None) -> bool:
+        """The fence's verdict (once per campaign and token inside a batch)."""
+        if self.fence is None:
+            return True
+        verdicts: dict[tuple[int, int | None], bool] | None = getattr(self._local, "verdicts", None)
+        if verdicts is None:
+            return self.fence(conn, campaign_id, token)
+        key = (campaign_id, token)
+        if key not in verdicts:
+            verdicts[key] = self.fence(conn, campaign_id, token)
+        return verdicts[key]
+
     def as_owner(self, campaign_id: int, token: int | None, job: Callable[[], None]) -> None:
         """Run ``job`` with the lease token held when its fact happened (a queued write)."""
         self._pinned = (campaign_id, token)
@@ -444,7 +536,7 @@ class SqlJournal:
     def _check_owner(self, conn: sa.Connection, campaign_id: int, token: int | None) -> None:
         """Raise CampaignMovedError unless this engine still owns the campaign with
         ``token`` (no fence: always fine)."""
-        if self.fence is not None and not self.fence(conn, campaign_id, token):
+        if self.fence is not None and not self._owns(conn, campaign_id, token):
             raise CampaignMovedError(campaign_id, self.owner, token)
 
     def _guard_for(self, call: Call) -> Callable[[sa.Connection], None] | None:
@@ -480,7 +572,7 @@ class SqlJournal:
                 for call in calls:
                     key = (call.campaign_id, self._row_tokens.get(call.call_id))
                     if key not in verdict:
-                        verdict[key] = self.fence(conn, *key)
+                        verdict[key] = self._owns(conn, *key)
                 fenced = [
                     c.call_id
                     for c in calls
@@ -794,6 +886,16 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
 
 
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """A queued write; ``campaign_id`` when it is a call's fact (counted per campaign),
+    ``lease`` when it is fenced by the campaign's lease (the token held when it happened)."""
+
+    job: Callable[[], None]
+    campaign_id: int | None = None
+    lease: tuple[int, int | None] | None = None  # the campaign and token it is written under
+
+
 class BackgroundJournal:
     """A :class:`SqlJournal` whose writes run on one worker thread: a write-ahead queue.
 
@@ -807,15 +909,24 @@ class BackgroundJournal:
 
     An agent's status is still checked at once, so a wrong one is refused to the agent
     (unless the database cannot be read: then the write on the worker checks it).
+
+    Writes that piled up while the worker wrote (up to ``batch_max``) are written in one
+    transaction, in their order (:meth:`_run_batch`): a floor of hundreds of agents makes
+    dozens of facts a second, and one transaction each kept the worker seconds behind.
     """
 
     def __init__(
-        self, inner: SqlJournal, *, retry_s: float = 0.2, max_retry_s: float = 5.0
+        self,
+        inner: SqlJournal,
+        *,
+        retry_s: float = 0.2,
+        max_retry_s: float = 5.0,
+        batch_max: int = 64,
     ) -> None:
         self.inner = inner
         self.retry_s = retry_s
         self.max_retry_s = max_retry_s
-        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._idle = threading.Condition()
         self._queued = 0
@@ -831,6 +942,14 @@ class BackgroundJournal:
         #: the worker is writing (kept for its retries).
         self._phases: list[PhaseChange] = []
         self._phase_batch: list[PhaseChange] | None = None
+        #: At most this many queued writes share one transaction (see :meth:`_run_batch`).
+        self.batch_max = batch_max
+        #: Transactions that wrote several writes together, and those whose batch failed
+        #: and were written again one by one.
+        self.batches = 0
+        self.batch_fallbacks = 0
+        self._in_batch = False  # the worker is running a batch (set on the worker only)
+        self._phases_taken: list[PhaseChange] = []  # phase changes written in the batch
         self._thread = threading.Thread(target=self._work, name="call-journal", daemon=True)
         self._thread.start()
 
@@ -841,13 +960,82 @@ class BackgroundJournal:
 
     def _work(self) -> None:
         while True:
-            job = self._queue.get()
-            if job is None:
+            first = self._queue.get()
+            if first is None:
                 return
-            self._run(job)
+            writes = [first]
+            last = False
+            while len(writes) < self.batch_max:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    last = True
+                    break
+                writes.append(more)
+            if len(writes) == 1:
+                self._run(first.job)
+            else:
+                self._run_batch(writes)
             with self._idle:
-                self._queued -= 1
+                self._queued -= len(writes)
+                for write in writes:
+                    if write.campaign_id is not None:
+                        self._facts_queued[write.campaign_id] -= 1
                 self._idle.notify_all()
+            if last:
+                return
+
+    def _run_batch(self, writes: list[_Write]) -> None:
+        """Run the writes that piled up in one transaction (:meth:`SqlJournal.batch`).
+
+        A write fenced off (its campaign moved) writes nothing and the others go on. When
+        the database cannot be reached the whole batch is tried again, as a single write
+        is. When a write is refused for another reason (a bug, a rule), the transaction
+        is undone and the writes run again one by one, so that only the refused one is
+        lost (and logged): a batch never loses or reorders a fact.
+        """
+        delay = self.retry_s
+        leases = {w.lease for w in writes if w.lease is not None}
+        while True:
+            fenced: list[CampaignMovedError] = []
+            self._in_batch = True
+            self._phases_taken = []
+            try:
+                with self.inner.batch(leases):
+                    for write in writes:
+                        try:
+                            write.job()
+                        except CampaignMovedError as exc:
+                            fenced.append(exc)
+            except Exception as exc:
+                if self._phases_taken:  # the next phase write writes them again, first
+                    self._phase_batch = [*self._phases_taken, *(self._phase_batch or [])]
+                if is_outage(exc) and not self._stop.is_set():
+                    self.retries += 1
+                    if not self.stalled.is_set():
+                        log.warning("call_journal_stalled", error=str(exc).splitlines()[0])
+                        self.stalled.set()
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, self.max_retry_s)
+                    continue
+                self.batch_fallbacks += 1
+                log.info("call_journal_batch_undone", writes=len(writes), error=repr(exc)[:200])
+                self._in_batch = False
+                for write in writes:
+                    self._run(write.job)
+                return
+            finally:
+                self._in_batch = False
+            break
+        self.batches += 1
+        for moved in fenced:
+            self.fenced += 1
+            log.warning("call_fact_fenced", campaign=moved.campaign_id, token=moved.token)
+        if self.stalled.is_set():
+            log.info("call_journal_resumed", retries=self.retries, queued=self._queued)
+            self.stalled.clear()
 
     def _run(self, job: Callable[[], None]) -> None:
         delay = self.retry_s
@@ -878,28 +1066,31 @@ class BackgroundJournal:
                 self.stalled.clear()
             return
 
-    def _put(self, job: Callable[[], None]) -> None:
+    def _put(
+        self,
+        job: Callable[[], None],
+        campaign_id: int | None = None,
+        lease: tuple[int, int | None] | None = None,
+    ) -> None:
         with self._idle:
             self._queued += 1
-        self._queue.put(job)
+            if campaign_id is not None:
+                self._facts_queued[campaign_id] = self._facts_queued.get(campaign_id, 0) + 1
+        self._queue.put(_Write(job, campaign_id, lease))
 
     def _put_fact(self, call: Call, job: Callable[[Call], None]) -> None:
-        """Queue a write of ``call``'s facts with the lease token held now (in a cluster)."""
+        """Queue a write of ``call``'s facts with the lease token held now (in a cluster);
+        it counts in :meth:`facts_queued` until it is done (written, fenced or refused)."""
         snapshot = replace(call)
         campaign_id = call.campaign_id
         token_of = self.inner.token_of
         token = None if token_of is None else token_of(campaign_id)
-        with self._idle:
-            self._facts_queued[campaign_id] = self._facts_queued.get(campaign_id, 0) + 1
 
         def write() -> None:
-            try:
-                self.inner.as_owner(campaign_id, token, lambda: job(snapshot))
-            finally:
-                with self._idle:
-                    self._facts_queued[campaign_id] -= 1
+            self.inner.as_owner(campaign_id, token, lambda: job(snapshot))
 
-        self._put(write)
+        fenced = self.inner.fence is not None
+        self._put(write, campaign_id, (campaign_id, token) if fenced else None)
 
     def facts_queued(self, campaign_id: int) -> int:
         """Call facts of a campaign queued and not written yet (a campaign handed over
@@ -984,9 +1175,11 @@ class BackgroundJournal:
         try:
             self.inner.agent_phases(self._phase_batch)
         except Exception as exc:
-            if not is_outage(exc):
+            if not is_outage(exc) and not self._in_batch:
                 self._phase_batch = None  # refused (logged by the worker): not retried
             raise
+        if self._in_batch:  # given back if the batch's transaction is undone
+            self._phases_taken.extend(self._phase_batch)
         self._phase_batch = None
 
     def wait_idle(self, within_s: float) -> bool:

@@ -6,6 +6,9 @@ transaction, and a queued write carries the token held when its fact happened.""
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -159,3 +162,126 @@ def test_an_owner_that_did_not_renew_in_time_gives_the_campaign_up_and_releases_
     assert all(t.previous == "a/n1" and t.previous_live for t in taken)
     with db.connect() as conn:
         assert not any(a.owns(conn, t.campaign_id, held[t.campaign_id]) for t in taken)
+
+
+def test_a_batch_writes_what_is_still_owned_and_fences_the_rest(db: sa.Engine) -> None:
+    """Facts that piled up behind a write waiting on the lease row are written together:
+    those of a campaign moved meanwhile are refused, those of a campaign still owned are
+    written, and each campaign's lease is checked once per transaction, not once per fact
+    (the row stays share-locked until the commit, so the verdict cannot change)."""
+    a = _member(db, "a")
+    a.renew({})
+    a.step({})
+    assert {1, 2} <= set(a.held)
+    journal = BackgroundJournal(_journal(db, a))
+    checks: list[str] = []
+
+    def seen(_conn: object, _cur: object, statement: str, *_args: object) -> None:
+        if "FROM campaign_lease" in statement and "FOR SHARE" in statement:
+            checks.append(statement)
+
+    try:
+        moved = [_call(db, 1, f"a-m{k}") for k in range(2)]
+        kept = [_call(db, 2, f"a-k{k}") for k in range(6)]
+        for call in moved + kept:
+            journal.dialed(call)
+        journal.flush()
+        assert journal.wait_idle(10)
+        blocker = db.connect()
+        lock = blocker.begin()
+        blocker.execute(sa.text("SELECT 1 FROM campaign_lease WHERE campaign_id = 1 FOR UPDATE"))
+        sa.event.listen(db, "before_cursor_execute", seen)
+        for call in [moved[0], *kept, moved[1]]:
+            call.answer_at = call.person_at = utcnow()
+            journal.answered(call)  # campaign 1's with the token it has now
+        blocker.execute(
+            sa.text(
+                "UPDATE campaign_lease SET owner = 'b/n1', token = token + 1 WHERE campaign_id = 1"
+            )
+        )
+        lock.commit()
+        blocker.close()
+        assert journal.wait_idle(10)
+    finally:
+        journal.close()
+        sa.event.remove(db, "before_cursor_execute", seen)
+    rows = _rows(db)
+    assert journal.fenced == 2
+    assert all(rows[c.call_id][0] is None for c in moved)
+    assert all(rows[c.call_id][0] is not None for c in kept)
+    assert journal.batches >= 1
+    assert len(checks) <= 4, checks  # one fact alone, then a batch: two campaigns
+
+
+def _waiting_locks(db: sa.Engine) -> int:
+    with db.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE NOT l.granted AND a.datname = current_database()"
+                )
+            ).scalar()
+            or 0
+        )
+
+
+def test_a_batch_takes_its_lease_rows_in_the_renewals_order(db: sa.Engine) -> None:
+    """A batch with facts of campaigns 2 then 1 while the renewal holds campaign 1's row
+    and goes on to campaign 2's: the batch waits for the renewal, neither is chosen as a
+    deadlock's victim (in the bench, taking them in the facts' order deadlocked with the
+    renewal, which failed, and four campaigns' leases lapsed mid-run)."""
+    a = _member(db, "a")
+    a.renew({})
+    a.step({})
+    assert {1, 2, 3} <= set(a.held)
+    journal = BackgroundJournal(_journal(db, a))
+    deadlocks: list[str] = []
+
+    def seen(context: Any) -> None:
+        if "deadlock" in str(context.original_exception):
+            deadlocks.append(str(context.original_exception))
+
+    sa.event.listen(db, "handle_error", seen)
+    blocker, renewal = db.connect(), db.connect()
+    try:
+        first, two, one = _call(db, 3, "a-3"), _call(db, 2, "a-2"), _call(db, 1, "a-1")
+        for call in (first, two, one):
+            journal.dialed(call)
+        journal.flush()
+        assert journal.wait_idle(10)
+        held = blocker.begin()
+        blocker.execute(sa.text("SELECT 1 FROM campaign_lease WHERE campaign_id = 3 FOR UPDATE"))
+        for call in (first, two, one):
+            call.answer_at = call.person_at = utcnow()
+        journal.answered(first)
+        assert _wait(lambda: _waiting_locks(db) >= 1)  # it waits alone for the blocker
+        journal.answered(two)
+        journal.answered(one)  # these two pile up behind it
+        renewing = renewal.begin()
+        renewal.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
+        renewal.execute(sa.text("UPDATE campaign_lease SET agents = 1 WHERE campaign_id = 1"))
+        held.commit()  # the batch of campaigns 2 and 1 starts now
+        assert _wait(lambda: _waiting_locks(db) >= 1)  # it waits for campaign 1's row
+        renewal.execute(sa.text("UPDATE campaign_lease SET agents = 1 WHERE campaign_id = 2"))
+        renewing.commit()
+        assert journal.wait_idle(10)
+    finally:
+        blocker.close()
+        renewal.close()
+        journal.close()
+        sa.event.remove(db, "handle_error", seen)
+    assert deadlocks == []
+    rows = _rows(db)
+    assert all(rows[c.call_id][0] is not None for c in (first, two, one))
+    assert journal.fenced == 0
+
+
+def _wait(check: Callable[[], bool], within_s: float = 10.0) -> bool:
+    """Poll ``check`` (a database state no event tells us about) until true."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return False
