@@ -23,7 +23,8 @@
   spend the legal budget instead of banking half of it, and small teams keep a margin for
   their noisy counts.  A *barrier* scales the risk down as the headroom to the cap shrinks
   in any guarded window (today, rolling 24 h, 30 d).  When ``guard_headroom_drops`` (2)
-  more drops could take a window past the cap, the compliance guard dials at a tiny risk
+  more drops (or, on a big floor, the persons it answers in ``guard_burst_s``: an overflow
+  drops them all) could take a window past the cap, the compliance guard dials at a tiny risk
   (``guard_risk``) — on a thin list progressive dialing would idle the agents for
   minutes — and as soon as a single drop could, it dials progressively (a window with
   fewer than ``guard_min_answered`` answers is judged as if it had that many).  Below
@@ -68,6 +69,7 @@ MODE_PREDICTIVE: Final = "predictive"
 
 _SQRT2: Final = math.sqrt(2.0)
 _ANSWER_RATE_TC_S: Final = 600.0
+_ANSWER_RATE_MIN_S: Final = 60.0  # a young count's rate is taken over at least this long
 _SQRT2PI: Final = math.sqrt(2.0 * math.pi)
 _COARSE_POINTS: Final = 24  # the normal path's first pass: this many counts, then the gap
 _MIXTURE_CV2: Final = 0.01  # the exact path mixes over the answer rate's error above this
@@ -134,6 +136,7 @@ class PredictiveSettings:
     margin_z: float = 1.0
     full_gain_answers_per_h: float = 1000.0
     guard_headroom_drops: float = 2.0
+    guard_burst_s: float = 4.0
     guard_risk: float = 0.002
     guard_min_answered: float = 100.0
     soft_headroom_drops: float = 3.0
@@ -236,17 +239,22 @@ class RiskController:
         n = max(0.0, answered)
         return self.aim * n - self.margin_z * math.sqrt(self.cap * n)
 
-    def settled(self, *, dropped: bool, answered: float | None = None) -> None:
+    def settled(self, *, dropped: bool, answered: float | None = None, held: bool = False) -> None:
         """Feed one answered person: served (``dropped=False``) or abandoned.
 
         ``answered`` is the count of settled answers in the window so far, this one
-        included (without it the budget has no margin: ``aim`` per answer).
+        included (without it the budget has no margin: ``aim`` per answer). ``held``:
+        the guard, not this risk, decides the dials now; the risk may fall, not rise (a
+        big floor held for two minutes wound it up threefold and dropped in a burst the
+        moment the guard let go).
         """
         if answered is None or self.margin_z == 0.0:
             step_aim = self.aim
         else:
             step_aim = self.budget(answered) - self.budget(answered - 1.0)
         step = self.gain * (step_aim - (1.0 if dropped else 0.0))
+        if held:
+            step = min(step, 0.0)
         self._log = min(self.high, max(self.low, self._log + step))
 
 
@@ -283,6 +291,8 @@ class PredictivePacer:
         self._hangup_at: dict[int, float] = {}
         self._answers_recent = 0.0
         self._answers_t: float | None = None
+        self._answers_first: float | None = None
+        self._burst_held = False  # the guard holds for a burst's headroom (see decide)
         self._progressive = ProgressivePacer()
         # forecast tables, refreshed every few seconds of event time
         self._calls_at = -math.inf
@@ -342,7 +352,11 @@ class PredictivePacer:
         per_hour = self.answer_rate(t) * 3600.0
         scale = min(1.0, per_hour / s.full_gain_answers_per_h) if s.full_gain_answers_per_h else 1.0
         self.controller.gain = s.risk_gain * scale
-        self.controller.settled(dropped=dropped, answered=self.ledger.windows(t)[0].answered)
+        self.controller.settled(
+            dropped=dropped,
+            answered=self.ledger.windows(t)[0].answered,
+            held=self._burst_held,
+        )
 
     # ------------------------------------------------------------------ decision
     def _finish(
@@ -371,11 +385,26 @@ class PredictivePacer:
         """The marginal drop probability allowed now: planned risk times the barrier."""
         return self.controller.risk * self._barrier(windows, t)
 
-    def _guard_trips(self, windows: tuple[WindowRate, ...], drops: float | None = None) -> bool:
-        """True when ``drops`` more drops (default ``guard_headroom_drops``) could take a
+    def guard_headroom(self, t: float) -> float:
+        """Drops the guard keeps in hand: ``guard_headroom_drops``, or the persons a
+        floor answers in ``guard_burst_s`` when that is more.
+
+        When a big floor overflows, everybody who answers until an agent is free drops:
+        250 agents on 40-second talks dropped 7-16 persons within seconds, far past a
+        headroom of two, and a young day's allowance (3 % of a few hundred answers) went
+        in one burst. The rate is the young one (:meth:`answer_rate`): the first minutes
+        are when the allowance is smallest.
+        """
+        s = self.settings
+        return max(s.guard_headroom_drops, self.answer_rate(t, young=True) * s.guard_burst_s)
+
+    def _guard_trips(
+        self, windows: tuple[WindowRate, ...], t: float, drops: float | None = None
+    ) -> bool:
+        """True when ``drops`` more drops (default :meth:`guard_headroom`) could take a
         guarded window past the cap."""
         cap = self.settings.target_abandon
-        k = self.settings.guard_headroom_drops if drops is None else drops
+        k = self.guard_headroom(t) if drops is None else drops
         names = self.settings.guard_windows
         floor = self.settings.guard_min_answered
         return any(
@@ -403,17 +432,30 @@ class PredictivePacer:
 
     def _count_answer(self, t: float) -> None:
         """Keep an exponentially weighted count of settled answers (time constant 600 s)."""
+        if self._answers_t is None or t - self._answers_t > _ANSWER_RATE_TC_S:
+            self._answers_first = t  # a new start: the old count has all but faded
         if self._answers_t is not None and t > self._answers_t:
             self._answers_recent *= math.exp(-(t - self._answers_t) / _ANSWER_RATE_TC_S)
         self._answers_t = t
         self._answers_recent += 1.0
 
-    def answer_rate(self, t: float) -> float:
-        """Recent settled answers per second."""
-        if self._answers_t is None:
+    def answer_rate(self, t: float, *, young: bool = False) -> float:
+        """Recent settled answers per second.
+
+        The weighted count over its time constant is a rate once it has run that long:
+        before, a floor's first minutes count a fraction of its rate (which keeps the
+        budget controller's gain and the soft barrier cautious there). With ``young`` it
+        is divided by the weight of the time it has run (at least ``_ANSWER_RATE_MIN_S``):
+        the floor's rate from its first minute on.
+        """
+        if self._answers_t is None or self._answers_first is None:
             return 0.0
         decay = math.exp(-max(0.0, t - self._answers_t) / _ANSWER_RATE_TC_S)
-        return self._answers_recent * decay / _ANSWER_RATE_TC_S
+        if not young:
+            return self._answers_recent * decay / _ANSWER_RATE_TC_S
+        ran = max(_ANSWER_RATE_MIN_S, t - self._answers_first)
+        weight = _ANSWER_RATE_TC_S * -math.expm1(-ran / _ANSWER_RATE_TC_S)
+        return self._answers_recent * decay / weight
 
     def _barrier(self, windows: tuple[WindowRate, ...], t: float) -> float:
         """Scale the allowed risk down as the headroom to the cap shrinks.
@@ -669,10 +711,15 @@ class PredictivePacer:
         active = view.agents_ready + len(view.talking_elapsed_s) + len(view.wrapup_elapsed_s)
         if view.agents_logged_in < s.small_team_threshold:
             return self._finish(view, progressive, MODE_PROGRESSIVE, "small_team", windows)
-        guarded = self._guard_trips(windows)
+        guarded = self._guard_trips(windows, view.t)
+        # held only for a big floor's burst (the plain headroom is not reached yet): the
+        # risk must not wind up meanwhile (see RiskController.settled)
+        self._burst_held = guarded and not self._guard_trips(
+            windows, view.t, s.guard_headroom_drops
+        )
         # Never dial at any risk when a single drop could pass the cap: progressive (an agent
         # is there for every call). The tiny guard risk only spends the margin before that.
-        if guarded and (s.guard_risk <= 0.0 or self._guard_trips(windows, 1.0)):
+        if guarded and (s.guard_risk <= 0.0 or self._guard_trips(windows, view.t, 1.0)):
             return self._finish(view, progressive, MODE_PROGRESSIVE, "compliance_guard", windows)
         if self._cold():
             return self._finish(view, progressive, MODE_PROGRESSIVE, "cold_start", windows)

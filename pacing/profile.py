@@ -38,6 +38,7 @@ class ComplianceProfile(_Frozen):
     amd_false_positive_rate: float = Field(default=0.0, ge=0.0, lt=1.0)
     aim_fraction: float = Field(default=0.95, gt=0.0, le=1.0)
     guard_headroom_drops: float = Field(default=2.0, ge=1.0)
+    guard_burst_s: float = Field(default=4.0, ge=0.0)
     guard_risk: float = Field(default=0.002, ge=0.0, lt=1.0)
     guard_min_answered: float = Field(default=100.0, ge=0.0)
     soft_headroom_drops: float = Field(default=3.0, ge=0.0)
@@ -130,6 +131,7 @@ class PacingProfile(_Frozen):
             margin_z=p.margin_z,
             full_gain_answers_per_h=p.full_gain_answers_per_h,
             guard_headroom_drops=c.guard_headroom_drops,
+            guard_burst_s=c.guard_burst_s,
             guard_risk=c.guard_risk,
             guard_min_answered=c.guard_min_answered,
             soft_headroom_drops=c.soft_headroom_drops,

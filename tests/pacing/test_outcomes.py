@@ -34,6 +34,7 @@ class Bound:
     occupancy_floor: float  # mean over the seeds
     budget_floor: float  # mean abandonment: the legal budget is spent, not banked
     worst_hour_cap: float = 0.06
+    abandon_cap: float = CAP  # every seed's abandonment at or under this
 
 
 # Measured on these short days and seeds (occupancy, abandonment), less about a point of
@@ -53,6 +54,9 @@ BOUNDS: dict[str, Bound] = {
     "rising-list": Bound(2.0, 2, 0.650, 0.018),  # 66.1 % (strict guard), 2.6 %
     "team10-longtalk": Bound(2.0, 2, 0.779, 0.010),  # 78.8 %, 1.5 %
     "tiny3": Bound(2.0, 2, 0.685, 0.010),  # 69.4 % (strict guard), 1.9 %
+    # The first three minutes of a 250-agent day spend at most half the cap: 75.1 %, 0 and
+    # 1.2 % (before the burst's headroom: 76.6 %, 0.9 and 1.9 %, in bursts)
+    "young-floor-250": Bound(0.05, 2, 0.74, 0.0, abandon_cap=0.015),
 }
 
 
@@ -70,8 +74,10 @@ def violations(
     out = []
     for seed, m in enumerate(runs, start=1):
         rate = m["abandon_rate"] or 0.0
-        if rate > CAP:
-            out.append(f"{name} seed {seed}: abandonment {100 * rate:.2f} % > 3 %")
+        if rate > b.abandon_cap:
+            out.append(
+                f"{name} seed {seed}: abandonment {100 * rate:.2f} % > {100 * b.abandon_cap:g} %"
+            )
         worst = m["worst_hour_abandon_rate"]
         if worst is not None and worst > b.worst_hour_cap:
             out.append(f"{name} seed {seed}: worst hour {100 * worst:.2f} % > {b.worst_hour_cap}")
