@@ -26,8 +26,12 @@ one seen and the lease is free or ran out), so two engines never both win. The n
 adopts the campaign's live calls and seats as a restart does. An owner that fails to renew
 drops the campaign at once, and its record claims are fenced: each claim checks, in the
 claim's own transaction, that the lease still names this owner and token and has not run
-out (``FOR SHARE``: a takeover waits for the claim to commit), so a stale owner can never
-lease (and so dial) a record after the campaign moved.
+out (``FOR KEY SHARE``: a takeover, which locks the row ``FOR UPDATE`` first, waits for the
+claim to commit), so a stale owner can never lease (and so dial) a record after the
+campaign moved. The owner's own renewal changes no key and does not wait for its claims
+and call facts: with ``FOR SHARE`` it did, and an engine's journal writing its piled-up
+facts in one transaction after another, beside its claims, kept the renewal waiting until
+the leases lapsed.
 """
 
 from __future__ import annotations
@@ -478,6 +482,12 @@ class Cluster:
         None: no lease row) and free, run out, or an earlier start's of this engine."""
         started = self._monotonic()
         with self.db.begin() as conn:
+            # The old owner's claims and call facts hold the row FOR KEY SHARE until they
+            # commit; the upsert's own lock would not wait for them.
+            conn.execute(
+                sa.text("SELECT 1 FROM campaign_lease WHERE campaign_id = :c FOR UPDATE"),
+                {"c": campaign_id},
+            )
             row = conn.execute(
                 sa.text(
                     "INSERT INTO campaign_lease AS l"
@@ -569,7 +579,8 @@ class Cluster:
         row = conn.execute(
             sa.text(
                 "SELECT 1 FROM campaign_lease WHERE campaign_id = :c AND owner = :owner"
-                " AND token = :t AND expires_at > timezone('UTC', clock_timestamp()) FOR SHARE"
+                " AND token = :t AND expires_at > timezone('UTC', clock_timestamp())"
+                " FOR KEY SHARE"
             ),
             {"c": campaign_id, "owner": self.owner, "t": token},
         ).first()
@@ -586,7 +597,7 @@ class Cluster:
         row = conn.execute(
             sa.text(
                 "SELECT 1 FROM campaign_lease WHERE campaign_id = :c AND owner = :owner"
-                " AND token = :t FOR SHARE"
+                " AND token = :t FOR KEY SHARE"
             ),
             {"c": campaign_id, "owner": self.owner, "t": token},
         ).first()

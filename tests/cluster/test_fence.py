@@ -6,6 +6,7 @@ transaction, and a queued write carries the token held when its fact happened.""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -226,11 +227,11 @@ def _waiting_locks(db: sa.Engine) -> int:
         )
 
 
-def test_a_batch_takes_its_lease_rows_in_the_renewals_order(db: sa.Engine) -> None:
-    """A batch with facts of campaigns 2 then 1 while the renewal holds campaign 1's row
-    and goes on to campaign 2's: the batch waits for the renewal, neither is chosen as a
+def test_a_batch_takes_its_lease_rows_in_ascending_order(db: sa.Engine) -> None:
+    """A batch with facts of campaigns 2 then 1 while another transaction locks the rows of
+    campaigns 1 then 2 for an update of their owners: the batch waits for it, neither is a
     deadlock's victim (in the bench, taking them in the facts' order deadlocked with the
-    renewal, which failed, and four campaigns' leases lapsed mid-run)."""
+    renewal, which then still locked the rows, and four campaigns' leases lapsed)."""
     a = _member(db, "a")
     a.renew({})
     a.step({})
@@ -243,7 +244,7 @@ def test_a_batch_takes_its_lease_rows_in_the_renewals_order(db: sa.Engine) -> No
             deadlocks.append(str(context.original_exception))
 
     sa.event.listen(db, "handle_error", seen)
-    blocker, renewal = db.connect(), db.connect()
+    blocker, other = db.connect(), db.connect()
     try:
         first, two, one = _call(db, 3, "a-3"), _call(db, 2, "a-2"), _call(db, 1, "a-1")
         for call in (first, two, one):
@@ -258,23 +259,53 @@ def test_a_batch_takes_its_lease_rows_in_the_renewals_order(db: sa.Engine) -> No
         assert _wait(lambda: _waiting_locks(db) >= 1)  # it waits alone for the blocker
         journal.answered(two)
         journal.answered(one)  # these two pile up behind it
-        renewing = renewal.begin()
-        renewal.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
-        renewal.execute(sa.text("UPDATE campaign_lease SET agents = 1 WHERE campaign_id = 1"))
+        locking = other.begin()
+        other.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
+        other.execute(sa.text("SELECT 1 FROM campaign_lease WHERE campaign_id = 1 FOR UPDATE"))
         held.commit()  # the batch of campaigns 2 and 1 starts now
         assert _wait(lambda: _waiting_locks(db) >= 1)  # it waits for campaign 1's row
-        renewal.execute(sa.text("UPDATE campaign_lease SET agents = 1 WHERE campaign_id = 2"))
-        renewing.commit()
+        other.execute(sa.text("SELECT 1 FROM campaign_lease WHERE campaign_id = 2 FOR UPDATE"))
+        locking.commit()
         assert journal.wait_idle(10)
     finally:
         blocker.close()
-        renewal.close()
+        other.close()
         journal.close()
         sa.event.remove(db, "handle_error", seen)
     assert deadlocks == []
     rows = _rows(db)
     assert all(rows[c.call_id][0] is not None for c in (first, two, one))
     assert journal.fenced == 0
+
+
+def test_the_renewal_does_not_wait_for_a_fenced_write_and_a_takeover_does(
+    db: sa.Engine,
+) -> None:
+    """A write under the fence (a claim, a batch of call facts) is open: the owner's
+    renewal goes through at once (with FOR SHARE it waited, and under load the leases
+    lapsed mid-run), while another engine's takeover waits until the write commits."""
+    a, b, campaign_id = _owned_by_a(db)
+    writer = db.connect()
+    try:
+        writing = writer.begin()
+        assert a.owns(writer, campaign_id, a.held[campaign_id])
+        renewed: list[list[int]] = []
+        renewal = threading.Thread(target=lambda: renewed.append(a.renew({})))
+        renewal.start()
+        renewal.join(10)
+        assert renewed == [[]], "the renewal waited for the owner's own write"
+        _stall(db, "a/n1")
+        b.renew({})
+        taken: list[object] = []
+        takeover = threading.Thread(target=lambda: taken.append(b.step({})))
+        takeover.start()
+        assert _wait(lambda: _waiting_locks(db) >= 1), "the takeover did not wait"
+        assert taken == []
+        writing.commit()
+        takeover.join(10)
+        assert campaign_id in {t.campaign_id for t in taken[0].taken}  # type: ignore[attr-defined]
+    finally:
+        writer.close()
 
 
 def _wait(check: Callable[[], bool], within_s: float = 10.0) -> bool:
