@@ -1014,11 +1014,7 @@ class BackgroundJournal:
                     self._phase_batch = [*self._phases_taken, *(self._phase_batch or [])]
                 if is_outage(exc) and not self._stop.is_set():
                     self.retries += 1
-                    if not self.stalled.is_set():
-                        log.warning("call_journal_stalled", error=str(exc).splitlines()[0])
-                        self.stalled.set()
-                    self._stop.wait(delay)
-                    delay = min(delay * 2, self.max_retry_s)
+                    delay = self._wait_for_database(exc, delay)
                     continue
                 self.batch_fallbacks += 1
                 log.info("call_journal_batch_undone", writes=len(writes), error=repr(exc)[:200])
@@ -1031,8 +1027,23 @@ class BackgroundJournal:
             break
         self.batches += 1
         for moved in fenced:
-            self.fenced += 1
-            log.warning("call_fact_fenced", campaign=moved.campaign_id, token=moved.token)
+            self._fenced(moved)
+        self._resumed()
+
+    def _fenced(self, exc: CampaignMovedError) -> None:
+        self.fenced += 1
+        log.warning("call_fact_fenced", campaign=exc.campaign_id, token=exc.token)
+
+    def _wait_for_database(self, exc: Exception, delay: float) -> float:
+        """Say the journal is stalled (once), wait ``delay`` (or until close() gives up);
+        the next back-off."""
+        if not self.stalled.is_set():
+            log.warning("call_journal_stalled", error=str(exc).splitlines()[0])
+            self.stalled.set()
+        self._stop.wait(delay)
+        return min(delay * 2, self.max_retry_s)
+
+    def _resumed(self) -> None:
         if self.stalled.is_set():
             log.info("call_journal_resumed", retries=self.retries, queued=self._queued)
             self.stalled.clear()
@@ -1043,8 +1054,7 @@ class BackgroundJournal:
             try:
                 job()
             except CampaignMovedError as exc:
-                self.fenced += 1
-                log.warning("call_fact_fenced", campaign=exc.campaign_id, token=exc.token)
+                self._fenced(exc)
                 return
             except Exception as exc:
                 if not is_outage(exc):
@@ -1055,15 +1065,9 @@ class BackgroundJournal:
                 if self._stop.is_set():  # close() gave up waiting: counted as unwritten
                     self.failures += 1
                     return
-                if not self.stalled.is_set():
-                    log.warning("call_journal_stalled", error=str(exc).splitlines()[0])
-                    self.stalled.set()
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.max_retry_s)
+                delay = self._wait_for_database(exc, delay)
                 continue
-            if self.stalled.is_set():
-                log.info("call_journal_resumed", retries=self.retries, queued=self._queued)
-                self.stalled.clear()
+            self._resumed()
             return
 
     def _put(
