@@ -30,7 +30,7 @@ def make_engine(
     ``idle_in_transaction_s`` (PostgreSQL): the server ends a session that keeps a
     transaction open without a statement this long. A process frozen inside a
     transaction (SIGSTOP, a VM pause, starved of CPU) then gives its row locks back: a
-    frozen engine holding the lease row ``FOR SHARE`` in a claim blocked the takeover of
+    frozen engine holding the lease row ``FOR KEY SHARE`` in a claim blocked the takeover of
     its campaigns for as long as it stayed frozen.
     """
     engine = sa.create_engine(url, echo=echo, future=True)

@@ -398,13 +398,9 @@ class PredictivePacer:
         s = self.settings
         return max(s.guard_headroom_drops, self.answer_rate(t, young=True) * s.guard_burst_s)
 
-    def _guard_trips(
-        self, windows: tuple[WindowRate, ...], t: float, drops: float | None = None
-    ) -> bool:
-        """True when ``drops`` more drops (default :meth:`guard_headroom`) could take a
-        guarded window past the cap."""
+    def _guard_trips(self, windows: tuple[WindowRate, ...], k: float) -> bool:
+        """True when ``k`` more drops could take a guarded window past the cap."""
         cap = self.settings.target_abandon
-        k = self.guard_headroom(t) if drops is None else drops
         names = self.settings.guard_windows
         floor = self.settings.guard_min_answered
         return any(
@@ -711,15 +707,13 @@ class PredictivePacer:
         active = view.agents_ready + len(view.talking_elapsed_s) + len(view.wrapup_elapsed_s)
         if view.agents_logged_in < s.small_team_threshold:
             return self._finish(view, progressive, MODE_PROGRESSIVE, "small_team", windows)
-        guarded = self._guard_trips(windows, view.t)
+        guarded = self._guard_trips(windows, self.guard_headroom(view.t))
         # held only for a big floor's burst (the plain headroom is not reached yet): the
         # risk must not wind up meanwhile (see RiskController.settled)
-        self._burst_held = guarded and not self._guard_trips(
-            windows, view.t, s.guard_headroom_drops
-        )
+        self._burst_held = guarded and not self._guard_trips(windows, s.guard_headroom_drops)
         # Never dial at any risk when a single drop could pass the cap: progressive (an agent
         # is there for every call). The tiny guard risk only spends the margin before that.
-        if guarded and (s.guard_risk <= 0.0 or self._guard_trips(windows, view.t, 1.0)):
+        if guarded and (s.guard_risk <= 0.0 or self._guard_trips(windows, 1.0)):
             return self._finish(view, progressive, MODE_PROGRESSIVE, "compliance_guard", windows)
         if self._cold():
             return self._finish(view, progressive, MODE_PROGRESSIVE, "cold_start", windows)

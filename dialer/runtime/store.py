@@ -1000,6 +1000,7 @@ class BackgroundJournal:
         leases = {w.lease for w in writes if w.lease is not None}
         while True:
             fenced: list[CampaignMovedError] = []
+            failed: Exception | None = None
             self._in_batch = True
             self._phases_taken = []
             try:
@@ -1010,21 +1011,22 @@ class BackgroundJournal:
                         except CampaignMovedError as exc:
                             fenced.append(exc)
             except Exception as exc:
-                if self._phases_taken:  # the next phase write writes them again, first
-                    self._phase_batch = [*self._phases_taken, *(self._phase_batch or [])]
-                if is_outage(exc) and not self._stop.is_set():
-                    self.retries += 1
-                    delay = self._wait_for_database(exc, delay)
-                    continue
-                self.batch_fallbacks += 1
-                log.info("call_journal_batch_undone", writes=len(writes), error=repr(exc)[:200])
-                self._in_batch = False
-                for write in writes:
-                    self._run(write.job)
-                return
+                failed = exc
             finally:
                 self._in_batch = False
-            break
+            if failed is None:
+                break
+            if self._phases_taken:  # the next phase write writes them again, first
+                self._phase_batch = [*self._phases_taken, *(self._phase_batch or [])]
+            if is_outage(failed) and not self._stop.is_set():
+                self.retries += 1
+                delay = self._wait_for_database(failed, delay)
+                continue
+            self.batch_fallbacks += 1
+            log.info("call_journal_batch_undone", writes=len(writes), error=repr(failed)[:200])
+            for write in writes:
+                self._run(write.job)
+            return
         self.batches += 1
         for moved in fenced:
             self._fenced(moved)
