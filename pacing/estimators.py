@@ -223,19 +223,24 @@ class DialOutcomeModel:
         p = self._person.weights() + w * self._prior_person
         return float(p.sum() / a.sum())
 
-    def person_prob_cv2(self) -> float:
-        """Squared coefficient of variation of :meth:`person_prob` (its own uncertainty).
+    def answer_cv2(self) -> FloatArray:
+        """Relative variance of P(a person answers | still ringing after ``i`` bins), per bin.
 
-        The share of persons is estimated from about ``P`` persons' weight (the faded
-        histogram plus the prior's), so its relative variance is about ``(1 - p) / P``: a
-        fifth at the end of the cold start (five persons seen), under 1 % once a hundred
-        are in.  Every call dialed at once shares this error, so the pacer adds it to the
-        spread of the answer count (one overestimated rate over-dials every call at once).
+        That chance is estimated from the persons seen answering later than ``i`` bins
+        (``N_i``, the faded histogram's, the prior left out): its relative variance is
+        about ``(1 - share_i) / N_i``. A dozen persons from a floor's first wave leave the
+        late answers, and so every call already ringing a while, very uncertain (a fifth
+        to a whole); a few hundred leave them steady.
         """
         w = self.prior_weight()
-        persons = self._person.total() + w * float(self._prior_person.sum())
-        p = self.person_prob()
-        return min(1.0, (1.0 - p) / max(persons, 1.0))
+        p = self._person.weights()
+        a = self._all.weights() + w * self._prior_all
+        tail_p = np.cumsum(p[::-1])[::-1]
+        tail_pp = tail_p + w * np.cumsum(self._prior_person[::-1])[::-1]
+        tail_a = np.cumsum(a[::-1])[::-1]
+        share = np.where(tail_a > 1e-9, tail_pp / np.maximum(tail_a, 1e-9), 0.0)
+        cv2: FloatArray = np.clip((1.0 - share) / np.maximum(tail_p, 1.0), 0.0, 1.0)
+        return cv2
 
     def tables(self, step_s: float, n_steps: int) -> tuple[FloatArray, FloatArray]:
         """Answer-within tables on the horizons ``step_s * (1..n_steps)``.

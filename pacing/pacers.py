@@ -9,12 +9,13 @@
   distributions learned with censoring).  It dials the largest number of calls whose
   *marginal* call has a drop probability within an allowed risk.  Small counts use the
   exact Poisson-binomial laws; large ones a skewness-corrected normal approximation.
-  With ``rate_error_weight`` > 0 (off by default) the answer rate's own error is in the
-  forecast too: its relative variance (about ``(1 - p) / persons seen``) is shared by
-  every call in flight, so it widens the answer count's spread (the exact laws are
-  averaged over three rates, the normal one gets the extra variance); a rate learned from
-  a few persons (cold start, after a change point) dials fewer calls at once, one learned
-  from hundreds changes little.
+  The estimate's own error is in the forecast too (``rate_error_weight``, 1; 0 leaves it
+  out): a ringing call's answer chance is learned from the persons seen answering later
+  than it has rung, so its relative variance is about ``(1 - share) / those persons``, and
+  every call in flight shares it. It widens the answer count's spread (the exact laws are
+  averaged over three draws of the error, the normal one gets the extra variance): a
+  floor's first wave after a dozen persons, or a list just after a change point, dials
+  fewer calls at once; hundreds of persons seen change little.
 
   The allowed risk starts at ``initial_risk`` and is steered by a budget controller
   (:class:`RiskController`): each settled answer moves it towards spending a drop budget
@@ -72,6 +73,8 @@ _ANSWER_RATE_TC_S: Final = 600.0
 _ANSWER_RATE_MIN_S: Final = 60.0  # a young count's rate is taken over at least this long
 _SQRT2PI: Final = math.sqrt(2.0 * math.pi)
 _COARSE_POINTS: Final = 24  # the normal path's first pass: this many counts, then the gap
+#: answers' mean, free agents' mean, their gap's variance and third cumulant, shared error
+_Cumulants = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
 _MIXTURE_CV2: Final = 0.01  # the exact path mixes over the answer rate's error above this
 
 
@@ -159,7 +162,7 @@ class PredictiveSettings:
     max_after_call_s: float = 900.0
     exact_limit: int = 40
     prior_calls_per_agent: float = 0.5
-    rate_error_weight: float = 0.0
+    rate_error_weight: float = 1.0
 
     def check(self) -> None:
         """Raise :class:`PacerParameterError` for a value outside its range."""
@@ -303,7 +306,8 @@ class PredictivePacer:
         self._talk_free: FloatArray = np.zeros((1, 1))
         self._after_free: FloatArray = np.zeros((1, 1))
         self._n_steps = 1
-        self._cv2 = 0.0  # relative variance of the estimated answer rate (refreshed)
+        # relative standard error of a ringing call's answer chance, per elapsed bin
+        self._rel: FloatArray = np.zeros(1)
         self.status = PacerStatus(0.0, MODE_PROGRESSIVE, "start", 0, self.controller.risk, 0.0, ())
 
     # ------------------------------------------------------------------ events
@@ -490,7 +494,7 @@ class PredictivePacer:
         t = view.t
         if t - self._calls_at >= s.refresh_calls_s:
             self._calls_at = t
-            self._cv2 = self.dial_model.person_prob_cv2() * s.rate_error_weight
+            self._rel = np.sqrt(self.dial_model.answer_cv2() * s.rate_error_weight)
             step = s.horizon_step_s
             g, q = self.dial_model.tables(step, math.ceil(self.dial_model.n_bins * 0.5 / step))
             # keep horizons until 99.5 % of person answers are in
@@ -567,7 +571,7 @@ class PredictivePacer:
         n_max: int,
         *,
         others: FloatArray | None = None,
-        cumulants: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None = None,
+        cumulants: _Cumulants | None = None,
     ) -> FloatArray:
         """P(overflow) by the refined normal approximation (skewness-corrected).
 
@@ -578,16 +582,16 @@ class PredictivePacer:
         (cut where even the last horizon overflows by 4 sd), or the calls with ``others``
         other new calls when given.
         """
-        mu_a, mu_f, var, k3 = cumulants or self._cumulants(view, ans, free)
+        mu_a, mu_f, var, k3, err = cumulants or self._cumulants(view, ans, free)
         if others is None:
             others = np.arange(self._normal_cap(n_max, mu_a, mu_f, var), dtype=np.float64)
         o = others[:, None]  # n - 1 other new calls
         q = self._q[None, :]
         vq = q * (1.0 - q)
         mean = mu_a[None, :] + o * q - mu_f[None, :]
-        # the answer rate's own error is shared by every call in flight (see _cv2)
-        coming = mu_a[None, :] - float(view.calls_waiting) + o * q
-        v = np.maximum(var[None, :] + o * vq + self._cv2 * coming * coming, 1e-6)
+        # the estimate's own error is shared by every call in flight (see _rel)
+        shared = err[None, :] + o * q * float(self._rel[0])
+        v = np.maximum(var[None, :] + o * vq + shared * shared, 1e-6)
         sd = np.sqrt(v)
         skew = (k3[None, :] + o * vq * (1.0 - 2.0 * q)) / (v * sd)
         x = (-0.5 - mean) / sd
@@ -595,17 +599,21 @@ class PredictivePacer:
         out: FloatArray = np.clip(1.0 - below, 0.0, 1.0)
         return out
 
-    @staticmethod
-    def _cumulants(
-        view: View, ans: FloatArray, free: FloatArray
-    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Mean of answers, mean of free agents, variance and third cumulant of their gap."""
+    def _cumulants(self, view: View, ans: FloatArray, free: FloatArray) -> _Cumulants:
+        """Mean of answers, mean of free agents, variance and third cumulant of their gap,
+        and the standard error the estimated answer chances share (see ``_rel``)."""
         va, vf = ans * (1.0 - ans), free * (1.0 - free)
         mu_a = float(view.calls_waiting) + ans.sum(axis=0)
         mu_f = float(view.agents_ready) + free.sum(axis=0)
         var = va.sum(axis=0) + vf.sum(axis=0)
         k3 = (va * (1.0 - 2.0 * ans)).sum(axis=0) - (vf * (1.0 - 2.0 * free)).sum(axis=0)
-        return mu_a, mu_f, var, k3
+        err = self._ringing_rel(view) @ ans if ans.shape[0] else np.zeros_like(mu_a)
+        return mu_a, mu_f, var, k3, err
+
+    def _ringing_rel(self, view: View) -> FloatArray:
+        """Relative standard error of each ringing call's answer chance (by its elapsed bin)."""
+        rel: FloatArray = self._lookup(self._rel, view.ringing_elapsed_s, self.dial_model.bin_s)
+        return rel
 
     def _normal_cap(self, n_max: int, mu_a: FloatArray, mu_f: FloatArray, var: FloatArray) -> int:
         """Beyond this many new calls even the last horizon overflows by 4 sd."""
@@ -628,7 +636,7 @@ class PredictivePacer:
             over = np.flatnonzero(risk > allowed)
             return int(over[0]) if over.size else int(risk.size)
         cum = self._cumulants(view, ans, free)
-        n_cap = self._normal_cap(n_max, cum[0], cum[1], cum[2])
+        n_cap = self._normal_cap(n_max, cum[0], cum[1], cum[2] + cum[4] ** 2)
         step = max(1, math.ceil(n_cap / _COARSE_POINTS))
         grid = np.arange(0, n_cap, step, dtype=np.float64)
         coarse = self._normal_overflow(view, ans, free, n_cap, others=grid, cumulants=cum)
@@ -649,21 +657,24 @@ class PredictivePacer:
     def _exact_risk(
         self, view: View, ans: FloatArray, free: FloatArray, n_max: int, stop_above: float
     ) -> FloatArray:
-        """Marginal risks by the exact laws, averaged over the answer rate's own error.
+        """Marginal risks by the exact laws, averaged over the estimate's own error.
 
-        With a relative variance ``cv2`` of the estimated answer rate above
-        ``_MIXTURE_CV2``, every answer probability is scaled by ``1 - d``, ``1``, ``1 + d``
-        (weights 1/6, 2/3, 1/6, ``d = sqrt(3 cv2)``: the same variance), and the risks are
-        the mixture's; below it the error is too small to matter on a small floor.
+        When a call's answer chance has a relative standard error above
+        ``sqrt(_MIXTURE_CV2)`` (see ``_rel``), every answer probability is scaled by
+        ``1 - d``, ``1``, ``1 + d`` (weights 1/6, 2/3, 1/6, ``d = sqrt(3) * error``: the same
+        variance, one draw shared by every call), and the risks are the mixture's; below it
+        the error is too small to matter on a small floor.
         """
-        cv2 = self._cv2
-        if cv2 > _MIXTURE_CV2:
-            d = min(0.9, math.sqrt(3.0 * cv2))
-            scales = np.array([1.0 - d, 1.0, 1.0 + d])
+        rel_ringing = self._ringing_rel(view) if ans.shape[0] else np.zeros(0)
+        rel_new = float(self._rel[0])
+        if max(rel_new, float(rel_ringing.max(initial=0.0))) ** 2 > _MIXTURE_CV2:
+            z = np.array([-math.sqrt(3.0), 0.0, math.sqrt(3.0)])
             weights = np.array([1.0 / 6.0, 2.0 / 3.0, 1.0 / 6.0])
         else:
-            scales = np.ones(1)
+            z = np.zeros(1)
             weights = np.ones(1)
+        # the scale of each draw for a call with relative error r: 1 + z r (at least 0.1)
+        scales_new = np.maximum(1.0 + z * rel_new, 0.1)
         k = self._n_steps
         # law of agents free by tau + wait: ready agents plus Poisson-binomial
         size_f = free.shape[0] + 1
@@ -675,10 +686,11 @@ class PredictivePacer:
             pf[:, 0] *= 1.0 - free[j]
         cdf_f = np.cumsum(pf, axis=1)  # P(F_extra <= m)
         size_a = ans.shape[0] + n_max + 1
-        n_s = scales.size
+        n_s = z.size
         pa = np.zeros((n_s, k, size_a))
         pa[:, :, 0] = 1.0
         for i in range(ans.shape[0]):
+            scales = np.maximum(1.0 + z * float(rel_ringing[i]), 0.1)
             pr = np.minimum(scales[:, None] * ans[i][None, :], 1.0)  # (n_s, k)
             pa[:, :, 1:] = pa[:, :, 1:] * (1.0 - pr[:, :, None]) + pa[:, :, :-1] * pr[:, :, None]
             pa[:, :, 0] *= 1.0 - pr
@@ -687,7 +699,7 @@ class PredictivePacer:
         idx = np.arange(size_a) + shift
         cdf_at = np.where(idx < 0, 0.0, cdf_f[:, np.clip(idx, 0, size_f - 1)])  # (k, size_a)
         out: list[float] = []
-        qs = np.minimum(scales[:, None] * self._q[None, :], 1.0)  # (n_s, k)
+        qs = np.minimum(scales_new[:, None] * self._q[None, :], 1.0)  # (n_s, k)
         q = qs[:, :, None]
         w = self._w
         for _ in range(n_max):

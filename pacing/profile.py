@@ -77,7 +77,7 @@ class EstimatorProfile(_Frozen):
     cold_start_min_persons: int = Field(default=5, ge=0)
     cold_start_min_hangups: int = Field(default=0, ge=0)
     prior_calls_per_agent: float = Field(default=0.5, ge=0.0)
-    rate_error_weight: float = Field(default=0.0, ge=0.0, le=10.0)
+    rate_error_weight: float = Field(default=1.0, ge=0.0, le=10.0)
 
 
 class PacingProfile(_Frozen):

@@ -209,19 +209,24 @@ def test_a_rising_list_is_caught_by_the_change_detector() -> None:
     assert model.person_prob() > 0.33
 
 
-def test_answer_rate_uncertainty_shrinks_as_persons_are_seen() -> None:
-    """The relative variance of the answer-rate estimate is about (1 - p) / persons seen:
-    large at the end of a cold start on a thin list, small once hundreds are in, and large
-    again right after a change point cuts the long memory back."""
+def test_answer_chance_uncertainty_shrinks_as_persons_are_seen() -> None:
+    """The relative variance of a ringing call's estimated answer chance is about
+    (1 - share) / persons seen answering later than it has rung: large at the end of a cold
+    start on a thin list, larger still for a call that has rung long (fewer persons answered
+    that late), small once hundreds are in, and large again right after a change point cuts
+    the long memory back."""
     model = DialOutcomeModel(prior_calls=1.0)
     rng = np.random.default_rng(3)
     t = _feed(model, rng, 60, 0.12, 0.0)
-    early = model.person_prob_cv2()
-    assert early > 0.05
+    early = model.answer_cv2()
+    assert early[0] > 0.05
+    late = int(12.0 / model.bin_s)  # most persons answer before 12 s (median 9 s)
+    assert early[late] > early[0]
     t = _feed(model, rng, 4000, 0.12, t)
-    steady = model.person_prob_cv2()
-    assert steady < 0.01
-    assert steady < early / 5.0
+    steady = model.answer_cv2()
+    assert steady[0] < 0.01
+    assert steady[0] < early[0] / 5.0
+    assert steady[late] < early[late] / 5.0
     _feed(model, rng, 300, 0.40, t)
     assert model.changes >= 1
-    assert model.person_prob_cv2() > steady
+    assert model.answer_cv2()[0] > steady[0]

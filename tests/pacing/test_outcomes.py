@@ -48,15 +48,20 @@ BOUNDS: dict[str, Bound] = {
     "few-lines": Bound(1.0, 2, 0.790, 0.015),  # 80.1 %, 2.5 %
     "floor-500": Bound(0.25, 1, 0.830, 0.015),  # 84.0 %, 2.1 %
     "headcount-waves": Bound(2.0, 2, 0.691, 0.015),  # 70.1 %, 2.3 %
-    "low-answer": Bound(1.0, 2, 0.760, 0.018),  # 76.8 % (strict guard), 2.4 %
+    # With the estimate's own error in the forecast: 75.3 % on these two seeds (76.8 % without
+    # it), but 74.4 % against 71.8 % over seeds 1-6 (these two are its unlucky ones)
+    "low-answer": Bound(1.0, 2, 0.745, 0.018),  # 2.8 %
     "low-answer-small": Bound(2.0, 2, 0.468, 0.006),  # 47.8 %, 0.85 % (strict guard)
-    "machines": Bound(1.0, 2, 0.693, 0.018),  # 70.3 %, 2.5 %
+    # 69.3 % with the estimate's error (71.0 % without it); seeds 1-6: 68.0 % against 66.1 %
+    "machines": Bound(1.0, 2, 0.685, 0.018),  # 2.5 %
     "rising-list": Bound(2.0, 2, 0.650, 0.018),  # 66.1 % (strict guard), 2.6 %
     "team10-longtalk": Bound(2.0, 2, 0.779, 0.010),  # 78.8 %, 1.5 %
     "tiny3": Bound(2.0, 2, 0.685, 0.010),  # 69.4 % (strict guard), 1.9 %
     # The first three minutes of a 250-agent day spend at most half the cap: 75.1 %, 0 and
     # 1.2 % (before the burst's headroom: 76.6 %, 0.9 and 1.9 %, in bursts)
     "young-floor-250": Bound(0.05, 2, 0.74, 0.0, abandon_cap=0.015),
+    # 67.3 %, 0 and 0 (see test_a_young_floor_sizes_its_first_waves_on_what_it_knows)
+    "young-floor-62": Bound(0.05, 2, 0.66, 0.0, abandon_cap=0.015),
 }
 
 
@@ -101,6 +106,24 @@ def test_predictive_stays_legal_and_busy(name: str) -> None:
     worst-hour bound, and mean occupancy and abandonment reach the scenario's floors."""
     require_referee()
     assert violations(name, predictive) == []
+
+
+def test_a_young_floor_sizes_its_first_waves_on_what_it_knows() -> None:
+    """62 agents from the first second: the wave after the cold start is sized on a dozen
+    persons. Their answer chances, late ones above all, are uncertain by a quarter or more,
+    and every call of the wave shares that error: counted in the forecast, a wave answered
+    by more persons than agents (5 drops or more in the first two minutes) is rare.
+
+    Measured over these 100 seeds: 4 bursts, 0.37 % abandonment on average (60.8 %
+    occupancy); without the estimate's error (``rate_error_weight = 0``): 12 bursts of 5 to
+    14 drops, 1.05 % (60.7 %).
+    """
+    require_referee()
+    runs = run(SCENARIOS / "young-floor-62.toml", predictive, seeds=range(1, 101), duration_s=120)
+    bursts = {seed: m["dropped"] for seed, m in enumerate(runs, start=1) if m["dropped"] >= 5}
+    assert len(bursts) <= 6, f"bursts of 5+ drops on {len(bursts)} seeds: {bursts}"
+    mean = sum(m["abandon_rate"] or 0.0 for m in runs) / len(runs)
+    assert mean <= 0.006, f"mean abandonment of the first two minutes {100 * mean:.2f} %"
 
 
 def _scaled(factor: float) -> Callable[[dict[str, Any]], Any]:
