@@ -57,3 +57,29 @@ async def test_a_blocked_loop_is_reported_and_dialing_turns_progressive(tmp_path
             up = [c for c in engine.calls.values() if c.up]
             assert len(up) == 1  # one agent: one call, whatever the predictive pacer wanted
             await runtime.drain()
+
+
+async def test_the_latency_samples_keep_only_the_last_ones(tmp_path: Path) -> None:
+    """An engine runs for weeks: its per-tick samples (the benches' and ``--metrics``'s)
+    keep the last ``samples_kept`` of each kind, the oldest leaving as new ones come."""
+    db_path = tmp_path / "samples.db"
+    db = make_engine(f"sqlite:///{db_path}")
+    build_demo(db, records=10, now=dt.datetime.now(dt.UTC), agents=1, running=True)
+    db.dispose()
+    async with PbxSimulator(World(behaviour=long_talker), port=0) as pbx:
+        settings = Settings.model_validate(
+            {
+                "database": {"url": f"sqlite:///{db_path}"},
+                "engine": {"id": "samples", "tick_s": 0.01, "drain_s": 0},
+                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
+                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
+            }
+        )
+        async with Runtime(settings, samples_kept=5) as runtime:
+            ticks = runtime.tick_overloaded
+            await until("five ticks", lambda: len(ticks) == 5)
+            first = ticks[0]
+            await until("a sixth tick", lambda: ticks[0] != first)
+            assert len(ticks) == 5
+            assert runtime.answer_to_connect.maxlen == runtime.tick_to_originate.maxlen == 5
+            await runtime.drain()
