@@ -112,18 +112,19 @@ def test_a_young_floor_sizes_its_first_waves_on_what_it_knows() -> None:
     """62 agents from the first second: the wave after the cold start is sized on a dozen
     persons. Their answer chances, late ones above all, are uncertain by a quarter or more,
     and every call of the wave shares that error: counted in the forecast, a wave answered
-    by more persons than agents (5 drops or more in the first two minutes) is rare.
+    by more persons than agents (5 drops or more in the first 75 s) is rare.
 
-    Measured over these 100 seeds: 4 bursts, 0.37 % abandonment on average (60.8 %
-    occupancy); without the estimate's error (``rate_error_weight = 0``): 12 bursts of 5 to
-    14 drops, 1.05 % (60.7 %).
+    Measured over these 60 seeds: 1 burst, 0.33 % abandonment on average; without the
+    estimate's error (``rate_error_weight = 0``): 6 bursts of 5 to 11 drops, 1.13 % (over
+    100 seeds of two minutes: 4 and 0.37 % against 12 and 1.05 %, occupancy 60.8 and
+    60.7 %).
     """
     require_referee()
-    runs = run(SCENARIOS / "young-floor-62.toml", predictive, seeds=range(1, 101), duration_s=120)
+    runs = run(SCENARIOS / "young-floor-62.toml", predictive, seeds=range(1, 61), duration_s=75)
     bursts = {seed: m["dropped"] for seed, m in enumerate(runs, start=1) if m["dropped"] >= 5}
-    assert len(bursts) <= 6, f"bursts of 5+ drops on {len(bursts)} seeds: {bursts}"
+    assert len(bursts) <= 3, f"bursts of 5+ drops on {len(bursts)} seeds: {bursts}"
     mean = sum(m["abandon_rate"] or 0.0 for m in runs) / len(runs)
-    assert mean <= 0.006, f"mean abandonment of the first two minutes {100 * mean:.2f} %"
+    assert mean <= 0.006, f"mean abandonment of the first 75 s {100 * mean:.2f} %"
 
 
 def _scaled(factor: float) -> Callable[[dict[str, Any]], Any]:
@@ -145,5 +146,7 @@ def test_bounds_catch_a_pacer_five_times_bolder_or_timider(factor: float) -> Non
     """The same bounds fail a pacer whose allowed drop risk is 5x or 1/5 of the real one."""
     require_referee()
     names = ("low-answer", "tiny3")
-    failed = [name for name in names if violations(name, _scaled(factor))]
-    assert failed, f"risk x{factor} passed every bound checked"
+    # the first scenario whose bounds fail it is enough (the next is not run)
+    assert any(violations(name, _scaled(factor)) for name in names), (
+        f"risk x{factor} passed every bound checked"
+    )
