@@ -139,6 +139,9 @@ class PacingSettings(_Section):
 
     profiles_dir: Path = Path("config/pacing")
     default_profile: str = Field(default="predictive", min_length=1)
+    trace_dir: Path | None = None
+    """When set, each campaign's pacer inputs and decisions are appended to
+    ``<trace_dir>/<engine id>-campaign-<id>.jsonl`` (``dialer pacing replay`` reads them)."""
 
 
 class AsteriskSettings(_Section):

@@ -80,6 +80,7 @@ from dialer.runtime.store import BackgroundJournal, SqlLeads, load_ledger
 from dialer.runtime.telephony import dial_request, execute_now, refused
 from pacing.accounting import AbandonmentLedger
 from pacing.profile import PacingProfile, build_pacer, load_profile
+from pacing.trace import TraceWriter
 
 log = structlog.get_logger(__name__)
 
@@ -385,6 +386,9 @@ class Runtime:
         if self.ahead is not None:
             await self.ahead.close()
         await self._stack.aclose()
+        for run in self.engine.campaigns.values():
+            if isinstance(run.pacer, PacerHost):
+                run.pacer.close()
         await asyncio.to_thread(self.journal.close)
         if self.inbound is not None:
             await asyncio.to_thread(self.inbound.close)
@@ -643,11 +647,12 @@ class Runtime:
                     log.error("campaign_not_loaded", campaign=row.id, error=str(exc))
                     continue
                 pacer = build_pacer(profile)
-                self._seed_ledger(row.id, pacer, row.hours_tz)
+                trace = self._pacer_trace(row.id)
+                self._seed_ledger(row.id, pacer, row.hours_tz, trace=trace)
                 run = CampaignRun(
                     campaign_id=row.id,
                     name=row.name,
-                    pacer=PacerHost(pacer),
+                    pacer=PacerHost(pacer, trace=trace),
                     max_wait_s=row.max_wait_s,
                     wrapup_timeout_s=float(row.wrapup_timeout_s),
                     amd=any(s.amd for s in self.settings.asterisk.servers),
@@ -673,15 +678,39 @@ class Runtime:
                 # changes its state (which clears it)
                 run.paused_reason = row.paused_reason
 
-    def _seed_ledger(self, campaign_id: int, pacer: object, tz: str) -> None:
+    def _pacer_trace(self, campaign_id: int) -> TraceWriter | None:
+        """The campaign's pacer trace file, when ``[pacing] trace_dir`` is set."""
+        folder = self.settings.pacing.trace_dir
+        if folder is None:
+            return None
+        return TraceWriter(folder / f"{self.settings.engine.id}-campaign-{campaign_id}.jsonl")
+
+    def _seed_ledger(
+        self,
+        campaign_id: int,
+        pacer: object,
+        tz: str,
+        *,
+        before_t: float | None = None,
+        trace: TraceWriter | None = None,
+    ) -> None:
         """Start a pacer's abandonment ledger from the call log (every engine's connects
         and drops of the last 30 days, "today" in the campaign's zone), so that its guard
-        protects the windows the dashboard shows, across restarts."""
+        protects the windows the dashboard shows, across restarts (``before_t``: only the
+        facts before it, see :func:`load_ledger`)."""
         ledger = getattr(pacer, "ledger", None)
         if not isinstance(ledger, AbandonmentLedger):
             return
         try:
-            facts = load_ledger(ledger, self.db, campaign_id, clock=self.clock, tz=tz)
+            facts = load_ledger(
+                ledger,
+                self.db,
+                campaign_id,
+                clock=self.clock,
+                tz=tz,
+                before_t=before_t,
+                trace=trace,
+            )
         except sa.exc.SQLAlchemyError as exc:
             log.error("abandonment_ledger_not_loaded", campaign=campaign_id, error=str(exc))
             return
@@ -697,7 +726,18 @@ class Runtime:
             for campaign_id, name in self._profile_of.items():
                 run = self.engine.campaigns.get(campaign_id)
                 if name == change.name and run is not None and isinstance(run.pacer, PacerHost):
-                    run.pacer.swap(build_pacer(change.profile))
+                    # The new pacer's ledger starts from the call log up to the first event
+                    # the host remembers, the rest comes with the events it replays: without
+                    # it, the drops before this engine's start were forgotten at a reload.
+                    pacer = build_pacer(change.profile)
+                    host = run.pacer
+                    self._seed_ledger(
+                        campaign_id,
+                        pacer,
+                        run.hours_tz,
+                        before_t=host.first_event_t,
+                    )
+                    host.swap(pacer)
                     log.info("pacing_profile_applied", campaign=campaign_id, profile=name)
 
     # ---- crash safety -------------------------------------------------------------------
@@ -1113,8 +1153,11 @@ class Runtime:
                 log.warning("records_not_released", records=records, error=str(exc))
         if self.ahead is not None:
             self.ahead.forget(campaign_id)
-        if campaign_id not in self.engine.campaigns:
+        run = self.engine.campaigns.get(campaign_id)
+        if run is None:
             return
+        if isinstance(run.pacer, PacerHost):
+            run.pacer.close()
         self.engine.remove_campaign(campaign_id)
         self._profile_of.pop(campaign_id, None)
 

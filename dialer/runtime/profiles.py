@@ -20,6 +20,7 @@ import structlog
 
 from dialer.errors import ROOT_ERRORS, DialerError
 from pacing import types as pt
+from pacing.trace import TraceWriter
 
 log = structlog.get_logger(__name__)
 
@@ -98,23 +99,49 @@ class ProfileUnavailableError(DialerError):
 
 
 class PacerHost:
-    """A pacer that can be rebuilt from a new profile and keeps what it learned."""
+    """A pacer that can be rebuilt from a new profile and keeps what it learned; with a
+    ``trace`` it records what the pacer saw and returned (``[pacing] trace_dir``)."""
 
-    def __init__(self, pacer: pt.Pacer, *, history: int = 50_000) -> None:
+    def __init__(
+        self, pacer: pt.Pacer, *, history: int = 50_000, trace: TraceWriter | None = None
+    ) -> None:
         self.pacer = pacer
+        self.trace = trace
         self._events: deque[pt.Event] = deque(maxlen=history)
 
     def observe(self, event: pt.Event) -> None:
         """Pass the event on, and remember it for a later swap."""
         self._events.append(event)
         self.pacer.observe(event)
+        if self.trace is not None:
+            self.trace.event(event)
+
+    @property
+    def status(self) -> object:
+        """The current pacer's last decision (``PacerStatus``), if it keeps one: the
+        engine's stats read its reason (the floor's "compliance guard" alert)."""
+        return getattr(self.pacer, "status", None)
 
     def decide(self, view: pt.View) -> int:
         """Ask the current pacer."""
-        return self.pacer.decide(view)
+        n = self.pacer.decide(view)
+        if self.trace is not None:
+            reason = getattr(self.status, "reason", None)
+            self.trace.decision(view, n, reason if isinstance(reason, str) else None)
+        return n
+
+    @property
+    def first_event_t(self) -> float | None:
+        """The time of the oldest event remembered (what :meth:`swap` replays from)."""
+        return self._events[0].t if self._events else None
 
     def swap(self, pacer: pt.Pacer) -> None:
         """Replace the pacer, replaying the remembered events into the new one first."""
         for event in self._events:
             pacer.observe(event)
         self.pacer = pacer
+
+    def close(self) -> None:
+        """Close the trace, if any."""
+        if self.trace is not None:
+            self.trace.close()

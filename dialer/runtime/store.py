@@ -43,6 +43,7 @@ from dialer.engine.core import PhaseChange
 from dialer.runtime.cluster import CampaignMovedError
 from dialer.runtime.jobs import JobSpec
 from pacing.accounting import AbandonmentLedger, local_days
+from pacing.trace import TraceWriter
 
 log = structlog.get_logger(__name__)
 
@@ -327,20 +328,32 @@ def retention_job(
 
 
 def load_ledger(
-    ledger: AbandonmentLedger, db: sa.Engine, campaign_id: int, *, clock: Clock, tz: str
+    ledger: AbandonmentLedger,
+    db: sa.Engine,
+    campaign_id: int,
+    *,
+    clock: Clock,
+    tz: str,
+    before_t: float | None = None,
+    trace: TraceWriter | None = None,
 ) -> int:
     """Make ``ledger`` count "today" in the campaign's zone ``tz`` and seed it with the
     connects, drops (and machines) of the last 30 days from the call log, on ``clock``'s
     scale; returns how many facts it took. Call it when the campaign's pacer is built
     (at start, and when a profile reload builds a new one), before it sees live events:
     the call log holds every engine's facts, so the pacer's guard starts from the same
-    windows as the dashboard."""
+    windows as the dashboard. ``before_t``: only the facts before that time (a rebuilt
+    pacer is fed the later ones as events). ``trace``: the seed is recorded there."""
     now_t, now_at = clock.now(), clock.utcnow()
     ledger.use_calendar(local_days(now_t, now_at, zone(tz)))
-    facts = (
+    facts = [
         (now_t - (now_at - at).total_seconds(), kind)
         for at, kind in settled_facts(db, campaign_id, now_at)
-    )
+    ]
+    if before_t is not None:
+        facts = [(t, kind) for t, kind in facts if t < before_t]
+    if trace is not None:
+        trace.seed(now_t, now_at, tz, facts)
     return ledger.seed(facts, now=now_t)
 
 

@@ -91,3 +91,23 @@ def test_swapped_pacer_learns_the_history() -> None:
     host.swap(fresh)
     assert [e.t for e in fresh.seen] == [1.0, 2.0]
     assert host.decide(pt.View(t=3.0, agents_logged_in=1, agents_ready=1)) == 2
+
+
+def test_the_engine_stats_name_the_reason_of_a_hosted_pacer() -> None:
+    """The engine drives every campaign's pacer through a PacerHost: the stats' pacer reason
+    (read by the floor's idle reasons, "compliance guard") is the hosted pacer's. It was
+    always empty: the host did not pass the pacer's status on."""
+    from dialer.engine import CampaignRun, Engine
+    from dialer.engine.clock import VirtualClock
+    from dialer.runtime.mqtt import MemorySink
+    from dialer.sim.memory import MemoryJournal, MemoryLeads
+    from pacing.pacers import PredictivePacer
+
+    leads = MemoryLeads([])
+    engine = Engine(
+        clock=VirtualClock(), leads=leads, journal=MemoryJournal(leads), sink=MemorySink()
+    )
+    host = PacerHost(PredictivePacer())
+    engine.add_campaign(CampaignRun(1, "demo", host, max_wait_s=2.0))
+    host.decide(pt.View(t=1.0, agents_logged_in=1, agents_ready=1, lines_free=10))
+    assert engine.stats(1)["pacer_reason"] == "small_team"
