@@ -42,7 +42,7 @@ async def test_answered_call_is_connected_to_a_seat(ami: tuple[AmiAdapter, Event
     adapter, log = ami
     adapter.start_seat("1001")
     await log.wait_for(lambda e: isinstance(e, SeatUp))
-    await adapter.originate(DialRequest("c1", "10101000001"))
+    await adapter.originate(DialRequest("c1", "10106000001"))  # 3 s real: time to connect
     await log.wait_for(lambda e: isinstance(e, CallAnswered))
     adapter.connect("c1", "1001")
     await log.wait_for(lambda e: isinstance(e, CallHungUp))
@@ -82,7 +82,9 @@ async def test_drop_and_machine(ami: tuple[AmiAdapter, EventLog]) -> None:
     assert machine.machine
     adapter.hangup("m1", cause=16)
     await log.wait_for(lambda e: isinstance(e, CallHungUp) and e.call_id == "m1")
-    await adapter.originate(DialRequest("d1", "10103000001"))
+    # a person who would talk ten minutes: at time scale 20 a 30-s talk ended in 1.5 s,
+    # before a loaded machine got to drop() (a flaky CI run)
+    await adapter.originate(DialRequest("d1", "10160000001"))
     await log.wait_for(lambda e: isinstance(e, CallAnswered) and e.call_id == "d1")
     adapter.drop("d1")
     await log.wait_for(lambda e: isinstance(e, CallHungUp) and e.call_id == "d1")

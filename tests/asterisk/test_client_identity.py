@@ -210,7 +210,7 @@ async def test_two_engines_on_one_asterisk_keep_their_own_calls(sim: PbxSimulato
         await log_a.wait_for(lambda e: isinstance(e, SeatUp))
         await log_b.wait_for(lambda e: isinstance(e, SeatUp))
         await a.originate(DialRequest("a-1", "20100000001"))
-        await b.originate(DialRequest("b-1", "10101000001"))
+        await b.originate(DialRequest("b-1", "10106000001"))  # 3 s real: time to connect
         answered = await log_b.wait_for(lambda e: isinstance(e, CallAnswered))
         assert isinstance(answered, CallAnswered)
         b.connect("b-1", "2001")
@@ -241,7 +241,7 @@ async def test_after_a_pbx_restart_seats_are_down_and_can_come_back(sim: PbxSimu
         await log.wait_for(lambda _: len(log.of(ServerUp)) >= 2)
         adapter.start_seat("1001")
         await log.wait_for(lambda _: len(log.of(SeatUp)) >= 2)
-        await adapter.originate(DialRequest("r1", "10101000001"))
+        await adapter.originate(DialRequest("r1", "10160000001"))
         await log.wait_for(lambda e: isinstance(e, CallAnswered) and e.call_id == "r1")
         adapter.connect("r1", "1001")
         await log.wait_for(lambda e: isinstance(e, CallConnected) and e.call_id == "r1")

@@ -89,7 +89,7 @@ async def test_seat_call_connect_hangup(harness: Harness) -> None:
     tel, log = harness.tel, harness.log
     tel.start_seat("1001")
     await harness.wait(lambda e: isinstance(e, SeatUp))
-    await tel.originate(DialRequest("c1", "10101000001"))
+    await tel.originate(DialRequest("c1", "10106000001"))  # 3 s real: time to connect
     await harness.wait(lambda e: isinstance(e, CallAnswered))
     tel.connect("c1", "1001")
     await harness.wait(lambda e: isinstance(e, CallHungUp))
