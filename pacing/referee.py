@@ -16,6 +16,26 @@ from pacing.profile import PacingProfile, build_pacer
 from pacing.types import Event, Pacer, View
 
 
+def to_event(event: Any) -> Event:
+    """A referee ``Event`` as ours (field for field)."""
+    return Event(event.t, event.kind, event.call_id, event.agent_id, event.value, event.outcome)
+
+
+def to_view(view: Any) -> View:
+    """A referee ``View`` as ours (field for field)."""
+    return View(
+        view.t,
+        view.agents_logged_in,
+        view.agents_ready,
+        view.ready_idle_s,
+        view.talking_elapsed_s,
+        view.wrapup_elapsed_s,
+        view.ringing_elapsed_s,
+        view.calls_waiting,
+        view.lines_free,
+    )
+
+
 class RefereeAdapter:
     """Duck-types the referee contract over one of our pacers."""
 
@@ -24,25 +44,11 @@ class RefereeAdapter:
 
     def observe(self, event: Any) -> None:
         """Convert a referee ``Event`` and pass it on."""
-        self.pacer.observe(
-            Event(event.t, event.kind, event.call_id, event.agent_id, event.value, event.outcome)
-        )
+        self.pacer.observe(to_event(event))
 
     def decide(self, view: Any) -> int:
         """Convert a referee ``View`` and return the pacer's dial count."""
-        return self.pacer.decide(
-            View(
-                view.t,
-                view.agents_logged_in,
-                view.agents_ready,
-                view.ready_idle_s,
-                view.talking_elapsed_s,
-                view.wrapup_elapsed_s,
-                view.ringing_elapsed_s,
-                view.calls_waiting,
-                view.lines_free,
-            )
-        )
+        return self.pacer.decide(to_view(view))
 
 
 def _make(mode: str, params: dict[str, Any]) -> RefereeAdapter:

@@ -27,18 +27,14 @@ def _touch(path: Path, text: str) -> None:
     os.utime(path, (stat.st_atime + 10, stat.st_mtime + 10))
 
 
-def test_profile_edit_applies_at_next_tick_and_bad_edit_keeps_the_old(tmp_path: Path) -> None:
-    """Switching the campaign's profile to ratio swaps its pacer; a broken file changes
-    nothing and the campaign keeps pacing with the last good profile."""
+def _loaded(tmp_path: Path, db_path: Path) -> tuple[Runtime, PacerHost, Path]:
+    """A runtime (not running) over ``db_path`` whose profiles are a copy of
+    config/pacing, its campaigns loaded; campaign 1's pacer host and the profiles' folder."""
     profiles = tmp_path / "pacing"
     shutil.copytree(ROOT / "config/pacing", profiles)
-    db = tmp_path / "reload.db"
-    engine = make_engine(f"sqlite:///{db}")
-    build_demo(engine, records=50, now=dt.datetime.now(dt.UTC), running=True)
-    engine.dispose()
     settings = Settings.model_validate(
         {
-            "database": {"url": f"sqlite:///{db}"},
+            "database": {"url": f"sqlite:///{db_path}"},
             "pacing": {"profiles_dir": str(profiles)},
             "asterisk": {"servers": [{"name": "sim", "port": 1}]},
         }
@@ -48,6 +44,17 @@ def test_profile_edit_applies_at_next_tick_and_bad_edit_keeps_the_old(tmp_path: 
     runtime.sync_campaigns()
     host = runtime.engine.campaigns[1].pacer
     assert isinstance(host, PacerHost)
+    return runtime, host, profiles
+
+
+def test_profile_edit_applies_at_next_tick_and_bad_edit_keeps_the_old(tmp_path: Path) -> None:
+    """Switching the campaign's profile to ratio swaps its pacer; a broken file changes
+    nothing and the campaign keeps pacing with the last good profile."""
+    db = tmp_path / "reload.db"
+    engine = make_engine(f"sqlite:///{db}")
+    build_demo(engine, records=50, now=dt.datetime.now(dt.UTC), running=True)
+    engine.dispose()
+    runtime, host, profiles = _loaded(tmp_path, db)
     assert isinstance(host.pacer, PredictivePacer)
 
     _touch(profiles / "predictive.toml", 'mode = "ratio"\nratio = 2.5\n')
@@ -69,8 +76,6 @@ def test_a_reloaded_profile_keeps_the_drops_from_before_the_engine_started(
     first event the host remembers and takes the rest from the replayed events, so the
     drops before this engine's start still count (they were forgotten at a reload) and a
     fact the engine saw itself is not counted twice."""
-    profiles = tmp_path / "pacing"
-    shutil.copytree(ROOT / "config/pacing", profiles)
     db_path = tmp_path / "reload.db"
     db = make_engine(f"sqlite:///{db_path}")
     build_demo(db, records=50, now=dt.datetime.now(dt.UTC), running=True)
@@ -81,18 +86,7 @@ def test_a_reloaded_profile_keeps_the_drops_from_before_the_engine_started(
     for k in range(2):
         drop(past, before + dt.timedelta(minutes=20 + k))
     db.dispose()
-    settings = Settings.model_validate(
-        {
-            "database": {"url": f"sqlite:///{db_path}"},
-            "pacing": {"profiles_dir": str(profiles)},
-            "asterisk": {"servers": [{"name": "sim", "port": 1}]},
-        }
-    )
-    runtime = Runtime(settings)
-    runtime.profiles.poll()
-    runtime.sync_campaigns()
-    host = runtime.engine.campaigns[1].pacer
-    assert isinstance(host, PacerHost)
+    runtime, host, profiles = _loaded(tmp_path, db_path)
     now = runtime.clock.now()
     host.observe(Event(now - 0.001, CONNECT, 9001, 1, 0.0))  # this engine's own connect
     live = SqlJournal(runtime.db, engine_id="live", clock=VirtualClock(runtime.clock.utcnow()))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pacing.accounting import AbandonmentLedger
-from pacing.referee import RefereeAdapter, predictive
+from pacing.referee import RefereeAdapter, predictive, to_event, to_view
 from pacing.trace import Decision, Seed, TraceWriter, read_trace, replay
 from pacing.types import CONNECT, DROP, Event, View
 from tests.pacing.outcomes import SCENARIOS, require_referee, run
@@ -24,28 +24,12 @@ class _Traced(RefereeAdapter):
 
     def observe(self, event: Any) -> None:
         self.inner.observe(event)
-        self.trace.event(
-            Event(event.t, event.kind, event.call_id, event.agent_id, event.value, event.outcome)
-        )
+        self.trace.event(to_event(event))
 
     def decide(self, view: Any) -> int:
         n = self.inner.decide(view)
         status = getattr(self.pacer, "status", None)
-        self.trace.decision(
-            View(
-                view.t,
-                view.agents_logged_in,
-                view.agents_ready,
-                view.ready_idle_s,
-                view.talking_elapsed_s,
-                view.wrapup_elapsed_s,
-                view.ringing_elapsed_s,
-                view.calls_waiting,
-                view.lines_free,
-            ),
-            n,
-            getattr(status, "reason", None),
-        )
+        self.trace.decision(to_view(view), n, getattr(status, "reason", None))
         return n
 
 
