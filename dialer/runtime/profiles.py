@@ -10,6 +10,7 @@ pacer events and replays them into the new pacer.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,7 +115,10 @@ class PacerHost:
         self._events.append(event)
         self.pacer.observe(event)
         if self.trace is not None:
-            self.trace.event(event)
+            try:
+                self.trace.event(event)
+            except OSError as exc:
+                self._trace_failed(exc)
 
     @property
     def status(self) -> object:
@@ -127,8 +131,19 @@ class PacerHost:
         n = self.pacer.decide(view)
         if self.trace is not None:
             reason = getattr(self.status, "reason", None)
-            self.trace.decision(view, n, reason if isinstance(reason, str) else None)
+            try:
+                self.trace.decision(view, n, reason if isinstance(reason, str) else None)
+            except OSError as exc:
+                self._trace_failed(exc)
         return n
+
+    def _trace_failed(self, exc: OSError) -> None:
+        """A trace that cannot be written is given up (logged once): pacing goes on."""
+        trace, self.trace = self.trace, None
+        if trace is not None:
+            log.error("pacer_trace_failed", path=str(trace.path), error=str(exc))
+            with contextlib.suppress(OSError):
+                trace.close()
 
     @property
     def first_event_t(self) -> float | None:

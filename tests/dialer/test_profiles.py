@@ -111,3 +111,25 @@ def test_the_engine_stats_name_the_reason_of_a_hosted_pacer() -> None:
     engine.add_campaign(CampaignRun(1, "demo", host, max_wait_s=2.0))
     host.decide(pt.View(t=1.0, agents_logged_in=1, agents_ready=1, lines_free=10))
     assert engine.stats(1)["pacer_reason"] == "small_team"
+
+
+def test_a_trace_that_cannot_be_written_is_given_up_and_pacing_goes_on(tmp_path: Path) -> None:
+    """``[pacing] trace_dir`` under a file (or a full disk): the first write fails, the
+    error is logged once with the path, the trace is dropped, and the pacer keeps being
+    fed and asked."""
+    from structlog.testing import capture_logs
+
+    from pacing.trace import TraceWriter
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    host = PacerHost(CountingPacer(), trace=TraceWriter(blocker / "tr-campaign-1.jsonl"))
+    with capture_logs() as logs:
+        host.observe(pt.Event(t=1.0, kind=pt.DIAL, call_id=1))
+        host.observe(pt.Event(t=2.0, kind=pt.DIAL, call_id=2))
+        n = host.decide(pt.View(t=3.0, agents_logged_in=1, agents_ready=1))
+    assert n == 2
+    assert host.trace is None
+    failed = [e for e in logs if e["event"] == "pacer_trace_failed"]
+    assert len(failed) == 1
+    assert "not-a-folder" in failed[0]["path"]
