@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -49,10 +49,11 @@ class Seed:
     tz: str
     facts: tuple[tuple[float, str], ...]
 
-    def apply(self, ledger: AbandonmentLedger) -> None:
-        """Start ``ledger`` as the engine started the traced pacer's."""
+    def apply(self, ledger: AbandonmentLedger) -> int:
+        """Start ``ledger`` with this calendar and these facts (what the engine does when it
+        builds a campaign's pacer); returns how many facts it took."""
         ledger.use_calendar(local_days(self.t, self.utc, ZoneInfo(self.tz)))
-        ledger.seed(self.facts, now=self.t)
+        return ledger.seed(self.facts, now=self.t)
 
 
 Record = Event | Decision | Seed
@@ -74,9 +75,14 @@ class TraceWriter:
         if flush:
             self._file.flush()
 
-    def seed(self, t: float, utc: dt.datetime, tz: str, facts: Sequence[tuple[float, str]]) -> None:
-        """Record the ledger's start (see :class:`Seed`)."""
-        record = {"t": t, "utc": utc.isoformat(), "tz": tz, "facts": [list(f) for f in facts]}
+    def seed(self, seed: Seed) -> None:
+        """Record the ledger's start."""
+        record = {
+            "t": seed.t,
+            "utc": seed.utc.isoformat(),
+            "tz": seed.tz,
+            "facts": [list(f) for f in seed.facts],
+        }
         self._write({"seed": record}, flush=True)
 
     def event(self, e: Event) -> None:

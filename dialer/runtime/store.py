@@ -42,8 +42,8 @@ from dialer.engine.clock import Clock
 from dialer.engine.core import PhaseChange
 from dialer.runtime.cluster import CampaignMovedError
 from dialer.runtime.jobs import JobSpec
-from pacing.accounting import AbandonmentLedger, local_days
-from pacing.trace import TraceWriter
+from pacing.accounting import AbandonmentLedger
+from pacing.trace import Seed, TraceWriter
 
 log = structlog.get_logger(__name__)
 
@@ -345,16 +345,20 @@ def load_ledger(
     windows as the dashboard. ``before_t``: only the facts before that time (a rebuilt
     pacer is fed the later ones as events). ``trace``: the seed is recorded there."""
     now_t, now_at = clock.now(), clock.utcnow()
-    ledger.use_calendar(local_days(now_t, now_at, zone(tz)))
-    facts = [
+    facts = (
         (now_t - (now_at - at).total_seconds(), kind)
         for at, kind in settled_facts(db, campaign_id, now_at)
-    ]
-    if before_t is not None:
-        facts = [(t, kind) for t, kind in facts if t < before_t]
+    )
+    # the zone the ledger counts "today" in (an unknown name counts in UTC)
+    seed = Seed(
+        now_t,
+        now_at,
+        str(zone(tz)),
+        tuple(f for f in facts if before_t is None or f[0] < before_t),
+    )
     if trace is not None:
-        trace.seed(now_t, now_at, tz, facts)
-    return ledger.seed(facts, now=now_t)
+        trace.seed(seed)
+    return seed.apply(ledger)
 
 
 @dataclass(frozen=True, slots=True)

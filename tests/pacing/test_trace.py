@@ -101,7 +101,7 @@ def test_a_seed_starts_the_replayed_ledger_as_the_engine_started_it(tmp_path: Pa
     writer = TraceWriter(path)
     utc = dt.datetime(2026, 3, 11, 10, 0, tzinfo=dt.UTC)
     facts = [(900.0 - 60 * k, CONNECT) for k in range(10)] + [(950.0, DROP)]
-    writer.seed(1000.0, utc, "Europe/Warsaw", facts)
+    writer.seed(Seed(1000.0, utc, "Europe/Warsaw", tuple(facts)))
     writer.close()
     records, errors = read_trace(path)
     assert errors == []
