@@ -236,6 +236,17 @@ def read_trace(path: Path) -> tuple[list[Record], list[str]]:
     return records, errors
 
 
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One decision where the replayed pacer's count parts from the recorded one."""
+
+    t: float
+    recorded: int
+    replayed: int
+    recorded_reason: str | None  # why the engine's pacer chose its count (if traced)
+    replayed_reason: str | None  # why the replayed pacer chose its count
+
+
 @dataclass
 class Replay:
     """What a pacer returned on a trace's decisions, against what was recorded."""
@@ -244,8 +255,8 @@ class Replay:
     recorded_dials: int = 0
     replayed_dials: int = 0
     differing: int = 0
-    #: (t, recorded, replayed) of the first decisions that differ
-    first_differences: list[tuple[float, int, int]] = field(default_factory=list)
+    #: the first decisions that differ
+    first_differences: list[Difference] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -267,11 +278,14 @@ def replay(records: Iterable[Record], pacer: Pacer, *, keep: int = 10) -> Replay
         out.recorded_dials += record.n
         out.replayed_dials += n
         status = getattr(pacer, "status", None)
-        reason = getattr(status, "reason", None)
-        if isinstance(reason, str):
+        found = getattr(status, "reason", None)
+        reason = found if isinstance(found, str) else None
+        if reason is not None:
             out.reasons[reason] = out.reasons.get(reason, 0) + 1
         if n != record.n:
             out.differing += 1
             if len(out.first_differences) < keep:
-                out.first_differences.append((record.view.t, record.n, n))
+                out.first_differences.append(
+                    Difference(record.view.t, record.n, n, record.reason, reason)
+                )
     return out

@@ -73,8 +73,14 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                         "replayed_dials": r.replayed_dials,
                         "differing_decisions": r.differing,
                         "first_differences": [
-                            {"t": t, "recorded": a, "replayed": b}
-                            for t, a, b in r.first_differences
+                            {
+                                "t": d.t,
+                                "recorded": d.recorded,
+                                "replayed": d.replayed,
+                                "recorded_reason": d.recorded_reason,
+                                "replayed_reason": d.replayed_reason,
+                            }
+                            for d in r.first_differences
                         ],
                         "reasons": r.reasons,
                     }
@@ -89,8 +95,21 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 f"{path}: {r.decisions} decisions, dialed {r.recorded_dials}, would dial "
                 f"{r.replayed_dials}; {r.differing} decisions differ"
             )
-            for t, a, b in r.first_differences[:5]:
-                typer.echo(f"  t={t:.1f}: dialed {a}, would dial {b}")
+            for d in r.first_differences[:5]:
+                typer.echo(
+                    f"  t={d.t:.1f}: dialed {d.recorded}{_why(d.recorded_reason)}, "
+                    f"would dial {d.replayed}{_why(d.replayed_reason)}"
+                )
             if r.reasons:
                 reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.reasons.items()))
                 typer.echo(f"  its reasons: {reasons}")
+        if any(r.differing for _, r in results):
+            typer.echo(
+                '("would dial" adds up each decision\'s count on the recorded facts; after the '
+                "first difference those facts are not what that profile's dials would have "
+                "brought: compare profiles with `dialer simulate`)"
+            )
+
+
+def _why(reason: str | None) -> str:
+    return f" ({reason})" if reason else ""

@@ -94,3 +94,15 @@ async def test_the_engine_traces_its_pacer_and_the_replay_reproduces_it(
     assert same["differing_decisions"] == 0
     assert same["replayed_dials"] == same["recorded_dials"] >= 3
     assert ratio["differing_decisions"] > 0
+    # the engine's reason comes from the trace; the ratio pacer gives none of its own
+    first = ratio["first_differences"][0]
+    assert isinstance(first["recorded_reason"], str)
+    assert first["recorded_reason"]
+    assert first["replayed_reason"] is None
+    text = CliRunner().invoke(
+        app,
+        ["pacing", "replay", str(trace), "--pacing", str(ROOT / "config/pacing/ratio.toml")],
+    )
+    assert text.exit_code == 0, text.output
+    assert f"dialed {first['recorded']} ({first['recorded_reason']}), would dial" in text.output
+    assert "not what that profile's dials would have brought" in text.output

@@ -70,8 +70,11 @@ def test_a_trace_replays_to_the_same_decisions_and_shows_another_profiles(
     )
     assert blind.differing > 0
     assert blind.replayed_dials > blind.recorded_dials
-    _, recorded, replayed = blind.first_differences[0]
-    assert replayed > recorded
+    first = blind.first_differences[0]
+    assert first.replayed > first.recorded
+    # why each side chose its count: the engine's reason from the trace, the replay's own
+    assert first.recorded_reason == "risk"
+    assert first.replayed_reason == "risk"
 
 
 def test_bad_lines_are_named_and_the_rest_is_replayed(tmp_path: Path) -> None:
