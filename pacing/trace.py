@@ -27,7 +27,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pacing.accounting import SEED_KINDS, AbandonmentLedger, local_days
-from pacing.types import EVENT_KINDS, Event, Pacer, View
+from pacing.types import EVENT_KINDS, Event, Pacer, View, pacer_reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,9 +277,7 @@ def replay(records: Iterable[Record], pacer: Pacer, *, keep: int = 10) -> Replay
         out.decisions += 1
         out.recorded_dials += record.n
         out.replayed_dials += n
-        status = getattr(pacer, "status", None)
-        found = getattr(status, "reason", None)
-        reason = found if isinstance(found, str) else None
+        reason = pacer_reason(pacer)
         if reason is not None:
             out.reasons[reason] = out.reasons.get(reason, 0) + 1
         if n != record.n:

@@ -61,3 +61,10 @@ class Pacer(Protocol):
 
     def decide(self, view: View) -> int:
         """Return how many new calls to start now (0 ≤ n ≤ ``view.lines_free``)."""
+
+
+def pacer_reason(pacer: object) -> str | None:
+    """Why ``pacer`` chose its last count (its ``status.reason``), if it says; the simple
+    pacers keep no status."""
+    reason = getattr(getattr(pacer, "status", None), "reason", None)
+    return reason if isinstance(reason, str) else None

@@ -1651,7 +1651,7 @@ class Engine:
             "outside_hours": run.outside_hours,
             "paused_reason": run.paused_reason,
             "alerts": dict(run.alerts),
-            "pacer_reason": getattr(getattr(run.pacer, "status", None), "reason", None),
+            "pacer_reason": pt.pacer_reason(run.pacer),
         }
 
     def live_calls(self, campaign_id: int) -> list[dict[str, Any]]:

@@ -130,9 +130,8 @@ class PacerHost:
         """Ask the current pacer."""
         n = self.pacer.decide(view)
         if self.trace is not None:
-            reason = getattr(self.status, "reason", None)
             try:
-                self.trace.decision(view, n, reason if isinstance(reason, str) else None)
+                self.trace.decision(view, n, pt.pacer_reason(self.pacer))
             except OSError as exc:
                 self._trace_failed(exc)
         return n
