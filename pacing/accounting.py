@@ -1,7 +1,8 @@
 """Abandonment accounting: drops / persons answered per campaign over legal windows.
 
 A :class:`AbandonmentLedger` keeps, from event times only, the counts for *today* (since
-the last day boundary), a rolling 24 h window (Ofcom) and a rolling 30-day window (FTC).
+the last day boundary), a rolling 24 h window (Ofcom) and a rolling 30-day window (FTC),
+and the last rolling hour (no law's window: what supervisors watch).
 It starts from the facts already in the call log (:meth:`AbandonmentLedger.seed`) and
 counts "today" in the campaign's zone when given a calendar (:func:`local_days`).
 A person is counted once, when the call is settled: ``connect`` (answered, served) or
@@ -119,6 +120,7 @@ class AbandonmentLedger:
         self._day: int | None = None
         self._today_answered = 0.0
         self._today_drops = 0.0
+        self._r1h = _Rolling(3600.0, 60.0)
         self._r24 = _Rolling(DAY_S, 60.0)
         self._r30 = _Rolling(30 * DAY_S, 3600.0)
 
@@ -156,6 +158,7 @@ class AbandonmentLedger:
                 self._today_answered += answered
                 self._today_drops += drops
             if recent:
+                self._r1h.add(t, answered, drops)
                 self._r24.add(t, answered, drops)
             self._r30.add(t, answered, drops)
             added += 1
@@ -172,6 +175,7 @@ class AbandonmentLedger:
         self._roll_day(t)
         self._today_answered += answered
         self._today_drops += drops
+        self._r1h.add(t, answered, drops)
         self._r24.add(t, answered, drops)
         self._r30.add(t, answered, drops)
 
@@ -188,6 +192,12 @@ class AbandonmentLedger:
         f = self.amd_false_positive_rate
         if f > 0:
             self._add(t, f, f)
+
+    def last_hour(self, t: float) -> WindowRate:
+        """The last rolling hour at time ``t``: not a legal window, what supervisors watch
+        (the pacer's optional hourly smoothing reads it)."""
+        answered, drops = self._r1h.at(t)
+        return WindowRate("last_hour", drops, answered)
 
     def windows(self, t: float) -> tuple[WindowRate, WindowRate, WindowRate]:
         """(today, rolling 24 h, rolling 30 d) at time ``t``."""

@@ -28,7 +28,10 @@
   drops them all) could take a window past the cap, the compliance guard dials at a tiny risk
   (``guard_risk``) — on a thin list progressive dialing would idle the agents for
   minutes — and as soon as a single drop could, it dials progressively (a window with
-  fewer than ``guard_min_answered`` answers is judged as if it had that many).  Below
+  fewer than ``guard_min_answered`` answers is judged as if it had that many).  With
+  ``hour_gain`` > 0 (off by default) the risk is also scaled down while the last rolling
+  hour drops more than ``hour_aim_fraction`` of the cap (:meth:`PredictivePacer.hour_factor`):
+  supervisors watch hourly figures, and it trims the worst hour for a little occupancy.  Below
   ``small_team_threshold`` agents and at the cold start (too little data) it dials
   progressively.
 
@@ -145,6 +148,9 @@ class PredictiveSettings:
     soft_headroom_drops: float = 3.0
     soft_headroom_fraction: float = 0.15
     soft_headroom_window_s: float = 600.0
+    hour_gain: float = 0.0
+    hour_aim_fraction: float = 0.9
+    hour_min_drops: float = 2.0
     guard_windows: tuple[str, ...] = ("today", "rolling_24h", "rolling_30d")
     day_start_s: float = 0.0
     amd_false_positive_rate: float = 0.0
@@ -179,6 +185,13 @@ class PredictiveSettings:
             ("min_risk", self.min_risk, 0 < self.min_risk <= self.initial_risk, "in (0, initial]"),
             ("max_risk", self.max_risk, self.initial_risk <= self.max_risk < 1, "in [initial, 1)"),
             ("risk_gain", self.risk_gain, self.risk_gain >= 0, ">= 0"),
+            ("hour_gain", self.hour_gain, self.hour_gain >= 0, ">= 0"),
+            (
+                "hour_aim_fraction",
+                self.hour_aim_fraction,
+                0 < self.hour_aim_fraction <= 2,
+                "in (0, 2]",
+            ),
             ("horizon_step_s", self.horizon_step_s, self.horizon_step_s > 0, "> 0"),
         ]
         for name, value, ok, reason in checks:
@@ -386,8 +399,32 @@ class PredictivePacer:
         return n
 
     def allowed_risk(self, windows: tuple[WindowRate, ...], t: float) -> float:
-        """The marginal drop probability allowed now: planned risk times the barrier."""
-        return self.controller.risk * self._barrier(windows, t)
+        """The marginal drop probability allowed now: planned risk times the barrier and
+        the hourly factor."""
+        return self.controller.risk * self._barrier(windows, t) * self.hour_factor(t)
+
+    def hour_factor(self, t: float) -> float:
+        """Hourly smoothing: scale the allowed risk down while the last hour ran hot.
+
+        ``z`` is the last rolling hour's drops above ``hour_aim_fraction * target`` of its
+        answers, in Poisson standard deviations of that share (at least ``hour_min_drops``
+        of them); the risk is multiplied by ``exp(-hour_gain * z)``, at least 0.1. Off
+        when ``hour_gain`` is 0 (the default), and for a team that answers too few persons
+        an hour to plan ``hour_min_drops`` drops in it: its hourly figure is noise. The
+        budget controller spends what the hour saved later in the day.
+        """
+        s = self.settings
+        if s.hour_gain <= 0.0:
+            return 1.0
+        aim = s.target_abandon * s.hour_aim_fraction
+        if aim * self.answer_rate(t) * 3600.0 < s.hour_min_drops:
+            return 1.0
+        hour = self.ledger.last_hour(t)
+        planned = aim * hour.answered
+        z = (hour.drops - planned) / math.sqrt(max(planned, s.hour_min_drops, 1e-9))
+        if z <= 0.0:
+            return 1.0
+        return max(0.1, math.exp(-s.hour_gain * z))
 
     def guard_headroom(self, t: float) -> float:
         """Drops the guard keeps in hand: ``guard_headroom_drops``, or the persons a

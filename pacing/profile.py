@@ -44,6 +44,9 @@ class ComplianceProfile(_Frozen):
     soft_headroom_drops: float = Field(default=3.0, ge=0.0)
     soft_headroom_fraction: float = Field(default=0.15, ge=0.0, lt=1.0)
     soft_headroom_window_s: float = Field(default=600.0, ge=0.0)
+    hour_gain: float = Field(default=0.0, ge=0.0, le=10.0)
+    hour_aim_fraction: float = Field(default=0.9, gt=0.0, le=2.0)
+    hour_min_drops: float = Field(default=2.0, ge=0.0)
 
 
 class PredictiveProfile(_Frozen):
@@ -137,6 +140,9 @@ class PacingProfile(_Frozen):
             soft_headroom_drops=c.soft_headroom_drops,
             soft_headroom_fraction=c.soft_headroom_fraction,
             soft_headroom_window_s=c.soft_headroom_window_s,
+            hour_gain=c.hour_gain,
+            hour_aim_fraction=c.hour_aim_fraction,
+            hour_min_drops=c.hour_min_drops,
             guard_windows=tuple(c.windows),
             day_start_s=c.day_start_s,
             amd_false_positive_rate=c.amd_false_positive_rate,

@@ -40,6 +40,20 @@ def test_rolling_windows_forget_old_events() -> None:
     assert r30.drops == 0.0
 
 
+def test_last_hour_counts_live_and_seeded_facts_of_the_last_hour_only() -> None:
+    """The last rolling hour (what supervisors watch) takes live events and seeded facts
+    alike, and an event leaves it after an hour (to the minute)."""
+    ledger = AbandonmentLedger()
+    ledger.seed([(100.0, "drop"), (200.0, "connect"), (-4000.0, "drop")], now=300.0)
+    ledger.record_connect(400.0)
+    ledger.record_drop(500.0)
+    hour = ledger.last_hour(600.0)
+    assert (hour.name, hour.answered, hour.drops) == ("last_hour", 4.0, 2.0)
+    later = ledger.last_hour(200.0 + 3600.0 + 120.0)  # the seeded drop and connect left
+    assert (later.answered, later.drops) == (2.0, 1.0)
+    assert ledger.last_hour(500.0 + 3600.0 + 120.0).answered == 0.0
+
+
 def test_amd_false_positives_count_as_drops_with_the_ofcom_option() -> None:
     """With a 5 % AMD false-positive estimate, 20 machine hangups add one drop and one answer."""
     ledger = AbandonmentLedger(amd_false_positive_rate=0.05)

@@ -223,6 +223,53 @@ def test_allowed_risk_shrinks_as_drops_use_up_the_headroom() -> None:
     assert allowed[-1] < 0.5 * allowed[0]
 
 
+def _settle_hour(pacer: PredictivePacer, t0: float, answered: int, drops: int) -> float:
+    """Feed an hour of ``answered`` settled persons, ``drops`` of them dropped (the drops
+    last); returns the time of the last one."""
+    step = 3600.0 / answered
+    for i in range(answered):
+        kind = DROP if i >= answered - drops else CONNECT
+        pacer.observe(Event(t0 + i * step, kind, 50000 + i, None if kind == DROP else 0, 1.0, None))
+    return t0 + (answered - 1) * step
+
+
+def test_hourly_smoothing_lowers_the_risk_while_the_last_hour_runs_hot() -> None:
+    """With ``hour_gain`` the allowed risk falls as the last hour's drops pass its aim
+    (0.9 x 3 % of 400 answers: 10.8), the more the further; an hour on aim, or the same
+    hour with the smoothing off, keeps the planned risk; the hot hour forgotten an hour
+    later, the risk is whole again."""
+    t0 = 86400.0 + 1000.0
+
+    def factor_after(drops: int, gain: float = 1.0, answered: int = 400) -> float:
+        pacer = warmed_predictive(hour_gain=gain)
+        end = _settle_hour(pacer, t0, answered, drops)
+        return pacer.hour_factor(end + 1.0)
+
+    assert factor_after(10) == 1.0
+    assert factor_after(16, gain=0.0) == 1.0
+    hot = [factor_after(d) for d in (12, 14, 16, 30)]
+    assert all(b < a for a, b in itertools.pairwise(hot))
+    # 16 drops: z = (16 - 10.8) / sqrt(10.8), factor exp(-z); never below a tenth
+    assert hot[2] == pytest.approx(math.exp(-(16 - 10.8) / math.sqrt(10.8)), rel=0.02)
+    assert hot[-1] == 0.1
+    pacer, plain = warmed_predictive(hour_gain=1.0), warmed_predictive()
+    end = _settle_hour(pacer, t0, 400, 16)
+    _settle_hour(plain, t0, 400, 16)
+    windows = pacer.ledger.windows(end + 1.0)
+    whole = plain.allowed_risk(windows, end + 1.0)
+    assert pacer.allowed_risk(windows, end + 1.0) == pytest.approx(whole * hot[2], rel=0.02)
+    # an hour later (and without the answer rate: the floor went quiet) it is whole again
+    assert pacer.hour_factor(end + 3600.0 + 120.0) == 1.0
+
+
+def test_hourly_smoothing_leaves_a_team_too_small_to_plan_two_drops_an_hour() -> None:
+    """Five agents answer about 60 persons an hour: 1.6 planned drops, an hourly figure of
+    noise; three drops in that hour leave the risk alone."""
+    pacer = warmed_predictive(hour_gain=2.0)
+    end = _settle_hour(pacer, 86400.0 + 1000.0, 60, 3)
+    assert pacer.hour_factor(end + 1.0) == 1.0
+
+
 @pytest.mark.parametrize("plant", [0.2, 1.0, 3.0])
 def test_budget_controller_spends_the_budget_whatever_the_risk_buys(plant: float) -> None:
     """Whether an allowed risk r drops 0.2 r, r or 3 r of the answers (a big floor, a mid

@@ -58,6 +58,20 @@ def test_out_of_range_target_is_refused(tmp_path: Path) -> None:
         load_profile(path)
 
 
+def test_hourly_smoothing_keys_load_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    """The hourly smoothing is tuned under [compliance]; an aim of 0 is refused by name."""
+    path = _write(tmp_path, "[compliance]\nhour_gain = 2.0\nhour_aim_fraction = 0.8\n")
+    settings = load_profile(path).predictive_settings()
+    assert (settings.hour_gain, settings.hour_aim_fraction, settings.hour_min_drops) == (
+        2.0,
+        0.8,
+        2.0,
+    )
+    bad = _write(tmp_path, "[compliance]\nhour_aim_fraction = 0\n")
+    with pytest.raises(ProfileError, match=r"compliance\.hour_aim_fraction: input should be"):
+        load_profile(bad)
+
+
 def test_inconsistent_risk_bounds_are_refused(tmp_path: Path) -> None:
     """min_risk above initial_risk is refused with the rule that is broken."""
     path = _write(tmp_path, "[predictive]\nmin_risk = 0.5\ninitial_risk = 0.1\n")
