@@ -165,13 +165,21 @@ def test_one_connected_figure_on_the_dashboard_and_the_campaign_list(
 ) -> None:
     """Today's connected people are one number: the figures tile, the abandonment gauge
     and the campaign list all read the call log's connected facts of today."""
+    from tests.api.test_calls_api import NOW as WRITTEN_AT
     from tests.api.test_dashboard_api import add_settled
 
+    # Read at a fixed noon: run just after midnight, calls placed minutes ago were yesterday's.
+    floor.app.state.ctx.clock = lambda: NOW
+    shift = (WRITTEN_AT - NOW).total_seconds() / 60  # add_settled counts back from WRITTEN_AT
     for i in range(3):
         add_settled(
-            api_db, floor.running, ago_min=2 + i, phone=f"+4850100000{i}", outcome="answered"
+            api_db,
+            floor.running,
+            ago_min=2 + i + shift,
+            phone=f"+4850100000{i}",
+            outcome="answered",
         )
-    add_settled(api_db, floor.running, ago_min=9, phone="+48501000009", outcome="dropped")
+    add_settled(api_db, floor.running, ago_min=9 + shift, phone="+48501000009", outcome="dropped")
     head = sign_in(floor.app, "head")
     board = head.get(f"/api/dashboard/{floor.running}").json()
     today = board["today"]
