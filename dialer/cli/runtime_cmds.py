@@ -225,6 +225,12 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             help="Also serve the web pages and API on HOST:PORT, with demo users and a seat "
             "for you on the agent page (real time unless --time-scale).",
         ),
+        trace_dir: Path | None = typer.Option(
+            None,
+            "--trace-dir",
+            help="Trace the campaign's pacer into this folder (demo-campaign-1.jsonl), to "
+            "replay it with `dialer pacing replay` through other profiles.",
+        ),
     ) -> None:
         """The demo: a predictive campaign on the PBX simulator with ten simulated agents,
         an hour of call-center time in about two minutes, then a summary."""
@@ -249,6 +255,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 live=live,
                 console=console,
                 http=listen,
+                trace_dir=trace_dir,
             )
         )
         print_summary(result, console)

@@ -154,12 +154,17 @@ async def run_demo(
     console: Console | None = None,
     live: bool = True,
     http: tuple[str, int] | None = None,
+    trace_dir: Path | None = None,
 ) -> DemoResult:
     """Run the demo; returns its figures. With ``http`` the pages and API are served too,
-    with demo users and one agent seat left for a person in the browser."""
+    with demo users and one agent seat left for a person in the browser. With ``trace_dir``
+    the campaign's pacer is traced there (``[pacing] trace_dir``: ``demo-campaign-1.jsonl``,
+    for ``dialer pacing replay``)."""
     console = console or Console()
     scenario = load_scenario(scenario_path)
     campaign_id, agent_ids = prepare_database(db_path, scenario, records=records)
+    if trace_dir is not None:  # the trace of a database just replaced would mislead a replay
+        (trace_dir / f"demo-campaign-{campaign_id}.jsonl").unlink(missing_ok=True)
     db_url = f"sqlite:///{db_path}"
     if http is not None:
         users = add_demo_users(db_url)
@@ -179,7 +184,10 @@ async def run_demo(
             {
                 "database": {"url": db_url},
                 "engine": {"id": "demo", "tick_s": 0.5},
-                "pacing": {"profiles_dir": str(profiles_dir)},
+                "pacing": {
+                    "profiles_dir": str(profiles_dir),
+                    "trace_dir": str(trace_dir) if trace_dir is not None else None,
+                },
                 "asterisk": {
                     "servers": [
                         {

@@ -10,6 +10,9 @@ from rich.console import Console
 
 from campaigns.db import make_engine
 from dialer.sim.demo import run_demo
+from pacing.profile import build_pacer, load_profile
+from pacing.trace import read_trace, replay
+from pacing.types import DIAL, Event
 
 ROOT = Path(__file__).parents[2]
 
@@ -19,8 +22,11 @@ async def test_campaign_over_ami_keeps_the_invariants(tmp_path: Path) -> None:
     """Ten simulated minutes over TCP: every dial is logged, nobody waits past max_wait_s,
     no record is dialed while its previous call is up, dropped people become progressive,
     callbacks belong to the agent who set them, and inbound callers who gave up wait on the
-    worklist."""
+    worklist. The demo's pacer trace replays through the campaign's profile unchanged."""
     db_path = tmp_path / "e2e.db"
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    (traces / "demo-campaign-1.jsonl").write_text("left from an earlier demo\n")
     result = await run_demo(
         db_path=db_path,
         scenario_path=ROOT / "config/scenarios/demo.toml",
@@ -30,6 +36,7 @@ async def test_campaign_over_ami_keeps_the_invariants(tmp_path: Path) -> None:
         records=2000,
         live=False,
         console=Console(quiet=True),
+        trace_dir=traces,
     )
     stats = result.stats
     assert int(stats["dials"]) > 50  # type: ignore[call-overload]
@@ -83,3 +90,13 @@ async def test_campaign_over_ami_keeps_the_invariants(tmp_path: Path) -> None:
     assert len(phones) >= result.worklist_open
     assert all(phone.startswith("+48601") for phone in phones)
     db.dispose()
+    records, problems = read_trace(traces / "demo-campaign-1.jsonl")
+    assert problems == []  # the earlier demo's trace was replaced, not appended to
+    same = replay(records, build_pacer(load_profile(ROOT / "config/pacing/predictive.toml")))
+    assert same.decisions > 100
+    assert same.replayed_dials == same.recorded_dials > 0
+    assert same.differing == 0
+    # complete: every call the engine placed is in it (the pacer's counts and the redials
+    # reserved for an agent)
+    dial_events = [r for r in records if isinstance(r, Event) and r.kind == DIAL]
+    assert len(dial_events) == stats["dials"]
