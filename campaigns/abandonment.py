@@ -53,11 +53,14 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class Windows:
-    """A campaign's abandonment today, over the last 24 hours and over the last 30 days."""
+    """A campaign's abandonment today, over the last 24 hours and over the last 30 days
+    (the legal windows, in iteration order), and over the last hour (no law's window: the
+    figure supervisors watch, not iterated)."""
 
     today: Window
     rolling_24h: Window
     rolling_30d: Window
+    last_hour: Window
 
     def __iter__(self) -> Iterator[Window]:
         return iter((self.today, self.rolling_24h, self.rolling_30d))
@@ -113,18 +116,24 @@ def _reading(db: Db) -> Iterator[sa.Connection]:
 
 def abandonment_windows(db: Db, campaign_id: int, now: dt.datetime, tz: str | dt.tzinfo) -> Windows:
     """Connected and dropped people of the campaign today (since midnight in ``tz``, the
-    campaign's hours zone), over the last 24 hours and over the last 30 days, at ``now``."""
+    campaign's hours zone), over the last 24 hours, the last 30 days and the last hour, at
+    ``now``."""
     _aware(now)
-    since = [day_start(now, tz), now - dt.timedelta(hours=24), now - LONGEST]
+    since = [
+        day_start(now, tz),
+        now - dt.timedelta(hours=24),
+        now - LONGEST,
+        now - dt.timedelta(hours=1),
+    ]
     with _reading(db) as conn:
         connected = _counts(conn, campaign_id, _LOG.c.connect_at, [*since, now])
         dropped = _counts(conn, campaign_id, _LOG.c.drop_at, [*since, now])
-    names = ("today", "rolling_24h", "rolling_30d")
-    today, r24, r30 = (
+    names = ("today", "rolling_24h", "rolling_30d", "last_hour")
+    today, r24, r30, hour = (
         Window(name, start, c, d)
         for name, start, c, d in zip(names, since, connected, dropped, strict=True)
     )
-    return Windows(today, r24, r30)
+    return Windows(today, r24, r30, hour)
 
 
 def settled_facts(

@@ -421,12 +421,14 @@ class Abandonment:
 
 @dataclass(frozen=True)
 class AbandonmentFigures:
-    """A campaign's abandonment today, over the last 24 hours and 30 days, and its cap."""
+    """A campaign's abandonment today, over the last 24 hours and 30 days (the legal
+    windows), over the last hour (what supervisors watch), and its cap."""
 
     cap: float
     today: Abandonment
     rolling_24h: Abandonment
     rolling_30d: Abandonment
+    last_hour: Abandonment
 
 
 def abandon_cap(profiles_dir: str | Path, profile: str) -> float:
@@ -443,8 +445,9 @@ def abandon_cap(profiles_dir: str | Path, profile: str) -> float:
 def abandonment(
     conn: sa.Connection, campaign_id: int, *, now: dt.datetime, tz_name: str, cap: float
 ) -> AbandonmentFigures:
-    """Abandonment since midnight in ``tz_name``, over the last 24 h and the last 30 days:
-    :func:`campaigns.abandonment.abandonment_windows`, the figures the pacer's guard reads."""
+    """Abandonment since midnight in ``tz_name``, over the last 24 h and the last 30 days
+    (:func:`campaigns.abandonment.abandonment_windows`, the figures the pacer's guard reads),
+    and over the last hour."""
     windows = abandonment_windows(conn, campaign_id, now, tz_name)
 
     def figures(w: Window) -> Abandonment:
@@ -455,6 +458,7 @@ def abandonment(
         today=figures(windows.today),
         rolling_24h=figures(windows.rolling_24h),
         rolling_30d=figures(windows.rolling_30d),
+        last_hour=figures(windows.last_hour),
     )
 
 

@@ -166,9 +166,9 @@ def test_dashboard_without_engine_has_figures_from_the_call_log(
 
 
 def test_abandonment_windows_against_the_profile_cap(floor: Floor, api_db: sa.Engine) -> None:
-    """Abandonment counts dropped / (connected + dropped) since midnight, over 24 h and over
-    30 days, flags each window over the pacing profile's cap, and ignores older calls,
-    other outcomes and other campaigns."""
+    """Abandonment counts dropped / (connected + dropped) since midnight, over 24 h, over
+    30 days and over the last hour, flags each window over the pacing profile's cap, and
+    ignores older calls, other outcomes and other campaigns."""
     cid = floor.running
     # The figures are read at a fixed noon, whatever the time of day the test runs at.
     now = NOW.replace(hour=12, minute=0, second=0)
@@ -181,6 +181,7 @@ def test_abandonment_windows_against_the_profile_cap(floor: Floor, api_db: sa.En
         (recent, "answered"),
         (recent, "dropped"),
         (recent, "no_answer"),
+        (90.0, "answered"),  # today, not in the last hour
         ((minutes_today + 24 * 60) / 2, "answered"),  # yesterday, within 24 h
         (60 * 24 * 5, "dropped"),
         (60 * 24 * 5, "dropped"),
@@ -193,12 +194,15 @@ def test_abandonment_windows_against_the_profile_cap(floor: Floor, api_db: sa.En
     figures = board["abandonment"]
     assert figures["cap"] == 0.05
     today, day, month = figures["today"], figures["rolling_24h"], figures["rolling_30d"]
-    assert (today["connected"], today["dropped"]) == (2, 1)
-    assert today["rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert (today["connected"], today["dropped"]) == (3, 1)
+    assert today["rate"] == pytest.approx(1 / 4, abs=1e-4)
     assert today["over_cap"] is True
-    assert (day["connected"], day["dropped"]) == (3, 1)
-    assert (month["connected"], month["dropped"]) == (3, 3)
-    assert month["rate"] == 0.5
+    assert (day["connected"], day["dropped"]) == (4, 1)
+    assert (month["connected"], month["dropped"]) == (4, 3)
+    assert month["rate"] == pytest.approx(3 / 7, abs=1e-4)
+    hour = figures["last_hour"]  # no law's window: what supervisors watch
+    assert (hour["connected"], hour["dropped"], hour["over_cap"]) == (2, 1, True)
+    assert dt.datetime.fromisoformat(hour["since"]) == now - dt.timedelta(hours=1)
     assert dt.datetime.fromisoformat(month["since"]) < now - dt.timedelta(days=29)
 
 

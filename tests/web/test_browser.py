@@ -206,7 +206,8 @@ async def test_dashboard_colours_abandonment_near_and_over_the_cap(
                 for _ in range(count)
             ]
 
-        # Today (and the last 24 h): 1 dropped of 40 = 2.5 % (cap 3 %: near it).
+        # Today (and the last 24 h, and the last hour): 1 dropped of 40 = 2.5 % (cap 3 %:
+        # near it).
         # Ten days ago: 5 dropped of 50, so the last 30 days: 6 of 90 = 6.7 % (over).
         recent = now - dt.timedelta(seconds=1)
         older = now - dt.timedelta(days=10)
@@ -223,6 +224,9 @@ async def test_dashboard_colours_abandonment_near_and_over_the_cap(
         await expect(page.locator(".gauge[data-window=rolling_24h]")).to_have_attribute(
             "data-level", "warn"
         )
+        hour = page.locator(".gauge[data-window=last_hour]")
+        await expect(hour).to_have_attribute("data-level", "warn")
+        await expect(hour).to_contain_text(EN["dashboard.window_last_hour"])
         month = page.locator(".gauge[data-window=rolling_30d]")
         await expect(month).to_have_attribute("data-level", "over")
         await expect(month.locator(".gauge-value")).to_have_text("6.67%")
@@ -230,7 +234,8 @@ async def test_dashboard_colours_abandonment_near_and_over_the_cap(
         colours = await page.eval_on_selector_all(
             ".gauge", "els => els.map(e => getComputedStyle(e).borderLeftColor)"
         )
-        assert len(set(colours)) == 2  # amber twice, red once
+        assert len(colours) == 4
+        assert len(set(colours)) == 2  # amber three times, red once
         await expect(page.locator("#chart svg")).to_have_attribute(
             "aria-label", EN["chart.summary"].format(dials=40, answered=40, connected=39, dropped=1)
         )

@@ -52,7 +52,7 @@ ENUMERATIONS: dict[str, list[str]] = {
     "pacing_mode": ["progressive", "ratio", "predictive"],
     "agent.pending_": ["paused", "logged_out"],
     "dashboard.level_": ["ok", "warn", "over"],
-    "dashboard.window_": ["today", "rolling_24h", "rolling_30d"],
+    "dashboard.window_": ["today", "rolling_24h", "rolling_30d", "last_hour"],
     "dashboard.calls_": ["ringing", "waiting", "talking"],
     "dashboard.": ["dials", "answered", "connected", "dropped"],
     "campaigns.": ["start", "pause", "stop"],

@@ -103,12 +103,15 @@ class AbandonWindow(BaseModel):
 
 class AbandonFigures(BaseModel):
     """Abandonment today (since midnight in the campaign's hours zone), over the last
-    24 hours and the last 30 days, against the cap of the campaign's pacing profile."""
+    24 hours and the last 30 days (the legal windows), and over the last hour (no law
+    judges an hour; supervisors watch it), against the cap of the campaign's pacing
+    profile."""
 
     cap: float
     today: AbandonWindow
     rolling_24h: AbandonWindow
     rolling_30d: AbandonWindow
+    last_hour: AbandonWindow
 
     @classmethod
     def of(cls, f: AbandonmentFigures) -> AbandonFigures:
@@ -118,6 +121,7 @@ class AbandonFigures(BaseModel):
             today=AbandonWindow.of(f.today, f.cap),
             rolling_24h=AbandonWindow.of(f.rolling_24h, f.cap),
             rolling_30d=AbandonWindow.of(f.rolling_30d, f.cap),
+            last_hour=AbandonWindow.of(f.last_hour, f.cap),
         )
 
 
