@@ -36,7 +36,7 @@ from dialer.config import Settings
 from dialer.runtime import Runtime
 from dialer.services import accounts as security
 from dialer.sim.simagents import Disposition, SimAgents
-from dialer.web.i18n import CATALOGS
+from dialer.web.i18n import LANGUAGES, catalog
 from tests.web.browser import chromium, new_context, sign_in
 
 ROOT = Path(__file__).parents[2]
@@ -145,7 +145,7 @@ async def _agent_in_a_call(desk: Page, texts: dict[str, str]) -> None:
 
 async def shoot(out: Path, minutes: float, lang: str) -> None:
     """Run the call center for ``minutes`` and save the screenshots into ``out``."""
-    texts = CATALOGS[lang]
+    texts = catalog(lang)
     security.use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'screens.db'}"
@@ -202,7 +202,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=3.0, help="how long the floor works")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where to save")
-    parser.add_argument("--lang", choices=sorted(CATALOGS), default="en")
+    parser.add_argument("--lang", choices=sorted(LANGUAGES), default="en")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     asyncio.run(shoot(args.out, args.minutes, args.lang))
