@@ -104,3 +104,15 @@ def test_demo_summary_off_a_terminal_is_a_table_without_python_text() -> None:
     assert "ringing 2, waiting 0, talking 3" in text
     assert "{" not in text
     assert "'" not in text
+
+
+def test_every_python_module_the_readme_runs_can_be_imported() -> None:
+    """Each `python -m MODULE` the README prints (screenshot scripts, benches) imports:
+    the screenshot script once failed at import after a rename and nothing noticed."""
+    import importlib
+
+    modules = sorted(set(re.findall(r"python -m ([A-Za-z_][\w.]*)", README.read_text())))
+    ours = [m for m in modules if m.split(".")[0] in {"tests", "dialer", "campaigns", "pacing"}]
+    assert "tests.web.screenshots" in ours
+    for module in ours:
+        importlib.import_module(module)
