@@ -25,6 +25,14 @@ def test_example_profiles_load_and_build_their_pacer(name: str, cls: type) -> No
     assert isinstance(build_pacer(profile), cls)
 
 
+def test_the_smooth_example_is_the_default_with_hourly_smoothing() -> None:
+    """predictive-smooth.toml differs from the defaults by the hourly gain alone."""
+    smooth = load_profile(CONFIG / "predictive-smooth.toml")
+    assert smooth.compliance.hour_gain == 2.0
+    default = PacingProfile()
+    assert smooth.model_copy(update={"compliance": default.compliance}) == default
+
+
 def test_predictive_example_documents_the_defaults() -> None:
     """The predictive example spells out exactly the built-in defaults."""
     assert load_profile(CONFIG / "predictive.toml") == PacingProfile()
