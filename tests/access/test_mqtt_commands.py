@@ -24,11 +24,11 @@ from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.enums import Role
 from campaigns.models import AuditLog, Campaign
-from dialer.config import Settings
 from dialer.runtime import Runtime
 from dialer.runtime.commands import CommandGate, open_cli_session
 from dialer.runtime.mqtt import MemorySink
 from dialer.services import accounts as security
+from tests.runtime_settings import sim_settings
 
 ROOT = Path(__file__).parents[2]
 PASSWORD = "correct horse"
@@ -154,14 +154,11 @@ async def test_anonymous_stop_over_mqtt_leaves_the_campaign_running(
     scenario = load_scenario(ROOT / "config/scenarios/demo.toml")
     prefix = f"t{uuid.uuid4().hex[:8]}"
     async with PbxSimulator(World(behaviour=ScenarioBehaviour(scenario)), port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db}"},
-                "engine": {"id": f"cmd-test-{prefix}"},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "mqtt": {"enabled": True, "host": host, "port": port, "topic_prefix": prefix},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
+        settings = sim_settings(
+            db,
+            pbx.port,
+            engine={"id": f"cmd-test-{prefix}"},
+            mqtt={"enabled": True, "host": host, "port": port, "topic_prefix": prefix},
         )
         async with Runtime(settings) as runtime, aiomqtt.Client(host, port) as client:
             assert runtime.mqtt is not None

@@ -19,11 +19,11 @@ from asterisk.world import World as SimWorld
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.models import Agent
-from dialer.config import Settings
 from dialer.runtime import Runtime
 from dialer.runtime.commands import CommandGate, SeatRefusedError, check_seat, open_cli_session
 from dialer.runtime.mqtt import MemorySink
 from tests.access.test_mqtt_commands import PASSWORD, _cheap_hashing, demo_db
+from tests.runtime_settings import sim_settings
 
 ROOT = Path(__file__).parents[2]
 __all__ = ["_cheap_hashing"]  # the fixture, used here too
@@ -52,14 +52,7 @@ async def test_runtime_refuses_another_agents_seat(tmp_path: Path) -> None:
     scenario = load_scenario(ROOT / "config/scenarios/demo.toml")
     prefix = uuid.uuid4().hex[:8]
     async with PbxSimulator(SimWorld(behaviour=ScenarioBehaviour(scenario)), port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db}"},
-                "engine": {"id": f"seat-test-{prefix}"},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
-        )
+        settings = sim_settings(db, pbx.port, engine={"id": f"seat-test-{prefix}"})
         async with Runtime(settings) as runtime:
             with pytest.raises(SeatRefusedError, match=r"'201' is not a seat of agent agent1.*301"):
                 runtime.agent_command(1, "login", {"campaign": 1, "seat": "201"})

@@ -23,12 +23,10 @@ from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.enums import Role, SystemStatus
 from campaigns.models import Agent, CallLog, Campaign, Record
-from dialer.config import Settings
 from dialer.runtime import Runtime
 from dialer.services.accounts import create_user
 from tests.api.conftest import PASSWORD
-
-ROOT = Path(__file__).parents[2]
+from tests.runtime_settings import sim_settings
 
 
 def person(exten: str, now: float) -> Behaviour:
@@ -112,14 +110,7 @@ async def test_agent_works_a_call_over_http_and_the_dashboard_shows_it(
         session.commit()
 
     async with PbxSimulator(World(behaviour=person), port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db_path}"},
-                "engine": {"id": "api-e2e", "tick_s": 0.2},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
-        )
+        settings = sim_settings(db_path, pbx.port, engine={"id": "api-e2e", "tick_s": 0.2})
         port = unused_tcp_port
         runtime = Runtime(settings, http=("127.0.0.1", port))
         await runtime.__aenter__()

@@ -22,7 +22,6 @@ from campaigns.demo import build_demo
 from campaigns.dispositions import campaign_statuses
 from campaigns.enums import SystemStatus
 from campaigns.models import Agent, Campaign
-from dialer.config import Settings
 from dialer.engine import CampaignRun, Engine, StopSeat
 from dialer.engine.adoption import Found, FoundCall, FoundSeat, Plan, plan
 from dialer.engine.calls import Call, CallPhase, Lead
@@ -32,8 +31,7 @@ from dialer.runtime.mqtt import MemorySink
 from dialer.sim.memory import MemoryJournal, MemoryLeads, MemoryRecord
 from tests.asterisk.test_restart_replay import new_adapter, steps
 from tests.dialer.test_engine import FixedPacer
-
-ROOT = Path(__file__).parents[2]
+from tests.runtime_settings import sim_settings
 
 
 def h7_lists() -> tuple[list[Message], list[Message], list[Message]]:
@@ -179,14 +177,7 @@ async def test_restarted_engine_adopts_a_conversation_on_the_simulator(tmp_path:
         session.commit()
     world = World(behaviour=talker)
     async with PbxSimulator(world, port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db_path}"},
-                "engine": {"id": "adopt", "tick_s": 0.1},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
-        )
+        settings = sim_settings(db_path, pbx.port, engine={"id": "adopt", "tick_s": 0.1})
         first = Runtime(settings)
         await first.__aenter__()
         first.agent_command(agent_id, "login", {"campaign": campaign_id})

@@ -18,10 +18,10 @@ from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.enums import Role
 from dialer.cli.agent_cmds import send_agent_command
-from dialer.config import Settings
 from dialer.runtime import Runtime
 from dialer.runtime.commands import open_cli_session
 from dialer.services import accounts as security
+from tests.runtime_settings import sim_settings
 
 ROOT = Path(__file__).parents[2]
 
@@ -58,14 +58,11 @@ async def test_login_pause_and_refusal_over_mqtt(
     scenario = load_scenario(ROOT / "config/scenarios/demo.toml")
     prefix = f"t{uuid.uuid4().hex[:8]}"
     async with PbxSimulator(World(behaviour=ScenarioBehaviour(scenario)), port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db}"},
-                "engine": {"id": f"mqtt-test-{prefix}"},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "mqtt": {"enabled": True, "host": host, "port": port, "topic_prefix": prefix},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
+        settings = sim_settings(
+            db,
+            pbx.port,
+            engine={"id": f"mqtt-test-{prefix}"},
+            mqtt={"enabled": True, "host": host, "port": port, "topic_prefix": prefix},
         )
         async with Runtime(settings) as runtime:
             assert runtime.mqtt is not None

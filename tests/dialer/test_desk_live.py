@@ -15,12 +15,10 @@ from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.enums import CampaignState, DialMode
 from campaigns.models import Agent, CallLog, Campaign
-from dialer.config import Settings
 from dialer.engine.agents import Phase
 from dialer.runtime import Runtime
 from tests.dialer.test_graceful_stop import long_talker, until
-
-ROOT = Path(__file__).parents[2]
+from tests.runtime_settings import sim_settings
 
 
 async def test_manual_dial_connects_to_the_reserved_agent(tmp_path: Path) -> None:
@@ -43,13 +41,8 @@ async def test_manual_dial_connects_to_the_reserved_agent(tmp_path: Path) -> Non
         agent_id = (session.exec(select(Agent)).first() or Agent()).id or 0
         session.commit()
     async with PbxSimulator(World(behaviour=long_talker), port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db_path}"},
-                "engine": {"id": "desk", "tick_s": 0.1, "drain_s": 0},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
+        settings = sim_settings(
+            db_path, pbx.port, engine={"id": "desk", "tick_s": 0.1, "drain_s": 0}
         )
         async with Runtime(settings) as runtime:
             engine = runtime.engine

@@ -17,10 +17,8 @@ from asterisk.world import Behaviour, World
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.models import Agent, Campaign
-from dialer.config import Settings
 from dialer.runtime import Runtime
-
-ROOT = Path(__file__).parents[2]
+from tests.runtime_settings import sim_settings
 
 
 def long_talker(exten: str, now: float) -> Behaviour:
@@ -63,13 +61,8 @@ async def test_graceful_stop_hangs_up_after_the_drain_and_leaves_nothing_open(
         session.commit()
     world = World(behaviour=long_talker)
     async with PbxSimulator(world, port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db_path}"},
-                "engine": {"id": "stop", "tick_s": 0.1, "drain_s": 1.0},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
+        settings = sim_settings(
+            db_path, pbx.port, engine={"id": "stop", "tick_s": 0.1, "drain_s": 1.0}
         )
         async with Runtime(settings) as runtime:
             for n, agent_id in enumerate(agents):
@@ -131,14 +124,7 @@ async def test_a_restarted_engine_starts_its_guard_from_the_call_log(tmp_path: P
                 },
             )
     async with PbxSimulator(World(behaviour=long_talker), port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db_path}"},
-                "engine": {"id": "guard", "tick_s": 0.1},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
-        )
+        settings = sim_settings(db_path, pbx.port, engine={"id": "guard", "tick_s": 0.1})
         async with Runtime(settings) as runtime:
             host = runtime.engine.campaigns[campaign_id].pacer
             ledger = host.pacer.ledger  # type: ignore[attr-defined]

@@ -13,11 +13,9 @@ from asterisk.world import World
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.models import Agent
-from dialer.config import Settings
 from dialer.runtime import Runtime
 from tests.dialer.test_graceful_stop import long_talker, until
-
-ROOT = Path(__file__).parents[2]
+from tests.runtime_settings import sim_settings
 
 
 async def test_a_blocked_loop_is_reported_and_dialing_turns_progressive(tmp_path: Path) -> None:
@@ -35,13 +33,10 @@ async def test_a_blocked_loop_is_reported_and_dialing_turns_progressive(tmp_path
         agent_id = agent.id or 0
     db.dispose()
     async with PbxSimulator(World(behaviour=long_talker), port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db_path}"},
-                "engine": {"id": "lag", "tick_s": 0.1, "overload_lag_s": 0.3, "drain_s": 0},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
+        settings = sim_settings(
+            db_path,
+            pbx.port,
+            engine={"id": "lag", "tick_s": 0.1, "overload_lag_s": 0.3, "drain_s": 0},
         )
         async with Runtime(settings) as runtime:
             engine = runtime.engine
@@ -67,13 +62,8 @@ async def test_the_latency_samples_keep_only_the_last_ones(tmp_path: Path) -> No
     build_demo(db, records=10, now=dt.datetime.now(dt.UTC), agents=1, running=True)
     db.dispose()
     async with PbxSimulator(World(behaviour=long_talker), port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db_path}"},
-                "engine": {"id": "samples", "tick_s": 0.01, "drain_s": 0},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
+        settings = sim_settings(
+            db_path, pbx.port, engine={"id": "samples", "tick_s": 0.01, "drain_s": 0}
         )
         async with Runtime(settings, samples_kept=5) as runtime:
             ticks = runtime.tick_overloaded

@@ -16,9 +16,9 @@ from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.models import Agent
 from dialer.cli import app
-from dialer.config import Settings
 from dialer.runtime import Runtime
 from tests.dialer.test_graceful_stop import until
+from tests.runtime_settings import sim_settings
 
 ROOT = Path(__file__).parents[2]
 
@@ -52,13 +52,11 @@ async def test_the_engine_traces_its_pacer_and_the_replay_reproduces_it(
     traces = tmp_path / "traces"
     trace = traces / f"tr-campaign-{campaign_id}.jsonl"
     async with PbxSimulator(World(behaviour=_short_talks), port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db_path}"},
-                "engine": {"id": "tr", "tick_s": 0.1, "drain_s": 0},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing"), "trace_dir": str(traces)},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
+        settings = sim_settings(
+            db_path,
+            pbx.port,
+            engine={"id": "tr", "tick_s": 0.1, "drain_s": 0},
+            pacing={"trace_dir": str(traces)},
         )
         async with Runtime(settings) as runtime:
             engine = runtime.engine

@@ -24,12 +24,10 @@ from campaigns import inbound as wl
 from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.models import Agent, Campaign
-from dialer.config import Settings
 from dialer.engine.sink import MemorySink
 from dialer.runtime import Runtime
 from tests.inbound.conftest import MailSink
-
-ROOT = Path(__file__).parents[2]
+from tests.runtime_settings import sim_settings
 
 
 def quick_answer(exten: str, now: float) -> Behaviour:
@@ -98,19 +96,14 @@ async def test_abandons_become_rows_that_a_callback_campaign_clears(
     member = world.queues["sales"].members[0]
     member.paused = True  # on a break: callers wait and give up
     async with PbxSimulator(world, port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db_path}"},
-                "engine": {"id": "inbound", "tick_s": 0.1},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-                "inbound": {
-                    "smtp": {"host": "127.0.0.1", "port": smtp_port},
-                    "recipients": [
-                        {"user": "boss", "email": "boss@example.com", "mode": "immediate"}
-                    ],
-                },
-            }
+        settings = sim_settings(
+            db_path,
+            pbx.port,
+            engine={"id": "inbound", "tick_s": 0.1},
+            inbound={
+                "smtp": {"host": "127.0.0.1", "port": smtp_port},
+                "recipients": [{"user": "boss", "email": "boss@example.com", "mode": "immediate"}],
+            },
         )
         async with Runtime(settings, sink=sink) as runtime:
             # each caller gives up 1 s after the PBX answered (0.5 s media wait): the rows

@@ -23,12 +23,10 @@ from campaigns.db import make_engine
 from campaigns.demo import build_demo
 from campaigns.enums import Role
 from campaigns.models import Agent, CallLog, Campaign
-from dialer.config import Settings
 from dialer.runtime import Runtime
 from dialer.services.accounts import create_user
 from tests.api.conftest import PASSWORD
-
-ROOT = Path(__file__).parents[2]
+from tests.runtime_settings import sim_settings
 
 
 def person(exten: str, now: float) -> Behaviour:
@@ -76,14 +74,7 @@ async def test_asap_request_is_connected_to_the_reserved_agent(
     _, key = rq.create_source(db, "website", actor="test", now=now)
 
     async with PbxSimulator(World(behaviour=person), port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": f"sqlite:///{db_path}"},
-                "engine": {"id": "req-e2e", "tick_s": 0.1},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
-        )
+        settings = sim_settings(db_path, pbx.port, engine={"id": "req-e2e", "tick_s": 0.1})
         runtime = Runtime(settings, http=("127.0.0.1", unused_tcp_port))
         # the engine's own look for reserved work waits long: the request must not wait
         # for it (the API tells the engine that an ASAP request arrived)

@@ -32,11 +32,11 @@ from campaigns.demo import build_demo
 from campaigns.dispositions import campaign_statuses
 from campaigns.enums import Role, SystemStatus
 from campaigns.models import Agent
-from dialer.config import Settings
 from dialer.runtime import Runtime
 from dialer.services import accounts as security
 from dialer.sim.simagents import Disposition, SimAgents
 from dialer.web.i18n import LANGUAGES, catalog
+from tests.runtime_settings import sim_settings
 from tests.web.browser import chromium, new_context, sign_in
 
 ROOT = Path(__file__).parents[2]
@@ -152,14 +152,7 @@ async def shoot(out: Path, minutes: float, lang: str) -> None:
         campaign_id = _prepare(url)
         scenario = scenario_from_dict(SCENARIO, name="screenshots")
         async with PbxSimulator(World(behaviour=ScenarioBehaviour(scenario)), port=0) as pbx:
-            settings = Settings.model_validate(
-                {
-                    "database": {"url": url},
-                    "engine": {"id": "screens", "tick_s": 0.5},
-                    "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                    "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-                }
-            )
+            settings = sim_settings(url, pbx.port, engine={"id": "screens", "tick_s": 0.5})
             sim = _sim_agents(url, campaign_id)
             async with (
                 Runtime(settings, sim_agents=sim, http=("127.0.0.1", 0)) as runtime,

@@ -24,16 +24,15 @@ from campaigns.enums import Role, SystemStatus
 from campaigns.migrate import initialize
 from campaigns.models import Agent, CallLog, Record
 from campaigns.statuses import create_status
-from dialer.config import Settings
 from dialer.runtime import Runtime
 from dialer.services.accounts import create_user
 from dialer.web.i18n import EN
 from tests.api.conftest import PASSWORD
+from tests.runtime_settings import sim_settings
 from tests.web.browser import chromium, new_context, page_errors, sign_in
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).parents[2]
 #: Every person answers after 4 s and talks for 8 s; the simulator's own wrap-up never
 #: ends first (the agent in the browser sets the status during the wrap-up).
 SCENARIO = {
@@ -148,14 +147,7 @@ async def test_supervisor_and_agent_run_a_campaign_in_the_browser(
     scenario = scenario_from_dict(SCENARIO, name="web-acceptance")
     csv = _list_csv(tmp_path / "autumn.csv")
     async with PbxSimulator(World(behaviour=ScenarioBehaviour(scenario)), port=0) as pbx:
-        settings = Settings.model_validate(
-            {
-                "database": {"url": floor.url},
-                "engine": {"id": "web-test", "tick_s": 0.2},
-                "pacing": {"profiles_dir": str(ROOT / "config/pacing")},
-                "asterisk": {"servers": [{"name": "sim", "port": pbx.port}]},
-            }
-        )
+        settings = sim_settings(floor.url, pbx.port, engine={"id": "web-test", "tick_s": 0.2})
         async with (
             Runtime(settings, http=("127.0.0.1", 0)) as runtime,
             chromium() as browser,
