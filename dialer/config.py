@@ -143,6 +143,12 @@ class PacingSettings(_Section):
     """When set, each campaign's pacer inputs and decisions are appended to
     ``<trace_dir>/<engine id>-campaign-<id>.jsonl`` (``dialer pacing replay`` reads them)."""
 
+    def trace_path(self, engine_id: str, campaign_id: int) -> Path | None:
+        """The file a campaign's pacer trace goes to (None: not traced)."""
+        if self.trace_dir is None:
+            return None
+        return self.trace_dir / f"{engine_id}-campaign-{campaign_id}.jsonl"
+
 
 class AsteriskSettings(_Section):
     """The Asterisk servers calls are placed through (none: the built-in simulator)."""

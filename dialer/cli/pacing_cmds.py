@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -72,16 +73,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                         "recorded_dials": r.recorded_dials,
                         "replayed_dials": r.replayed_dials,
                         "differing_decisions": r.differing,
-                        "first_differences": [
-                            {
-                                "t": d.t,
-                                "recorded": d.recorded,
-                                "replayed": d.replayed,
-                                "recorded_reason": d.recorded_reason,
-                                "replayed_reason": d.replayed_reason,
-                            }
-                            for d in r.first_differences
-                        ],
+                        "first_differences": [asdict(d) for d in r.first_differences],
                         "reasons": r.reasons,
                     }
                     for path, r in results

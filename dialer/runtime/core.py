@@ -680,10 +680,8 @@ class Runtime:
 
     def _pacer_trace(self, campaign_id: int) -> TraceWriter | None:
         """The campaign's pacer trace file, when ``[pacing] trace_dir`` is set."""
-        folder = self.settings.pacing.trace_dir
-        if folder is None:
-            return None
-        return TraceWriter(folder / f"{self.settings.engine.id}-campaign-{campaign_id}.jsonl")
+        path = self.settings.pacing.trace_path(self.settings.engine.id, campaign_id)
+        return None if path is None else TraceWriter(path)
 
     def _seed_ledger(
         self,

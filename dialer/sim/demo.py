@@ -163,8 +163,6 @@ async def run_demo(
     console = console or Console()
     scenario = load_scenario(scenario_path)
     campaign_id, agent_ids = prepare_database(db_path, scenario, records=records)
-    if trace_dir is not None:  # the trace of a database just replaced would mislead a replay
-        (trace_dir / f"demo-campaign-{campaign_id}.jsonl").unlink(missing_ok=True)
     db_url = f"sqlite:///{db_path}"
     if http is not None:
         users = add_demo_users(db_url)
@@ -202,6 +200,9 @@ async def run_demo(
                 },
             }
         )
+        trace = settings.pacing.trace_path(settings.engine.id, campaign_id)
+        if trace is not None:  # the trace of a database just replaced would mislead a replay
+            trace.unlink(missing_ok=True)
         sim_agents = SimAgents(
             campaign_id=campaign_id,
             schedule=[(t, int(n)) for t, n in scenario.agents.steps],
